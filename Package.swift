@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Sigil",
+    platforms: [.macOS(.v15)],
+    products: [
+        // Services depend on this product only: it pulls in nothing but libcrypto.
+        .library(name: "SigilVerifier", targets: ["SigilVerifier"]),
+        .library(name: "SigilIssuer", targets: ["SigilIssuer"]),
+        .executable(name: "sigil", targets: ["sigil"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL", pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
+        .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "SigilIssuer", dependencies: ["SigilVerifier"], swiftSettings: strict),
+        .executableTarget(
+            name: "sigil",
+            dependencies: [
+                "SigilIssuer", "SigilVerifier",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
+        .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
+        .testTarget(name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
+    ]
+)

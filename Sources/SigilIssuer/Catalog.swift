@@ -1,0 +1,123 @@
+import Foundation
+public import SigilVerifier
+
+/// The resources and actions tokens can be scoped to, and whether each action reads or writes.
+/// Stored as `<home>/catalog.json`.
+///
+/// `resource.*` in a requested scope expands to the resource's actions **today**; actions
+/// added later are not granted to tokens issued before.
+///
+/// ```swift
+/// var catalog = Catalog.example
+/// try catalog.add(resource: "reports", action: "export", access: .read)
+/// let pairs = try catalog.expand(["devices.*", "reports.export"])
+/// ```
+public struct Catalog: Sendable, Hashable {
+    public static let fileName = "catalog.json"
+    public static let format = "sigil-catalog-v1"
+
+    /// resource → action → access.
+    public private(set) var resources: [String: [String: Access]]
+
+    public init(resources: [String: [String: Access]] = [:]) { self.resources = resources }
+
+    /// The small example catalog a development home starts with.
+    public static let example = Catalog(resources: [
+        "devices": ["list": .read, "get": .read, "create": .write, "update": .write, "delete": .write],
+        "users": ["list": .read, "get": .read, "invite": .write, "remove": .write],
+        "invoices": ["list": .read, "get": .read, "pay": .write],
+    ])
+
+    public static func path(home: String) -> String { home + "/" + fileName }
+
+    private struct Wire: Codable {
+        var format: String
+        var resources: [String: [String: String]]
+    }
+
+    /// Loads the catalog; a missing file is an empty catalog.
+    public static func load(home: String) throws(IssuerError) -> Catalog {
+        let file = path(home: home)
+        guard FileManager.default.fileExists(atPath: file) else { return Catalog() }
+        let bytes = try SecureFile.read(file)
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), wire.format == format else {
+            throw IssuerError(.badData, "\(file) is not a valid \(format) catalog")
+        }
+        var resources: [String: [String: Access]] = [:]
+        for (resource, actions) in wire.resources {
+            for (action, access) in actions {
+                guard Scope.isValidPart(resource), Scope.isValidPart(action), let a = Access(rawValue: access) else {
+                    throw IssuerError(.badData, "\(file): \(resource).\(action) is not a valid entry")
+                }
+                resources[resource, default: [:]][action] = a
+            }
+        }
+        return Catalog(resources: resources)
+    }
+
+    public func save(home: String) throws(IssuerError) {
+        let wire = Wire(format: Self.format, resources: resources.mapValues { $0.mapValues(\.rawValue) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        guard var bytes = try? Array(encoder.encode(wire)) else { throw IssuerError(.badData, "cannot encode the catalog") }
+        bytes.append(0x0a)
+        try SecureFile.writeAtomically(bytes, to: Self.path(home: home))
+    }
+
+    /// Adds (or changes the access of) `resource.action`.
+    public mutating func add(resource: String, action: String, access: Access) throws(IssuerError) {
+        guard Scope.isValidPart(resource), Scope.isValidPart(action) else {
+            throw IssuerError(.invalidInput, "resource and action must each match [a-z][a-z0-9_-]{0,31}")
+        }
+        resources[resource, default: [:]][action] = access
+    }
+
+    /// The access of `pair`, if the catalog knows it.
+    public func access(of pair: String) -> Access? {
+        let parts = pair.split(separator: ".", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { return nil }
+        return resources[parts[0]]?[parts[1]]
+    }
+
+    /// Every `resource.action` the catalog knows, sorted.
+    public var allPairs: [String] {
+        resources.flatMap { r, actions in actions.keys.map { "\(r).\($0)" } }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    /// Expands `resource.*` to today's actions, checks every pair is known, and returns the
+    /// sorted, de-duplicated list a custom scope holds.
+    ///
+    /// - Throws: ``IssuerError`` `invalid_input` listing the known pairs.
+    public func expand(_ requested: [String]) throws(IssuerError) -> [String] {
+        var out = Set<String>()
+        for item in requested.flatMap({ $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+        where !item.isEmpty {
+            if item.hasSuffix(".*") {
+                let resource = String(item.dropLast(2))
+                guard let actions = resources[resource], !actions.isEmpty else {
+                    throw IssuerError(
+                        .invalidInput,
+                        "unknown resource '\(resource)' in --scope \(item). Known resources: \(resources.keys.sorted().joined(separator: ", ")). Add one with: sigil catalog add RESOURCE ACTION --access read|write"
+                    )
+                }
+                for action in actions.keys { out.insert("\(resource).\(action)") }
+                continue
+            }
+            guard Scope.isValidPair(item) else {
+                throw IssuerError(.invalidInput, "--scope \(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})")
+            }
+            guard access(of: item) != nil else {
+                throw IssuerError(
+                    .invalidInput,
+                    "unknown permission \(item). Known: \(allPairs.joined(separator: ", ")). Add it with: sigil catalog add \(item.replacingOccurrences(of: ".", with: " ")) --access read|write"
+                )
+            }
+            out.insert(item)
+        }
+        guard !out.isEmpty else { throw IssuerError(.invalidInput, "--scope needs at least one resource.action") }
+        guard out.count <= TokenClaims.maxScopeEntries else {
+            throw IssuerError(.invalidInput, "a custom scope holds at most 256 pairs, got \(out.count); use --all or --read-only")
+        }
+        return out.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+public import SigilVerifier
+
+/// The issuer's secrets: token master secrets by key ID (one active for issuing) and the
+/// Ed25519 seed that signs revocation lists. Stored as `<home>/keyring.json`, mode 0600.
+///
+/// Rotation follows add → distribute → promote: a `pending` key is exported to services
+/// but issues nothing; `promote` makes it the issuing key; the previous key keeps verifying
+/// until `retire`.
+///
+/// ```swift
+/// var keyring = try Keyring.load(home: "keys")
+/// let pending = try keyring.addTokenKey(now: now)
+/// try keyring.promote(pending.keyID)
+/// try keyring.save(home: "keys")
+/// ```
+public struct Keyring: Sendable {
+    public static let fileName = "keyring.json"
+    public static let format = "sigil-keyring-v1"
+
+    public enum KeyState: String, Codable, Sendable, CaseIterable {
+        case pending, active, retired
+    }
+
+    public struct TokenMasterKey: Codable, Sendable {
+        public var keyID: String
+        public var secret: [UInt8]
+        public var state: KeyState
+        public var createdAt: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case keyID = "kid", secret, state, createdAt = "created_at"
+        }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            keyID = try c.decode(String.self, forKey: .keyID)
+            guard let s = Base64URL.decode(try c.decode(String.self, forKey: .secret)), s.count == 32 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .secret, in: c, debugDescription: "secret is not 32 bytes of base64url")
+            }
+            secret = s
+            state = try c.decode(KeyState.self, forKey: .state)
+            createdAt = try c.decode(Int64.self, forKey: .createdAt)
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(keyID, forKey: .keyID)
+            try c.encode(Base64URL.encode(secret), forKey: .secret)
+            try c.encode(state, forKey: .state)
+            try c.encode(createdAt, forKey: .createdAt)
+        }
+        init(keyID: String, secret: [UInt8], state: KeyState, createdAt: Int64) {
+            self.keyID = keyID
+            self.secret = secret
+            self.state = state
+            self.createdAt = createdAt
+        }
+    }
+
+    public struct SigningKey: Codable, Sendable {
+        public var keyID: String
+        public var seed: [UInt8]
+        public var createdAt: Int64
+        enum CodingKeys: String, CodingKey { case keyID = "kid", seed, createdAt = "created_at" }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            keyID = try c.decode(String.self, forKey: .keyID)
+            guard let s = Base64URL.decode(try c.decode(String.self, forKey: .seed)), s.count == 32 else {
+                throw DecodingError.dataCorruptedError(
+                    forKey: .seed, in: c, debugDescription: "seed is not 32 bytes of base64url")
+            }
+            seed = s
+            createdAt = try c.decode(Int64.self, forKey: .createdAt)
+        }
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(keyID, forKey: .keyID)
+            try c.encode(Base64URL.encode(seed), forKey: .seed)
+            try c.encode(createdAt, forKey: .createdAt)
+        }
+        init(keyID: String, seed: [UInt8], createdAt: Int64) {
+            self.keyID = keyID
+            self.seed = seed
+            self.createdAt = createdAt
+        }
+        /// The Ed25519 public key services verify lists with.
+        public var publicKey: [UInt8] { OpenSSL.ed25519PublicKey(seed: seed) ?? [] }
+    }
+
+    private struct Wire: Codable {
+        var format: String
+        var token_keys: [TokenMasterKey]
+        var revocation_keys: [SigningKey]
+    }
+
+    public private(set) var tokenKeys: [TokenMasterKey]
+    public private(set) var revocationKeys: [SigningKey]
+
+    /// A new keyring with one active token key and one revocation signing key.
+    public static func generate(now: Int64) -> Keyring {
+        var ring = Keyring(tokenKeys: [], revocationKeys: [])
+        ring.tokenKeys.append(
+            TokenMasterKey(keyID: newKeyID("k", now), secret: OpenSSL.randomBytes(count: 32), state: .active, createdAt: now))
+        ring.revocationKeys.append(
+            SigningKey(keyID: newKeyID("r", now), seed: OpenSSL.randomBytes(count: 32), createdAt: now))
+        return ring
+    }
+
+    init(tokenKeys: [TokenMasterKey], revocationKeys: [SigningKey]) {
+        self.tokenKeys = tokenKeys
+        self.revocationKeys = revocationKeys
+    }
+
+    /// `k20261123-3fa9c1`: a prefix, the UTC date and 24 random bits, so IDs sort by age.
+    static func newKeyID(_ prefix: String, _ now: Int64) -> String {
+        let date = Date(timeIntervalSince1970: TimeInterval(now))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        let random = OpenSSL.randomBytes(count: 3).map { String(format: "%02x", $0) }.joined()
+        return String(format: "%@%04d%02d%02d-%@", prefix, c.year ?? 0, c.month ?? 0, c.day ?? 0, random)
+    }
+
+    public static func path(home: String) -> String { home + "/" + fileName }
+
+    public static func exists(home: String) -> Bool {
+        var st = stat()
+        return lstat(path(home: home), &st) == 0
+    }
+
+    /// Loads `<home>/keyring.json`, refusing it if others can read it.
+    public static func load(home: String) throws(IssuerError) -> Keyring {
+        let file = path(home: home)
+        try SecureFile.checkPrivate(file)
+        var bytes = try SecureFile.read(file)
+        defer { bytes.withUnsafeMutableBytes { OpenSSL.cleanse($0) } }
+        let wire: Wire
+        do {
+            wire = try JSONDecoder().decode(Wire.self, from: Data(bytes))
+        } catch {
+            throw IssuerError(.badData, "\(file) is not a valid \(format) keyring. Restore it from your backup.")
+        }
+        guard wire.format == format else {
+            throw IssuerError(.badData, "\(file) has format \(wire.format), expected \(format)")
+        }
+        let ring = Keyring(tokenKeys: wire.token_keys, revocationKeys: wire.revocation_keys)
+        guard ring.tokenKeys.filter({ $0.state == .active }).count == 1,
+            ring.tokenKeys.allSatisfy({ TokenClaims.isValidKeyID($0.keyID) }),
+            !ring.revocationKeys.isEmpty, ring.revocationKeys.allSatisfy({ TokenClaims.isValidKeyID($0.keyID) })
+        else {
+            throw IssuerError(.badData, "\(file) must hold exactly one active token key and a revocation key")
+        }
+        return ring
+    }
+
+    /// Writes the keyring atomically with mode 0600.
+    public func save(home: String) throws(IssuerError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard
+            var bytes = try? Array(
+                encoder.encode(Wire(format: Self.format, token_keys: tokenKeys, revocation_keys: revocationKeys)))
+        else { throw IssuerError(.badData, "cannot encode the keyring") }
+        defer { bytes.withUnsafeMutableBytes { OpenSSL.cleanse($0) } }
+        bytes.append(0x0a)
+        try SecureFile.writeAtomically(bytes, to: Self.path(home: home))
+    }
+
+    /// The key new tokens are issued with.
+    public var activeKey: TokenMasterKey {
+        // `load` and every mutation keep exactly one active key.
+        tokenKeys.first { $0.state == .active }!
+    }
+
+    /// The revocation signing key (the newest).
+    public var signingKey: SigningKey { revocationKeys[revocationKeys.count - 1] }
+
+    /// The key with `keyID`, if any.
+    public func tokenKey(_ keyID: String) -> TokenMasterKey? { tokenKeys.first { $0.keyID == keyID } }
+
+    /// Adds a pending key: exported to services, not used for issuing until promoted.
+    public mutating func addTokenKey(now: Int64) -> TokenMasterKey {
+        let key = TokenMasterKey(
+            keyID: Self.newKeyID("k", now), secret: OpenSSL.randomBytes(count: 32), state: .pending, createdAt: now)
+        tokenKeys.append(key)
+        return key
+    }
+
+    /// Makes `keyID` the issuing key; the previous active key stays valid for verification.
+    public mutating func promote(_ keyID: String) throws(IssuerError) {
+        guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
+            throw IssuerError(.notFound, "no token key \(keyID); see sigil keys list")
+        }
+        switch tokenKeys[index].state {
+        case .active: return
+        case .retired: throw IssuerError(.conflict, "key \(keyID) is retired and cannot issue again; add a new key")
+        case .pending: break
+        }
+        for i in tokenKeys.indices where tokenKeys[i].state == .active { tokenKeys[i].state = .pending }
+        tokenKeys[index].state = .active
+    }
+
+    /// Stops a key from verifying: tokens under it become `unknown_key` once services load the new keyset.
+    public mutating func retire(_ keyID: String) throws(IssuerError) {
+        guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
+            throw IssuerError(.notFound, "no token key \(keyID); see sigil keys list")
+        }
+        guard tokenKeys[index].state != .active else {
+            throw IssuerError(.conflict, "key \(keyID) is the issuing key; promote another key before retiring it")
+        }
+        tokenKeys[index].state = .retired
+        tokenKeys[index].secret.withUnsafeMutableBytes { OpenSSL.cleanse($0) }
+        tokenKeys[index].secret = OpenSSL.randomBytes(count: 32)  // the old secret is gone for good
+    }
+
+    /// The keyset a service of `audience` needs: K_aud of every non-retired key and the
+    /// revocation public keys. Never a master secret.
+    public func keyset(audience: String) throws(IssuerError) -> Keyset {
+        var keys: [TokenKey] = []
+        for master in tokenKeys where master.state != .retired {
+            let derived = try TokenMinter.audienceKey(masterSecret: master.secret, audience: audience)
+            do { keys.append(try TokenKey(keyID: master.keyID, key: derived)) } catch {
+                throw IssuerError(.badData, error.message)
+            }
+        }
+        do {
+            let revocation = try revocationKeys.map { key throws(KeysetError) in
+                try RevocationKey(keyID: key.keyID, publicKey: key.publicKey)
+            }
+            return try Keyset(audience: audience, tokenKeys: keys, revocationKeys: revocation)
+        } catch {
+            throw IssuerError(.invalidInput, error.message)
+        }
+    }
+}

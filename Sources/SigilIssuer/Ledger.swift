@@ -1,0 +1,245 @@
+import Foundation
+public import SigilVerifier
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One change in the ledger's append-only journal: one JSON object per line.
+///
+/// A bulk change (revoke 1,000 GUIDs) is one record, so it lands whole or not at all.
+public struct JournalRecord: Codable, Sendable {
+    public enum Operation: String, Codable, Sendable {
+        case issue, edit, status, delete, export
+    }
+    public var op: Operation
+    public var at: Int64
+    public var token: TokenRecord?
+    public var guids: [String]?
+    public var name: String?
+    public var description: String?
+    public var status: TokenStatus?
+    public var sequence: UInt64?
+
+    public init(
+        op: Operation, at: Int64, token: TokenRecord? = nil, guids: [String]? = nil, name: String? = nil,
+        description: String? = nil, status: TokenStatus? = nil, sequence: UInt64? = nil
+    ) {
+        self.op = op
+        self.at = at
+        self.token = token
+        self.guids = guids
+        self.name = name
+        self.description = description
+        self.status = status
+        self.sequence = sequence
+    }
+}
+
+/// Everything the journal says, replayed in order.
+public struct LedgerState: Sendable {
+    public var tokens: [TokenID: TokenRecord] = [:]
+    /// GUIDs in issue order.
+    public var order: [TokenID] = []
+    /// The sequence of the last revocation list exported.
+    public var exportSequence: UInt64 = 0
+    public var recordCount = 0
+    /// Problems found while reading (a torn last record), to print as warnings.
+    public var warnings: [String] = []
+
+    public init() {}
+
+    /// Live (not deleted) tokens in issue order.
+    public var liveTokens: [TokenRecord] { order.compactMap { tokens[$0] }.filter { !$0.isDeleted } }
+
+    mutating func apply(_ record: JournalRecord, line: Int) {
+        recordCount += 1
+        switch record.op {
+        case .issue:
+            guard let token = record.token else { return }
+            if tokens[token.id] == nil { order.append(token.id) }
+            tokens[token.id] = token
+        case .edit, .status, .delete:
+            for text in record.guids ?? [] {
+                guard let id = TokenID(uuidString: text), var token = tokens[id] else {
+                    warnings.append("ledger line \(line) names an unknown GUID; ignored")
+                    continue
+                }
+                switch record.op {
+                case .edit:
+                    if let name = record.name { token.name = name }
+                    if let description = record.description { token.description = description }
+                case .status:
+                    guard let status = record.status else { continue }
+                    token.status = status
+                    if status == .revoked, token.revokedAt == nil { token.revokedAt = record.at }
+                case .delete:
+                    token.deletedAt = record.at
+                    token.status = .revoked
+                    if token.revokedAt == nil { token.revokedAt = record.at }
+                default: break
+                }
+                token.updatedAt = record.at
+                tokens[id] = token
+            }
+        case .export:
+            if let sequence = record.sequence { exportSequence = max(exportSequence, sequence) }
+        }
+    }
+}
+
+/// The issuer's record of issued tokens: `<home>/ledger.jsonl`, an append-only journal.
+///
+/// Each change is one line written with a single `write` and made durable with `fsync`
+/// before the command reports success, so every reported change survives `kill -9`. A torn
+/// last line (a crash mid-write) is ignored with a warning and cut off by the next writer.
+/// Writers must hold the ``HomeLock``. ``compact(_:)`` rewrites the journal as one record
+/// per token via temp file, fsync and rename.
+///
+/// ```swift
+/// let lock = try HomeLock(home: home, command: "revoke")
+/// let ledger = Ledger(home: home)
+/// try ledger.append([JournalRecord(op: .status, at: now, guids: [id.description], status: .revoked)])
+/// ```
+public struct Ledger: Sendable {
+    public static let fileName = "ledger.jsonl"
+    public let path: String
+
+    public init(home: String) { path = home + "/" + Self.fileName }
+
+    /// Replays the whole journal.
+    ///
+    /// - Throws: ``IssuerError`` `bad_data` naming the line if a record other than the last is corrupt.
+    public func load() throws(IssuerError) -> LedgerState {
+        var state = LedgerState()
+        var st = stat()
+        guard lstat(path, &st) == 0 else {
+            if errno == ENOENT { return state }
+            throw SecureFile.ioError("cannot read \(path)", errno, write: false)
+        }
+        try SecureFile.checkPrivate(path)
+        let bytes = try SecureFile.read(path)
+        let decoder = JSONDecoder()
+        var lineNumber = 0
+        var start = 0
+        let newline = UInt8(ascii: "\n")
+        while start < bytes.count {
+            lineNumber += 1
+            let end = bytes[start...].firstIndex(of: newline)
+            let lineEnd = end ?? bytes.count
+            let slice = bytes[start..<lineEnd]
+            let record = try? decoder.decode(JournalRecord.self, from: Data(slice))
+            if end == nil || record == nil {
+                if end == nil || lineEnd + 1 >= bytes.count {
+                    // Only the last line can be torn by a crash.
+                    state.warnings.append(
+                        "ignored a torn last record at line \(lineNumber) of \(path) (an interrupted write); the next change removes it"
+                    )
+                    break
+                }
+                throw IssuerError(
+                    .badData,
+                    "\(path) line \(lineNumber) is corrupted. Restore the ledger from a backup, or remove that line to continue."
+                )
+            }
+            if let record { state.apply(record, line: lineNumber) }
+            start = lineEnd + 1
+        }
+        return state
+    }
+
+    /// Appends `records` with one write and one fsync. The caller holds the ``HomeLock``.
+    ///
+    /// - Returns: A warning if a torn last line had to be cut off first.
+    @discardableResult
+    public func append(_ records: [JournalRecord]) throws(IssuerError) -> String? {
+        guard !records.isEmpty else { return nil }
+        var payload: [UInt8] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for record in records {
+            guard let line = try? encoder.encode(record) else { throw IssuerError(.badData, "cannot encode a ledger record") }
+            payload.append(contentsOf: line)
+            payload.append(0x0a)
+        }
+        var existed = stat()
+        let isNew = lstat(path, &existed) != 0
+        if !isNew { try SecureFile.checkPrivate(path) }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SecureFile.ioError("cannot open \(path)", errno, write: true) }
+        defer { close(fd) }
+        let warning = try repairTail(fd)
+        guard lseek(fd, 0, SEEK_END) >= 0 else { throw SecureFile.ioError("cannot seek \(path)", errno, write: true) }
+        let before = lseek(fd, 0, SEEK_CUR)
+        do {
+            try SecureFile.writeAll(fd, payload, path: path)
+        } catch {
+            // A partial write must not leave half a record for the next reader to trip on.
+            ftruncate(fd, before)
+            throw error
+        }
+        guard fsync(fd) == 0 else {
+            let e = errno
+            ftruncate(fd, before)
+            throw SecureFile.ioError("cannot flush \(path)", e, write: true)
+        }
+        if isNew { SecureFile.syncDirectory((path as NSString).deletingLastPathComponent) }
+        return warning
+    }
+
+    /// Cuts a torn last line (no trailing newline) so the next record starts on its own line.
+    private func repairTail(_ fd: Int32) throws(IssuerError) -> String? {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SecureFile.ioError("cannot stat \(path)", errno, write: true) }
+        let size = Int64(st.st_size)
+        guard size > 0 else { return nil }
+        var last: UInt8 = 0
+        guard pread(fd, &last, 1, off_t(size - 1)) == 1 else {
+            throw SecureFile.ioError("cannot read \(path)", errno, write: true)
+        }
+        if last == 0x0a { return nil }
+        // Scan back in chunks for the last complete line.
+        var end = size
+        var cut: Int64 = 0
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        scan: while end > 0 {
+            let start = max(0, end - Int64(chunk.count))
+            let n = Int(end - start)
+            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(start)) }
+            guard got == n else { throw SecureFile.ioError("cannot read \(path)", errno, write: true) }
+            for i in stride(from: n - 1, through: 0, by: -1) where chunk[i] == 0x0a {
+                cut = start + Int64(i) + 1
+                break scan
+            }
+            end = start
+        }
+        guard ftruncate(fd, off_t(cut)) == 0, fsync(fd) == 0 else {
+            throw SecureFile.ioError("cannot repair \(path)", errno, write: true)
+        }
+        return "removed a torn last record (\(size - cut) bytes) from \(path) left by an interrupted write"
+    }
+
+    /// Rewrites the journal as one `issue` record per token plus the export sequence,
+    /// atomically (temp file, fsync, rename). The caller holds the ``HomeLock``.
+    public func compact(_ state: LedgerState, now: Int64) throws(IssuerError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var out: [UInt8] = []
+        for id in state.order {
+            guard let token = state.tokens[id] else { continue }
+            // A deleted token whose window has closed no longer needs its tombstone.
+            if token.isDeleted, token.hasExpired(at: now) { continue }
+            guard let line = try? encoder.encode(JournalRecord(op: .issue, at: token.updatedAt, token: token)) else {
+                throw IssuerError(.badData, "cannot encode a ledger record")
+            }
+            out.append(contentsOf: line)
+            out.append(0x0a)
+        }
+        if state.exportSequence > 0,
+            let line = try? encoder.encode(JournalRecord(op: .export, at: now, sequence: state.exportSequence))
+        {
+            out.append(contentsOf: line)
+            out.append(0x0a)
+        }
+        try SecureFile.writeAtomically(out, to: path)
+    }
+}

@@ -1,0 +1,51 @@
+public import SigilVerifier
+
+/// Builds and signs revocation lists (format v1, docs/FORMAT.md).
+///
+/// ```swift
+/// let bytes = try RevocationListBuilder.build(
+///     entries: [(id, .revoked)], sequence: 7, issuedAt: now, nextUpdate: now + 3600,
+///     keyID: "r1", seed: signingSeed)
+/// ```
+public enum RevocationListBuilder {
+    /// Encodes and signs a list. Entries are sorted here; duplicates keep the strongest status.
+    ///
+    /// - Throws: ``IssuerError`` for an invalid key ID or seed, or if signing fails.
+    public static func build(
+        entries: [(TokenID, RevocationStatus)], sequence: UInt64, issuedAt: Int64, nextUpdate: Int64?,
+        keyID: String, seed: [UInt8]
+    ) throws(IssuerError) -> [UInt8] {
+        guard TokenClaims.isValidKeyID(keyID) else { throw IssuerError(.badData, "revocation key id is invalid") }
+        guard seed.count == 32 else { throw IssuerError(.badData, "a revocation signing seed must be 32 bytes") }
+        var merged: [TokenID: RevocationStatus] = [:]
+        for (id, status) in entries {
+            if let old = merged[id], old == .revoked { continue }
+            merged[id] = status
+        }
+        let sorted = merged.sorted { $0.key < $1.key }
+        guard sorted.count <= Int(UInt32.max) else { throw IssuerError(.invalidInput, "too many entries") }
+        var out = RevocationList.magic
+        out.reserveCapacity(64 + sorted.count * RevocationList.entrySize + 64)
+        out.append(RevocationList.version)
+        out.append(UInt8(keyID.utf8.count))
+        out.append(contentsOf: keyID.utf8)
+        appendBigEndian(sequence, 8, &out)
+        appendBigEndian(UInt64(bitPattern: issuedAt), 8, &out)
+        appendBigEndian(UInt64(bitPattern: nextUpdate ?? 0), 8, &out)
+        appendBigEndian(UInt64(sorted.count), 4, &out)
+        for (id, status) in sorted {
+            out.append(contentsOf: id.bytes)
+            out.append(status.rawValue)
+        }
+        let message = RevocationList.signingContext + out
+        guard let signature = message.withUnsafeBytes({ OpenSSL.ed25519Sign(seed: seed, message: $0) }) else {
+            throw IssuerError(.badData, "OpenSSL Ed25519 signing failed")
+        }
+        out.append(contentsOf: signature)
+        return out
+    }
+
+    private static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
+        for i in stride(from: width - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i))) }
+    }
+}

@@ -1,0 +1,198 @@
+internal import COpenSSL  // the only import of COpenSSL in Sigil
+import Synchronization
+
+/// The one door to libcrypto. Nothing of OpenSSL (`OpaquePointer`, `EVP_*`, `CInt`) leaves this file.
+///
+/// Every function checks OpenSSL's return code and reports failure as `false`/`nil`;
+/// callers turn that into their own error types.
+package enum OpenSSL {
+    /// HMAC-SHA256 of `message` under `key` into `output` (32 bytes).
+    /// Calls `EVP_MAC_init`, `EVP_MAC_update`, `EVP_MAC_final` through a fresh context.
+    package static func hmacSHA256(
+        key: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        precondition(output.count == 32, "output must be exactly 32 bytes")
+        guard let ctx = sigil_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), key.count)
+        else { return false }
+        defer { EVP_MAC_CTX_free(ctx) }
+        return compute(ctx, message, output)
+    }
+
+    /// HKDF-SHA256 (RFC 5869 extract + expand). Calls `EVP_KDF_derive` with the "HKDF" KDF.
+    /// An empty `salt` means "not provided" (HashLen zero bytes), as RFC 5869 section 2.2 says.
+    package static func hkdfSHA256(ikm: [UInt8], salt: [UInt8], info: [UInt8], outputLength: Int) -> [UInt8]? {
+        guard outputLength > 0, outputLength <= 255 * 32 else { return nil }
+        var out = [UInt8](repeating: 0, count: outputLength)
+        let ok = ikm.withUnsafeBufferPointer { i in
+            salt.withUnsafeBufferPointer { s in
+                info.withUnsafeBufferPointer { f in
+                    out.withUnsafeMutableBufferPointer { o in
+                        sigil_hkdf_sha256(
+                            i.baseAddress, i.count, s.baseAddress, s.count, f.baseAddress, f.count,
+                            o.baseAddress, o.count)
+                    }
+                }
+            }
+        }
+        return ok == 1 ? out : nil
+    }
+
+    /// Constant-time equality of two equally long buffers. Calls `CRYPTO_memcmp`.
+    /// Buffers of different lengths are unequal (the length is not secret).
+    package static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let pa = a.baseAddress, let pb = b.baseAddress else { return a.count == 0 }
+        return CRYPTO_memcmp(pa, pb, a.count) == 0
+    }
+
+    /// Fills `buffer` with cryptographically secure random bytes. Calls `RAND_bytes`.
+    package static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let base = buffer.baseAddress else { return true }
+        guard buffer.count <= Int(Int32.max) else { return false }
+        return RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1
+    }
+
+    /// `count` random bytes from `RAND_bytes`; traps only if the system RNG is broken,
+    /// because continuing without randomness would mint guessable secrets.
+    package static func randomBytes(count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        let ok = out.withUnsafeMutableBytes { randomBytes($0) }
+        precondition(ok, "RAND_bytes failed: the system random number generator is unavailable")
+        return out
+    }
+
+    /// Overwrites `buffer` with zeros in a way the optimiser keeps. Calls `OPENSSL_cleanse`.
+    package static func cleanse(_ buffer: UnsafeMutableRawBufferPointer) {
+        guard let base = buffer.baseAddress else { return }
+        OPENSSL_cleanse(base, buffer.count)
+    }
+
+    /// Ed25519 signature (64 bytes) of `message` with the 32-byte `seed`.
+    /// Calls `EVP_PKEY_new_raw_private_key` and `EVP_DigestSign`.
+    package static func ed25519Sign(seed: [UInt8], message: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard seed.count == 32 else { return nil }
+        var sig = [UInt8](repeating: 0, count: 64)
+        let ok = seed.withUnsafeBufferPointer { s in
+            sig.withUnsafeMutableBufferPointer { o in
+                sigil_ed25519_sign(
+                    s.baseAddress, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
+                    o.baseAddress)
+            }
+        }
+        return ok == 1 ? sig : nil
+    }
+
+    /// Whether `signature` is a valid Ed25519 signature of `message` under `publicKey` (32 bytes).
+    /// Calls `EVP_PKEY_new_raw_public_key` and `EVP_DigestVerify`.
+    package static func ed25519Verify(
+        publicKey: UnsafeRawBufferPointer, message: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer
+    ) -> Bool {
+        guard publicKey.count == 32, signature.count == 64 else { return false }
+        // OpenSSL rejects a NULL message pointer even with length 0.
+        var empty: UInt8 = 0
+        return withUnsafeMutablePointer(to: &empty) { emptyPointer in
+            let messagePointer =
+                message.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyPointer)
+            return sigil_ed25519_verify(
+                publicKey.baseAddress?.assumingMemoryBound(to: UInt8.self), messagePointer, message.count,
+                signature.baseAddress?.assumingMemoryBound(to: UInt8.self), signature.count) == 1
+        }
+    }
+
+    /// The Ed25519 public key of a 32-byte seed. Calls `EVP_PKEY_get_raw_public_key`.
+    package static func ed25519PublicKey(seed: [UInt8]) -> [UInt8]? {
+        guard seed.count == 32 else { return nil }
+        var pub = [UInt8](repeating: 0, count: 32)
+        let ok = seed.withUnsafeBufferPointer { s in
+            pub.withUnsafeMutableBufferPointer { sigil_ed25519_public(s.baseAddress, $0.baseAddress) }
+        }
+        return ok == 1 ? pub : nil
+    }
+
+    fileprivate static func compute(
+        _ ctx: OpaquePointer, _ message: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        var empty: UInt8 = 0
+        return withUnsafeMutablePointer(to: &empty) { emptyPointer in
+            let m = message.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? UnsafePointer(emptyPointer)
+            return sigil_hmac_compute(ctx, m, message.count, output.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                == 1
+        }
+    }
+}
+
+/// An HMAC-SHA256 key whose OpenSSL state (the hashed ipad/opad) is prepared once, then
+/// reused by every call, from any thread.
+///
+/// OpenSSL contexts are not thread-safe, so this keeps a small pool of keyed contexts and
+/// hands each call one that no other thread holds, claimed with a lock-free bitmask. If
+/// every pooled context is busy (more concurrent callers than slots), the call uses a
+/// temporary duplicate instead of waiting.
+package final class KeyedHMAC: Sendable {
+    package static let slotCount = 16
+
+    // Invariant: `contexts` is written only in init/deinit; a context is touched only by
+    // the thread that set its bit in `busy`, which it clears when done.
+    private nonisolated(unsafe) let contexts: UnsafeMutablePointer<OpaquePointer>
+    private let busy = Atomic<UInt64>(0)
+    // Kept only to key an overflow context; wiped in deinit. Never read after init otherwise.
+    private nonisolated(unsafe) let key: UnsafeMutableRawBufferPointer
+
+    /// Prepares the key. Returns nil if OpenSSL cannot create the contexts.
+    package init?(key: [UInt8]) {
+        let pointers = UnsafeMutablePointer<OpaquePointer>.allocate(capacity: Self.slotCount)
+        var made = 0
+        let ok = key.withUnsafeBufferPointer { k -> Bool in
+            while made < Self.slotCount {
+                guard let ctx = sigil_hmac_sha256_new(k.baseAddress, k.count) else { return false }
+                (pointers + made).initialize(to: ctx)
+                made += 1
+            }
+            return true
+        }
+        guard ok else {
+            for i in 0..<made { EVP_MAC_CTX_free(pointers[i]) }
+            pointers.deallocate()
+            return nil
+        }
+        contexts = pointers
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(key.count, 1), alignment: 1)
+        copy.initializeMemory(as: UInt8.self, repeating: 0)
+        key.withUnsafeBytes { copy.copyMemory(from: $0) }
+        self.key = copy
+        keyCount = key.count
+    }
+
+    private let keyCount: Int
+
+    deinit {
+        for i in 0..<Self.slotCount { EVP_MAC_CTX_free(contexts[i]) }
+        contexts.deallocate()
+        OpenSSL.cleanse(key)
+        key.deallocate()
+    }
+
+    /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing in Swift.
+    package func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
+        precondition(output.count == 32, "output must be exactly 32 bytes")
+        var current = busy.load(ordering: .relaxed)
+        while current != UInt64.max {
+            let slot = (~current).trailingZeroBitCount
+            guard slot < Self.slotCount else { break }
+            let bit: UInt64 = 1 << UInt64(slot)
+            let (exchanged, original) = busy.weakCompareExchange(
+                expected: current, desired: current | bit, successOrdering: .acquiring, failureOrdering: .relaxed)
+            if exchanged {
+                let ok = OpenSSL.compute(contexts[slot], message, output)
+                busy.bitwiseAnd(~bit, ordering: .releasing)
+                return ok
+            }
+            current = original
+        }
+        // Every slot is busy: a private duplicate keeps the call wait-free.
+        guard let copy = sigil_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), keyCount)
+        else { return false }
+        defer { EVP_MAC_CTX_free(copy) }
+        return OpenSSL.compute(copy, message, output)
+    }
+}

@@ -1,0 +1,248 @@
+/// Whether a listed GUID was deactivated (reversible) or revoked/deleted (permanent).
+public enum RevocationStatus: UInt8, Sendable, Hashable {
+    case deactivated = 1
+    case revoked = 2
+}
+
+/// Why a revocation list was refused.
+public struct RevocationListError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Reason: String, Sendable, CaseIterable {
+        case tooLarge = "too_large"
+        case malformed
+        case unsupportedVersion = "unsupported_version"
+        case unknownKey = "unknown_key"
+        case badSignature = "bad_signature"
+        case rollback
+        case equivocation
+        case io
+    }
+    public let reason: Reason
+    public let detail: String
+
+    public init(_ reason: Reason, _ detail: String = "") {
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public var description: String {
+        let help =
+            switch reason {
+            case .tooLarge: "The list is larger than the loader's limit. Raise the limit if the list is genuine."
+            case .malformed: "The file is not a well-formed Sigil v1 revocation list (truncated or corrupted?)."
+            case .unsupportedVersion: "The list uses a format version this library does not read. Upgrade Sigil."
+            case .unknownKey: "The list is signed by a key that is not in the keyset. Export the current keyset."
+            case .badSignature: "The signature does not match: the list was altered or forged. Keep the old list."
+            case .rollback: "The list is older (lower sequence) than the one in force: refused as a rollback."
+            case .equivocation: "The list has the same sequence as the one in force but different contents."
+            case .io: "The list could not be read."
+            }
+        return "[\(reason.rawValue)] \(help)" + (detail.isEmpty ? "" : " (\(detail))")
+    }
+}
+
+/// A signed list of deactivated and revoked token GUIDs (format v1, docs/FORMAT.md).
+///
+/// A value is only ever created from bytes whose Ed25519 signature checked out (or, via
+/// ``parseUnverified(_:)``, for display). Lookups are a binary search over the sorted entries
+/// in the list's own bytes: O(log n), no allocation.
+///
+/// ```swift
+/// let list = try RevocationList(verifying: try FileBytes.read(path: "revocations.sgl"),
+///                               keys: keyset.revocationKeys)
+/// if list.status(of: id) == .revoked { … }
+/// ```
+public struct RevocationList: Sendable {
+    public static let magic: [UInt8] = Array("SGLR".utf8)
+    public static let version: UInt8 = 1
+    /// Domain separation: what the signature covers starts with these bytes.
+    public static let signingContext: [UInt8] = Array("sigil/v1/revocations".utf8) + [0]
+    /// The default size limit: 64 MiB, about 3.9 million entries.
+    public static let defaultMaxBytes = 64 << 20
+    public static let entrySize = 17
+    public static let signatureSize = 64
+
+    public let keyID: String
+    public let sequence: UInt64
+    public let issuedAt: Int64
+    /// Nil when the issuer promised no next update.
+    public let nextUpdate: Int64?
+    public let count: Int
+    /// Whether the signature was checked (false only for ``parseUnverified(_:)``).
+    public let isVerified: Bool
+
+    private let storage: Storage
+    private let entriesOffset: Int
+
+    /// Holds `context || file bytes`, so the signature check needs no second copy.
+    final class Storage: Sendable {
+        let bytes: [UInt8]
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+    }
+
+    /// An empty, unsigned list: nothing revoked. The starting point of a store before the
+    /// first file is loaded.
+    public static let empty = RevocationList()
+
+    private init() {
+        keyID = ""
+        sequence = 0
+        issuedAt = 0
+        nextUpdate = nil
+        count = 0
+        isVerified = false
+        storage = Storage(Self.signingContext)
+        entriesOffset = Self.signingContext.count
+    }
+
+    /// Parses `bytes` and checks the signature against `keys` (by the list's key ID).
+    ///
+    /// - Throws: ``RevocationListError``: `too_large`, `malformed`, `unsupported_version`,
+    ///   `unknown_key` or `bad_signature`.
+    public init(verifying bytes: [UInt8], keys: [RevocationKey], maxBytes: Int = RevocationList.defaultMaxBytes)
+        throws(RevocationListError)
+    {
+        try self.init(bytes: bytes, maxBytes: maxBytes, keys: keys)
+    }
+
+    /// Parses a list without checking its signature, for display only (`sigil revocations show`).
+    public static func parseUnverified(_ bytes: [UInt8], maxBytes: Int = RevocationList.defaultMaxBytes)
+        throws(RevocationListError) -> RevocationList
+    {
+        try RevocationList(bytes: bytes, maxBytes: maxBytes, keys: nil)
+    }
+
+    private init(bytes: [UInt8], maxBytes: Int, keys: [RevocationKey]?) throws(RevocationListError) {
+        guard bytes.count <= maxBytes else {
+            throw RevocationListError(.tooLarge, "\(bytes.count) bytes, limit \(maxBytes)")
+        }
+        let header = try Self.parseHeader(bytes)
+        keyID = header.keyID
+        sequence = header.sequence
+        issuedAt = header.issuedAt
+        nextUpdate = header.nextUpdate == 0 ? nil : header.nextUpdate
+        count = header.count
+
+        var combined = Self.signingContext
+        combined.reserveCapacity(Self.signingContext.count + bytes.count)
+        combined.append(contentsOf: bytes)
+        let context = Self.signingContext.count
+        entriesOffset = context + header.entriesOffset
+
+        // Sorted, unique, known statuses: one pass over the entries.
+        let sorted = combined.withUnsafeBytes { raw -> Bool in
+            var previous: TokenID? = nil
+            for i in 0..<header.count {
+                let at = context + header.entriesOffset + i * Self.entrySize
+                let id = TokenID(reading: raw.baseAddress! + at)
+                let status = raw[at + 16]
+                guard status == 1 || status == 2 else { return false }
+                if let previous, !(previous < id) { return false }
+                previous = id
+            }
+            return true
+        }
+        guard sorted else {
+            throw RevocationListError(.malformed, "entries must be strictly ascending GUIDs with status 1 or 2")
+        }
+        if let keys {
+            guard let key = keys.first(where: { $0.keyID == header.keyID }) else {
+                throw RevocationListError(.unknownKey, "signed by key \(header.keyID)")
+            }
+            let signedLength = combined.count - Self.signatureSize
+            let ok = combined.withUnsafeBytes { raw in
+                key.publicKey.withUnsafeBytes { pub in
+                    OpenSSL.ed25519Verify(
+                        publicKey: pub, message: UnsafeRawBufferPointer(rebasing: raw[0..<signedLength]),
+                        signature: UnsafeRawBufferPointer(rebasing: raw[signedLength...]))
+                }
+            }
+            guard ok else { throw RevocationListError(.badSignature, "key \(header.keyID)") }
+            isVerified = true
+        } else {
+            isVerified = false
+        }
+        storage = Storage(combined)
+    }
+
+    struct Header {
+        var keyID: String
+        var sequence: UInt64
+        var issuedAt: Int64
+        var nextUpdate: Int64
+        var count: Int
+        var entriesOffset: Int
+    }
+
+    static func parseHeader(_ b: [UInt8]) throws(RevocationListError) -> Header {
+        guard b.count >= 4 + 1 + 1, Array(b[0..<4]) == magic else {
+            throw RevocationListError(.malformed, "missing the SGLR magic")
+        }
+        guard b[4] == version else { throw RevocationListError(.unsupportedVersion, "version \(b[4])") }
+        let kidLength = Int(b[5])
+        var i = 6
+        guard kidLength >= 1, kidLength <= 32, b.count >= i + kidLength else {
+            throw RevocationListError(.malformed, "bad key id length")
+        }
+        let kid = b[i..<(i + kidLength)]
+        guard kid.withContiguousStorageIfAvailable({ TokenLayout.isKeyID($0) }) == true else {
+            throw RevocationListError(.malformed, "bad key id")
+        }
+        i += kidLength
+        guard b.count >= i + 8 + 8 + 8 + 4 else { throw RevocationListError(.malformed, "truncated header") }
+        func u64(_ at: Int) -> UInt64 { b[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+        let sequence = u64(i)
+        let issuedAt = Int64(bitPattern: u64(i + 8))
+        let nextUpdate = Int64(bitPattern: u64(i + 16))
+        i += 24
+        let count = Int(b[i..<(i + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        i += 4
+        let (entryBytes, o1) = count.multipliedReportingOverflow(by: entrySize)
+        let (expected, o2) = (i + signatureSize).addingReportingOverflow(entryBytes)
+        guard !o1, !o2, b.count == expected else {
+            throw RevocationListError(
+                .malformed, "length \(b.count) does not match \(count) entries (expected \(o1 || o2 ? -1 : expected))")
+        }
+        return Header(
+            keyID: String(decoding: kid, as: UTF8.self), sequence: sequence, issuedAt: issuedAt,
+            nextUpdate: nextUpdate, count: count, entriesOffset: i)
+    }
+
+    /// The file bytes this list was parsed from.
+    public var bytes: ArraySlice<UInt8> { storage.bytes[Self.signingContext.count...] }
+
+    /// The status of `id`, or nil if it is not listed. Binary search; allocates nothing.
+    public func status(of id: TokenID) -> RevocationStatus? {
+        storage.bytes.withUnsafeBytes { raw -> RevocationStatus? in
+            let base = raw.baseAddress! + entriesOffset
+            var low = 0
+            var high = count
+            while low < high {
+                let mid = (low + high) >> 1
+                let entry = base + mid * Self.entrySize
+                let candidate = TokenID(reading: entry)
+                if candidate == id { return RevocationStatus(rawValue: entry.load(fromByteOffset: 16, as: UInt8.self)) }
+                if candidate < id { low = mid + 1 } else { high = mid }
+            }
+            return nil
+        }
+    }
+
+    /// Every entry in ascending GUID order.
+    public var entries: [(id: TokenID, status: RevocationStatus)] {
+        storage.bytes.withUnsafeBytes { raw in
+            (0..<count).map { i in
+                let entry = raw.baseAddress! + entriesOffset + i * Self.entrySize
+                return (TokenID(reading: entry), RevocationStatus(rawValue: entry.load(fromByteOffset: 16, as: UInt8.self)) ?? .revoked)
+            }
+        }
+    }
+
+    /// Whether `next_update` has passed at `now`.
+    public func isStale(at now: Int64) -> Bool {
+        guard let nextUpdate else { return false }
+        return now >= nextUpdate
+    }
+
+    /// Whether this list and `other` hold the same signed bytes.
+    public func hasSameBytes(as other: RevocationList) -> Bool { storage.bytes == other.storage.bytes }
+}

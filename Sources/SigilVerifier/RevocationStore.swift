@@ -1,0 +1,140 @@
+import Synchronization
+
+/// The revocation list in force for a service, swapped atomically by reloads while
+/// verifiers read it from any thread.
+///
+/// A new list is parsed and its signature checked **before** the lock is taken; the lock
+/// covers only a reference copy or swap, so a reload never makes readers wait on crypto or
+/// I/O. A list that is forged, malformed, older (rollback) or a different list with the same
+/// sequence (equivocation) is refused, the old list stays in force, and `onEvent` is told.
+///
+/// ```swift
+/// let store = RevocationStore(keys: keyset.revocationKeys) { event in log("\(event)") }
+/// try store.load(path: "/etc/billing/revocations.sgl")
+/// let verifier = try Verifier(keyset: keyset, revocations: store)
+/// ```
+public final class RevocationStore: RevocationSource {
+    /// What to do when the list in force is past its `next_update`.
+    public enum StalePolicy: Sendable, Hashable {
+        /// Keep using the list and report ``Event/stale(sequence:nextUpdate:)`` once (default).
+        case keepServing
+        /// Refuse every token with `revocations_stale` until a fresher list is loaded.
+        case failClosed
+    }
+
+    /// What happened to the store, for logs and metrics.
+    public enum Event: Sendable {
+        case loaded(sequence: UInt64, count: Int)
+        case unchanged(sequence: UInt64)
+        case refused(RevocationListError)
+        case stale(sequence: UInt64, nextUpdate: Int64)
+    }
+
+    public let keys: [RevocationKey]
+    public let stalePolicy: StalePolicy
+    public let maxBytes: Int
+    private let current: Mutex<RevocationList>
+    private let staleReported = Atomic<Bool>(false)
+    private let onEvent: @Sendable (Event) -> Void
+
+    /// - Parameters:
+    ///   - keys: The Ed25519 keys lists must be signed with (from the keyset).
+    ///   - initial: The list in force until the first load; empty by default.
+    ///   - stalePolicy: See ``StalePolicy``.
+    ///   - maxBytes: The size limit for a list (default 64 MiB).
+    ///   - onEvent: Called after each load attempt and the first time staleness is seen.
+    public init(
+        keys: [RevocationKey], initial: RevocationList = .empty, stalePolicy: StalePolicy = .keepServing,
+        maxBytes: Int = RevocationList.defaultMaxBytes, onEvent: @escaping @Sendable (Event) -> Void = { _ in }
+    ) {
+        self.keys = keys
+        self.stalePolicy = stalePolicy
+        self.maxBytes = maxBytes
+        self.current = Mutex(initial)
+        self.onEvent = onEvent
+    }
+
+    /// The list in force.
+    public var list: RevocationList { current.withLock { $0 } }
+
+    /// The status of `id` in the list in force.
+    public func status(of id: TokenID) -> RevocationStatus? { list.status(of: id) }
+
+    /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
+    public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
+        let list = current.withLock { $0 }
+        if let next = list.nextUpdate, now >= next {
+            if stalePolicy == .failClosed { return .stale }
+            if !staleReported.exchange(true, ordering: .relaxed) {
+                onEvent(.stale(sequence: list.sequence, nextUpdate: next))
+            }
+        }
+        switch list.status(of: id) {
+        case nil: return .clear
+        case .deactivated: return .deactivated
+        case .revoked: return .revoked
+        }
+    }
+
+    /// Verifies `bytes` and, if it is newer than the list in force, makes it current.
+    ///
+    /// - Returns: The list now in force.
+    /// - Throws: ``RevocationListError``; the old list stays in force.
+    @discardableResult
+    public func load(bytes: [UInt8]) throws(RevocationListError) -> RevocationList {
+        let candidate: RevocationList
+        do {
+            candidate = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
+        } catch {
+            onEvent(.refused(error))
+            throw error
+        }
+        return try install(candidate)
+    }
+
+    /// Reads and loads the list at `path`; see ``load(bytes:)``.
+    @discardableResult
+    public func load(path: String) throws(RevocationListError) -> RevocationList {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path: path, maxBytes: maxBytes)
+        } catch {
+            let refusal =
+                error.errno == 27 /* EFBIG */
+                ? RevocationListError(.tooLarge, error.description) : RevocationListError(.io, error.description)
+            onEvent(.refused(refusal))
+            throw refusal
+        }
+        return try load(bytes: bytes)
+    }
+
+    private func install(_ candidate: RevocationList) throws(RevocationListError) -> RevocationList {
+        enum Outcome { case installed, unchanged, rollback(UInt64), equivocation }
+        // The byte comparison for equal sequences runs under the lock only in that rare case.
+        let outcome = current.withLock { list -> Outcome in
+            if candidate.sequence < list.sequence { return .rollback(list.sequence) }
+            if candidate.sequence == list.sequence, list.isVerified {
+                return candidate.hasSameBytes(as: list) ? .unchanged : .equivocation
+            }
+            list = candidate
+            return .installed
+        }
+        switch outcome {
+        case .installed:
+            staleReported.store(false, ordering: .relaxed)
+            onEvent(.loaded(sequence: candidate.sequence, count: candidate.count))
+            return candidate
+        case .unchanged:
+            onEvent(.unchanged(sequence: candidate.sequence))
+            return candidate
+        case .rollback(let inForce):
+            let error = RevocationListError(.rollback, "sequence \(candidate.sequence) < \(inForce) in force")
+            onEvent(.refused(error))
+            throw error
+        case .equivocation:
+            let error = RevocationListError(.equivocation, "sequence \(candidate.sequence)")
+            onEvent(.refused(error))
+            throw error
+        }
+    }
+}

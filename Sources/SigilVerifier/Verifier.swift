@@ -1,0 +1,243 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A token key as a service holds it: the key ID and K_aud, the 32-byte HMAC key derived
+/// for one audience. Never the master secret.
+public struct TokenKey: Sendable {
+    public let keyID: String
+    public let key: [UInt8]
+
+    /// - Throws: ``KeysetError`` if the ID is not `[A-Za-z0-9_-]{1,32}` or the key is not 32 bytes.
+    public init(keyID: String, key: [UInt8]) throws(KeysetError) {
+        guard TokenClaims.isValidKeyID(keyID) else { throw KeysetError("token key id is not [A-Za-z0-9_-]{1,32}") }
+        guard key.count == 32 else { throw KeysetError("token key \(keyID) must be 32 bytes, got \(key.count)") }
+        self.keyID = keyID
+        self.key = key
+    }
+}
+
+/// What a verified token says, returned by the allocation-free ``Verifier/verify(_:for:at:)``.
+public struct VerifiedToken: Sendable, Hashable {
+    public let id: TokenID
+    public let validFrom: Int64
+    /// Nil when the token never expires.
+    public let validTo: Int64?
+    /// 1 all, 2 read-only, 3 custom.
+    public let scopeKind: UInt8
+}
+
+/// What a revocation source says about a token whose MAC already matched.
+public enum RevocationCheck: Sendable, Hashable {
+    case clear, deactivated, revoked
+    /// The source's list is past its `next_update` and its policy is to fail closed.
+    case stale
+}
+
+/// Anything that can tell the verifier whether a GUID was deactivated or revoked.
+///
+/// ``RevocationStore`` is the implementation services use. The verifier calls it on every
+/// verify, from any thread, after the MAC matched, so it must be fast and must not block.
+public protocol RevocationSource: Sendable {
+    func check(_ id: TokenID, at now: Int64) -> RevocationCheck
+}
+
+/// Verifies Sigil v1 tokens offline for one audience.
+///
+/// An immutable value, safe to share across threads and tasks. The HMAC state of each key is
+/// prepared once in `init`; a successful ``verify(_:for:at:)`` allocates nothing.
+///
+/// ```swift
+/// let keyset = try Keyset(json: try Keyset.readFile("/etc/billing/keyset.json"))
+/// let verifier = try Verifier(keyset: keyset, revocations: store)
+/// let token = try verifier.verify(bearer, for: Permission("invoices.read", access: .read))
+/// ```
+public struct Verifier: Sendable {
+    /// The default clock-skew leeway applied to both ends of the validity window, in seconds.
+    public static let defaultLeeway: Int64 = 60
+
+    public let audience: String
+    public let leeway: Int64
+    private let audienceBytes: [UInt8]
+    private let keys: [PreparedKey]
+    private let revocations: (any RevocationSource)?
+
+    final class PreparedKey: Sendable {
+        let keyID: [UInt8]
+        let mac: KeyedHMAC
+        init(keyID: [UInt8], mac: KeyedHMAC) {
+            self.keyID = keyID
+            self.mac = mac
+        }
+    }
+
+    /// Creates a verifier for `audience` that accepts tokens under any of `keys`.
+    ///
+    /// - Parameters:
+    ///   - audience: This service's audience; a token for any other is `wrong_audience`.
+    ///   - keys: K_aud per key ID, as `sigil keys export` writes them.
+    ///   - leeway: Clock skew tolerated at both ends of the window (default 60 s).
+    ///   - revocations: Consulted after the MAC matched; nil skips revocation checks.
+    /// - Throws: ``KeysetError`` for an invalid audience, duplicate key IDs, or if OpenSSL fails.
+    public init(
+        audience: String, keys: [TokenKey], leeway: Int64 = Verifier.defaultLeeway,
+        revocations: (any RevocationSource)? = nil
+    ) throws(KeysetError) {
+        guard TokenClaims.isValidAudience(audience) else { throw KeysetError("audience is not [A-Za-z0-9._:-]{1,64}") }
+        guard leeway >= 0, leeway <= 86_400 else { throw KeysetError("leeway must be 0...86400 seconds") }
+        var prepared: [PreparedKey] = []
+        for key in keys {
+            guard !prepared.contains(where: { $0.keyID == Array(key.keyID.utf8) }) else {
+                throw KeysetError("key id \(key.keyID) appears twice")
+            }
+            guard let mac = KeyedHMAC(key: key.key) else { throw KeysetError("OpenSSL could not prepare an HMAC key") }
+            prepared.append(PreparedKey(keyID: Array(key.keyID.utf8), mac: mac))
+        }
+        self.audience = audience
+        self.audienceBytes = Array(audience.utf8)
+        self.leeway = leeway
+        self.keys = prepared
+        self.revocations = revocations
+    }
+
+    /// Creates a verifier from a keyset export (its audience and token keys).
+    public init(keyset: Keyset, leeway: Int64 = Verifier.defaultLeeway, revocations: (any RevocationSource)? = nil)
+        throws(KeysetError)
+    {
+        try self.init(audience: keyset.audience, keys: keyset.tokenKeys, leeway: leeway, revocations: revocations)
+    }
+
+    /// The key IDs this verifier accepts.
+    public var keyIDs: [String] { keys.map { String(decoding: $0.keyID, as: UTF8.self) } }
+
+    /// Verifies `token` and, if given, that its scope grants `permission`.
+    ///
+    /// Checks run in this order and the first failure is thrown: `malformed`,
+    /// `wrong_audience`, `unknown_key`, `bad_signature`, then, only for a token whose MAC
+    /// matched, `revocations_stale`, `revoked`, `deactivated`, `not_yet_valid`, `expired`,
+    /// `scope_not_granted`. Runs over the token's UTF-8 bytes and a stack buffer; allocates
+    /// nothing on success or on a forged tag.
+    ///
+    /// ```swift
+    /// let token = try verifier.verify(bearer, for: Self.deleteDevice)
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - token: The token text exactly as the client sent it.
+    ///   - permission: The permission the request needs, or nil to check the token only.
+    ///   - now: Unix seconds to check the window at; nil uses the system clock.
+    /// - Returns: The token's GUID, window and scope kind.
+    /// - Throws: ``VerificationError``. Its message never contains `token`.
+    public func verify(_ token: String, for permission: Permission? = nil, at now: Int64? = nil)
+        throws(VerificationError) -> VerifiedToken
+    {
+        let result = token.utf8.withContiguousStorageIfAvailable { text in
+            Result { () throws(VerificationError) in try verify(text: text, permission: permission, now: now) }
+        }
+        if let result { return try result.get() }
+        let copy = Array(token.utf8)
+        return try copy.withUnsafeBufferPointer { text throws(VerificationError) in
+            try verify(text: text, permission: permission, now: now)
+        }
+    }
+
+    /// Verifies `token` like ``verify(_:for:at:)`` and returns all its claims (allocates).
+    public func verifyClaims(_ token: String, for permission: Permission? = nil, at now: Int64? = nil)
+        throws(VerificationError) -> TokenClaims
+    {
+        _ = try verify(token, for: permission, at: now)
+        return try TokenClaims.decodeUnverified(token)
+    }
+
+    private func verify(text: UnsafeBufferPointer<UInt8>, permission: Permission?, now: Int64?)
+        throws(VerificationError) -> VerifiedToken
+    {
+        let payload = try TokenLayout.payload(of: text)
+        guard let byteCount = Base64URL.decodedLength(payload.count), byteCount > TokenClaims.tagLength else {
+            throw VerificationError(.malformed, "too short or an impossible base64url length")
+        }
+        let outcome = withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 8) { raw in
+            Result { () throws(VerificationError) in
+                try check(decoded: raw, payload: payload, permission: permission, now: now)
+            }
+        }
+        return try outcome.get()
+    }
+
+    private func check(
+        decoded raw: UnsafeMutableRawBufferPointer, payload: UnsafeBufferPointer<UInt8>, permission: Permission?,
+        now: Int64?
+    ) throws(VerificationError) -> VerifiedToken {
+        guard Base64URL.decode(payload, into: raw.bindMemory(to: UInt8.self)) else {
+            throw VerificationError(.malformed, "not canonical unpadded base64url")
+        }
+        let bytes = UnsafeRawBufferPointer(raw)
+        let layout = try TokenLayout(bytes)
+        let b = bytes.bindMemory(to: UInt8.self)
+
+        let audience = UnsafeBufferPointer(rebasing: b[layout.audience])
+        let sameAudience = audienceBytes.withUnsafeBufferPointer { mine in
+            mine.count == audience.count && memoryEqual(mine.baseAddress!, audience.baseAddress!, mine.count)
+        }
+        guard sameAudience else { throw VerificationError(.wrongAudience) }
+
+        let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
+        var found: PreparedKey? = nil
+        for key in keys where key.keyID.count == keyID.count {
+            let same = key.keyID.withUnsafeBufferPointer { memoryEqual($0.baseAddress!, keyID.baseAddress!, keyID.count) }
+            if same {
+                found = key
+                break
+            }
+        }
+        guard let key = found else { throw VerificationError(.unknownKey) }
+
+        // The MAC covers the raw body bytes; nothing in the body is trusted before this.
+        let matched = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { expected -> Bool in
+            let body = UnsafeRawBufferPointer(rebasing: bytes[0..<layout.bodyCount])
+            guard key.mac.authenticate(body, into: expected) else { return false }
+            let tag = UnsafeRawBufferPointer(rebasing: bytes[layout.bodyCount...])
+            return OpenSSL.constantTimeEqual(UnsafeRawBufferPointer(expected), tag)
+        }
+        guard matched else { throw VerificationError(.badSignature) }
+
+        let id = TokenID(reading: bytes.baseAddress! + layout.idOffset)
+        let time = now ?? Self.unixNow()
+        if let revocations {
+            switch revocations.check(id, at: time) {
+            case .clear: break
+            case .stale: throw VerificationError(.revocationsStale)
+            case .revoked: throw VerificationError(.revoked)
+            case .deactivated: throw VerificationError(.deactivated)
+            }
+        }
+        // Saturating arithmetic: hostile times near Int64's ends must not trap.
+        let (early, earlyOverflow) = time.addingReportingOverflow(leeway)
+        if !earlyOverflow, early < layout.validFrom { throw VerificationError(.notYetValid) }
+        if layout.validTo != 0 {
+            let (late, lateOverflow) = time.subtractingReportingOverflow(leeway)
+            if !lateOverflow, late >= layout.validTo { throw VerificationError(.expired) }
+        }
+        if let permission {
+            let granted =
+                switch layout.scopeKind {
+                case 1: true
+                case 2: permission.access == .read
+                default: layout.scopeContains(permission.nameBytes, in: bytes)
+                }
+            guard granted else { throw VerificationError(.scopeNotGranted) }
+        }
+        return VerifiedToken(
+            id: id, validFrom: layout.validFrom, validTo: layout.validTo == 0 ? nil : layout.validTo,
+            scopeKind: layout.scopeKind)
+    }
+
+    /// The system's wall clock in Unix seconds. Calls `clock_gettime(CLOCK_REALTIME)`.
+    public static func unixNow() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec)
+    }
+}
