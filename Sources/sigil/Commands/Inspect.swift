@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+struct Inspect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode a token's claims; marked unverified unless the keyring verifies its tag.",
+        discussion: """
+            Shows key id, GUID, audience, window and scope, and what the ledger knows (name, \
+            status). The claims are trustworthy only if the output says the signature is verified.
+
+            Example:
+              echo "$TOKEN" | sigil inspect -
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("The token, or - to read it from stdin (default).", valueName: "token"))
+    var token: String?
+
+    func run() async throws {
+        try await guarded(json: global.json) {
+            let home = Home(global)
+            let text = try readToken(token)
+            let claims: TokenClaims
+            do {
+                claims = try TokenClaims.decodeUnverified(text)
+            } catch let error as VerificationError {
+                throw CLIFailure(Exit.code(for: error.reason), error.description, reason: error.reason.rawValue)
+            }
+            // Inspecting must not create a keyring: without one the claims are simply unverified.
+            var signature = "unverified (no keyring in \(home.path))"
+            var verified = false
+            if Keyring.exists(home: home.path) {
+                let ring = try Keyring.load(home: home.path)
+                if let master = ring.tokenKey(claims.keyID), master.state != .retired {
+                    let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)
+                    let verifier = try Verifier(
+                        audience: claims.audience, keys: [TokenKey(keyID: claims.keyID, key: key)], leeway: 0)
+                    do {
+                        _ = try verifier.verify(text, at: claims.validFrom)
+                        verified = true
+                        signature = "verified with key \(claims.keyID)"
+                    } catch let error as VerificationError {
+                        signature = "INVALID (\(error.reason.rawValue)): do not trust these claims"
+                    }
+                } else {
+                    signature = "unverified (key \(claims.keyID) is not in this keyring)"
+                }
+            }
+            let record = verified ? (try? home.ledger.load())?.tokens[claims.id] : nil
+            if global.json {
+                var o: [String: Any] = [
+                    "verified": verified, "signature": signature, "kid": claims.keyID, "guid": claims.id.description,
+                    "audience": claims.audience, "valid_from": claims.validFrom,
+                    "valid_to": claims.validTo.map { $0 as Any } ?? NSNull(), "scope": scopeJSON(claims.scope),
+                ]
+                if let record { o["ledger"] = tokenJSON(record) }
+                Console.json(o)
+                return
+            }
+            var lines = [
+                "signature  \(signature)",
+                "guid       \(claims.id)",
+                "audience   \(claims.audience)",
+                "key        \(claims.keyID)",
+                "valid      \(TimeText.formatDate(claims.validFrom)) → \(TimeText.formatDate(claims.validTo))",
+                "scope      \(claims.scope.summary)",
+            ]
+            if let record {
+                lines.append("name       \(record.name)")
+                lines.append("status     \(record.isDeleted ? "deleted" : record.status.rawValue)")
+            }
+            Console.out(lines.joined(separator: "\n"))
+        }
+    }
+}

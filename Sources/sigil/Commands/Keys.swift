@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage token keys and export service keysets.",
+        discussion: """
+            Rotation is add → distribute → promote: `add` creates a pending key that exported \
+            keysets already carry but nothing issues with; after services load the new keyset, \
+            `promote` makes it the issuing key. Older keys keep verifying until `retire`. \
+            `rotate` does add + promote at once for a single-host setup.
+
+            Examples:
+              sigil keys add && sigil keys export --audience billing -o billing.keyset.json
+              sigil keys promote k20261123-3fa9c1
+            """,
+        subcommands: [KeysList.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysRotate.self, KeysExport.self],
+        defaultSubcommand: KeysList.self)
+}
+
+func keyJSON(_ k: Keyring.TokenMasterKey) -> [String: Any] {
+    ["kid": k.keyID, "state": k.state.rawValue, "created_at": k.createdAt]
+}
+
+struct KeysList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List token keys and the revocation signing key (never secrets).")
+    @OptionGroup var global: GlobalOptions
+    func run() async throws {
+        try await guarded(json: global.json) {
+            let ring = try Home(global).keyringCreatingUnderLock("keys list")
+            if global.json {
+                Console.json([
+                    "token_keys": ring.tokenKeys.map(keyJSON),
+                    "revocation_keys": ring.revocationKeys.map {
+                        ["kid": $0.keyID, "public_key": Base64URL.encode($0.publicKey), "created_at": $0.createdAt]
+                    },
+                ])
+                return
+            }
+            let rows = ring.tokenKeys.map { [$0.keyID, "token", $0.state.rawValue, TimeText.format($0.createdAt)] }
+                + ring.revocationKeys.map { [$0.keyID, "revocation-list", "signing", TimeText.format($0.createdAt)] }
+            Console.out(table(header: ["KID", "USE", "STATE", "CREATED"], rows: rows))
+        }
+    }
+}
+
+/// Loads the keyring under the lock, applies `change`, saves it atomically.
+func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout Keyring) throws -> String) async throws {
+    try await guarded(json: global.json) {
+        let home = Home(global)
+        let lock = try home.lock(command)
+        defer { lock.unlock() }
+        var ring = try home.keyring()
+        let message = try change(&ring)
+        try ring.save(home: home.path)
+        if global.json {
+            Console.json(["token_keys": ring.tokenKeys.map(keyJSON), "message": message])
+        } else {
+            Console.note(message)
+        }
+    }
+}
+
+struct KeysAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).")
+    @OptionGroup var global: GlobalOptions
+    func run() async throws {
+        try await changeKeyring(global, "keys add") { ring in
+            let key = ring.addTokenKey(now: Home.now)
+            return "Added pending key \(key.keyID). Export keysets to services, then: sigil keys promote \(key.keyID)"
+        }
+    }
+}
+
+struct KeysPromote: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote", abstract: "Make a pending key the issuing key.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
+    func run() async throws {
+        try await changeKeyring(global, "keys promote") { ring in
+            let previous = ring.activeKey.keyID
+            try ring.promote(kid)
+            return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
+        }
+    }
+}
+
+struct KeysRetire: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retire",
+        abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
+    func run() async throws {
+        try await changeKeyring(global, "keys retire") { ring in
+            try ring.retire(kid)
+            return "Retired \(kid) and destroyed its secret. Export keysets again so services drop it."
+        }
+    }
+}
+
+struct KeysRotate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).")
+    @OptionGroup var global: GlobalOptions
+    func run() async throws {
+        try await changeKeyring(global, "keys rotate") { ring in
+            let previous = ring.activeKey.keyID
+            let key = ring.addTokenKey(now: Home.now)
+            try ring.promote(key.keyID)
+            return "\(key.keyID) now issues new tokens; \(previous) keeps verifying until retired."
+        }
+    }
+}
+
+struct KeysExport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write the keyset one service needs (its audience's keys; never a master secret).",
+        discussion: """
+            The keyset holds K_aud = HKDF(master, "sigil/v1/token" 0 audience) for every pending \
+            and active key, and the revocation-list public keys. It is a secret for that audience: \
+            it is written 0600.
+
+            Example:
+              sigil keys export --audience billing -o /etc/billing/keyset.json
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "The service's audience.") var audience: String
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write here (0600) instead of stdout.", valueName: "file"))
+    var output: String?
+    func run() async throws {
+        try await guarded(json: global.json) {
+            guard TokenClaims.isValidAudience(audience) else {
+                throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+            }
+            let ring = try Home(global).keyringCreatingUnderLock("keys export")
+            var bytes = try ring.keyset(audience: audience).json()
+            bytes.append(0x0a)
+            if let output {
+                try SecureFile.writeAtomically(bytes, to: output)
+                Console.note("Wrote the keyset for \(audience) to \(output) (0600). Install it on the \(audience) service only.")
+            } else {
+                FileHandle.standardOutput.write(Data(bytes))
+            }
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+
+@main
+struct Sigil: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sigil",
+        abstract: "Issue, inspect, verify and revoke Sigil API tokens.",
+        discussion: """
+            Tokens are HMAC-SHA256-signed and verified offline by services. The issuer keeps only \
+            metadata (the ledger), never a token: a token is shown once, at issue.
+
+            The home folder (--home, else $SIGIL_HOME, else ./keys) holds the keyring, the ledger \
+            and the catalog. The first command that needs a keyring creates a development one.
+
+            Quick start:
+              TOKEN=$(sigil issue --name ci --audience billing --all)
+              echo "$TOKEN" | sigil verify - --audience billing
+
+            Exit codes: 0 ok; verify: 10 malformed, 11 wrong_audience, 12 unknown_key, \
+            13 bad_signature, 14 revoked, 15 deactivated, 16 not_yet_valid, 17 expired, \
+            18 scope_not_granted, 19 revocations_stale; 64 usage, 65 bad data, 66 not found, \
+            73 cannot write, 75 lock busy, 77 permissions. See docs/CLI.md.
+            """,
+        version: version,
+        subcommands: [
+            Init.self, Issue.self, Inspect.self, Verify.self, List.self, Show.self, Edit.self,
+            Deactivate.self, Activate.self, Revoke.self, Delete.self,
+            Keys.self, CatalogCommand.self, Revocations.self, LedgerCommand.self,
+        ]
+    )
+
+    // Declared here too so `sigil --home DIR issue …` works: ArgumentParser decodes an option
+    // group of the same type in the parent and the subcommand from the same arguments.
+    @OptionGroup var global: GlobalOptions
+}

@@ -1,0 +1,88 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+/// The home folder and what lives in it, opened the way each command needs.
+struct Home {
+    let path: String
+
+    init(_ options: GlobalOptions) { path = options.homePath }
+
+    /// Unix seconds now; `SIGIL_NOW` overrides it so tests are deterministic.
+    static var now: Int64 {
+        if let text = ProcessInfo.processInfo.environment["SIGIL_NOW"], let value = Int64(text) { return value }
+        return Int64(Date().timeIntervalSince1970)
+    }
+
+    var ledger: Ledger { Ledger(home: path) }
+
+    /// Takes the home's exclusive lock (creating the folder if needed).
+    func lock(_ command: String) throws -> HomeLock {
+        try SecureFile.ensureHome(path)
+        return try HomeLock(home: path, command: command)
+    }
+
+    /// Loads the keyring, creating a development keyring and example catalog on first use.
+    /// The caller holds the lock when `create` is true.
+    func keyring(createIfMissing create: Bool = true) throws -> Keyring {
+        try SecureFile.ensureHome(path)
+        if !Keyring.exists(home: path) {
+            guard create else {
+                throw CLIFailure(Exit.noInput, "no keyring in \(path). Create one with: sigil --home \(path) init")
+            }
+            let ring = try createDevelopmentKeyring()
+            return ring
+        }
+        return try Keyring.load(home: path)
+    }
+
+    /// Loads the keyring under the lock, creating it on first use. For commands that only read.
+    func keyringCreatingUnderLock(_ command: String) throws -> Keyring {
+        if Keyring.exists(home: path) { return try Keyring.load(home: path) }
+        let lock = try lock(command)
+        defer { lock.unlock() }
+        return try keyring()
+    }
+
+    @discardableResult
+    func createDevelopmentKeyring() throws -> Keyring {
+        let ring = Keyring.generate(now: Home.now)
+        try ring.save(home: path)
+        Console.note(
+            "sigil: created a development keyring at \(Keyring.path(home: path)) (token key \(ring.activeKey.keyID), revocation key \(ring.signingKey.keyID)). Keep it private; it is git-ignored."
+        )
+        if !FileManager.default.fileExists(atPath: Catalog.path(home: path)) {
+            try Catalog.example.save(home: path)
+            Console.note(
+                "sigil: wrote an example catalog to \(Catalog.path(home: path)) (devices, users, invoices); see: sigil catalog")
+        }
+        return ring
+    }
+
+    func catalog() throws -> Catalog { try Catalog.load(home: path) }
+
+    /// Loads the ledger and prints its warnings (a torn last record).
+    func loadLedger() throws -> LedgerState {
+        let state = try ledger.load()
+        for warning in state.warnings { Console.warning(warning) }
+        return state
+    }
+}
+
+/// The OS user, the default `--created-by`.
+func currentUser() -> String {
+    if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
+    if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+    return "uid-\(getuid())"
+}
+
+/// Reads a token from the argument or, for `-` or no argument, from stdin (first line).
+/// Stdin keeps the token out of the process list.
+func readToken(_ argument: String?) throws -> String {
+    if let argument, argument != "-" { return argument }
+    guard let line = readLine(strippingNewline: true) else {
+        throw CLIFailure(Exit.usage, "no token given: pass it as an argument or on stdin with -", reason: "usage")
+    }
+    // Tolerate a CRLF or surrounding spaces from copy and paste; the token itself has none.
+    return line.trimmingCharacters(in: .whitespacesAndNewlines)
+}
