@@ -35,5 +35,6 @@ let package = Package(
         .testTarget(name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
         .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         .testTarget(name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
+        .testTarget(name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
     ]
 )
