@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct CatalogCommand: AsyncParsableCommand {
+struct CatalogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "catalog",
         abstract: "Show or extend the catalog of resources and actions tokens can be scoped to.",
@@ -15,11 +15,11 @@ struct CatalogCommand: AsyncParsableCommand {
         subcommands: [CatalogShow.self, CatalogAdd.self], defaultSubcommand: CatalogShow.self)
 }
 
-struct CatalogShow: AsyncParsableCommand {
+struct CatalogShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the catalog.")
     @OptionGroup var global: GlobalOptions
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             _ = try home.keyringCreatingUnderLock("catalog")
             let catalog = try home.catalog()
@@ -33,7 +33,7 @@ struct CatalogShow: AsyncParsableCommand {
     }
 }
 
-struct CatalogAdd: AsyncParsableCommand {
+struct CatalogAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add an action to a resource (creating the resource).",
         discussion: """
@@ -48,8 +48,8 @@ struct CatalogAdd: AsyncParsableCommand {
     @Argument(help: "The action, e.g. reboot.") var action: String
     @Option(help: "read or write.") var access: String
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             guard let mode = Access(rawValue: access) else { throw CLIFailure.usage("--access must be read or write") }
             let home = Home(global)
             let lock = try home.lock("catalog add")
@@ -67,13 +67,13 @@ struct CatalogAdd: AsyncParsableCommand {
     }
 }
 
-struct LedgerCommand: AsyncParsableCommand {
+struct LedgerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger", abstract: "Maintain the ledger journal.",
         subcommands: [LedgerCompact.self])
 }
 
-struct LedgerCompact: AsyncParsableCommand {
+struct LedgerCompact: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Rewrite the journal as one record per token (atomic: temp file, fsync, rename).",
@@ -84,8 +84,8 @@ struct LedgerCompact: AsyncParsableCommand {
               sigil ledger compact
             """)
     @OptionGroup var global: GlobalOptions
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let lock = try home.lock("ledger compact")
             defer { lock.unlock() }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import SigilIssuer
 
-struct Init: AsyncParsableCommand {
+struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home with a development keyring and an example catalog.",
         discussion: """
@@ -14,8 +14,8 @@ struct Init: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let lock = try home.lock("init")
             defer { lock.unlock() }

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Inspect: AsyncParsableCommand {
+struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode a token's claims; marked unverified unless the keyring verifies its tag.",
         discussion: """
@@ -19,8 +19,8 @@ struct Inspect: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The token, or - to read it from stdin (default).", valueName: "token"))
     var token: String?
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let text = try readToken(token)
             let claims: TokenClaims

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Issue: AsyncParsableCommand {
+struct Issue: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Issue a token. It is printed once and never stored.",
         discussion: """
@@ -72,8 +72,8 @@ struct Issue: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let now = Home.now
             let from = try validFrom.map { text -> Int64 in

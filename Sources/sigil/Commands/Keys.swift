@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Keys: AsyncParsableCommand {
+struct Keys: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage token keys and export service keysets.",
         discussion: """
@@ -24,12 +24,12 @@ func keyJSON(_ k: Keyring.TokenMasterKey) -> [String: Any] {
     ["kid": k.keyID, "state": k.state.rawValue, "created_at": k.createdAt]
 }
 
-struct KeysList: AsyncParsableCommand {
+struct KeysList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List token keys and the revocation signing key (never secrets).")
     @OptionGroup var global: GlobalOptions
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let ring = try Home(global).keyringCreatingUnderLock("keys list")
             if global.json {
                 Console.json([
@@ -48,8 +48,8 @@ struct KeysList: AsyncParsableCommand {
 }
 
 /// Loads the keyring under the lock, applies `change`, saves it atomically.
-func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout Keyring) throws -> String) async throws {
-    try await guarded(json: global.json) {
+func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout Keyring) throws -> String) throws {
+    try guarded(json: global.json) {
         let home = Home(global)
         let lock = try home.lock(command)
         defer { lock.unlock() }
@@ -64,25 +64,25 @@ func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout 
     }
 }
 
-struct KeysAdd: AsyncParsableCommand {
+struct KeysAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).")
     @OptionGroup var global: GlobalOptions
-    func run() async throws {
-        try await changeKeyring(global, "keys add") { ring in
+    func run() throws {
+        try changeKeyring(global, "keys add") { ring in
             let key = ring.addTokenKey(now: Home.now)
             return "Added pending key \(key.keyID). Export keysets to services, then: sigil keys promote \(key.keyID)"
         }
     }
 }
 
-struct KeysPromote: AsyncParsableCommand {
+struct KeysPromote: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "promote", abstract: "Make a pending key the issuing key.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
-    func run() async throws {
-        try await changeKeyring(global, "keys promote") { ring in
+    func run() throws {
+        try changeKeyring(global, "keys promote") { ring in
             let previous = ring.activeKey.keyID
             try ring.promote(kid)
             return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
@@ -90,26 +90,26 @@ struct KeysPromote: AsyncParsableCommand {
     }
 }
 
-struct KeysRetire: AsyncParsableCommand {
+struct KeysRetire: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retire",
         abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.")
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
-    func run() async throws {
-        try await changeKeyring(global, "keys retire") { ring in
+    func run() throws {
+        try changeKeyring(global, "keys retire") { ring in
             try ring.retire(kid)
             return "Retired \(kid) and destroyed its secret. Export keysets again so services drop it."
         }
     }
 }
 
-struct KeysRotate: AsyncParsableCommand {
+struct KeysRotate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).")
     @OptionGroup var global: GlobalOptions
-    func run() async throws {
-        try await changeKeyring(global, "keys rotate") { ring in
+    func run() throws {
+        try changeKeyring(global, "keys rotate") { ring in
             let previous = ring.activeKey.keyID
             let key = ring.addTokenKey(now: Home.now)
             try ring.promote(key.keyID)
@@ -118,7 +118,7 @@ struct KeysRotate: AsyncParsableCommand {
     }
 }
 
-struct KeysExport: AsyncParsableCommand {
+struct KeysExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the keyset one service needs (its audience's keys; never a master secret).",
@@ -134,8 +134,8 @@ struct KeysExport: AsyncParsableCommand {
     @Option(help: "The service's audience.") var audience: String
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here (0600) instead of stdout.", valueName: "file"))
     var output: String?
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             guard TokenClaims.isValidAudience(audience) else {
                 throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
             }

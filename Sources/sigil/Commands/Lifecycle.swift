@@ -46,8 +46,8 @@ enum LifecycleAction: String {
 /// The shared body of deactivate, activate, revoke and delete.
 func runLifecycle(
     _ action: LifecycleAction, global: GlobalOptions, selection: TokenSelection, yes: Bool, permanent: Bool
-) async throws {
-    try await guarded(json: global.json) {
+) throws {
+    try guarded(json: global.json) {
         let home = Home(global)
         if permanent, selection.readsStdin, !yes {
             throw CLIFailure.usage("reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
@@ -95,7 +95,7 @@ func runLifecycle(
     }
 }
 
-struct Deactivate: AsyncParsableCommand {
+struct Deactivate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deactivate tokens (reversible with activate).",
         discussion: """
@@ -105,10 +105,10 @@ struct Deactivate: AsyncParsableCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: TokenSelection
-    func run() async throws { try await runLifecycle(.deactivate, global: global, selection: selection, yes: true, permanent: false) }
+    func run() throws { try runLifecycle(.deactivate, global: global, selection: selection, yes: true, permanent: false) }
 }
 
-struct Activate: AsyncParsableCommand {
+struct Activate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-activate deactivated tokens (a revoked token cannot be activated).",
         discussion: """
@@ -117,10 +117,10 @@ struct Activate: AsyncParsableCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: TokenSelection
-    func run() async throws { try await runLifecycle(.activate, global: global, selection: selection, yes: true, permanent: false) }
+    func run() throws { try runLifecycle(.activate, global: global, selection: selection, yes: true, permanent: false) }
 }
 
-struct Revoke: AsyncParsableCommand {
+struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke tokens permanently (asks unless --yes).",
         discussion: """
@@ -132,10 +132,10 @@ struct Revoke: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() async throws { try await runLifecycle(.revoke, global: global, selection: selection, yes: yes, permanent: true) }
+    func run() throws { try runLifecycle(.revoke, global: global, selection: selection, yes: yes, permanent: true) }
 }
 
-struct Delete: AsyncParsableCommand {
+struct Delete: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete tokens: remove them from listings; they stay revoked until they expire.",
         discussion: """
@@ -148,5 +148,5 @@ struct Delete: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() async throws { try await runLifecycle(.delete, global: global, selection: selection, yes: yes, permanent: true) }
+    func run() throws { try runLifecycle(.delete, global: global, selection: selection, yes: yes, permanent: true) }
 }

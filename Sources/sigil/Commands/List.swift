@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct List: AsyncParsableCommand {
+struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List issued tokens (metadata only), with filters.",
         discussion: """
@@ -19,8 +19,8 @@ struct List: AsyncParsableCommand {
     @Option(help: "Sort by name, status, created or expires (default created).")
     var sort: String = "created"
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let f = try filters.validated()
             guard ["name", "status", "created", "expires"].contains(sort) else {

@@ -7,7 +7,7 @@ import SigilVerifier
 import FoundationNetworking
 #endif
 
-struct Revocations: AsyncParsableCommand {
+struct Revocations: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export, pull and show signed revocation lists.",
         discussion: """
@@ -42,7 +42,7 @@ func listJSON(_ list: RevocationList) -> [String: Any] {
     ]
 }
 
-struct RevocationsExport: AsyncParsableCommand {
+struct RevocationsExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Sign and write the current revocation list (sequence = previous + 1).",
@@ -59,8 +59,8 @@ struct RevocationsExport: AsyncParsableCommand {
     @Option(name: .customLong("next-update"), help: ArgumentHelp("Promise the next list within this duration, e.g. 1h.", valueName: "duration"))
     var nextUpdate: String?
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let next = try nextUpdate.map { text -> Int64 in
                 guard let d = TimeText.parseDuration(text) else {
@@ -134,7 +134,7 @@ struct RevocationsPull: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await guarded(json: global.json) {
+        try await guardedAsync(json: global.json) {
             let home = Home(global)
             let keys = try revocationKeys(keyset: self.keys, home: home)
             let metaPath = output + ".http.json"
@@ -232,7 +232,7 @@ struct RevocationsPull: AsyncParsableCommand {
     }
 }
 
-struct RevocationsShow: AsyncParsableCommand {
+struct RevocationsShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a revocation list: sequence, times, counts, signer, and whether it verifies.",
@@ -246,8 +246,8 @@ struct RevocationsShow: AsyncParsableCommand {
     var keys: String?
     @Flag(help: "Also list every entry.") var entries = false
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let bytes: [UInt8]
             do {

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Show: AsyncParsableCommand {
+struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one token's metadata.",
         discussion: """
@@ -16,8 +16,8 @@ struct Show: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A GUID or a unique prefix of at least 8 hex digits.", valueName: "guid"))
     var guid: String
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let state = try home.loadLedger()
             var selection = try TokenSelection.parse([])
@@ -46,7 +46,7 @@ struct Show: AsyncParsableCommand {
     }
 }
 
-struct Edit: AsyncParsableCommand {
+struct Edit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change a token's name or description (scope and window are sealed).",
         discussion: """
@@ -92,8 +92,8 @@ struct Edit: AsyncParsableCommand {
         if let description { try checkLabel(description, field: "--description", required: false) }
     }
 
-    func run() async throws {
-        try await guarded(json: global.json) {
+    func run() throws {
+        try guarded(json: global.json) {
             let home = Home(global)
             let lock = try home.lock("edit")
             defer { lock.unlock() }

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Verify: AsyncParsableCommand {
+struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify a token as a service would, offline.",
         discussion: """
@@ -46,9 +46,9 @@ struct Verify: AsyncParsableCommand {
     @Option(help: "Clock-skew leeway in seconds.")
     var leeway: Int64 = Verifier.defaultLeeway
 
-    func run() async throws {
+    func run() throws {
         var exitCode: Int32 = 0
-        try await guarded(json: global.json) {
+        try guarded(json: global.json) {
             let home = Home(global)
             guard TokenClaims.isValidAudience(audience) else {
                 throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")

@@ -94,21 +94,41 @@ enum Console {
 }
 
 /// Runs a command body and turns every library error into a message and an exit code.
-func guarded(json: Bool = false, _ body: () async throws -> Void) async throws {
+func guarded(json: Bool = false, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch {
+        throw translate(error, json: json)
+    }
+}
+
+/// `guarded` for the one command that awaits (pull over HTTP).
+func guardedAsync(json: Bool = false, _ body: () async throws -> Void) async throws {
     do {
         try await body()
+    } catch {
+        throw translate(error, json: json)
+    }
+}
+
+/// Reports `error` and returns the `ExitCode` to throw; unknown errors pass through.
+private func translate(_ error: any Error, json: Bool) -> any Error {
+    do {
+        throw error
     } catch let failure as CLIFailure {
         report(failure, json: json)
-        throw ExitCode(failure.code)
+        return ExitCode(failure.code)
     } catch let error as IssuerError {
         report(CLIFailure(Exit.code(for: error.reason), error.message, reason: error.reason.rawValue), json: json)
-        throw ExitCode(Exit.code(for: error.reason))
+        return ExitCode(Exit.code(for: error.reason))
     } catch let error as RevocationListError {
         report(CLIFailure(Exit.code(for: error.reason), error.description, reason: error.reason.rawValue), json: json)
-        throw ExitCode(Exit.code(for: error.reason))
+        return ExitCode(Exit.code(for: error.reason))
     } catch let error as KeysetError {
         report(CLIFailure(Exit.dataError, error.message, reason: "bad_keyset"), json: json)
-        throw ExitCode(Exit.dataError)
+        return ExitCode(Exit.dataError)
+    } catch {
+        return error
     }
 }
 
