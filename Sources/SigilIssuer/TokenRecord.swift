@@ -40,6 +40,27 @@ public struct TokenRecord: Codable, Sendable, Hashable {
         deletedAt = nil
     }
 
+    public init(
+        id: TokenID, name: String, description: String, audience: String, scope: Scope, validFrom: Int64,
+        validTo: Int64?, keyID: String, status: TokenStatus, createdAt: Int64, updatedAt: Int64, revokedAt: Int64?,
+        createdBy: String, deletedAt: Int64?
+    ) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.audience = audience
+        self.scope = scope
+        self.validFrom = validFrom
+        self.validTo = validTo
+        self.keyID = keyID
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.revokedAt = revokedAt
+        self.createdBy = createdBy
+        self.deletedAt = deletedAt
+    }
+
     public var isDeleted: Bool { deletedAt != nil }
 
     /// Whether the token's window has closed for good at `now`.

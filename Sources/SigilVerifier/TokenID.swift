@@ -29,19 +29,32 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Parses the canonical 36-character form, or 32 hex digits; either case.
     public init?(uuidString: some StringProtocol) {
+        var text = String(uuidString)
+        guard let value = text.withUTF8({ TokenID.parseHex($0) }) else { return nil }
+        rawValue = value
+    }
+
+    /// The concrete overload keeps ledger loading free of generic dispatch.
+    public init?(uuidString text: String) {
+        var text = text
+        guard let value = text.withUTF8({ TokenID.parseHex($0) }) else { return nil }
+        rawValue = value
+    }
+
+    static func parseHex(_ b: UnsafeBufferPointer<UInt8>) -> UInt128? {
+        let hyphenated = b.count == 36
+        guard hyphenated || b.count == 32 else { return nil }
         var value: UInt128 = 0
-        var digits = 0
-        for (index, c) in uuidString.utf8.enumerated() {
-            if c == UInt8(ascii: "-") {
-                guard uuidString.utf8.count == 36, [8, 13, 18, 23].contains(index) else { return nil }
+        for index in 0..<b.count {
+            let c = b[index]
+            if hyphenated, index == 8 || index == 13 || index == 18 || index == 23 {
+                guard c == UInt8(ascii: "-") else { return nil }
                 continue
             }
             guard let v = TokenID.hexValue(c) else { return nil }
             value = value << 4 | UInt128(v)
-            digits += 1
         }
-        guard digits == 32, uuidString.utf8.count == 32 || uuidString.utf8.count == 36 else { return nil }
-        rawValue = value
+        return value
     }
 
     /// The 16 bytes, big-endian.
@@ -49,19 +62,36 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Lowercase, hyphenated: `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
     public var description: String {
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, b) in bytes.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { out.append(UInt8(ascii: "-")) }
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0x0f)])
+        String(unsafeUninitializedCapacity: 36) { out in
+            var o = 0
+            for i in 0..<16 {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[o] = UInt8(ascii: "-")
+                    o += 1
+                }
+                let b = UInt8(truncatingIfNeeded: rawValue >> UInt128(8 * (15 - i)))
+                out[o] = TokenID.hexDigit(b >> 4)
+                out[o + 1] = TokenID.hexDigit(b & 0x0f)
+                o += 2
+            }
+            return o
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
+    @inline(__always)
+    static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? v + 48 : v + 87 }
+
     /// Lowercase hex without hyphens (32 digits), the form GUID prefixes are matched against.
-    public var hexString: String { description.filter { $0 != "-" } }
+    public var hexString: String {
+        String(unsafeUninitializedCapacity: 32) { out in
+            for i in 0..<16 {
+                let b = UInt8(truncatingIfNeeded: rawValue >> UInt128(8 * (15 - i)))
+                out[2 * i] = TokenID.hexDigit(b >> 4)
+                out[2 * i + 1] = TokenID.hexDigit(b & 0x0f)
+            }
+            return 32
+        }
+    }
 
     public static func < (lhs: TokenID, rhs: TokenID) -> Bool { lhs.rawValue < rhs.rawValue }
 

@@ -158,6 +158,46 @@ func tokenJSON(_ t: TokenRecord) -> [String: Any] {
     return o
 }
 
+/// The same object as ``tokenJSON(_:)``, written directly for large listings.
+func writeTokenJSON(_ t: TokenRecord, into w: inout JSONWriter) {
+    w.byte(0x7b)
+    w.key("audience", first: true)
+    w.string(t.audience)
+    w.key("created_at")
+    w.int(t.createdAt)
+    w.key("created_by")
+    w.string(t.createdBy)
+    w.key("deleted")
+    w.bool(t.isDeleted)
+    w.key("description")
+    w.string(t.description)
+    w.key("expires")
+    w.string(t.validTo.map { TimeText.format($0) } ?? "never")
+    w.key("guid")
+    w.string(t.id.description)
+    w.key("kid")
+    w.string(t.keyID)
+    w.key("name")
+    w.string(t.name)
+    w.key("revoked_at")
+    w.optionalInt(t.revokedAt)
+    w.key("scope")
+    switch t.scope {
+    case .all: w.string("all")
+    case .readOnly: w.string("read-only")
+    case .custom(let pairs): w.stringArray(pairs)
+    }
+    w.key("status")
+    w.string(t.status.rawValue)
+    w.key("updated_at")
+    w.int(t.updatedAt)
+    w.key("valid_from")
+    w.int(t.validFrom)
+    w.key("valid_to")
+    w.optionalInt(t.validTo)
+    w.byte(0x7d)
+}
+
 func scopeJSON(_ scope: Scope) -> Any {
     switch scope {
     case .all: "all"
