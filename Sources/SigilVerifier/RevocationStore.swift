@@ -1,11 +1,19 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The revocation list in force for a service, swapped atomically by reloads while
 /// verifiers read it from any thread.
 ///
-/// A new list is parsed and its signature checked **before** the lock is taken; the lock
-/// covers only a reference copy or swap, so a reload never makes readers wait on crypto or
-/// I/O. A list that is forged, malformed, older (rollback) or a different list with the same
+/// A new list is parsed and its signature checked **before** any lock is taken; locks cover
+/// only a lookup or a swap, so a reload never makes readers wait on crypto or I/O.
+///
+/// Readers are spread over ``ShardedList`` shards, one per thread where possible, so two
+/// threads verifying at once do not contend on one lock's cache line. A list that is forged, malformed, older (rollback) or a different list with the same
 /// sequence (equivocation) is refused, the old list stays in force, and `onEvent` is told.
 ///
 /// ```swift
@@ -13,7 +21,7 @@ import Synchronization
 /// try store.load(path: "/etc/billing/revocations.sgl")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
 /// ```
-public final class RevocationStore: RevocationSource {
+public final class RevocationStore: RevocationSource, @unchecked Sendable {
     /// What to do when the list in force is past its `next_update`.
     public enum StalePolicy: Sendable, Hashable {
         /// Keep using the list and report ``Event/stale(sequence:nextUpdate:)`` once (default).
@@ -33,7 +41,10 @@ public final class RevocationStore: RevocationSource {
     public let keys: [RevocationKey]
     public let stalePolicy: StalePolicy
     public let maxBytes: Int
-    private let current: Mutex<RevocationList>
+    // @unchecked: `current` is a ShardedList whose slots are only touched under their own
+    // pthread mutex; `installLock` serialises installs. Everything else is immutable or Atomic.
+    private let current: ShardedList
+    private let installLock = Mutex<Void>(())
     private let staleReported = Atomic<Bool>(false)
     private let onEvent: @Sendable (Event) -> Void
 
@@ -50,26 +61,26 @@ public final class RevocationStore: RevocationSource {
         self.keys = keys
         self.stalePolicy = stalePolicy
         self.maxBytes = maxBytes
-        self.current = Mutex(initial)
+        self.current = ShardedList(initial)
         self.onEvent = onEvent
     }
 
     /// The list in force.
-    public var list: RevocationList { current.withLock { $0 } }
+    public var list: RevocationList { current.read { $0 } }
 
     /// The status of `id` in the list in force.
     public func status(of id: TokenID) -> RevocationStatus? { list.status(of: id) }
 
     /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
     public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
-        let list = current.withLock { $0 }
-        if let next = list.nextUpdate, now >= next {
+        let (status, nextUpdate, sequence) = current.read { list in (list.status(of: id), list.nextUpdate, list.sequence) }
+        if let next = nextUpdate, now >= next {
             if stalePolicy == .failClosed { return .stale }
-            if !staleReported.exchange(true, ordering: .relaxed) {
-                onEvent(.stale(sequence: list.sequence, nextUpdate: next))
+            if !staleReported.load(ordering: .relaxed), !staleReported.exchange(true, ordering: .relaxed) {
+                onEvent(.stale(sequence: sequence, nextUpdate: next))
             }
         }
-        switch list.status(of: id) {
+        switch status {
         case nil: return .clear
         case .deactivated: return .deactivated
         case .revoked: return .revoked
@@ -110,13 +121,14 @@ public final class RevocationStore: RevocationSource {
 
     private func install(_ candidate: RevocationList) throws(RevocationListError) -> RevocationList {
         enum Outcome { case installed, unchanged, rollback(UInt64), equivocation }
-        // The byte comparison for equal sequences runs under the lock only in that rare case.
-        let outcome = current.withLock { list -> Outcome in
+        // Installs are serialised so the sequence check and the swap are one step.
+        let outcome = installLock.withLock { _ -> Outcome in
+            let list = current.read { $0 }
             if candidate.sequence < list.sequence { return .rollback(list.sequence) }
             if candidate.sequence == list.sequence, list.isVerified {
                 return candidate.hasSameBytes(as: list) ? .unchanged : .equivocation
             }
-            list = candidate
+            current.replace(with: candidate)
             return .installed
         }
         switch outcome {
@@ -136,5 +148,95 @@ public final class RevocationStore: RevocationSource {
             onEvent(.refused(error))
             throw error
         }
+    }
+}
+
+/// One immutable ``RevocationList`` value replicated into a few cache-line-separated slots,
+/// each guarded by its own `pthread_mutex_t`.
+///
+/// Each thread reads through "its" slot (assigned round-robin on first use), so concurrent
+/// readers lock different cache lines. A swap locks every slot in turn; a reader sees the
+/// old list or the new one, never a mix. The mutex is a pthread mutex rather than
+/// `Synchronization.Mutex` because ThreadSanitizer on Linux cannot see the latter, and the
+/// verify-while-reload tests must be checkable under `--sanitize=thread`.
+final class ShardedList: @unchecked Sendable {
+    // Invariant: slot i's list is read or written only while slot i's mutex is held.
+    static let slotCount = 16
+    static let stride = 256  // mutex (40 B) at 0, list at 128: readers of different slots share no line
+
+    private let base: UnsafeMutableRawPointer
+
+    init(_ initial: RevocationList) {
+        precondition(MemoryLayout<RevocationList>.size <= Self.stride - 128, "slot too small for RevocationList")
+        base = UnsafeMutableRawPointer.allocate(byteCount: Self.slotCount * Self.stride, alignment: 128)
+        for i in 0..<Self.slotCount {
+            let mutex = mutexPointer(i)
+            mutex.initialize(to: pthread_mutex_t())
+            pthread_mutex_init(mutex, nil)
+            listPointer(i).initialize(to: initial)
+        }
+    }
+
+    deinit {
+        for i in 0..<Self.slotCount {
+            pthread_mutex_destroy(mutexPointer(i))
+            listPointer(i).deinitialize(count: 1)
+        }
+        base.deallocate()
+    }
+
+    @inline(__always)
+    private func mutexPointer(_ i: Int) -> UnsafeMutablePointer<pthread_mutex_t> {
+        (base + i * Self.stride).assumingMemoryBound(to: pthread_mutex_t.self)
+    }
+
+    @inline(__always)
+    private func listPointer(_ i: Int) -> UnsafeMutablePointer<RevocationList> {
+        (base + i * Self.stride + 128).assumingMemoryBound(to: RevocationList.self)
+    }
+
+    /// Runs `body` on the current list under this thread's slot lock. Keep `body` short:
+    /// a lookup, never I/O or crypto.
+    @inline(__always)
+    func read<T>(_ body: (borrowing RevocationList) -> T) -> T {
+        let i = ThreadSlot.current & (Self.slotCount - 1)
+        let mutex = mutexPointer(i)
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body(listPointer(i).pointee)
+    }
+
+    /// Makes `newer` current in every slot.
+    func replace(with newer: RevocationList) {
+        // The old value is released after the loop, outside every lock: freeing a
+        // multi-megabyte list must not stall a reader.
+        var old: RevocationList? = nil
+        for i in 0..<Self.slotCount {
+            let mutex = mutexPointer(i)
+            pthread_mutex_lock(mutex)
+            if old == nil { old = listPointer(i).pointee }
+            listPointer(i).pointee = newer
+            pthread_mutex_unlock(mutex)
+        }
+        withExtendedLifetime(old) {}
+    }
+}
+
+/// A small per-thread number, assigned round-robin on a thread's first call, so that
+/// threads spread over ``ShardedList`` slots. Uses `pthread_getspecific`.
+enum ThreadSlot {
+    private static let next = Atomic<Int>(0)
+    // Created once; pthread keys are a process-wide resource and this one is never deleted.
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var current: Int {
+        if let value = pthread_getspecific(key) { return Int(bitPattern: value) - 1 }
+        let assigned = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: assigned + 1))
+        return assigned
     }
 }
