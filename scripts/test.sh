@@ -15,4 +15,7 @@ if [[ -d interop/python ]]; then
     echo "== Python interop verifier"
     python3 -m pytest -q interop/python
 fi
+echo "== Hummingbird example: real HTTP requests against a Sigil-protected service"
+bash scripts/example-integration.sh
+
 echo "== all tests passed"
