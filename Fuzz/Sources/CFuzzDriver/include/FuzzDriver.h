@@ -1,0 +1,10 @@
+#ifndef SIGIL_FUZZ_DRIVER_H
+#define SIGIL_FUZZ_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* libFuzzer's entry point for programs that have their own main (libFuzzer >= 11). */
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
+#endif

@@ -1,0 +1,1 @@
+../../../../Sources/sigil/Support/Failure.swift
