@@ -1,0 +1,282 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one run of `sigil` printed and how it ended.
+struct Run: Sendable, CustomStringConvertible {
+    let arguments: [String]
+    let status: Int32
+    /// True when the process died of a signal (a trap, or our SIGKILL), not by exit.
+    let signaled: Bool
+    let stdout: [UInt8]
+    let stderr: [UInt8]
+
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+    var err: String { String(decoding: stderr, as: UTF8.self) }
+
+    var description: String {
+        "sigil \(arguments.joined(separator: " ")) → \(signaled ? "signal" : "exit") \(status)\n--- stdout\n\(out)--- stderr\n\(err)"
+    }
+}
+
+/// The `sigil` executable of the build this test bundle belongs to: `<scratch>/debug/sigil`,
+/// next to the test bundle. `SIGIL_BINARY` overrides it.
+enum Sigil {
+    static let path: String = {
+        if let override = ProcessInfo.processInfo.environment["SIGIL_BINARY"], !override.isEmpty { return override }
+        var folders: [String] = []
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            folders.append((exe as NSString).deletingLastPathComponent)
+        }
+        folders.append((CommandLine.arguments[0] as NSString).deletingLastPathComponent)
+        folders.append(Bundle.main.bundleURL.deletingLastPathComponent().path)
+        for folder in folders where FileManager.default.isExecutableFile(atPath: folder + "/sigil") {
+            return folder + "/sigil"
+        }
+        return folders[0] + "/sigil"
+    }()
+
+    /// 2027-01-15T08:00:00Z: every command runs at this fixed time unless told otherwise.
+    static let now: Int64 = 1_800_000_000
+
+    /// Runs `sigil` with only the variables given (plus PATH), from a blocking thread so the
+    /// cooperative pool is never held up.
+    static func run(
+        _ arguments: [String], home: String, stdin: [UInt8] = [], env: [String: String] = [:]
+    ) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                do {
+                    continuation.resume(returning: try runBlocking(arguments, home: home, stdin: stdin, env: env))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }.start()
+        }
+    }
+
+    static func environment(home: String, _ extra: [String: String]) -> [String: String] {
+        var env = [
+            "PATH": "/usr/bin:/bin", "SIGIL_HOME": home, "SIGIL_NOW": String(now), "USER": "tester",
+            "SWIFT_BACKTRACE": "enable=no", "HOME": (home as NSString).deletingLastPathComponent,
+        ]
+        for (k, v) in extra { env[k] = v }
+        return env.filter { !$0.value.isEmpty }
+    }
+
+    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
+    static func runBlocking(_ arguments: [String], home: String, stdin: [UInt8], env: [String: String]) throws -> Run {
+        _ = ignoreSIGPIPE
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment(home: home, env)
+        process.currentDirectoryURL = URL(fileURLWithPath: (home as NSString).deletingLastPathComponent)
+        let input = Pipe(), output = Pipe(), error = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let errData = Mutex(Data())
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
+            try? input.fileHandleForWriting.close()
+        }
+        DispatchQueue.global().async(group: group) {
+            let data = (try? error.fileHandleForReading.readToEnd()) ?? Data()
+            errData.withLock { $0 = data }
+        }
+        let outData = (try? output.fileHandleForReading.readToEnd()) ?? Data()
+        group.wait()
+        process.waitUntilExit()
+        return Run(
+            arguments: arguments, status: process.terminationStatus,
+            signaled: process.terminationReason == .uncaughtSignal, stdout: Array(outData),
+            stderr: Array(errData.withLock { $0 }))
+    }
+}
+
+/// A temporary folder removed when the value goes away.
+final class Scratch: Sendable {
+    let root: String
+
+    init(_ label: String = "hardening") throws {
+        var template = Array((NSTemporaryDirectory() + "/sigil-\(label)-XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else { throw POSIXError(.EIO) }
+        root = String(cString: template)
+    }
+
+    deinit {
+        // A test may leave a read-only mode behind; make it removable first.
+        _ = chmod(root, 0o700)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    func path(_ name: String) -> String { root + "/" + name }
+}
+
+/// Known secrets for homes the tests write themselves: fixed bytes, never random.
+enum Known {
+    static let secret = [UInt8](repeating: 0xA7, count: 32)
+    static let seed = [UInt8](repeating: 0x3C, count: 32)
+    static let keyID = "k-test-only"
+    static let revocationKeyID = "r-test-only"
+    static let audience = "billing"
+
+    /// `keyring.json` in the format Keyring.swift writes (sigil-keyring-v1).
+    static var keyringJSON: [UInt8] {
+        let text = """
+            {
+              "format" : "sigil-keyring-v1",
+              "revocation_keys" : [
+                { "created_at" : 1767225600, "kid" : "\(revocationKeyID)", "seed" : "\(Base64URL.encode(seed))" }
+              ],
+              "token_keys" : [
+                { "created_at" : 1767225600, "kid" : "\(keyID)", "secret" : "\(Base64URL.encode(secret))", "state" : "active" }
+              ]
+            }
+
+            """
+        return Array(text.utf8)
+    }
+
+    static var audienceKey: [UInt8] {
+        // 32 bytes by construction; a failure here is a test bug.
+        (try? TokenMinter.audienceKey(masterSecret: secret, audience: audience)) ?? []
+    }
+
+    static var verifier: Verifier {
+        get throws { try Verifier(audience: audience, keys: [TokenKey(keyID: keyID, key: audienceKey)]) }
+    }
+
+    static var revocationKey: RevocationKey {
+        get throws {
+            let ring = try JSONDecoder().decode(
+                Keyring.SigningKey.self,
+                from: Data(#"{"kid":"\#(revocationKeyID)","seed":"\#(Base64URL.encode(seed))","created_at":0}"#.utf8))
+            return try RevocationKey(keyID: revocationKeyID, publicKey: ring.publicKey)
+        }
+    }
+
+    static let guid = TokenID(uuidString: "0ba28b74-8a04-41ae-a9a8-b51c2231ba58")!
+
+    static func claims(
+        keyID: String = keyID, audience: String = audience, id: TokenID = guid, validFrom: Int64 = Sigil.now - 3600,
+        validTo: Int64? = Sigil.now + 86_400, scope: Scope = .all
+    ) throws -> TokenClaims {
+        try TokenClaims(keyID: keyID, audience: audience, id: id, validFrom: validFrom, validTo: validTo, scope: scope)
+    }
+
+    /// A token minted with the known secret for `claims`.
+    static func token(_ claims: TokenClaims) throws -> String {
+        try TokenMinter.mint(claims, audienceKey: TokenMinter.audienceKey(masterSecret: secret, audience: claims.audience))
+    }
+}
+
+/// Token texts built byte by byte, for layouts TokenClaims refuses to build.
+enum RawToken {
+    static func body(
+        version: UInt8 = 1, keyID: [UInt8] = Array(Known.keyID.utf8), audience: [UInt8] = Array("billing".utf8),
+        validFrom: Int64 = Sigil.now, validTo: Int64 = Sigil.now + 60, scopeKind: UInt8 = 1, scope: [UInt8] = []
+    ) -> [UInt8] {
+        var b: [UInt8] = [version, UInt8(truncatingIfNeeded: keyID.count)] + keyID
+        b += [UInt8(truncatingIfNeeded: audience.count)] + audience + Known.guid.bytes
+        for v in [UInt64(bitPattern: validFrom), UInt64(bitPattern: validTo)] {
+            for s in stride(from: 56, through: 0, by: -8) { b.append(UInt8(truncatingIfNeeded: v >> UInt64(s))) }
+        }
+        return b + [scopeKind] + scope
+    }
+
+    /// `count` then each entry with its length byte.
+    static func customScope(_ entries: [String], count: Int? = nil) -> [UInt8] {
+        let n = count ?? entries.count
+        return [UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+            + entries.flatMap { [UInt8($0.utf8.count)] + Array($0.utf8) }
+    }
+
+    /// `sgl_` + base64url(body || 32 zero bytes): the tag never matches, the layout decides.
+    static func text(_ body: [UInt8], tag: [UInt8] = [UInt8](repeating: 0, count: 32)) -> String {
+        TokenClaims.prefix + Base64URL.encode(body + tag)
+    }
+}
+
+/// A home folder with the known keyring, the example catalog and one issued token, built
+/// with the issuer library (no process), so each CLI case starts from the same bytes.
+struct Home {
+    let path: String
+    let token: String
+    let guid: TokenID
+
+    static let files = ["keyring.json", "ledger.jsonl", "catalog.json"]
+
+    init(in scratch: Scratch, name: String = "home") throws {
+        path = scratch.path(name)
+        try Self.mkdir(path)
+        try Self.write(Known.keyringJSON, to: path + "/keyring.json")
+        try Catalog.example.save(home: path)
+        let claims = try Known.claims(validFrom: Sigil.now - 86_400, validTo: Sigil.now + 30 * 86_400)
+        token = try Known.token(claims)
+        guid = claims.id
+        let record = TokenRecord(claims: claims, name: "ci deploy", description: "", createdBy: "tester", now: Sigil.now - 86_400)
+        try Ledger(home: path).append([JournalRecord(op: .issue, at: Sigil.now - 86_400, token: record)])
+    }
+
+    static func mkdir(_ path: String, mode: mode_t = 0o700) throws {
+        guard Glibc.mkdir(path, mode) == 0 || errno == EEXIST else { throw POSIXError(.EIO) }
+        _ = chmod(path, mode)
+    }
+
+    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        _ = fchmod(fd, mode)
+    }
+
+    /// The bytes of the home's secret and state files (nil for a missing file).
+    func snapshot() -> [String: [UInt8]?] {
+        var out: [String: [UInt8]?] = [:]
+        for name in Self.files { out[name] = FileManager.default.contents(atPath: path + "/" + name).map(Array.init) }
+        return out
+    }
+
+    func run(_ arguments: [String], stdin: [UInt8] = [], env: [String: String] = [:]) async throws -> Run {
+        try await Sigil.run(arguments, home: path, stdin: stdin, env: env)
+    }
+}
+
+/// Is this process able to mount a tmpfs (root with CAP_SYS_ADMIN, not in a locked-down
+/// container)? Checked once by mounting and unmounting a scratch tmpfs.
+enum Mounts {
+    static let available: Bool = {
+        guard getuid() == 0, let scratch = try? Scratch("mount-probe") else { return false }
+        let dir = scratch.path("m")
+        guard (try? Home.mkdir(dir)) != nil else { return false }
+        guard mount("tmpfs", dir, "tmpfs", 0, "size=16k") == 0 else { return false }
+        umount2(dir, Int32(MNT_DETACH))
+        return true
+    }()
+
+    static func tmpfs(_ dir: String, options: String) throws {
+        guard mount("tmpfs", dir, "tmpfs", 0, options) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
+    }
+
+    static func remountReadOnly(_ dir: String) throws {
+        guard mount("tmpfs", dir, "tmpfs", UInt(MS_REMOUNT | MS_RDONLY), nil) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+        }
+    }
+
+    static func unmount(_ dir: String) { umount2(dir, Int32(MNT_DETACH)) }
+}
