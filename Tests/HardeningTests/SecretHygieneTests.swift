@@ -1,0 +1,157 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Byte patterns that must never be printed or logged: a value in every encoding a careless
+/// log line could use.
+struct Forbidden {
+    var patterns: [(label: String, bytes: [UInt8])] = []
+
+    mutating func add(_ label: String, _ value: [UInt8]) {
+        let base64 = Data(value).base64EncodedString()
+        let encodings: [(String, [UInt8])] = [
+            ("raw", value),
+            ("base64", Array(base64.utf8)),
+            ("base64 unpadded", Array(base64.trimmingCharacters(in: ["="]).utf8)),
+            ("base64url", Array(Base64URL.encode(value).utf8)),
+            ("hex", Array(value.map { String($0, radix: 16).leftPadded }.joined().utf8)),
+            ("HEX", Array(value.map { String($0, radix: 16).leftPadded }.joined().uppercased().utf8)),
+        ]
+        for (encoding, bytes) in encodings { patterns.append(("\(label) (\(encoding))", bytes)) }
+    }
+
+    func found(in haystack: [UInt8]) -> [String] {
+        patterns.filter { !$0.bytes.isEmpty && haystack.contains(subsequence: $0.bytes) }.map(\.label)
+    }
+}
+
+extension String {
+    fileprivate var leftPadded: String { count == 1 ? "0" + self : self }
+}
+
+extension Array where Element == UInt8 {
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard needle.count <= count, let first = needle.first else { return needle.isEmpty }
+        var i = 0
+        while i + needle.count <= count {
+            if self[i] == first, Array(self[i..<(i + needle.count)]) == needle { return true }
+            i += 1
+        }
+        return false
+    }
+}
+
+@Suite("Secret hygiene")
+struct SecretHygieneTests {
+    @Test("No command prints a master secret, a K_aud, a seed or a whole token, and the ledger holds none")
+    func nothingLeaks() async throws {
+        let scratch = try Scratch("hygiene")
+        let home = try Home(in: scratch)
+        let token = home.token
+        let guid = home.guid.description
+        let other = scratch.path("other.keyset.json")
+        var forged = Array(token)
+        forged[forged.count - 4] = forged[forged.count - 4] == "A" ? "B" : "A"
+        let listFile = scratch.path("list.sgl")
+
+        // Success and failure paths of every command.
+        let commands: [[String]] = [
+            ["init"], ["--json", "init"],
+            ["inspect", token], ["--json", "inspect", token], ["inspect", String(forged)], ["inspect", "sgl_AAAA"],
+            ["verify", token, "--audience", "billing"], ["--json", "verify", token, "--audience", "billing"],
+            ["verify", String(forged), "--audience", "billing"], ["--json", "verify", String(forged), "--audience", "billing"],
+            ["verify", token, "--audience", "shipping"], ["verify", token, "--audience", "billing", "--permission", "devices.delete"],
+            ["verify", token, "--audience", "billing", "--at", "2040-01-01"], ["verify", token, "--audience", "bad aud"],
+            ["list"], ["--json", "list"], ["show", guid], ["--json", "show", guid], ["show", token], ["show", "ffffffff"],
+            ["edit", guid, "--name", "renamed"], ["edit", token, "--name", "x"],
+            ["deactivate", guid], ["activate", guid], ["--json", "deactivate", guid], ["activate", guid],
+            ["keys"], ["keys", "list"], ["--json", "keys", "list"], ["keys", "add"], ["keys", "promote", "k-nobody"],
+            ["keys", "retire", Known.keyID], ["keys", "export", "--audience", "shipping", "-o", other],
+            ["verify", token, "--audience", "billing", "--keys", other],
+            ["catalog"], ["catalog", "show"], ["catalog", "add", "printers", "jam", "--access", "write"],
+            ["revocations", "export", "-o", listFile], ["--json", "revocations", "export", "-o", listFile],
+            ["revocations", "show", listFile], ["--json", "revocations", "show", listFile, "--entries"],
+            ["revocations", "pull", listFile, "-o", scratch.path("pulled.sgl")],
+            ["revocations", "pull", listFile, "-o", scratch.path("pulled.sgl"), "--keys", other],
+            ["verify", token, "--audience", "billing", "--revocations", listFile],
+            ["ledger", "compact"], ["--json", "ledger", "compact"],
+            ["issue", "--name", "fail", "--audience", "billing"], ["issue", "--name", "x", "--audience", "billing", "--all", "--expires-in", "0d"],
+            ["revoke", guid], ["revoke", "--yes", guid], ["delete", "--yes", guid], ["activate", guid],
+            ["keys", "rotate"], ["--help"], ["issue", "--help"], ["nonsense"],
+        ]
+        var runs: [Run] = []
+        for arguments in commands { runs.append(try await home.run(arguments)) }
+        let issued = try await home.run(["--json", "issue", "--name", "printed once", "--audience", "billing", "--all"])
+        #expect(issued.status == 0, "\(issued)")
+        let newToken = try #require((try JSONSerialization.jsonObject(with: Data(issued.stdout)) as? [String: Any])?["token"] as? String)
+        let plain = try await home.run(["issue", "--name", "printed once too", "--audience", "billing", "--all"])
+        #expect(plain.status == 0 && plain.out.hasPrefix("sgl_"), "\(plain)")
+        let plainToken = plain.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        // The keyset export to stdout is the one output meant to hold K_aud (of its audience only).
+        let keysetOut = try await home.run(["keys", "export", "--audience", "billing"])
+
+        // Everything secret the home ever held (keys rotate and add made new ones).
+        let ring = try Keyring.load(home: home.path)
+        var secrets = Forbidden()
+        var masters = ring.tokenKeys.map(\.secret)
+        masters.append(Known.secret)
+        for (i, master) in masters.enumerated() {
+            secrets.add("master secret \(i)", master)
+            for audience in ["billing", "shipping"] {
+                secrets.add("K_aud \(audience) of key \(i)", try TokenMinter.audienceKey(masterSecret: master, audience: audience))
+            }
+        }
+        for key in ring.revocationKeys { secrets.add("signing seed \(key.keyID)", key.seed) }
+        var tokens = Forbidden()
+        for (label, text) in [("known token", token), ("issued token", newToken), ("plain issued token", plainToken)] {
+            tokens.add(label, Array(text.utf8))
+            if let body = Base64URL.decode(text.dropFirst(4)) { tokens.add("\(label) bytes", body) }
+        }
+
+        for run in runs + [issued, plain] {
+            for (stream, bytes) in [("stdout", run.stdout), ("stderr", run.stderr)] {
+                #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) on \(stream) of \(run.arguments)")
+            }
+            #expect(!run.signaled, "\(run)")
+        }
+        for run in runs {
+            let found = tokens.found(in: run.stdout + run.stderr)
+            #expect(found.isEmpty, "\(found) printed by \(run.arguments)")
+        }
+        // issue prints its own token on stdout, once, and nothing else secret.
+        #expect(tokens.found(in: issued.stderr).isEmpty && tokens.found(in: plain.stderr).isEmpty)
+        #expect(!issued.out.contains(token) && !plain.out.contains(newToken))
+        // keys export to stdout holds billing's K_aud and nothing else of ours.
+        let exported = secrets.found(in: keysetOut.stdout)
+        #expect(!exported.isEmpty && exported.allSatisfy { $0.hasPrefix("K_aud billing") }, "\(exported)")
+
+        for file in ["ledger.jsonl", "catalog.json", "sigil.lock"] {
+            let bytes = FileManager.default.contents(atPath: home.path + "/" + file).map(Array.init) ?? []
+            #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) in \(file)")
+            #expect(tokens.found(in: bytes).isEmpty, "\(tokens.found(in: bytes)) in \(file)")
+        }
+    }
+
+    @Test("Files sigil creates are 0600 and its home folder 0700")
+    func modes() async throws {
+        let scratch = try Scratch("modes")
+        let path = scratch.path("fresh-home")
+        let run = try await Sigil.run(["init"], home: path, env: ["SIGIL_HOME": path])
+        #expect(run.status == 0, "\(run)")
+        _ = try await Sigil.run(["issue", "--name", "n", "--audience", "billing", "--all"], home: path)
+        _ = try await Sigil.run(["keys", "export", "--audience", "billing", "-o", path + "/billing.keyset.json"], home: path)
+        func mode(_ p: String) -> mode_t {
+            var st = stat()
+            return lstat(p, &st) == 0 ? st.st_mode & 0o777 : 0
+        }
+        #expect(mode(path) == 0o700)
+        for file in ["keyring.json", "ledger.jsonl", "catalog.json", "sigil.lock", "billing.keyset.json"] {
+            #expect(mode(path + "/" + file) == 0o600, "\(file) is \(String(mode(path + "/" + file), radix: 8))")
+        }
+    }
+}
