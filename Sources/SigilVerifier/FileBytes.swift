@@ -28,9 +28,14 @@ public enum FileBytes {
     public static func stamp(path: String) -> Stamp? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
+        #if canImport(Darwin)
+        let modified = st.st_mtimespec
+        #else
+        let modified = st.st_mtim
+        #endif
         return Stamp(
             device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
-            modifiedSeconds: Int64(st.st_mtim.tv_sec), modifiedNanoseconds: Int64(st.st_mtim.tv_nsec))
+            modifiedSeconds: Int64(modified.tv_sec), modifiedNanoseconds: Int64(modified.tv_nsec))
     }
 
     /// Reads a whole file, refusing one larger than `maxBytes`.
@@ -54,7 +59,7 @@ public enum FileBytes {
             if filled == out.count {
                 // The file may have grown since fstat; read past the end to detect that.
                 var probe: UInt8 = 0
-                let n = Glibc.read(fd, &probe, 1)
+                let n = systemRead(fd, &probe, 1)
                 if n == 0 { break }
                 if n < 0 {
                     if errno == EINTR { continue }
@@ -69,7 +74,9 @@ public enum FileBytes {
                 out.append(contentsOf: repeatElement(0, count: min(out.count, maxBytes - out.count)))
                 continue
             }
-            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            let n = out.withUnsafeMutableBytes { buffer in
+                buffer.baseAddress.map { systemRead(fd, $0 + filled, buffer.count - filled) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw error(path)
@@ -81,6 +88,15 @@ public enum FileBytes {
             filled += n
         }
         return out
+    }
+
+    /// `read(2)`, named so it does not clash with ``read(path:maxBytes:)``.
+    private static func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        #if canImport(Glibc)
+        return Glibc.read(fd, buffer, count)
+        #else
+        return Darwin.read(fd, buffer, count)
+        #endif
     }
 
     static func error(_ path: String) -> IOError {

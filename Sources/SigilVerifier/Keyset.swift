@@ -37,6 +37,13 @@ public struct Keyset: Sendable {
 
     public init(audience: String, tokenKeys: [TokenKey], revocationKeys: [RevocationKey]) throws(KeysetError) {
         guard TokenClaims.isValidAudience(audience) else { throw KeysetError("audience is not [A-Za-z0-9._:-]{1,64}") }
+        // A duplicate id would make the key a list or token is checked with depend on order.
+        guard Set(tokenKeys.map(\.keyID)).count == tokenKeys.count else {
+            throw KeysetError("token key ids must be unique; export the keyset again")
+        }
+        guard Set(revocationKeys.map(\.keyID)).count == revocationKeys.count else {
+            throw KeysetError("revocation key ids must be unique; export the keyset again")
+        }
         self.audience = audience
         self.tokenKeys = tokenKeys
         self.revocationKeys = revocationKeys
@@ -80,6 +87,27 @@ public struct Keyset: Sendable {
             revocationKeys.append(try RevocationKey(keyID: key.kid, publicKey: bytes))
         }
         try self.init(audience: wire.audience, tokenKeys: tokenKeys, revocationKeys: revocationKeys)
+    }
+
+    /// Reads and parses a keyset export file.
+    ///
+    /// ```swift
+    /// let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
+    /// ```
+    ///
+    /// - Throws: ``KeysetError`` naming the path if it cannot be read or parsed.
+    public init(contentsOf path: String) throws(KeysetError) {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path: path, maxBytes: Self.maxBytes)
+        } catch {
+            throw KeysetError("cannot read keyset \(error.description)")
+        }
+        do {
+            try self.init(json: bytes)
+        } catch {
+            throw KeysetError("\(path): \(error.message)")
+        }
     }
 
     /// The canonical JSON of this keyset (sorted keys, one line), as `sigil keys export` writes it.

@@ -25,8 +25,13 @@ public struct VerifiedToken: Sendable, Hashable {
     public let validFrom: Int64
     /// Nil when the token never expires.
     public let validTo: Int64?
-    /// 1 all, 2 read-only, 3 custom.
-    public let scopeKind: UInt8
+    /// Which kind of scope the token carries.
+    public let scopeKind: ScopeKind
+}
+
+/// The wire code of a token's scope kind.
+public enum ScopeKind: UInt8, Sendable, Hashable {
+    case all = 1, readOnly = 2, custom = 3
 }
 
 /// What a revocation source says about a token whose MAC already matched.
@@ -50,7 +55,7 @@ public protocol RevocationSource: Sendable {
 /// prepared once in `init`; a successful ``verify(_:for:at:)`` allocates nothing.
 ///
 /// ```swift
-/// let keyset = try Keyset(json: try Keyset.readFile("/etc/billing/keyset.json"))
+/// let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
 /// let token = try verifier.verify(bearer, for: Permission("invoices.read", access: .read))
 /// ```
@@ -231,7 +236,7 @@ public struct Verifier: Sendable {
         }
         return VerifiedToken(
             id: id, validFrom: layout.validFrom, validTo: layout.validTo == 0 ? nil : layout.validTo,
-            scopeKind: layout.scopeKind)
+            scopeKind: ScopeKind(rawValue: layout.scopeKind) ?? .custom)
     }
 
     /// The system's wall clock in Unix seconds. Calls `clock_gettime(CLOCK_REALTIME)`.

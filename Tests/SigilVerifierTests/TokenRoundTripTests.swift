@@ -35,7 +35,7 @@ struct TokenRoundTripTests {
         #expect(verified.id == TestKeys.id2)
         #expect(verified.validFrom == TestKeys.validFrom)
         #expect(verified.validTo == validTo)
-        #expect(verified.scopeKind == scopeCase.scope.kindCode)
+        #expect(verified.scopeKind.rawValue == scopeCase.scope.kindCode)
         #expect(try verifier.verifyClaims(token, at: TestKeys.now) == claims)
         #expect(try TokenClaims.decodeUnverified(token) == claims)
     }
