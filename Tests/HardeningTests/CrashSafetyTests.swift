@@ -86,7 +86,7 @@ struct CrashSafetyTests {
 
         let killer = Task.detached {
             while !done.load(ordering: .relaxed) {
-                try? await Task.sleep(for: .milliseconds(Int.random(in: 20...120)))
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 40...200)))
                 if let pid = live.random(), kill(pid, SIGKILL) == 0 { killed.add(1, ordering: .relaxed) }
             }
         }
