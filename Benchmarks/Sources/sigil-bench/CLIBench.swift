@@ -1,0 +1,188 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Times the release `sigil` binary as a user's shell would run it: one process per command.
+enum CLIBench {
+    static let ledgerSize = 100_000
+    static let revokeBatch = 10_000
+
+    struct Results {
+        var startupFloor: [Double]?
+        var issue: [Double]?
+        var list: [Double]?
+        var revoke: [Double]?
+        var binary: String?
+        var notes: [String] = []
+    }
+
+    /// The `sigil` to time: `explicit` if given, else the main package's release build
+    /// (`swift build -c release --package-path <repo> --product sigil`, then `--show-bin-path`).
+    static func locateBinary(explicit: String?, repoRoot: String, scratch: String, notes: inout [String]) -> String? {
+        if let explicit {
+            guard access(explicit, X_OK) == 0 else {
+                notes.append("cli: \(explicit) is not an executable file")
+                return nil
+            }
+            return explicit
+        }
+        do {
+            let build = try Spawn.run(
+                "swift", ["build", "-c", "release", "--package-path", repoRoot, "--product", "sigil"], scratch: scratch,
+                searchPath: true)
+            guard build.succeeded else {
+                let tail = (build.stdout() + build.stderr()).split(separator: "\n").filter { $0.contains("error") }
+                    .prefix(3).joined(separator: " | ")
+                notes.append("cli: the sigil CLI does not build yet (swift build exit \(build.status)): \(tail)")
+                return nil
+            }
+            let bin = try Spawn.run(
+                "swift", ["build", "-c", "release", "--package-path", repoRoot, "--show-bin-path"], scratch: scratch,
+                searchPath: true)
+            let path = bin.stdout().trimmingCharacters(in: .whitespacesAndNewlines) + "/sigil"
+            guard bin.succeeded, access(path, X_OK) == 0 else {
+                notes.append("cli: no sigil binary at \(path)")
+                return nil
+            }
+            return path
+        } catch {
+            notes.append("cli: \(error)")
+            return nil
+        }
+    }
+
+    static func run(binary: String, scratch: String, quick: Bool, repetitions: Int) -> Results {
+        var results = Results(binary: binary)
+        let home = scratch + "/home"
+
+        // Each figure is independent: a command that is missing or fails gives null and a note.
+        func time(
+            _ label: String, reps: Int, warmUp: Int = 1, stdin: (Int) throws -> String? = { _ in nil },
+            check: (Spawn.Outcome) -> String? = { _ in nil }, _ arguments: [String]
+        ) -> [Double]? {
+            var samples: [Double] = []
+            for rep in 0..<(warmUp + reps) {
+                do {
+                    let outcome = try Spawn.run(binary, arguments, stdinPath: try stdin(rep), scratch: scratch)
+                    guard outcome.succeeded else {
+                        let message = outcome.stderr().split(separator: "\n").first.map(String.init) ?? ""
+                        results.notes.append(
+                            "cli: `sigil \(arguments.joined(separator: " "))` exited \(outcome.status): \(message)")
+                        return nil
+                    }
+                    if let problem = check(outcome) {
+                        results.notes.append("cli: \(label): \(problem)")
+                        return nil
+                    }
+                    if rep >= warmUp { samples.append(outcome.elapsed.milliseconds) }
+                } catch {
+                    results.notes.append("cli: \(label): \(error)")
+                    return nil
+                }
+            }
+            return samples
+        }
+
+        results.startupFloor = time("startup", reps: quick ? 10 : 20, warmUp: 2, ["--version"])
+        guard time("init", reps: 1, warmUp: 0, ["--home", home, "init"]) != nil else { return results }
+
+        let guids: [String]
+        do {
+            guids = try writeLedger(home: home, count: ledgerSize)
+        } catch {
+            results.notes.append("cli: cannot write the 100k ledger: \(error)")
+            return results
+        }
+
+        results.issue = time(
+            "issue", reps: quick ? 5 : 10,
+            check: { $0.stdout().hasPrefix(TokenClaims.prefix) ? nil : "issue did not print a token on stdout" },
+            ["--home", home, "issue", "--name", "bench-issue", "--audience", Fixture.audience, "--all"])
+
+        let lastGUID = guids[guids.count - 1]
+        results.list = time(
+            "list", reps: repetitions,
+            check: { outcome in
+                // The written ledger must be what the CLI reads: its last token has to be listed.
+                guard let data = FileManager.default.contents(atPath: outcome.stdoutPath),
+                    data.range(of: Data(lastGUID.utf8)) != nil
+                else { return "list --json does not show the ledger's tokens (was ledger.jsonl read?)" }
+                return nil
+            }, ["--home", home, "list", "--json"])
+
+        // Each run revokes 10k GUIDs nobody revoked before.
+        let batches = 1 + repetitions
+        guard guids.count >= batches * revokeBatch else { return results }
+        results.revoke = time(
+            "revoke", reps: repetitions,
+            stdin: { rep in
+                let path = scratch + "/revoke-\(rep).txt"
+                let slice = guids[(rep * revokeBatch)..<((rep + 1) * revokeBatch)]
+                try Data((slice.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+                return path
+            }, ["--home", home, "revoke", "--yes", "-"])
+        return results
+    }
+
+    /// Appends `count` issue records for active all-scope tokens to `<home>/ledger.jsonl` (mode 0600),
+    /// formatted by hand for speed, and checks the first line is byte-identical to what ``Ledger``'s
+    /// encoder writes (sorted keys, no escaped slashes). Returns the GUIDs in ledger order.
+    static func writeLedger(home: String, count: Int) throws -> [String] {
+        let keyID = try Keyring.load(home: home).activeKey.keyID
+        let now = Verifier.unixNow()
+        var random = SplitMix64(seed: 0x1ed6_e5)
+        var guids: [String] = []
+        guids.reserveCapacity(count)
+        var text = ""
+        text.reserveCapacity(count * 330)
+        for i in 0..<count {
+            let id = Fixture.randomTokenID(&random)
+            let guid = id.description
+            guids.append(guid)
+            let at = now - Int64(count - i)
+            let validFrom = at
+            let validTo = at + 365 * 86_400
+            let line =
+                #"{"at":\#(at),"op":"issue","token":{"audience":"\#(Fixture.audience)","created_at":\#(at),"#
+                + #""created_by":"bench","description":"","guid":"\#(guid)","kid":"\#(keyID)","name":"bench-\#(i)","#
+                + #""scope":"all","status":"active","updated_at":\#(at),"valid_from":\#(validFrom),"#
+                + #""valid_to":\#(validTo)}}"#
+            if i == 0 {
+                let claims = try TokenClaims(
+                    keyID: keyID, audience: Fixture.audience, id: id, validFrom: validFrom, validTo: validTo,
+                    scope: .all)
+                let record = JournalRecord(
+                    op: .issue, at: at,
+                    token: TokenRecord(claims: claims, name: "bench-0", description: "", createdBy: "bench", now: at))
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let expected = String(decoding: try encoder.encode(record), as: UTF8.self)
+                guard expected == line else {
+                    throw BenchError("hand-written ledger line differs from Ledger's encoding:\n\(line)\n\(expected)")
+                }
+            }
+            text += line
+            text += "\n"
+        }
+        let path = Ledger(home: home).path
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BenchError("cannot open \(path)") }
+        defer { close(fd) }
+        guard fchmod(fd, 0o600) == 0 else { throw BenchError("cannot chmod \(path)") }
+        let utf8 = Array(text.utf8)
+        var offset = 0
+        while offset < utf8.count {
+            let n = utf8.withUnsafeBytes { all in
+                let rest = UnsafeRawBufferPointer(rebasing: all[offset...])
+                return write(fd, rest.baseAddress, rest.count)
+            }
+            guard n > 0 else { throw BenchError("cannot write \(path)") }
+            offset += n
+        }
+        return guids
+    }
+}
