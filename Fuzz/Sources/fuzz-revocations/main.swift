@@ -110,6 +110,8 @@ func fuzzBuild(_ input: [UInt8]) {
     } catch {}
 
     // The store keeps what it has when handed a forgery, an equivocation or a rollback.
+    // Each of those costs Ed25519 operations, so only one input in four checks them.
+    guard flipMask & 0x06 == 0 else { return }
     let store = RevocationStore(keys: myKeys)
     guard (try? store.load(bytes: bytes)) != nil else {
         Fuzz.require(false, "the store refused a valid list")

@@ -168,7 +168,7 @@ func fuzzClaims(_ bytes: ArraySlice<UInt8>) {
         case .success(let ok):
             Fuzz.require(expected == nil, "verify accepted a token the oracle refuses (\(String(describing: expected)))")
             Fuzz.require(
-                ok.id == id && ok.validFrom == validFrom && ok.validTo == validTo && ok.scopeKind == scope.kindCode,
+                ok.id == id && ok.validFrom == validFrom && ok.validTo == validTo && ok.scopeKind.rawValue == scope.kindCode,
                 "verify returned other claims than minted")
         case .failure(let e):
             Fuzz.require(e.reason == expected, "verify said \(e.reason), the oracle \(String(describing: expected))")
