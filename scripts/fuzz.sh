@@ -7,7 +7,8 @@
 # fuzz-out/artifacts/<harness>/ (git-ignored). Reproduce one with:
 #   .build-fuzz/release/fuzz-<harness> fuzz-out/artifacts/<harness>/crash-…
 # The working corpus grows in fuzz-out/corpus/<harness>/, seeded from Fuzz/corpus/<harness>/.
-# SIGIL_FUZZ_STRICT=1 also fails on the known bugs the harnesses otherwise step over.
+# SIGIL_FUZZ_STRICT=1 also fails on the known bugs the harnesses otherwise step over; the
+# minimized inputs for them are in Fuzz/regressions/<harness>/ and run first in every run.
 # FUZZ_JOBS=N runs N workers per harness (default 1: the machine is shared).
 set -euo pipefail
 
@@ -38,7 +39,9 @@ for h in "${harnesses[@]}"; do
     log="$out/logs/$h.log"
     echo "fuzz: $h for ${seconds}s (log: $log)"
     set +e
-    "$exe" "$out/corpus/$h" "Fuzz/corpus/$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    regressions=()
+    [ -d "Fuzz/regressions/$h" ] && regressions=("Fuzz/regressions/$h")
+    "$exe" "$out/corpus/$h" "Fuzz/corpus/$h" "${regressions[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -max_len=4096 -print_final_stats=1 -artifact_prefix="$out/artifacts/$h/" \
         ${FUZZ_JOBS:+-fork="$FUZZ_JOBS"} >"$log" 2>&1
     status=$?
