@@ -95,12 +95,13 @@ public struct JSONReader {
             index += 1
         }
         let start = index
-        var value: Int64 = 0
+        // Accumulate the magnitude unsigned so Int64.min (whose magnitude Int64 cannot hold) reads back.
+        var magnitude: UInt64 = 0
         while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(bytes[index] - 0x30))
+            let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(UInt64(bytes[index] - 0x30))
             guard !o1, !o2 else { throw Failure() }
-            value = a
+            magnitude = a
             index += 1
         }
         let count = index - start
@@ -108,7 +109,12 @@ public struct JSONReader {
         if index < bytes.count, bytes[index] == 0x2e || bytes[index] == 0x65 || bytes[index] == 0x45 {
             throw Failure()  // journal numbers are integers
         }
-        return negative ? -value : value
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { throw Failure() }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { throw Failure() }
+        return Int64(magnitude)
     }
 
     public mutating func bool() throws(Failure) -> Bool {

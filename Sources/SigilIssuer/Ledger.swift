@@ -189,7 +189,12 @@ public struct Ledger: Sendable {
         return warning
     }
 
-    /// Cuts a torn last line (no trailing newline) so the next record starts on its own line.
+    /// Cuts a torn last record so the next record starts on its own, valid line.
+    ///
+    /// A crash can leave the last append partly on disk: without its newline, or (when pages
+    /// reach the disk out of order) with its newline but garbage before it. `load` ignores
+    /// such a last line with a warning; this removes it. Only the last line is read, so
+    /// appending stays independent of the ledger's size.
     private func repairTail(_ fd: Int32) throws(IssuerError) -> String? {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw SecureFile.ioError("cannot stat \(path)", errno, write: true) }
@@ -199,10 +204,10 @@ public struct Ledger: Sendable {
         guard pread(fd, &last, 1, off_t(size - 1)) == 1 else {
             throw SecureFile.ioError("cannot read \(path)", errno, write: true)
         }
-        if last == 0x0a { return nil }
-        // Scan back in chunks for the last complete line.
-        var end = size
-        var cut: Int64 = 0
+        // Where the last line starts: scan back in chunks from before its newline (if any).
+        let searchEnd = last == 0x0a ? size - 1 : size
+        var end = searchEnd
+        var lineStart: Int64 = 0
         var chunk = [UInt8](repeating: 0, count: 4096)
         scan: while end > 0 {
             let start = max(0, end - Int64(chunk.count))
@@ -210,15 +215,24 @@ public struct Ledger: Sendable {
             let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, n, off_t(start)) }
             guard got == n else { throw SecureFile.ioError("cannot read \(path)", errno, write: true) }
             for i in stride(from: n - 1, through: 0, by: -1) where chunk[i] == 0x0a {
-                cut = start + Int64(i) + 1
+                lineStart = start + Int64(i) + 1
                 break scan
             }
             end = start
         }
-        guard ftruncate(fd, off_t(cut)) == 0, fsync(fd) == 0 else {
+        if last == 0x0a {
+            // A complete last line: keep it if it is a valid record.
+            let length = Int(searchEnd - lineStart)
+            var line = [UInt8](repeating: 0, count: length)
+            let got = line.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(lineStart)) }
+            guard got == length else { throw SecureFile.ioError("cannot read \(path)", errno, write: true) }
+            let valid = line.withUnsafeBufferPointer { JournalCodec.decode($0) != nil }
+            if valid { return nil }
+        }
+        guard ftruncate(fd, off_t(lineStart)) == 0, fsync(fd) == 0 else {
             throw SecureFile.ioError("cannot repair \(path)", errno, write: true)
         }
-        return "removed a torn last record (\(size - cut) bytes) from \(path) left by an interrupted write"
+        return "removed a torn last record (\(size - lineStart) bytes) from \(path) left by an interrupted write"
     }
 
     /// Rewrites the journal as one `issue` record per token plus the export sequence,

@@ -8,19 +8,48 @@ import Glibc
 /// 0600 files, a 0700 folder, atomic replacement (temp, fsync, rename, fsync folder) and
 /// refusal of files others can read, as ssh does.
 public enum SecureFile {
-    /// Creates `path` as a 0700 folder if missing; refuses a world/group-accessible one.
-    public static func ensureHome(_ path: String) throws(IssuerError) {
+    /// Creates `path` as a 0700 folder if missing, and refuses one other users can get into.
+    ///
+    /// A folder others can *write* is always refused: they could have planted or swapped
+    /// files. A folder others can only read or enter (a fresh `git clone` makes `keys/` 0755)
+    /// is tightened to 0700 if it holds no keyring yet; with a keyring in it, it is refused
+    /// with the `chmod` fix, as ssh does.
+    ///
+    /// - Returns: True if the folder's mode was tightened (the caller says so).
+    @discardableResult
+    public static func ensureHome(_ path: String) throws(IssuerError) -> Bool {
         var st = stat()
         if lstat(path, &st) != 0 {
             guard errno == ENOENT else { throw ioError("cannot access home \(path)", errno, write: false) }
             guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
                 throw ioError("cannot create home folder \(path)", errno, write: true)
             }
-            return
+            return false
+        }
+        if (st.st_mode & S_IFMT) == S_IFLNK {
+            // Follow a symlinked home (a common deployment layout) but judge the real folder.
+            guard stat(path, &st) == 0 else { throw ioError("cannot access home \(path)", errno, write: false) }
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw IssuerError(.invalidInput, "home \(path) exists but is not a folder; pass --home to pick another")
         }
+        let mode = st.st_mode & 0o777
+        guard mode & 0o077 != 0 else { return false }
+        let fix = "Fix with: chmod 700 \(path)"
+        if mode & 0o022 != 0 {
+            throw IssuerError(
+                .permissions,
+                "home \(path) is writable by other users (mode \(String(mode, radix: 8))): they could replace its files. \(fix)")
+        }
+        var keyring = stat()
+        let hasKeyring = lstat(path + "/keyring.json", &keyring) == 0
+        if hasKeyring || st.st_uid != geteuid() {
+            throw IssuerError(
+                .permissions,
+                "home \(path) is readable by other users (mode \(String(mode, radix: 8))); Sigil keeps secrets there. \(fix)")
+        }
+        guard chmod(path, 0o700) == 0 else { throw ioError("cannot chmod 700 \(path)", errno, write: true) }
+        return true
     }
 
     /// Refuses a secret file that is a symlink or readable/writable by group or others.

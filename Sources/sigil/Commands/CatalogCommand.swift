@@ -16,7 +16,12 @@ struct CatalogCommand: ParsableCommand {
 }
 
 struct CatalogShow: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the catalog.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show the catalog.",
+        discussion: """
+            Example:
+              sigil catalog show --json
+            """)
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try guarded(json: global.json) {
@@ -70,6 +75,10 @@ struct CatalogAdd: ParsableCommand {
 struct LedgerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ledger", abstract: "Maintain the ledger journal.",
+        discussion: """
+            Example:
+              sigil ledger compact
+            """,
         subcommands: [LedgerCompact.self])
 }
 

@@ -26,7 +26,11 @@ func keyJSON(_ k: Keyring.TokenMasterKey) -> [String: Any] {
 
 struct KeysList: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List token keys and the revocation signing key (never secrets).")
+        commandName: "list", abstract: "List token keys and the revocation signing key (never secrets).",
+        discussion: """
+            Example:
+              sigil keys list --json
+            """)
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try guarded(json: global.json) {
@@ -66,7 +70,11 @@ func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout 
 
 struct KeysAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).")
+        commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).",
+        discussion: """
+            Example:
+              sigil keys add && sigil keys export --audience billing -o billing.keyset.json
+            """)
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try changeKeyring(global, "keys add") { ring in
@@ -78,7 +86,13 @@ struct KeysAdd: ParsableCommand {
 
 struct KeysPromote: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "promote", abstract: "Make a pending key the issuing key.")
+        commandName: "promote", abstract: "Make a pending key the issuing key.",
+        discussion: """
+            Promote only after every service has loaded a keyset that carries the key.
+
+            Example:
+              sigil keys promote k20261123-3fa9c1
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
     func run() throws {
@@ -93,7 +107,13 @@ struct KeysPromote: ParsableCommand {
 struct KeysRetire: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retire",
-        abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.")
+        abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.",
+        discussion: """
+            The key's secret is destroyed; the issuing key cannot be retired.
+
+            Example:
+              sigil keys retire k20261001-77aa01
+            """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
     func run() throws {
@@ -106,7 +126,11 @@ struct KeysRetire: ParsableCommand {
 
 struct KeysRotate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).")
+        commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).",
+        discussion: """
+            Example:
+              sigil keys rotate
+            """)
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try changeKeyring(global, "keys rotate") { ring in

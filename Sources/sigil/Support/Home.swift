@@ -16,16 +16,23 @@ struct Home {
 
     var ledger: Ledger { Ledger(home: path) }
 
+    /// Creates the home if needed and checks its permissions (see ``SecureFile/ensureHome(_:)``).
+    func prepare() throws {
+        if try SecureFile.ensureHome(path) {
+            Console.note("sigil: tightened \(path) to mode 700: it holds secrets and only you should enter it")
+        }
+    }
+
     /// Takes the home's exclusive lock (creating the folder if needed).
     func lock(_ command: String) throws -> HomeLock {
-        try SecureFile.ensureHome(path)
+        try prepare()
         return try HomeLock(home: path, command: command)
     }
 
     /// Loads the keyring, creating a development keyring and example catalog on first use.
     /// The caller holds the lock when `create` is true.
     func keyring(createIfMissing create: Bool = true) throws -> Keyring {
-        try SecureFile.ensureHome(path)
+        try prepare()
         if !Keyring.exists(home: path) {
             guard create else {
                 throw CLIFailure(Exit.noInput, "no keyring in \(path). Create one with: sigil --home \(path) init")
@@ -38,7 +45,10 @@ struct Home {
 
     /// Loads the keyring under the lock, creating it on first use. For commands that only read.
     func keyringCreatingUnderLock(_ command: String) throws -> Keyring {
-        if Keyring.exists(home: path) { return try Keyring.load(home: path) }
+        if Keyring.exists(home: path) {
+            try prepare()
+            return try Keyring.load(home: path)
+        }
         let lock = try lock(command)
         defer { lock.unlock() }
         return try keyring()
@@ -63,6 +73,7 @@ struct Home {
 
     /// Loads the ledger and prints its warnings (a torn last record).
     func loadLedger() throws -> LedgerState {
+        if FileManager.default.fileExists(atPath: path) { try prepare() }
         let state = try ledger.load()
         for warning in state.warnings { Console.warning(warning) }
         return state

@@ -28,7 +28,7 @@ struct TokenFilters: ParsableArguments {
         }
         if let guid {
             let hex = guid.replacingOccurrences(of: "-", with: "")
-            guard !hex.isEmpty, hex.count <= 32, hex.allSatisfy(\.isHexDigit) else {
+            guard !hex.isEmpty, hex.count <= 32, hex.utf8.allSatisfy(isASCIIHexDigit) else {
                 throw CLIFailure.usage("--guid takes a hex prefix of a GUID, e.g. 3f2a9c1e")
             }
         }
@@ -62,6 +62,11 @@ struct TokenFilters: ParsableArguments {
         }
         return true
     }
+}
+
+/// `Character.isHexDigit` also accepts fullwidth digits; GUID prefixes are ASCII only.
+func isASCIIHexDigit(_ c: UInt8) -> Bool {
+    (0x30...0x39).contains(c) || (0x61...0x66).contains(c) || (0x41...0x46).contains(c)
 }
 
 /// GUIDs named on the command line: full GUIDs, unique prefixes of at least 8 hex digits,
@@ -114,7 +119,7 @@ struct TokenSelection: ParsableArguments {
                 record = found
             } else {
                 let hex = text.replacingOccurrences(of: "-", with: "").lowercased()
-                guard hex.count >= 8, hex.count < 32, hex.allSatisfy(\.isHexDigit) else {
+                guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(isASCIIHexDigit) else {
                     throw CLIFailure.usage("'\(text.prefix(40))' is not a GUID or a prefix of at least 8 hex digits")
                 }
                 let matches = prefixIndex.filter { $0.0.hasPrefix(hex) }

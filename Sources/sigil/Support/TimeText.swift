@@ -73,9 +73,16 @@ enum TimeText {
     /// `2026-01-31T12:00:00Z`. Hand-formatted: String(format:) goes through CoreFoundation
     /// and dominated `list` on 100k tokens.
     static func format(_ seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = Int(seconds - days * 86_400)
+        // Floor division without overflow: hostile lists and tokens carry any Int64.
+        var (days, remainder) = seconds.quotientAndRemainder(dividingBy: 86_400)
+        if remainder < 0 {
+            days -= 1
+            remainder += 86_400
+        }
+        let rest = Int(remainder)
         let (y, m, d) = civilFromDays(days)
+        // Years outside 0...9999 have no RFC 3339 form: show the raw Unix seconds.
+        guard (0...9999).contains(y) else { return "@\(seconds)" }
         return String(unsafeUninitializedCapacity: 24) { out in
             var o = 0
             func put(_ v: Int, _ width: Int) {
@@ -90,7 +97,7 @@ enum TimeText {
                 out[o] = c
                 o += 1
             }
-            put(min(max(y, 0), 9999), 4)
+            put(y, 4)
             sep(0x2d)
             put(m, 2)
             sep(0x2d)
@@ -110,7 +117,8 @@ enum TimeText {
     static func formatDate(_ seconds: Int64?) -> String {
         guard let seconds else { return "never" }
         var t = format(seconds)
-        if seconds % 86_400 == 0 { return String(t.utf8.prefix(10))! }
+        if t.hasPrefix("@") { return t }
+        if seconds % 86_400 == 0 { return String(decoding: t.utf8.prefix(10), as: UTF8.self) }
         return t.withUTF8 { b in
             String(unsafeUninitializedCapacity: b.count) { out in
                 for i in 0..<b.count { out[i] = i == 10 ? 0x20 : b[i] }
