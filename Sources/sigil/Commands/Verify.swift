@@ -53,6 +53,9 @@ struct Verify: ParsableCommand {
             guard TokenClaims.isValidAudience(audience) else {
                 throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
             }
+            guard (0...86_400).contains(leeway) else {
+                throw CLIFailure.usage("--leeway must be 0...86400 seconds (got \(leeway))")
+            }
             let now = try at.map { text -> Int64 in
                 guard let t = TimeText.parseTime(text) else { throw CLIFailure.usage("--at '\(text)': \(TimeText.accepted)") }
                 return t

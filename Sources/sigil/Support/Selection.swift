@@ -120,7 +120,10 @@ struct TokenSelection: ParsableArguments {
             } else {
                 let hex = text.replacingOccurrences(of: "-", with: "").lowercased()
                 guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(isASCIIHexDigit) else {
-                    throw CLIFailure.usage("'\(text.prefix(40))' is not a GUID or a prefix of at least 8 hex digits")
+                    // Not echoed: people paste tokens here by mistake.
+                    throw CLIFailure.usage(
+                        "an argument of \(text.count) characters is not a GUID or a prefix of at least 8 hex digits (see: sigil list)"
+                    )
                 }
                 let matches = prefixIndex.filter { $0.0.hasPrefix(hex) }
                 guard let first = matches.first else {
