@@ -233,6 +233,51 @@ private func runProcessBlocking(
         stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
 }
 
+/// Bounds how many child processes the suite runs at once. Swift Testing starts every test
+/// together; on a 2-core host a few hundred simultaneous processes only thrash.
+final class ProcessSlots: Sendable {
+    static let shared = ProcessSlots(8)
+
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(free: count)) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.free > 0 {
+                    state.free -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.free += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+
+    func run<T>(_ body: () async throws -> T) async rethrows -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+}
+
 /// A fresh temporary home for one test, and a record of every command run in it.
 ///
 /// Each command runs the real `sigil` binary with `SIGIL_HOME` set to ``home``, a fixed
@@ -282,7 +327,10 @@ final class Sandbox: Sendable {
     /// Runs `sigil ARGS…` in this sandbox.
     @discardableResult
     func run(_ arguments: [String], stdin: String = "", env: [String: String] = [:]) async throws -> CommandResult {
-        let result = try await runProcess(SigilBinary.path, arguments, stdin: stdin, environment: environment(env))
+        let environment = environment(env)
+        let result = try await ProcessSlots.shared.run {
+            try await runProcess(SigilBinary.path, arguments, stdin: stdin, environment: environment)
+        }
         results.withLock { $0.append(result) }
         return result
     }
@@ -290,6 +338,16 @@ final class Sandbox: Sendable {
     @discardableResult
     func run(_ arguments: String..., stdin: String = "", env: [String: String] = [:]) async throws -> CommandResult {
         try await run(arguments, stdin: stdin, env: env)
+    }
+
+    /// Runs another program (e.g. script(1) around sigil) with this sandbox's environment.
+    func runOther(_ executable: String, _ arguments: [String], stdin: String = "") async throws -> CommandResult {
+        let environment = environment()
+        let result = try await ProcessSlots.shared.run {
+            try await runProcess(executable, arguments, stdin: stdin, environment: environment)
+        }
+        results.withLock { $0.append(result) }
+        return result
     }
 
     /// Issues a token with `--json` and returns the token and its GUID.
