@@ -140,17 +140,36 @@ struct HomeTests {
     }
 
     @Test(
-        "An existing home that others can enter is refused, as SecureFile.ensureHome documents",
-        .bug(
-            id: "open-home",
-            "SecureFile.ensureHome accepts a group/world-accessible home folder although its doc says it refuses one"))
-    func openHomeRefused() async throws {
+        "An empty home others can enter is tightened to 0700; one holding a keyring is refused (77)",
+        .bug(id: "open-home", "SecureFile.ensureHome accepted a group/world-accessible home folder"))
+    func openHome() async throws {
         let box = try Sandbox()
         try FileManager.default.createDirectory(
             atPath: box.home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
-        let result = try await box.run("init")
-        withKnownIssue("sigil init in a 0755 home succeeds (exit \(result.exitCode))") {
+        let first = try await box.run("init")
+        #expect(first.exitCode == 0, "\(first)")
+        #expect(first.stderr.contains("tightened"), "\(first.stderr)")
+        #expect(fileMode(box.home) == 0o700)
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: box.home)
+        for command in [["issue", "--name", "x", "--audience", "billing", "--all"], ["list"], ["keys", "list"]] {
+            let result = try await box.run(command)
             #expect(result.exitCode == 77, "\(result)")
+            #expect(result.stderr.contains("chmod 700 \(box.home)"), "\(result.stderr)")
         }
+        #expect(fileMode(box.home) == 0o755, "a home with secrets in it is not silently changed")
+        box.checkHygiene()
+    }
+
+    @Test("A home others can write is always refused (77)")
+    func writableHome() async throws {
+        let box = try Sandbox()
+        try FileManager.default.createDirectory(
+            atPath: box.home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: box.home)
+        let result = try await box.run("init")
+        #expect(result.exitCode == 77, "\(result)")
+        #expect(result.stderr.contains("writable by other users"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: box.home + "/keyring.json"))
     }
 }

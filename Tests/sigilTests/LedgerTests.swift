@@ -91,6 +91,30 @@ struct LedgerTests {
         #expect(try await box.list().count == 4)
     }
 
+    @Test(
+        "An unreadable last record that ends in a newline is repaired by the next change, as the warning promises",
+        .bug(
+            id: "ledger-torn-newline",
+            "a newline-terminated bad last line was called torn but never cut, so the next append bricked the ledger"
+        ))
+    func tornTailWithNewline() async throws {
+        let box = try Sandbox()
+        for i in 0..<2 { _ = try await box.issue(name: "t\(i)") }
+        let path = box.home + "/ledger.jsonl"
+        try appendToFile(#"{"at":1800000000,"op":"iss"# + "\n", path)
+
+        let list = try await box.run("list")
+        #expect(list.exitCode == 0, "\(list)")
+        #expect(list.stderr.contains("torn") && list.stderr.contains("the next change removes it"), "\(list.stderr)")
+        let issue = try await box.run("issue", "--name", "t2", "--audience", "billing", "--all")
+        #expect(issue.exitCode == 0, "\(issue)")
+        // The issue above succeeded and showed a token; the ledger must still be readable.
+        let after = try await box.run("--json", "list")
+        #expect(after.exitCode == 0, "\(after)")
+        #expect(try after.jsonArray().count == 3)
+        #expect(!after.stderr.contains("torn"))
+    }
+
     @Test("A corrupted record in the middle is bad data (65) naming the line, for readers and writers")
     func corruptedMiddle() async throws {
         let box = try Sandbox()
@@ -132,8 +156,9 @@ struct LedgerTests {
         #expect(result.stderr.contains("SIGIL_LOCK_TIMEOUT"))
         #expect(result.stdout.isEmpty, "no token without a ledger record")
         #expect(result.stderr.contains("after waiting 0.3 s"), "\(result.stderr)")
-        // It gave up instead of waiting for the default 5 s or for ever (generous: the host is busy).
-        #expect(waited >= .milliseconds(300) && waited < .seconds(30), "waited \(waited)")
+        // The message above proves it used 0.3 s rather than the default 5 s; wall time on a
+        // shared host only bounds it from below.
+        #expect(waited >= .milliseconds(300), "waited \(waited)")
         for command in [
             ["revoke", "--yes", "--all-matching", "--name", "x"], ["revocations", "export"], ["keys", "rotate"],
             ["catalog", "add", "a", "b", "--access", "read"], ["ledger", "compact"],

@@ -81,6 +81,25 @@ struct LifecycleTests {
         #expect(try await Self.status(box, guid) == "active")
     }
 
+    @Test(
+        "On a terminal, revoke asks: 'n' cancels (1, nothing changed), 'y' revokes",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs script(1) for a pty"))
+    func confirmOnTerminal() async throws {
+        let box = try Sandbox()
+        let (_, guid) = try await box.issue(name: "asked")
+        // script(1) gives sigil a pseudo-terminal as stdin; the answer is typed through it.
+        let command = "'\(SigilBinary.path)' revoke \(guid)"
+        let no = try await box.runOther("/usr/bin/script", ["-qec", command, "/dev/null"], stdin: "n\n")
+        #expect(no.exitCode == 1, "\(no)")
+        #expect(no.stdout.contains("This cannot be undone. [y/N]"), "\(no.stdout)")
+        #expect(no.stdout.contains("cancelled; nothing changed"))
+        #expect(try await Self.status(box, guid) == "active")
+        let yes = try await box.runOther("/usr/bin/script", ["-qec", command, "/dev/null"], stdin: "y\n")
+        #expect(yes.exitCode == 0, "\(yes)")
+        #expect(yes.stdout.contains("Revoked \(guid) (asked)"))
+        #expect(try await Self.status(box, guid) == "revoked")
+    }
+
     @Test("delete: gone from listings, revoked for services until it expires")
     func delete() async throws {
         let box = try Sandbox()
