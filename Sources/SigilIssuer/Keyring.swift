@@ -18,8 +18,10 @@ public struct Keyring: Sendable {
     public static let fileName = "keyring.json"
     public static let format = "sigil-keyring-v1"
 
+    /// `pending`: new, exported, not issuing yet. `active`: the issuing key. `verifying`: a
+    /// former issuing key that still verifies until retired. `retired`: secret destroyed.
     public enum KeyState: String, Codable, Sendable, CaseIterable {
-        case pending, active, retired
+        case pending, active, verifying, retired
     }
 
     public struct TokenMasterKey: Codable, Sendable {
@@ -194,9 +196,9 @@ public struct Keyring: Sendable {
         switch tokenKeys[index].state {
         case .active: return
         case .retired: throw IssuerError(.conflict, "key \(keyID) is retired and cannot issue again; add a new key")
-        case .pending: break
+        case .pending, .verifying: break
         }
-        for i in tokenKeys.indices where tokenKeys[i].state == .active { tokenKeys[i].state = .pending }
+        for i in tokenKeys.indices where tokenKeys[i].state == .active { tokenKeys[i].state = .verifying }
         tokenKeys[index].state = .active
     }
 

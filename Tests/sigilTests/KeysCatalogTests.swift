@@ -64,6 +64,7 @@ struct KeysCatalogTests {
         #expect(promote.exitCode == 0, "\(promote)")
         #expect(promote.stderr.contains("\(added) now issues new tokens"))
         #expect(try await box.activeKeyID() == added)
+        #expect(try await Self.states(box) == [oldKey: "verifying", added: "active"], "the former key is not 'pending'")
         let (new, _) = try await box.issue(name: "new")
         #expect(try await box.run("--json", "inspect", "-", stdin: new + "\n").jsonObject()["kid"] as? String == added)
         // The keyset exported before the promotion verifies both tokens.
@@ -129,9 +130,8 @@ struct KeysCatalogTests {
         #expect(result.exitCode == 0, "\(result)")
         #expect(try await box.activeKeyID() == active)
         #expect(readFile(box.home + "/keyring.json").count == before.count)
-        withKnownIssue("the message tells the user to retire the issuing key") {
-            #expect(!result.stderr.contains("sigil keys retire \(active)"), "\(result.stderr)")
-        }
+        #expect(!result.stderr.contains("sigil keys retire \(active)"), "\(result.stderr)")
+        #expect(result.stderr.contains("already the issuing key"), "\(result.stderr)")
         #expect(try await box.run("keys", "retire", active).exitCode == 65, "following that advice fails")
     }
 

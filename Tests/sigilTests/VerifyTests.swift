@@ -308,3 +308,25 @@ struct VerifyTests {
         #expect(try await box.verify(token, ["--keys", box.path("broken.json")]).exitCode == 65)
     }
 }
+
+@Suite("verify with a stale revocation list")
+struct StaleRevocationTests {
+    @Test("A list past next_update warns by default and is exit 19 with --fail-if-stale")
+    func stale() async throws {
+        let box = try Sandbox()
+        let (token, _) = try await box.issue()
+        let list = box.path("revocations.sgl")
+        #expect(try await box.run("revocations", "export", "-o", list, "--next-update", "1h").exitCode == 0)
+        let later = ["--at", "2027-01-15T10:00:00Z"]  // defaultNow (08:00Z) + 2 h
+        let warned = try await box.verify(token, ["--revocations", list] + later)
+        #expect(warned.exitCode == 0, "\(warned)")
+        #expect(warned.stderr.contains("past its next_update"), "\(warned.stderr)")
+        let refused = try await box.verify(token, ["--revocations", list, "--fail-if-stale", "--json"] + later)
+        #expect(refused.exitCode == 19, "\(refused)")
+        #expect(try refused.jsonObject()["reason"] as? String == "revocations_stale")
+        let fresh = try await box.verify(token, ["--revocations", list, "--fail-if-stale"])
+        #expect(fresh.exitCode == 0, "before next_update the list is fresh: \(fresh)")
+        let alone = try await box.verify(token, ["--fail-if-stale"])
+        #expect(alone.exitCode == 64, "--fail-if-stale needs a list: \(alone)")
+    }
+}

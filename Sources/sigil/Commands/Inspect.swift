@@ -45,6 +45,8 @@ struct Inspect: ParsableCommand {
                     } catch let error as VerificationError {
                         signature = "INVALID (\(error.reason.rawValue)): do not trust these claims"
                     }
+                } else if ring.tokenKey(claims.keyID)?.state == .retired {
+                    signature = "unverified (key \(claims.keyID) is retired: services refuse it as unknown_key)"
                 } else {
                     signature = "unverified (key \(claims.keyID) is not in this keyring)"
                 }

@@ -57,7 +57,8 @@ struct Issue: ParsableCommand {
     @Option(name: .customLong("created-by"), help: "Who issued it (default: the OS user).")
     var createdBy: String?
 
-    func validate() throws {
+    /// Argument checks, run inside `guarded` so `--json` reports them like every other error.
+    func checkArguments() throws {
         let kinds = [all, readOnly, !scopes.isEmpty].filter { $0 }.count
         guard kinds == 1 else {
             throw ValidationError("choose exactly one scope: --all, --read-only or --scope resource.action")
@@ -74,6 +75,7 @@ struct Issue: ParsableCommand {
 
     func run() throws {
         try guarded(json: global.json) {
+            try checkArguments()
             let home = Home(global)
             let now = Home.now
             let from = try validFrom.map { text -> Int64 in
@@ -99,11 +101,13 @@ struct Issue: ParsableCommand {
                 to = from + 365 * 86_400
             }
             if let to {
-                guard to > from else {
-                    throw CLIFailure.usage("the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))")
-                }
                 guard to > now else {
-                    throw CLIFailure.usage("the window is in the past: expiry \(TimeText.format(to)) has already passed")
+                    throw CLIFailure.usage(
+                        "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires")
+                }
+                guard to > from else {
+                    throw CLIFailure.usage(
+                        "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))")
                 }
             }
 

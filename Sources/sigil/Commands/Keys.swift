@@ -98,6 +98,7 @@ struct KeysPromote: ParsableCommand {
     func run() throws {
         try changeKeyring(global, "keys promote") { ring in
             let previous = ring.activeKey.keyID
+            if previous == kid { return "\(kid) is already the issuing key; nothing changed." }
             try ring.promote(kid)
             return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
         }

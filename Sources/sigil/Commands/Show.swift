@@ -78,7 +78,8 @@ struct Edit: ParsableCommand {
     @Flag(name: .customLong("never-expires"), help: .hidden) var neverExpires = false
     @Option(name: .customLong("valid-from"), help: .hidden) var validFrom: String?
 
-    func validate() throws {
+    /// Argument checks, run inside `guarded` so `--json` reports them like every other error.
+    func checkArguments() throws {
         if !scope.isEmpty || all || readOnly || audience != nil {
             throw ValidationError(
                 "scope and audience are sealed into the token at issue. Issue a new token with the scope you need, then revoke this one.")
@@ -94,6 +95,7 @@ struct Edit: ParsableCommand {
 
     func run() throws {
         try guarded(json: global.json) {
+            try checkArguments()
             let home = Home(global)
             let lock = try home.lock("edit")
             defer { lock.unlock() }

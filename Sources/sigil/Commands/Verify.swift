@@ -18,6 +18,7 @@ struct Verify: ParsableCommand {
             Examples:
               echo "$TOKEN" | sigil verify - --audience billing --permission devices.delete --access write
               sigil verify - --audience billing --keys billing.keyset.json --revocations revocations.sgl --json < token.txt
+              sigil verify - --audience billing --revocations revocations.sgl --fail-if-stale < token.txt
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -43,6 +44,9 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Verify as of this time instead of now.", valueName: "time"))
     var at: String?
 
+    @Flag(name: .customLong("fail-if-stale"), help: "Refuse every token (exit 19) when the revocation list is past its next_update.")
+    var failIfStale = false
+
     @Option(help: "Clock-skew leeway in seconds.")
     var leeway: Int64 = Verifier.defaultLeeway
 
@@ -64,9 +68,16 @@ struct Verify: ParsableCommand {
             let wanted = try requestedPermission(home)
             var source: RevocationStore? = nil
             if let revocations {
-                let store = RevocationStore(keys: revocationKeys)
-                try store.load(path: revocations)
+                let store = RevocationStore(keys: revocationKeys, stalePolicy: failIfStale ? .failClosed : .keepServing)
+                let list = try store.load(path: revocations)
+                if !failIfStale, list.isStale(at: now), let next = list.nextUpdate {
+                    Console.warning(
+                        "\(revocations) is past its next_update (\(TimeText.format(next))): newer revocations may be missing. Pull a fresh list, or pass --fail-if-stale to refuse."
+                    )
+                }
                 source = store
+            } else if failIfStale {
+                throw CLIFailure.usage("--fail-if-stale needs --revocations FILE")
             }
             let verifier = try Verifier(audience: audience, keys: tokenKeys, leeway: leeway, revocations: source)
             let text = try readToken(token)

@@ -115,6 +115,9 @@ func guardedAsync(json: Bool = false, _ body: () async throws -> Void) async thr
 private func translate(_ error: any Error, json: Bool) -> any Error {
     do {
         throw error
+    } catch let error as ValidationError {
+        report(CLIFailure.usage(error.message), json: json)
+        return ExitCode(Exit.usage)
     } catch let failure as CLIFailure {
         report(failure, json: json)
         return ExitCode(failure.code)
