@@ -22,9 +22,17 @@ cd "$root"
 build=.build-fuzz
 out=fuzz-out
 echo "fuzz: building harnesses into $build (release, -sanitize=fuzzer,address)"
-swift build --package-path Fuzz --scratch-path "$build" -c release \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -g -Xswiftc -use-ld=lld 2>&1 |
-    grep -v "Cannot export local symbol" | tail -3
+mkdir -p "$build"
+# Other work may edit Sources during the build ("modified during the build"): retry then.
+for attempt in 1 2 3; do
+    if swift build --package-path Fuzz --scratch-path "$build" -c release \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -g -Xswiftc -use-ld=lld >"$build/fuzz-build.log" 2>&1; then
+        break
+    fi
+    grep -v "Cannot export local symbol" "$build/fuzz-build.log" | grep -E "error" | head -5 >&2
+    [ $attempt -lt 3 ] || { echo "fuzz: build failed; see $build/fuzz-build.log" >&2; exit 2; }
+    sleep 5
+done
 bin="$build/release"
 
 export SWIFT_BACKTRACE=enable=no                  # else a trap is misreported under ASan
