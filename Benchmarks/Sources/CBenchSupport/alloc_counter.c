@@ -7,6 +7,8 @@
 #include "CBenchSupport.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,4 +97,14 @@ uint64_t bench_thread_cpu_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int bench_make_thread_realtime(int priority) {
+    struct sched_param param = {.sched_priority = priority};
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &param);
+}
+
+int bench_make_thread_normal(void) {
+    struct sched_param param = {.sched_priority = 0};
+    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
 }

@@ -13,6 +13,7 @@ struct SigilBench {
         var sigil: String? = ProcessInfo.processInfo.environment["SIGIL_BIN"]
         var skipCLI = false
         var keepScratch = false
+        var realtime = false
         /// Run only one loop (`verify`, `load` or `parse`) this many times, for a profiler, then exit.
         var profile: (what: String, count: Int)? = nil
 
@@ -20,17 +21,20 @@ struct SigilBench {
         var verifyIterations: Int { quick ? 30_000 : 300_000 }
         var jwtIterations: Int { quick ? 3_000 : 30_000 }
         var allocationIterations: Int { quick ? 10_000 : 100_000 }
-        var threadIterations: Int { quick ? 100_000 : 1_000_000 }
+        var threadIterations: Int { quick ? 100_000 : 300_000 }
     }
 
     static let usage = """
-        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--keep-scratch] [--profile WHAT N]
+        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--keep-scratch] [--realtime]
+                           [--profile WHAT N]
 
           --json        print one JSON object instead of the table
           --quick       small iteration counts (CI); still >= 5 repetitions per figure
           --sigil PATH  time this sigil binary (default: $SIGIL_BIN, else build the main package's release CLI)
           --no-cli      skip the CLI figures (reported as null)
           --keep-scratch  keep the CLI's scratch home (100k-token ledger) for profiling
+          --realtime    run the single-thread and scaling loops as SCHED_FIFO threads (root), so a
+                        busy machine cannot take the cores (one core ~40 s, both ~6 s)
           --profile verify|load|parse N
                         only build the fixtures and run one loop N times, for a profiler:
                         verify (verify_ns), load (revocations_1m_load_ms) or parse
@@ -47,6 +51,7 @@ struct SigilBench {
             case "--quick": options.quick = true
             case "--no-cli": options.skipCLI = true
             case "--keep-scratch": options.keepScratch = true
+            case "--realtime": options.realtime = true
             case "--sigil":
                 guard let path = arguments.popFirst() else { fail("--sigil needs a path\n\n\(usage)") }
                 options.sigil = path
@@ -81,69 +86,27 @@ struct SigilBench {
         }
     }
 
-    /// The loop `--profile-verify` runs, by name for callgrind's `--toggle-collect=*profiledVerifyLoop*`.
-    @inline(never)
-    static func profiledVerifyLoop(_ f: Fixture, _ count: Int) -> UInt64 {
-        var folded: UInt64 = 0
-        for _ in 0..<count {
-            do {
-                folded &+= UInt64(truncatingIfNeeded: try f.verifier.verify(f.token, for: nil, at: f.now).validFrom)
-            } catch {
-                fatalError("verify failed: \(error)")
-            }
-        }
-        return folded
+    /// Everything measured on one thread: run on a dedicated pthread (real-time with `--realtime`).
+    struct SingleThreadFigures: Sendable {
+        var verifySamples: [Double]
+        var verifyNs, bareNs, customNs, forgedNs, forgedFirstNs, forgedLastNs: Double
+        var payloadCount: Int
+        var base64Ns, checkNs, limitNs: Double
+        var verifyAllocs, customAllocs, forgedAllocs, limitAllocs: Allocations.PerOperation
+        var alternatives: [Alternative]
+        var loadMs, parseMs, ed25519Ms: Double
+        var signedCount: Int
     }
 
-    /// The loop `--profile load|parse` runs: `RevocationList(verifying:keys:)` or `parseUnverified`.
-    @inline(never)
-    static func profiledRevocationLoop(_ f: Fixture, _ count: Int, verifying: Bool) throws -> UInt64 {
-        var folded: UInt64 = 0
-        for _ in 0..<count {
-            let list =
-                verifying
-                ? try RevocationList(verifying: f.listBytes, keys: f.revocationKeys)
-                : try RevocationList.parseUnverified(f.listBytes)
-            folded &+= UInt64(list.count)
-        }
-        return folded
+    struct Alternative: Sendable {
+        var ns: Double
+        var allocs: Double
     }
 
-    static func fail(_ message: String) -> Never {
-        FileHandle.standardError.write(Data("sigil-bench: error: \(message)\n".utf8))
-        exit(1)
-    }
-
-    static func progress(_ message: String) {
-        FileHandle.standardError.write(Data("sigil-bench: \(message)\n".utf8))
-    }
-
-    /// The repository root: this file is Benchmarks/Sources/sigil-bench/SigilBench.swift.
-    static var repoRoot: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().path
-    }
-
-    // swift-format-ignore: NeverUseForceTry
-    static func run(_ options: Options) async throws -> Report {
-        let started = Measure.clock.now
-        let loadAtStart = loadAverage()
-        let reps = options.repetitions
-        var report = Report()
-        report.header = [
-            ("mode", .text(options.quick ? "quick" : "full")), ("repetitions", .integer(reps)),
-            ("verify_iterations", .integer(options.verifyIterations)),
-        ]
-        guard Allocations.interposerWorks() else {
-            throw BenchError(
-                "the malloc interposer does not see Swift's allocations; allocation figures would be wrong")
-        }
-
-        progress("building fixtures (1M-entry signed revocation list)")
-        let f = try Fixture()
+    static func measureSingleThread(_ f: Fixture, _ options: Options) throws -> SingleThreadFigures {
         let now = f.now
         let n = options.verifyIterations
-
+        let reps = options.repetitions
         // MARK: Verify, single thread
         progress("verify")
         let verifier = f.verifier
@@ -234,37 +197,6 @@ struct SigilBench {
         let forgedAllocs = Allocations.perOperation(iterations: allocN, forgedLoop(f.forgedWhole))
         let limitAllocs = Allocations.perOperation(iterations: allocN, limitLoop)
 
-        // MARK: jwt-kit
-        progress("jwt-kit HS256")
-        let jwtTask = Task.detached { [key = f.audienceKey, id = f.tokenID.description] in
-            try await JWTKitBench.run(key: key, tokenID: id, repetitions: reps, iterations: options.jwtIterations)
-        }
-        let jwtNs = Measure.median(try await jwtTask.value)
-
-        // MARK: Two threads sharing one verifier and one store
-        progress("2-thread scaling")
-        let scaling = Threads.speedup(
-            threadCount: 2, iterations: options.threadIterations, repetitions: reps,
-            { [token = f.token] _, count in
-                var folded: UInt64 = 0
-                for _ in 0..<count {
-                    do {
-                        folded &+= UInt64(truncatingIfNeeded: try verifier.verify(token, for: nil, at: now).validFrom)
-                    } catch {
-                        fatalError("verify failed in the benchmark: \(error)")
-                    }
-                }
-                return folded
-            })
-        // The control: the C limit on 2 threads, each with its own context (nothing shared). What
-        // this machine's 2 cores allow right now.
-        let contexts = try HMACContexts(key: f.audienceKey, count: 2)
-        let limitScaling = Threads.speedup(
-            threadCount: 2, iterations: options.threadIterations, repetitions: reps,
-            { [body = f.body, tag = f.tag] index, count in
-                UInt64(bench_hmac_limit_loop(contexts.context(index), body, body.count, tag, count))
-            })
-
         // MARK: Zero-allocation HMAC alternatives (reference figures for the report)
         let alternatives = (0...1).map { kind in
             let loop: (Int) -> UInt64 = { count in
@@ -273,10 +205,9 @@ struct SigilBench {
                 precondition(matched == count, "HMAC alternative \(kind) failed or its tag did not match")
                 return UInt64(matched)
             }
-            return (
+            return Alternative(
                 ns: Measure.median(Measure.nanosecondsPerOperation(repetitions: reps, iterations: n, loop)),
-                allocs: Allocations.perOperation(iterations: allocN, loop).allocations
-            )
+                allocs: Allocations.perOperation(iterations: allocN, loop).allocations)
         }
 
         // MARK: Revocation list load vs a bare Ed25519 verify over the same bytes
@@ -308,7 +239,160 @@ struct SigilBench {
                 return UInt64(ok)
             })
 
-        // MARK: CLI
+        return SingleThreadFigures(
+            verifySamples: verifySamples, verifyNs: verifyNs, bareNs: bareNs, customNs: customNs, forgedNs: forgedNs,
+            forgedFirstNs: forgedFirstNs, forgedLastNs: forgedLastNs, payloadCount: payload.count, base64Ns: base64Ns,
+            checkNs: checkNs, limitNs: limitNs, verifyAllocs: verifyAllocs, customAllocs: customAllocs,
+            forgedAllocs: forgedAllocs, limitAllocs: limitAllocs, alternatives: alternatives, loadMs: loadMs,
+            parseMs: parseMs, ed25519Ms: ed25519Ms, signedCount: signed.count)
+    }
+
+    /// The loop `--profile-verify` runs, by name for callgrind's `--toggle-collect=*profiledVerifyLoop*`.
+    @inline(never)
+    static func profiledVerifyLoop(_ f: Fixture, _ count: Int) -> UInt64 {
+        var folded: UInt64 = 0
+        for _ in 0..<count {
+            do {
+                folded &+= UInt64(truncatingIfNeeded: try f.verifier.verify(f.token, for: nil, at: f.now).validFrom)
+            } catch {
+                fatalError("verify failed: \(error)")
+            }
+        }
+        return folded
+    }
+
+    /// The loop `--profile load|parse` runs: `RevocationList(verifying:keys:)` or `parseUnverified`.
+    @inline(never)
+    static func profiledRevocationLoop(_ f: Fixture, _ count: Int, verifying: Bool) throws -> UInt64 {
+        var folded: UInt64 = 0
+        for _ in 0..<count {
+            let list =
+                verifying
+                ? try RevocationList(verifying: f.listBytes, keys: f.revocationKeys)
+                : try RevocationList.parseUnverified(f.listBytes)
+            folded &+= UInt64(list.count)
+        }
+        return folded
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("sigil-bench: error: \(message)\n".utf8))
+        exit(1)
+    }
+
+    static func progress(_ message: String) {
+        FileHandle.standardError.write(Data("sigil-bench: \(message)\n".utf8))
+    }
+
+    /// The repository root: this file is Benchmarks/Sources/sigil-bench/SigilBench.swift.
+    static var repoRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    // swift-format-ignore: NeverUseForceTry
+    static func run(_ options: Options) async throws -> Report {
+        let started = Measure.clock.now
+        let loadAtStart = loadAverage()
+        let reps = options.repetitions
+        var report = Report()
+        report.header = [
+            ("mode", .text(options.quick ? "quick" : "full")), ("repetitions", .integer(reps)),
+            ("verify_iterations", .integer(options.verifyIterations)),
+        ]
+        guard Allocations.interposerWorks() else {
+            throw BenchError(
+                "the malloc interposer does not see Swift's allocations; allocation figures would be wrong")
+        }
+
+        progress("building fixtures (1M-entry signed revocation list)")
+        let f = try Fixture()
+        let now = f.now
+
+        let (single, realtimeMain) = try Threads.runOnThread(realtime: options.realtime) {
+            try measureSingleThread(f, options)
+        }
+        let verifySamples = single.verifySamples
+        let verifyNs = single.verifyNs
+        let bareNs = single.bareNs
+        let customNs = single.customNs
+        let forgedNs = single.forgedNs
+        let forgedFirstNs = single.forgedFirstNs
+        let forgedLastNs = single.forgedLastNs
+        let base64Ns = single.base64Ns
+        let checkNs = single.checkNs
+        let limitNs = single.limitNs
+        let verifyAllocs = single.verifyAllocs
+        let customAllocs = single.customAllocs
+        let forgedAllocs = single.forgedAllocs
+        let limitAllocs = single.limitAllocs
+        let alternatives = single.alternatives
+        let loadMs = single.loadMs
+        let parseMs = single.parseMs
+        let ed25519Ms = single.ed25519Ms
+        let verifier = f.verifier
+        let store = f.store
+
+        // MARK: jwt-kit
+        progress("jwt-kit HS256")
+        let jwtTask = Task.detached { [key = f.audienceKey, id = f.tokenID.description] in
+            try await JWTKitBench.run(key: key, tokenID: id, repetitions: reps, iterations: options.jwtIterations)
+        }
+        let jwtNs = Measure.median(try await jwtTask.value)
+
+        // MARK: Two threads sharing one verifier and one store
+        progress("2-thread scaling")
+        let (scaling, verifyRealtime) = Threads.speedup(
+            threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
+            { [token = f.token] _, count in
+                var folded: UInt64 = 0
+                for _ in 0..<count {
+                    do {
+                        folded &+= UInt64(truncatingIfNeeded: try verifier.verify(token, for: nil, at: now).validFrom)
+                    } catch {
+                        fatalError("verify failed in the benchmark: \(error)")
+                    }
+                }
+                return folded
+            })
+        // The control: the C limit on 2 threads, each with a context it made itself (made back to back
+        // by one thread, contexts can share cache lines and then do not scale: false sharing).
+        let (limitScaling, limitRealtime) = Threads.speedup(
+            threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
+            { [key = f.audienceKey, body = f.body, tag = f.tag] _, count in
+                guard let hmac = bench_hmac_new(key, key.count) else { fatalError("OpenSSL HMAC context") }
+                defer { bench_hmac_free(hmac) }
+                return UInt64(bench_hmac_limit_loop(hmac, body, body.count, tag, count))
+            })
+        // Pieces of verify on 2 threads, to see which shared state stops the scaling.
+        let (bareScaling, _) = Threads.speedup(
+            threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
+            { [token = f.token, bare = f.bareVerifier] _, count in
+                var folded: UInt64 = 0
+                for _ in 0..<count {
+                    do {
+                        folded &+= UInt64(truncatingIfNeeded: try bare.verify(token, for: nil, at: now).validFrom)
+                    } catch {
+                        fatalError("verify failed in the benchmark: \(error)")
+                    }
+                }
+                return folded
+            })
+        let (checkScaling, _) = Threads.speedup(
+            threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
+            { [id = f.tokenID] _, count in
+                var folded: UInt64 = 0
+                for _ in 0..<count where store.check(id, at: now) == .clear { folded &+= 1 }
+                return folded
+            })
+        // A second control that shares nothing inside libcrypto either: HMAC from SHA256_CTX copies.
+        let (copyScaling, _) = Threads.speedup(
+            threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
+            { [key = f.audienceKey, body = f.body, tag = f.tag] _, count in
+                UInt64(bench_hmac_alternative_loop(1, key, body, body.count, tag, count))
+            })
+
+        // MARK: CLI (at normal priority, like a user's shell)
         var cli = CLIBench.Results()
         if options.skipCLI {
             cli.notes.append("cli: skipped (--no-cli)")
@@ -344,7 +428,7 @@ struct SigilBench {
         report.add("verify_forged_last_byte_ns", forgedLastNs, "ns", "tag wrong in its last byte only")
         report.add(
             "base64url_decode_ns", base64Ns, "ns",
-            "part of verify: Base64URL.decode of the token's \(payload.count) characters")
+            "part of verify: Base64URL.decode of the token's \(single.payloadCount) characters")
         report.add(
             "revocation_check_ns", checkNs, "ns", "part of verify: RevocationStore.check(id, at:) on the 1M-entry list")
         report.add(
@@ -381,7 +465,22 @@ struct SigilBench {
             "on-CPU time per verify, 2 threads: above the 1-thread figure = contention")
         report.add(
             "limit_2threads_speedup", Measure.median(limitScaling.speedup), "x", decimals: 2,
-            "control: the C limit on 2 threads with private contexts / 1 thread")
+            "control: the C limit on 2 threads, each with a context it made / 1 thread")
+        report.add(
+            "limit_1thread_cpu_ns", Measure.median(limitScaling.singleCPU), "ns", "on-CPU time per C limit op, 1 thread"
+        )
+        report.add(
+            "limit_2threads_cpu_ns", Measure.median(limitScaling.parallelCPU), "ns",
+            "on-CPU time per C limit op, 2 threads with their own contexts")
+        report.add(
+            "verify_no_revocations_2threads_speedup", Measure.median(bareScaling.speedup), "x", decimals: 2,
+            "verify with no revocation source (shared verifier) on 2 threads / 1 thread")
+        report.add(
+            "revocation_check_2threads_speedup", Measure.median(checkScaling.speedup), "x", decimals: 2,
+            "RevocationStore.check alone (shared store) on 2 threads / 1 thread")
+        report.add(
+            "sha256_ctx_copy_2threads_speedup", Measure.median(copyScaling.speedup), "x", decimals: 2,
+            "control 2: HMAC from SHA256_CTX copies (no EVP, nothing shared) on 2 threads / 1 thread")
         report.add(
             "hmac_evp_digest_reinit_ns", alternatives[0].ns, "ns",
             "reference: HMAC via EVP_DigestInit_ex2 on a reused EVP_MD_CTX (re-hashes ipad/opad)")
@@ -398,10 +497,10 @@ struct SigilBench {
         report.add(
             "revocations_1m_parse_ms", parseMs, "ms", decimals: 2,
             "part of the load: RevocationList.parseUnverified (copy + order check, no signature)")
-        report.add("revocations_1m_bytes", integer: listBytes.count, "bytes", "size of that list")
+        report.add("revocations_1m_bytes", integer: f.listBytes.count, "bytes", "size of that list")
         report.add(
             "ed25519_verify_17mb_ms", ed25519Ms, "ms", decimals: 2,
-            "C: bare OpenSSL Ed25519 verify over the same \(signed.count) signed bytes")
+            "C: bare OpenSSL Ed25519 verify over the same \(single.signedCount) signed bytes")
         report.add(
             "cli_startup_floor_ms", cliMedian(cli.startupFloor), "ms", decimals: 2, "`sigil --version` as a process")
         report.add(
@@ -453,10 +552,18 @@ struct SigilBench {
         }
         report.notes += cli.notes
         if let binary = cli.binary { report.notes.append("cli: timed \(binary)") }
-        if let control = report.number("limit_2threads_speedup"), control < 1.6 {
+        if options.realtime {
+            report.notes.append(
+                realtimeMain && verifyRealtime && limitRealtime
+                    ? "realtime: the single-thread and scaling loops ran as SCHED_FIFO threads (--realtime); "
+                        + "jwt-kit (Swift concurrency's pool threads) and the CLI at normal priority"
+                    : "realtime: --realtime was refused (needs CAP_SYS_NICE); everything ran at normal priority")
+        }
+        if let control = report.number("sha256_ctx_copy_2threads_speedup"), control < 1.6 {
             report.notes.append(
                 String(
-                    format: "threads: the control (C limit, nothing shared) reached only %.2fx on 2 threads, so this "
+                    format:
+                        "threads: control 2 (SHA256_CTX HMAC, nothing shared) reached only %.2fx on 2 threads, so this "
                         + "machine did not give 2 free cores: verify_2threads_speedup is not meaningful in this run; "
                         + "compare verify_1thread_cpu_ns with verify_2threads_cpu_ns instead", control))
         }
@@ -469,20 +576,6 @@ struct SigilBench {
                 (Measure.clock.now - started).nanoseconds / 1e9))
         report.header.append(("note", .text("medians of \(reps) repetitions; single thread unless named")))
         return report
-    }
-
-    /// One keyed HMAC context per thread. Each context is used only by the thread whose index
-    /// it has, so sharing the holder is safe; contexts are freed in deinit after every thread joined.
-    final class HMACContexts: @unchecked Sendable {
-        private let contexts: [OpaquePointer]
-        init(key: [UInt8], count: Int) throws {
-            contexts = try (0..<count).map { _ in
-                guard let context = bench_hmac_new(key, key.count) else { throw BenchError("OpenSSL HMAC context") }
-                return context
-            }
-        }
-        func context(_ index: Int) -> OpaquePointer { contexts[index] }
-        deinit { for context in contexts { bench_hmac_free(context) } }
     }
 
     /// The 1-minute load average (`/proc/loadavg`): other work on the machine skews every figure.

@@ -43,6 +43,33 @@ enum Threads {
         return jobs.map(\.result)
     }
 
+    /// Holds a result across `pthread_join`, which orders the worker's write before the read.
+    private final class ResultBox<T: Sendable>: @unchecked Sendable {
+        var result: Result<T, any Error>? = nil
+        var realtime = false
+    }
+
+    /// Runs `body` on a new pthread and waits for it. With `realtime` that thread first makes itself
+    /// SCHED_FIFO (priority 5); it waits for no other thread, so it cannot starve one. A plain thread,
+    /// never one of Swift concurrency's pool threads: libdispatch creates those from the thread that
+    /// enqueues work, and a real-time pool would inherit the policy.
+    ///
+    /// - Returns: What `body` returned, and whether the thread ran real-time.
+    static func runOnThread<T: Sendable>(
+        realtime: Bool, _ body: @escaping @Sendable () throws -> T
+    ) throws -> (T, realtime: Bool) {
+        let box = ResultBox<T>()
+        _ = run([
+            {
+                box.realtime = realtime && bench_make_thread_realtime(5) == 0
+                box.result = Result { try body() }
+                return Timing()
+            }
+        ])
+        guard let result = box.result else { throw BenchError("the measuring thread returned nothing") }
+        return (try result.get(), box.realtime)
+    }
+
     struct Scaling {
         /// Throughput of N threads / throughput of 1, per repetition.
         var speedup: [Double] = []
@@ -59,23 +86,44 @@ enum Threads {
 
     /// Throughput of `threadCount` threads each running `work(thread, iterations)` at once, over one
     /// thread doing the same alone: 1.0 means no gain, `threadCount` means perfect scaling.
+    ///
+    /// With `realtime`, each measuring thread first makes itself SCHED_FIFO (priority 10), so other
+    /// processes cannot take the cores; the second result says whether that worked (it needs
+    /// CAP_SYS_NICE). The threads wait only for each other (all at the same priority), never for a
+    /// lower-priority thread, so a spinning real-time thread cannot starve the one it waits for.
     static func speedup(
-        threadCount: Int, iterations: Int, repetitions: Int, _ work: @escaping @Sendable (Int, Int) -> UInt64
-    ) -> Scaling {
+        threadCount: Int, iterations: Int, repetitions: Int, realtime: Bool,
+        _ work: @escaping @Sendable (Int, Int) -> UInt64
+    ) -> (Scaling, realtime: Bool) {
+        let refused = Atomic<Int>(0)
+        @Sendable func elevate() {
+            if realtime, bench_make_thread_realtime(10) != 0 { refused.add(1, ordering: .relaxed) }
+        }
         var scaling = Scaling()
-        _ = run([{ time { work(0, max(1, iterations / 10)) } }])  // warm-up
+        _ = run([
+            {
+                elevate()
+                return time { work(0, max(1, iterations / 10)) }
+            }
+        ])  // warm-up
         let n = Double(iterations)
         for _ in 0..<repetitions {
-            let single = run([{ time { work(0, iterations) } }])[0]
-            // All threads spin on one flag, released by another thread, so they start together.
-            let go = GoFlag()
+            let single = run([
+                {
+                    elevate()
+                    return time { work(0, iterations) }
+                }
+            ])[0]
+            // The threads start together: each waits until all have arrived.
+            let start = StartLine(threadCount)
             let bodies: [@Sendable () -> Timing] = (0..<threadCount).map { index in
                 {
-                    go.wait()
+                    elevate()
+                    start.arrive()
                     return time { work(index, iterations) }
                 }
             }
-            let results = run(bodies + [{ go.release(after: 20_000) }]).dropLast()
+            let results = run(bodies)
             let wall = results.map(\.wall).max() ?? .zero
             let cpu = results.map(\.cpu.nanoseconds).reduce(0, +) / Double(threadCount)
             scaling.speedup.append((Double(threadCount) * n / wall.nanoseconds) / (n / single.wall.nanoseconds))
@@ -84,7 +132,7 @@ enum Threads {
             scaling.singleCPU.append(single.cpu.nanoseconds / n)
             scaling.parallelCPU.append(cpu / n)
         }
-        return scaling
+        return (scaling, realtime && refused.load(ordering: .relaxed) == 0)
     }
 
     private static func time(_ work: () -> UInt64) -> Timing {
@@ -99,16 +147,21 @@ enum Threads {
     static func threadCPUTime() -> Duration { .nanoseconds(Int64(bench_thread_cpu_ns())) }
 }
 
-/// A start line: threads spin on it until it is released.
-final class GoFlag: Sendable {
-    private let released = Atomic<Bool>(false)
+/// A start line for a fixed number of threads: each spins in ``arrive()`` until all have arrived,
+/// or at most 2 seconds, so a real-time spinner can never hold a core for long.
+final class StartLine: Sendable {
+    private let arrived = Atomic<Int>(0)
+    private let count: Int
 
-    func wait() { while !released.load(ordering: .acquiring) {} }
+    init(_ count: Int) { self.count = count }
 
-    /// Sleeps `microseconds` (so the waiting threads are spinning by then), then releases them.
-    func release(after microseconds: UInt32) -> Threads.Timing {
-        usleep(microseconds)
-        released.store(true, ordering: .releasing)
-        return Threads.Timing()
+    func arrive() {
+        arrived.add(1, ordering: .acquiringAndReleasing)
+        let deadline = Measure.clock.now + .seconds(2)
+        var spins = 0
+        while arrived.load(ordering: .acquiring) < count {
+            spins &+= 1
+            if spins & 0xffff == 0, Measure.clock.now > deadline { return }
+        }
     }
 }

@@ -26,6 +26,12 @@ bench_alloc_counts bench_alloc_stop(void);
 /* This thread's CPU time in nanoseconds: clock_gettime(CLOCK_THREAD_CPUTIME_ID) (alloc_counter.c). */
 uint64_t bench_thread_cpu_ns(void);
 
+/* Makes the calling thread SCHED_FIFO with `priority` (pthread_setschedparam), so other work on a
+ * shared machine cannot take its core. 0 on success, else an errno (EPERM without CAP_SYS_NICE). */
+int bench_make_thread_realtime(int priority);
+/* Puts the calling thread back to SCHED_OTHER. 0 on success. */
+int bench_make_thread_normal(void);
+
 /* ---- HMAC-SHA256 limit (limits.c) ---- */
 typedef struct bench_hmac bench_hmac;
 
