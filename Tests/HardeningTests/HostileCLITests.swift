@@ -234,9 +234,7 @@ struct HostileCLITests {
         let before = home.snapshot()
         // "０ｂａ２８ｂ７４": fullwidth 0ba28b74, the prefix of the home's token.
         let run = try await home.run(["revoke", "--yes", "\u{FF10}\u{FF42}\u{FF41}\u{FF12}\u{FF18}\u{FF42}\u{FF17}\u{FF14}"])
-        withKnownIssue("exits 66 'no token GUID starts with …' instead of 64") {
-            #expect(run.status == 64, "\(run)")
-        }
+        #expect(run.status == 64, "\(run)")
         #expect(home.snapshot() == before)
     }
 
@@ -248,9 +246,7 @@ struct HostileCLITests {
         let home = try Home(in: scratch)
         let token = try Known.token(Known.claims(validFrom: .min, validTo: nil))
         let run = try await home.run(["inspect", token])
-        withKnownIssue("sigil inspect dies with 'arithmetic overflow' (SIGILL, status 4)") {
-            #expect(!run.signaled && run.status == 0, "\(run)")
-        }
+        #expect(!run.signaled && run.status == 0, "\(run)")
     }
 
     @Test(
@@ -264,9 +260,7 @@ struct HostileCLITests {
         bytes += [UInt8](repeating: 0, count: 64)
         try Home.write(bytes, to: scratch.path("hostile.sgl"))
         let run = try await home.run(["revocations", "show", scratch.path("hostile.sgl")])
-        withKnownIssue("sigil revocations show dies with 'arithmetic overflow' before saying NOT VERIFIED") {
-            #expect(!run.signaled && run.status == 20, "\(run)")
-        }
+        #expect(!run.signaled && run.status == 20, "\(run)")
     }
 
     @Test(
@@ -278,9 +272,7 @@ struct HostileCLITests {
         _ = chmod(home.path, 0o755)
         let before = home.snapshot()
         let run = try await home.run(issue)
-        withKnownIssue("issue succeeds (exit 0) and writes to the ledger in a world-readable folder") {
-            #expect(run.status == 77, "\(run)")
-            #expect(home.snapshot() == before)
-        }
+        #expect(run.status == 77 && run.err.contains("chmod 700"), "\(run)")
+        #expect(home.snapshot() == before)
     }
 }
