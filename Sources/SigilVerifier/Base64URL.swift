@@ -49,17 +49,18 @@ public enum Base64URL {
         return ok ? out : nil
     }
 
+    /// 256 entries: the 6-bit value of each URL-safe character, 0xff for anything else.
+    /// A raw pointer, not an array, so the hot loop has no bounds checks or ARC.
+    // nonisolated(unsafe): written once during lazy initialisation, read-only afterwards.
+    private nonisolated(unsafe) static let table: UnsafePointer<UInt8> = {
+        let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        t.initialize(repeating: 0xff, count: 256)
+        for (v, c) in alphabet.enumerated() { t[Int(c)] = UInt8(v) }
+        return UnsafePointer(t)  // lives for the process
+    }()
+
     @inline(__always)
-    private static func value(_ c: UInt8) -> UInt8 {
-        switch c {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): c &- 65
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): c &- 71
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c &+ 4
-        case UInt8(ascii: "-"): 62
-        case UInt8(ascii: "_"): 63
-        default: 0xff
-        }
-    }
+    private static func value(_ c: UInt8, _ table: UnsafePointer<UInt8>) -> UInt8 { table[Int(c)] }
 
     /// Decodes `input` into `output`, which must hold exactly `decodedLength(input.count)` bytes.
     /// Returns false for any non-canonical input. Allocates nothing.
@@ -67,11 +68,13 @@ public enum Base64URL {
         -> Bool
     {
         guard let length = decodedLength(input.count), output.count == length else { return false }
+        let t = table
         var i = 0
         var o = 0
         let full = input.count / 4 * 4
         while i < full {
-            let a = value(input[i]), b = value(input[i + 1]), c = value(input[i + 2]), d = value(input[i + 3])
+            let a = value(input[i], t), b = value(input[i + 1], t), c = value(input[i + 2], t)
+            let d = value(input[i + 3], t)
             if (a | b | c | d) & 0xc0 != 0 { return false }
             output[o] = a << 2 | b >> 4
             output[o + 1] = b << 4 | c >> 2
@@ -81,11 +84,11 @@ public enum Base64URL {
         }
         switch input.count - full {
         case 2:
-            let a = value(input[i]), b = value(input[i + 1])
+            let a = value(input[i], t), b = value(input[i + 1], t)
             if (a | b) & 0xc0 != 0 || b & 0x0f != 0 { return false }
             output[o] = a << 2 | b >> 4
         case 3:
-            let a = value(input[i]), b = value(input[i + 1]), c = value(input[i + 2])
+            let a = value(input[i], t), b = value(input[i + 1], t), c = value(input[i + 2], t)
             if (a | b | c) & 0xc0 != 0 || c & 0x03 != 0 { return false }
             output[o] = a << 2 | b >> 4
             output[o + 1] = b << 4 | c >> 2

@@ -59,22 +59,59 @@ public protocol RevocationSource: Sendable {
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
 /// let token = try verifier.verify(bearer, for: Permission("invoices.read", access: .read))
 /// ```
-public struct Verifier: Sendable {
+public struct Verifier: @unchecked Sendable {
+    // @unchecked: the buffers below point into `tables`, which this value keeps alive and
+    // which is never written after init; the hot path reads them without ARC traffic, so
+    // threads sharing one verifier do not bounce reference counts between cores.
+
     /// The default clock-skew leeway applied to both ends of the validity window, in seconds.
     public static let defaultLeeway: Int64 = 60
 
     public let audience: String
     public let leeway: Int64
-    private let audienceBytes: [UInt8]
-    private let keys: [PreparedKey]
+    private let tables: Tables
+    private let audienceBytes: UnsafeBufferPointer<UInt8>
+    private let keyEntries: UnsafeBufferPointer<KeyEntry>
+    /// The common case, a ``RevocationStore``, is called directly without retaining it.
+    private let store: Unmanaged<RevocationStore>?
     private let revocations: (any RevocationSource)?
 
-    final class PreparedKey: Sendable {
-        let keyID: [UInt8]
-        let mac: KeyedHMAC
-        init(keyID: [UInt8], mac: KeyedHMAC) {
-            self.keyID = keyID
-            self.mac = mac
+    struct KeyEntry {
+        let keyID: UnsafeBufferPointer<UInt8>
+        let mac: Unmanaged<KeyedHMAC>
+    }
+
+    /// Owns every buffer the hot path reads through raw pointers.
+    final class Tables: @unchecked Sendable {
+        // Invariant: written only in init, freed only in deinit.
+        let macs: [KeyedHMAC]
+        let revocations: (any RevocationSource)?
+        let audience: UnsafeMutableBufferPointer<UInt8>
+        let keyIDs: [UnsafeMutableBufferPointer<UInt8>]
+        let entries: UnsafeMutableBufferPointer<KeyEntry>
+
+        init(audience: [UInt8], keys: [([UInt8], KeyedHMAC)], revocations: (any RevocationSource)?) {
+            func copy(_ bytes: [UInt8]) -> UnsafeMutableBufferPointer<UInt8> {
+                let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+                _ = buffer.initialize(from: bytes)
+                return UnsafeMutableBufferPointer(rebasing: buffer[0..<bytes.count])
+            }
+            self.audience = copy(audience)
+            keyIDs = keys.map { copy($0.0) }
+            macs = keys.map(\.1)
+            self.revocations = revocations
+            let storage = UnsafeMutableBufferPointer<KeyEntry>.allocate(capacity: max(keys.count, 1))
+            for (i, (id, mac)) in zip(keyIDs, macs).enumerated() {
+                (storage.baseAddress! + i).initialize(
+                    to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: Unmanaged.passUnretained(mac)))
+            }
+            entries = UnsafeMutableBufferPointer(rebasing: storage[0..<keys.count])
+        }
+
+        deinit {
+            audience.baseAddress?.deallocate()
+            for id in keyIDs { id.baseAddress?.deallocate() }
+            entries.baseAddress?.deallocate()
         }
     }
 
@@ -92,18 +129,21 @@ public struct Verifier: Sendable {
     ) throws(KeysetError) {
         guard TokenClaims.isValidAudience(audience) else { throw KeysetError("audience is not [A-Za-z0-9._:-]{1,64}") }
         guard leeway >= 0, leeway <= 86_400 else { throw KeysetError("leeway must be 0...86400 seconds") }
-        var prepared: [PreparedKey] = []
+        var prepared: [([UInt8], KeyedHMAC)] = []
         for key in keys {
-            guard !prepared.contains(where: { $0.keyID == Array(key.keyID.utf8) }) else {
+            guard !prepared.contains(where: { $0.0 == Array(key.keyID.utf8) }) else {
                 throw KeysetError("key id \(key.keyID) appears twice")
             }
             guard let mac = KeyedHMAC(key: key.key) else { throw KeysetError("OpenSSL could not prepare an HMAC key") }
-            prepared.append(PreparedKey(keyID: Array(key.keyID.utf8), mac: mac))
+            prepared.append((Array(key.keyID.utf8), mac))
         }
         self.audience = audience
-        self.audienceBytes = Array(audience.utf8)
         self.leeway = leeway
-        self.keys = prepared
+        let tables = Tables(audience: Array(audience.utf8), keys: prepared, revocations: revocations)
+        self.tables = tables
+        audienceBytes = UnsafeBufferPointer(tables.audience)
+        keyEntries = UnsafeBufferPointer(tables.entries)
+        store = (revocations as? RevocationStore).map { Unmanaged.passUnretained($0) }
         self.revocations = revocations
     }
 
@@ -115,7 +155,7 @@ public struct Verifier: Sendable {
     }
 
     /// The key IDs this verifier accepts.
-    public var keyIDs: [String] { keys.map { String(decoding: $0.keyID, as: UTF8.self) } }
+    public var keyIDs: [String] { keyEntries.map { String(decoding: $0.keyID, as: UTF8.self) } }
 
     /// Verifies `token` and, if given, that its scope grants `permission`.
     ///
@@ -183,26 +223,24 @@ public struct Verifier: Sendable {
         let b = bytes.bindMemory(to: UInt8.self)
 
         let audience = UnsafeBufferPointer(rebasing: b[layout.audience])
-        let sameAudience = audienceBytes.withUnsafeBufferPointer { mine in
-            mine.count == audience.count && memoryEqual(mine.baseAddress!, audience.baseAddress!, mine.count)
-        }
-        guard sameAudience else { throw VerificationError(.wrongAudience) }
+        guard audienceBytes.count == audience.count,
+            memoryEqual(audienceBytes.baseAddress!, audience.baseAddress!, audience.count)
+        else { throw VerificationError(.wrongAudience) }
 
         let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
-        var found: PreparedKey? = nil
-        for key in keys where key.keyID.count == keyID.count {
-            let same = key.keyID.withUnsafeBufferPointer { memoryEqual($0.baseAddress!, keyID.baseAddress!, keyID.count) }
-            if same {
-                found = key
-                break
-            }
+        var found: Unmanaged<KeyedHMAC>? = nil
+        for entry in keyEntries
+        where entry.keyID.count == keyID.count && memoryEqual(entry.keyID.baseAddress!, keyID.baseAddress!, keyID.count) {
+            found = entry.mac
+            break
         }
-        guard let key = found else { throw VerificationError(.unknownKey) }
+        guard let mac = found else { throw VerificationError(.unknownKey) }
 
         // The MAC covers the raw body bytes; nothing in the body is trusted before this.
         let matched = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { expected -> Bool in
             let body = UnsafeRawBufferPointer(rebasing: bytes[0..<layout.bodyCount])
-            guard key.mac.authenticate(body, into: expected) else { return false }
+            let computed = mac._withUnsafeGuaranteedRef { $0.authenticate(body, into: expected) }
+            guard computed else { return false }
             let tag = UnsafeRawBufferPointer(rebasing: bytes[layout.bodyCount...])
             return OpenSSL.constantTimeEqual(UnsafeRawBufferPointer(expected), tag)
         }
@@ -210,13 +248,19 @@ public struct Verifier: Sendable {
 
         let id = TokenID(reading: bytes.baseAddress! + layout.idOffset)
         let time = now ?? Self.unixNow()
-        if let revocations {
-            switch revocations.check(id, at: time) {
-            case .clear: break
-            case .stale: throw VerificationError(.revocationsStale)
-            case .revoked: throw VerificationError(.revoked)
-            case .deactivated: throw VerificationError(.deactivated)
-            }
+        let check: RevocationCheck
+        if let store {
+            check = store._withUnsafeGuaranteedRef { $0.check(id, at: time) }
+        } else if let revocations {
+            check = revocations.check(id, at: time)
+        } else {
+            check = .clear
+        }
+        switch check {
+        case .clear: break
+        case .stale: throw VerificationError(.revocationsStale)
+        case .revoked: throw VerificationError(.revoked)
+        case .deactivated: throw VerificationError(.deactivated)
         }
         // Saturating arithmetic: hostile times near Int64's ends must not trap.
         let (early, earlyOverflow) = time.addingReportingOverflow(leeway)

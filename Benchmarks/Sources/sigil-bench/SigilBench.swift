@@ -345,6 +345,9 @@ struct SigilBench {
         let (scaling, verifyRealtime) = Threads.speedup(
             threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
             { [token = f.token] _, count in
+                // Each thread verifies its own copy of the text, as each request carries its own
+                // string: one shared String would bounce its reference count between the cores.
+                let token = String(decoding: Array(token.utf8), as: UTF8.self)
                 var folded: UInt64 = 0
                 for _ in 0..<count {
                     do {
@@ -368,6 +371,7 @@ struct SigilBench {
         let (bareScaling, _) = Threads.speedup(
             threadCount: 2, iterations: options.threadIterations, repetitions: reps, realtime: options.realtime,
             { [token = f.token, bare = f.bareVerifier] _, count in
+                let token = String(decoding: Array(token.utf8), as: UTF8.self)  // per thread, as above
                 var folded: UInt64 = 0
                 for _ in 0..<count {
                     do {

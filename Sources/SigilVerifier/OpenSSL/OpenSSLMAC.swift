@@ -124,38 +124,37 @@ package enum OpenSSL {
 /// An HMAC-SHA256 key whose OpenSSL state (the hashed ipad/opad) is prepared once, then
 /// reused by every call, from any thread.
 ///
-/// OpenSSL contexts are not thread-safe, so this keeps a small pool of keyed contexts and
-/// hands each call one that no other thread holds, claimed with a lock-free bitmask. If
-/// every pooled context is busy (more concurrent callers than slots), the call uses a
-/// temporary duplicate instead of waiting.
-package final class KeyedHMAC: Sendable {
+/// OpenSSL contexts are not thread-safe, so each of 16 slots holds its own keyed context
+/// and a busy flag, 128 bytes apart so that no two slots share a cache line. A thread first
+/// tries "its" slot (``ThreadSlot``), so threads verifying at once touch disjoint memory;
+/// only if that slot is busy does it scan the others. A slot's context is created by the
+/// first thread that uses it, from that thread's malloc arena, which keeps contexts of
+/// different threads apart too. If every slot is busy, the call uses a temporary context.
+package final class KeyedHMAC: @unchecked Sendable {
     package static let slotCount = 16
+    private static let stride = 128
 
-    // Invariant: `contexts` is written only in init/deinit; a context is touched only by
-    // the thread that set its bit in `busy`, which it clears when done.
-    private nonisolated(unsafe) let contexts: UnsafeMutablePointer<OpaquePointer>
-    private let busy = Atomic<UInt64>(0)
-    // Kept only to key an overflow context; wiped in deinit. Never read after init otherwise.
-    private nonisolated(unsafe) let key: UnsafeMutableRawBufferPointer
+    // Invariant: slot i's context pointer is read or written only by the thread that won
+    // slot i's busy flag (acquire on claim, release on return), so each context is used by
+    // one thread at a time and its creation is published to the next claimant.
+    private let slots: UnsafeMutableRawPointer
+    // Kept only to key new contexts; wiped in deinit.
+    private let key: UnsafeMutableRawBufferPointer
+    private let keyCount: Int
 
-    /// Prepares the key. Returns nil if OpenSSL cannot create the contexts.
+    /// Prepares the key. Returns nil if OpenSSL cannot key a context with it.
     package init?(key: [UInt8]) {
-        let pointers = UnsafeMutablePointer<OpaquePointer>.allocate(capacity: Self.slotCount)
-        var made = 0
-        let ok = key.withUnsafeBufferPointer { k -> Bool in
-            while made < Self.slotCount {
-                guard let ctx = sigil_hmac_sha256_new(k.baseAddress, k.count) else { return false }
-                (pointers + made).initialize(to: ctx)
-                made += 1
-            }
-            return true
-        }
-        guard ok else {
-            for i in 0..<made { EVP_MAC_CTX_free(pointers[i]) }
-            pointers.deallocate()
+        // Fail early (and check the key works) rather than on the first verify.
+        guard let probe = key.withUnsafeBufferPointer({ sigil_hmac_sha256_new($0.baseAddress, $0.count) }) else {
             return nil
         }
-        contexts = pointers
+        let region = UnsafeMutableRawPointer.allocate(byteCount: Self.slotCount * Self.stride, alignment: Self.stride)
+        for i in 0..<Self.slotCount {
+            (region + i * Self.stride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
+            (region + i * Self.stride + 64).bindMemory(to: OpaquePointer?.self, capacity: 1)
+                .initialize(to: i == 0 ? probe : nil)
+        }
+        slots = region
         let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(key.count, 1), alignment: 1)
         copy.initializeMemory(as: UInt8.self, repeating: 0)
         key.withUnsafeBytes { copy.copyMemory(from: $0) }
@@ -163,36 +162,51 @@ package final class KeyedHMAC: Sendable {
         keyCount = key.count
     }
 
-    private let keyCount: Int
-
     deinit {
-        for i in 0..<Self.slotCount { EVP_MAC_CTX_free(contexts[i]) }
-        contexts.deallocate()
+        for i in 0..<Self.slotCount {
+            if let ctx = contextPointer(i).pointee { EVP_MAC_CTX_free(ctx) }
+            contextPointer(i).deinitialize(count: 1)
+            busyPointer(i).deinitialize(count: 1)
+        }
+        slots.deallocate()
         OpenSSL.cleanse(key)
         key.deallocate()
+    }
+
+    @inline(__always)
+    private func busyPointer(_ i: Int) -> UnsafeMutablePointer<Atomic<Int>> {
+        (slots + i * Self.stride).assumingMemoryBound(to: Atomic<Int>.self)
+    }
+
+    @inline(__always)
+    private func contextPointer(_ i: Int) -> UnsafeMutablePointer<OpaquePointer?> {
+        (slots + i * Self.stride + 64).assumingMemoryBound(to: OpaquePointer?.self)
+    }
+
+    private func newContext() -> OpaquePointer? {
+        sigil_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), keyCount)
     }
 
     /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing in Swift.
     package func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
         precondition(output.count == 32, "output must be exactly 32 bytes")
-        var current = busy.load(ordering: .relaxed)
-        while current != UInt64.max {
-            let slot = (~current).trailingZeroBitCount
-            guard slot < Self.slotCount else { break }
-            let bit: UInt64 = 1 << UInt64(slot)
-            let (exchanged, original) = busy.weakCompareExchange(
-                expected: current, desired: current | bit, successOrdering: .acquiring, failureOrdering: .relaxed)
-            if exchanged {
-                let ok = OpenSSL.compute(contexts[slot], message, output)
-                busy.bitwiseAnd(~bit, ordering: .releasing)
-                return ok
-            }
-            current = original
+        let mask = Self.slotCount - 1
+        let preferred = ThreadSlot.current & mask
+        for step in 0..<Self.slotCount {
+            let i = (preferred + step) & mask
+            let busy = busyPointer(i)
+            // A plain load first: a busy slot is skipped without writing its cache line.
+            guard busy.pointee.load(ordering: .relaxed) == 0,
+                busy.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+            else { continue }
+            defer { busy.pointee.store(0, ordering: .releasing) }
+            if contextPointer(i).pointee == nil { contextPointer(i).pointee = newContext() }
+            guard let ctx = contextPointer(i).pointee else { return false }
+            return OpenSSL.compute(ctx, message, output)
         }
-        // Every slot is busy: a private duplicate keeps the call wait-free.
-        guard let copy = sigil_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), keyCount)
-        else { return false }
-        defer { EVP_MAC_CTX_free(copy) }
-        return OpenSSL.compute(copy, message, output)
+        // Every slot is busy: a private context keeps the call wait-free.
+        guard let ctx = newContext() else { return false }
+        defer { EVP_MAC_CTX_free(ctx) }
+        return OpenSSL.compute(ctx, message, output)
     }
 }
