@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+public import SigilVerifier
 
 /// A small, strict JSON reader and writer for the ledger journal and the CLI's large outputs.
 ///
@@ -274,7 +275,31 @@ public struct JSONWriter {
         bytes.append(0x22)
     }
 
-    public mutating func int(_ v: Int64) { bytes.append(contentsOf: String(v).utf8) }
+    /// Decimal digits without creating a String (listing 100k tokens writes 500k integers).
+    public mutating func int(_ v: Int64) {
+        var magnitude = v.magnitude
+        if v < 0 { bytes.append(0x2d) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch: enough for 20 digits
+        let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+            var n = 0
+            repeat {
+                scratch[23 - n] = UInt8(48 + magnitude % 10)
+                magnitude /= 10
+                n += 1
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[(24 - n)...]))
+            return n
+        }
+        _ = count
+    }
+
+    /// A GUID as a JSON string, written in place.
+    public mutating func guid(_ id: TokenID) {
+        bytes.append(0x22)
+        var text = id.description
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+        bytes.append(0x22)
+    }
 
     public mutating func optionalInt(_ v: Int64?) {
         if let v { int(v) } else { raw("null") }

@@ -49,15 +49,21 @@ public struct LedgerState: Sendable {
     public init() {}
 
     /// Live (not deleted) tokens in issue order.
-    public var liveTokens: [TokenRecord] { order.compactMap { tokens[$0] }.filter { !$0.isDeleted } }
+    public var liveTokens: [TokenRecord] {
+        var out: [TokenRecord] = []
+        out.reserveCapacity(order.count)
+        for id in order {
+            if let t = tokens[id], !t.isDeleted { out.append(t) }
+        }
+        return out
+    }
 
     mutating func apply(_ record: JournalRecord, line: Int) {
         recordCount += 1
         switch record.op {
         case .issue:
             guard let token = record.token else { return }
-            if tokens[token.id] == nil { order.append(token.id) }
-            tokens[token.id] = token
+            if tokens.updateValue(token, forKey: token.id) == nil { order.append(token.id) }
         case .edit, .status, .delete:
             for text in record.guids ?? [] {
                 guard let id = TokenID(uuidString: text), var token = tokens[id] else {

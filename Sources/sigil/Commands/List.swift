@@ -45,7 +45,7 @@ struct List: ParsableCommand {
                 }
                 w.byte(0x5d)
                 w.byte(0x0a)
-                FileHandle.standardOutput.write(Data(w.bytes))
+                writeStandardOutput(w.bytes)
                 return
             }
             guard !tokens.isEmpty else {
@@ -60,6 +60,21 @@ struct List: ParsableCommand {
                 ]
             }
             Console.out(table(header: header, rows: rows))
+        }
+    }
+}
+
+/// Writes bytes to stdout with write(2), without copying them into a `Data` first.
+func writeStandardOutput(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { raw in
+        var offset = 0
+        while offset < raw.count {
+            let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return  // stdout closed (a pipe to `head`): nothing more to say
+            }
+            offset += n
         }
     }
 }

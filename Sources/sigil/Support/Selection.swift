@@ -182,7 +182,7 @@ func writeTokenJSON(_ t: TokenRecord, into w: inout JSONWriter) {
     w.key("expires")
     w.string(t.validTo.map { TimeText.format($0) } ?? "never")
     w.key("guid")
-    w.string(t.id.description)
+    w.guid(t.id)
     w.key("kid")
     w.string(t.keyID)
     w.key("name")
