@@ -7,8 +7,8 @@
 # fuzz-out/artifacts/<harness>/ (git-ignored). Reproduce one with:
 #   .build-fuzz/release/fuzz-<harness> fuzz-out/artifacts/<harness>/crash-…
 # The working corpus grows in fuzz-out/corpus/<harness>/, seeded from Fuzz/corpus/<harness>/.
-# SIGIL_FUZZ_STRICT=1 also fails on the known bugs the harnesses otherwise step over; the
-# minimized inputs for them are in Fuzz/regressions/<harness>/ and run first in every run.
+# Minimized inputs that once found a bug are in Fuzz/regressions/<harness>/; every run
+# executes them first.
 # FUZZ_JOBS=N runs N workers per harness (default 1: the machine is shared).
 set -euo pipefail
 
