@@ -161,6 +161,10 @@ struct HostileCLITests {
             try Home.write([1], to: home.path + "/file")
             return .init(arguments: ["--home", home.path + "/file"] + issue)
         },
+        CLICase("home writable by others", exit: 77, hint: "chmod 700") { home in
+            _ = chmod(home.path, 0o777)
+            return .init(arguments: issue)
+        },
         CLICase("lock held by another process", exit: 75, hint: "raise SIGIL_LOCK_TIMEOUT") { home in
             .init(arguments: issue, env: ["SIGIL_LOCK_TIMEOUT": "0.2", "HARDENING_HOLD_LOCK": "1"])
         },
@@ -213,6 +217,7 @@ struct HostileCLITests {
         #expect(run.err.contains(c.hint), "the message says how to fix it: \(run)")
         #expect(!run.err.contains(home.token) && !run.out.contains(home.token), "a message echoes the token")
         #expect(home.snapshot() == before, "keyring, ledger and catalog are byte-for-byte unchanged")
+        _ = chmod(home.path, 0o700)
         let listsAfter = [scratch.path("current.sgl"), scratch.path("incoming.sgl")].map { FileManager.default.contents(atPath: $0) }
         #expect(listsAfter == lists, "a refused list leaves the files as they were")
     }

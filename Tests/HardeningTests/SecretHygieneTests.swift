@@ -150,6 +150,11 @@ struct SecretHygieneTests {
             return lstat(p, &st) == 0 ? st.st_mode & 0o777 : 0
         }
         #expect(mode(path) == 0o700)
+        // A folder others may read but that holds no keyring yet (a fresh clone's keys/) is tightened.
+        let cloned = scratch.path("cloned-keys")
+        try Home.mkdir(cloned, mode: 0o755)
+        let first = try await Sigil.run(["init"], home: cloned)
+        #expect(first.status == 0 && mode(cloned) == 0o700, "\(first)")
         for file in ["keyring.json", "ledger.jsonl", "catalog.json", "sigil.lock", "billing.keyset.json"] {
             #expect(mode(path + "/" + file) == 0o600, "\(file) is \(String(mode(path + "/" + file), radix: 8))")
         }
