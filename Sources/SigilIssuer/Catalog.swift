@@ -59,7 +59,9 @@ public struct Catalog: Sendable, Hashable {
         let wire = Wire(format: Self.format, resources: resources.mapValues { $0.mapValues(\.rawValue) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard var bytes = try? Array(encoder.encode(wire)) else { throw IssuerError(.badData, "cannot encode the catalog") }
+        guard var bytes = try? Array(encoder.encode(wire)) else {
+            throw IssuerError(.badData, "cannot encode the catalog")
+        }
         bytes.append(0x0a)
         try SecureFile.writeAtomically(bytes, to: Self.path(home: home))
     }
@@ -81,7 +83,9 @@ public struct Catalog: Sendable, Hashable {
 
     /// Every `resource.action` the catalog knows, sorted.
     public var allPairs: [String] {
-        resources.flatMap { r, actions in actions.keys.map { "\(r).\($0)" } }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        resources.flatMap { r, actions in actions.keys.map { "\(r).\($0)" } }.sorted {
+            $0.utf8.lexicographicallyPrecedes($1.utf8)
+        }
     }
 
     /// Expands `resource.*` to today's actions, checks every pair is known, and returns the
@@ -90,7 +94,9 @@ public struct Catalog: Sendable, Hashable {
     /// - Throws: ``IssuerError`` `invalid_input` listing the known pairs.
     public func expand(_ requested: [String]) throws(IssuerError) -> [String] {
         var out = Set<String>()
-        for item in requested.flatMap({ $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+        for item in requested.flatMap({
+            $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        })
         where !item.isEmpty {
             if item.hasSuffix(".*") {
                 let resource = String(item.dropLast(2))
@@ -104,7 +110,8 @@ public struct Catalog: Sendable, Hashable {
                 continue
             }
             guard Scope.isValidPair(item) else {
-                throw IssuerError(.invalidInput, "--scope \(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})")
+                throw IssuerError(
+                    .invalidInput, "--scope \(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})")
             }
             guard access(of: item) != nil else {
                 throw IssuerError(
@@ -116,7 +123,8 @@ public struct Catalog: Sendable, Hashable {
         }
         guard !out.isEmpty else { throw IssuerError(.invalidInput, "--scope needs at least one resource.action") }
         guard out.count <= TokenClaims.maxScopeEntries else {
-            throw IssuerError(.invalidInput, "a custom scope holds at most 256 pairs, got \(out.count); use --all or --read-only")
+            throw IssuerError(
+                .invalidInput, "a custom scope holds at most 256 pairs, got \(out.count); use --all or --read-only")
         }
         return out.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }

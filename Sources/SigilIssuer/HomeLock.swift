@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An exclusive `flock` on `<home>/sigil.lock`, held for the duration of one command that
@@ -27,7 +28,8 @@ public final class HomeLock {
                 throw SecureFile.ioError("cannot lock \(path)", e, write: true)
             }
             if Date() >= deadline {
-                let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
+                let holder =
+                    (try? String(contentsOfFile: path, encoding: .utf8))?
                     .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
                 close(fd)
                 throw IssuerError(

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import SigilVerifier
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A small, strict JSON reader and writer for the ledger journal and the CLI's large outputs.
 ///
@@ -185,7 +186,8 @@ public struct JSONReader {
                         throw Failure()
                     }
                     guard let u = Unicode.Scalar(scalar) else { throw Failure() }
-                    out.append(contentsOf: UTF8.encode(u)!)
+                    guard let encoded = UTF8.encode(u) else { throw Failure() }
+                    out.append(contentsOf: encoded)
                 default: throw Failure()
                 }
             default:
@@ -201,7 +203,9 @@ public struct JSONReader {
     static func validUTF8(_ raw: UnsafeBufferPointer<UInt8>) throws(Failure) -> String {
         var s = String(decoding: raw, as: UTF8.self)
         let same = s.withUTF8 { decoded in
-            decoded.count == raw.count && (raw.count == 0 || memcmp(decoded.baseAddress!, raw.baseAddress!, raw.count) == 0)
+            guard decoded.count == raw.count else { return false }
+            guard let a = decoded.baseAddress, let b = raw.baseAddress else { return true }  // both empty
+            return memcmp(a, b, raw.count) == 0
         }
         guard same else { throw Failure() }
         return s

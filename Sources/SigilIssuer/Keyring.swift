@@ -102,7 +102,8 @@ public struct Keyring: Sendable {
     public static func generate(now: Int64) -> Keyring {
         var ring = Keyring(tokenKeys: [], revocationKeys: [])
         ring.tokenKeys.append(
-            TokenMasterKey(keyID: newKeyID("k", now), secret: OpenSSL.randomBytes(count: 32), state: .active, createdAt: now))
+            TokenMasterKey(
+                keyID: newKeyID("k", now), secret: OpenSSL.randomBytes(count: 32), state: .active, createdAt: now))
         ring.revocationKeys.append(
             SigningKey(keyID: newKeyID("r", now), seed: OpenSSL.randomBytes(count: 32), createdAt: now))
         return ring
@@ -117,7 +118,7 @@ public struct Keyring: Sendable {
     static func newKeyID(_ prefix: String, _ now: Int64) -> String {
         let date = Date(timeIntervalSince1970: TimeInterval(now))
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = TimeZone(secondsFromGMT: 0) ?? calendar.timeZone
         let c = calendar.dateComponents([.year, .month, .day], from: date)
         let random = OpenSSL.randomBytes(count: 3).map { String(format: "%02x", $0) }.joined()
         return String(format: "%@%04d%02d%02d-%@", prefix, c.year ?? 0, c.month ?? 0, c.day ?? 0, random)
@@ -171,7 +172,10 @@ public struct Keyring: Sendable {
     /// The key new tokens are issued with.
     public var activeKey: TokenMasterKey {
         // `load` and every mutation keep exactly one active key.
-        tokenKeys.first { $0.state == .active }!
+        guard let key = tokenKeys.first(where: { $0.state == .active }) else {
+            preconditionFailure("keyring invariant broken: no active token key")
+        }
+        return key
     }
 
     /// The revocation signing key (the newest).

@@ -1,7 +1,8 @@
 import Foundation
 public import SigilVerifier
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One change in the ledger's append-only journal: one JSON object per line.
@@ -131,10 +132,11 @@ public struct Ledger: Sendable {
         var start = 0
         let newline = UInt8(ascii: "\n")
         let failure: IssuerError? = bytes.withUnsafeBufferPointer { all -> IssuerError? in
+            guard let base = all.baseAddress else { return nil }  // an empty ledger
             while start < all.count {
                 lineNumber += 1
-                let found = memchr(all.baseAddress! + start, Int32(newline), all.count - start)
-                let end: Int? = found.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - all.baseAddress! }
+                let found = memchr(base + start, Int32(newline), all.count - start)
+                let end: Int? = found.map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
                 let lineEnd = end ?? all.count
                 let record = JournalCodec.decode(UnsafeBufferPointer(rebasing: all[start..<lineEnd]))
                 guard let record, end != nil else {
@@ -253,7 +255,8 @@ public struct Ledger: Sendable {
             out.append(0x0a)
         }
         if state.exportSequence > 0 {
-            out.append(contentsOf: JournalCodec.encode(JournalRecord(op: .export, at: now, sequence: state.exportSequence)))
+            out.append(
+                contentsOf: JournalCodec.encode(JournalRecord(op: .export, at: now, sequence: state.exportSequence)))
             out.append(0x0a)
         }
         try SecureFile.writeAtomically(out, to: path)

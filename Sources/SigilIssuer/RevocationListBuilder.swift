@@ -46,6 +46,8 @@ public enum RevocationListBuilder {
     }
 
     private static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
-        for i in stride(from: width - 1, through: 0, by: -1) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i))) }
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i)))
+        }
     }
 }

@@ -1,7 +1,8 @@
 public import Foundation
 import SigilVerifier
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File operations with the durability and permission rules Sigil's home needs:
@@ -39,14 +40,16 @@ public enum SecureFile {
         if mode & 0o022 != 0 {
             throw IssuerError(
                 .permissions,
-                "home \(path) is writable by other users (mode \(String(mode, radix: 8))): they could replace its files. \(fix)")
+                "home \(path) is writable by other users (mode \(String(mode, radix: 8))): they could replace its files. \(fix)"
+            )
         }
         var keyring = stat()
         let hasKeyring = lstat(path + "/keyring.json", &keyring) == 0
         if hasKeyring || st.st_uid != geteuid() {
             throw IssuerError(
                 .permissions,
-                "home \(path) is readable by other users (mode \(String(mode, radix: 8))); Sigil keeps secrets there. \(fix)")
+                "home \(path) is readable by other users (mode \(String(mode, radix: 8))); Sigil keeps secrets there. \(fix)"
+            )
         }
         guard chmod(path, 0o700) == 0 else { throw ioError("cannot chmod 700 \(path)", errno, write: true) }
         return true
@@ -60,7 +63,8 @@ public enum SecureFile {
         }
         if (st.st_mode & S_IFMT) == S_IFLNK {
             throw IssuerError(
-                .permissions, "\(path) is a symbolic link; Sigil refuses linked secret files. Replace it with the real file.")
+                .permissions,
+                "\(path) is a symbolic link; Sigil refuses linked secret files. Replace it with the real file.")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw IssuerError(.badData, "\(path) is not a regular file")
@@ -120,7 +124,9 @@ public enum SecureFile {
     public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(IssuerError) {
         var written = 0
         while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, $0.count - written) }
+            let n = bytes.withUnsafeBytes { raw in
+                raw.baseAddress.map { Glibc.write(fd, $0 + written, raw.count - written) } ?? 0
+            }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ioError("cannot write \(path)", errno, write: true)

@@ -19,7 +19,9 @@ public enum TokenMinter {
         guard TokenClaims.isValidAudience(audience) else {
             throw IssuerError(.invalidInput, "audience must be 1-64 characters of [A-Za-z0-9._:-]")
         }
-        guard let key = OpenSSL.hkdfSHA256(ikm: masterSecret, salt: [], info: infoPrefix + Array(audience.utf8), outputLength: 32)
+        guard
+            let key = OpenSSL.hkdfSHA256(
+                ikm: masterSecret, salt: [], info: infoPrefix + Array(audience.utf8), outputLength: 32)
         else { throw IssuerError(.badData, "OpenSSL HKDF failed") }
         return key
     }
@@ -55,6 +57,6 @@ public enum TokenMinter {
         var bytes = OpenSSL.randomBytes(count: 16)
         bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 9562 variant
-        return TokenID(bytes: bytes)!  // exactly 16 bytes by construction
+        return TokenID(rawValue: bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) })
     }
 }

@@ -9,7 +9,8 @@
 /// let bytes = Base64URL.decode(text)               // [0xfb, 0xff]
 /// ```
 public enum Base64URL {
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let alphabet: [UInt8] = Array(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Encodes `bytes` without padding.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {

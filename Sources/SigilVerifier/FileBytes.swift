@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Small POSIX file helpers, so the verifier needs no Foundation for I/O.
@@ -29,9 +29,9 @@ public enum FileBytes {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         #if canImport(Darwin)
-        let modified = st.st_mtimespec
+            let modified = st.st_mtimespec
         #else
-        let modified = st.st_mtim
+            let modified = st.st_mtim
         #endif
         return Stamp(
             device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: Int64(st.st_size),
@@ -93,9 +93,9 @@ public enum FileBytes {
     /// `read(2)`, named so it does not clash with ``read(path:maxBytes:)``.
     private static func systemRead(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
         #if canImport(Glibc)
-        return Glibc.read(fd, buffer, count)
+            return Glibc.read(fd, buffer, count)
         #else
-        return Darwin.read(fd, buffer, count)
+            return Darwin.read(fd, buffer, count)
         #endif
     }
 

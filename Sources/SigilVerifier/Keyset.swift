@@ -67,7 +67,8 @@ public struct Keyset: Sendable {
         do {
             wire = try JSONDecoder().decode(Wire.self, from: Data(bytes))
         } catch {
-            throw KeysetError("keyset is not valid sigil-keyset-v1 JSON (format, audience, token_keys, revocation_keys)")
+            throw KeysetError(
+                "keyset is not valid sigil-keyset-v1 JSON (format, audience, token_keys, revocation_keys)")
         }
         guard wire.format == Self.format else {
             throw KeysetError("keyset format is not \(Self.format); export it again with this version of sigil")

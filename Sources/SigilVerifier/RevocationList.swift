@@ -133,7 +133,7 @@ public struct RevocationList: Sendable {
             var previous: TokenID? = nil
             for i in 0..<header.count {
                 let at = context + header.entriesOffset + i * Self.entrySize
-                let id = TokenID(reading: raw.baseAddress! + at)
+                let id = TokenID(reading: raw, at: at)
                 let status = raw[at + 16]
                 guard status == 1 || status == 2 else { return false }
                 if let previous, !(previous < id) { return false }
@@ -213,14 +213,13 @@ public struct RevocationList: Sendable {
     /// The status of `id`, or nil if it is not listed. Binary search; allocates nothing.
     public func status(of id: TokenID) -> RevocationStatus? {
         storage.bytes.withUnsafeBytes { raw -> RevocationStatus? in
-            let base = raw.baseAddress! + entriesOffset
             var low = 0
             var high = count
             while low < high {
                 let mid = (low + high) >> 1
-                let entry = base + mid * Self.entrySize
-                let candidate = TokenID(reading: entry)
-                if candidate == id { return RevocationStatus(rawValue: entry.load(fromByteOffset: 16, as: UInt8.self)) }
+                let entry = entriesOffset + mid * Self.entrySize
+                let candidate = TokenID(reading: raw, at: entry)
+                if candidate == id { return RevocationStatus(rawValue: raw[entry + 16]) }
                 if candidate < id { low = mid + 1 } else { high = mid }
             }
             return nil
@@ -231,8 +230,8 @@ public struct RevocationList: Sendable {
     public var entries: [(id: TokenID, status: RevocationStatus)] {
         storage.bytes.withUnsafeBytes { raw in
             (0..<count).map { i in
-                let entry = raw.baseAddress! + entriesOffset + i * Self.entrySize
-                return (TokenID(reading: entry), RevocationStatus(rawValue: entry.load(fromByteOffset: 16, as: UInt8.self)) ?? .revoked)
+                let entry = entriesOffset + i * Self.entrySize
+                return (TokenID(reading: raw, at: entry), RevocationStatus(rawValue: raw[entry + 16]) ?? .revoked)
             }
         }
     }

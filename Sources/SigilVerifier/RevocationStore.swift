@@ -1,9 +1,9 @@
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The revocation list in force for a service, swapped atomically by reloads while
@@ -73,7 +73,9 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
 
     /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
     public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
-        let (status, nextUpdate, sequence) = current.read { list in (list.status(of: id), list.nextUpdate, list.sequence) }
+        let (status, nextUpdate, sequence) = current.read { list in
+            (list.status(of: id), list.nextUpdate, list.sequence)
+        }
         if let next = nextUpdate, now >= next {
             if stalePolicy == .failClosed { return .stale }
             if !staleReported.load(ordering: .relaxed), !staleReported.exchange(true, ordering: .relaxed) {

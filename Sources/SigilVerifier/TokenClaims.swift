@@ -49,7 +49,8 @@ public struct TokenClaims: Sendable, Hashable {
             }
             for pair in pairs where !Scope.isValidPair(pair) {
                 _ = pair
-                throw VerificationError(.malformed, "scope entries are resource.action, each part [a-z][a-z0-9_-]{0,31}")
+                throw VerificationError(
+                    .malformed, "scope entries are resource.action, each part [a-z][a-z0-9_-]{0,31}")
             }
             for (a, b) in zip(pairs, pairs.dropFirst()) where !a.utf8.lexicographicallyPrecedes(b.utf8) {
                 throw VerificationError(.malformed, "scope entries must be sorted bytewise without duplicates")
@@ -121,19 +122,21 @@ public struct TokenClaims: Sendable, Hashable {
     }
 
     private static func decodePayload(_ text: UnsafeBufferPointer<UInt8>) throws(VerificationError) -> [UInt8] {
-            let payload = try TokenLayout.payload(of: text)
-            guard let n = Base64URL.decodedLength(payload.count) else {
-                throw VerificationError(.malformed, "the base64url text has an impossible length")
-            }
-            var out = [UInt8](repeating: 0, count: n)
-            let ok = out.withUnsafeMutableBufferPointer { Base64URL.decode(payload, into: $0) }
-            guard ok else {
-                throw VerificationError(.malformed, "the text is not canonical unpadded base64url")
-            }
-            return out
+        let payload = try TokenLayout.payload(of: text)
+        guard let n = Base64URL.decodedLength(payload.count) else {
+            throw VerificationError(.malformed, "the base64url text has an impossible length")
+        }
+        var out = [UInt8](repeating: 0, count: n)
+        let ok = out.withUnsafeMutableBufferPointer { Base64URL.decode(payload, into: $0) }
+        guard ok else {
+            throw VerificationError(.malformed, "the text is not canonical unpadded base64url")
+        }
+        return out
     }
 
     static func appendBigEndian(_ value: UInt64, to out: inout [UInt8]) {
-        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
     }
 }

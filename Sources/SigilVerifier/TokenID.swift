@@ -21,9 +21,11 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
         rawValue = value
     }
 
-    init(reading pointer: UnsafeRawPointer) {
-        let high = UInt64(bigEndian: pointer.loadUnaligned(as: UInt64.self))
-        let low = UInt64(bigEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    /// Reads 16 big-endian bytes at `offset`; the caller checked they are in `buffer`.
+    @inline(__always)
+    init(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
+        let high = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let low = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
         rawValue = UInt128(high) << 64 | UInt128(low)
     }
 

@@ -14,8 +14,7 @@ struct TokenLayout {
     var bodyCount: Int
 
     /// The base64url part of a token's text, after the prefix and length checks.
-    static func payload(of text: UnsafeBufferPointer<UInt8>) throws(VerificationError) -> UnsafeBufferPointer<UInt8>
-    {
+    static func payload(of text: UnsafeBufferPointer<UInt8>) throws(VerificationError) -> UnsafeBufferPointer<UInt8> {
         guard text.count <= TokenClaims.maxTextLength else {
             throw VerificationError(.malformed, "longer than 4096 characters")
         }
@@ -127,7 +126,9 @@ struct TokenLayout {
         return name.withUnsafeBufferPointer { want in
             while i < scopeEntries.upperBound {
                 let n = Int(b[i])
-                if n == want.count, memoryEqual(b.baseAddress! + i + 1, want.baseAddress!, n) { return true }
+                if n == want.count, bytesEqual(UnsafeBufferPointer(rebasing: b[(i + 1)..<(i + 1 + n)]), want) {
+                    return true
+                }
                 i += 1 + n
             }
             return false
@@ -155,7 +156,7 @@ struct TokenLayout {
         // a bug, so a failure here traps with the reason.
         do {
             return try TokenClaims(
-                keyID: text(keyID), audience: text(audience), id: TokenID(reading: raw.baseAddress! + idOffset),
+                keyID: text(keyID), audience: text(audience), id: TokenID(reading: raw, at: idOffset),
                 validFrom: validFrom, validTo: validTo == 0 ? nil : validTo, scope: scope)
         } catch {
             preconditionFailure("validated layout produced invalid claims: \(error.reason)")
@@ -163,8 +164,11 @@ struct TokenLayout {
     }
 }
 
+/// Whether two byte buffers hold the same bytes. Not constant-time: for public values
+/// (audiences, key ids, scope names) only; tags go through `CRYPTO_memcmp`.
 @inline(__always)
-func memoryEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-    for k in 0..<n where a[k] != b[k] { return false }
+func bytesEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard a.count == b.count else { return false }
+    for k in 0..<a.count where a[k] != b[k] { return false }
     return true
 }

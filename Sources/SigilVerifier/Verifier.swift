@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A token key as a service holds it: the key ID and K_aud, the 32-byte HMAC key derived
@@ -102,8 +102,8 @@ public struct Verifier: @unchecked Sendable {
             self.revocations = revocations
             let storage = UnsafeMutableBufferPointer<KeyEntry>.allocate(capacity: max(keys.count, 1))
             for (i, (id, mac)) in zip(keyIDs, macs).enumerated() {
-                (storage.baseAddress! + i).initialize(
-                    to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: Unmanaged.passUnretained(mac)))
+                storage.initializeElement(
+                    at: i, to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: Unmanaged.passUnretained(mac)))
             }
             entries = UnsafeMutableBufferPointer(rebasing: storage[0..<keys.count])
         }
@@ -223,14 +223,11 @@ public struct Verifier: @unchecked Sendable {
         let b = bytes.bindMemory(to: UInt8.self)
 
         let audience = UnsafeBufferPointer(rebasing: b[layout.audience])
-        guard audienceBytes.count == audience.count,
-            memoryEqual(audienceBytes.baseAddress!, audience.baseAddress!, audience.count)
-        else { throw VerificationError(.wrongAudience) }
+        guard bytesEqual(audienceBytes, audience) else { throw VerificationError(.wrongAudience) }
 
         let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
         var found: Unmanaged<KeyedHMAC>? = nil
-        for entry in keyEntries
-        where entry.keyID.count == keyID.count && memoryEqual(entry.keyID.baseAddress!, keyID.baseAddress!, keyID.count) {
+        for entry in keyEntries where bytesEqual(entry.keyID, keyID) {
             found = entry.mac
             break
         }
@@ -246,7 +243,7 @@ public struct Verifier: @unchecked Sendable {
         }
         guard matched else { throw VerificationError(.badSignature) }
 
-        let id = TokenID(reading: bytes.baseAddress! + layout.idOffset)
+        let id = TokenID(reading: bytes, at: layout.idOffset)
         let time = now ?? Self.unixNow()
         let check: RevocationCheck
         if let store {

@@ -33,7 +33,10 @@ struct CatalogShow: ParsableCommand {
                 return
             }
             let rows = catalog.allPairs.map { [$0, catalog.access(of: $0)?.rawValue ?? ""] }
-            Console.out(rows.isEmpty ? "The catalog is empty. Add: sigil catalog add RESOURCE ACTION --access read|write" : table(header: ["PERMISSION", "ACCESS"], rows: rows))
+            Console.out(
+                rows.isEmpty
+                    ? "The catalog is empty. Add: sigil catalog add RESOURCE ACTION --access read|write"
+                    : table(header: ["PERMISSION", "ACCESS"], rows: rows))
         }
     }
 }

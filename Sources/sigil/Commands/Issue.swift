@@ -30,7 +30,9 @@ struct Issue: ParsableCommand {
     @Option(help: "What the token is for.")
     var description: String = ""
 
-    @Option(help: ArgumentHelp("The one application or tenant the token is for ([A-Za-z0-9._:-], 1-64).", valueName: "audience"))
+    @Option(
+        help: ArgumentHelp(
+            "The one application or tenant the token is for ([A-Za-z0-9._:-], 1-64).", valueName: "audience"))
     var audience: String
 
     @Flag(help: "Grant everything, including resources added later.")
@@ -39,7 +41,10 @@ struct Issue: ParsableCommand {
     @Flag(name: .customLong("read-only"), help: "Grant every read action, including ones added later.")
     var readOnly = false
 
-    @Option(name: .customLong("scope"), help: ArgumentHelp("Grant resource.action (repeatable; resource.* = today's actions).", valueName: "resource.action"))
+    @Option(
+        name: .customLong("scope"),
+        help: ArgumentHelp(
+            "Grant resource.action (repeatable; resource.* = today's actions).", valueName: "resource.action"))
     var scopes: [String] = []
 
     @Option(name: .customLong("valid-from"), help: ArgumentHelp("Start of validity (default now).", valueName: "time"))
@@ -48,7 +53,9 @@ struct Issue: ParsableCommand {
     @Option(help: ArgumentHelp("End of validity (exclusive).", valueName: "time"))
     var expires: String?
 
-    @Option(name: .customLong("expires-in"), help: ArgumentHelp("Validity length from --valid-from, e.g. 90d.", valueName: "duration"))
+    @Option(
+        name: .customLong("expires-in"),
+        help: ArgumentHelp("Validity length from --valid-from, e.g. 90d.", valueName: "duration"))
     var expiresIn: String?
 
     @Flag(name: .customLong("never-expires"), help: "The token never expires (revoke it when no longer needed).")
@@ -69,7 +76,8 @@ struct Issue: ParsableCommand {
         try checkLabel(name, field: "--name", required: true)
         try checkLabel(description, field: "--description", required: false)
         guard TokenClaims.isValidAudience(audience) else {
-            throw ValidationError("--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(audience.count) characters)")
+            throw ValidationError(
+                "--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(audience.count) characters)")
         }
     }
 
@@ -78,12 +86,13 @@ struct Issue: ParsableCommand {
             try checkArguments()
             let home = Home(global)
             let now = Home.now
-            let from = try validFrom.map { text -> Int64 in
-                guard let t = TimeText.parseTime(text) else {
-                    throw CLIFailure.usage("--valid-from '\(text)' is not a time: \(TimeText.accepted)")
-                }
-                return t
-            } ?? now
+            let from =
+                try validFrom.map { text -> Int64 in
+                    guard let t = TimeText.parseTime(text) else {
+                        throw CLIFailure.usage("--valid-from '\(text)' is not a time: \(TimeText.accepted)")
+                    }
+                    return t
+                } ?? now
             let to: Int64?
             if neverExpires {
                 to = nil
@@ -103,11 +112,13 @@ struct Issue: ParsableCommand {
             if let to {
                 guard to > now else {
                     throw CLIFailure.usage(
-                        "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires")
+                        "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires"
+                    )
                 }
                 guard to > from else {
                     throw CLIFailure.usage(
-                        "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))")
+                        "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))"
+                    )
                 }
             }
 

@@ -16,7 +16,9 @@ struct Keys: ParsableCommand {
               sigil keys add && sigil keys export --audience billing -o billing.keyset.json
               sigil keys promote k20261123-3fa9c1
             """,
-        subcommands: [KeysList.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysRotate.self, KeysExport.self],
+        subcommands: [
+            KeysList.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysRotate.self, KeysExport.self,
+        ],
         defaultSubcommand: KeysList.self)
 }
 
@@ -44,7 +46,8 @@ struct KeysList: ParsableCommand {
                 ])
                 return
             }
-            let rows = ring.tokenKeys.map { [$0.keyID, "token", $0.state.rawValue, TimeText.format($0.createdAt)] }
+            let rows =
+                ring.tokenKeys.map { [$0.keyID, "token", $0.state.rawValue, TimeText.format($0.createdAt)] }
                 + ring.revocationKeys.map { [$0.keyID, "revocation-list", "signing", TimeText.format($0.createdAt)] }
             Console.out(table(header: ["KID", "USE", "STATE", "CREATED"], rows: rows))
         }
@@ -169,7 +172,8 @@ struct KeysExport: ParsableCommand {
             bytes.append(0x0a)
             if let output {
                 try SecureFile.writeAtomically(bytes, to: output)
-                Console.note("Wrote the keyset for \(audience) to \(output) (0600). Install it on the \(audience) service only.")
+                Console.note(
+                    "Wrote the keyset for \(audience) to \(output) (0600). Install it on the \(audience) service only.")
             } else {
                 FileHandle.standardOutput.write(Data(bytes))
             }

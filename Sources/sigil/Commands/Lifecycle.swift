@@ -50,7 +50,8 @@ func runLifecycle(
     try guarded(json: global.json) {
         let home = Home(global)
         if permanent, selection.readsStdin, !yes {
-            throw CLIFailure.usage("reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
+            throw CLIFailure.usage(
+                "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
         }
         let lock = try home.lock(action.rawValue)
         defer { lock.unlock() }
@@ -105,7 +106,9 @@ struct Deactivate: ParsableCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var selection: TokenSelection
-    func run() throws { try runLifecycle(.deactivate, global: global, selection: selection, yes: true, permanent: false) }
+    func run() throws {
+        try runLifecycle(.deactivate, global: global, selection: selection, yes: true, permanent: false)
+    }
 }
 
 struct Activate: ParsableCommand {

@@ -49,7 +49,9 @@ struct List: ParsableCommand {
                 return
             }
             guard !tokens.isEmpty else {
-                Console.note(state.liveTokens.isEmpty ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
+                Console.note(
+                    state.liveTokens.isEmpty
+                        ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
                 return
             }
             let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]
@@ -67,9 +69,10 @@ struct List: ParsableCommand {
 /// Writes bytes to stdout with write(2), without copying them into a `Data` first.
 func writeStandardOutput(_ bytes: [UInt8]) {
     bytes.withUnsafeBytes { raw in
+        guard let base = raw.baseAddress else { return }
         var offset = 0
         while offset < raw.count {
-            let n = write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+            let n = write(STDOUT_FILENO, base + offset, raw.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 return  // stdout closed (a pipe to `head`): nothing more to say

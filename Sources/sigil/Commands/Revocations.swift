@@ -4,7 +4,7 @@ import SigilIssuer
 import SigilVerifier
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 struct Revocations: ParsableCommand {
@@ -26,7 +26,9 @@ struct Revocations: ParsableCommand {
 func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] {
     if let path { return try Keyset(json: try SecureFile.read(path)).revocationKeys }
     guard Keyring.exists(home: home.path) else {
-        throw CLIFailure(Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found")
+        throw CLIFailure(
+            Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found"
+        )
     }
     let ring = try Keyring.load(home: home.path)
     return try ring.revocationKeys.map { try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey) }
@@ -54,9 +56,12 @@ struct RevocationsExport: ParsableCommand {
               sigil revocations export -o revocations.sgl --next-update 1h
             """)
     @OptionGroup var global: GlobalOptions
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write (default <home>/revocations.sgl).", valueName: "file"))
+    @Option(
+        name: .shortAndLong, help: ArgumentHelp("Where to write (default <home>/revocations.sgl).", valueName: "file"))
     var output: String?
-    @Option(name: .customLong("next-update"), help: ArgumentHelp("Promise the next list within this duration, e.g. 1h.", valueName: "duration"))
+    @Option(
+        name: .customLong("next-update"),
+        help: ArgumentHelp("Promise the next list within this duration, e.g. 1h.", valueName: "duration"))
     var nextUpdate: String?
 
     func run() throws {
@@ -99,7 +104,8 @@ struct RevocationsExport: ParsableCommand {
                 Console.json(o)
             } else {
                 Console.note(
-                    "Wrote revocation list #\(sequence) to \(path): \(entries.count) entries, \(bytes.count) bytes, signed by \(signer.keyID).")
+                    "Wrote revocation list #\(sequence) to \(path): \(entries.count) entries, \(bytes.count) bytes, signed by \(signer.keyID)."
+                )
             }
         }
     }
@@ -124,9 +130,12 @@ struct RevocationsPull: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "A file path or an http(s) URL.") var source: String
     @Option(name: .shortAndLong, help: ArgumentHelp("The list file to replace.", valueName: "file")) var output: String
-    @Option(help: ArgumentHelp("Keyset export with the revocation public keys (default: the home keyring).", valueName: "keyset.json"))
+    @Option(
+        help: ArgumentHelp(
+            "Keyset export with the revocation public keys (default: the home keyring).", valueName: "keyset.json"))
     var keys: String?
-    @Option(name: .customLong("max-bytes"), help: "Refuse lists larger than this.") var maxBytes: Int = RevocationList.defaultMaxBytes
+    @Option(name: .customLong("max-bytes"), help: "Refuse lists larger than this.") var maxBytes: Int = RevocationList
+        .defaultMaxBytes
 
     struct HTTPState: Codable {
         var etag: String?
@@ -160,7 +169,9 @@ struct RevocationsPull: AsyncParsableCommand {
                 if let existing = try? RevocationList(verifying: current, keys: keys, maxBytes: maxBytes) {
                     if incoming.sequence < existing.sequence {
                         throw RevocationListError(
-                            .rollback, "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)")
+                            .rollback,
+                            "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
+                        )
                     }
                     if incoming.sequence == existing.sequence {
                         guard incoming.hasSameBytes(as: existing) else {
@@ -169,7 +180,9 @@ struct RevocationsPull: AsyncParsableCommand {
                                 "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
                             )
                         }
-                        finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
+                        finish(
+                            "unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming
+                        )
                         return
                     }
                 } else {
@@ -182,7 +195,9 @@ struct RevocationsPull: AsyncParsableCommand {
             {
                 try? SecureFile.writeAtomically(Array(data), to: metaPath, mode: 0o644)
             }
-            finish("replaced", detail: "installed sequence \(incoming.sequence) (\(incoming.count) entries) in \(output)", list: incoming)
+            finish(
+                "replaced", detail: "installed sequence \(incoming.sequence) (\(incoming.count) entries) in \(output)",
+                list: incoming)
         }
     }
 
@@ -211,7 +226,9 @@ struct RevocationsPull: AsyncParsableCommand {
         do {
             (data, response) = try await URLSession.shared.data(for: request)
         } catch {
-            throw CLIFailure(Exit.unavailable, "cannot fetch \(source): \(error.localizedDescription). The old list stays in place.", reason: "unavailable")
+            throw CLIFailure(
+                Exit.unavailable, "cannot fetch \(source): \(error.localizedDescription). The old list stays in place.",
+                reason: "unavailable")
         }
         guard let http = response as? HTTPURLResponse else {
             throw CLIFailure(Exit.unavailable, "\(source) did not answer with HTTP", reason: "unavailable")
@@ -219,7 +236,8 @@ struct RevocationsPull: AsyncParsableCommand {
         if http.statusCode == 304 { return (nil, HTTPState()) }
         guard http.statusCode == 200 else {
             throw CLIFailure(
-                Exit.unavailable, "\(source) answered HTTP \(http.statusCode); the old list stays in place.", reason: "unavailable")
+                Exit.unavailable, "\(source) answered HTTP \(http.statusCode); the old list stays in place.",
+                reason: "unavailable")
         }
         guard data.count <= maxBytes else {
             throw RevocationListError(.tooLarge, "\(data.count) bytes, limit \(maxBytes)")
@@ -227,7 +245,8 @@ struct RevocationsPull: AsyncParsableCommand {
         return (
             Array(data),
             HTTPState(
-                etag: http.value(forHTTPHeaderField: "ETag"), lastModified: http.value(forHTTPHeaderField: "Last-Modified"))
+                etag: http.value(forHTTPHeaderField: "ETag"),
+                lastModified: http.value(forHTTPHeaderField: "Last-Modified"))
         )
     }
 }
@@ -242,7 +261,9 @@ struct RevocationsShow: ParsableCommand {
             """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The list file.") var file: String
-    @Option(help: ArgumentHelp("Keyset export with the revocation public keys (default: the home keyring).", valueName: "keyset.json"))
+    @Option(
+        help: ArgumentHelp(
+            "Keyset export with the revocation public keys (default: the home keyring).", valueName: "keyset.json"))
     var keys: String?
     @Flag(help: "Also list every entry.") var entries = false
 
@@ -271,7 +292,9 @@ struct RevocationsShow: ParsableCommand {
                 o["reason"] = failure.map { $0.reason.rawValue as Any } ?? NSNull()
                 o["bytes"] = bytes.count
                 if entries {
-                    o["entries"] = list.entries.map { ["guid": $0.id.description, "status": $0.status == .revoked ? "revoked" : "deactivated"] }
+                    o["entries"] = list.entries.map {
+                        ["guid": $0.id.description, "status": $0.status == .revoked ? "revoked" : "deactivated"]
+                    }
                 }
                 Console.json(o)
             } else {

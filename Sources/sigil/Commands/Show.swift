@@ -82,11 +82,13 @@ struct Edit: ParsableCommand {
     func checkArguments() throws {
         if !scope.isEmpty || all || readOnly || audience != nil {
             throw ValidationError(
-                "scope and audience are sealed into the token at issue. Issue a new token with the scope you need, then revoke this one.")
+                "scope and audience are sealed into the token at issue. Issue a new token with the scope you need, then revoke this one."
+            )
         }
         if expires != nil || expiresIn != nil || neverExpires || validFrom != nil {
             throw ValidationError(
-                "the validity window is sealed into the token at issue. Issue a new token with the window you need, then revoke this one.")
+                "the validity window is sealed into the token at issue. Issue a new token with the window you need, then revoke this one."
+            )
         }
         guard name != nil || description != nil else { throw ValidationError("give --name and/or --description") }
         if let name { try checkLabel(name, field: "--name", required: true) }

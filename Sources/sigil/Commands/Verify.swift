@@ -44,7 +44,9 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("Verify as of this time instead of now.", valueName: "time"))
     var at: String?
 
-    @Flag(name: .customLong("fail-if-stale"), help: "Refuse every token (exit 19) when the revocation list is past its next_update.")
+    @Flag(
+        name: .customLong("fail-if-stale"),
+        help: "Refuse every token (exit 19) when the revocation list is past its next_update.")
     var failIfStale = false
 
     @Option(help: "Clock-skew leeway in seconds.")
@@ -60,10 +62,13 @@ struct Verify: ParsableCommand {
             guard (0...86_400).contains(leeway) else {
                 throw CLIFailure.usage("--leeway must be 0...86400 seconds (got \(leeway))")
             }
-            let now = try at.map { text -> Int64 in
-                guard let t = TimeText.parseTime(text) else { throw CLIFailure.usage("--at '\(text)': \(TimeText.accepted)") }
-                return t
-            } ?? Home.now
+            let now =
+                try at.map { text -> Int64 in
+                    guard let t = TimeText.parseTime(text) else {
+                        throw CLIFailure.usage("--at '\(text)': \(TimeText.accepted)")
+                    }
+                    return t
+                } ?? Home.now
             let (tokenKeys, revocationKeys) = try loadKeys(home)
             let wanted = try requestedPermission(home)
             var source: RevocationStore? = nil
@@ -119,7 +124,8 @@ struct Verify: ParsableCommand {
             let keyset = try Keyset(json: try SecureFile.read(keys))
             guard keyset.audience == audience else {
                 throw CLIFailure.usage(
-                    "\(keys) is the keyset of audience \(keyset.audience), not \(audience); export one with: sigil keys export --audience \(audience)")
+                    "\(keys) is the keyset of audience \(keyset.audience), not \(audience); export one with: sigil keys export --audience \(audience)"
+                )
             }
             return (keyset.tokenKeys, keyset.revocationKeys)
         }
@@ -140,7 +146,8 @@ struct Verify: ParsableCommand {
         } else if let known = try? home.catalog().access(of: permission) {
             mode = known
         } else {
-            throw CLIFailure.usage("\(permission) is not in the catalog: say whether it reads or writes with --access read|write")
+            throw CLIFailure.usage(
+                "\(permission) is not in the catalog: say whether it reads or writes with --access read|write")
         }
         guard let p = Permission(permission, access: mode) else {
             throw CLIFailure.usage("--permission must be resource.action, each part [a-z][a-z0-9_-]{0,31}")

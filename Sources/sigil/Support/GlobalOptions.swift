@@ -3,7 +3,10 @@ import Foundation
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Home folder with keyring, ledger and catalog (default: $SIGIL_HOME, else ./keys).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Home folder with keyring, ledger and catalog (default: $SIGIL_HOME, else ./keys).", valueName: "dir"))
     var home: String?
 
     @Flag(name: .long, help: "Print one JSON object (or array) on stdout for scripts.")

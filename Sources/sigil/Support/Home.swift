@@ -64,7 +64,8 @@ struct Home {
         if !FileManager.default.fileExists(atPath: Catalog.path(home: path)) {
             try Catalog.example.save(home: path)
             Console.note(
-                "sigil: wrote an example catalog to \(Catalog.path(home: path)) (devices, users, invoices); see: sigil catalog")
+                "sigil: wrote an example catalog to \(Catalog.path(home: path)) (devices, users, invoices); see: sigil catalog"
+            )
         }
         return ring
     }

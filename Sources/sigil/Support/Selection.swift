@@ -72,7 +72,9 @@ func isASCIIHexDigit(_ c: UInt8) -> Bool {
 /// GUIDs named on the command line: full GUIDs, unique prefixes of at least 8 hex digits,
 /// `-` for one per line on stdin, or `--all-matching` with the list filters.
 struct TokenSelection: ParsableArguments {
-    @Argument(help: ArgumentHelp("GUIDs or unique prefixes (≥ 8 hex digits); - reads them from stdin, one per line.", valueName: "guid"))
+    @Argument(
+        help: ArgumentHelp(
+            "GUIDs or unique prefixes (≥ 8 hex digits); - reads them from stdin, one per line.", valueName: "guid"))
     var guids: [String] = []
 
     @Flag(name: .customLong("all-matching"), help: "Act on every token the filters below match.")
@@ -106,7 +108,9 @@ struct TokenSelection: ParsableArguments {
                 texts.append(item)
             }
         }
-        guard !texts.isEmpty else { throw CLIFailure.usage("name at least one GUID, use - for stdin, or --all-matching") }
+        guard !texts.isEmpty else {
+            throw CLIFailure.usage("name at least one GUID, use - for stdin, or --all-matching")
+        }
         var seen = Set<TokenID>()
         var out: [TokenRecord] = []
         lazy var prefixIndex: [(String, TokenRecord)] = state.liveTokens.map { ($0.id.hexString, $0) }
@@ -127,7 +131,8 @@ struct TokenSelection: ParsableArguments {
                 }
                 let matches = prefixIndex.filter { $0.0.hasPrefix(hex) }
                 guard let first = matches.first else {
-                    throw CLIFailure(Exit.noInput, "no token GUID starts with \(hex); see: sigil list", reason: "not_found")
+                    throw CLIFailure(
+                        Exit.noInput, "no token GUID starts with \(hex); see: sigil list", reason: "not_found")
                 }
                 guard matches.count == 1 else {
                     throw CLIFailure.usage(
@@ -150,7 +155,9 @@ func confirm(_ question: String, yes: Bool) throws {
     }
     FileHandle.standardError.write(Data("\(question) This cannot be undone. [y/N] ".utf8))
     let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
-    guard answer == "y" || answer == "yes" else { throw CLIFailure(1, "cancelled; nothing changed", reason: "cancelled") }
+    guard answer == "y" || answer == "yes" else {
+        throw CLIFailure(1, "cancelled; nothing changed", reason: "cancelled")
+    }
 }
 
 /// One token as a JSON object for `--json`: ``writeTokenJSON(_:into:)``'s output, parsed back,
