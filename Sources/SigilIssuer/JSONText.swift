@@ -89,15 +89,16 @@ public struct JSONReader {
         return index < bytes.count && bytes[index] == 0x22
     }
 
-    public mutating func int() throws(Failure) -> Int64 {
+    /// A non-negative integer up to `UInt64.max`.
+    public mutating func uint() throws(Failure) -> UInt64 {
         skipWhitespace()
-        var negative = false
-        if index < bytes.count, bytes[index] == 0x2d {
-            negative = true
-            index += 1
-        }
+        guard index < bytes.count, bytes[index] != 0x2d else { throw Failure() }
+        return try magnitude()
+    }
+
+    /// The digits of an integer, without sign, refusing leading zeros, fractions and exponents.
+    private mutating func magnitude() throws(Failure) -> UInt64 {
         let start = index
-        // Accumulate the magnitude unsigned so Int64.min (whose magnitude Int64 cannot hold) reads back.
         var magnitude: UInt64 = 0
         while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
             let (m, o1) = magnitude.multipliedReportingOverflow(by: 10)
@@ -111,6 +112,18 @@ public struct JSONReader {
         if index < bytes.count, bytes[index] == 0x2e || bytes[index] == 0x65 || bytes[index] == 0x45 {
             throw Failure()  // journal numbers are integers
         }
+        return magnitude
+    }
+
+    public mutating func int() throws(Failure) -> Int64 {
+        skipWhitespace()
+        var negative = false
+        if index < bytes.count, bytes[index] == 0x2d {
+            negative = true
+            index += 1
+        }
+        // The magnitude is accumulated unsigned so Int64.min (whose magnitude Int64 cannot hold) reads back.
+        let magnitude = try magnitude()
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { throw Failure() }
             return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
@@ -281,8 +294,13 @@ public struct JSONWriter {
 
     /// Decimal digits without creating a String (listing 100k tokens writes 500k integers).
     public mutating func int(_ v: Int64) {
-        var magnitude = v.magnitude
         if v < 0 { bytes.append(0x2d) }
+        uint(v.magnitude)
+    }
+
+    /// An unsigned integer's decimal digits (sequences go up to `UInt64.max`).
+    public mutating func uint(_ value: UInt64) {
+        var magnitude = value
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of scratch: enough for 20 digits
         let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
             var n = 0

@@ -24,7 +24,7 @@ public enum JournalCodec {
         w.string(record.op.rawValue)
         if let s = record.sequence {
             w.key("sequence")
-            w.int(Int64(bitPattern: s))
+            w.uint(s)
         }
         if let s = record.status {
             w.key("status")
@@ -110,10 +110,7 @@ public enum JournalCodec {
             case "status":
                 guard let s = TokenStatus(rawValue: try r.string()) else { throw JSONReader.Failure() }
                 record.status = s
-            case "sequence":
-                let s = try r.int()
-                guard s >= 0 else { throw JSONReader.Failure() }
-                record.sequence = UInt64(s)
+            case "sequence": record.sequence = try r.uint()
             default: try r.skipValue()
             }
         }
