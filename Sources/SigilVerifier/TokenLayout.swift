@@ -91,27 +91,24 @@ struct TokenLayout {
         bodyCount = end
     }
 
-    static func isKeyID(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard (1...32).contains(s.count) else { return false }
+    /// Key ids are 1-32 characters of `[A-Za-z0-9_-]`.
+    static func isKeyID(_ s: UnsafeBufferPointer<UInt8>) -> Bool { isIdentifier(s, maxLength: 32, dotAndColon: false) }
+
+    /// Audiences are 1-64 characters of `[A-Za-z0-9._:-]`: a key id's charset plus `.` and `:`.
+    static func isAudience(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        isIdentifier(s, maxLength: 64, dotAndColon: true)
+    }
+
+    private static func isIdentifier(_ s: UnsafeBufferPointer<UInt8>, maxLength: Int, dotAndColon: Bool) -> Bool {
+        guard (1...maxLength).contains(s.count) else { return false }
         for c in s {
             switch c {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 continue
-            default: return false
-            }
-        }
-        return true
-    }
-
-    static func isAudience(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard (1...64).contains(s.count) else { return false }
-        for c in s {
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"),
-                UInt8(ascii: "."), UInt8(ascii: ":"):
-                continue
+            case UInt8(ascii: "."), UInt8(ascii: ":"):
+                // Not `case … where`: a where clause would guard only the last pattern.
+                guard dotAndColon else { return false }
             default: return false
             }
         }
