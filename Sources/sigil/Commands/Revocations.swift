@@ -24,7 +24,7 @@ struct Revocations: ParsableCommand {
 
 /// Revocation public keys from a keyset export, or from the home keyring.
 func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] {
-    if let path { return try Keyset(json: try SecureFile.read(path)).revocationKeys }
+    if let path { return try readKeyset(path).revocationKeys }
     guard Keyring.exists(home: home.path) else {
         throw CLIFailure(
             Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found"

@@ -121,7 +121,7 @@ struct Verify: ParsableCommand {
 
     private func loadKeys(_ home: Home) throws -> ([TokenKey], [RevocationKey]) {
         if let keys {
-            let keyset = try Keyset(json: try SecureFile.read(keys))
+            let keyset = try readKeyset(keys)
             guard keyset.audience == audience else {
                 throw CLIFailure.usage(
                     "\(keys) is the keyset of audience \(keyset.audience), not \(audience); export one with: sigil keys export --audience \(audience)"

@@ -81,6 +81,25 @@ struct Home {
     }
 }
 
+/// Reads a keyset export (`--keys`): a missing file is 66, a bad one 65, and both say how
+/// to get a good one.
+func readKeyset(_ path: String) throws -> Keyset {
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CLIFailure(
+            Exit.noInput,
+            "no keyset at \(path). Write one with: sigil keys export --audience AUDIENCE -o \(path)",
+            reason: "not_found")
+    }
+    do {
+        return try Keyset(contentsOf: path)
+    } catch {
+        throw CLIFailure(
+            Exit.dataError,
+            "\(error.message). Export it again with: sigil keys export --audience AUDIENCE -o \(path)",
+            reason: "bad_keyset")
+    }
+}
+
 /// The OS user, the default `--created-by`.
 func currentUser() -> String {
     if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
