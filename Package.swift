@@ -24,7 +24,10 @@ let package = Package(
             name: "COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "SigilIssuer", dependencies: ["SigilVerifier"], swiftSettings: strict),
+        // The ledger's database: the system's libsqlite3 (libsqlite3-dev), no Swift package.
+        .systemLibrary(
+            name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .target(name: "SigilIssuer", dependencies: ["SigilVerifier", "CSQLite"], swiftSettings: strict),
         .executableTarget(
             name: "sigil",
             dependencies: [

@@ -2,7 +2,7 @@ import Foundation
 public import SigilVerifier
 
 /// The resources and actions tokens can be scoped to, and whether each action reads or writes.
-/// Stored as `<home>/catalog.json`.
+/// Stored in the ledger database.
 ///
 /// `resource.*` in a requested scope expands to the resource's actions **today**; actions
 /// added later are not granted to tokens issued before.
@@ -13,6 +13,7 @@ public import SigilVerifier
 /// let pairs = try catalog.expand(["devices.*", "reports.export"])
 /// ```
 public struct Catalog: Sendable, Hashable {
+    /// The v0.1 file a home kept its catalog in; imported into the database once.
     public static let fileName = "catalog.json"
     public static let format = "sigil-catalog-v1"
 
@@ -28,48 +29,12 @@ public struct Catalog: Sendable, Hashable {
         "invoices": ["list": .read, "get": .read, "pay": .write],
     ])
 
-    public static func path(home: String) -> String { home + "/" + fileName }
-
-    private struct Wire: Codable {
-        var format: String
-        var resources: [String: [String: String]]
-    }
-
-    /// Loads the catalog; a missing file is an empty catalog.
-    public static func load(home: String) throws(IssuerError) -> Catalog {
-        let file = path(home: home)
-        guard FileManager.default.fileExists(atPath: file) else { return Catalog() }
-        let bytes = try SecureFile.read(file)
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)), wire.format == format else {
-            throw IssuerError(.badData, "\(file) is not a valid \(format) catalog")
-        }
-        var resources: [String: [String: Access]] = [:]
-        for (resource, actions) in wire.resources {
-            for (action, access) in actions {
-                guard Scope.isValidPart(resource), Scope.isValidPart(action), let a = Access(rawValue: access) else {
-                    throw IssuerError(.badData, "\(file): \(resource).\(action) is not a valid entry")
-                }
-                resources[resource, default: [:]][action] = a
-            }
-        }
-        return Catalog(resources: resources)
-    }
-
-    public func save(home: String) throws(IssuerError) {
-        let wire = Wire(format: Self.format, resources: resources.mapValues { $0.mapValues(\.rawValue) })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        guard var bytes = try? Array(encoder.encode(wire)) else {
-            throw IssuerError(.badData, "cannot encode the catalog")
-        }
-        bytes.append(0x0a)
-        try SecureFile.writeAtomically(bytes, to: Self.path(home: home))
-    }
-
     /// Adds (or changes the access of) `resource.action`.
     public mutating func add(resource: String, action: String, access: Access) throws(IssuerError) {
         guard Scope.isValidPart(resource), Scope.isValidPart(action) else {
-            throw IssuerError(.invalidInput, "resource and action must each match [a-z][a-z0-9_-]{0,31}")
+            throw IssuerError(
+                .invalidInput, "resource and action must each match [a-z][a-z0-9_-]{0,31}",
+                detail: .invalidPair("\(resource).\(action)"))
         }
         resources[resource, default: [:]][action] = access
     }
@@ -103,28 +68,31 @@ public struct Catalog: Sendable, Hashable {
                 guard let actions = resources[resource], !actions.isEmpty else {
                     throw IssuerError(
                         .invalidInput,
-                        "unknown resource '\(resource)' in --scope \(item). Known resources: \(resources.keys.sorted().joined(separator: ", ")). Add one with: sigil catalog add RESOURCE ACTION --access read|write"
-                    )
+                        "unknown resource '\(resource)' in \(item). Known resources: \(resources.keys.sorted().joined(separator: ", "))",
+                        detail: .unknownResource(resource, known: resources.keys.sorted()))
                 }
                 for action in actions.keys { out.insert("\(resource).\(action)") }
                 continue
             }
             guard Scope.isValidPair(item) else {
                 throw IssuerError(
-                    .invalidInput, "--scope \(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})")
+                    .invalidInput, "\(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})",
+                    detail: .invalidPair(item))
             }
             guard access(of: item) != nil else {
                 throw IssuerError(
-                    .invalidInput,
-                    "unknown permission \(item). Known: \(allPairs.joined(separator: ", ")). Add it with: sigil catalog add \(item.replacingOccurrences(of: ".", with: " ")) --access read|write"
-                )
+                    .invalidInput, "unknown permission \(item). Known: \(allPairs.joined(separator: ", "))",
+                    detail: .unknownPermission(item, known: allPairs))
             }
             out.insert(item)
         }
-        guard !out.isEmpty else { throw IssuerError(.invalidInput, "--scope needs at least one resource.action") }
+        guard !out.isEmpty else {
+            throw IssuerError(.invalidInput, "a custom scope needs at least one resource.action", detail: .scopeSize(0))
+        }
         guard out.count <= TokenClaims.maxScopeEntries else {
             throw IssuerError(
-                .invalidInput, "a custom scope holds at most 256 pairs, got \(out.count); use --all or --read-only")
+                .invalidInput, "a custom scope holds at most \(TokenClaims.maxScopeEntries) pairs, got \(out.count)",
+                detail: .scopeSize(out.count))
         }
         return out.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }

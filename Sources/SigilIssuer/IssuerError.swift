@@ -1,29 +1,99 @@
-/// Why an issuer operation failed: a stable reason (the CLI maps it to a sysexits code)
-/// and a message that says what went wrong and how to fix it, never a secret or a token.
+public import SigilVerifier
+
+/// Why an issuer operation failed: a stable ``reason`` (front ends map it to an exit code or
+/// an HTTP status), a ``detail`` with the data a front end needs to explain it, and a plain
+/// ``message``.
+///
+/// The message names no command, flag or environment variable: front ends add their own
+/// fix-its from ``detail``. It never holds a secret or a token.
+///
+/// ```swift
+/// do {
+///     _ = try issuer.issue(request, by: actor)
+/// } catch let error as IssuerError {
+///     if case .unknownPermission(let pair, let known) = error.detail { print(pair, known) }
+/// }
+/// ```
 public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Reason: String, Sendable, CaseIterable {
-        /// Bad arguments or input the user can fix (sysexits 64/65 depending on source).
+        /// Bad arguments or input the caller can fix (CLI 64, HTTP 400/422).
         case invalidInput = "invalid_input"
         /// Data on disk or on stdin is not in the expected format (65).
         case badData = "bad_data"
-        /// A GUID, key, file or resource does not exist (66).
+        /// A GUID, key, file or resource does not exist (66, HTTP 404).
         case notFound = "not_found"
         /// A file could not be written (73).
         case cannotWrite = "cannot_write"
-        /// Another sigil process holds the lock (75).
+        /// Another process holds the database's write lock past the timeout (75, HTTP 503).
         case lockBusy = "lock_busy"
-        /// A file's permissions are unsafe or access was denied (77).
+        /// A file's permissions or owner are unsafe, or access was denied (77).
         case permissions
-        /// The operation is not allowed in the current state (65), e.g. activating a revoked token.
+        /// The operation is not allowed in the current state (65, HTTP 409).
         case conflict
+        /// The caller's rights do not cover the request (77, HTTP 403).
+        case forbidden
+    }
+
+    /// What exactly went wrong, with the data to explain it. Cases may be added.
+    public enum Detail: Sendable, Hashable {
+        case none
+        /// A custom scope names a pair the catalog does not know.
+        case unknownPermission(String, known: [String])
+        /// `resource.*` names a resource the catalog does not know.
+        case unknownResource(String, known: [String])
+        /// Not `resource.action`.
+        case invalidPair(String)
+        /// A custom scope with no pair, or more than the format allows.
+        case scopeSize(Int)
+        /// A field that is sealed into the token at issue.
+        case sealedField(String)
+        /// The token's state forbids the change (activating a revoked token).
+        case forbiddenChange(TokenID, name: String, status: TokenStatus, action: LifecycleAction)
+        /// No live token has this GUID or GUID prefix.
+        case tokenNotFound(String)
+        /// A GUID prefix matches several tokens.
+        case ambiguousPrefix(String, matches: [TokenID])
+        /// A selector is neither a GUID nor a prefix of at least 8 hex digits (the text is not kept:
+        /// people paste tokens there by mistake).
+        case notASelector(length: Int)
+        /// A filter value is empty or blank.
+        case emptyFilter(String)
+        /// A label (name, description, creator, actor) is refused.
+        case invalidLabel(field: String, problem: String)
+        /// The audience does not match the format's charset or length.
+        case invalidAudience(length: Int)
+        /// The expiry has already passed.
+        case windowInPast(validTo: Int64)
+        /// The expiry is not after valid-from.
+        case windowReversed(validFrom: Int64, validTo: Int64)
+        /// The home folder does not exist.
+        case noHome(String)
+        /// A keyring already exists (its issuing key ID).
+        case keyringExists(path: String, keyID: String)
+        /// The database's write lock stayed taken for this many seconds.
+        case databaseBusy(path: String, seconds: Double)
+        /// The database file is damaged or not a database.
+        case databaseCorrupt(path: String)
+        /// The database was made by a newer Sigil.
+        case databaseTooNew(path: String, found: Int, supported: Int)
+        /// No token key with this ID.
+        case keyNotFound(String)
+        /// The key is retired; it cannot issue again.
+        case keyRetired(String)
+        /// The key is the issuing key and cannot be retired.
+        case keyIsActive(String)
+        /// The caller may not grant or touch this (what was too wide).
+        case insufficientScope(String)
     }
 
     public let reason: Reason
+    public let detail: Detail
     public let message: String
 
-    public init(_ reason: Reason, _ message: String) {
+    public init(_ reason: Reason, _ message: String, detail: Detail = .none) {
         self.reason = reason
         self.message = message
+        self.detail = detail
     }
 
     public var description: String { message }

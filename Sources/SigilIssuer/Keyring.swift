@@ -195,11 +195,13 @@ public struct Keyring: Sendable {
     /// Makes `keyID` the issuing key; the previous active key stays valid for verification.
     public mutating func promote(_ keyID: String) throws(IssuerError) {
         guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
-            throw IssuerError(.notFound, "no token key \(keyID); see sigil keys list")
+            throw IssuerError(.notFound, "no token key \(keyID)", detail: .keyNotFound(keyID))
         }
         switch tokenKeys[index].state {
         case .active: return
-        case .retired: throw IssuerError(.conflict, "key \(keyID) is retired and cannot issue again; add a new key")
+        case .retired:
+            throw IssuerError(
+                .conflict, "key \(keyID) is retired and cannot issue again; add a new key", detail: .keyRetired(keyID))
         case .pending, .verifying: break
         }
         for i in tokenKeys.indices where tokenKeys[i].state == .active { tokenKeys[i].state = .verifying }
@@ -209,10 +211,12 @@ public struct Keyring: Sendable {
     /// Stops a key from verifying: tokens under it become `unknown_key` once services load the new keyset.
     public mutating func retire(_ keyID: String) throws(IssuerError) {
         guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
-            throw IssuerError(.notFound, "no token key \(keyID); see sigil keys list")
+            throw IssuerError(.notFound, "no token key \(keyID)", detail: .keyNotFound(keyID))
         }
         guard tokenKeys[index].state != .active else {
-            throw IssuerError(.conflict, "key \(keyID) is the issuing key; promote another key before retiring it")
+            throw IssuerError(
+                .conflict, "key \(keyID) is the issuing key; promote another key before retiring it",
+                detail: .keyIsActive(keyID))
         }
         tokenKeys[index].state = .retired
         tokenKeys[index].secret.withUnsafeMutableBytes { OpenSSL.cleanse($0) }

@@ -25,9 +25,7 @@ struct CatalogShow: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try guarded(json: global.json) {
-            let home = Home(global)
-            _ = try home.keyringCreatingUnderLock("catalog")
-            let catalog = try home.catalog()
+            let catalog = try Home(global).issuer().catalog()
             if global.json {
                 Console.json(catalog.resources.mapValues { $0.mapValues(\.rawValue) })
                 return
@@ -52,20 +50,17 @@ struct CatalogAdd: ParsableCommand {
               sigil catalog add devices reboot --access write
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @Argument(help: "The resource, e.g. devices.") var resource: String
     @Argument(help: "The action, e.g. reboot.") var action: String
-    @Option(help: "read or write.") var access: String
+    @Option(help: "read or write.") var access: Access
 
     func run() throws {
         try guarded(json: global.json) {
-            guard let mode = Access(rawValue: access) else { throw CLIFailure.usage("--access must be read or write") }
-            let home = Home(global)
-            let lock = try home.lock("catalog add")
-            defer { lock.unlock() }
-            _ = try home.keyring()
-            var catalog = try home.catalog()
-            try catalog.add(resource: resource, action: action, access: mode)
-            try catalog.save(home: home.path)
+            let mode = access
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            try home.issuer().addToCatalog(resource: resource, action: action, access: mode, by: actor, now: Home.now)
             if global.json {
                 Console.json(["permission": "\(resource).\(action)", "access": mode.rawValue])
             } else {
@@ -75,40 +70,3 @@ struct CatalogAdd: ParsableCommand {
     }
 }
 
-struct LedgerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ledger", abstract: "Maintain the ledger journal.",
-        discussion: """
-            Example:
-              sigil ledger compact
-            """,
-        subcommands: [LedgerCompact.self])
-}
-
-struct LedgerCompact: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "compact",
-        abstract: "Rewrite the journal as one record per token (atomic: temp file, fsync, rename).",
-        discussion: """
-            Drops history and the tombstones of deleted tokens that have expired.
-
-            Example:
-              sigil ledger compact
-            """)
-    @OptionGroup var global: GlobalOptions
-    func run() throws {
-        try guarded(json: global.json) {
-            let home = Home(global)
-            let lock = try home.lock("ledger compact")
-            defer { lock.unlock() }
-            let state = try home.loadLedger()
-            try home.ledger.compact(state, now: Home.now)
-            let after = try home.ledger.load()
-            if global.json {
-                Console.json(["records_before": state.recordCount, "records_after": after.recordCount])
-            } else {
-                Console.note("Compacted the ledger: \(state.recordCount) → \(after.recordCount) records.")
-            }
-        }
-    }
-}

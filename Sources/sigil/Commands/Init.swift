@@ -6,7 +6,8 @@ struct Init: ParsableCommand {
         abstract: "Create a home with a development keyring and an example catalog.",
         discussion: """
             Creates the home folder (0700), keyring.json (0600) with one issuing key and one \
-            revocation-list signing key, and catalog.json. Other commands do this on first use.
+            revocation-list signing key, and the ledger database sigil.db (0600) with the example \
+            catalog. `sigil issue` does this on first use; other commands need an existing home.
 
             Example:
               sigil --home /etc/sigil init
@@ -17,19 +18,11 @@ struct Init: ParsableCommand {
     func run() throws {
         try guarded(json: global.json) {
             let home = Home(global)
-            let lock = try home.lock("init")
-            defer { lock.unlock() }
-            if Keyring.exists(home: home.path) {
-                let ring = try Keyring.load(home: home.path)
-                throw CLIFailure(
-                    Exit.dataError,
-                    "a keyring already exists at \(Keyring.path(home: home.path)) (issuing key \(ring.activeKey.keyID)); nothing changed. Use sigil keys rotate to change keys.",
-                    reason: "exists")
-            }
-            let ring = try home.createDevelopmentKeyring()
+            let issuer = try home.issuer(.initialize)
+            let ring = try issuer.keyring()
             if global.json {
                 Console.json([
-                    "home": home.path, "keyring": Keyring.path(home: home.path), "kid": ring.activeKey.keyID,
+                    "home": home.path, "database": issuer.databasePath, "keyring": Keyring.path(home: home.path), "kid": ring.activeKey.keyID,
                     "revocation_kid": ring.signingKey.keyID,
                 ])
             }

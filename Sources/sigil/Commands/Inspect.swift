@@ -51,7 +51,7 @@ struct Inspect: ParsableCommand {
                     signature = "unverified (key \(claims.keyID) is not in this keyring)"
                 }
             }
-            let record = verified ? (try? home.ledger.load())?.tokens[claims.id] : nil
+            let record = verified ? try? home.issuer().token(claims.id.description) : nil
             if global.json {
                 var o: [String: Any] = [
                     "verified": verified, "signature": signature, "kid": claims.keyID, "guid": claims.id.description,

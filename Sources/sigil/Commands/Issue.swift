@@ -23,6 +23,7 @@ struct Issue: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
 
     @Option(help: "A name to find the token by (required).")
     var name: String
@@ -64,8 +65,7 @@ struct Issue: ParsableCommand {
     @Option(name: .customLong("created-by"), help: "Who issued it (default: the OS user).")
     var createdBy: String?
 
-    /// Argument checks, run inside `guarded` so `--json` reports them like every other error.
-    func checkArguments() throws {
+    func validate() throws {
         let kinds = [all, readOnly, !scopes.isEmpty].filter { $0 }.count
         guard kinds == 1 else {
             throw ValidationError("choose exactly one scope: --all, --read-only or --scope resource.action")
@@ -73,110 +73,66 @@ struct Issue: ParsableCommand {
         guard [expires != nil, expiresIn != nil, neverExpires].filter({ $0 }).count <= 1 else {
             throw ValidationError("choose at most one of --expires, --expires-in and --never-expires")
         }
-        try checkLabel(name, field: "--name", required: true)
-        try checkLabel(description, field: "--description", required: false)
-        guard TokenClaims.isValidAudience(audience) else {
-            throw ValidationError(
-                "--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(audience.count) characters)")
+    }
+
+    /// The request, parsed from the flags: times and durations are the CLI's syntax.
+    func request() throws -> IssueRequest {
+        let from = try validFrom.map { text -> Int64 in
+            guard let t = TimeText.parseTime(text) else {
+                throw CLIFailure.usage("--valid-from '\(Terminal.safe(text))' is not a time: \(TimeText.accepted)")
+            }
+            return t
         }
+        let expiry: Expiry
+        if neverExpires {
+            expiry = .never
+        } else if let expires {
+            guard let t = TimeText.parseTime(expires) else {
+                throw CLIFailure.usage("--expires '\(Terminal.safe(expires))' is not a time: \(TimeText.accepted)")
+            }
+            expiry = .at(t)
+        } else if let expiresIn {
+            guard let d = TimeText.parseDuration(expiresIn) else {
+                throw CLIFailure.usage(
+                    "--expires-in '\(Terminal.safe(expiresIn))' is not a duration like 90d, 12h, 2w or 1y")
+            }
+            expiry = .after(d)
+        } else {
+            expiry = .default
+        }
+        let scope: ScopeRequest = all ? .all : readOnly ? .readOnly : .custom(scopes)
+        return IssueRequest(
+            name: name, description: description, audience: audience, scope: scope, validFrom: from, expiry: expiry,
+            createdBy: createdBy ?? actorOption.actor ?? currentUser())
     }
 
     func run() throws {
         try guarded(json: global.json) {
-            try checkArguments()
-            let home = Home(global)
+            let home = Home(global, actor: actorOption)
+            let request = try request()
             let now = Home.now
-            let from =
-                try validFrom.map { text -> Int64 in
-                    guard let t = TimeText.parseTime(text) else {
-                        throw CLIFailure.usage("--valid-from '\(text)' is not a time: \(TimeText.accepted)")
-                    }
-                    return t
-                } ?? now
-            let to: Int64?
-            if neverExpires {
-                to = nil
-            } else if let expires {
-                guard let t = TimeText.parseTime(expires) else {
-                    throw CLIFailure.usage("--expires '\(expires)' is not a time: \(TimeText.accepted)")
-                }
-                to = t
-            } else if let expiresIn {
-                guard let d = TimeText.parseDuration(expiresIn) else {
-                    throw CLIFailure.usage("--expires-in '\(expiresIn)' is not a duration like 90d, 12h, 2w or 1y")
-                }
-                to = from + d
-            } else {
-                to = from + 365 * 86_400
-            }
-            if let to {
-                guard to > now else {
-                    throw CLIFailure.usage(
-                        "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires"
-                    )
-                }
-                guard to > from else {
-                    throw CLIFailure.usage(
-                        "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))"
-                    )
-                }
-            }
-
-            let lock = try home.lock("issue")
-            defer { lock.unlock() }
-            let ring = try home.keyring()
-            let scope: Scope
-            if all {
-                scope = .all
-            } else if readOnly {
-                scope = .readOnly
-            } else {
-                scope = .custom(try home.catalog().expand(scopes))
-            }
-            let key = ring.activeKey
-            let claims: TokenClaims
-            do {
-                claims = try TokenClaims(
-                    keyID: key.keyID, audience: audience, id: TokenMinter.newTokenID(), validFrom: from, validTo: to,
-                    scope: scope)
-            } catch let error as VerificationError {
-                throw CLIFailure.usage(error.detail)
-            }
-            let token = try TokenMinter.mint(claims, masterSecret: key.secret)
-            let record = TokenRecord(
-                claims: claims, name: name, description: description, createdBy: createdBy ?? currentUser(), now: now)
-            // The ledger entry is durable before the token is shown, so a shown token is never unrecorded.
-            if let warning = try home.ledger.append([JournalRecord(op: .issue, at: now, token: record)]) {
-                Console.warning(warning)
-            }
+            // Every check that needs no ledger runs before a home is created.
+            _ = try Issuer.checkRequest(request, now: now)
+            let actor = try home.actor()
+            let issuer = try home.issuer(.createIfMissing)
+            let issued = try issuer.issue(request, by: actor, now: now)
+            let record = issued.record
             if global.json {
                 var o = tokenJSON(record)
-                o["token"] = token
+                o["token"] = issued.token
                 Console.json(o)
             } else {
-                Console.out(token)
+                Console.out(issued.token)
             }
             Console.note(
                 """
-                Issued "\(name)" for audience \(audience)
-                  guid      \(claims.id)
-                  scope     \(scope.summary)
-                  valid     \(TimeText.formatDate(from)) → \(TimeText.formatDate(to))
-                  key       \(key.keyID)
+                Issued "\(Terminal.safe(record.name))" for audience \(record.audience)
+                  guid      \(record.id)
+                  scope     \(record.scope.summary)
+                  valid     \(TimeText.formatDate(record.validFrom)) → \(TimeText.formatDate(record.validTo))
+                  key       \(record.keyID)
                 This token is shown once and never stored: store it now.
                 """)
         }
-    }
-}
-
-/// Names and descriptions are free text, but not control characters (they would garble
-/// tables and logs) and not unbounded.
-func checkLabel(_ text: String, field: String, required: Bool) throws {
-    if required, text.trimmingCharacters(in: .whitespaces).isEmpty {
-        throw ValidationError("\(field) must not be empty")
-    }
-    guard text.count <= 200 else { throw ValidationError("\(field) is longer than 200 characters") }
-    guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-        throw ValidationError("\(field) must not contain control characters (newlines, tabs, NUL)")
     }
 }

@@ -36,7 +36,7 @@ struct KeysList: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try guarded(json: global.json) {
-            let ring = try Home(global).keyringCreatingUnderLock("keys list")
+            let ring = try Home(global).issuer().keyring()
             if global.json {
                 Console.json([
                     "token_keys": ring.tokenKeys.map(keyJSON),
@@ -54,17 +54,17 @@ struct KeysList: ParsableCommand {
     }
 }
 
-/// Loads the keyring under the lock, applies `change`, saves it atomically.
-func changeKeyring(_ global: GlobalOptions, _ command: String, _ change: (inout Keyring) throws -> String) throws {
+/// Runs a key change through the issuer and reports the keyring after it.
+func changeKeyring(
+    _ global: GlobalOptions, _ actorOption: ActorOption, _ change: (Issuer, Actor) throws -> String
+) throws {
     try guarded(json: global.json) {
-        let home = Home(global)
-        let lock = try home.lock(command)
-        defer { lock.unlock() }
-        var ring = try home.keyring()
-        let message = try change(&ring)
-        try ring.save(home: home.path)
+        let home = Home(global, actor: actorOption)
+        let actor = try home.actor()
+        let issuer = try home.issuer()
+        let message = try change(issuer, actor)
         if global.json {
-            Console.json(["token_keys": ring.tokenKeys.map(keyJSON), "message": message])
+            Console.json(["token_keys": try issuer.keyring().tokenKeys.map(keyJSON), "message": message])
         } else {
             Console.note(message)
         }
@@ -79,9 +79,10 @@ struct KeysAdd: ParsableCommand {
               sigil keys add && sigil keys export --audience billing -o billing.keyset.json
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     func run() throws {
-        try changeKeyring(global, "keys add") { ring in
-            let key = ring.addTokenKey(now: Home.now)
+        try changeKeyring(global, actorOption) { issuer, actor in
+            let key = try issuer.addKey(by: actor, now: Home.now)
             return "Added pending key \(key.keyID). Export keysets to services, then: sigil keys promote \(key.keyID)"
         }
     }
@@ -97,12 +98,13 @@ struct KeysPromote: ParsableCommand {
               sigil keys promote k20261123-3fa9c1
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
     func run() throws {
-        try changeKeyring(global, "keys promote") { ring in
-            let previous = ring.activeKey.keyID
-            if previous == kid { return "\(kid) is already the issuing key; nothing changed." }
-            try ring.promote(kid)
+        try changeKeyring(global, actorOption) { issuer, actor in
+            guard let previous = try issuer.promoteKey(kid, by: actor, now: Home.now) else {
+                return "\(kid) is already the issuing key; nothing changed."
+            }
             return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
         }
     }
@@ -113,16 +115,20 @@ struct KeysRetire: ParsableCommand {
         commandName: "retire",
         abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.",
         discussion: """
-            The key's secret is destroyed; the issuing key cannot be retired.
+            The key's secret is destroyed, so this cannot be undone: it asks on a terminal unless \
+            --yes. The issuing key cannot be retired.
 
             Example:
-              sigil keys retire k20261001-77aa01
+              sigil keys retire --yes k20261001-77aa01
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
+    @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
     func run() throws {
-        try changeKeyring(global, "keys retire") { ring in
-            try ring.retire(kid)
+        try changeKeyring(global, actorOption) { issuer, actor in
+            try confirm("Retire key \(Terminal.safe(kid)) and destroy its secret?", yes: yes)
+            try issuer.retireKey(kid, by: actor, now: Home.now)
             return "Retired \(kid) and destroyed its secret. Export keysets again so services drop it."
         }
     }
@@ -136,12 +142,11 @@ struct KeysRotate: ParsableCommand {
               sigil keys rotate
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     func run() throws {
-        try changeKeyring(global, "keys rotate") { ring in
-            let previous = ring.activeKey.keyID
-            let key = ring.addTokenKey(now: Home.now)
-            try ring.promote(key.keyID)
-            return "\(key.keyID) now issues new tokens; \(previous) keeps verifying until retired."
+        try changeKeyring(global, actorOption) { issuer, actor in
+            let (key, previous) = try issuer.rotateKey(by: actor, now: Home.now)
+            return "\(key) now issues new tokens; \(previous) keeps verifying until retired."
         }
     }
 }
@@ -164,11 +169,7 @@ struct KeysExport: ParsableCommand {
     var output: String?
     func run() throws {
         try guarded(json: global.json) {
-            guard TokenClaims.isValidAudience(audience) else {
-                throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-            }
-            let ring = try Home(global).keyringCreatingUnderLock("keys export")
-            var bytes = try ring.keyset(audience: audience).json()
+            var bytes = try Home(global).issuer().keyset(audience: audience).json()
             bytes.append(0x0a)
             if let output {
                 try SecureFile.writeAtomically(bytes, to: output)

@@ -3,10 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-/// What a lifecycle command does to each selected token.
-enum LifecycleAction: String {
-    case deactivate, activate, revoke, delete
-
+extension LifecycleAction {
     var pastTense: String {
         switch self {
         case .deactivate: "Deactivated"
@@ -15,81 +12,46 @@ enum LifecycleAction: String {
         case .delete: "Deleted"
         }
     }
-
-    /// Checks every token before anything is written, so a bulk command changes all or nothing.
-    func check(_ t: TokenRecord) throws {
-        switch self {
-        case .activate where t.status == .revoked:
-            throw CLIFailure(
-                Exit.dataError,
-                "token \(t.id) (\(t.name)) is revoked; revocation is permanent. Issue a new token instead.",
-                reason: "conflict")
-        case .deactivate where t.status == .revoked:
-            throw CLIFailure(
-                Exit.dataError, "token \(t.id) (\(t.name)) is already revoked, which is permanent; nothing changed.",
-                reason: "conflict")
-        default: break
-        }
-    }
-
-    func record(_ ids: [TokenID], at now: Int64) -> JournalRecord {
-        let guids = ids.map(\.description)
-        switch self {
-        case .deactivate: return JournalRecord(op: .status, at: now, guids: guids, status: .inactive)
-        case .activate: return JournalRecord(op: .status, at: now, guids: guids, status: .active)
-        case .revoke: return JournalRecord(op: .status, at: now, guids: guids, status: .revoked)
-        case .delete: return JournalRecord(op: .delete, at: now, guids: guids)
-        }
-    }
 }
 
-/// The shared body of deactivate, activate, revoke and delete.
+/// The shared body of deactivate, activate, revoke and delete: resolve, confirm, call, render.
 func runLifecycle(
-    _ action: LifecycleAction, global: GlobalOptions, selection: TokenSelection, yes: Bool, permanent: Bool
+    _ action: LifecycleAction, global: GlobalOptions, actorOption: ActorOption, selection: TokenSelection, yes: Bool,
+    cascade: Bool = false
 ) throws {
     try guarded(json: global.json) {
-        let home = Home(global)
-        if permanent, selection.readsStdin, !yes {
+        let home = Home(global, actor: actorOption)
+        let actor = try home.actor()
+        // A permanent change, or a change of many tokens picked by a filter, is confirmed.
+        let asks = action.isPermanent || selection.allMatching
+        if asks, selection.readsStdin, !yes {
             throw CLIFailure.usage(
                 "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
         }
-        let lock = try home.lock(action.rawValue)
-        defer { lock.unlock() }
-        let state = try home.loadLedger()
-        let catalog = selection.filters.scope == nil ? Catalog() : try home.catalog()
-        let tokens = try selection.resolve(in: state, catalog: catalog)
+        let issuer = try home.issuer()
+        let tokens = try selection.resolve(in: issuer)
         guard !tokens.isEmpty else {
             if global.json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
             Console.note("No tokens match; nothing changed.")
             return
         }
-        for t in tokens { try action.check(t) }
-        if permanent {
-            let what = tokens.count == 1 ? "\(tokens[0].name) (\(tokens[0].id))" : "\(tokens.count) tokens"
-            try confirm("\(action.rawValue.capitalized) \(what)?", yes: yes)
+        if asks, action.isPermanent || tokens.count > 1 {
+            let what =
+                tokens.count == 1 ? "\(Terminal.safe(tokens[0].name)) (\(tokens[0].id))" : "\(tokens.count) tokens"
+            try confirm(
+                "\(action.rawValue.capitalized) \(what)?", yes: yes,
+                permanent: action.isPermanent)
         }
-        let now = Home.now
-        // Tokens already in the target state need no record; the command still succeeds.
-        let changing = tokens.filter { t in
-            switch action {
-            case .deactivate: t.status != .inactive
-            case .activate: t.status != .active
-            case .revoke: t.status != .revoked
-            case .delete: true
-            }
-        }
-        if !changing.isEmpty {
-            if let warning = try home.ledger.append([action.record(changing.map(\.id), at: now)]) {
-                Console.warning(warning)
-            }
-        }
+        let result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
         if global.json {
-            Console.json(["action": action.rawValue, "count": tokens.count, "guids": tokens.map { $0.id.description }])
+            Console.json([
+                "action": action.rawValue, "count": result.tokens.count, "guids": result.tokens.map { $0.id.description },
+            ])
         } else {
-            if tokens.count <= 20 {
-                for t in tokens { Console.note("\(action.pastTense) \(t.id) (\(t.name))") }
+            if result.tokens.count <= 20 {
+                for t in result.tokens { Console.note("\(action.pastTense) \(t.id) (\(Terminal.safe(t.name)))") }
             } else {
-                Console.note("\(action.pastTense) \(tokens.count) tokens.")
+                Console.note("\(action.pastTense) \(result.tokens.count) tokens.")
             }
             Console.note("Services see this after the next revocation-list export: sigil revocations export")
         }
@@ -102,13 +64,14 @@ struct Deactivate: ParsableCommand {
         discussion: """
             Examples:
               sigil deactivate 3f2a9c1e
-              sigil deactivate --all-matching --audience billing --name "old ci"
+              sigil deactivate --yes --all-matching --audience billing --name "old ci"
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
-    func run() throws {
-        try runLifecycle(.deactivate, global: global, selection: selection, yes: true, permanent: false)
-    }
+    @Flag(name: [.customShort("y"), .long], help: "Do not ask before deactivating several tokens by filter.")
+    var yes = false
+    func run() throws { try runLifecycle(.deactivate, global: global, actorOption: actorOption, selection: selection, yes: yes) }
 }
 
 struct Activate: ParsableCommand {
@@ -119,8 +82,9 @@ struct Activate: ParsableCommand {
               sigil activate 3f2a9c1e
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
-    func run() throws { try runLifecycle(.activate, global: global, selection: selection, yes: true, permanent: false) }
+    func run() throws { try runLifecycle(.activate, global: global, actorOption: actorOption, selection: selection, yes: true) }
 }
 
 struct Revoke: ParsableCommand {
@@ -133,9 +97,13 @@ struct Revoke: ParsableCommand {
               sigil revoke --yes --all-matching --audience billing --status inactive
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() throws { try runLifecycle(.revoke, global: global, selection: selection, yes: yes, permanent: true) }
+    @Flag(help: "Also revoke every token these tokens created (through the API), and theirs.") var cascade = false
+    func run() throws {
+        try runLifecycle(.revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
+    }
 }
 
 struct Delete: ParsableCommand {
@@ -149,7 +117,8 @@ struct Delete: ParsableCommand {
               sigil delete --yes 3f2a9c1e
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() throws { try runLifecycle(.delete, global: global, selection: selection, yes: yes, permanent: true) }
+    func run() throws { try runLifecycle(.delete, global: global, actorOption: actorOption, selection: selection, yes: yes) }
 }

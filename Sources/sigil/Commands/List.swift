@@ -17,30 +17,20 @@ struct List: ParsableCommand {
     @OptionGroup var filters: TokenFilters
 
     @Option(help: "Sort by name, status, created or expires (default created).")
-    var sort: String = "created"
+    var sort: TokenSort = .created
 
     func run() throws {
         try guarded(json: global.json) {
-            let home = Home(global)
-            let f = try filters.validated()
-            guard ["name", "status", "created", "expires"].contains(sort) else {
-                throw CLIFailure.usage("--sort must be name, status, created or expires")
-            }
-            let state = try home.loadLedger()
-            let catalog = f.scope == nil ? Catalog() : try home.catalog()
-            var tokens = state.liveTokens.filter { f.matches($0, catalog: catalog) }
-            switch sort {
-            case "name": tokens.sort { ($0.name.lowercased(), $0.createdAt) < ($1.name.lowercased(), $1.createdAt) }
-            case "status": tokens.sort { ($0.status.rawValue, $0.createdAt) < ($1.status.rawValue, $1.createdAt) }
-            case "expires": tokens.sort { ($0.validTo ?? .max, $0.createdAt) < ($1.validTo ?? .max, $1.createdAt) }
-            default: break  // issue order is creation order
-            }
+            let query = TokenQuery(filter: try filters.filter(), sort: sort)
+            let issuer = try Home(global).issuer()
             if global.json {
-                // Hand-written: JSONSerialization takes seconds for 100k tokens on Linux.
-                var w = JSONWriter(capacity: tokens.count * 400 + 2)
+                // Hand-written and streamed from the database: 100k tokens in well under a second.
+                var w = JSONWriter(capacity: 1 << 20)
                 w.byte(0x5b)
-                for (i, t) in tokens.enumerated() {
-                    if i > 0 { w.byte(0x2c) }
+                var first = true
+                try issuer.forEachToken(query) { t in
+                    if !first { w.byte(0x2c) }
+                    first = false
                     writeTokenJSON(t, into: &w)
                 }
                 w.byte(0x5d)
@@ -48,17 +38,19 @@ struct List: ParsableCommand {
                 writeStandardOutput(w.bytes)
                 return
             }
+            let tokens = try issuer.tokens(query)
             guard !tokens.isEmpty else {
                 Console.note(
-                    state.liveTokens.isEmpty
+                    try issuer.isEmpty()
                         ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
                 return
             }
             let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]
             let rows = tokens.map { t in
                 [
-                    t.name, t.id.description, t.audience, scopeSummary(t.scope), TimeText.formatDate(t.validFrom),
-                    TimeText.formatDate(t.validTo), t.status.rawValue, t.createdBy,
+                    Terminal.safe(t.name), t.id.description, t.audience, scopeSummary(t.scope),
+                    TimeText.formatDate(t.validFrom), TimeText.formatDate(t.validTo), t.status.rawValue,
+                    Terminal.safe(t.createdBy),
                 ]
             }
             Console.out(table(header: header, rows: rows))

@@ -47,64 +47,54 @@ func listJSON(_ list: RevocationList) -> [String: Any] {
 struct RevocationsExport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Sign and write the current revocation list (sequence = previous + 1).",
+        abstract: "Sign and write the current revocation list (its sequence never goes backwards).",
         discussion: """
-            Includes every inactive token (status 1) and every revoked or deleted one (status 2), \
-            leaving out revoked tokens whose valid_to has passed. Written atomically.
+            Includes every inactive token (status 1) and every revoked or deleted one (status 2) \
+            until a day after its valid_to (services accept a token up to their leeway, at most a \
+            day, after it expires). Written atomically. The sequence is above the last one this \
+            home signed and above the one already in the output file. The list promises its \
+            successor within --next-update (default 24h; "none" promises nothing).
 
             Example:
               sigil revocations export -o revocations.sgl --next-update 1h
             """)
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
     @Option(
         name: .shortAndLong, help: ArgumentHelp("Where to write (default <home>/revocations.sgl).", valueName: "file"))
     var output: String?
     @Option(
         name: .customLong("next-update"),
-        help: ArgumentHelp("Promise the next list within this duration, e.g. 1h.", valueName: "duration"))
+        help: ArgumentHelp(
+            "Promise the next list within this duration, e.g. 1h (default 24h; none to omit).", valueName: "duration"))
     var nextUpdate: String?
 
     func run() throws {
         try guarded(json: global.json) {
-            let home = Home(global)
-            let next = try nextUpdate.map { text -> Int64 in
+            let next: Int64?
+            switch nextUpdate {
+            case nil: next = Issuer.defaultNextUpdate
+            case "none": next = nil
+            case let text?:
                 guard let d = TimeText.parseDuration(text) else {
-                    throw CLIFailure.usage("--next-update '\(text)' is not a duration like 1h, 30m or 1d")
+                    throw CLIFailure.usage(
+                        "--next-update '\(Terminal.safe(text))' is not a duration like 1h, 30m or 1d (or none)")
                 }
-                return d
+                next = d
             }
-            let lock = try home.lock("revocations export")
-            defer { lock.unlock() }
-            let ring = try home.keyring()
-            let state = try home.loadLedger()
-            let now = Home.now
-            var entries: [(TokenID, RevocationStatus)] = []
-            for t in state.tokens.values {
-                switch t.status {
-                case .active: continue
-                case .inactive: entries.append((t.id, .deactivated))
-                case .revoked: if !t.hasExpired(at: now) { entries.append((t.id, .revoked)) }
-                }
-            }
-            let sequence = state.exportSequence + 1
-            let signer = ring.signingKey
-            let bytes = try RevocationListBuilder.build(
-                entries: entries, sequence: sequence, issuedAt: now, nextUpdate: next.map { now + $0 },
-                keyID: signer.keyID, seed: signer.seed)
-            // The sequence is recorded before the file appears, so a crash can skip a number
-            // but never sign two different lists with the same one.
-            try home.ledger.append([JournalRecord(op: .export, at: now, sequence: sequence)])
-            let path = output ?? home.path + "/revocations.sgl"
-            try SecureFile.writeAtomically(bytes, to: path, mode: 0o644)
-            let list = try RevocationList.parseUnverified(bytes)
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            let exported = try home.issuer().exportRevocationList(
+                to: output, nextUpdate: next, by: actor, now: Home.now)
+            let list = exported.list
             if global.json {
                 var o = listJSON(list)
-                o["path"] = path
-                o["bytes"] = bytes.count
+                o["path"] = exported.path
+                o["bytes"] = exported.bytes
                 Console.json(o)
             } else {
                 Console.note(
-                    "Wrote revocation list #\(sequence) to \(path): \(entries.count) entries, \(bytes.count) bytes, signed by \(signer.keyID)."
+                    "Wrote revocation list #\(list.sequence) to \(exported.path): \(list.count) entries, \(exported.bytes) bytes, signed by \(list.keyID)."
                 )
             }
         }

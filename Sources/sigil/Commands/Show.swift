@@ -18,20 +18,16 @@ struct Show: ParsableCommand {
 
     func run() throws {
         try guarded(json: global.json) {
-            let home = Home(global)
-            let state = try home.loadLedger()
-            var selection = try TokenSelection.parse([])
-            selection.guids = [guid]
             guard guid != "-" else { throw CLIFailure.usage("show takes one GUID") }
-            let t = try selection.resolve(in: state, catalog: Catalog())[0]
+            let t = try Home(global).issuer().token(guid)
             if global.json {
                 Console.json(tokenJSON(t))
                 return
             }
             Console.out(
                 [
-                    "name         \(t.name)",
-                    "description  \(t.description)",
+                    "name         \(Terminal.safe(t.name))",
+                    "description  \(Terminal.safe(t.description))",
                     "guid         \(t.id)",
                     "audience     \(t.audience)",
                     "scope        \(t.scope.summary)",
@@ -39,9 +35,10 @@ struct Show: ParsableCommand {
                     "expires      \(t.validTo.map(TimeText.format) ?? "never")",
                     "key          \(t.keyID)",
                     "status       \(t.status.rawValue)",
-                    "created      \(TimeText.format(t.createdAt)) by \(t.createdBy)",
+                    "created      \(TimeText.format(t.createdAt)) by \(Terminal.safe(t.createdBy))",
                     "updated      \(TimeText.format(t.updatedAt))",
-                ].joined(separator: "\n") + (t.revokedAt.map { "\nrevoked      \(TimeText.format($0))" } ?? ""))
+                ].joined(separator: "\n") + (t.revokedAt.map { "\nrevoked      \(TimeText.format($0))" } ?? "")
+                    + (t.parent.map { "\nparent       \($0)" } ?? ""))
         }
     }
 }
@@ -58,6 +55,7 @@ struct Edit: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
 
     @Argument(help: ArgumentHelp("A GUID or a unique prefix of at least 8 hex digits.", valueName: "guid"))
     var guid: String
@@ -78,42 +76,34 @@ struct Edit: ParsableCommand {
     @Flag(name: .customLong("never-expires"), help: .hidden) var neverExpires = false
     @Option(name: .customLong("valid-from"), help: .hidden) var validFrom: String?
 
-    /// Argument checks, run inside `guarded` so `--json` reports them like every other error.
-    func checkArguments() throws {
-        if !scope.isEmpty || all || readOnly || audience != nil {
-            throw ValidationError(
-                "scope and audience are sealed into the token at issue. Issue a new token with the scope you need, then revoke this one."
-            )
+    func validate() throws {
+        guard name != nil || description != nil || !sealedFields.isEmpty else {
+            throw ValidationError("give --name and/or --description")
         }
-        if expires != nil || expiresIn != nil || neverExpires || validFrom != nil {
-            throw ValidationError(
-                "the validity window is sealed into the token at issue. Issue a new token with the window you need, then revoke this one."
-            )
-        }
-        guard name != nil || description != nil else { throw ValidationError("give --name and/or --description") }
-        if let name { try checkLabel(name, field: "--name", required: true) }
-        if let description { try checkLabel(description, field: "--description", required: false) }
+    }
+
+    /// The sealed fields the user asked to change, in the library's names.
+    var sealedFields: [String] {
+        var out: [String] = []
+        if !scope.isEmpty || all || readOnly { out.append("scope") }
+        if audience != nil { out.append("audience") }
+        if validFrom != nil { out.append("valid_from") }
+        if expires != nil || expiresIn != nil || neverExpires { out.append("valid_to") }
+        return out
     }
 
     func run() throws {
         try guarded(json: global.json) {
-            try checkArguments()
-            let home = Home(global)
-            let lock = try home.lock("edit")
-            defer { lock.unlock() }
-            let state = try home.loadLedger()
-            var selection = try TokenSelection.parse([])
-            selection.guids = [guid]
             guard guid != "-" else { throw CLIFailure.usage("edit takes one GUID") }
-            var t = try selection.resolve(in: state, catalog: Catalog())[0]
-            let now = Home.now
-            try home.ledger.append([
-                JournalRecord(op: .edit, at: now, guids: [t.id.description], name: name, description: description)
-            ])
-            if let name { t.name = name }
-            if let description { t.description = description }
-            t.updatedAt = now
-            if global.json { Console.json(tokenJSON(t)) } else { Console.note("Updated \(t.id) (\(t.name)).") }
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            let t = try home.issuer().edit(
+                guid, name: name, description: description, sealed: sealedFields, by: actor, now: Home.now)
+            if global.json {
+                Console.json(tokenJSON(t))
+            } else {
+                Console.note("Updated \(t.id) (\(Terminal.safe(t.name))).")
+            }
         }
     }
 }

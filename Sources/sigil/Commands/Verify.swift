@@ -129,7 +129,7 @@ struct Verify: ParsableCommand {
             }
             return (keyset.tokenKeys, keyset.revocationKeys)
         }
-        let ring = try home.keyringCreatingUnderLock("verify")
+        let ring = try home.issuer().keyring()
         let keyset = try ring.keyset(audience: audience)
         return (keyset.tokenKeys, keyset.revocationKeys)
     }
@@ -143,7 +143,7 @@ struct Verify: ParsableCommand {
         if let access {
             guard let a = Access(rawValue: access) else { throw CLIFailure.usage("--access must be read or write") }
             mode = a
-        } else if let known = try? home.catalog().access(of: permission) {
+        } else if let known = try? home.issuer().catalog().access(of: permission) {
             mode = known
         } else {
             throw CLIFailure.usage(

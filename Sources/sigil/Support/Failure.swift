@@ -36,7 +36,7 @@ enum Exit {
         case .notFound: noInput
         case .cannotWrite: cannotCreate
         case .lockBusy: tempFail
-        case .permissions: noPermission
+        case .permissions, .forbidden: noPermission
         }
     }
 
@@ -122,8 +122,9 @@ private func translate(_ error: any Error, json: Bool) -> any Error {
         report(failure, json: json)
         return ExitCode(failure.code)
     } catch let error as IssuerError {
-        report(CLIFailure(Exit.code(for: error.reason), error.message, reason: error.reason.rawValue), json: json)
-        return ExitCode(Exit.code(for: error.reason))
+        let failure = render(error)
+        report(failure, json: json)
+        return ExitCode(failure.code)
     } catch let error as RevocationListError {
         report(CLIFailure(Exit.code(for: error.reason), error.description, reason: error.reason.rawValue), json: json)
         return ExitCode(Exit.code(for: error.reason))
@@ -138,4 +139,119 @@ private func translate(_ error: any Error, json: Bool) -> any Error {
 func report(_ failure: CLIFailure, json: Bool) {
     Console.error(failure.message)
     if json { Console.json(["error": failure.reason, "message": failure.message, "exit_code": Int(failure.code)]) }
+}
+
+/// The CLI's words for an issuer error: the library's facts plus the command that fixes it.
+func render(_ error: IssuerError) -> CLIFailure {
+    let code = Exit.code(for: error.reason)
+    let reason = error.reason.rawValue
+    func failure(_ message: String, code: Int32 = code, reason: String = reason) -> CLIFailure {
+        CLIFailure(code, message, reason: reason)
+    }
+    switch error.detail {
+    case .unknownPermission(let pair, let known):
+        return failure(
+            "unknown permission \(pair). Known: \(known.joined(separator: ", ")). Add it with: sigil catalog add \(pair.replacingOccurrences(of: ".", with: " ")) --access read|write"
+        )
+    case .unknownResource(let resource, let known):
+        return failure(
+            "unknown resource '\(resource)' in --scope \(resource).*. Known resources: \(known.joined(separator: ", ")). Add one with: sigil catalog add RESOURCE ACTION --access read|write"
+        )
+    case .invalidPair(let pair):
+        return failure("--scope \(Terminal.safe(pair)) is not resource.action (each part [a-z][a-z0-9_-]{0,31})")
+    case .scopeSize(let n):
+        return failure(
+            n == 0
+                ? "--scope needs at least one resource.action"
+                : "a custom scope holds at most 256 pairs, got \(n); use --all or --read-only")
+    case .sealedField(let field):
+        let what = field == "scope" || field == "audience" ? "scope and audience are" : "the validity window is"
+        return failure(
+            "\(what) sealed into the token at issue. Issue a new token with what you need, then revoke this one (sigil revoke GUID)."
+        )
+    case .forbiddenChange(let id, let name, _, let action):
+        let text =
+            action == .activate
+            ? "token \(id) (\(Terminal.safe(name))) is revoked; revocation is permanent. Issue a new token instead."
+            : "token \(id) (\(Terminal.safe(name))) is already revoked, which is permanent; nothing changed."
+        return failure(text, reason: "conflict")
+    case .tokenNotFound(let what):
+        return failure(
+            what.count == 36 ? "no token with GUID \(what); see: sigil list" : "no token GUID starts with \(what); see: sigil list",
+            reason: "not_found")
+    case .ambiguousPrefix(let prefix, let matches):
+        return failure(
+            "prefix \(prefix) matches \(matches.count == 5 ? "5 or more" : String(matches.count)) tokens (\(matches.map(\.description).joined(separator: ", "))); give more digits",
+            reason: "usage")
+    case .notASelector(let length):
+        return failure(
+            "an argument of \(length) characters is not a GUID or a prefix of at least 8 hex digits (see: sigil list)",
+            reason: "usage")
+    case .emptyFilter(let field):
+        return failure(
+            "--\(field) is empty: an empty filter would match every token. Give a value, or leave the filter out.",
+            reason: "usage")
+    case .invalidLabel(let field, let problem):
+        let flag = field.replacingOccurrences(of: "_", with: "-")
+        return failure("--\(flag) \(problem)", reason: "usage")
+    case .invalidAudience(let length):
+        return failure(
+            "--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(length) characters)", reason: "usage")
+    case .windowInPast(let to):
+        return failure(
+            "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires",
+            reason: "usage")
+    case .windowReversed(let from, let to):
+        return failure(
+            "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))",
+            reason: "usage")
+    case .noHome(let home):
+        return failure(
+            "no Sigil home at \(home) (no keyring or ledger). Create one with: sigil --home \(home) init (or check --home / SIGIL_HOME)",
+            reason: "not_found")
+    case .keyringExists(let path, let kid):
+        return failure(
+            "a keyring already exists at \(path) (issuing key \(kid)); nothing changed. Use sigil keys rotate to change keys.",
+            reason: "exists")
+    case .databaseBusy(let path, let seconds):
+        return failure(
+            "another sigil process holds the database \(path) (waited \(seconds) s). Retry when it finishes, or raise SIGIL_LOCK_TIMEOUT."
+        )
+    case .databaseCorrupt(let path):
+        return failure(
+            "\(error.message). Restore \(path) from a backup (with the server stopped), or move it aside to start an empty ledger; the keyring is separate and untouched. Check it with: sqlite3 \(path) 'PRAGMA integrity_check'"
+        )
+    case .databaseTooNew(let path, let found, let supported):
+        return failure(
+            "\(path) has schema version \(found), made by a newer Sigil; this sigil (\(Sigil.version)) understands up to version \(supported). Upgrade sigil; nothing was changed."
+        )
+    case .keyNotFound(let kid):
+        return failure("no token key \(Terminal.safe(kid)); see: sigil keys list")
+    case .keyRetired, .keyIsActive, .insufficientScope, .none:
+        return failure(error.message)
+    }
+}
+
+/// Text bound for a terminal: control characters escaped, so stored labels can never move
+/// the cursor, recolour or rewrite the screen.
+enum Terminal {
+    static func safe(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: needsEscape) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if needsEscape(scalar) {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func needsEscape(_ s: Unicode.Scalar) -> Bool {
+        switch s.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator: true
+        default: false
+        }
+    }
 }

@@ -19,3 +19,13 @@ struct GlobalOptions: ParsableArguments {
         return "keys"
     }
 }
+
+/// `--actor`, taken by every command that changes the ledger.
+struct ActorOption: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Who the audit log names for this change (default: the OS user; [A-Za-z0-9._@:-], 1-64).",
+            valueName: "name"))
+    var actor: String?
+}

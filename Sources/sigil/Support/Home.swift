@@ -2,11 +2,15 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-/// The home folder and what lives in it, opened the way each command needs.
+/// The home folder, opened through the issuer's use-case layer.
 struct Home {
     let path: String
+    let actorName: String?
 
-    init(_ options: GlobalOptions) { path = options.homePath }
+    init(_ options: GlobalOptions, actor: ActorOption? = nil) {
+        path = options.homePath
+        actorName = actor?.actor
+    }
 
     /// Unix seconds now; `SIGIL_NOW` overrides it so tests are deterministic.
     static var now: Int64 {
@@ -14,70 +18,40 @@ struct Home {
         return Int64(Date().timeIntervalSince1970)
     }
 
-    var ledger: Ledger { Ledger(home: path) }
+    /// `SIGIL_LOCK_TIMEOUT` seconds, default 5: how long to wait for another process's write.
+    static var busyTimeout: Double {
+        guard let text = ProcessInfo.processInfo.environment["SIGIL_LOCK_TIMEOUT"], let value = Double(text),
+            value.isFinite, value >= 0
+        else { return 5 }
+        return min(value, 3_600)
+    }
 
-    /// Creates the home if needed and checks its permissions (see ``SecureFile/ensureHome(_:)``).
-    func prepare() throws {
-        if try SecureFile.ensureHome(path) {
-            Console.note("sigil: tightened \(path) to mode 700: it holds secrets and only you should enter it")
+    /// Opens the home's issuer and tells the user what opening it created or imported.
+    func issuer(_ mode: Issuer.OpenMode = .existing) throws -> Issuer {
+        let issuer = try Issuer(home: path, mode: mode, busyTimeout: Home.busyTimeout)
+        for note in issuer.setupNotes { Console.note(Home.describe(note)) }
+        return issuer
+    }
+
+    static func describe(_ note: Issuer.SetupNote) -> String {
+        switch note {
+        case .tightenedHome(let path):
+            "sigil: tightened \(path) to mode 700: it holds secrets and only you should enter it"
+        case .createdKeyring(let path, let kid, let rkid):
+            "sigil: created a development keyring at \(path) (token key \(kid), revocation key \(rkid)). Keep it private; it is git-ignored."
+        case .wroteExampleCatalog(let resources):
+            "sigil: wrote an example catalog (\(resources.joined(separator: ", "))); see: sigil catalog"
+        case .importedLedger(let tokens, let sequence, let renamed, let torn):
+            "sigil: imported the v0.1 ledger into the database: \(tokens) tokens, last list sequence \(sequence)"
+                + (torn ? "; skipped a torn last record left by an interrupted write" : "")
+                + (renamed.isEmpty ? "" : ". Kept the old files as \(renamed.joined(separator: ", "))")
         }
     }
 
-    /// Takes the home's exclusive lock (creating the folder if needed).
-    func lock(_ command: String) throws -> HomeLock {
-        try prepare()
-        return try HomeLock(home: path, command: command)
-    }
-
-    /// Loads the keyring, creating a development keyring and example catalog on first use.
-    /// The caller holds the lock when `create` is true.
-    func keyring(createIfMissing create: Bool = true) throws -> Keyring {
-        try prepare()
-        if !Keyring.exists(home: path) {
-            guard create else {
-                throw CLIFailure(Exit.noInput, "no keyring in \(path). Create one with: sigil --home \(path) init")
-            }
-            let ring = try createDevelopmentKeyring()
-            return ring
-        }
-        return try Keyring.load(home: path)
-    }
-
-    /// Loads the keyring under the lock, creating it on first use. For commands that only read.
-    func keyringCreatingUnderLock(_ command: String) throws -> Keyring {
-        if Keyring.exists(home: path) {
-            try prepare()
-            return try Keyring.load(home: path)
-        }
-        let lock = try lock(command)
-        defer { lock.unlock() }
-        return try keyring()
-    }
-
-    @discardableResult
-    func createDevelopmentKeyring() throws -> Keyring {
-        let ring = Keyring.generate(now: Home.now)
-        try ring.save(home: path)
-        Console.note(
-            "sigil: created a development keyring at \(Keyring.path(home: path)) (token key \(ring.activeKey.keyID), revocation key \(ring.signingKey.keyID)). Keep it private; it is git-ignored."
-        )
-        if !FileManager.default.fileExists(atPath: Catalog.path(home: path)) {
-            try Catalog.example.save(home: path)
-            Console.note(
-                "sigil: wrote an example catalog to \(Catalog.path(home: path)) (devices, users, invoices); see: sigil catalog"
-            )
-        }
-        return ring
-    }
-
-    func catalog() throws -> Catalog { try Catalog.load(home: path) }
-
-    /// Loads the ledger and prints its warnings (a torn last record).
-    func loadLedger() throws -> LedgerState {
-        if FileManager.default.fileExists(atPath: path) { try prepare() }
-        let state = try ledger.load()
-        for warning in state.warnings { Console.warning(warning) }
-        return state
+    /// Who the audit log names for this command: `--actor`, else the OS user.
+    func actor() throws -> Actor {
+        if let actorName { return try Actor(name: actorName, field: "actor") }
+        return try Actor(name: currentUser(), field: "actor")
     }
 }
 
@@ -100,10 +74,14 @@ func readKeyset(_ path: String) throws -> Keyset {
     }
 }
 
-/// The OS user, the default `--created-by`.
+/// The OS user, the default actor and `--created-by`: `$USER` or the password entry's name
+/// when it is a valid actor name, else `uid-N` (a hostile `$USER` never reaches the ledger).
 func currentUser() -> String {
-    if let user = ProcessInfo.processInfo.environment["USER"], !user.isEmpty { return user }
-    if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+    if let user = ProcessInfo.processInfo.environment["USER"], Actor.isValid(user) { return user }
+    if let pw = getpwuid(getuid()), let raw = pw.pointee.pw_name {
+        let name = String(cString: raw)
+        if Actor.isValid(name) { return name }
+    }
     return "uid-\(getuid())"
 }
 

@@ -1,7 +1,12 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import SigilIssuer
 import SigilVerifier
+
+extension TokenStatus: ExpressibleByArgument {}
+extension TokenSort: ExpressibleByArgument {}
+extension AuditAction: ExpressibleByArgument {}
+extension Access: ExpressibleByArgument {}
 
 /// The filters `list` takes, shared with the bulk commands' `--all-matching`.
 struct TokenFilters: ParsableArguments {
@@ -18,55 +23,14 @@ struct TokenFilters: ParsableArguments {
     var audience: String?
 
     @Option(help: ArgumentHelp("active, inactive or revoked.", valueName: "status"))
-    var status: String?
+    var status: TokenStatus?
 
     var isEmpty: Bool { name == nil && guid == nil && scope == nil && audience == nil && status == nil }
 
-    func validated() throws -> TokenFilters {
-        if let status, TokenStatus(rawValue: status) == nil {
-            throw CLIFailure.usage("--status must be active, inactive or revoked, not '\(status)'")
-        }
-        if let guid {
-            let hex = guid.replacingOccurrences(of: "-", with: "")
-            guard !hex.isEmpty, hex.count <= 32, hex.utf8.allSatisfy(isASCIIHexDigit) else {
-                throw CLIFailure.usage("--guid takes a hex prefix of a GUID, e.g. 3f2a9c1e")
-            }
-        }
-        if let scope, scope != "all", scope != "read-only", !Scope.isValidPair(scope) {
-            throw CLIFailure.usage("--scope takes resource.action, all or read-only")
-        }
-        return self
+    /// The library's filter; a blank value is refused there (64), never read as "everything".
+    func filter() throws -> TokenFilter {
+        try TokenFilter(name: name, guidPrefix: guid, scope: scope, audience: audience, status: status)
     }
-
-    func matches(_ token: TokenRecord, catalog: Catalog) -> Bool {
-        if let name {
-            let haystack = token.name.lowercased()
-            for word in name.lowercased().split(separator: " ") where !haystack.contains(word) { return false }
-        }
-        if let guid {
-            let prefix = guid.replacingOccurrences(of: "-", with: "").lowercased()
-            if !token.id.hexString.hasPrefix(prefix) { return false }
-        }
-        if let audience, token.audience != audience { return false }
-        if let status, token.status.rawValue != status { return false }
-        if let scope {
-            switch scope {
-            case "all": if token.scope != .all { return false }
-            case "read-only": if token.scope != .readOnly { return false }
-            default:
-                let access = catalog.access(of: scope) ?? .write
-                guard let permission = Permission(scope, access: access), token.scope.grants(permission) else {
-                    return false
-                }
-            }
-        }
-        return true
-    }
-}
-
-/// `Character.isHexDigit` also accepts fullwidth digits; GUID prefixes are ASCII only.
-func isASCIIHexDigit(_ c: UInt8) -> Bool {
-    (0x30...0x39).contains(c) || (0x61...0x66).contains(c) || (0x41...0x46).contains(c)
 }
 
 /// GUIDs named on the command line: full GUIDs, unique prefixes of at least 8 hex digits,
@@ -85,18 +49,22 @@ struct TokenSelection: ParsableArguments {
 
     var readsStdin: Bool { guids.contains("-") }
 
-    /// Resolves the selection against live (not deleted) tokens.
-    func resolve(in state: LedgerState, catalog: Catalog) throws -> [TokenRecord] {
+    func validate() throws {
         if allMatching {
-            guard guids.isEmpty else { throw CLIFailure.usage("give GUIDs or --all-matching with filters, not both") }
+            guard guids.isEmpty else { throw ValidationError("give GUIDs or --all-matching with filters, not both") }
             guard !filters.isEmpty else {
-                throw CLIFailure.usage(
+                throw ValidationError(
                     "--all-matching needs at least one filter (--name, --guid, --scope, --audience, --status)")
             }
-            let f = try filters.validated()
-            return state.liveTokens.filter { f.matches($0, catalog: catalog) }
+        } else if !filters.isEmpty {
+            throw ValidationError("filters need --all-matching")
         }
-        guard filters.isEmpty else { throw CLIFailure.usage("filters need --all-matching") }
+    }
+
+    /// Resolves the selection against live (not deleted) tokens.
+    func resolve(in issuer: Issuer) throws -> [TokenRecord] {
+        try validate()
+        if allMatching { return try issuer.tokens(TokenQuery(filter: try filters.filter())) }
         var texts: [String] = []
         for item in guids {
             if item == "-" {
@@ -111,49 +79,18 @@ struct TokenSelection: ParsableArguments {
         guard !texts.isEmpty else {
             throw CLIFailure.usage("name at least one GUID, use - for stdin, or --all-matching")
         }
-        var seen = Set<TokenID>()
-        var out: [TokenRecord] = []
-        lazy var prefixIndex: [(String, TokenRecord)] = state.liveTokens.map { ($0.id.hexString, $0) }
-        for text in texts {
-            let record: TokenRecord
-            if let id = TokenID(uuidString: text) {
-                guard let found = state.tokens[id], !found.isDeleted else {
-                    throw CLIFailure(Exit.noInput, "no token with GUID \(id); see: sigil list", reason: "not_found")
-                }
-                record = found
-            } else {
-                let hex = text.replacingOccurrences(of: "-", with: "").lowercased()
-                guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(isASCIIHexDigit) else {
-                    // Not echoed: people paste tokens here by mistake.
-                    throw CLIFailure.usage(
-                        "an argument of \(text.count) characters is not a GUID or a prefix of at least 8 hex digits (see: sigil list)"
-                    )
-                }
-                let matches = prefixIndex.filter { $0.0.hasPrefix(hex) }
-                guard let first = matches.first else {
-                    throw CLIFailure(
-                        Exit.noInput, "no token GUID starts with \(hex); see: sigil list", reason: "not_found")
-                }
-                guard matches.count == 1 else {
-                    throw CLIFailure.usage(
-                        "prefix \(hex) matches \(matches.count) tokens (\(matches.prefix(5).map { $0.1.id.description }.joined(separator: ", "))); give more digits"
-                    )
-                }
-                record = first.1
-            }
-            if seen.insert(record.id).inserted { out.append(record) }
-        }
-        return out
+        return try issuer.resolve(texts)
     }
 }
 
 /// Asks on the terminal; refuses to guess when stdin is not a terminal.
-func confirm(_ question: String, yes: Bool) throws {
+func confirm(_ question: String, yes: Bool, permanent: Bool = true) throws {
     if yes { return }
+    let warning = permanent ? " This cannot be undone." : ""
     guard isatty(STDIN_FILENO) == 1 else {
-        throw CLIFailure.usage("\(question) This cannot be undone: pass --yes to confirm when not on a terminal.")
+        throw CLIFailure.usage("\(question)\(warning) Pass --yes to confirm when not on a terminal.")
     }
-    FileHandle.standardError.write(Data("\(question) This cannot be undone. [y/N] ".utf8))
+    FileHandle.standardError.write(Data("\(question)\(warning) [y/N] ".utf8))
     let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
     guard answer == "y" || answer == "yes" else {
         throw CLIFailure(1, "cancelled; nothing changed", reason: "cancelled")

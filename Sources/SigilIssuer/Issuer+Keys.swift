@@ -1,0 +1,163 @@
+import Foundation
+public import SigilVerifier
+
+/// What an exported revocation list holds.
+public struct ExportedList: Sendable {
+    public let path: String
+    public let bytes: Int
+    public let list: RevocationList
+}
+
+extension Issuer {
+    // MARK: Keys
+
+    /// Changes the keyring under the database's write lock, so two processes never both
+    /// rewrite it, and records a `keys` event.
+    private func changeKeyring<T>(
+        by actor: Actor, now: Int64, _ change: (inout Keyring) throws(IssuerError) -> (T, [(String, String)])
+    ) throws(IssuerError) -> (Keyring, T) {
+        try transaction(write: true) {
+            var ring = try keyring()
+            let (value, details) = try change(&ring)
+            try ring.save(home: home)
+            try record(.keys, by: actor, at: now, guids: [], details: details)
+            return (ring, value)
+        }
+    }
+
+    /// Adds a pending token key: exported to services, issuing nothing until promoted.
+    public func addKey(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> Keyring.TokenMasterKey {
+        try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
+            let key = ring.addTokenKey(now: now)
+            return (key, [("added", key.keyID)])
+        }.1
+    }
+
+    /// Makes `keyID` the issuing key. Returns the previous issuing key's ID, or nil if `keyID`
+    /// already issues (nothing changed).
+    public func promoteKey(_ keyID: String, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
+        -> String?
+    {
+        let current = try keyring().activeKey.keyID
+        if current == keyID { return nil }
+        return try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
+            let previous = ring.activeKey.keyID
+            try ring.promote(keyID)
+            return (previous, [("promoted", keyID), ("previous", previous)])
+        }.1
+    }
+
+    /// Retires a key and destroys its secret: its tokens stop verifying once services load the
+    /// next keyset. Irreversible.
+    public func retireKey(_ keyID: String, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) {
+        _ = try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
+            try ring.retire(keyID)
+            return ((), [("retired", keyID)])
+        }
+    }
+
+    /// Adds a key and promotes it at once. Returns (new, previous) key IDs.
+    public func rotateKey(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> (String, String) {
+        try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
+            let previous = ring.activeKey.keyID
+            let key = ring.addTokenKey(now: now)
+            try ring.promote(key.keyID)
+            return ((key.keyID, previous), [("promoted", key.keyID), ("previous", previous)])
+        }.1
+    }
+
+    /// The keyset a service of `audience` needs: never a master secret.
+    public func keyset(audience: String) throws(IssuerError) -> Keyset {
+        guard TokenClaims.isValidAudience(audience) else {
+            throw IssuerError(
+                .invalidInput, "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -",
+                detail: .invalidAudience(length: audience.utf8.count))
+        }
+        return try keyring().keyset(audience: audience)
+    }
+
+    // MARK: Revocation lists
+
+    /// The high-water mark beside the keyring: the highest sequence this home ever signed.
+    ///
+    /// A ledger restored from a backup forgets later exports; this file does not, so the next
+    /// sequence never repeats one that services already hold.
+    var highWaterMarkPath: String { home + "/revocations.seq" }
+
+    private func readHighWaterMark() -> UInt64 {
+        guard let bytes = try? FileBytes.read(path: highWaterMarkPath, maxBytes: 32) else { return 0 }
+        return UInt64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    /// Signs the current revocation list and writes it atomically to `path` (default
+    /// `<home>/revocations.sgl`).
+    ///
+    /// Names every inactive token (deactivated) and every revoked or deleted one (revoked) until
+    /// `valid_to + maxLeeway` has passed. The sequence is above the ledger's last one, the
+    /// high-water mark and the sequence already in `path`, so it never goes backwards; it is
+    /// recorded in the same transaction.
+    ///
+    /// - Parameter nextUpdate: Seconds until the promised next list; nil for none.
+    public func exportRevocationList(
+        to path: String? = nil, nextUpdate: Int64? = Issuer.defaultNextUpdate, by actor: Actor,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> ExportedList {
+        let output = path ?? home + "/revocations.sgl"
+        let ring = try keyring()
+        return try transaction(write: true) {
+            let entries = try store.revocationEntries(now: now, grace: Self.maxLeeway)
+            let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
+            var floor = max(last, readHighWaterMark())
+            if let existing = try? FileBytes.read(path: output, maxBytes: RevocationList.defaultMaxBytes),
+                let list = try? RevocationList.parseUnverified(existing)
+            {
+                floor = max(floor, list.sequence)
+            }
+            guard floor < UInt64.max else {
+                throw IssuerError(.conflict, "the revocation-list sequence is exhausted (\(floor))")
+            }
+            let sequence = floor + 1
+            let signer = ring.signingKey
+            let bytes = try RevocationListBuilder.build(
+                entries: entries, sequence: sequence, issuedAt: now, nextUpdate: nextUpdate.map { now + $0 },
+                keyID: signer.keyID, seed: signer.seed)
+            try store.setState("export_sequence", Int64(bitPattern: sequence))
+            try record(
+                .export, by: actor, at: now, guids: [],
+                details: [("entries", String(entries.count)), ("path", output), ("sequence", String(sequence))])
+            // Both files before the commit: if either fails, the ledger keeps the old sequence;
+            // if the commit then fails, the files' higher sequence is the next floor.
+            try SecureFile.writeAtomically(Array("\(sequence)\n".utf8), to: highWaterMarkPath)
+            try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
+            let list = try RevocationList.parseUnverified(bytes)
+            return ExportedList(path: output, bytes: bytes.count, list: list)
+        }
+    }
+
+    /// The sequence of the last list this home signed.
+    public func lastExportSequence() throws(IssuerError) -> UInt64 {
+        let last = try transaction(write: false) { UInt64(bitPattern: try store.state("export_sequence") ?? 0) }
+        return max(last, readHighWaterMark())
+    }
+}
+
+extension Issuer {
+    /// Drops the tombstones of deleted tokens that no list needs any more (past
+    /// `valid_to + maxLeeway`), then rewrites the database file compactly.
+    ///
+    /// - Returns: Token rows before and after.
+    public func compactLedger(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> (Int, Int) {
+        let counts = try transaction(write: true) {
+            let before = Int(try store.db.integer("SELECT count(*) FROM tokens") ?? 0)
+            let removed = try store.purgeTombstones(before: now - Self.maxLeeway)
+            try record(.delete, by: actor, at: now, guids: [], details: [("purged_tombstones", String(removed))])
+            return (before, before - removed)
+        }
+        do {
+            try store.db.execute("PRAGMA wal_checkpoint(TRUNCATE); VACUUM")
+        } catch {
+            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
+        }
+        return counts
+    }
+}

@@ -1,0 +1,332 @@
+import Foundation
+public import SigilVerifier
+
+/// The scope a caller asks for at issue.
+public enum ScopeRequest: Sendable, Hashable {
+    case all
+    case readOnly
+    /// `resource.action` pairs; `resource.*` expands to the catalog's actions today.
+    case custom([String])
+}
+
+/// When a new token expires.
+public enum Expiry: Sendable, Hashable {
+    /// One year after valid-from.
+    case `default`
+    case never
+    case at(Int64)
+    /// This many seconds after valid-from.
+    case after(Int64)
+}
+
+/// What to issue.
+///
+/// ```swift
+/// let request = IssueRequest(name: "reporting", audience: "billing", scope: .readOnly, expiry: .never)
+/// ```
+public struct IssueRequest: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    public var audience: String
+    public var scope: ScopeRequest
+    public var validFrom: Int64?
+    public var expiry: Expiry
+    /// Who the ledger names as creator; the actor's name when nil.
+    public var createdBy: String?
+
+    public init(
+        name: String, description: String = "", audience: String, scope: ScopeRequest, validFrom: Int64? = nil,
+        expiry: Expiry = .default, createdBy: String? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.audience = audience
+        self.scope = scope
+        self.validFrom = validFrom
+        self.expiry = expiry
+        self.createdBy = createdBy
+    }
+}
+
+/// A token just issued: the token text (show it once) and its ledger record.
+public struct IssuedToken: Sendable {
+    public let token: String
+    public let record: TokenRecord
+}
+
+/// What a lifecycle change did.
+public struct ChangeResult: Sendable {
+    /// Every selected token, as it is after the change.
+    public let tokens: [TokenRecord]
+    /// The ones whose state actually changed.
+    public let changed: [TokenID]
+}
+
+extension Issuer {
+    /// The default lifetime: one year.
+    public static let defaultLifetime: Int64 = 365 * 86_400
+
+    /// Checks a request's labels, audience and window without touching the ledger.
+    ///
+    /// - Returns: The window (valid-from, valid-to or nil for never).
+    public static func checkRequest(_ request: IssueRequest, now: Int64) throws(IssuerError) -> (Int64, Int64?) {
+        try Labels.checkName(request.name)
+        try Labels.checkDescription(request.description)
+        if let createdBy = request.createdBy { try Labels.checkIdentifier(createdBy, field: "created_by") }
+        guard TokenClaims.isValidAudience(request.audience) else {
+            throw IssuerError(
+                .invalidInput, "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -",
+                detail: .invalidAudience(length: request.audience.utf8.count))
+        }
+        let from = request.validFrom ?? now
+        let to: Int64?
+        switch request.expiry {
+        case .default: to = from.addingReportingOverflow(defaultLifetime).partialValue
+        case .never: to = nil
+        case .at(let t): to = t
+        case .after(let d): to = from.addingReportingOverflow(d).partialValue
+        }
+        if let to {
+            guard to > now else {
+                throw IssuerError(
+                    .invalidInput, "the window is in the past: its expiry has already passed",
+                    detail: .windowInPast(validTo: to))
+            }
+            guard to > from else {
+                throw IssuerError(
+                    .invalidInput, "the window is reversed: expiry is not after valid-from",
+                    detail: .windowReversed(validFrom: from, validTo: to))
+            }
+        }
+        return (from, to)
+    }
+
+    /// Issues a token: checks the request, records it durably, then returns the token.
+    ///
+    /// The ledger row is committed before this returns, so a token that was shown is never
+    /// missing from the ledger.
+    ///
+    /// - Throws: ``IssuerError``: `invalid_input` (labels, audience, window, unknown pairs),
+    ///   `not_found` (no keyring), `lock_busy`, `cannot_write`.
+    public func issue(_ request: IssueRequest, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
+        -> IssuedToken
+    {
+        let (from, to) = try Self.checkRequest(request, now: now)
+        let ring = try keyring()
+        return try transaction(write: true) {
+            let scope: Scope
+            switch request.scope {
+            case .all: scope = .all
+            case .readOnly: scope = .readOnly
+            case .custom(let pairs): scope = .custom(try store.catalog().expand(pairs))
+            }
+            let key = ring.activeKey
+            let claims: TokenClaims
+            do {
+                claims = try TokenClaims(
+                    keyID: key.keyID, audience: request.audience, id: TokenMinter.newTokenID(), validFrom: from,
+                    validTo: to, scope: scope)
+            } catch let error as VerificationError {
+                throw IssuerError(.invalidInput, error.detail)
+            }
+            let token = try TokenMinter.mint(claims, masterSecret: key.secret)
+            let record = TokenRecord(
+                claims: claims, name: request.name, description: request.description,
+                createdBy: request.createdBy ?? actor.name, now: now)
+            try store.insert(record)
+            try self.record(
+                .issue, by: actor, at: now, guids: [record.id],
+                details: [("audience", record.audience), ("name", record.name), ("scope", scope.summary)])
+            return IssuedToken(token: token, record: record)
+        }
+    }
+
+    /// Live tokens the query selects, in its order.
+    public func tokens(_ query: TokenQuery = TokenQuery()) throws(IssuerError) -> [TokenRecord] {
+        var out: [TokenRecord] = []
+        try forEachToken(query) { out.append($0) }
+        return out
+    }
+
+    /// Calls `body` with each live token the query selects, without holding them all.
+    public func forEachToken(_ query: TokenQuery, _ body: (TokenRecord) throws -> Void) throws(IssuerError) {
+        try transaction(write: false) {
+            let catalog = query.filter.scope == nil ? Catalog() : try store.catalog()
+            try store.forEach(query, access: { catalog.access(of: $0) }, body)
+        }
+    }
+
+    /// How many live tokens the query's filter selects.
+    public func count(_ query: TokenQuery) throws(IssuerError) -> Int {
+        try transaction(write: false) {
+            let catalog = query.filter.scope == nil ? Catalog() : try store.catalog()
+            return try store.count(query, access: { catalog.access(of: $0) })
+        }
+    }
+
+    /// Whether the ledger has no token at all.
+    public func isEmpty() throws(IssuerError) -> Bool { try transaction(write: false) { try store.isEmpty() } }
+
+    /// The live token a selector names: a whole GUID (with or without hyphens) or a unique
+    /// prefix of at least 8 hex digits.
+    public func token(_ selector: String) throws(IssuerError) -> TokenRecord {
+        try transaction(write: false) { try resolveOne(selector) }
+    }
+
+    /// The live tokens the selectors name, de-duplicated, in the order given.
+    public func resolve(_ selectors: [String]) throws(IssuerError) -> [TokenRecord] {
+        try transaction(write: false) {
+            var seen = Set<TokenID>()
+            var out: [TokenRecord] = []
+            for selector in selectors {
+                let t = try resolveOne(selector)
+                if seen.insert(t.id).inserted { out.append(t) }
+            }
+            return out
+        }
+    }
+
+    private func resolveOne(_ selector: String) throws -> TokenRecord {
+        if let id = TokenID(uuidString: selector) {
+            guard let t = try store.token(id), !t.isDeleted else {
+                throw IssuerError(.notFound, "no token with GUID \(id)", detail: .tokenNotFound(id.description))
+            }
+            return t
+        }
+        let hex = selector.replacingOccurrences(of: "-", with: "").lowercased()
+        guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
+            // Not echoed: people paste tokens here by mistake.
+            throw IssuerError(
+                .invalidInput,
+                "an argument of \(selector.count) characters is not a GUID or a prefix of at least 8 hex digits",
+                detail: .notASelector(length: selector.count))
+        }
+        let matches = try store.tokens(withPrefix: hex, limit: 6)
+        guard let first = matches.first else {
+            throw IssuerError(.notFound, "no token GUID starts with \(hex)", detail: .tokenNotFound(hex))
+        }
+        guard matches.count == 1 else {
+            throw IssuerError(
+                .invalidInput, "prefix \(hex) matches several tokens; give more digits",
+                detail: .ambiguousPrefix(hex, matches: matches.prefix(5).map(\.id)))
+        }
+        return first
+    }
+
+    /// Renames a token or changes its description. Scope, audience and window are sealed.
+    ///
+    /// - Parameter sealed: Fields the caller also asked to change (`scope`, `audience`,
+    ///   `valid_from`, `valid_to`): any one makes this throw `invalid_input` / `sealedField`.
+    public func edit(
+        _ selector: String, name: String?, description: String?, sealed: [String] = [], by actor: Actor,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> TokenRecord {
+        if let field = sealed.first {
+            throw IssuerError(
+                .invalidInput,
+                "\(field) is sealed into the token at issue; issue a new token with what you need, then revoke this one",
+                detail: .sealedField(field))
+        }
+        if let name { try Labels.checkName(name) }
+        if let description { try Labels.checkDescription(description) }
+        return try transaction(write: true) {
+            var t = try resolveOne(selector)
+            try store.updateLabels(t.id, name: name, description: description, now: now)
+            var details: [(String, String)] = []
+            if let name {
+                t.name = name
+                details.append(("name", name))
+            }
+            if let description {
+                t.description = description
+                details.append(("description", description))
+            }
+            t.updatedAt = now
+            try record(.edit, by: actor, at: now, guids: [t.id], details: details)
+            return t
+        }
+    }
+
+    /// Deactivates, activates, revokes or deletes tokens, all or none.
+    ///
+    /// Every token is checked before anything changes: activating or deactivating a revoked
+    /// token is a `conflict`, and revocation is permanent. Tokens already in the target state
+    /// count as done. With `cascade`, a revoke also revokes every token they created.
+    public func change(
+        _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, by actor: Actor,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> ChangeResult {
+        try transaction(write: true) {
+            var tokens: [TokenRecord] = []
+            var seen = Set<TokenID>()
+            var queue = ids
+            if cascade, action == .revoke || action == .delete {
+                for id in ids { queue += try store.descendants(of: id) }
+            }
+            for id in queue where seen.insert(id).inserted {
+                guard let t = try store.token(id), !t.isDeleted || !ids.contains(id) else {
+                    throw IssuerError(.notFound, "no token with GUID \(id)", detail: .tokenNotFound(id.description))
+                }
+                if t.isDeleted { continue }  // a descendant already deleted
+                if t.status == .revoked, action == .activate || action == .deactivate {
+                    throw IssuerError(
+                        .conflict,
+                        "token \(t.id) is revoked, which is permanent; it cannot be \(action == .activate ? "activated" : "deactivated")",
+                        detail: .forbiddenChange(t.id, name: t.name, status: t.status, action: action))
+                }
+                tokens.append(t)
+            }
+            let changing = tokens.filter { t in
+                switch action {
+                case .deactivate: t.status != .inactive
+                case .activate: t.status != .active
+                case .revoke: t.status != .revoked
+                case .delete: true
+                }
+            }.map(\.id)
+            guard !changing.isEmpty else { return ChangeResult(tokens: tokens, changed: []) }
+            switch action {
+            case .deactivate: try store.setStatus(changing, to: .inactive, now: now)
+            case .activate: try store.setStatus(changing, to: .active, now: now)
+            case .revoke: try store.setStatus(changing, to: .revoked, now: now)
+            case .delete: try store.markDeleted(changing, now: now)
+            }
+            let audit: AuditAction =
+                switch action {
+                case .deactivate: .deactivate
+                case .activate: .activate
+                case .revoke: .revoke
+                case .delete: .delete
+                }
+            try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
+            let after = try tokens.map { t -> TokenRecord in try store.token(t.id) ?? t }
+            return ChangeResult(tokens: after, changed: changing)
+        }
+    }
+
+    /// The audit log, newest first.
+    public func events(_ query: AuditQuery = AuditQuery()) throws(IssuerError) -> [AuditEvent] {
+        try transaction(write: false) { try store.events(query) }
+    }
+
+    // MARK: Catalog
+
+    /// The resources and actions scopes are made of.
+    public func catalog() throws(IssuerError) -> Catalog {
+        try transaction(write: false) { try store.catalog() }
+    }
+
+    /// Adds `resource.action` (or changes its access).
+    public func addToCatalog(
+        resource: String, action: String, access: Access, by actor: Actor, now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) {
+        var check = Catalog()
+        try check.add(resource: resource, action: action, access: access)
+        try transaction(write: true) {
+            try store.putCatalogEntry(resource: resource, action: action, access: access)
+            try record(
+                .catalog, by: actor, at: now, guids: [],
+                details: [("access", access.rawValue), ("permission", "\(resource).\(action)")])
+        }
+    }
+}

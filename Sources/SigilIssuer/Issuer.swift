@@ -1,0 +1,244 @@
+import Foundation
+public import SigilVerifier
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The issuer's use cases over one home: every rule lives here, and the CLI, the server and
+/// the console only translate to and from it.
+///
+/// Each call that changes something is one database transaction that also records an
+/// ``AuditEvent`` with its ``Actor``: it lands whole or not at all. Not thread-safe: give each
+/// thread or request its own `Issuer`, or serialise calls.
+///
+/// ```swift
+/// let issuer = try Issuer(home: "keys", mode: .createIfMissing)
+/// let actor = try Actor(name: "alice")
+/// let issued = try issuer.issue(
+///     IssueRequest(name: "CI deploy", audience: "billing", scope: .custom(["devices.*"])), by: actor)
+/// print(issued.token)   // shown once, never stored
+/// try issuer.change(.revoke, [issued.record.id], by: actor)
+/// ```
+public final class Issuer {
+    /// How ``init(home:mode:busyTimeout:)`` treats a home without a keyring.
+    public enum OpenMode: Sendable {
+        /// The home must already hold a keyring or a ledger.
+        case existing
+        /// Create the home, a development keyring and the example catalog if missing.
+        case createIfMissing
+        /// Create them, and fail if a keyring is already there.
+        case initialize
+    }
+
+    /// What opening the home did on the way, for the front end to tell the user.
+    public enum SetupNote: Sendable, Hashable {
+        case tightenedHome(String)
+        case createdKeyring(path: String, tokenKeyID: String, revocationKeyID: String)
+        case wroteExampleCatalog(resources: [String])
+        case importedLedger(tokens: Int, sequence: UInt64, renamed: [String], skippedTornLine: Bool)
+    }
+
+    /// Services accept a token up to their leeway (at most a day) after `valid_to`: revoked and
+    /// deactivated entries stay on the list that long.
+    public static let maxLeeway: Int64 = 86_400
+
+    /// The default `next_update` promise of an exported list.
+    public static let defaultNextUpdate: Int64 = 86_400
+
+    public let home: String
+    package let store: SQLiteStore
+    public private(set) var setupNotes: [SetupNote] = []
+
+    public var databasePath: String { store.path }
+
+    /// Opens the home's ledger database, creating or importing what `mode` allows.
+    ///
+    /// - Parameters:
+    ///   - home: The home folder (keyring, database).
+    ///   - mode: Whether a missing home may be created.
+    ///   - busyTimeout: Seconds to wait for another process's write lock.
+    /// - Throws: ``IssuerError``: `not_found` (no home), `permissions`, `bad_data` (damaged or
+    ///   newer database), `lock_busy`, `cannot_write`.
+    public init(home: String, mode: OpenMode = .existing, busyTimeout: Double = 5) throws(IssuerError) {
+        self.home = home
+        let dbPath = home + "/" + SQLiteStore.fileName
+        let ledgerPath = home + "/ledger.jsonl"
+        let catalogPath = home + "/" + Catalog.fileName
+        var st = stat()
+        let homeExists = stat(home, &st) == 0
+        if mode == .existing {
+            let hasSomething =
+                homeExists
+                && (Keyring.exists(home: home) || lstat(dbPath, &st) == 0 || lstat(ledgerPath, &st) == 0)
+            guard hasSomething else {
+                throw IssuerError(.notFound, "no Sigil home at \(home) (no keyring or ledger there)", detail: .noHome(home))
+            }
+        }
+        var notes: [SetupNote] = []
+        if try SecureFile.ensureHome(home) { notes.append(.tightenedHome(home)) }
+
+        // A v0.1 home: read its journal before the database exists, so a damaged journal
+        // stops here with nothing created.
+        let isNewDatabase = lstat(dbPath, &st) != 0
+        var legacy: LegacyImport.Result?
+        var legacyCatalog: Catalog?
+        if isNewDatabase {
+            if lstat(ledgerPath, &st) == 0 {
+                try SecureFile.checkPrivate(ledgerPath)
+                legacy = try LegacyImport.readLedger(ledgerPath)
+            }
+            if lstat(catalogPath, &st) == 0 { legacyCatalog = try LegacyImport.readCatalog(catalogPath) }
+            // SQLite would create the file 0644; make it 0600 first, never through a link.
+            let fd = open(dbPath, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                Glibc.close(fd)
+            } else if errno != EEXIST {
+                throw SecureFile.ioError("cannot create \(dbPath)", errno, write: true)
+            }
+        }
+        try SecureFile.checkPrivate(dbPath)
+        store = try SQLiteStore(path: dbPath, busyTimeout: busyTimeout)
+
+        if legacy != nil || legacyCatalog != nil {
+            do {
+                notes.append(try importLegacy(legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath))
+            } catch {
+                // Leave no half-made database behind: the next run imports again.
+                store.close()
+                for suffix in ["", "-wal", "-shm"] { unlink(dbPath + suffix) }
+                throw error
+            }
+        }
+        if mode != .existing {
+            let hadKeyring = Keyring.exists(home: home)
+            if hadKeyring, mode == .initialize {
+                let ring = try Keyring.load(home: home)
+                throw IssuerError(
+                    .conflict, "a keyring already exists at \(Keyring.path(home: home)); nothing changed",
+                    detail: .keyringExists(path: Keyring.path(home: home), keyID: ring.activeKey.keyID))
+            }
+            if !hadKeyring { notes += try createDevelopmentKeyring() }
+        }
+        setupNotes = notes
+    }
+
+    /// Closes the database now instead of at deinit.
+    public func close() { store.close() }
+
+    /// Unix seconds.
+    public static func currentTime() -> Int64 { Int64(Date().timeIntervalSince1970) }
+
+    // MARK: Transactions and errors
+
+    /// One transaction; every error comes out as an ``IssuerError``.
+    func transaction<T>(write: Bool, _ body: () throws -> T) throws(IssuerError) -> T {
+        do {
+            return try store.transaction(write: write, body)
+        } catch let error as IssuerError {
+            throw error
+        } catch let error as SQLiteError {
+            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
+        } catch {
+            throw IssuerError(.badData, "\(error)")
+        }
+    }
+
+    func record(_ action: AuditAction, by actor: Actor, at now: Int64, guids: [TokenID], details: [(String, String)])
+        throws
+    {
+        var w = JSONWriter(capacity: 64)
+        w.byte(0x7b)
+        for (i, (key, value)) in details.enumerated() {
+            if i > 0 { w.byte(0x2c) }
+            w.string(key)
+            w.byte(0x3a)
+            w.string(value)
+        }
+        w.byte(0x7d)
+        try store.append(
+            AuditEvent(
+                at: now, actor: actor.name, action: action, guids: guids,
+                detailsJSON: String(decoding: w.bytes, as: UTF8.self)))
+    }
+
+    // MARK: First use and import
+
+    private func createDevelopmentKeyring() throws(IssuerError) -> [SetupNote] {
+        try transaction(write: true) {
+            // Re-checked under the write lock: two first commands must not make two keyrings.
+            guard !Keyring.exists(home: home) else { return [] }
+            let now = Self.currentTime()
+            let ring = Keyring.generate(now: now)
+            try ring.save(home: home)
+            var notes: [SetupNote] = [
+                .createdKeyring(
+                    path: Keyring.path(home: home), tokenKeyID: ring.activeKey.keyID,
+                    revocationKeyID: ring.signingKey.keyID)
+            ]
+            if try store.catalog().resources.isEmpty {
+                for (resource, actions) in Catalog.example.resources {
+                    for (action, access) in actions {
+                        try store.putCatalogEntry(resource: resource, action: action, access: access)
+                    }
+                }
+                notes.append(.wroteExampleCatalog(resources: Catalog.example.resources.keys.sorted()))
+            }
+            let system = Actor(trusted: "sigil")
+            try record(.keys, by: system, at: now, guids: [], details: [("created", ring.activeKey.keyID)])
+            return notes
+        }
+    }
+
+    private func importLegacy(
+        _ ledger: LegacyImport.Result?, catalog: Catalog?, ledgerPath: String, catalogPath: String
+    ) throws(IssuerError) -> SetupNote {
+        let now = Self.currentTime()
+        try transaction(write: true) {
+            if let ledger {
+                for id in ledger.order { if let t = ledger.tokens[id] { try store.insert(t) } }
+                if ledger.sequence > 0 { try store.setState("export_sequence", Int64(bitPattern: ledger.sequence)) }
+            }
+            if let catalog {
+                for (resource, actions) in catalog.resources {
+                    for (action, access) in actions {
+                        try store.putCatalogEntry(resource: resource, action: action, access: access)
+                    }
+                }
+            }
+            try record(
+                .migrate, by: Actor(trusted: "sigil"), at: now, guids: [],
+                details: [
+                    ("tokens", String(ledger?.order.count ?? 0)), ("sequence", String(ledger?.sequence ?? 0)),
+                ])
+        }
+        var renamed: [String] = []
+        var imported: [String] = []
+        if ledger != nil { imported.append(ledgerPath) }
+        if catalog != nil { imported.append(catalogPath) }
+        for path in imported where rename(path, path + ".imported") == 0 { renamed.append(path + ".imported") }
+        SecureFile.syncDirectory(home)
+        return .importedLedger(
+            tokens: ledger?.order.count ?? 0, sequence: ledger?.sequence ?? 0, renamed: renamed,
+            skippedTornLine: ledger?.skippedTornLine ?? false)
+    }
+
+    // MARK: Keyring
+
+    /// The keyring (master secrets). Load it only when a secret is needed.
+    public func keyring() throws(IssuerError) -> Keyring {
+        guard Keyring.exists(home: home) else {
+            throw IssuerError(.notFound, "no keyring in \(home)", detail: .noHome(home))
+        }
+        return try Keyring.load(home: home)
+    }
+}
+
+extension Actor {
+    /// Sigil itself, for setup events.
+    init(trusted name: String) {
+        // Only called with literals that pass the charset check.
+        guard let actor = try? Actor(name: name) else { preconditionFailure("bad built-in actor name") }
+        self = actor
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+public import SigilVerifier
+
+/// Who makes a change: the OS user or `--actor` for the CLI, `token:<GUID>` for an API caller.
+///
+/// Names are 1–64 characters of `[A-Za-z0-9._@:-]`, so they can never carry escape sequences
+/// or line breaks into a terminal or a log.
+///
+/// ```swift
+/// let actor = try Actor(name: "alice")
+/// ```
+public struct Actor: Sendable, Hashable {
+    public let name: String
+
+    /// - Throws: ``IssuerError`` `invalid_input` if `name` is not 1–64 of `[A-Za-z0-9._@:-]`.
+    public init(name: String, field: String = "actor") throws(IssuerError) {
+        try Labels.checkIdentifier(name, field: field)
+        self.name = name
+    }
+
+    /// The actor recorded for changes made by a token through the API.
+    public init(token id: TokenID) {
+        name = "token:\(id)"
+    }
+
+    /// Whether `name` would be accepted.
+    public static func isValid(_ name: String) -> Bool { (try? Labels.checkIdentifier(name, field: "actor")) != nil }
+}
+
+/// The checks every free-text label and identifier passes.
+public enum Labels {
+    /// Names and descriptions are limited in UTF-8 bytes, not characters: 200 graphemes of
+    /// combining marks were 80 KB.
+    public static let maxNameBytes = 200
+    public static let maxDescriptionBytes = 1_000
+
+    /// `[A-Za-z0-9._@:-]{1,64}`: actors and creators.
+    public static func checkIdentifier(_ text: String, field: String) throws(IssuerError) {
+        let ok =
+            (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { c in
+                (0x30...0x39).contains(c) || (0x41...0x5a).contains(c) || (0x61...0x7a).contains(c)
+                    || c == 0x2e || c == 0x5f || c == 0x40 || c == 0x3a || c == 0x2d
+            }
+        guard ok else {
+            throw IssuerError(
+                .invalidInput, "\(field) must be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got \(text.utf8.count) bytes)",
+                detail: .invalidLabel(field: field, problem: "must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"))
+        }
+    }
+
+    /// Free text: no control characters, no format characters (bidi overrides such as U+202E,
+    /// zero-width characters), a byte limit, and not blank when required.
+    public static func checkText(_ text: String, field: String, required: Bool, maxBytes: Int) throws(IssuerError) {
+        func refuse(_ problem: String) -> IssuerError {
+            IssuerError(.invalidInput, "\(field) \(problem)", detail: .invalidLabel(field: field, problem: problem))
+        }
+        if required, text.allSatisfy(\.isWhitespace) { throw refuse("must not be empty") }
+        guard text.utf8.count <= maxBytes else { throw refuse("is longer than \(maxBytes) bytes (UTF-8)") }
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control:
+                throw refuse("must not contain control characters (newlines, tabs, escape, NUL)")
+            case .format, .lineSeparator, .paragraphSeparator:
+                throw refuse(
+                    "must not contain invisible format characters (U+\(String(scalar.value, radix: 16, uppercase: true)): bidi controls, zero-width characters)"
+                )
+            default: continue
+            }
+        }
+    }
+
+    public static func checkName(_ name: String) throws(IssuerError) {
+        try checkText(name, field: "name", required: true, maxBytes: maxNameBytes)
+    }
+
+    public static func checkDescription(_ description: String) throws(IssuerError) {
+        try checkText(description, field: "description", required: false, maxBytes: maxDescriptionBytes)
+    }
+}
+
+/// A change of a token's lifecycle state.
+public enum LifecycleAction: String, Sendable, CaseIterable {
+    case deactivate, activate, revoke, delete
+
+    /// Whether the change can never be undone.
+    public var isPermanent: Bool { self == .revoke || self == .delete }
+}
+
+/// What a scope filter asks for: a kind of scope, or tokens that grant one permission.
+public enum ScopeFilter: Sendable, Hashable {
+    case all
+    case readOnly
+    case grants(String)
+}
+
+/// The filters `list` and the bulk changes take. Every given value must be non-blank.
+///
+/// ```swift
+/// let filter = try TokenFilter(name: "deploy", audience: "billing")
+/// ```
+public struct TokenFilter: Sendable, Hashable {
+    /// Words the name must all contain, case-insensitively.
+    public let nameWords: [String]
+    /// Lowercase hex digits the GUID starts with.
+    public let guidPrefix: String?
+    public let scope: ScopeFilter?
+    public let audience: String?
+    public let status: TokenStatus?
+
+    public init(
+        name: String? = nil, guidPrefix: String? = nil, scope: String? = nil, audience: String? = nil,
+        status: TokenStatus? = nil
+    ) throws(IssuerError) {
+        func blank(_ field: String) -> IssuerError {
+            IssuerError(
+                .invalidInput, "the \(field) filter is empty; an empty filter would match every token",
+                detail: .emptyFilter(field))
+        }
+        if let name {
+            let words = name.lowercased().split(whereSeparator: \.isWhitespace).map(String.init)
+            guard !words.isEmpty else { throw blank("name") }
+            nameWords = words
+        } else {
+            nameWords = []
+        }
+        if let guidPrefix {
+            let hex = guidPrefix.replacingOccurrences(of: "-", with: "").lowercased()
+            guard !guidPrefix.allSatisfy(\.isWhitespace) else { throw blank("guid") }
+            guard !hex.isEmpty, hex.count <= 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
+                throw IssuerError(
+                    .invalidInput, "the guid filter takes a hex prefix of a GUID, e.g. 3f2a9c1e",
+                    detail: .invalidLabel(field: "guid", problem: "is not a hex prefix"))
+            }
+            self.guidPrefix = hex
+        } else {
+            self.guidPrefix = nil
+        }
+        if let scope {
+            switch scope {
+            case "all": self.scope = .all
+            case "read-only": self.scope = .readOnly
+            case _ where scope.allSatisfy(\.isWhitespace): throw blank("scope")
+            case _ where Scope.isValidPair(scope): self.scope = .grants(scope)
+            default:
+                throw IssuerError(
+                    .invalidInput, "the scope filter takes resource.action, all or read-only",
+                    detail: .invalidPair(scope))
+            }
+        } else {
+            self.scope = nil
+        }
+        if let audience {
+            guard !audience.allSatisfy(\.isWhitespace) else { throw blank("audience") }
+            self.audience = audience
+        } else {
+            self.audience = nil
+        }
+        self.status = status
+    }
+
+    /// No filter at all: matches every live token.
+    public static let everything: TokenFilter = {
+        // A filter without values cannot fail to build.
+        guard let filter = try? TokenFilter() else { preconditionFailure("an empty TokenFilter is always valid") }
+        return filter
+    }()
+
+    public var isEmpty: Bool {
+        nameWords.isEmpty && guidPrefix == nil && scope == nil && audience == nil && status == nil
+    }
+
+    /// `Character.isHexDigit` also accepts fullwidth digits; GUIDs are ASCII only.
+    public static func isHexDigit(_ c: UInt8) -> Bool {
+        (0x30...0x39).contains(c) || (0x61...0x66).contains(c) || (0x41...0x46).contains(c)
+    }
+}
+
+/// The orders `list` can sort by.
+public enum TokenSort: String, Sendable, CaseIterable {
+    /// Issue order (the default).
+    case created
+    case name, status, expires
+}
+
+/// A page of a filtered, sorted listing.
+public struct TokenQuery: Sendable, Hashable {
+    public var filter: TokenFilter
+    public var sort: TokenSort
+    /// At most this many rows; nil for all.
+    public var limit: Int?
+    /// Rows to skip first.
+    public var offset: Int
+    /// Only tokens of these audiences (an API caller's reach); nil for every audience.
+    public var audiences: Set<String>?
+
+    public init(
+        filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
+        audiences: Set<String>? = nil
+    ) {
+        self.filter = filter
+        self.sort = sort
+        self.limit = limit
+        self.offset = offset
+        self.audiences = audiences
+    }
+}
+
+/// The kinds of change the audit log records.
+public enum AuditAction: String, Sendable, CaseIterable {
+    case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate
+}
+
+/// One entry of the audit log: who did what to which tokens, and when. Never a token or a key.
+public struct AuditEvent: Sendable, Hashable {
+    public var at: Int64
+    public var actor: String
+    public var action: AuditAction
+    public var guids: [TokenID]
+    /// A JSON object with what else matters (the new name, the list sequence, a key ID).
+    public var detailsJSON: String
+
+    public init(at: Int64, actor: String, action: AuditAction, guids: [TokenID], detailsJSON: String = "{}") {
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.guids = guids
+        self.detailsJSON = detailsJSON
+    }
+}
+
+/// Filters for the audit log, newest first.
+public struct AuditQuery: Sendable, Hashable {
+    public var guid: TokenID?
+    public var actor: String?
+    public var action: AuditAction?
+    public var since: Int64?
+    public var limit: Int
+    public var offset: Int
+
+    public init(
+        guid: TokenID? = nil, actor: String? = nil, action: AuditAction? = nil, since: Int64? = nil,
+        limit: Int = 100, offset: Int = 0
+    ) {
+        self.guid = guid
+        self.actor = actor
+        self.action = action
+        self.since = since
+        self.limit = limit
+        self.offset = offset
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import SigilVerifier
+
+/// Reads a v0.1 home's `ledger.jsonl` and `catalog.json` once, to import them into the database.
+///
+/// Run only by the first command that finds them and no database; afterwards they are renamed
+/// `*.imported` and never read again. Foundation's JSON parser is fast enough for a one-time
+/// import, so no journal codec is kept. A torn last line (an interrupted write) is skipped, as
+/// v0.1 did; any other damaged line stops the import with nothing changed.
+enum LegacyImport {
+    struct Result {
+        var tokens: [TokenID: TokenRecord] = [:]
+        var order: [TokenID] = []
+        var sequence: UInt64 = 0
+        var lines = 0
+        var skippedTornLine = false
+    }
+
+    static func readLedger(_ path: String) throws(IssuerError) -> Result {
+        let bytes = try SecureFile.read(path)
+        var result = Result()
+        let lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
+        for (index, line) in lines.enumerated() {
+            let isLast = index == lines.count - 1 || (index == lines.count - 2 && lines[lines.count - 1].isEmpty)
+            if line.isEmpty {
+                if index == lines.count - 1 { break }  // the newline after the last record
+                if isLast { break }
+                throw IssuerError(.badData, "\(path) line \(index + 1) is empty; restore the ledger from a backup")
+            }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else {
+                if isLast {
+                    result.skippedTornLine = true
+                    break
+                }
+                throw IssuerError(
+                    .badData,
+                    "\(path) line \(index + 1) is corrupted; nothing was imported. Restore the ledger from a backup, or remove that line."
+                )
+            }
+            do throws(IssuerError) {
+                try apply(object, to: &result)
+            } catch {
+                throw IssuerError(.badData, "\(path) line \(index + 1): \(error.message); nothing was imported")
+            }
+            result.lines += 1
+        }
+        return result
+    }
+
+    private static func int(_ value: Any?) -> Int64? {
+        (value as? NSNumber)?.int64Value
+    }
+
+    private static func apply(_ o: [String: Any], to state: inout Result) throws(IssuerError) {
+        guard let op = o["op"] as? String, let at = int(o["at"]) else {
+            throw IssuerError(.badData, "a record without op and at")
+        }
+        switch op {
+        case "issue":
+            guard let t = o["token"] as? [String: Any] else { throw IssuerError(.badData, "an issue without a token") }
+            let record = try token(t)
+            if state.tokens.updateValue(record, forKey: record.id) == nil { state.order.append(record.id) }
+        case "edit", "status", "delete":
+            for text in o["guids"] as? [String] ?? [] {
+                guard let id = TokenID(uuidString: text), var t = state.tokens[id] else { continue }
+                switch op {
+                case "edit":
+                    if let name = o["name"] as? String { t.name = name }
+                    if let description = o["description"] as? String { t.description = description }
+                case "status":
+                    guard let status = (o["status"] as? String).flatMap(TokenStatus.init(rawValue:)) else { continue }
+                    t.status = status
+                    if status == .revoked, t.revokedAt == nil { t.revokedAt = at }
+                default:
+                    t.deletedAt = at
+                    t.status = .revoked
+                    if t.revokedAt == nil { t.revokedAt = at }
+                }
+                t.updatedAt = at
+                state.tokens[id] = t
+            }
+        case "export":
+            // Written as an unsigned integer; NSNumber keeps values past Int64.max.
+            if let number = o["sequence"] as? NSNumber { state.sequence = max(state.sequence, number.uint64Value) }
+        default:
+            throw IssuerError(.badData, "unknown operation \(op)")
+        }
+    }
+
+    private static func token(_ t: [String: Any]) throws(IssuerError) -> TokenRecord {
+        guard let guid = (t["guid"] as? String).flatMap(TokenID.init(uuidString:)),
+            let name = t["name"] as? String, let audience = t["audience"] as? String,
+            let validFrom = int(t["valid_from"]), let keyID = t["kid"] as? String,
+            let status = (t["status"] as? String).flatMap(TokenStatus.init(rawValue:)),
+            let createdAt = int(t["created_at"]), let updatedAt = int(t["updated_at"])
+        else { throw IssuerError(.badData, "a token record lacks a field") }
+        let scope: Scope
+        if let pairs = t["scope"] as? [String] {
+            scope = .custom(pairs)
+        } else if t["scope"] as? String == "all" {
+            scope = .all
+        } else if t["scope"] as? String == "read-only" {
+            scope = .readOnly
+        } else {
+            throw IssuerError(.badData, "a token record has an unknown scope")
+        }
+        return TokenRecord(
+            id: guid, name: name, description: t["description"] as? String ?? "", audience: audience, scope: scope,
+            validFrom: validFrom, validTo: int(t["valid_to"]), keyID: keyID, status: status, createdAt: createdAt,
+            updatedAt: updatedAt, revokedAt: int(t["revoked_at"]), createdBy: t["created_by"] as? String ?? "",
+            deletedAt: int(t["deleted_at"]))
+    }
+
+    /// A v0.1 `catalog.json`: `{"format":"sigil-catalog-v1","resources":{r:{a:"read"|"write"}}}`.
+    static func readCatalog(_ path: String) throws(IssuerError) -> Catalog {
+        let bytes = try SecureFile.read(path)
+        guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+            o["format"] as? String == Catalog.format, let resources = o["resources"] as? [String: [String: String]]
+        else { throw IssuerError(.badData, "\(path) is not a valid \(Catalog.format) catalog; nothing was imported") }
+        var catalog = Catalog()
+        for (resource, actions) in resources {
+            for (action, access) in actions {
+                guard let a = Access(rawValue: access) else {
+                    throw IssuerError(.badData, "\(path): \(resource).\(action) has access '\(access)'")
+                }
+                try catalog.add(resource: resource, action: action, access: a)
+            }
+        }
+        return catalog
+    }
+}

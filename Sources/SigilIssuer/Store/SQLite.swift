@@ -1,0 +1,220 @@
+internal import CSQLite
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An error from SQLite: its primary result code, the extended code and its message.
+///
+/// The message comes from `sqlite3_errmsg` and names tables or constraints, never bound values,
+/// so it is safe to show (bound values are the only place token metadata enters SQL).
+package struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    package let code: Int32
+    package let extendedCode: Int32
+    package let message: String
+
+    package var description: String { "SQLite error \(extendedCode): \(message)" }
+
+    /// Another connection holds the write lock past the busy timeout.
+    package var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
+    /// The file is damaged or is not a database at all.
+    package var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
+    /// The file, its folder or the file system cannot be written.
+    package var isReadOnly: Bool { code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM }
+    /// The disk is full.
+    package var isFull: Bool { code == SQLITE_FULL }
+    /// An I/O error below SQLite.
+    package var isIO: Bool { code == SQLITE_IOERR }
+    /// A UNIQUE or foreign-key constraint failed.
+    package var isConstraint: Bool { code == SQLITE_CONSTRAINT }
+}
+
+/// One connection to a SQLite database. The only Swift code in Sigil that calls SQLite.
+///
+/// Not thread-safe: one connection belongs to one caller at a time (a CLI command, or one
+/// server request under the store's lock). Statements are prepared once per SQL text and
+/// cached, always with bound parameters.
+///
+/// ```swift
+/// let db = try SQLiteDatabase(path: "keys/sigil.db", create: true, busyTimeoutMilliseconds: 5_000)
+/// let statement = try db.statement("SELECT count(*) FROM tokens WHERE audience = ?1")
+/// try statement.bind(1, "billing")
+/// _ = try statement.step()
+/// ```
+package final class SQLiteDatabase {
+    private var handle: OpaquePointer?
+    private var cache: [String: SQLiteStatement] = [:]
+    package let path: String
+
+    /// Opens (or creates) the database at `path` without following a symbolic link.
+    ///
+    /// Calls `sqlite3_open_v2` with `SQLITE_OPEN_NOFOLLOW`, then `sqlite3_busy_timeout`.
+    package init(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+        self.path = path
+        var db: OpaquePointer?
+        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX
+        if create { flags |= SQLITE_OPEN_CREATE }
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let error = SQLiteError(
+                code: rc & 0xff, extendedCode: rc, message: db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory")
+            sqlite3_close_v2(db)
+            throw error
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+    }
+
+    deinit { close() }
+
+    /// Finalizes every statement and closes the connection (`sqlite3_close_v2`).
+    package func close() {
+        for statement in cache.values { statement.finalize() }
+        cache.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    private func failure(_ rc: Int32) -> SQLiteError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "the database is closed"
+        return SQLiteError(code: rc & 0xff, extendedCode: rc, message: message)
+    }
+
+    /// Runs SQL without parameters, possibly several statements (`sqlite3_exec`). For schema
+    /// and pragmas only: values always go through ``statement(_:)`` and `bind`.
+    package func execute(_ sql: String) throws(SQLiteError) {
+        let rc = sqlite3_exec(handle, sql, nil, nil, nil)
+        guard rc == SQLITE_OK else { throw failure(rc) }
+    }
+
+    /// A prepared statement for `sql`, reset and with its bindings cleared (`sqlite3_prepare_v3`).
+    package func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if let cached = cache[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard rc == SQLITE_OK, let raw else { throw failure(rc) }
+        let statement = SQLiteStatement(raw, database: self)
+        cache[sql] = statement
+        return statement
+    }
+
+    /// The first column of the first row of a query without parameters, as an integer.
+    package func integer(_ sql: String) throws(SQLiteError) -> Int64? {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return statement.optionalInt64(0)
+    }
+
+    /// The first column of the first row of a query without parameters, as text.
+    package func text(_ sql: String) throws(SQLiteError) -> String? {
+        let statement = try statement(sql)
+        defer { statement.reset() }
+        guard try statement.step() else { return nil }
+        return statement.optionalText(0)
+    }
+
+    /// Rows changed by the last INSERT, UPDATE or DELETE (`sqlite3_changes64`).
+    package var changes: Int { Int(sqlite3_changes64(handle)) }
+
+    /// Whether a transaction is open (`sqlite3_get_autocommit`).
+    package var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
+    fileprivate func check(_ rc: Int32) throws(SQLiteError) {
+        guard rc == SQLITE_OK else { throw failure(rc) }
+    }
+
+    fileprivate func stepFailure(_ rc: Int32) -> SQLiteError { failure(rc) }
+}
+
+/// A prepared statement: bind parameters (1-based), step, read columns (0-based).
+package final class SQLiteStatement {
+    private var raw: OpaquePointer?
+    private unowned let database: SQLiteDatabase
+
+    fileprivate init(_ raw: OpaquePointer, database: SQLiteDatabase) {
+        self.raw = raw
+        self.database = database
+    }
+
+    fileprivate func finalize() {
+        sqlite3_finalize(raw)
+        raw = nil
+    }
+
+    /// Resets the statement and clears its bindings (`sqlite3_reset`, `sqlite3_clear_bindings`).
+    package func reset() {
+        sqlite3_reset(raw)
+        sqlite3_clear_bindings(raw)
+    }
+
+    package func bind(_ index: Int32, _ value: Int64?) throws(SQLiteError) {
+        guard let value else { return try database.check(sqlite3_bind_null(raw, index)) }
+        try database.check(sqlite3_bind_int64(raw, index, value))
+    }
+
+    package func bind(_ index: Int32, _ value: Int) throws(SQLiteError) { try bind(index, Int64(value)) }
+
+    /// Binds text, copied by SQLite before this returns (`SQLITE_TRANSIENT`).
+    package func bind(_ index: Int32, _ value: String?) throws(SQLiteError) {
+        guard let value else { return try database.check(sqlite3_bind_null(raw, index)) }
+        // withCString always gives a valid pointer, also for '' (which SQLite must not bind as NULL).
+        let count = Int32(value.utf8.count)
+        let rc = value.withCString { sigil_sqlite3_bind_text(raw, index, $0, count) }
+        try database.check(rc)
+    }
+
+    /// Binds a blob, copied by SQLite before this returns.
+    package func bind(_ index: Int32, bytes: [UInt8]?) throws(SQLiteError) {
+        guard let bytes else { return try database.check(sqlite3_bind_null(raw, index)) }
+        let rc = bytes.withUnsafeBytes { buffer in
+            // A zero-length blob still needs a non-NULL pointer, or SQLite binds NULL.
+            sigil_sqlite3_bind_blob(raw, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count))
+        }
+        try database.check(rc)
+    }
+
+    /// Advances to the next row: true for a row, false when done (`sqlite3_step`).
+    @discardableResult
+    package func step() throws(SQLiteError) -> Bool {
+        let rc = sqlite3_step(raw)
+        if rc == SQLITE_ROW { return true }
+        if rc == SQLITE_DONE { return false }
+        let error = database.stepFailure(rc)
+        sqlite3_reset(raw)
+        throw error
+    }
+
+    /// Steps a statement that returns no rows.
+    package func run() throws(SQLiteError) {
+        _ = try step()
+        reset()
+    }
+
+    package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(raw, column) == SQLITE_NULL }
+
+    package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(raw, column) }
+
+    package func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+
+    package func text(_ column: Int32) -> String {
+        guard let bytes = sqlite3_column_text(raw, column) else { return "" }
+        let count = Int(sqlite3_column_bytes(raw, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+
+    /// Calls `body` with the column's bytes, valid only during the call.
+    package func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let count = Int(sqlite3_column_bytes(raw, column))
+        guard let base = sqlite3_column_blob(raw, column), count > 0 else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    package func blob(_ column: Int32) -> [UInt8] { withBlob(column) { Array($0) } }
+}

@@ -1,0 +1,588 @@
+import Foundation
+package import SigilVerifier
+
+/// The ledger in SQLite: `<home>/sigil.db`. The only code that speaks SQL to it.
+///
+/// Opened in WAL mode with `synchronous=FULL` (a change that was reported survives a power
+/// cut), foreign keys on and a busy timeout. Every statement binds its values. The schema is
+/// versioned with `PRAGMA user_version`; migrations are numbered and only go forward.
+package final class SQLiteStore {
+    /// The schema version this build writes. A database with a higher one is refused.
+    package static let schemaVersion = 1
+    package static let fileName = "sigil.db"
+
+    package let db: SQLiteDatabase
+    package let path: String
+    private let busySeconds: Double
+
+    /// Opens or creates the database and brings its schema up to date.
+    ///
+    /// - Throws: ``IssuerError``: `bad_data` for a corrupt or newer database, `lock_busy`,
+    ///   `cannot_write`.
+    package init(path: String, busyTimeout seconds: Double) throws(IssuerError) {
+        self.path = path
+        busySeconds = seconds
+        do {
+            db = try SQLiteDatabase(
+                path: path, create: true, busyTimeoutMilliseconds: Int32(clamping: Int64(seconds * 1000)))
+        } catch {
+            throw Self.translate(error, path: path, seconds: seconds)
+        }
+        do {
+            // Fails on a file that is not a database: the header is read here for the first time.
+            let mode = try db.text("PRAGMA journal_mode=WAL")
+            guard mode == "wal" else {
+                throw IssuerError(.cannotWrite, "\(path): SQLite would not switch to WAL mode (\(mode ?? "none"))")
+            }
+            try db.execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF")
+            try migrate()
+        } catch let error as SQLiteError {
+            db.close()
+            throw Self.translate(error, path: path, seconds: seconds)
+        } catch let error as IssuerError {
+            db.close()
+            throw error
+        } catch {
+            db.close()
+            throw IssuerError(.badData, "\(path): \(error)")
+        }
+    }
+
+    package func close() { db.close() }
+
+    /// Maps SQLite's codes to the issuer's reasons, with messages that say what to do.
+    package static func translate(_ error: SQLiteError, path: String, seconds: Double) -> IssuerError {
+        if error.isBusy {
+            return IssuerError(
+                .lockBusy,
+                "another sigil process holds the database \(path) (waited \(seconds) s)",
+                detail: .databaseBusy(path: path, seconds: seconds))
+        }
+        if error.isCorrupt {
+            return IssuerError(
+                .badData,
+                "\(path) is damaged or is not a Sigil database (\(error.message)); nothing was changed",
+                detail: .databaseCorrupt(path: path))
+        }
+        if error.isFull {
+            return IssuerError(
+                .cannotWrite, "cannot write \(path): the disk is full. Free space and retry; nothing was changed.")
+        }
+        if error.isReadOnly || error.isIO {
+            return IssuerError(
+                .cannotWrite,
+                "cannot write \(path) (\(error.message)): the folder or file system is read-only or not writable; nothing was changed"
+            )
+        }
+        if error.isConstraint { return IssuerError(.conflict, "\(path): \(error.message)") }
+        return IssuerError(.badData, "\(path): \(error.message)")
+    }
+
+    private func translate(_ error: SQLiteError) -> IssuerError {
+        Self.translate(error, path: path, seconds: busySeconds)
+    }
+
+    // MARK: Schema
+
+    /// Forward-only migrations: index i brings version i to i + 1.
+    private static let migrations: [String] = [
+        """
+        CREATE TABLE tokens (
+            seq          INTEGER PRIMARY KEY,
+            guid         BLOB NOT NULL UNIQUE CHECK (length(guid) = 16),
+            name         TEXT NOT NULL,
+            name_folded  TEXT NOT NULL,
+            description  TEXT NOT NULL DEFAULT '',
+            audience     TEXT NOT NULL,
+            scope_kind   TEXT NOT NULL CHECK (scope_kind IN ('all', 'read-only', 'custom')),
+            scope_pairs  TEXT NOT NULL DEFAULT '',
+            valid_from   INTEGER NOT NULL,
+            valid_to     INTEGER,
+            kid          TEXT NOT NULL,
+            status       TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'revoked')),
+            created_at   INTEGER NOT NULL,
+            updated_at   INTEGER NOT NULL,
+            revoked_at   INTEGER,
+            deleted_at   INTEGER,
+            created_by   TEXT NOT NULL,
+            parent       BLOB REFERENCES tokens (guid)
+        );
+        CREATE INDEX tokens_live_name ON tokens (deleted_at, name_folded, seq);
+        CREATE INDEX tokens_live_status ON tokens (deleted_at, status, seq);
+        CREATE INDEX tokens_live_expires ON tokens (deleted_at, valid_to, seq);
+        CREATE INDEX tokens_audience ON tokens (audience, seq);
+        CREATE INDEX tokens_listed ON tokens (status, valid_to) WHERE status <> 'active';
+        CREATE INDEX tokens_parent ON tokens (parent) WHERE parent IS NOT NULL;
+        CREATE TABLE events (
+            id       INTEGER PRIMARY KEY,
+            at       INTEGER NOT NULL,
+            actor    TEXT NOT NULL,
+            action   TEXT NOT NULL,
+            details  TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_actor ON events (actor, id);
+        CREATE INDEX events_action ON events (action, id);
+        CREATE TABLE event_tokens (
+            event  INTEGER NOT NULL REFERENCES events (id),
+            guid   BLOB NOT NULL,
+            PRIMARY KEY (event, guid)
+        ) WITHOUT ROWID;
+        CREATE INDEX event_tokens_guid ON event_tokens (guid, event);
+        CREATE TABLE catalog (
+            resource  TEXT NOT NULL,
+            action    TEXT NOT NULL,
+            access    TEXT NOT NULL CHECK (access IN ('read', 'write')),
+            PRIMARY KEY (resource, action)
+        ) WITHOUT ROWID;
+        CREATE TABLE issuer_state (
+            key    TEXT PRIMARY KEY,
+            value  INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """
+    ]
+
+    private func migrate() throws {
+        // IMMEDIATE: two first commands racing on a new home must not both create tables.
+        try db.execute("BEGIN IMMEDIATE")
+        do {
+            let version = Int(try db.integer("PRAGMA user_version") ?? 0)
+            guard version <= Self.schemaVersion else {
+                throw IssuerError(
+                    .badData,
+                    "\(path) has schema version \(version), made by a newer Sigil; this one understands up to version \(Self.schemaVersion). Nothing was changed.",
+                    detail: .databaseTooNew(path: path, found: version, supported: Self.schemaVersion))
+            }
+            for next in version..<Self.schemaVersion {
+                try db.execute(Self.migrations[next])
+                try db.execute("PRAGMA user_version = \(next + 1)")
+            }
+            try db.execute("COMMIT")
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// `PRAGMA synchronous` (2 = FULL) and `journal_mode`: what durability rests on.
+    package func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String) {
+        do {
+            return (Int(try db.integer("PRAGMA synchronous") ?? -1), try db.text("PRAGMA journal_mode") ?? "")
+        } catch { throw translate(error) }
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one transaction: a write takes the write lock first (`BEGIN IMMEDIATE`),
+    /// so the busy timeout applies before any work, and everything lands or nothing does.
+    package func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T {
+        do {
+            try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN")
+        } catch {
+            throw translate(error)
+        }
+        do {
+            let result = try body()
+            do { try db.execute("COMMIT") } catch { throw translate(error) }
+            return result
+        } catch let error as SQLiteError {
+            try? db.execute("ROLLBACK")
+            throw translate(error)
+        } catch {
+            try? db.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    // MARK: Tokens
+
+    private static let columns = """
+        guid, name, description, audience, scope_kind, scope_pairs, valid_from, valid_to, kid, status, \
+        created_at, updated_at, revoked_at, deleted_at, created_by, parent
+        """
+
+    private static func bindID(_ s: SQLiteStatement, _ index: Int32, _ id: TokenID?) throws(SQLiteError) {
+        try s.bind(index, bytes: id?.bytes)
+    }
+
+    private static func tokenID(_ s: SQLiteStatement, _ column: Int32) -> TokenID? {
+        s.withBlob(column) { raw -> TokenID? in
+            guard raw.count == 16 else { return nil }
+            var value: UInt128 = 0
+            for byte in raw { value = value << 8 | UInt128(byte) }
+            return TokenID(rawValue: value)
+        }
+    }
+
+    private func record(_ s: SQLiteStatement) throws -> TokenRecord {
+        guard let id = Self.tokenID(s, 0) else { throw IssuerError(.badData, "\(path): a token row has a bad GUID") }
+        let scope: Scope
+        switch s.text(4) {
+        case "all": scope = .all
+        case "read-only": scope = .readOnly
+        default:
+            let pairs = s.text(5)
+            scope = .custom(pairs.isEmpty ? [] : pairs.split(separator: ",").map(String.init))
+        }
+        guard let status = TokenStatus(rawValue: s.text(9)) else {
+            throw IssuerError(.badData, "\(path): token \(id) has an unknown status")
+        }
+        return TokenRecord(
+            id: id, name: s.text(1), description: s.text(2), audience: s.text(3), scope: scope,
+            validFrom: s.int64(6), validTo: s.optionalInt64(7), keyID: s.text(8), status: status,
+            createdAt: s.int64(10), updatedAt: s.int64(11), revokedAt: s.optionalInt64(12),
+            createdBy: s.text(14), deletedAt: s.optionalInt64(13), parent: Self.tokenID(s, 15))
+    }
+
+    package func insert(_ t: TokenRecord) throws {
+        let s = try db.statement(
+            "INSERT INTO tokens (\(Self.columns), name_folded) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+        )
+        try Self.bindID(s, 1, t.id)
+        try s.bind(2, t.name)
+        try s.bind(3, t.description)
+        try s.bind(4, t.audience)
+        switch t.scope {
+        case .all:
+            try s.bind(5, "all")
+            try s.bind(6, "")
+        case .readOnly:
+            try s.bind(5, "read-only")
+            try s.bind(6, "")
+        case .custom(let pairs):
+            try s.bind(5, "custom")
+            try s.bind(6, pairs.joined(separator: ","))
+        }
+        try s.bind(7, t.validFrom)
+        try s.bind(8, t.validTo)
+        try s.bind(9, t.keyID)
+        try s.bind(10, t.status.rawValue)
+        try s.bind(11, t.createdAt)
+        try s.bind(12, t.updatedAt)
+        try s.bind(13, t.revokedAt)
+        try s.bind(14, t.deletedAt)
+        try s.bind(15, t.createdBy)
+        try Self.bindID(s, 16, t.parent)
+        try s.bind(17, t.name.lowercased())
+        try s.run()
+    }
+
+    /// The token with `id`, deleted or not.
+    package func token(_ id: TokenID) throws -> TokenRecord? {
+        let s = try db.statement("SELECT \(Self.columns) FROM tokens WHERE guid = ?1")
+        defer { s.reset() }
+        try Self.bindID(s, 1, id)
+        return try s.step() ? try record(s) : nil
+    }
+
+    /// Live tokens whose GUID starts with `hex` (lowercase hex digits), at most `limit`.
+    package func tokens(withPrefix hex: String, limit: Int) throws -> [TokenRecord] {
+        let (low, high) = Self.range(ofPrefix: hex)
+        let s = try db.statement(
+            "SELECT \(Self.columns) FROM tokens WHERE guid BETWEEN ?1 AND ?2 AND deleted_at IS NULL ORDER BY guid LIMIT ?3"
+        )
+        defer { s.reset() }
+        try s.bind(1, bytes: low)
+        try s.bind(2, bytes: high)
+        try s.bind(3, limit)
+        var out: [TokenRecord] = []
+        while try s.step() { out.append(try record(s)) }
+        return out
+    }
+
+    /// The smallest and largest 16-byte GUIDs that start with `hex`: a range the primary
+    /// index answers without reading other rows.
+    static func range(ofPrefix hex: String) -> ([UInt8], [UInt8]) {
+        let digits = hex.utf8.map { c -> UInt8 in
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            default: c - 0x41 + 10
+            }
+        }
+        var low = [UInt8](repeating: 0, count: 16)
+        var high = [UInt8](repeating: 0xff, count: 16)
+        for (i, d) in digits.prefix(32).enumerated() {
+            if i % 2 == 0 {
+                low[i / 2] = d << 4
+                high[i / 2] = d << 4 | 0x0f
+            } else {
+                low[i / 2] |= d
+                high[i / 2] = high[i / 2] & 0xf0 | d
+            }
+        }
+        return (low, high)
+    }
+
+    /// Builds the WHERE clause and its bindings for a filter. Values are always bound.
+    private func whereClause(_ query: TokenQuery, access: (String) -> Access?) -> (String, [Binding]) {
+        var parts = ["deleted_at IS NULL"]
+        var values: [Binding] = []
+        func next(_ value: Binding) -> String {
+            values.append(value)
+            return "?\(values.count)"
+        }
+        let f = query.filter
+        for word in f.nameWords { parts.append("instr(name_folded, \(next(.text(word)))) > 0") }
+        if let prefix = f.guidPrefix {
+            let (low, high) = Self.range(ofPrefix: prefix)
+            parts.append("guid BETWEEN \(next(.blob(low))) AND \(next(.blob(high)))")
+        }
+        if let audience = f.audience { parts.append("audience = \(next(.text(audience)))") }
+        if let status = f.status { parts.append("status = \(next(.text(status.rawValue)))") }
+        if let scope = f.scope {
+            switch scope {
+            case .all: parts.append("scope_kind = 'all'")
+            case .readOnly: parts.append("scope_kind = 'read-only'")
+            case .grants(let pair):
+                // Unknown pairs count as write: a read-only token never grants what might write.
+                let isRead = access(pair) == .read
+                parts.append(
+                    "(scope_kind = 'all'\(isRead ? " OR scope_kind = 'read-only'" : "") OR (scope_kind = 'custom' AND instr(',' || scope_pairs || ',', \(next(.text("," + pair + ","))) > 0))"
+                )
+            }
+        }
+        if let audiences = query.audiences {
+            let list = audiences.sorted().map { next(.text($0)) }.joined(separator: ", ")
+            parts.append(list.isEmpty ? "0" : "audience IN (\(list))")
+        }
+        return (parts.joined(separator: " AND "), values)
+    }
+
+    private enum Binding {
+        case text(String)
+        case blob([UInt8])
+        case int(Int64)
+    }
+
+    private func bind(_ s: SQLiteStatement, _ values: [Binding]) throws {
+        for (i, value) in values.enumerated() {
+            switch value {
+            case .text(let t): try s.bind(Int32(i + 1), t)
+            case .blob(let b): try s.bind(Int32(i + 1), bytes: b)
+            case .int(let n): try s.bind(Int32(i + 1), n)
+            }
+        }
+    }
+
+    /// Calls `body` with each live token the query selects, in its order, without building an array.
+    package func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws {
+        var (clause, values) = whereClause(query, access: access)
+        let order =
+            switch query.sort {
+            case .created: "seq"
+            case .name: "name_folded, seq"
+            case .status: "status, seq"
+            case .expires: "valid_to IS NULL, valid_to, seq"
+            }
+        values.append(.int(Int64(query.limit ?? -1)))
+        let limitIndex = values.count
+        values.append(.int(Int64(query.offset)))
+        clause += " ORDER BY \(order) LIMIT ?\(limitIndex) OFFSET ?\(values.count)"
+        let s = try db.statement("SELECT \(Self.columns) FROM tokens WHERE \(clause)")
+        defer { s.reset() }
+        try bind(s, values)
+        while try s.step() { try body(try record(s)) }
+    }
+
+    /// How many live tokens the query's filter selects (ignoring limit and offset).
+    package func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int {
+        let (clause, values) = whereClause(query, access: access)
+        let s = try db.statement("SELECT count(*) FROM tokens WHERE \(clause)")
+        defer { s.reset() }
+        try bind(s, values)
+        _ = try s.step()
+        return Int(s.int64(0))
+    }
+
+    /// Whether any token (deleted ones included) exists.
+    package func isEmpty() throws -> Bool { try db.integer("SELECT NOT EXISTS (SELECT 1 FROM tokens)") == 1 }
+
+    package func updateLabels(_ id: TokenID, name: String?, description: String?, now: Int64) throws {
+        let s = try db.statement(
+            """
+            UPDATE tokens SET name = coalesce(?2, name), name_folded = coalesce(?3, name_folded),
+                description = coalesce(?4, description), updated_at = ?5
+            WHERE guid = ?1
+            """)
+        try Self.bindID(s, 1, id)
+        try s.bind(2, name)
+        try s.bind(3, name?.lowercased())
+        try s.bind(4, description)
+        try s.bind(5, now)
+        try s.run()
+    }
+
+    /// Sets a status; a revoke keeps the first revocation time.
+    package func setStatus(_ ids: [TokenID], to status: TokenStatus, now: Int64) throws {
+        let s = try db.statement(
+            """
+            UPDATE tokens SET status = ?2, updated_at = ?3,
+                revoked_at = CASE WHEN ?2 = 'revoked' THEN coalesce(revoked_at, ?3) ELSE revoked_at END
+            WHERE guid = ?1
+            """)
+        for id in ids {
+            try Self.bindID(s, 1, id)
+            try s.bind(2, status.rawValue)
+            try s.bind(3, now)
+            try s.run()
+        }
+    }
+
+    /// Tombstones: deleted tokens leave listings and stay revoked.
+    package func markDeleted(_ ids: [TokenID], now: Int64) throws {
+        let s = try db.statement(
+            """
+            UPDATE tokens SET status = 'revoked', deleted_at = coalesce(deleted_at, ?2), updated_at = ?2,
+                revoked_at = coalesce(revoked_at, ?2)
+            WHERE guid = ?1
+            """)
+        for id in ids {
+            try Self.bindID(s, 1, id)
+            try s.bind(2, now)
+            try s.run()
+        }
+    }
+
+    /// Removes deleted tokens whose window closed before `cutoff`, unless another token names
+    /// them as parent. Returns how many went.
+    package func purgeTombstones(before cutoff: Int64) throws -> Int {
+        let s = try db.statement(
+            """
+            DELETE FROM tokens WHERE deleted_at IS NOT NULL AND valid_to IS NOT NULL AND valid_to <= ?1
+                AND guid NOT IN (SELECT parent FROM tokens WHERE parent IS NOT NULL)
+            """)
+        try s.bind(1, cutoff)
+        try s.run()
+        return db.changes
+    }
+
+    /// Every token `id` created, and theirs, through `parent` links (not `id` itself).
+    package func descendants(of id: TokenID) throws -> [TokenID] {
+        let s = try db.statement(
+            """
+            WITH RECURSIVE tree(guid) AS (
+                SELECT guid FROM tokens WHERE parent = ?1
+                UNION SELECT t.guid FROM tokens t JOIN tree ON t.parent = tree.guid
+            ) SELECT guid FROM tree
+            """)
+        defer { s.reset() }
+        try Self.bindID(s, 1, id)
+        var out: [TokenID] = []
+        while try s.step() { if let child = Self.tokenID(s, 0) { out.append(child) } }
+        return out
+    }
+
+    /// GUIDs a revocation list must name at `now`: inactive tokens as deactivated, revoked and
+    /// deleted ones as revoked, until `valid_to + grace` has passed (services accept a token
+    /// up to their leeway after `valid_to`).
+    package func revocationEntries(now: Int64, grace: Int64) throws -> [(TokenID, RevocationStatus)] {
+        let s = try db.statement(
+            "SELECT guid, status FROM tokens WHERE status <> 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)")
+        defer { s.reset() }
+        try s.bind(1, now)
+        try s.bind(2, grace)
+        var out: [(TokenID, RevocationStatus)] = []
+        while try s.step() {
+            guard let id = Self.tokenID(s, 0) else { continue }
+            out.append((id, s.text(1) == "revoked" ? .revoked : .deactivated))
+        }
+        return out
+    }
+
+    // MARK: Issuer state
+
+    package func state(_ key: String) throws -> Int64? {
+        let s = try db.statement("SELECT value FROM issuer_state WHERE key = ?1")
+        defer { s.reset() }
+        try s.bind(1, key)
+        return try s.step() ? s.int64(0) : nil
+    }
+
+    package func setState(_ key: String, _ value: Int64) throws {
+        let s = try db.statement(
+            "INSERT INTO issuer_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        try s.bind(1, key)
+        try s.bind(2, value)
+        try s.run()
+    }
+
+    // MARK: Catalog
+
+    package func catalog() throws -> Catalog {
+        let s = try db.statement("SELECT resource, action, access FROM catalog")
+        defer { s.reset() }
+        var resources: [String: [String: Access]] = [:]
+        while try s.step() {
+            guard let access = Access(rawValue: s.text(2)) else { continue }
+            resources[s.text(0), default: [:]][s.text(1)] = access
+        }
+        return Catalog(resources: resources)
+    }
+
+    package func putCatalogEntry(resource: String, action: String, access: Access) throws {
+        let s = try db.statement(
+            """
+            INSERT INTO catalog (resource, action, access) VALUES (?1, ?2, ?3)
+            ON CONFLICT (resource, action) DO UPDATE SET access = excluded.access
+            """)
+        try s.bind(1, resource)
+        try s.bind(2, action)
+        try s.bind(3, access.rawValue)
+        try s.run()
+    }
+
+    // MARK: Audit
+
+    package func append(_ event: AuditEvent) throws {
+        let s = try db.statement("INSERT INTO events (at, actor, action, details) VALUES (?1, ?2, ?3, ?4)")
+        try s.bind(1, event.at)
+        try s.bind(2, event.actor)
+        try s.bind(3, event.action.rawValue)
+        try s.bind(4, event.detailsJSON)
+        try s.run()
+        let id = try db.integer("SELECT last_insert_rowid()") ?? 0
+        let link = try db.statement("INSERT OR IGNORE INTO event_tokens (event, guid) VALUES (?1, ?2)")
+        for guid in event.guids {
+            try link.bind(1, id)
+            try Self.bindID(link, 2, guid)
+            try link.run()
+        }
+    }
+
+    package func events(_ query: AuditQuery) throws -> [AuditEvent] {
+        var parts: [String] = ["1"]
+        var values: [Binding] = []
+        func next(_ value: Binding) -> String {
+            values.append(value)
+            return "?\(values.count)"
+        }
+        if let guid = query.guid {
+            parts.append("id IN (SELECT event FROM event_tokens WHERE guid = \(next(.blob(guid.bytes))))")
+        }
+        if let actor = query.actor { parts.append("actor = \(next(.text(actor)))") }
+        if let action = query.action { parts.append("action = \(next(.text(action.rawValue)))") }
+        if let since = query.since { parts.append("at >= \(next(.int(since)))") }
+        let limit = next(.int(Int64(query.limit)))
+        let offset = next(.int(Int64(query.offset)))
+        let s = try db.statement(
+            "SELECT id, at, actor, action, details FROM events WHERE \(parts.joined(separator: " AND ")) ORDER BY id DESC LIMIT \(limit) OFFSET \(offset)"
+        )
+        defer { s.reset() }
+        try bind(s, values)
+        var rows: [(Int64, AuditEvent)] = []
+        while try s.step() {
+            let action = AuditAction(rawValue: s.text(3)) ?? .edit
+            rows.append(
+                (s.int64(0), AuditEvent(at: s.int64(1), actor: s.text(2), action: action, guids: [], detailsJSON: s.text(4)))
+            )
+        }
+        let links = try db.statement("SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid")
+        return try rows.map { id, event in
+            var event = event
+            try links.bind(1, id)
+            while try links.step() { if let guid = Self.tokenID(links, 0) { event.guids.append(guid) } }
+            links.reset()
+            return event
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the audit log: who issued, changed, exported or rotated what, newest first.",
+        discussion: """
+            Every change records its time, its actor (the OS user, --actor, or token:GUID for the \
+            API), its action and the GUIDs it touched. Never a token or a key.
+
+            Examples:
+              sigil log 3f2a9c1e
+              sigil log --action revoke --since 2026-11-01 --json
+              sigil log --actor alice --limit 20
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Only events about this token (GUID or unique prefix).", valueName: "guid"))
+    var guid: String?
+
+    @Option(name: .customLong("actor"), help: ArgumentHelp("Only events by this actor.", valueName: "name"))
+    var byActor: String?
+
+    @Option(help: ArgumentHelp("Only this action.", valueName: "action"))
+    var action: AuditAction?
+
+    @Option(help: ArgumentHelp("Only events at or after this time (RFC 3339 or YYYY-MM-DD).", valueName: "time"))
+    var since: String?
+
+    @Option(help: "At most this many events (1-100000, default 100).")
+    var limit: Int = 100
+
+    func validate() throws {
+        guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be 1-100000") }
+        if let byActor, !Actor.isValid(byActor) {
+            throw ValidationError("--actor must be 1-64 characters of A-Z a-z 0-9 . _ @ : -")
+        }
+    }
+
+    func run() throws {
+        try guarded(json: global.json) {
+            let sinceTime = try since.map { text -> Int64 in
+                guard let t = TimeText.parseTime(text) else {
+                    throw CLIFailure.usage("--since '\(Terminal.safe(text))' is not a time: \(TimeText.accepted)")
+                }
+                return t
+            }
+            let issuer = try Home(global).issuer()
+            var guidID: TokenID?
+            if let guid {
+                // A deleted token's history stays readable: resolve whole GUIDs without the ledger.
+                guidID = try TokenID(uuidString: guid) ?? issuer.token(guid).id
+            }
+            let events = try issuer.events(
+                AuditQuery(guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit))
+            if global.json {
+                var w = JSONWriter(capacity: events.count * 160 + 2)
+                w.byte(0x5b)
+                for (i, e) in events.enumerated() {
+                    if i > 0 { w.byte(0x2c) }
+                    w.byte(0x7b)
+                    w.key("action", first: true)
+                    w.string(e.action.rawValue)
+                    w.key("actor")
+                    w.string(e.actor)
+                    w.key("at")
+                    w.int(e.at)
+                    w.key("details")
+                    w.rawJSON(e.detailsJSON)
+                    w.key("guids")
+                    w.stringArray(e.guids.map(\.description))
+                    w.byte(0x7d)
+                }
+                w.byte(0x5d)
+                w.byte(0x0a)
+                writeStandardOutput(w.bytes)
+                return
+            }
+            guard !events.isEmpty else {
+                Console.note("No events match.")
+                return
+            }
+            let rows = events.map { e -> [String] in
+                let guids =
+                    e.guids.count <= 1 ? (e.guids.first?.description ?? "-") : "\(e.guids.count) tokens"
+                return [TimeText.format(e.at), Terminal.safe(e.actor), e.action.rawValue, guids, Terminal.safe(e.detailsJSON)]
+            }
+            Console.out(table(header: ["AT", "ACTOR", "ACTION", "TOKENS", "DETAILS"], rows: rows))
+        }
+    }
+}
