@@ -242,3 +242,18 @@ extension Actor {
         self = actor
     }
 }
+
+// MARK: Test hooks
+
+extension Issuer {
+    /// Inserts ledger rows as they are, in one transaction, with no rule applied: for fixtures
+    /// a use case cannot make quickly (100k tokens) or at all (GUIDs sharing a prefix).
+    package func insertForTesting(_ records: [TokenRecord]) throws(IssuerError) {
+        try transaction(write: true) { for record in records { try store.insert(record) } }
+    }
+
+    /// `PRAGMA synchronous` (2 = FULL) and `journal_mode` as the connection runs them.
+    package func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String) {
+        try store.durabilitySettings()
+    }
+}
