@@ -10,7 +10,6 @@ let package = Package(
     dependencies: [
         // Named so the products resolve whatever the checkout folder is called.
         .package(name: "Sigil", path: ".."),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // Declares LLVMFuzzerRunDriver: SwiftPM supplies `main`, so each harness hands
@@ -40,15 +39,12 @@ let package = Package(
                 "FuzzSupport", .product(name: "SigilVerifier", package: "Sigil"),
                 .product(name: "SigilIssuer", package: "Sigil"),
             ]),
-        // The CLI's parsers live in the `sigil` executable, which cannot be imported. The
-        // files under CLISources are symbolic links to Sources/sigil/Support/*.swift, so the
-        // harness compiles the real code, not a copy.
+        // The parsers the CLI uses live in SigilIssuer (TimeText, Issuer's GUID resolution).
         .executableTarget(
             name: "fuzz-cli-parsers",
             dependencies: [
                 "FuzzSupport", .product(name: "SigilVerifier", package: "Sigil"),
                 .product(name: "SigilIssuer", package: "Sigil"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
     ]
 )

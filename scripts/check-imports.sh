@@ -16,5 +16,11 @@ while IFS= read -r line; do
         *) echo "check-imports: $file imports $module; the verifier may not"; status=1 ;;
     esac
 done < <(grep -rHE '^[[:space:]]*(@[_a-zA-Z]+[[:space:]]+)*((public|package|internal|private|fileprivate)[[:space:]]+)?import[[:space:]]' Sources/SigilVerifier)
+# SQLite is the issuer's alone, behind one wrapper file.
+while IFS= read -r file; do
+    if [[ "$file" != "Sources/SigilIssuer/Store/SQLite.swift" ]]; then
+        echo "check-imports: $file imports CSQLite; only SigilIssuer/Store/SQLite.swift may"; status=1
+    fi
+done < <(grep -rlE '^[[:space:]]*((public|package|internal|private|fileprivate)[[:space:]]+)?import[[:space:]]+CSQLite' Sources)
 [[ $status -eq 0 ]] && echo "check-imports: Sources/SigilVerifier imports only COpenSSL, Synchronization, Glibc, FoundationEssentials"
 exit $status

@@ -10,12 +10,22 @@ import SigilVerifier
 enum CLIBench {
     static let ledgerSize = 100_000
     static let revokeBatch = 10_000
+    /// The large ledger's size (a smaller one under --quick, with a note).
+    static let largeLedgerSize = 1_000_000
+    static let quickLargeLedgerSize = 20_000
+    /// One token in this many of the large ledger is named "needle-…": about 100 of 1M.
+    static let needleEvery = 10_000
 
     struct Results {
         var startupFloor: [Double]?
         var issue: [Double]?
         var list: [Double]?
         var revoke: [Double]?
+        var issueLarge: [Double]?
+        var listFilteredLarge: [Double]?
+        var exportLarge: [Double]?
+        var importLarge: [Double]?
+        var largeSize = 0
         var binary: String?
         var notes: [String] = []
     }
@@ -104,13 +114,16 @@ enum CLIBench {
         results.startupFloor = time("startup", reps: quick ? 10 : 20, warmUp: 2, ["--version"])
         guard time("init", reps: 1, warmUp: 0, ["--home", home, "init"]) != nil else { return results }
 
+        // The ledgers are seeded through the one-time v0.1 import: the public way to put many
+        // rows with chosen GUIDs into the database. Its first command (timed once) imports.
         let guids: [String]
         do {
-            guids = try writeLedger(home: home, count: ledgerSize)
+            guids = try writeLedger(home: home, count: ledgerSize, status: "active", needleEvery: nil)
         } catch {
             results.notes.append("cli: cannot write the 100k ledger: \(error)")
             return results
         }
+        _ = time("import 100k", reps: 1, warmUp: 0, ["--home", home, "list", "--status", "inactive"])
 
         results.issue = time(
             "issue", reps: quick ? 5 : 10,
@@ -121,31 +134,60 @@ enum CLIBench {
         results.list = time(
             "list", reps: repetitions,
             check: { outcome in
-                // The written ledger must be what the CLI reads: its last token has to be listed.
+                // The imported ledger must be what the CLI reads: its last token has to be listed.
                 guard let data = FileManager.default.contents(atPath: outcome.stdoutPath),
                     data.range(of: Data(lastGUID.utf8)) != nil
-                else { return "list --json does not show the ledger's tokens (was ledger.jsonl read?)" }
+                else { return "list --json does not show the ledger's tokens (was the journal imported?)" }
                 return nil
             }, ["--home", home, "list", "--json"])
 
         // Each run revokes 10k GUIDs nobody revoked before.
         let batches = 1 + repetitions
-        guard guids.count >= batches * revokeBatch else { return results }
-        results.revoke = time(
-            "revoke", reps: repetitions,
-            stdin: { rep in
-                let path = scratch + "/revoke-\(rep).txt"
-                let slice = guids[(rep * revokeBatch)..<((rep + 1) * revokeBatch)]
-                try Data((slice.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
-                return path
-            }, ["--home", home, "revoke", "--yes", "-"])
+        if guids.count >= batches * revokeBatch {
+            results.revoke = time(
+                "revoke", reps: repetitions,
+                stdin: { rep in
+                    let path = scratch + "/revoke-\(rep).txt"
+                    let slice = guids[(rep * revokeBatch)..<((rep + 1) * revokeBatch)]
+                    try Data((slice.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+                    return path
+                }, ["--home", home, "revoke", "--yes", "-"])
+        }
+
+        // The large ledger: every token revoked (so the list names all of them), a few named "needle".
+        let large = scratch + "/large"
+        let size = quick ? quickLargeLedgerSize : largeLedgerSize
+        results.largeSize = size
+        guard time("init large", reps: 1, warmUp: 0, ["--home", large, "init"]) != nil else { return results }
+        do {
+            _ = try writeLedger(home: large, count: size, status: "revoked", needleEvery: needleEvery)
+        } catch {
+            results.notes.append("cli: cannot write the large ledger: \(error)")
+            return results
+        }
+        results.importLarge = time("import large", reps: 1, warmUp: 0, ["--home", large, "list", "--status", "active"])
+        results.issueLarge = time(
+            "issue 1m", reps: quick ? 5 : 10,
+            check: { $0.stdout().hasPrefix(TokenClaims.prefix) ? nil : "issue did not print a token on stdout" },
+            ["--home", large, "issue", "--name", "bench-issue", "--audience", Fixture.audience, "--all"])
+        let needles = max(1, size / needleEvery)
+        results.listFilteredLarge = time(
+            "list filtered", reps: repetitions,
+            check: { outcome in
+                let rows = outcome.stdout().split(separator: "\n").count - 1
+                return rows == needles ? nil : "list --name needle showed \(rows) rows, expected \(needles)"
+            }, ["--home", large, "list", "--name", "needle"])
+        results.exportLarge = time(
+            "export 1m", reps: quick ? 2 : 5,
+            check: { outcome in
+                outcome.stdout().contains("\"count\":\(size)") ? nil : "the export does not name every revoked token"
+            }, ["--home", large, "--json", "revocations", "export", "-o", scratch + "/large.sgl"])
         return results
     }
 
-    /// Appends `count` issue records for active all-scope tokens to `<home>/ledger.jsonl` (mode 0600),
-    /// formatted by hand for speed, and checks the first line is byte-identical to what ``Ledger``'s
-    /// encoder writes (sorted keys, no escaped slashes). Returns the GUIDs in ledger order.
-    static func writeLedger(home: String, count: Int) throws -> [String] {
+    /// Writes a v0.1 `ledger.jsonl` of `count` all-scope tokens with the given status (mode 0600),
+    /// formatted by hand for speed. Returns the GUIDs in ledger order.
+    static func writeLedger(home: String, count: Int, status: String, needleEvery: Int?) throws -> [String] {
         let keyID = try Keyring.load(home: home).activeKey.keyID
         let now = Verifier.unixNow()
         var random = SplitMix64(seed: 0x1ed6_e5)
@@ -154,35 +196,20 @@ enum CLIBench {
         var text = ""
         text.reserveCapacity(count * 330)
         for i in 0..<count {
-            let id = Fixture.randomTokenID(&random)
-            let guid = id.description
+            let guid = Fixture.randomTokenID(&random).description
             guids.append(guid)
             let at = now - Int64(count - i)
-            let validFrom = at
-            let validTo = at + 365 * 86_400
-            let line =
+            let name = needleEvery.map { i % $0 == 0 } == true ? "needle-\(i)" : "bench-\(i)"
+            text +=
                 #"{"at":\#(at),"op":"issue","token":{"audience":"\#(Fixture.audience)","created_at":\#(at),"#
-                + #""created_by":"bench","description":"","guid":"\#(guid)","kid":"\#(keyID)","name":"bench-\#(i)","#
-                + #""scope":"all","status":"active","updated_at":\#(at),"valid_from":\#(validFrom),"#
-                + #""valid_to":\#(validTo)}}"#
-            if i == 0 {
-                let claims = try TokenClaims(
-                    keyID: keyID, audience: Fixture.audience, id: id, validFrom: validFrom, validTo: validTo,
-                    scope: .all)
-                let record = JournalRecord(
-                    op: .issue, at: at,
-                    token: TokenRecord(claims: claims, name: "bench-0", description: "", createdBy: "bench", now: at))
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                let expected = String(decoding: try encoder.encode(record), as: UTF8.self)
-                guard expected == line else {
-                    throw BenchError("hand-written ledger line differs from Ledger's encoding:\n\(line)\n\(expected)")
-                }
-            }
-            text += line
+                + #""created_by":"bench","description":"","guid":"\#(guid)","kid":"\#(keyID)","name":"\#(name)","#
+                + #""scope":"all","status":"\#(status)","updated_at":\#(at),"valid_from":\#(at),"#
+                + #""valid_to":\#(at + 365 * 86_400)}}"#
             text += "\n"
         }
-        let path = Ledger(home: home).path
+        let path = home + "/ledger.jsonl"
+        // The home already has a database from `init`: move it away so the journal is imported.
+        for suffix in ["", "-wal", "-shm"] { unlink(home + "/sigil.db" + suffix) }
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BenchError("cannot open \(path)") }
         defer { close(fd) }

@@ -1,6 +1,5 @@
-// Fuzzes the CLI's own parsers: TimeText (times, durations, formatting) and the GUID /
-// prefix resolution of TokenSelection. CLISources/ links to the real files in
-// Sources/sigil/Support, so this compiles the code the CLI runs.
+// Fuzzes the parsers the CLI and the server share, from the SigilIssuer library: TimeText
+// (times, durations, formatting) and the GUID / prefix resolution of `Issuer.token(_:)`.
 //
 // Input byte 0 % 4 picks a mode:
 // - 0: parseTime. Properties: an accepted time formats to text that parses back to it;
@@ -8,8 +7,10 @@
 //   `YYYY-MM-DD` input is a UTC midnight that formatDate prints back unchanged.
 // - 1: parseDuration. Properties: positive, at most 100 years, and "<seconds>s" parses to it.
 // - 2: format of any Int64 (8 bytes). Property: no trap, and years 1970-9999 parse back.
-// - 3: GUID selection against a fixed ledger. Property: the result matches an oracle
-//   (full GUID, or a unique ASCII hex prefix of 8-31 digits), or a usage / not-found error.
+// - 3: GUID selection against a fixed ledger (a temp home on /dev/shm seeded through the
+//   v0.1 import, the one public way to choose GUIDs). Property: the result matches an oracle
+//   (full GUID, or a unique ASCII hex prefix of 8-31 digits), or an invalid-input / not-found
+//   error that does not echo the input.
 //
 // Fuzz/regressions/cli-parsers holds the inputs that found format-overflow and
 // fullwidth-guid-prefix (docs/SECURITY.md).
@@ -53,62 +54,66 @@ func fuzzFormat(_ bytes: [UInt8]) {
     if t >= 0, t < maxFormattable { Fuzz.require(TimeText.parseTime(text) == t, "format(\(t)) does not parse back") }
 }
 
-let state: LedgerState = {
-    var state = LedgerState()
-    let ids = [
-        "0ba28b74-8a04-41ae-a9a8-b51c2231ba58", "abcdef01-0000-4000-8000-000000000001",
-        "abcdef01-0000-4000-8000-000000000002", "abcdef02-1111-4111-8111-111111111111",
-        "deadbeef-dead-4eef-8ead-beefdeadbeef", "ffffffff-ffff-4fff-bfff-ffffffffffff",
-    ]
-    for (n, text) in ids.enumerated() {
-        guard let id = TokenID(uuidString: text),
-            let claims = try? TokenClaims(keyID: "k1", audience: "billing", id: id, validFrom: 0, validTo: nil, scope: .all)
-        else { preconditionFailure("fixture") }
-        var record = TokenRecord(claims: claims, name: "token \(n)", description: "", createdBy: "fuzz", now: 0)
-        if text.hasPrefix("deadbeef") { record.deletedAt = 1 }
-        state.tokens[id] = record
-        state.order.append(id)
+let ids = [
+    "0ba28b74-8a04-41ae-a9a8-b51c2231ba58", "abcdef01-0000-4000-8000-000000000001",
+    "abcdef01-0000-4000-8000-000000000002", "abcdef02-1111-4111-8111-111111111111",
+    "deadbeef-dead-4eef-8ead-beefdeadbeef", "ffffffff-ffff-4fff-bfff-ffffffffffff",
+]
+let deleted = "deadbeef-dead-4eef-8ead-beefdeadbeef"
+let live = ids.filter { $0 != deleted }.compactMap(TokenID.init(uuidString:))
+
+/// A home whose ledger holds `ids` (one of them deleted), made through the v0.1 import.
+/// `nonisolated(unsafe)`: libFuzzer calls the harness from one thread, one input at a time,
+/// so the non-Sendable issuer is never used concurrently.
+nonisolated(unsafe) let issuer: Issuer = {
+    let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+    var template = Array("\(base)/sigil-fuzz-XXXXXX".utf8CString)
+    guard let made = mkdtemp(&template) else { preconditionFailure("mkdtemp failed") }
+    let home = String(cString: made)
+    atexit { _ = system("rm -rf /dev/shm/sigil-fuzz-*") }
+    var journal = ""
+    for (n, id) in ids.enumerated() {
+        journal += """
+            {"at":0,"op":"issue","token":{"audience":"billing","created_at":0,"created_by":"fuzz","description":"",\
+            "guid":"\(id)","kid":"k1","name":"token \(n)","scope":"all","status":"active","updated_at":0,\
+            "valid_from":0}}
+
+            """
     }
-    return state
+    journal += "{\"at\":1,\"guids\":[\"\(deleted)\"],\"op\":\"delete\"}\n"
+    guard FileManager.default.createFile(atPath: home + "/ledger.jsonl", contents: Data(journal.utf8),
+        attributes: [.posixPermissions: 0o600]),
+        let opened = try? Issuer(home: home, mode: .createIfMissing, busyTimeout: 1)
+    else { preconditionFailure("fixture home") }
+    return opened
 }()
 
-// Parsing arguments is costly; the empty selection is parsed once and copied.
-let emptySelection: TokenSelection = {
-    do { return try TokenSelection.parse([]) } catch { preconditionFailure("empty selection parses") }
-}()
-
-enum Outcome: Equatable { case found(TokenID), usage, notFound }
+enum Outcome: Equatable { case found(TokenID), invalid, notFound }
 
 func fuzzSelection(_ bytes: [UInt8]) {
     let text = String(decoding: bytes, as: UTF8.self)
-    guard text != "-" else { return }  // "-" reads stdin
-    let live = state.liveTokens
     let expected: Outcome
     if let id = TokenID(uuidString: text) {
-        expected = live.contains { $0.id == id } ? .found(id) : .notFound
+        expected = live.contains(id) ? .found(id) : .notFound
     } else {
         let hex = text.replacingOccurrences(of: "-", with: "").lowercased()
         let ascii = hex.utf8.allSatisfy { isDigit($0) || (97...102).contains($0) }
         if !(hex.count >= 8 && hex.count < 32 && ascii) {
-            expected = .usage
+            expected = .invalid
         } else {
-            let matches = live.filter { $0.id.hexString.hasPrefix(hex) }
-            expected = matches.count == 1 ? .found(matches[0].id) : matches.isEmpty ? .notFound : .usage
+            let matches = live.filter { $0.hexString.hasPrefix(hex) }
+            expected = matches.count == 1 ? .found(matches[0]) : matches.isEmpty ? .notFound : .invalid
         }
     }
-    var selection = emptySelection
-    selection.guids = [text]
     let actual: Outcome
     do {
-        let found = try selection.resolve(in: state, catalog: Catalog())
-        Fuzz.require(found.count == 1, "one GUID resolved to \(found.count) tokens")
-        actual = .found(found[0].id)
-    } catch let failure as CLIFailure {
-        actual = failure.code == Exit.usage ? .usage : .notFound
-        Fuzz.require(failure.code == Exit.usage || failure.code == Exit.noInput, "unexpected exit code \(failure.code)")
+        actual = .found(try issuer.token(text).id)
     } catch {
-        Fuzz.require(false, "resolve threw \(error)")
-        return
+        Fuzz.require(error.reason == .invalidInput || error.reason == .notFound, "unexpected reason \(error.reason)")
+        if text.count >= 8 {
+            Fuzz.require(!error.message.contains(text), "the error echoes the selector")
+        }
+        actual = error.reason == .invalidInput ? .invalid : .notFound
     }
     Fuzz.require(actual == expected, "selection of \(text.debugDescription): expected \(expected), got \(actual)")
 }

@@ -1,19 +1,22 @@
-// Fuzzes Keyset(json:), the ledger journal reader and Keyring.load (docs/SECURITY.md).
+// Fuzzes Keyset(json:), the one-time import of a v0.1 ledger journal and Keyring.load
+// (docs/SECURITY.md).
 //
 // Input byte 0 % 3 picks a mode:
 // - 0: keyset JSON. Properties: an accepted keyset re-exports (json()) to JSON that parses
 //   to the same keyset and the same JSON; a verifier can be built from it or refuses it
 //   with KeysetError.
-// - 1: ledger.jsonl bytes in a temp home (on /dev/shm when present: fsync costs nothing).
-//   Properties: a ledger that loads still loads after the next append (with one more
-//   record), and compaction keeps every token, the issue order and the export sequence.
+// - 1: ledger.jsonl bytes in a fresh temp home (on /dev/shm when present: fsync costs
+//   nothing). Properties: opening the home either imports the journal (then every live token
+//   resolves by GUID, the files are renamed *.imported, and an export signs a list whose
+//   sequence is above the imported one) or refuses it with bad_data and leaves no database
+//   and the journal where it was.
 // - 2: keyring.json bytes. Properties: an accepted keyring saves and reloads to the same keys.
 //
-// Fuzz/regressions/keyset-ledger holds the input that found ledger-blank-tail (docs/SECURITY.md).
 import Foundation
 import FuzzSupport
 import SigilIssuer
 import SigilVerifier
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -55,38 +58,50 @@ func fuzzKeyset(_ bytes: [UInt8]) {
     }
 }
 
+/// A keyring to copy into each fresh home, so opening never has to generate one.
+let keyringBytes: [UInt8] = {
+    let seed = home + "/seed"
+    _ = mkdir(seed, 0o700)
+    guard (try? Issuer(home: seed, mode: .createIfMissing, busyTimeout: 1)) != nil,
+        let bytes = try? SecureFile.read(Keyring.path(home: seed))
+    else { preconditionFailure("seed keyring") }
+    return bytes
+}()
+let round = Atomic<Int>(0)
+
 func fuzzLedger(_ bytes: [UInt8]) {
-    let ledger = Ledger(home: home)
-    write(bytes, to: ledger.path)
-    guard let state = try? ledger.load() else { return }
-    // Compaction keeps everything but tombstones expired at Int64.min (valid_to = Int64.min).
-    let early = Int64.min
-    do { try ledger.compact(state, now: early) } catch {
-        Fuzz.require(false, "compaction failed: \(error)")
-    }
-    guard let compacted = try? ledger.load() else {
-        Fuzz.require(false, "the compacted ledger does not load")
+    let dir = home + "/ledger-\(round.add(1, ordering: .relaxed).newValue)"
+    _ = mkdir(dir, 0o700)
+    defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+    write(keyringBytes, to: Keyring.path(home: dir))
+    write(bytes, to: dir + "/ledger.jsonl")
+    let issuer: Issuer
+    do {
+        issuer = try Issuer(home: dir, mode: .existing, busyTimeout: 1)
+    } catch {
+        Fuzz.require(error.reason == .badData || error.reason == .invalidInput, "import failed with \(error.reason)")
+        Fuzz.require(!FileManager.default.fileExists(atPath: dir + "/sigil.db"), "a refused import left a database")
+        Fuzz.require(FileManager.default.fileExists(atPath: dir + "/ledger.jsonl"), "a refused import moved the journal")
         return
     }
-    let kept = state.order.filter { id in state.tokens[id].map { !($0.isDeleted && $0.hasExpired(at: early)) } ?? false }
-    Fuzz.require(compacted.order == kept, "compaction changed the token order")
-    for id in kept { Fuzz.require(compacted.tokens[id] == state.tokens[id], "compaction changed token \(id)") }
-    Fuzz.require(compacted.exportSequence == state.exportSequence, "compaction lost the export sequence (\(state.exportSequence) → \(compacted.exportSequence), warnings \(compacted.warnings)): \(String(decoding: (try? SecureFile.read(ledger.path)) ?? [], as: UTF8.self))")
-    Fuzz.require(compacted.warnings.isEmpty, "a compacted ledger has warnings")
-
-    // The next writer must leave a ledger that loads.
-    write(bytes, to: ledger.path)
-    do {
-        try ledger.append([JournalRecord(op: .export, at: 0, sequence: 1)])
-    } catch {
-        Fuzz.require(false, "append to a loadable ledger failed: \(error)")
+    guard case .importedLedger(_, let sequence, _, _)? = issuer.setupNotes.first(where: {
+        if case .importedLedger = $0 { true } else { false }
+    }) else {
+        Fuzz.require(false, "a journal was not imported")
+        return
     }
+    Fuzz.require(!FileManager.default.fileExists(atPath: dir + "/ledger.jsonl"), "the journal was not renamed")
+    guard let tokens = try? issuer.tokens() else {
+        Fuzz.require(false, "an imported ledger cannot be listed")
+        return
+    }
+    for t in tokens { Fuzz.require((try? issuer.token(t.id.description))?.id == t.id, "token \(t.id) does not resolve") }
+    guard sequence < UInt64.max, let actor = try? Actor(name: "fuzz") else { return }
     do {
-        let after = try ledger.load()
-        Fuzz.require(after.recordCount == state.recordCount + 1, "append did not add exactly one record")
-        Fuzz.require(after.exportSequence == max(state.exportSequence, 1), "the appended record was not applied")
+        let exported = try issuer.exportRevocationList(to: dir + "/list.sgl", by: actor, now: 0)
+        Fuzz.require(exported.list.sequence > sequence, "the export did not continue above the imported sequence")
     } catch {
-        Fuzz.require(false, "a ledger that loaded is unreadable after one append: \(error)")
+        Fuzz.require(false, "export after import failed: \(error)")
     }
 }
 

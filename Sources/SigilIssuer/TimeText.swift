@@ -1,12 +1,18 @@
 import Foundation
 
-/// Parsing and printing of the times and durations the CLI accepts. Strict: anything else
-/// is a usage error that shows the accepted forms.
-enum TimeText {
-    static let accepted = "use RFC 3339 (2026-01-31T12:00:00Z, 2026-01-31T14:00:00+02:00) or YYYY-MM-DD (UTC midnight)"
+/// Parsing and printing of the times and durations Sigil's front ends accept. Strict: anything
+/// else is refused, and ``accepted`` says what would be taken.
+///
+/// ```swift
+/// let t = TimeText.parseTime("2026-01-31T12:00:00Z")   // 1_801_224_000
+/// let d = TimeText.parseDuration("90d")                // 7_776_000
+/// print(TimeText.format(t ?? 0))
+/// ```
+public enum TimeText {
+    public static let accepted = "use RFC 3339 (2026-01-31T12:00:00Z, 2026-01-31T14:00:00+02:00) or YYYY-MM-DD (UTC midnight)"
 
     /// RFC 3339 date-time with `Z` or an offset (fractional seconds truncated), or `YYYY-MM-DD` in UTC.
-    static func parseTime(_ text: String) -> Int64? {
+    public static func parseTime(_ text: String) -> Int64? {
         let b = Array(text.utf8)
         func digits(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= b.count else { return nil }
@@ -51,7 +57,7 @@ enum TimeText {
     }
 
     /// `90d`, `12h`, `30m`, `45s`, `2w`, `1y` (365 days). Positive, at most 100 years.
-    static func parseDuration(_ text: String) -> Int64? {
+    public static func parseDuration(_ text: String) -> Int64? {
         guard let unit = text.last, let value = Int64(text.dropLast()), value > 0, text.first != "+" else {
             return nil
         }
@@ -72,7 +78,7 @@ enum TimeText {
 
     /// `2026-01-31T12:00:00Z`. Hand-formatted: String(format:) goes through CoreFoundation
     /// and dominated `list` on 100k tokens.
-    static func format(_ seconds: Int64) -> String {
+    public static func format(_ seconds: Int64) -> String {
         // Floor division without overflow: hostile lists and tokens carry any Int64.
         var (days, remainder) = seconds.quotientAndRemainder(dividingBy: 86_400)
         if remainder < 0 {
@@ -114,7 +120,7 @@ enum TimeText {
     }
 
     /// `2026-01-31` at midnight UTC, `2026-01-31 12:00:00Z` otherwise, `never` for nil.
-    static func formatDate(_ seconds: Int64?) -> String {
+    public static func formatDate(_ seconds: Int64?) -> String {
         guard let seconds else { return "never" }
         var t = format(seconds)
         if t.hasPrefix("@") { return t }

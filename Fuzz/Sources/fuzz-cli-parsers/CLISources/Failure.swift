@@ -1,1 +1,0 @@
-../../../../Sources/sigil/Support/Failure.swift
