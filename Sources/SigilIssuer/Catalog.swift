@@ -22,6 +22,23 @@ public struct Catalog: Sendable, Hashable {
 
     public init(resources: [String: [String: Access]] = [:]) { self.resources = resources }
 
+    /// The issuer's own resources, which every catalog has: what tokens need to manage tokens
+    /// through sigil-server's API.
+    public static let issuer = Catalog(resources: [
+        "tokens": [
+            "list": .read, "get": .read, "create": .write, "update": .write, "deactivate": .write,
+            "activate": .write, "revoke": .write, "delete": .write,
+        ],
+        "audit": ["list": .read],
+    ])
+
+    /// This catalog with ``issuer``'s resources added (theirs win: their access is fixed).
+    public func withIssuerResources() -> Catalog {
+        var merged = resources
+        for (resource, actions) in Self.issuer.resources { merged[resource] = actions }
+        return Catalog(resources: merged)
+    }
+
     /// The small example catalog a development home starts with.
     public static let example = Catalog(resources: [
         "devices": ["list": .read, "get": .read, "create": .write, "update": .write, "delete": .write],

@@ -89,13 +89,39 @@ extension Issuer {
         return UInt64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
+    /// Counts the changes that alter the revocation list, so a publisher knows when to sign again.
+    static let listChangesKey = "list_changes"
+
+    /// Signs the current list with the next sequence and stores it, inside the caller's transaction.
+    private func signList(nextUpdate: Int64?, now: Int64, floor extra: UInt64, ring: Keyring) throws -> (UInt64, [UInt8], Int) {
+        let entries = try store.revocationEntries(now: now, grace: Self.maxLeeway)
+        let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
+        let stored = try store.latestList()?.sequence ?? 0
+        let floor = max(last, readHighWaterMark(), stored, extra)
+        guard floor < UInt64.max else {
+            throw IssuerError(.conflict, "the revocation-list sequence is exhausted (\(floor))")
+        }
+        let sequence = floor + 1
+        let signer = ring.signingKey
+        let bytes = try RevocationListBuilder.build(
+            entries: entries, sequence: sequence, issuedAt: now, nextUpdate: nextUpdate.map { now + $0 },
+            keyID: signer.keyID, seed: signer.seed)
+        try store.setState("export_sequence", Int64(bitPattern: sequence))
+        try store.putList(
+            sequence: sequence, issuedAt: now, changes: try store.state(Self.listChangesKey) ?? 0, bytes: bytes)
+        // Before the commit: if the write fails the ledger keeps the old sequence; if the commit
+        // then fails, this higher sequence is the next floor.
+        try SecureFile.writeAtomically(Array("\(sequence)\n".utf8), to: highWaterMarkPath)
+        return (sequence, bytes, entries.count)
+    }
+
     /// Signs the current revocation list and writes it atomically to `path` (default
     /// `<home>/revocations.sgl`).
     ///
     /// Names every inactive token (deactivated) and every revoked or deleted one (revoked) until
     /// `valid_to + maxLeeway` has passed. The sequence is above the ledger's last one, the
     /// high-water mark and the sequence already in `path`, so it never goes backwards; it is
-    /// recorded in the same transaction.
+    /// recorded in the same transaction, and the list is also kept for sigil-server to serve.
     ///
     /// - Parameter nextUpdate: Seconds until the promised next list; nil for none.
     public func exportRevocationList(
@@ -105,32 +131,57 @@ extension Issuer {
         let output = path ?? home + "/revocations.sgl"
         let ring = try keyring()
         return try transaction(write: true) {
-            let entries = try store.revocationEntries(now: now, grace: Self.maxLeeway)
-            let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
-            var floor = max(last, readHighWaterMark())
+            var inFile: UInt64 = 0
             if let existing = try? FileBytes.read(path: output, maxBytes: RevocationList.defaultMaxBytes),
                 let list = try? RevocationList.parseUnverified(existing)
             {
-                floor = max(floor, list.sequence)
+                inFile = list.sequence
             }
-            guard floor < UInt64.max else {
-                throw IssuerError(.conflict, "the revocation-list sequence is exhausted (\(floor))")
-            }
-            let sequence = floor + 1
-            let signer = ring.signingKey
-            let bytes = try RevocationListBuilder.build(
-                entries: entries, sequence: sequence, issuedAt: now, nextUpdate: nextUpdate.map { now + $0 },
-                keyID: signer.keyID, seed: signer.seed)
-            try store.setState("export_sequence", Int64(bitPattern: sequence))
+            let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: inFile, ring: ring)
             try record(
                 .export, by: actor, at: now, guids: [],
-                details: [("entries", String(entries.count)), ("path", output), ("sequence", String(sequence))])
-            // Both files before the commit: if either fails, the ledger keeps the old sequence;
-            // if the commit then fails, the files' higher sequence is the next floor.
-            try SecureFile.writeAtomically(Array("\(sequence)\n".utf8), to: highWaterMarkPath)
+                details: [("entries", String(count)), ("path", output), ("sequence", String(sequence))])
             try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
             let list = try RevocationList.parseUnverified(bytes)
             return ExportedList(path: output, bytes: bytes.count, list: list)
+        }
+    }
+
+    /// Signs and stores a new list if the ledger changed since the newest stored one, or if that
+    /// one is older than `maxAge` seconds (entries expire; `next_update` must be kept).
+    ///
+    /// Meant for sigil-server's publisher, which calls it after changes (a burst makes one list)
+    /// and on a timer. Returns the new list, or nil when the newest is current.
+    public func publishRevocationList(
+        nextUpdate: Int64? = Issuer.defaultNextUpdate, maxAge: Int64 = 3_600, by actor: Actor,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
+        let ring = try keyring()
+        return try transaction(write: true) {
+            let changes = try store.state(Self.listChangesKey) ?? 0
+            if let latest = try store.latestList(), latest.changes == changes, now - latest.issuedAt < maxAge,
+                latest.issuedAt <= now
+            {
+                return nil
+            }
+            let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: 0, ring: ring)
+            try record(
+                .export, by: actor, at: now, guids: [],
+                details: [("entries", String(count)), ("path", "database"), ("sequence", String(sequence))])
+            return (sequence, bytes)
+        }
+    }
+
+    /// The newest signed list in the database (exported or published), if any.
+    public func latestRevocationList() throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
+        try transaction(write: false) { try store.latestList().map { ($0.sequence, $0.bytes) } }
+    }
+
+    /// A number that changes whenever another connection commits to the database
+    /// (`PRAGMA data_version`): cheap to poll for "did anything change?".
+    public func dataVersion() throws(IssuerError) -> Int64 {
+        do { return try store.db.integer("PRAGMA data_version") ?? 0 } catch {
+            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
         }
     }
 

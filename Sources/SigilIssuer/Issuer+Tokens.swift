@@ -108,9 +108,9 @@ extension Issuer {
     ///
     /// - Throws: ``IssuerError``: `invalid_input` (labels, audience, window, unknown pairs),
     ///   `not_found` (no keyring), `lock_busy`, `cannot_write`.
-    public func issue(_ request: IssueRequest, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
-        -> IssuedToken
-    {
+    public func issue(
+        _ request: IssueRequest, by actor: Actor, parent: TokenID? = nil, now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> IssuedToken {
         let (from, to) = try Self.checkRequest(request, now: now)
         let ring = try keyring()
         return try transaction(write: true) {
@@ -132,7 +132,7 @@ extension Issuer {
             let token = try TokenMinter.mint(claims, masterSecret: key.secret)
             let record = TokenRecord(
                 claims: claims, name: request.name, description: request.description,
-                createdBy: request.createdBy ?? actor.name, now: now)
+                createdBy: request.createdBy ?? actor.name, now: now, parent: parent)
             try store.insert(record)
             try self.record(
                 .issue, by: actor, at: now, guids: [record.id],
@@ -299,6 +299,7 @@ extension Issuer {
                 case .delete: .delete
                 }
             try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
+            try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
             let after = try tokens.map { t -> TokenRecord in try store.token(t.id) ?? t }
             return ChangeResult(tokens: after, changed: changing)
         }

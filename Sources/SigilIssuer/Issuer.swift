@@ -176,7 +176,7 @@ public final class Issuer {
                     path: Keyring.path(home: home), tokenKeyID: ring.activeKey.keyID,
                     revocationKeyID: ring.signingKey.keyID)
             ]
-            if try store.catalog().resources.isEmpty {
+            if try !store.hasCatalogEntries() {
                 for (resource, actions) in Catalog.example.resources {
                     for (action, access) in actions {
                         try store.putCatalogEntry(resource: resource, action: action, access: access)

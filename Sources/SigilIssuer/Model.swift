@@ -237,11 +237,14 @@ public struct AuditQuery: Sendable, Hashable {
     public var since: Int64?
     public var limit: Int
     public var offset: Int
+    /// Only events about tokens of these audiences; nil for every event.
+    public var audiences: Set<String>?
 
     public init(
         guid: TokenID? = nil, actor: String? = nil, action: AuditAction? = nil, since: Int64? = nil,
-        limit: Int = 100, offset: Int = 0
+        limit: Int = 100, offset: Int = 0, audiences: Set<String>? = nil
     ) {
+        self.audiences = audiences
         self.guid = guid
         self.actor = actor
         self.action = action

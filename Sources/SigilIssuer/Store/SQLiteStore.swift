@@ -8,7 +8,7 @@ package import SigilVerifier
 /// versioned with `PRAGMA user_version`; migrations are numbered and only go forward.
 package final class SQLiteStore {
     /// The schema version this build writes. A database with a higher one is refused.
-    package static let schemaVersion = 1
+    package static let schemaVersion = 2
     package static let fileName = "sigil.db"
 
     package let db: SQLiteDatabase
@@ -138,7 +138,16 @@ package final class SQLiteStore {
             key    TEXT PRIMARY KEY,
             value  INTEGER NOT NULL
         ) WITHOUT ROWID;
+        """,
+        // 2: signed lists kept for sigil-server, which serves the newest.
         """
+        CREATE TABLE revocation_lists (
+            sequence   INTEGER PRIMARY KEY,
+            issued_at  INTEGER NOT NULL,
+            changes    INTEGER NOT NULL,
+            bytes      BLOB NOT NULL
+        );
+        """,
     ]
 
     private func migrate() throws {
@@ -506,6 +515,32 @@ package final class SQLiteStore {
         try s.run()
     }
 
+    // MARK: Published lists
+
+    /// Stores a signed list and keeps only the newest few.
+    package func putList(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8]) throws {
+        let s = try db.statement(
+            "INSERT OR REPLACE INTO revocation_lists (sequence, issued_at, changes, bytes) VALUES (?1, ?2, ?3, ?4)")
+        try s.bind(1, Int64(bitPattern: sequence))
+        try s.bind(2, issuedAt)
+        try s.bind(3, changes)
+        try s.bind(4, bytes: bytes)
+        try s.run()
+        let prune = try db.statement(
+            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 4)"
+        )
+        try prune.run()
+    }
+
+    /// The newest stored list: its sequence, issue time, the change count it reflects and its bytes.
+    package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
+        let s = try db.statement(
+            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 1")
+        defer { s.reset() }
+        guard try s.step() else { return nil }
+        return (UInt64(bitPattern: s.int64(0)), s.int64(1), s.int64(2), s.blob(3))
+    }
+
     // MARK: Catalog
 
     package func catalog() throws -> Catalog {
@@ -516,8 +551,11 @@ package final class SQLiteStore {
             guard let access = Access(rawValue: s.text(2)) else { continue }
             resources[s.text(0), default: [:]][s.text(1)] = access
         }
-        return Catalog(resources: resources)
+        return Catalog(resources: resources).withIssuerResources()
     }
+
+    /// Whether the catalog table holds any entry of the home's own (the issuer's resources are not stored).
+    package func hasCatalogEntries() throws -> Bool { try db.integer("SELECT EXISTS (SELECT 1 FROM catalog)") == 1 }
 
     package func putCatalogEntry(resource: String, action: String, access: Access) throws {
         let s = try db.statement(
@@ -562,6 +600,14 @@ package final class SQLiteStore {
         if let actor = query.actor { parts.append("actor = \(next(.text(actor)))") }
         if let action = query.action { parts.append("action = \(next(.text(action.rawValue)))") }
         if let since = query.since { parts.append("at >= \(next(.int(since)))") }
+        if let audiences = query.audiences {
+            let list = audiences.sorted().map { next(.text($0)) }.joined(separator: ", ")
+            parts.append(
+                list.isEmpty
+                    ? "0"
+                    : "id IN (SELECT et.event FROM event_tokens et JOIN tokens t ON t.guid = et.guid WHERE t.audience IN (\(list)))"
+            )
+        }
         let limit = next(.int(Int64(query.limit)))
         let offset = next(.int(Int64(query.offset)))
         let s = try db.statement(

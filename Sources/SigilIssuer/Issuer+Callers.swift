@@ -1,0 +1,227 @@
+import Foundation
+public import SigilVerifier
+
+/// A token acting through the API: the verified claims of the bearer token.
+///
+/// What a caller may do follows from its claims alone: the permission it needs for a route,
+/// the audiences it reaches (its own; all of them for the organization audience ``Caller/organization``),
+/// and what it may grant (``Issuer/covers(_:_:catalog:)``).
+///
+/// ```swift
+/// let claims = try verifier.verify(bearer)
+/// let caller = Caller(id: claims.id, audience: claims.audience, scope: claims.scope, validTo: claims.validTo)
+/// let page = try issuer.tokens(TokenQuery(), as: caller)
+/// ```
+public struct Caller: Sendable, Hashable {
+    /// The reserved audience whose tokens manage tokens of every audience.
+    public static let organization = "sigil"
+
+    public let id: TokenID
+    public let audience: String
+    public let scope: Scope
+    public let validTo: Int64?
+
+    public init(id: TokenID, audience: String, scope: Scope, validTo: Int64?) {
+        self.id = id
+        self.audience = audience
+        self.scope = scope
+        self.validTo = validTo
+    }
+
+    public init(claims: TokenClaims) {
+        self.init(id: claims.id, audience: claims.audience, scope: claims.scope, validTo: claims.validTo)
+    }
+
+    /// The audit log's name for this caller: `token:<GUID>`.
+    public var actor: Actor { Actor(token: id) }
+
+    /// The audiences whose tokens this caller may see and manage; nil means every audience.
+    public var audiences: Set<String>? { audience == Self.organization ? nil : [audience] }
+
+    /// Whether this caller may touch tokens of `audience`.
+    public func reaches(_ audience: String) -> Bool { audiences?.contains(audience) ?? true }
+}
+
+extension Issuer {
+    /// Whether a token with scope `held` may grant `requested`: delegation never widens rights.
+    ///
+    /// `all` covers every scope; `read-only` covers `read-only` and any custom set of read
+    /// actions; a custom scope covers a custom subset of its own pairs. `requested` custom pairs
+    /// are already expanded (no `resource.*`); a pair the catalog does not know counts as a write.
+    ///
+    /// - Returns: nil if covered, else the first pair or kind that is too wide.
+    public static func uncovered(_ requested: Scope, by held: Scope, catalog: Catalog) -> String? {
+        switch (held, requested) {
+        case (.all, _): return nil
+        case (.readOnly, .readOnly): return nil
+        case (.readOnly, .custom(let pairs)):
+            return pairs.first { catalog.access(of: $0) != .read }
+        case (.custom(let own), .custom(let pairs)):
+            let mine = Set(own)
+            return pairs.first { !mine.contains($0) }
+        case (_, .all): return "all"
+        case (_, .readOnly): return "read-only"
+        }
+    }
+
+    /// Throws `forbidden` / ``IssuerError/Detail/insufficientScope(_:)`` unless the caller's
+    /// scope grants `permission` (one of ``Catalog/issuer``'s pairs).
+    public func authorize(_ caller: Caller, _ permission: String) throws(IssuerError) {
+        let access = Catalog.issuer.access(of: permission) ?? .write
+        guard let p = Permission(permission, access: access), caller.scope.grants(p) else {
+            throw IssuerError(
+                .forbidden, "this token's scope does not grant \(permission)", detail: .insufficientScope(permission))
+        }
+    }
+
+    /// Issues a token on behalf of another token, within its rights.
+    ///
+    /// The caller needs `tokens.create`, must reach the audience, may grant only a scope its
+    /// own covers, and only a window inside its own: `valid_to` no later than the caller's, and
+    /// a never-expiring token only from a never-expiring caller. Without an expiry the token
+    /// gets one year, or the caller's `valid_to` if that is sooner. The new token's creator is
+    /// `token:<caller GUID>` and its parent the caller.
+    public func issue(_ request: IssueRequest, as caller: Caller, now: Int64 = Issuer.currentTime())
+        throws(IssuerError) -> IssuedToken
+    {
+        try authorize(caller, "tokens.create")
+        guard caller.reaches(request.audience) else {
+            throw IssuerError(
+                .forbidden, "this token manages only tokens of audience \(caller.audience)",
+                detail: .insufficientScope("audience \(request.audience)"))
+        }
+        var request = request
+        request.createdBy = caller.actor.name
+        if let limit = caller.validTo {
+            let from = request.validFrom ?? now
+            switch request.expiry {
+            case .default:
+                request.expiry = .at(min(from.addingReportingOverflow(Self.defaultLifetime).partialValue, limit))
+            case .never:
+                throw IssuerError(
+                    .forbidden, "a token that expires cannot create one that never expires",
+                    detail: .insufficientScope("valid_to"))
+            case .at(let t) where t > limit, .after(let t) where from.addingReportingOverflow(t).partialValue > limit:
+                throw IssuerError(
+                    .forbidden, "valid_to may not be later than the creating token's (\(limit))",
+                    detail: .insufficientScope("valid_to"))
+            default: break
+            }
+        }
+        let catalog = try catalog()
+        let requested: Scope
+        switch request.scope {
+        case .all: requested = .all
+        case .readOnly: requested = .readOnly
+        case .custom(let pairs): requested = .custom(try catalog.expand(pairs))
+        }
+        if let wide = Self.uncovered(requested, by: caller.scope, catalog: catalog) {
+            throw IssuerError(
+                .forbidden, "the requested scope is wider than the creating token's: \(wide)",
+                detail: .insufficientScope(wide))
+        }
+        return try issue(request, by: caller.actor, parent: caller.id, now: now)
+    }
+
+    /// The token a caller names, if it may see it (else `not_found`, as if it did not exist).
+    public func token(_ selector: String, as caller: Caller, permission: String = "tokens.get") throws(IssuerError)
+        -> TokenRecord
+    {
+        try authorize(caller, permission)
+        let t = try token(selector)
+        guard caller.reaches(t.audience) else {
+            throw IssuerError(.notFound, "no token with GUID \(selector)", detail: .tokenNotFound(selector))
+        }
+        return t
+    }
+
+    /// A listing restricted to what the caller reaches.
+    public func tokens(_ query: TokenQuery, as caller: Caller) throws(IssuerError) -> [TokenRecord] {
+        try authorize(caller, "tokens.list")
+        var query = query
+        query.audiences = Self.intersect(query.audiences, caller.audiences)
+        return try tokens(query)
+    }
+
+    /// A lifecycle change by a caller: needs `tokens.<action>` and reach over every token.
+    public func change(
+        _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, as caller: Caller,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> ChangeResult {
+        try authorize(caller, "tokens.\(action.rawValue)")
+        for id in ids { _ = try token(id.description, as: caller, permission: "tokens.\(action.rawValue)") }
+        if cascade {
+            // Descendants outside the caller's reach are not its to revoke.
+            let outside = try transaction(write: false) {
+                try ids.flatMap { try store.descendants(of: $0) }.compactMap { try store.token($0) }
+                    .filter { !caller.reaches($0.audience) }
+            }
+            if let first = outside.first {
+                throw IssuerError(
+                    .forbidden, "a descendant token belongs to audience \(first.audience)",
+                    detail: .insufficientScope("audience \(first.audience)"))
+            }
+        }
+        return try change(action, ids, cascade: cascade, by: caller.actor, now: now)
+    }
+
+    /// Renames or re-describes a token the caller reaches (`tokens.update`).
+    public func edit(
+        _ selector: String, name: String?, description: String?, sealed: [String] = [], as caller: Caller,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> TokenRecord {
+        _ = try token(selector, as: caller, permission: "tokens.update")
+        return try edit(selector, name: name, description: description, sealed: sealed, by: caller.actor, now: now)
+    }
+
+    /// Audit events (`audit.list`); a caller outside the organization sees only events about
+    /// tokens it reaches.
+    public func events(_ query: AuditQuery, as caller: Caller) throws(IssuerError) -> [AuditEvent] {
+        try authorize(caller, "audit.list")
+        var query = query
+        query.audiences = Self.intersect(query.audiences, caller.audiences)
+        return try events(query)
+    }
+
+    static func intersect(_ a: Set<String>?, _ b: Set<String>?) -> Set<String>? {
+        switch (a, b) {
+        case (nil, nil): nil
+        case (let x?, nil): x
+        case (nil, let y?): y
+        case (let x?, let y?): x.intersection(y)
+        }
+    }
+}
+
+extension Issuer {
+    /// Verifies a bearer token against the keyring and the ledger's current state, and returns
+    /// the caller it stands for.
+    ///
+    /// The MAC is checked over the raw bytes before any claim is trusted; then the window (no
+    /// leeway: the issuer's own clock decides) and the ledger's status, so a token revoked or
+    /// deactivated a moment ago is refused on its very next use. A token whose row is missing
+    /// from the ledger (a restored backup) is refused as revoked.
+    ///
+    /// - Throws: ``VerificationError`` with the reason; its message never contains `token`.
+    public func authenticate(_ token: String, now: Int64 = Issuer.currentTime()) throws(VerificationError) -> Caller {
+        let claims = try TokenClaims.decodeUnverified(token)
+        guard let ring = try? keyring(), let master = ring.tokenKey(claims.keyID), master.state != .retired,
+            let key = try? TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience),
+            let verifier = try? Verifier(
+                audience: claims.audience, keys: [TokenKey(keyID: claims.keyID, key: key)], leeway: 0)
+        else { throw VerificationError(.unknownKey, "key \(claims.keyID)") }
+        let verified = try verifier.verifyClaims(token, at: now)
+        let row: TokenRecord?
+        do {
+            row = try transaction(write: false) { try store.token(verified.id) }
+        } catch {
+            throw VerificationError(.revocationsStale, "the ledger cannot be read: \(error.reason.rawValue)")
+        }
+        guard let row, !row.isDeleted else { throw VerificationError(.revoked, "not in the ledger") }
+        switch row.status {
+        case .active: return Caller(claims: verified)
+        case .inactive: throw VerificationError(.deactivated)
+        case .revoked: throw VerificationError(.revoked)
+        }
+    }
+}
