@@ -25,23 +25,28 @@ extension Issuer {
         }
     }
 
-    /// Adds a pending token key: exported to services, issuing nothing until promoted.
-    public func addKey(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> Keyring.TokenMasterKey {
+    /// Adds a pending token key (or, with `revocation`, a pending revocation-list key): in
+    /// exported keysets at once, issuing or signing nothing until promoted. Returns its ID.
+    public func addKey(revocation: Bool = false, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
+        -> String
+    {
         try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
-            let key = ring.addTokenKey(now: now)
-            return (key, [("added", key.keyID)])
+            let keyID = revocation ? ring.addRevocationKey(now: now).keyID : ring.addTokenKey(now: now).keyID
+            return (keyID, [("added", keyID)])
         }.1
     }
 
-    /// Makes `keyID` the issuing key. Returns the previous issuing key's ID, or nil if `keyID`
-    /// already issues (nothing changed).
+    /// Makes `keyID` the issuing key (or the list-signing key, for a revocation key). Returns the
+    /// previous one's ID, or nil if `keyID` already is (nothing changed).
     public func promoteKey(_ keyID: String, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
         -> String?
     {
-        let current = try keyring().activeKey.keyID
+        let ring = try keyring()
+        let isRevocation = ring.revocationKeys.contains { $0.keyID == keyID }
+        let current = isRevocation ? ring.signingKey.keyID : ring.activeKey.keyID
         if current == keyID { return nil }
         return try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
-            let previous = ring.activeKey.keyID
+            let previous = isRevocation ? ring.signingKey.keyID : ring.activeKey.keyID
             try ring.promote(keyID)
             return (previous, [("promoted", keyID), ("previous", previous)])
         }.1
@@ -56,13 +61,16 @@ extension Issuer {
         }
     }
 
-    /// Adds a key and promotes it at once. Returns (new, previous) key IDs.
-    public func rotateKey(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> (String, String) {
+    /// Adds a key and promotes it at once (a token key, or a revocation-list key). Returns
+    /// (new, previous) key IDs.
+    public func rotateKey(revocation: Bool = false, by actor: Actor, now: Int64 = Issuer.currentTime())
+        throws(IssuerError) -> (String, String)
+    {
         try changeKeyring(by: actor, now: now) { ring throws(IssuerError) in
-            let previous = ring.activeKey.keyID
-            let key = ring.addTokenKey(now: now)
-            try ring.promote(key.keyID)
-            return ((key.keyID, previous), [("promoted", key.keyID), ("previous", previous)])
+            let previous = revocation ? ring.signingKey.keyID : ring.activeKey.keyID
+            let keyID = revocation ? ring.addRevocationKey(now: now).keyID : ring.addTokenKey(now: now).keyID
+            try ring.promote(keyID)
+            return ((keyID, previous), [("promoted", keyID), ("previous", previous)])
         }.1
     }
 

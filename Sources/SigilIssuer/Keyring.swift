@@ -59,11 +59,16 @@ public struct Keyring: Sendable {
         }
     }
 
+    /// An Ed25519 key that signs revocation lists. Rotates like token keys: `pending` (in
+    /// keysets, so services accept its lists, but not signing), `active` (signs), `verifying`
+    /// (a former signer services still accept), `retired` (seed destroyed, out of keysets).
     public struct SigningKey: Codable, Sendable {
         public var keyID: String
         public var seed: [UInt8]
         public var createdAt: Int64
-        enum CodingKeys: String, CodingKey { case keyID = "kid", seed, createdAt = "created_at" }
+        /// nil only while reading a v0.1 keyring, which had no states: its newest key signed.
+        public var state: KeyState?
+        enum CodingKeys: String, CodingKey { case keyID = "kid", seed, createdAt = "created_at", state }
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             keyID = try c.decode(String.self, forKey: .keyID)
@@ -73,17 +78,20 @@ public struct Keyring: Sendable {
             }
             seed = s
             createdAt = try c.decode(Int64.self, forKey: .createdAt)
+            state = try c.decodeIfPresent(KeyState.self, forKey: .state)
         }
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(keyID, forKey: .keyID)
             try c.encode(Base64URL.encode(seed), forKey: .seed)
             try c.encode(createdAt, forKey: .createdAt)
+            try c.encodeIfPresent(state, forKey: .state)
         }
-        init(keyID: String, seed: [UInt8], createdAt: Int64) {
+        init(keyID: String, seed: [UInt8], createdAt: Int64, state: KeyState) {
             self.keyID = keyID
             self.seed = seed
             self.createdAt = createdAt
+            self.state = state
         }
         /// The Ed25519 public key services verify lists with.
         public var publicKey: [UInt8] { OpenSSL.ed25519PublicKey(seed: seed) ?? [] }
@@ -105,13 +113,18 @@ public struct Keyring: Sendable {
             TokenMasterKey(
                 keyID: newKeyID("k", now), secret: OpenSSL.randomBytes(count: 32), state: .active, createdAt: now))
         ring.revocationKeys.append(
-            SigningKey(keyID: newKeyID("r", now), seed: OpenSSL.randomBytes(count: 32), createdAt: now))
+            SigningKey(keyID: newKeyID("r", now), seed: OpenSSL.randomBytes(count: 32), createdAt: now, state: .active))
         return ring
     }
 
     init(tokenKeys: [TokenMasterKey], revocationKeys: [SigningKey]) {
         self.tokenKeys = tokenKeys
-        self.revocationKeys = revocationKeys
+        var keys = revocationKeys
+        // A v0.1 keyring had no states: its newest key signed and every other one verified.
+        if keys.allSatisfy({ $0.state == nil }) {
+            for i in keys.indices { keys[i].state = i == keys.count - 1 ? .active : .verifying }
+        }
+        self.revocationKeys = keys
     }
 
     /// `k20261123-3fa9c1`: a prefix, the UTC date and 24 random bits, so IDs sort by age.
@@ -149,7 +162,8 @@ public struct Keyring: Sendable {
         let ring = Keyring(tokenKeys: wire.token_keys, revocationKeys: wire.revocation_keys)
         guard ring.tokenKeys.filter({ $0.state == .active }).count == 1,
             ring.tokenKeys.allSatisfy({ TokenClaims.isValidKeyID($0.keyID) }),
-            !ring.revocationKeys.isEmpty, ring.revocationKeys.allSatisfy({ TokenClaims.isValidKeyID($0.keyID) })
+            ring.revocationKeys.filter({ $0.state == .active }).count == 1,
+            ring.revocationKeys.allSatisfy({ TokenClaims.isValidKeyID($0.keyID) && $0.state != nil })
         else {
             throw IssuerError(.badData, "\(file) must hold exactly one active token key and a revocation key")
         }
@@ -178,8 +192,23 @@ public struct Keyring: Sendable {
         return key
     }
 
-    /// The revocation signing key (the newest).
-    public var signingKey: SigningKey { revocationKeys[revocationKeys.count - 1] }
+    /// The key that signs revocation lists now.
+    public var signingKey: SigningKey {
+        // `load` and every mutation keep exactly one active signing key.
+        guard let key = revocationKeys.first(where: { $0.state == .active }) else {
+            preconditionFailure("keyring invariant broken: no active revocation key")
+        }
+        return key
+    }
+
+    /// Adds a pending revocation-list key: in keysets (services accept lists it signs), not
+    /// signing until promoted.
+    public mutating func addRevocationKey(now: Int64) -> SigningKey {
+        let key = SigningKey(
+            keyID: Self.newKeyID("r", now), seed: OpenSSL.randomBytes(count: 32), createdAt: now, state: .pending)
+        revocationKeys.append(key)
+        return key
+    }
 
     /// The key with `keyID`, if any.
     public func tokenKey(_ keyID: String) -> TokenMasterKey? { tokenKeys.first { $0.keyID == keyID } }
@@ -194,6 +223,18 @@ public struct Keyring: Sendable {
 
     /// Makes `keyID` the issuing key; the previous active key stays valid for verification.
     public mutating func promote(_ keyID: String) throws(IssuerError) {
+        if let index = revocationKeys.firstIndex(where: { $0.keyID == keyID }) {
+            switch revocationKeys[index].state {
+            case .active: return
+            case .retired:
+                throw IssuerError(
+                    .conflict, "key \(keyID) is retired and cannot sign again; add a new key", detail: .keyRetired(keyID))
+            default: break
+            }
+            for i in revocationKeys.indices where revocationKeys[i].state == .active { revocationKeys[i].state = .verifying }
+            revocationKeys[index].state = .active
+            return
+        }
         guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
             throw IssuerError(.notFound, "no token key \(keyID)", detail: .keyNotFound(keyID))
         }
@@ -210,6 +251,17 @@ public struct Keyring: Sendable {
 
     /// Stops a key from verifying: tokens under it become `unknown_key` once services load the new keyset.
     public mutating func retire(_ keyID: String) throws(IssuerError) {
+        if let index = revocationKeys.firstIndex(where: { $0.keyID == keyID }) {
+            guard revocationKeys[index].state != .active else {
+                throw IssuerError(
+                    .conflict, "key \(keyID) signs revocation lists; promote another key before retiring it",
+                    detail: .keyIsActive(keyID))
+            }
+            revocationKeys[index].state = .retired
+            revocationKeys[index].seed.withUnsafeMutableBytes { OpenSSL.cleanse($0) }
+            revocationKeys[index].seed = OpenSSL.randomBytes(count: 32)
+            return
+        }
         guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
             throw IssuerError(.notFound, "no token key \(keyID)", detail: .keyNotFound(keyID))
         }
@@ -234,7 +286,7 @@ public struct Keyring: Sendable {
             }
         }
         do {
-            let revocation = try revocationKeys.map { key throws(KeysetError) in
+            let revocation = try revocationKeys.filter { $0.state != .retired }.map { key throws(KeysetError) in
                 try RevocationKey(keyID: key.keyID, publicKey: key.publicKey)
             }
             return try Keyset(audience: audience, tokenKeys: keys, revocationKeys: revocation)

@@ -15,6 +15,10 @@ struct Keys: ParsableCommand {
             Examples:
               sigil keys add && sigil keys export --audience billing -o billing.keyset.json
               sigil keys promote k20261123-3fa9c1
+
+            The revocation-list signing key rotates the same way: keys add --revocation, export \
+            keysets (services then accept lists from both keys), keys promote RKID, and after the \
+            next export keys retire the old RKID and export keysets again.
             """,
         subcommands: [
             KeysList.self, KeysAdd.self, KeysPromote.self, KeysRetire.self, KeysRotate.self, KeysExport.self,
@@ -41,14 +45,22 @@ struct KeysList: ParsableCommand {
                 Console.json([
                     "token_keys": ring.tokenKeys.map(keyJSON),
                     "revocation_keys": ring.revocationKeys.map {
-                        ["kid": $0.keyID, "public_key": Base64URL.encode($0.publicKey), "created_at": $0.createdAt]
+                        [
+                            "kid": $0.keyID, "public_key": Base64URL.encode($0.publicKey), "created_at": $0.createdAt,
+                            "state": ($0.state ?? .verifying).rawValue,
+                        ]
                     },
                 ])
                 return
             }
             let rows =
                 ring.tokenKeys.map { [$0.keyID, "token", $0.state.rawValue, TimeText.format($0.createdAt)] }
-                + ring.revocationKeys.map { [$0.keyID, "revocation-list", "signing", TimeText.format($0.createdAt)] }
+                + ring.revocationKeys.map {
+                    [
+                        $0.keyID, "revocation-list", $0.state == .active ? "signing" : ($0.state ?? .verifying).rawValue,
+                        TimeText.format($0.createdAt),
+                    ]
+                }
             Console.out(table(header: ["KID", "USE", "STATE", "CREATED"], rows: rows))
         }
     }
@@ -75,15 +87,21 @@ struct KeysAdd: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).",
         discussion: """
-            Example:
+            With --revocation, adds a pending revocation-list signing key instead: keysets carry \
+            its public key at once, so services accept lists it signs once they load them; lists \
+            are still signed by the current key until you promote the new one.
+
+            Examples:
               sigil keys add && sigil keys export --audience billing -o billing.keyset.json
+              sigil keys add --revocation
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
+    @Flag(help: "Add a revocation-list signing key instead of a token key.") var revocation = false
     func run() throws {
         try changeKeyring(global, actorOption) { issuer, actor in
-            let key = try issuer.addKey(by: actor, now: Home.now)
-            return "Added pending key \(key.keyID). Export keysets to services, then: sigil keys promote \(key.keyID)"
+            let key = try issuer.addKey(revocation: revocation, by: actor, now: Home.now)
+            return "Added pending \(revocation ? "revocation-list " : "")key \(key). Export keysets to services, then: sigil keys promote \(key)"
         }
     }
 }
@@ -104,6 +122,9 @@ struct KeysPromote: ParsableCommand {
         try changeKeyring(global, actorOption) { issuer, actor in
             guard let previous = try issuer.promoteKey(kid, by: actor, now: Home.now) else {
                 return "\(kid) is already the issuing key; nothing changed."
+            }
+            if try issuer.keyring().revocationKeys.contains(where: { $0.keyID == kid }) {
+                return "\(kid) now signs revocation lists; services keep accepting \(previous)'s until: sigil keys retire \(previous)"
             }
             return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
         }
@@ -138,15 +159,23 @@ struct KeysRotate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).",
         discussion: """
-            Example:
+            With --revocation, rotates the revocation-list signing key: services must load a \
+            keyset that carries the new key before they accept its lists, so prefer add, export, \
+            promote when services are elsewhere.
+
+            Examples:
               sigil keys rotate
+              sigil keys rotate --revocation
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
+    @Flag(help: "Rotate the revocation-list signing key instead of the token key.") var revocation = false
     func run() throws {
         try changeKeyring(global, actorOption) { issuer, actor in
-            let (key, previous) = try issuer.rotateKey(by: actor, now: Home.now)
-            return "\(key) now issues new tokens; \(previous) keeps verifying until retired."
+            let (key, previous) = try issuer.rotateKey(revocation: revocation, by: actor, now: Home.now)
+            return revocation
+                ? "\(key) now signs revocation lists; services keep accepting \(previous)'s until you retire it and export keysets again."
+                : "\(key) now issues new tokens; \(previous) keeps verifying until retired."
         }
     }
 }

@@ -31,7 +31,9 @@ func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] 
         )
     }
     let ring = try Keyring.load(home: home.path)
-    return try ring.revocationKeys.map { try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey) }
+    return try ring.revocationKeys.filter { $0.state != .retired }.map {
+        try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey)
+    }
 }
 
 func listJSON(_ list: RevocationList) -> [String: Any] {
