@@ -102,6 +102,14 @@ extension Issuer {
 
     /// Signs the current list with the next sequence and stores it, inside the caller's transaction.
     private func signList(nextUpdate: Int64?, now: Int64, floor extra: UInt64, ring: Keyring) throws -> (UInt64, [UInt8], Int) {
+        var promise: Int64?
+        if let nextUpdate {
+            let (sum, overflow) = now.addingReportingOverflow(nextUpdate)
+            guard nextUpdate > 0, !overflow else {
+                throw IssuerError(.invalidInput, "next_update must be a positive number of seconds from now")
+            }
+            promise = sum
+        }
         let entries = try store.revocationEntries(now: now, grace: Self.maxLeeway)
         let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
         let stored = try store.latestList()?.sequence ?? 0
@@ -112,7 +120,7 @@ extension Issuer {
         let sequence = floor + 1
         let signer = ring.signingKey
         let bytes = try RevocationListBuilder.build(
-            entries: entries, sequence: sequence, issuedAt: now, nextUpdate: nextUpdate.map { now + $0 },
+            entries: entries, sequence: sequence, issuedAt: now, nextUpdate: promise,
             keyID: signer.keyID, seed: signer.seed)
         try store.setState("export_sequence", Int64(bitPattern: sequence))
         try store.putList(
@@ -209,7 +217,7 @@ extension Issuer {
         let counts = try transaction(write: true) {
             let before = Int(try store.db.integer("SELECT count(*) FROM tokens") ?? 0)
             let removed = try store.purgeTombstones(before: now - Self.maxLeeway)
-            try record(.delete, by: actor, at: now, guids: [], details: [("purged_tombstones", String(removed))])
+            try record(.compact, by: actor, at: now, guids: [], details: [("purged_tombstones", String(removed))])
             return (before, before - removed)
         }
         do {

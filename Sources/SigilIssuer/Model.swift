@@ -208,7 +208,7 @@ public struct TokenQuery: Sendable, Hashable {
 
 /// The kinds of change the audit log records.
 public enum AuditAction: String, Sendable, CaseIterable {
-    case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate
+    case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate, compact
 }
 
 /// One entry of the audit log: who did what to which tokens, and when. Never a token or a key.

@@ -112,8 +112,6 @@ struct QueryTests {
 
     @Test(
         "The scope filter by pair: tokens that grant it (read-only grants reads, never writes)",
-        .disabled(
-            "bug: SQLiteStore.swift:340 drops instr()'s closing parenthesis: every pair filter is a syntax error"),
         arguments: [
             ("devices.list", ["deployCI", "reporting", "grafana"]),
             ("devices.get", ["deployCI", "reporting", "arger"]),
