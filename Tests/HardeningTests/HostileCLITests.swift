@@ -83,10 +83,11 @@ struct HostileCLITests {
         CLICase("scope with CRLF", issue(["--scope", "devices.list\r\n"]), exit: 64, hint: "is not resource.action"),
         CLICase("scope unknown to the catalog", issue(["--scope", "printers.jam"]), exit: 64, hint: "sigil catalog add"),
         CLICase("257 scope entries", exit: 64, hint: "at most 256 pairs") { home in
-            var actions: [String: String] = [:]
-            for i in 0..<257 { actions["a\(i)"] = "read" }
-            let catalog = ["format": "sigil-catalog-v1", "resources": ["big": actions]] as [String: Any]
-            try Home.write(Array(try JSONSerialization.data(withJSONObject: catalog)), to: home.path + "/catalog.json")
+            try Home.withIssuer(home.path) { issuer in
+                try issuer.store.transaction(write: true) {
+                    for i in 0..<257 { try issuer.store.putCatalogEntry(resource: "big", action: "a\(i)", access: .read) }
+                }
+            }
             return .init(arguments: issue(["--scope", "big.*"]))
         },
         CLICase("oversize token on stdin", exit: 10, hint: "copied whole") { _ in
@@ -119,8 +120,8 @@ struct HostileCLITests {
         CLICase("edit a sealed field", ["edit", "0ba28b74", "--scope", "devices.list"], exit: 64, hint: "Issue a new token"),
         CLICase("edit name with an escape", ["edit", "0ba28b74", "--name", "\u{1b}]0;title\u{7}"], exit: 64, hint: "control characters"),
         CLICase("keys export for a Cyrillic audience", ["keys", "export", "--audience", "bill\u{0456}ng"], exit: 64, hint: "--audience must be"),
-        CLICase("promote an unknown key", ["keys", "promote", "k-nobody"], exit: 66, hint: "see sigil keys list"),
-        CLICase("retire the issuing key", ["keys", "retire", Known.keyID], exit: 65, hint: "promote another key"),
+        CLICase("promote an unknown key", ["keys", "promote", "k-nobody"], exit: 66, hint: "sigil keys list"),
+        CLICase("retire the issuing key", ["keys", "retire", "--yes", Known.keyID], exit: 65, hint: "promote another key"),
         CLICase("symlinked keyring", exit: 77, hint: "Replace it with the real file") { home in
             try FileManager.default.moveItem(atPath: home.path + "/keyring.json", toPath: home.path + "/real-keyring.json")
             _ = symlink(home.path + "/real-keyring.json", home.path + "/keyring.json")
@@ -146,15 +147,15 @@ struct HostileCLITests {
             try Home.write(Array(text.utf8), to: home.path + "/keyring.json")
             return .init(arguments: issue)
         },
-        CLICase("symlinked ledger", exit: 77, hint: "symbolic link") { home in
-            try FileManager.default.moveItem(atPath: home.path + "/ledger.jsonl", toPath: home.path + "/real-ledger.jsonl")
-            _ = symlink(home.path + "/real-ledger.jsonl", home.path + "/ledger.jsonl")
+        CLICase("symlinked database", exit: 77, hint: "symbolic link") { home in
+            try FileManager.default.moveItem(atPath: home.path + "/sigil.db", toPath: home.path + "/real-sigil.db")
+            _ = symlink(home.path + "/real-sigil.db", home.path + "/sigil.db")
             return .init(arguments: ["revoke", "--yes", "0ba28b74"])
         },
-        CLICase("corrupt middle line in the ledger", exit: 65, hint: "remove that line") { home in
-            var bytes = FileManager.default.contents(atPath: home.path + "/ledger.jsonl").map(Array.init) ?? []
-            bytes = Array("{\"broken\n".utf8) + bytes
-            try Home.write(bytes, to: home.path + "/ledger.jsonl")
+        CLICase("database with a zeroed header", exit: 65, hint: "PRAGMA integrity_check") { home in
+            var bytes = Home.read(home.path + "/sigil.db") ?? []
+            for i in 0..<min(100, bytes.count) { bytes[i] = 0 }
+            try Home.write(bytes, to: home.path + "/sigil.db")
             return .init(arguments: ["revoke", "--yes", "0ba28b74"])
         },
         CLICase("home is a file", exit: 64, hint: "pass --home to pick another") { home in
@@ -208,15 +209,20 @@ struct HostileCLITests {
         let invocation = try c.make(home)
         let before = home.snapshot()
         let lists = [scratch.path("current.sgl"), scratch.path("incoming.sgl")].map { FileManager.default.contents(atPath: $0) }
-        var lock: HomeLock? = nil
-        if invocation.env["HARDENING_HOLD_LOCK"] != nil { lock = try HomeLock(home: home.path, timeout: 5, command: "hardening test") }
+        // The database's write lock, held by this process as another sigil would hold it.
+        var lock: SQLiteDatabase? = nil
+        if invocation.env["HARDENING_HOLD_LOCK"] != nil {
+            lock = try SQLiteDatabase(path: home.path + "/sigil.db", create: false, busyTimeoutMilliseconds: 0)
+            try lock?.execute("BEGIN IMMEDIATE")
+        }
         let run = try await home.run(invocation.arguments, stdin: invocation.stdin, env: invocation.env)
-        lock?.unlock()
+        try lock?.execute("ROLLBACK")
+        lock?.close()
         #expect(!run.signaled, "\(run)")
         #expect(run.status == c.exit || run.status == c.alsoAccepted, "\(run)")
         #expect(run.err.contains(c.hint), "the message says how to fix it: \(run)")
         #expect(!run.err.contains(home.token) && !run.out.contains(home.token), "a message echoes the token")
-        #expect(home.snapshot() == before, "keyring, ledger and catalog are byte-for-byte unchanged")
+        #expect(home.snapshot() == before, "keyring, database and high-water mark are byte-for-byte unchanged")
         _ = chmod(home.path, 0o700)
         let listsAfter = [scratch.path("current.sgl"), scratch.path("incoming.sgl")].map { FileManager.default.contents(atPath: $0) }
         #expect(listsAfter == lists, "a refused list leaves the files as they were")

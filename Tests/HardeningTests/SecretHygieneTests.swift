@@ -48,10 +48,14 @@ extension Array where Element == UInt8 {
 
 @Suite("Secret hygiene")
 struct SecretHygieneTests {
-    @Test("No command prints a master secret, a K_aud, a seed or a whole token, and the ledger holds none")
+    @Test("No command prints a master secret, a K_aud, a seed or a whole token, and the database holds none")
     func nothingLeaks() async throws {
         let scratch = try Scratch("hygiene")
         let home = try Home(in: scratch)
+        // An idle connection of this process keeps sigil.db-wal (with every commit's frames) alive.
+        let holder = try Issuer(home: home.path, mode: .existing)
+        defer { holder.close() }
+        _ = try holder.isEmpty()
         let token = home.token
         let guid = home.guid.description
         let other = scratch.path("other.keyset.json")
@@ -80,9 +84,11 @@ struct SecretHygieneTests {
             ["revocations", "pull", listFile, "-o", scratch.path("pulled.sgl"), "--keys", other],
             ["verify", token, "--audience", "billing", "--revocations", listFile],
             ["ledger", "compact"], ["--json", "ledger", "compact"],
+            ["log"], ["--json", "log"], ["log", guid], ["--json", "log", token], ["log", "--actor", token],
             ["issue", "--name", "fail", "--audience", "billing"], ["issue", "--name", "x", "--audience", "billing", "--all", "--expires-in", "0d"],
             ["revoke", guid], ["revoke", "--yes", guid], ["delete", "--yes", guid], ["activate", guid],
-            ["keys", "rotate"], ["--help"], ["issue", "--help"], ["nonsense"],
+            ["keys", "rotate"], ["--yes", "keys", "retire", Known.keyID], ["keys", "retire", "--yes", Known.keyID],
+            ["--help"], ["issue", "--help"], ["nonsense"],
         ]
         var runs: [Run] = []
         for arguments in commands { runs.append(try await home.run(arguments)) }
@@ -95,68 +101,67 @@ struct SecretHygieneTests {
         // The keyset export to stdout is the one output meant to hold K_aud (of its audience only).
         let keysetOut = try await home.run(["keys", "export", "--audience", "billing"])
 
-        // Everything secret the home ever held (keys rotate and add made new ones).
-        let ring = try Keyring.load(home: home.path)
+        let rotated = try await home.run(["keys", "rotate"])
+        #expect(rotated.status == 0, "\(rotated)")
+        let afterRotation = try await home.run(["--json", "issue", "--name", "after rotation", "--audience", "billing", "--all"])
+        #expect(afterRotation.status == 0, "\(afterRotation)")
+        let rotatedToken = try #require((try JSONSerialization.jsonObject(with: Data(afterRotation.stdout)) as? [String: Any])?["token"] as? String)
+        let log = try await home.run(["--json", "log", "--limit", "100000"])
+        #expect(log.status == 0, "\(log)")
+
+        // Everything secret the home ever held, read from keyring.json itself: every base64url
+        // "secret" and "seed" (keys rotate and add made new ones).
         var secrets = Forbidden()
-        var masters = ring.tokenKeys.map(\.secret)
-        masters.append(Known.secret)
+        let ringJSON = try #require(try JSONSerialization.jsonObject(with: Data(Home.read(home.path + "/keyring.json") ?? [])) as? [String: Any])
+        var masters: [[UInt8]] = [Known.secret]
+        var seeds: [[UInt8]] = [Known.seed]
+        for key in ringJSON["token_keys"] as? [[String: Any]] ?? [] {
+            if let text = key["secret"] as? String, let bytes = Base64URL.decode(Substring(text)) { masters.append(bytes) }
+        }
+        for key in ringJSON["revocation_keys"] as? [[String: Any]] ?? [] {
+            if let text = key["seed"] as? String, let bytes = Base64URL.decode(Substring(text)) { seeds.append(bytes) }
+        }
+        #expect(masters.count >= 3 && seeds.count >= 2, "the keyring's secrets were not all read")
         for (i, master) in masters.enumerated() {
             secrets.add("master secret \(i)", master)
             for audience in ["billing", "shipping"] {
                 secrets.add("K_aud \(audience) of key \(i)", try TokenMinter.audienceKey(masterSecret: master, audience: audience))
             }
         }
-        for key in ring.revocationKeys { secrets.add("signing seed \(key.keyID)", key.seed) }
+        for (i, seed) in seeds.enumerated() { secrets.add("signing seed \(i)", seed) }
         var tokens = Forbidden()
-        for (label, text) in [("known token", token), ("issued token", newToken), ("plain issued token", plainToken)] {
+        for (label, text) in [("known token", token), ("issued token", newToken), ("plain issued token", plainToken), ("token after rotation", rotatedToken)] {
             tokens.add(label, Array(text.utf8))
             if let body = Base64URL.decode(text.dropFirst(4)) { tokens.add("\(label) bytes", body) }
         }
 
-        for run in runs + [issued, plain] {
+        for run in runs + [issued, plain, rotated, afterRotation, log] {
             for (stream, bytes) in [("stdout", run.stdout), ("stderr", run.stderr)] {
                 #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) on \(stream) of \(run.arguments)")
             }
             #expect(!run.signaled, "\(run)")
         }
-        for run in runs {
+        for run in runs + [rotated, log] {
             let found = tokens.found(in: run.stdout + run.stderr)
             #expect(found.isEmpty, "\(found) printed by \(run.arguments)")
         }
         // issue prints its own token on stdout, once, and nothing else secret.
-        #expect(tokens.found(in: issued.stderr).isEmpty && tokens.found(in: plain.stderr).isEmpty)
+        #expect(tokens.found(in: issued.stderr + plain.stderr + afterRotation.stderr).isEmpty)
         #expect(!issued.out.contains(token) && !plain.out.contains(newToken))
         // keys export to stdout holds billing's K_aud and nothing else of ours.
         let exported = secrets.found(in: keysetOut.stdout)
         #expect(!exported.isEmpty && exported.allSatisfy { $0.hasPrefix("K_aud billing") }, "\(exported)")
 
-        for file in ["ledger.jsonl", "catalog.json", "sigil.lock"] {
-            let bytes = FileManager.default.contents(atPath: home.path + "/" + file).map(Array.init) ?? []
+        #expect(Home.mode(home.path + "/sigil.db-wal") != nil, "no -wal to search")
+        let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: home.path)) ?? []
+        for file in ["sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq"] + leftovers.filter({ $0.hasSuffix(".tmp") }) {
+            let bytes = Home.read(home.path + "/" + file) ?? []
             #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) in \(file)")
             #expect(tokens.found(in: bytes).isEmpty, "\(tokens.found(in: bytes)) in \(file)")
         }
-    }
-
-    @Test("Files sigil creates are 0600 and its home folder 0700")
-    func modes() async throws {
-        let scratch = try Scratch("modes")
-        let path = scratch.path("fresh-home")
-        let run = try await Sigil.run(["init"], home: path, env: ["SIGIL_HOME": path])
-        #expect(run.status == 0, "\(run)")
-        _ = try await Sigil.run(["issue", "--name", "n", "--audience", "billing", "--all"], home: path)
-        _ = try await Sigil.run(["keys", "export", "--audience", "billing", "-o", path + "/billing.keyset.json"], home: path)
-        func mode(_ p: String) -> mode_t {
-            var st = stat()
-            return lstat(p, &st) == 0 ? st.st_mode & 0o777 : 0
-        }
-        #expect(mode(path) == 0o700)
-        // A folder others may read but that holds no keyring yet (a fresh clone's keys/) is tightened.
-        let cloned = scratch.path("cloned-keys")
-        try Home.mkdir(cloned, mode: 0o755)
-        let first = try await Sigil.run(["init"], home: cloned)
-        #expect(first.status == 0 && mode(cloned) == 0o700, "\(first)")
-        for file in ["keyring.json", "ledger.jsonl", "catalog.json", "sigil.lock", "billing.keyset.json"] {
-            #expect(mode(path + "/" + file) == 0o600, "\(file) is \(String(mode(path + "/" + file), radix: 8))")
+        for list in [listFile, home.path + "/revocations.sgl"] {
+            let bytes = Home.read(list) ?? []
+            #expect(secrets.found(in: bytes).isEmpty && tokens.found(in: bytes).isEmpty, "\(list)")
         }
     }
 }

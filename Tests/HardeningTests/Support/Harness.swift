@@ -48,12 +48,13 @@ enum Sigil {
     /// Runs `sigil` with only the variables given (plus PATH), from a blocking thread so the
     /// cooperative pool is never held up.
     static func run(
-        _ arguments: [String], home: String, stdin: [UInt8] = [], env: [String: String] = [:]
+        _ arguments: [String], home: String, stdin: [UInt8] = [], env: [String: String] = [:], wrapper: [String] = []
     ) async throws -> Run {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
                 do {
-                    continuation.resume(returning: try runBlocking(arguments, home: home, stdin: stdin, env: env))
+                    continuation.resume(
+                        returning: try runBlocking(arguments, home: home, stdin: stdin, env: env, wrapper: wrapper))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -70,13 +71,25 @@ enum Sigil {
         return env.filter { !$0.value.isEmpty }
     }
 
+    /// Runs `sigil` under umask 000, so only sigil's own modes protect what it creates.
+    static let openUmask = ["/bin/sh", "-c", "umask 000 && exec \"$0\" \"$@\""]
+
     static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
-    static func runBlocking(_ arguments: [String], home: String, stdin: [UInt8], env: [String: String]) throws -> Run {
+    /// A `wrapper` (say `["/usr/bin/strace", "-f"]`) runs first, with `sigil`'s path and
+    /// `arguments` after its own.
+    static func runBlocking(
+        _ arguments: [String], home: String, stdin: [UInt8], env: [String: String], wrapper: [String] = []
+    ) throws -> Run {
         _ = ignoreSIGPIPE
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
+        if let tool = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(wrapper.dropFirst()) + [path] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+        }
         process.environment = environment(home: home, env)
         process.currentDirectoryURL = URL(fileURLWithPath: (home as NSString).deletingLastPathComponent)
         let input = Pipe(), output = Pipe(), error = Pipe()
@@ -211,23 +224,43 @@ enum RawToken {
 
 /// A home folder with the known keyring, the example catalog and one issued token, built
 /// with the issuer library (no process), so each CLI case starts from the same bytes.
+///
+/// The database is closed (checkpointed, no -wal left) before the value is returned, so a
+/// snapshot holds all of it in `sigil.db`.
 struct Home {
     let path: String
     let token: String
     let guid: TokenID
 
-    static let files = ["keyring.json", "ledger.jsonl", "catalog.json"]
+    static let files = ["keyring.json", "sigil.db", "revocations.seq"]
 
     init(in scratch: Scratch, name: String = "home") throws {
         path = scratch.path(name)
         try Self.mkdir(path)
         try Self.write(Known.keyringJSON, to: path + "/keyring.json")
-        try Catalog.example.save(home: path)
         let claims = try Known.claims(validFrom: Sigil.now - 86_400, validTo: Sigil.now + 30 * 86_400)
         token = try Known.token(claims)
         guid = claims.id
         let record = TokenRecord(claims: claims, name: "ci deploy", description: "", createdBy: "tester", now: Sigil.now - 86_400)
-        try Ledger(home: path).append([JournalRecord(op: .issue, at: Sigil.now - 86_400, token: record)])
+        try Self.withIssuer(path) { issuer in
+            try issuer.store.transaction(write: true) {
+                for (resource, actions) in Catalog.example.resources {
+                    for (action, access) in actions {
+                        try issuer.store.putCatalogEntry(resource: resource, action: action, access: access)
+                    }
+                }
+            }
+            try issuer.insertForTesting([record])
+        }
+    }
+
+    /// Opens the home's issuer in this process, runs `body`, and closes it (a checkpoint:
+    /// the -wal's content moves into sigil.db).
+    @discardableResult
+    static func withIssuer<T>(_ home: String, _ body: (Issuer) throws -> T) throws -> T {
+        let issuer = try Issuer(home: home, mode: .existing)
+        defer { issuer.close() }
+        return try body(issuer)
     }
 
     static func mkdir(_ path: String, mode: mode_t = 0o700) throws {
@@ -244,15 +277,31 @@ struct Home {
         _ = fchmod(fd, mode)
     }
 
+    static func read(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
+
+    /// The permission bits of `path` itself (not a link's target); nil if missing.
+    static func mode(_ path: String) -> mode_t? {
+        var st = stat()
+        return lstat(path, &st) == 0 ? st.st_mode & 0o777 : nil
+    }
+
     /// The bytes of the home's secret and state files (nil for a missing file).
     func snapshot() -> [String: [UInt8]?] {
         var out: [String: [UInt8]?] = [:]
-        for name in Self.files { out[name] = FileManager.default.contents(atPath: path + "/" + name).map(Array.init) }
+        for name in Self.files { out[name] = Self.read(path + "/" + name) }
         return out
     }
 
-    func run(_ arguments: [String], stdin: [UInt8] = [], env: [String: String] = [:]) async throws -> Run {
-        try await Sigil.run(arguments, home: path, stdin: stdin, env: env)
+    func run(
+        _ arguments: [String], stdin: [UInt8] = [], env: [String: String] = [:], wrapper: [String] = []
+    ) async throws -> Run {
+        try await Sigil.run(arguments, home: path, stdin: stdin, env: env, wrapper: wrapper)
+    }
+
+    /// Runs `sigil --json ARGS` and parses its stdout (nil when it is not JSON).
+    func json(_ arguments: [String]) async throws -> (Run, Any?) {
+        let run = try await run(["--json"] + arguments)
+        return (run, try? JSONSerialization.jsonObject(with: Data(run.stdout), options: [.fragmentsAllowed]))
     }
 }
 
