@@ -98,6 +98,10 @@ public final class Issuer {
             }
         }
         try SecureFile.checkPrivate(dbPath)
+        // SQLite opens these by name too: a link planted in their place is refused like the database.
+        for companion in [dbPath + "-wal", dbPath + "-shm"] where lstat(companion, &st) == 0 {
+            try SecureFile.checkPrivate(companion)
+        }
         store = try SQLiteStore(path: dbPath, busyTimeout: busyTimeout)
 
         if legacy != nil || legacyCatalog != nil {

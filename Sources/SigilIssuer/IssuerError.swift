@@ -74,6 +74,8 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case databaseBusy(path: String, seconds: Double)
         /// The database file is damaged or not a database.
         case databaseCorrupt(path: String)
+        /// The database (or its folder or file system) cannot be written.
+        case readOnly(path: String)
         /// The database was made by a newer Sigil.
         case databaseTooNew(path: String, found: Int, supported: Int)
         /// No token key with this ID.

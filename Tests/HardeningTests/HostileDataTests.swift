@@ -264,7 +264,6 @@ struct HostileDataTests {
 
     @Test(
         "A v0.1 time past Int64.max stops the import instead of wrapping to Int64.min",
-        .disabled("bug: LegacyImport.int uses NSNumber.int64Value, which wraps 2^63 to Int64.min; the import succeeds"),
         arguments: legacyBugs)
     func overflowingLegacyTime(_ c: LegacyCase) async throws { try await hostileJournal(c) }
 

@@ -25,14 +25,13 @@ struct KeysCatalogAuditTests {
     func addKey() throws {
         let original = try issuer.keyring().activeKey.keyID
         let added = try issuer.addKey(by: alice, now: t0)
-        #expect(added.state == .pending)
-        #expect(try state(added.keyID) == .pending)
+        #expect(try state(added) == .pending)
         #expect(try issuer.keyring().activeKey.keyID == original)
-        #expect(try issuer.keyset(audience: "billing").tokenKeys.map(\.keyID).contains(added.keyID))
+        #expect(try issuer.keyset(audience: "billing").tokenKeys.map(\.keyID).contains(added))
         #expect(try issuer.issue(request(), by: alice, now: t0).record.keyID == original)
         let event = try #require(try keyEvents().first)
         #expect(event.at == t0)
-        #expect(event.detailsJSON.contains(added.keyID))
+        #expect(event.detailsJSON.contains(added))
     }
 
     @Test("Promote makes a key the issuer, returns the previous one, and is a no-op when already active")
@@ -40,16 +39,16 @@ struct KeysCatalogAuditTests {
         let original = try issuer.keyring().activeKey.keyID
         let before = try issuer.issue(request(), by: alice, now: t0)
         let added = try issuer.addKey(by: alice, now: t0)
-        #expect(try issuer.promoteKey(added.keyID, by: alice, now: t0 + 1) == original)
-        #expect(try issuer.keyring().activeKey.keyID == added.keyID)
+        #expect(try issuer.promoteKey(added, by: alice, now: t0 + 1) == original)
+        #expect(try issuer.keyring().activeKey.keyID == added)
         #expect(try state(original) == .verifying)
         #expect(try keyEvents().count == 2)
 
-        #expect(try issuer.promoteKey(added.keyID, by: alice, now: t0 + 2) == nil)
+        #expect(try issuer.promoteKey(added, by: alice, now: t0 + 2) == nil)
         #expect(try keyEvents().count == 2)
 
         let after = try issuer.issue(request(), by: alice, now: t0 + 3)
-        #expect(after.record.keyID == added.keyID)
+        #expect(after.record.keyID == added)
         let verifier = try Verifier(keyset: try issuer.keyset(audience: "billing"))
         #expect(try verifier.verify(after.token, at: t0 + 3).id == after.record.id)
         #expect(try verifier.verify(before.token, at: t0 + 3).id == before.record.id)
@@ -90,10 +89,10 @@ struct KeysCatalogAuditTests {
         #expect(try keyEvents().isEmpty)
 
         let pending = try issuer.addKey(by: alice, now: t0)
-        try issuer.retireKey(pending.keyID, by: alice, now: t0 + 1)
+        try issuer.retireKey(pending, by: alice, now: t0 + 1)
         let ringRetired = readFile(temp.path("keyring.json"))
-        let promote = expectIssuerError(.conflict) { try issuer.promoteKey(pending.keyID, by: alice, now: t0 + 2) }
-        #expect(promote?.detail == .keyRetired(pending.keyID))
+        let promote = expectIssuerError(.conflict) { try issuer.promoteKey(pending, by: alice, now: t0 + 2) }
+        #expect(promote?.detail == .keyRetired(pending))
         #expect(readFile(temp.path("keyring.json")) == ringRetired)
         #expect(try keyEvents().count == 2)
     }
@@ -169,7 +168,7 @@ struct KeysCatalogAuditTests {
             try issuer.addToCatalog(resource: resource, action: action, access: .read, by: alice, now: t0)
         }
         #expect(error?.detail == .invalidPair("\(resource).\(action)"))
-        #expect(try issuer.catalog() == Catalog.example)
+        #expect(try issuer.catalog() == Catalog.example.withIssuerResources())
         #expect(try issuer.events(.catalog).isEmpty)
     }
 

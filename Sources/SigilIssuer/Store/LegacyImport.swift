@@ -48,7 +48,10 @@ enum LegacyImport {
     }
 
     private static func int(_ value: Any?) -> Int64? {
-        (value as? NSNumber)?.int64Value
+        // int64Value wraps 2^63 to Int64.min: keep only numbers that survive the conversion.
+        guard let number = value as? NSNumber else { return nil }
+        let integer = number.int64Value
+        return number.compare(NSNumber(value: integer)) == .orderedSame && "\(number)" == "\(integer)" ? integer : nil
     }
 
     private static func apply(_ o: [String: Any], to state: inout Result) throws(IssuerError) {

@@ -12,6 +12,8 @@ package struct SQLiteError: Error, Sendable, CustomStringConvertible {
     package let code: Int32
     package let extendedCode: Int32
     package let message: String
+    /// The `errno` of the system call that failed below SQLite, if one did (`sqlite3_system_errno`).
+    package var systemErrno: Int32 = 0
 
     package var description: String { "SQLite error \(extendedCode): \(message)" }
 
@@ -21,8 +23,8 @@ package struct SQLiteError: Error, Sendable, CustomStringConvertible {
     package var isCorrupt: Bool { code == SQLITE_CORRUPT || code == SQLITE_NOTADB }
     /// The file, its folder or the file system cannot be written.
     package var isReadOnly: Bool { code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM }
-    /// The disk is full.
-    package var isFull: Bool { code == SQLITE_FULL }
+    /// The disk is full (SQLite reports a failed WAL or shm growth as an I/O error).
+    package var isFull: Bool { code == SQLITE_FULL || systemErrno == ENOSPC || systemErrno == EDQUOT }
     /// An I/O error below SQLite.
     package var isIO: Bool { code == SQLITE_IOERR }
     /// A UNIQUE or foreign-key constraint failed.
@@ -49,12 +51,35 @@ package final class SQLiteDatabase {
     /// Opens (or creates) the database at `path` without following a symbolic link.
     ///
     /// Calls `sqlite3_open_v2` with `SQLITE_OPEN_NOFOLLOW`, then `sqlite3_busy_timeout`.
-    package init(path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws(SQLiteError) {
+    ///
+    /// With `immutable`, opens read-only and tells SQLite nobody changes the file (the URI
+    /// parameter `immutable=1`): for a database on a read-only file system, where the WAL's
+    /// shared-memory file cannot be made.
+    package init(path: String, create: Bool, busyTimeoutMilliseconds: Int32, immutable: Bool = false)
+        throws(SQLiteError)
+    {
         self.path = path
         var db: OpaquePointer?
-        var flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX
-        if create { flags |= SQLITE_OPEN_CREATE }
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        var flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX
+        var name = path
+        if immutable {
+            flags |= SQLITE_OPEN_READONLY | SQLITE_OPEN_URI
+            // A file: URI needs %, ? and # escaped; a relative path stays relative.
+            var escaped = ""
+            for c in path.unicodeScalars {
+                switch c {
+                case "%": escaped += "%25"
+                case "?": escaped += "%3f"
+                case "#": escaped += "%23"
+                default: escaped.unicodeScalars.append(c)
+                }
+            }
+            name = "file:\(escaped)?immutable=1"
+        } else {
+            flags |= SQLITE_OPEN_READWRITE
+            if create { flags |= SQLITE_OPEN_CREATE }
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let error = SQLiteError(
                 code: rc & 0xff, extendedCode: rc, message: db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory")
@@ -78,8 +103,14 @@ package final class SQLiteDatabase {
 
     private func failure(_ rc: Int32) -> SQLiteError {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "the database is closed"
-        return SQLiteError(code: rc & 0xff, extendedCode: rc, message: message)
+        var error = SQLiteError(code: rc & 0xff, extendedCode: rc, message: message)
+        error.systemErrno = handle.map { sqlite3_system_errno($0) } ?? 0
+        return error
     }
+
+    /// Whether SQLite opened the file read-only (it falls back silently when it cannot write,
+    /// e.g. on a read-only file system): `sqlite3_db_readonly`.
+    package var isReadOnly: Bool { sqlite3_db_readonly(handle, "main") == 1 }
 
     /// Runs SQL without parameters, possibly several statements (`sqlite3_exec`). For schema
     /// and pragmas only: values always go through ``statement(_:)`` and `bind`.

@@ -22,13 +22,33 @@ package final class SQLiteStore {
     package init(path: String, busyTimeout seconds: Double) throws(IssuerError) {
         self.path = path
         busySeconds = seconds
+        let timeout = Int32(clamping: Int64(seconds * 1000))
         do {
-            db = try SQLiteDatabase(
-                path: path, create: true, busyTimeoutMilliseconds: Int32(clamping: Int64(seconds * 1000)))
+            let writable = try SQLiteDatabase(path: path, create: true, busyTimeoutMilliseconds: timeout)
+            if writable.isReadOnly {
+                // A read-only file system: reads still work on an immutable view; writes say 73.
+                writable.close()
+                db = try SQLiteDatabase(path: path, create: false, busyTimeoutMilliseconds: timeout, immutable: true)
+            } else {
+                db = writable
+            }
         } catch {
             throw Self.translate(error, path: path, seconds: seconds)
         }
         do {
+            if db.isReadOnly {
+                // Fails on a file that is not a database: the header is read here for the first time.
+                let version = Int(try db.integer("PRAGMA user_version") ?? 0)
+                guard version == Self.schemaVersion else {
+                    if version > Self.schemaVersion { throw Self.tooNew(path: path, version: version) }
+                    throw IssuerError(
+                        .cannotWrite,
+                        "\(path) needs its schema upgraded (version \(version) to \(Self.schemaVersion)) but is on a read-only file system",
+                        detail: .readOnly(path: path))
+                }
+                try db.execute("PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF")
+                return
+            }
             // Fails on a file that is not a database: the header is read here for the first time.
             let mode = try db.text("PRAGMA journal_mode=WAL")
             guard mode == "wal" else {
@@ -49,6 +69,13 @@ package final class SQLiteStore {
     }
 
     package func close() { db.close() }
+
+    private static func tooNew(path: String, version: Int) -> IssuerError {
+        IssuerError(
+            .badData,
+            "\(path) has schema version \(version), made by a newer Sigil; this one understands up to version \(Self.schemaVersion). Nothing was changed.",
+            detail: .databaseTooNew(path: path, found: version, supported: Self.schemaVersion))
+    }
 
     /// Maps SQLite's codes to the issuer's reasons, with messages that say what to do.
     package static func translate(_ error: SQLiteError, path: String, seconds: Double) -> IssuerError {
@@ -71,8 +98,8 @@ package final class SQLiteStore {
         if error.isReadOnly || error.isIO {
             return IssuerError(
                 .cannotWrite,
-                "cannot write \(path) (\(error.message)): the folder or file system is read-only or not writable; nothing was changed"
-            )
+                "cannot write \(path) (\(error.message)): the folder or file system is read-only or not writable; nothing was changed",
+                detail: .readOnly(path: path))
         }
         if error.isConstraint { return IssuerError(.conflict, "\(path): \(error.message)") }
         return IssuerError(.badData, "\(path): \(error.message)")
@@ -155,12 +182,7 @@ package final class SQLiteStore {
         try db.execute("BEGIN IMMEDIATE")
         do {
             let version = Int(try db.integer("PRAGMA user_version") ?? 0)
-            guard version <= Self.schemaVersion else {
-                throw IssuerError(
-                    .badData,
-                    "\(path) has schema version \(version), made by a newer Sigil; this one understands up to version \(Self.schemaVersion). Nothing was changed.",
-                    detail: .databaseTooNew(path: path, found: version, supported: Self.schemaVersion))
-            }
+            guard version <= Self.schemaVersion else { throw Self.tooNew(path: path, version: version) }
             for next in version..<Self.schemaVersion {
                 try db.execute(Self.migrations[next])
                 try db.execute("PRAGMA user_version = \(next + 1)")
@@ -222,19 +244,31 @@ package final class SQLiteStore {
         }
     }
 
+    /// A row as a record, refusing any damage instead of reading it as a default: a NULL in a
+    /// required column, an unknown status or scope kind, a scope pair that is not one.
     private func record(_ s: SQLiteStatement) throws -> TokenRecord {
         guard let id = Self.tokenID(s, 0) else { throw IssuerError(.badData, "\(path): a token row has a bad GUID") }
+        func damaged(_ what: String) -> IssuerError {
+            IssuerError(
+                .badData, "\(path): token \(id) is damaged (\(what)); restore the database from a backup",
+                detail: .databaseCorrupt(path: path))
+        }
+        // name, description, audience, scope_kind, scope_pairs, valid_from, kid, status, created_at,
+        // updated_at, created_by: never NULL.
+        for column: Int32 in [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 14] where s.isNull(column) {
+            throw damaged("a required column is empty")
+        }
         let scope: Scope
         switch s.text(4) {
         case "all": scope = .all
         case "read-only": scope = .readOnly
-        default:
-            let pairs = s.text(5)
-            scope = .custom(pairs.isEmpty ? [] : pairs.split(separator: ",").map(String.init))
+        case "custom":
+            let pairs = s.text(5).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard !pairs.isEmpty, pairs.allSatisfy({ Scope.isValidPair($0) }) else { throw damaged("its scope") }
+            scope = .custom(pairs)
+        default: throw damaged("its scope kind")
         }
-        guard let status = TokenStatus(rawValue: s.text(9)) else {
-            throw IssuerError(.badData, "\(path): token \(id) has an unknown status")
-        }
+        guard let status = TokenStatus(rawValue: s.text(9)) else { throw damaged("its status") }
         return TokenRecord(
             id: id, name: s.text(1), description: s.text(2), audience: s.text(3), scope: scope,
             validFrom: s.int64(6), validTo: s.optionalInt64(7), keyID: s.text(8), status: status,
@@ -485,15 +519,28 @@ package final class SQLiteStore {
     /// deleted ones as revoked, until `valid_to + grace` has passed (services accept a token
     /// up to their leeway after `valid_to`).
     package func revocationEntries(now: Int64, grace: Int64) throws -> [(TokenID, RevocationStatus)] {
+        // `IS NOT`: a row whose status was damaged to NULL must stop the export, not drop off it.
         let s = try db.statement(
-            "SELECT guid, status FROM tokens WHERE status <> 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)")
+            "SELECT guid, status FROM tokens WHERE status IS NOT 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)")
         defer { s.reset() }
         try s.bind(1, now)
         try s.bind(2, grace)
         var out: [(TokenID, RevocationStatus)] = []
         while try s.step() {
-            guard let id = Self.tokenID(s, 0) else { continue }
-            out.append((id, s.text(1) == "revoked" ? .revoked : .deactivated))
+            // A list that silently leaves a revoked token off is worse than no new list.
+            guard let id = Self.tokenID(s, 0) else {
+                throw IssuerError(
+                    .badData, "\(path): a revoked or inactive token has a damaged GUID; no list was signed",
+                    detail: .databaseCorrupt(path: path))
+            }
+            switch s.optionalText(1) {
+            case "revoked": out.append((id, .revoked))
+            case "inactive": out.append((id, .deactivated))
+            default:
+                throw IssuerError(
+                    .badData, "\(path): token \(id) has a damaged status; no list was signed",
+                    detail: .databaseCorrupt(path: path))
+            }
         }
         return out
     }
@@ -617,9 +664,20 @@ package final class SQLiteStore {
         try bind(s, values)
         var rows: [(Int64, AuditEvent)] = []
         while try s.step() {
-            let action = AuditAction(rawValue: s.text(3)) ?? .edit
+            guard let action = AuditAction(rawValue: s.text(3)) else {
+                throw IssuerError(
+                    .badData, "\(path): audit event \(s.int64(0)) has an unknown action",
+                    detail: .databaseCorrupt(path: path))
+            }
+            // Details are passed on as JSON: damaged text must not become other JSON downstream.
+            let details = s.text(4)
+            guard (try? JSONSerialization.jsonObject(with: Data(details.utf8))) is [String: Any] else {
+                throw IssuerError(
+                    .badData, "\(path): audit event \(s.int64(0)) has damaged details",
+                    detail: .databaseCorrupt(path: path))
+            }
             rows.append(
-                (s.int64(0), AuditEvent(at: s.int64(1), actor: s.text(2), action: action, guids: [], detailsJSON: s.text(4)))
+                (s.int64(0), AuditEvent(at: s.int64(1), actor: s.text(2), action: action, guids: [], detailsJSON: details))
             )
         }
         let links = try db.statement("SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid")

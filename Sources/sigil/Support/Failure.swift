@@ -225,6 +225,9 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(
             "\(path) has schema version \(found), made by a newer Sigil; this sigil (\(Sigil.version)) understands up to version \(supported). Upgrade sigil; nothing was changed."
         )
+    case .readOnly:
+        return failure(
+            "\(error.message). Use --home (or SIGIL_HOME) on a writable folder, or remount the file system read-write.")
     case .keyNotFound(let kid):
         return failure("no token key \(Terminal.safe(kid)); see: sigil keys list")
     case .keyRetired, .keyIsActive, .insufficientScope, .none:
