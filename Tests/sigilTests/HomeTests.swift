@@ -1,4 +1,5 @@
 import Foundation
+import SigilIssuer
 import Testing
 
 #if canImport(Glibc)
@@ -23,10 +24,21 @@ struct HomeTests {
         #expect(issue.stderr.contains("catalog"), "the note mentions the example catalog")
         #expect(tokenKeys.count == 1 && tokenKeys[0]["state"] as? String == "active")
 
+        #expect(issue.stderr.contains("wrote an example catalog (devices, invoices, users)"), "\(issue.stderr)")
+
         #expect(fileMode(box.home) == 0o700)
-        for file in ["keyring.json", "catalog.json", "ledger.jsonl", "sigil.lock"] {
+        for file in ["keyring.json", "sigil.db"] {
             #expect(fileMode("\(box.home)/\(file)") == 0o600, "\(file) must be 0600")
         }
+        // SQLite gives its -wal and -shm files the database's mode, when they are there.
+        for file in ["sigil.db-wal", "sigil.db-shm"] {
+            if let mode = fileMode("\(box.home)/\(file)") { #expect(mode == 0o600, "\(file) must be 0600") }
+        }
+        // The catalog lives in the database now; the v0.1 files and the flock are gone.
+        for file in ["catalog.json", "ledger.jsonl", "sigil.lock"] {
+            #expect(!FileManager.default.fileExists(atPath: "\(box.home)/\(file)"), "\(file) is not made any more")
+        }
+        #expect(try await box.run("--json", "catalog").jsonObject()["devices"] != nil, "the example catalog")
         // Only the first command says it.
         let second = try await box.run("issue", "--name", "second", "--audience", "billing", "--all")
         #expect(second.exitCode == 0)
@@ -34,12 +46,47 @@ struct HomeTests {
         box.checkHygiene()
     }
 
+    @Test(
+        "Commands other than init and issue do not create a home: 66 with the init command",
+        arguments: [
+            ["list"], ["show", "00000000-0000-4000-8000-000000000000"], ["catalog"], ["keys", "list"],
+            ["keys", "export", "--audience", "billing"], ["verify", "-", "--audience", "billing"],
+            ["revocations", "export"], ["log"], ["catalog", "add", "a", "b", "--access", "read"], ["keys", "rotate"],
+            ["ledger", "compact"],
+        ])
+    func missingHome(command: [String]) async throws {
+        let box = try Sandbox()
+        let result = try await box.run(command, stdin: "sgl_x\n")
+        #expect(result.exitCode == 66, "\(result)")
+        #expect(result.stderr.contains("no Sigil home at \(box.home)"), "\(result.stderr)")
+        #expect(result.stderr.contains("sigil --home \(box.home) init"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: box.home), "nothing was created")
+        let json = try await box.run(["--json"] + command, stdin: "sgl_x\n")
+        #expect(json.exitCode == 66)
+        #expect(try json.jsonObject()["error"] as? String == "not_found")
+    }
+
+    @Test("An empty home folder is no home either (66), and stays empty")
+    func emptyHome() async throws {
+        let box = try Sandbox()
+        try FileManager.default.createDirectory(
+            atPath: box.home, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let list = try await box.run("list")
+        #expect(list.exitCode == 66, "\(list)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: box.home).isEmpty)
+        // After init, reading an empty ledger is fine.
+        #expect(try await box.run("init").exitCode == 0)
+        let again = try await box.run("list")
+        #expect(again.exitCode == 0, "\(again)")
+        #expect(again.stderr.contains("No tokens yet"))
+    }
+
     @Test("Commands that only read do not create a keyring")
     func readersDoNotCreate() async throws {
         let box = try Sandbox()
         let list = try await box.run("list")
-        #expect(list.exitCode == 0)
-        #expect(list.stderr.contains("No tokens yet"))
+        #expect(list.exitCode == 66)
         let issuer = try Sandbox()
         let (token, _) = try await issuer.issue()
         let inspect = try await box.run("inspect", "-", stdin: token + "\n")
@@ -91,7 +138,6 @@ struct HomeTests {
             ["keys", "export", "--audience", "billing"],
             ["verify", "-", "--audience", "billing"],
             ["revocations", "export"],
-            ["catalog"],
         ])
     func openKeyringRefused(command: [String]) async throws {
         let box = try Sandbox()
@@ -121,19 +167,26 @@ struct HomeTests {
             #expect(result.exitCode == 77, "\(result)")
             #expect(result.stderr.contains("symbolic link"), "\(result.stderr)")
         }
-        #expect(!FileManager.default.fileExists(atPath: box.home + "/ledger.jsonl"), "nothing was issued")
+        if FileManager.default.fileExists(atPath: box.home + "/sigil.db") {
+            let issuer = try Issuer(home: box.home)
+            #expect(try issuer.count(TokenQuery()) == 0, "nothing was issued")
+            issuer.close()
+        }
         box.recordSecrets(of: [real])
         box.checkHygiene()
     }
 
-    @Test("A ledger others can read is refused with 77")
+    @Test("A ledger database others can read is refused with 77")
     func openLedgerRefused() async throws {
         let box = try Sandbox()
         _ = try await box.issue()
-        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: box.home + "/ledger.jsonl")
+        let db = box.home + "/sigil.db"
+        try FileManager.default.setAttributes([.posixPermissions: 0o640], ofItemAtPath: db)
         let list = try await box.run("list")
         #expect(list.exitCode == 77, "\(list)")
-        #expect(list.stderr.contains("chmod 600"))
+        #expect(list.stderr.contains("chmod 600"), "\(list.stderr)")
+        #expect(list.stderr.contains(db), "\(list.stderr)")
+        #expect(fileMode(db) == 0o640, "sigil does not silently change the mode")
         let issue = try await box.run("issue", "--name", "x", "--audience", "billing", "--all")
         #expect(issue.exitCode == 77, "\(issue)")
         #expect(issue.stdout.isEmpty, "no token is shown when it cannot be recorded")

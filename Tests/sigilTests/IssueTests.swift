@@ -156,7 +156,8 @@ struct IssueTests {
         #expect(result.exitCode == 64, "\(result)")
         #expect(result.stderr.contains(input.message), "\(result.stderr)")
         #expect(result.stdout.isEmpty, "no token on a usage error")
-        #expect(try await box.list().isEmpty, "nothing was recorded")
+        #expect(!FileManager.default.fileExists(atPath: box.home), "nothing was recorded, no home was made")
+        #expect(try await box.run("list").exitCode == 66)
     }
 
     @Test(

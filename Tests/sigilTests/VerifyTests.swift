@@ -97,7 +97,7 @@ struct VerifyTests {
         #expect(try await box.verify(old).exitCode == 0, "the old key keeps verifying after rotate")
         let (new, _) = try await box.issue(name: "new")
         box.recordSecrets()
-        #expect(try await box.run("keys", "retire", oldKey).exitCode == 0)
+        #expect(try await box.run("keys", "retire", "--yes", oldKey).exitCode == 0)
         let result = try await box.run("--json", "verify", "-", "--audience", "billing", stdin: old + "\n")
         #expect(result.exitCode == 12, "\(result)")
         #expect(try result.jsonObject()["reason"] as? String == "unknown_key")
@@ -111,6 +111,7 @@ struct VerifyTests {
         let (token, _) = try await box.issue()
         let other = box.path("other-home")
         let keyset = box.path("other.keyset.json")
+        #expect(try await box.run("--home", other, "init").exitCode == 0)
         #expect(
             try await box.run("--home", other, "keys", "export", "--audience", "billing", "-o", keyset).exitCode == 0)
         let result = try await box.verify(token, ["--keys", keyset])

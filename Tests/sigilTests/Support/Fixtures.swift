@@ -48,22 +48,44 @@ enum LedgerFixture {
         home: String, ids: [TokenID], namePrefix: String, audience: String = "billing", now: Int64,
         validFor: Int64 = 30 * 86_400
     ) throws -> [(token: String, id: TokenID)] {
-        let ring = try Keyring.load(home: home)
-        let key = ring.activeKey
-        let lock = try HomeLock(home: home, timeout: 30, command: "test fixture")
-        defer { lock.unlock() }
-        var records: [JournalRecord] = []
+        let issuer = try Issuer(home: home, mode: .existing)
+        defer { issuer.close() }
+        let key = try issuer.keyring().activeKey
+        var records: [TokenRecord] = []
         var minted: [(String, TokenID)] = []
         for (index, id) in ids.enumerated() {
             let claims = try TokenClaims(
                 keyID: key.keyID, audience: audience, id: id, validFrom: now, validTo: now + validFor, scope: .all)
             minted.append((try TokenMinter.mint(claims, masterSecret: key.secret), id))
-            let record = TokenRecord(
-                claims: claims, name: "\(namePrefix)-\(index)", description: "", createdBy: "fixture", now: now)
-            records.append(JournalRecord(op: .issue, at: now, token: record))
+            records.append(
+                TokenRecord(
+                    claims: claims, name: "\(namePrefix)-\(index)", description: "", createdBy: "fixture", now: now))
         }
-        try Ledger(home: home).append(records)
+        try issuer.insertForTesting(records)
         return minted
+    }
+
+    /// Every row of the ledger (tokens, events, export state) as one text, read in-process, to
+    /// prove a refused command changed nothing.
+    static func snapshot(home: String) throws -> String {
+        let issuer = try Issuer(home: home, mode: .existing)
+        defer { issuer.close() }
+        let sql = """
+            SELECT (SELECT count(*) FROM events) || '|' ||
+              (SELECT ifnull(group_concat(row, ';'), '') FROM (SELECT hex(guid) || ',' || name || ',' ||
+                description || ',' || status || ',' || updated_at || ',' || ifnull(revoked_at, '-') || ',' ||
+                ifnull(deleted_at, '-') AS row FROM tokens ORDER BY seq)) || '|' ||
+              (SELECT ifnull(group_concat(key || '=' || value, ';'), '') FROM issuer_state) || '|' ||
+              (SELECT ifnull(group_concat(resource || '.' || action || '=' || access, ';'), '') FROM catalog)
+            """
+        return try issuer.store.db.text(sql) ?? ""
+    }
+
+    /// How many audit events the database holds.
+    static func eventCount(home: String) throws -> Int64 {
+        let issuer = try Issuer(home: home, mode: .existing)
+        defer { issuer.close() }
+        return try issuer.store.db.integer("SELECT count(*) FROM events") ?? -1
     }
 }
 
@@ -158,23 +180,23 @@ final class LocalHTTPServer: Sendable {
     }
 }
 
-/// Holds `<home>/sigil.lock` the way another sigil process would (flock LOCK_EX).
+/// Holds the database's write lock (`BEGIN IMMEDIATE`) the way another sigil process's
+/// transaction would; the CLI runs as a separate process, so it sees the lock.
 final class HeldLock {
-    private var fd: Int32
+    private var issuer: Issuer?
 
     init(home: String) throws {
-        fd = open(home + "/sigil.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        try #require(fd >= 0, "cannot open the lock file")
-        try #require(flock(fd, LOCK_EX | LOCK_NB) == 0, "cannot take the lock")
-        let note = Array("pid \(getpid()): sigil test-holder\n".utf8)
-        _ = note.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        let issuer = try Issuer(home: home, mode: .existing)
+        try issuer.store.db.execute("BEGIN IMMEDIATE")
+        self.issuer = issuer
     }
 
+    /// Ends the transaction (it changed nothing) and closes the connection.
     func release() {
-        guard fd >= 0 else { return }
-        flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
+        guard let issuer else { return }
+        try? issuer.store.db.execute("ROLLBACK")
+        issuer.close()
+        self.issuer = nil
     }
 
     deinit { release() }

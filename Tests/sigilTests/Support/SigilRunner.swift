@@ -13,6 +13,8 @@ struct CommandResult: Sendable, CustomStringConvertible {
     let exitCode: Int32
     let stdout: String
     let stderr: String
+    /// Wall time from spawning the process to reaping it (not counting a wait for a process slot).
+    var elapsed: Duration = .zero
 
     /// stdout split into lines, without the empty string after a trailing newline.
     var stdoutLines: [String] {
@@ -193,6 +195,7 @@ func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
 private func runProcessBlocking(
     _ executable: String, _ arguments: [String], stdin: String, environment: [String: String]
 ) throws -> CommandResult {
+    let started = ContinuousClock.now
     let (input, output, errors, pid) = try spawnLock.withLock { _ in
         let input = try makePipe()
         let output = try makePipe()
@@ -230,7 +233,7 @@ private func runProcessBlocking(
     return CommandResult(
         arguments: arguments, stdin: stdin, exitCode: status,
         stdout: String(decoding: outputData, as: UTF8.self),
-        stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self))
+        stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self), elapsed: ContinuousClock.now - started)
 }
 
 /// Bounds how many child processes the suite runs at once. Swift Testing starts every test
