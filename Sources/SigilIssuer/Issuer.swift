@@ -60,7 +60,10 @@ public final class Issuer {
     ///   - busyTimeout: Seconds to wait for another process's write lock.
     /// - Throws: ``IssuerError``: `not_found` (no home), `permissions`, `bad_data` (damaged or
     ///   newer database), `lock_busy`, `cannot_write`.
-    public init(home: String, mode: OpenMode = .existing, busyTimeout: Double = 5) throws(IssuerError) {
+    ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
+    public init(home: String, mode: OpenMode = .existing, busyTimeout: Double = 5, now: Int64 = Issuer.currentTime())
+        throws(IssuerError)
+    {
         self.home = home
         let dbPath = home + "/" + SQLiteStore.fileName
         let ledgerPath = home + "/ledger.jsonl"
@@ -106,7 +109,9 @@ public final class Issuer {
 
         if legacy != nil || legacyCatalog != nil {
             do {
-                notes.append(try importLegacy(legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath))
+                notes.append(
+                    try importLegacy(
+                        legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath, now: now))
             } catch {
                 // Leave no half-made database behind: the next run imports again.
                 store.close()
@@ -122,7 +127,7 @@ public final class Issuer {
                     .conflict, "a keyring already exists at \(Keyring.path(home: home)); nothing changed",
                     detail: .keyringExists(path: Keyring.path(home: home), keyID: ring.activeKey.keyID))
             }
-            if !hadKeyring { notes += try createDevelopmentKeyring() }
+            if !hadKeyring { notes += try createDevelopmentKeyring(now: now) }
         }
         setupNotes = notes
     }
@@ -168,11 +173,10 @@ public final class Issuer {
 
     // MARK: First use and import
 
-    private func createDevelopmentKeyring() throws(IssuerError) -> [SetupNote] {
+    private func createDevelopmentKeyring(now: Int64) throws(IssuerError) -> [SetupNote] {
         try transaction(write: true) {
             // Re-checked under the write lock: two first commands must not make two keyrings.
             guard !Keyring.exists(home: home) else { return [] }
-            let now = Self.currentTime()
             let ring = Keyring.generate(now: now)
             try ring.save(home: home)
             var notes: [SetupNote] = [
@@ -195,9 +199,8 @@ public final class Issuer {
     }
 
     private func importLegacy(
-        _ ledger: LegacyImport.Result?, catalog: Catalog?, ledgerPath: String, catalogPath: String
+        _ ledger: LegacyImport.Result?, catalog: Catalog?, ledgerPath: String, catalogPath: String, now: Int64
     ) throws(IssuerError) -> SetupNote {
-        let now = Self.currentTime()
         try transaction(write: true) {
             if let ledger {
                 for id in ledger.order { if let t = ledger.tokens[id] { try store.insert(t) } }

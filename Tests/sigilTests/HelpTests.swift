@@ -55,9 +55,6 @@ struct HelpTests {
 
     @Test(
         "With --json, a refused change to a sealed field is a usage error like the others",
-        .disabled(
-            "bug: render(_:) in Sources/sigil/Support/Failure.swift reports .sealedField as \"invalid_input\"; v0.1 and every other refused-option case say \"usage\""
-        ),
         arguments: [
             ["--json", "edit", "00000000", "--scope", "devices.list"],
             ["--json", "edit", "00000000", "--audience", "shop"],

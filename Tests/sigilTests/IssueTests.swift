@@ -170,7 +170,7 @@ struct IssueTests {
             BadInput(options: ["--scope", "Devices.List"], message: "is not resource.action"),
             BadInput(options: ["--scope", "devices"], message: "is not resource.action"),
             BadInput(options: ["--scope", ","], message: "at least one"),
-            BadInput(options: ["--scope", "robots.*"], message: "Known resources: devices, invoices, users"),
+            BadInput(options: ["--scope", "robots.*"], message: "Known resources: audit, devices, invoices, tokens, users"),
             BadInput(options: ["--all", "--name", ""], message: "--name must not be empty"),
             BadInput(options: ["--all", "--name", "tab\there"], message: "control characters"),
             BadInput(options: ["--all", "--description", "two\nlines"], message: "control characters"),
@@ -194,9 +194,12 @@ struct IssueTests {
         let result = try await box.run("issue", "--name", "n", "--audience", "billing", "--scope", "devices.fly")
         #expect(result.exitCode == 64, "\(result)")
         #expect(result.stderr.contains("unknown permission devices.fly"), "\(result.stderr)")
+        // The example catalog plus the issuer's own resources, which every catalog has.
         let known = [
-            "devices.create", "devices.delete", "devices.get", "devices.list", "devices.update", "invoices.get",
-            "invoices.list", "invoices.pay", "users.get", "users.invite", "users.list", "users.remove",
+            "audit.list", "devices.create", "devices.delete", "devices.get", "devices.list", "devices.update",
+            "invoices.get", "invoices.list", "invoices.pay", "tokens.activate", "tokens.create", "tokens.deactivate",
+            "tokens.delete", "tokens.get", "tokens.list", "tokens.revoke", "tokens.update", "users.get",
+            "users.invite", "users.list", "users.remove",
         ]
         #expect(result.stderr.contains("Known: " + known.joined(separator: ", ")), "\(result.stderr)")
         #expect(result.stderr.contains("sigil catalog add devices fly --access read|write"))

@@ -62,9 +62,6 @@ struct ListShowEditTests {
 
     @Test(
         "list --scope resource.action: the tokens that grant it",
-        .disabled(
-            "bug: SQLiteStore.whereClause's .grants SQL lacks a ')' after instr(...), so every --scope R.A filter is a syntax error (65)"
-        ),
         arguments: [
             Filter(options: ["--scope", "devices.delete"], names: ["Deploy CI", "old deploy ci", "shop admin"]),
             Filter(
@@ -79,10 +76,11 @@ struct ListShowEditTests {
         let result = try await fixture.box.run(["--json", "list"] + filter.options)
         #expect(result.exitCode == 0, "\(result)")
         #expect(Self.names(try result.jsonArray()) == filter.names)
-        // The bulk commands share the filter.
-        let deactivate = try await fixture.box.run(
-            ["--json", "deactivate", "--yes", "--all-matching"] + filter.options)
-        #expect(deactivate.exitCode == 0, "\(deactivate)")
+        // The bulk commands share the filter (revoke: some of these tokens are revoked already,
+        // which deactivate would refuse as a conflict).
+        let revoke = try await fixture.box.run(["--json", "revoke", "--yes", "--all-matching"] + filter.options)
+        #expect(revoke.exitCode == 0, "\(revoke)")
+        #expect((try revoke.jsonObject()["count"] as? Int) == filter.names.count)
     }
 
     @Test("list --guid takes a hex prefix, with or without dashes, any case")

@@ -178,7 +178,12 @@ package final class SQLiteStore {
     ]
 
     private func migrate() throws {
-        // IMMEDIATE: two first commands racing on a new home must not both create tables.
+        // Readers must not wait for a writer: only a database that needs migrating takes the lock.
+        let current = Int(try db.integer("PRAGMA user_version") ?? 0)
+        if current == Self.schemaVersion { return }
+        if current > Self.schemaVersion { throw Self.tooNew(path: path, version: current) }
+        // IMMEDIATE: two first commands racing on a new home must not both create tables; the
+        // version is read again under the lock.
         try db.execute("BEGIN IMMEDIATE")
         do {
             let version = Int(try db.integer("PRAGMA user_version") ?? 0)

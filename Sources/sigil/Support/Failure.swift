@@ -167,8 +167,8 @@ func render(_ error: IssuerError) -> CLIFailure {
     case .sealedField(let field):
         let what = field == "scope" || field == "audience" ? "scope and audience are" : "the validity window is"
         return failure(
-            "\(what) sealed into the token at issue. Issue a new token with what you need, then revoke this one (sigil revoke GUID)."
-        )
+            "\(what) sealed into the token at issue. Issue a new token with what you need, then revoke this one (sigil revoke GUID).",
+            reason: "usage")
     case .forbiddenChange(let id, let name, _, let action):
         let text =
             action == .activate

@@ -28,7 +28,7 @@ struct Home {
 
     /// Opens the home's issuer and tells the user what opening it created or imported.
     func issuer(_ mode: Issuer.OpenMode = .existing) throws -> Issuer {
-        let issuer = try Issuer(home: path, mode: mode, busyTimeout: Home.busyTimeout)
+        let issuer = try Issuer(home: path, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now)
         for note in issuer.setupNotes { Console.note(Home.describe(note)) }
         return issuer
     }
