@@ -1,0 +1,83 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A home made unsafe in one way, the phrase of the fix its refusal must give, and the
+/// commands that must refuse it.
+struct UnsafeHomeCase: Sendable, CustomTestStringConvertible {
+    let name: String
+    let hint: String
+    let setup: @Sendable (Home) throws -> Void
+    var testDescription: String { name }
+}
+
+/// `nobody` on Debian and most distributions; the tests run as root, so they can chown to it.
+private let nobody: uid_t = 65534
+
+/// The second review's findings about secret files and homes (items 2 and 3).
+@Suite("Round two: secret files are checked through the descriptor, homes by owner")
+struct SecretFileTests {
+    static let cases: [UnsafeHomeCase] = [
+        UnsafeHomeCase(name: "symlinked keyring", hint: "Replace it with the real file") { home in
+            try FileManager.default.moveItem(atPath: home.path + "/keyring.json", toPath: home.path + "/real.json")
+            _ = symlink(home.path + "/real.json", home.path + "/keyring.json")
+        },
+        UnsafeHomeCase(name: "hard-linked keyring (link count 2)", hint: "Replace the link with the real file") { home in
+            guard link(home.path + "/keyring.json", home.path + "/../keyring-elsewhere.json") == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        },
+        UnsafeHomeCase(name: "keyring owned by another user", hint: "chown \(geteuid()) ") { home in
+            guard chown(home.path + "/keyring.json", nobody, gid_t(nobody)) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+            }
+        },
+        UnsafeHomeCase(name: "home owned by another user", hint: "chown -R \(geteuid()) ") { home in
+            guard chown(home.path, nobody, gid_t(nobody)) == 0 else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+            }
+        },
+    ]
+
+    @Test(
+        "An unsafe keyring or home is refused with 77 and the fix; nothing is read or changed",
+        .enabled(if: geteuid() == 0, "chown to another user needs root"),
+        .bug(id: "secret-file-checks", "SecureFile checked the path with lstat, then opened it; no link-count or owner check"),
+        arguments: cases)
+    func unsafeHome(_ c: UnsafeHomeCase) async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        try c.setup(home)
+        let before = home.snapshot()
+        for arguments in [
+            ["issue", "--name", "n", "--audience", "billing", "--all"], ["verify", home.token, "--audience", "billing"],
+            ["keys", "list"],
+        ] {
+            let run = try await home.run(arguments)
+            #expect(!run.signaled && run.status == 77, "\(run)")
+            #expect(run.err.contains(c.hint), "the message gives the fix: \(run)")
+            #expect(!run.out.contains(home.token) && !run.err.contains(home.token))
+        }
+        #expect(home.snapshot() == before, "keyring, ledger and catalog are byte-for-byte unchanged")
+    }
+
+    @Test("The library refuses the same files: openPrivate checks the open descriptor")
+    func openPrivateRefuses() throws {
+        let scratch = try Scratch("round2")
+        let file = scratch.path("secret.json")
+        try Home.write([1, 2, 3], to: file)
+        #expect(try SecureFile.read(file) == [1, 2, 3])
+        #expect(link(file, scratch.path("second-name")) == 0)
+        let linked = #expect(throws: IssuerError.self) { try SecureFile.read(file) }
+        #expect(linked?.reason == .permissions && linked?.message.contains("2 hard links") == true)
+        unlink(scratch.path("second-name"))
+        _ = chmod(file, 0o640)
+        let open = #expect(throws: IssuerError.self) { try SecureFile.checkPrivate(file) }
+        #expect(open?.reason == .permissions && open?.message.contains("chmod 600 \(file)") == true)
+    }
+}
