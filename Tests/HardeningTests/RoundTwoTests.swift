@@ -81,3 +81,56 @@ struct SecretFileTests {
         #expect(open?.reason == .permissions && open?.message.contains("chmod 600 \(file)") == true)
     }
 }
+
+/// Commands that only read the home keyring (item 3 of the second review).
+@Suite("Round two: reading commands check the home too")
+struct ReadingCommandHomeTests {
+    @Test(
+        "pull, show and inspect refuse a home others can write (77) and install nothing",
+        .bug(id: "reader-home-check", "inspect and revocations pull/show loaded the home keyring without ensureHome's checks"))
+    func worldWritableHome() async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        try Home.write(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
+        _ = chmod(home.path, 0o777)
+        let before = home.snapshot()
+        for arguments in [
+            ["revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl")],
+            ["revocations", "show", scratch.path("incoming.sgl")], ["inspect", home.token], ["inspect", "-"],
+        ] {
+            let run = try await home.run(arguments, stdin: Array((home.token + "\n").utf8))
+            #expect(!run.signaled && run.status == 77, "\(run)")
+            #expect(run.err.contains("chmod 700 \(home.path)"), "\(run)")
+            #expect(!run.out.contains(home.token) && !run.err.contains(home.token))
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("current.sgl")), "nothing was installed")
+        #expect(home.snapshot() == before)
+        #expect(fileMode(home.path) == 0o777, "a reading command changes no mode")
+    }
+
+    @Test("Without a home, pull and show ask for --keys (66) and create nothing; inspect says unverified")
+    func noHome() async throws {
+        let scratch = try Scratch("round2")
+        let missing = scratch.path("no-home")
+        try Home.write(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
+        for arguments in [
+            ["revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl")],
+            ["revocations", "show", scratch.path("incoming.sgl")],
+        ] {
+            let run = try await Sigil.run(arguments, home: missing)
+            #expect(run.status == 66 && run.err.contains("pass --keys"), "\(run)")
+        }
+        let token = try Known.token(Known.claims())
+        let inspect = try await Sigil.run(["inspect", token], home: missing)
+        #expect(inspect.status == 0 && inspect.out.contains("unverified (no keyring"), "\(inspect)")
+        #expect(!FileManager.default.fileExists(atPath: missing), "no home was created")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("current.sgl")))
+    }
+}
+
+/// POSIX mode bits of `path`, following nothing.
+private func fileMode(_ path: String) -> mode_t? {
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return nil }
+    return st.st_mode & 0o777
+}

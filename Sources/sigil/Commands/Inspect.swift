@@ -32,8 +32,7 @@ struct Inspect: ParsableCommand {
             // Inspecting must not create a keyring: without one the claims are simply unverified.
             var signature = "unverified (no keyring in \(home.path))"
             var verified = false
-            if Keyring.exists(home: home.path) {
-                let ring = try Keyring.load(home: home.path)
+            if let ring = try existingKeyring(home) {
                 if let master = ring.tokenKey(claims.keyID), master.state != .retired {
                     let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)
                     let verifier = try Verifier(

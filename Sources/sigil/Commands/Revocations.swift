@@ -25,13 +25,20 @@ struct Revocations: ParsableCommand {
 /// Revocation public keys from a keyset export, or from the home keyring.
 func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] {
     if let path { return try readKeyset(path).revocationKeys }
-    guard Keyring.exists(home: home.path) else {
+    guard let ring = try existingKeyring(home) else {
         throw CLIFailure(
             Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found"
         )
     }
-    let ring = try Keyring.load(home: home.path)
     return try ring.revocationKeys.map { try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey) }
+}
+
+/// The home keyring for commands that only read it (`inspect`, `revocations pull` and
+/// `show`): the home gets the checks of ``SecureFile/ensureHome(_:)`` (owner, mode) but is
+/// never created or changed. Nil when there is no home or no keyring in it.
+func existingKeyring(_ home: Home) throws -> Keyring? {
+    guard try SecureFile.checkHome(home.path), Keyring.exists(home: home.path) else { return nil }
+    return try Keyring.load(home: home.path)
 }
 
 func listJSON(_ list: RevocationList) -> [String: Any] {
