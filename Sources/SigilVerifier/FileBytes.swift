@@ -40,9 +40,11 @@ public enum FileBytes {
 
     /// Reads a whole regular file, refusing one larger than `maxBytes`.
     ///
-    /// `fstat` on the open descriptor refuses anything but a regular file before a byte is
-    /// read. At most `maxBytes + 1` bytes are read, so a file that grows past the limit while
-    /// it is read is refused without being buffered whole.
+    /// The file is opened with `O_NONBLOCK`, so a FIFO or a device cannot block the caller
+    /// (opening a FIFO otherwise waits for a writer), and `fstat` on the open descriptor
+    /// refuses anything but a regular file before a byte is read. At most `maxBytes + 1`
+    /// bytes are read, so a file that grows past the limit while it is read is refused
+    /// without being buffered whole.
     ///
     /// ```swift
     /// let bytes = try FileBytes.read(path: "/etc/billing/revocations.sgl", maxBytes: 64 << 20)
@@ -50,7 +52,7 @@ public enum FileBytes {
     ///
     /// - Throws: ``IOError`` (not found, permission, not a regular file, too large, read error).
     public static func read(path: String, maxBytes: Int = 1 << 30) throws(IOError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw error(path) }
         defer { close(fd) }
         return try read(descriptor: fd, path: path, maxBytes: maxBytes)

@@ -22,9 +22,10 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try guarded(json: global.json) {
             let home = Home(global)
-            let text = try readToken(token)
+            let text: String
             let claims: TokenClaims
             do {
+                text = try readToken(token)
                 claims = try TokenClaims.decodeUnverified(text)
             } catch let error as VerificationError {
                 throw CLIFailure(Exit.code(for: error.reason), error.description, reason: error.reason.rawValue)
