@@ -191,3 +191,176 @@ struct BlockingInputTests {
         #expect(peak < baseline + 6 * 1024, "peak \(peak) KiB vs \(baseline) KiB for a short token")
     }
 }
+
+/// A `python3` HTTP/1.1 server on 127.0.0.1 with hostile answers, for `revocations pull`:
+/// `/huge` declares 512 MiB and then stalls, `/chunked` streams 256 MiB in 64 KiB chunks,
+/// `/trickle` declares 100 bytes and sends one a second.
+final class HostileHTTPServer: Sendable {
+    let port: Int
+    private let pid: pid_t
+    private let stopped = Mutex(false)
+
+    static let script = """
+        import sys, time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def log_message(self, *args): pass
+            def do_GET(self):
+                try:
+                    if self.path == "/huge":
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(512 << 20))
+                        self.end_headers()
+                        self.wfile.write(b"x" * 1000)
+                        self.wfile.flush()
+                        time.sleep(60)
+                    elif self.path == "/chunked":
+                        self.send_response(200)
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        chunk = b"y" * 65536
+                        for _ in range(4096):
+                            self.wfile.write(b"%x\\r\\n" % len(chunk) + chunk + b"\\r\\n")
+                        self.wfile.write(b"0\\r\\n\\r\\n")
+                    elif self.path == "/trickle":
+                        self.send_response(200)
+                        self.send_header("Content-Length", "100")
+                        self.end_headers()
+                        for _ in range(100):
+                            self.wfile.write(b"z")
+                            self.wfile.flush()
+                            time.sleep(1)
+                    else:
+                        self.send_error(404)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        print("port", server.server_address[1], flush=True)
+        server.serve_forever()
+        """
+
+    init() async throws {
+        let python = try #require(LocalHTTPServer.python, "python3 is needed for the HTTP pull tests")
+        let (output, pid) = try spawnLock.withLock { _ in
+            let output = try makePipe()
+            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
+            defer { close(devNull) }
+            do {
+                let pid = try spawn(
+                    python, ["-u", "-c", Self.script], environment: ["PATH": "/usr/bin:/bin"], stdin: devNull,
+                    stdout: output.write, stderr: devNull)
+                return (output, pid)
+            } catch {
+                close(output.read)
+                close(output.write)
+                throw error
+            }
+        }
+        close(output.write)
+        // The script prints "port N" after listen(2), so the server answers from then on.
+        let line: String = await withCheckedContinuation { continuation in
+            Thread {
+                // Only the first line: the server keeps its stdout open.
+                var data: [UInt8] = []
+                var byte: UInt8 = 0
+                while data.last != UInt8(ascii: "\n") {
+                    let n = read(output.read, &byte, 1)
+                    if n == 1 { data.append(byte) } else if n == 0 || errno != EINTR { break }
+                }
+                close(output.read)
+                continuation.resume(
+                    returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            }.start()
+        }
+        guard line.hasPrefix("port "), let port = Int(line.dropFirst(5)) else {
+            kill(pid, SIGKILL)
+            _ = waitForExit(pid)
+            throw SpawnError(what: "the hostile server did not say its port (\(line))", code: 0)
+        }
+        self.pid = pid
+        self.port = port
+    }
+
+    func url(_ name: String) -> String { "http://127.0.0.1:\(port)/\(name)" }
+
+    /// Stops the server (SIGTERM to this one process id) and reaps it.
+    func stop() {
+        let already = stopped.withLock { done in
+            defer { done = true }
+            return done
+        }
+        guard !already else { return }
+        kill(pid, SIGTERM)
+        _ = waitForExit(pid)
+    }
+
+    deinit { stop() }
+}
+
+/// `revocations pull` over HTTP (item 4 of the second review).
+@Suite(
+    "Round two: pull over HTTP is bounded in size and time",
+    .enabled(if: LocalHTTPServer.python != nil, "needs python3 for the hostile server"))
+struct PullBoundsTests {
+    @Test(
+        "A response declaring 512 MiB is refused as too large at once; nothing is installed",
+        .bug(id: "pull-unbounded", "pull buffered the whole body (URLSession.data) before --max-bytes applied"))
+    func declaredTooLarge() async throws {
+        let f = try await BlockingInputTests.Fixture.make()
+        let server = try await HostileHTTPServer()
+        defer { server.stop() }
+        let output = f.box.path("pulled.sgl")
+        let run = try await runBounded(
+            f.box, ["revocations", "pull", server.url("huge"), "-o", output, "--keys", f.keyset], limit: 20)
+        #expect(!run.killed && run.result.exitCode == 65, "\(run)")
+        #expect(run.result.stderr.contains("declares 536870912 bytes"), "\(run)")
+        #expect(run.seconds < 5, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+    }
+
+    @Test(
+        "A chunked body past --max-bytes is refused without reading it all",
+        .bug(id: "pull-unbounded", "pull buffered the whole body (URLSession.data) before --max-bytes applied"))
+    func chunkedTooLarge() async throws {
+        let f = try await BlockingInputTests.Fixture.make()
+        let server = try await HostileHTTPServer()
+        defer { server.stop() }
+        let output = f.box.path("pulled.sgl")
+        let time = FileManager.default.isExecutableFile(atPath: "/usr/bin/time") ? ["/usr/bin/time", "-v"] : []
+        let run = try await runBounded(
+            f.box,
+            ["revocations", "pull", server.url("chunked"), "-o", output, "--keys", f.keyset, "--max-bytes", "100000"],
+            limit: 30, prefix: time)
+        #expect(!run.killed && run.result.exitCode == 65, "\(run)")
+        #expect(run.result.stderr.contains("past --max-bytes 100000; stopped reading there"), "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        if let peak = peakRSSKilobytes(run.result.stderr) {
+            // The server sends 256 MiB; buffering it would need at least that much.
+            #expect(peak < 128 * 1024, "peak RSS \(peak) KiB")
+        }
+    }
+
+    @Test(
+        "A server trickling one byte a second hits --timeout 2: exit 69 after about 2 s",
+        .bug(id: "pull-deadline", "pull had only URLSession's 30 s idle timeout, which a trickle never trips"))
+    func trickleTimeout() async throws {
+        let f = try await BlockingInputTests.Fixture.make()
+        let server = try await HostileHTTPServer()
+        defer { server.stop() }
+        let output = f.box.path("pulled.sgl")
+        let run = try await runBounded(
+            f.box, ["revocations", "pull", server.url("trickle"), "-o", output, "--keys", f.keyset, "--timeout", "2"],
+            limit: 30)
+        #expect(!run.killed && run.result.exitCode == 69, "\(run)")
+        #expect(run.result.stderr.contains("within --timeout 2 seconds"), "\(run)")
+        #expect(run.seconds >= 1.9 && run.seconds < 8, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        for bad in ["0", "-1", "86401"] {
+            let usage = try await f.box.run(
+                ["revocations", "pull", server.url("trickle"), "-o", output, "--keys", f.keyset, "--timeout", bad])
+            #expect(usage.exitCode == 64, "\(usage)")
+        }
+    }
+}
