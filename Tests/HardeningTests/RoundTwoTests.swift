@@ -134,3 +134,69 @@ private func fileMode(_ path: String) -> mode_t? {
     guard lstat(path, &st) == 0 else { return nil }
     return st.st_mode & 0o777
 }
+
+/// `revocations pull` when FILE does not verify (item 6 of the second review).
+@Suite("Round two: pull keeps the rollback check when FILE does not verify")
+struct PullUnverifiedFileTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        let current: @Sendable () throws -> [UInt8]
+        let hint: String
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "FILE #9 with a flipped signature byte", current: {
+            var bytes = try Lists.valid(sequence: 9)
+            bytes[bytes.count - 3] ^= 1
+            return bytes
+        }, hint: "header says sequence 9, higher than the incoming 8"),
+        Case(name: "FILE #9 signed by an unknown key", current: { try Lists.valid(sequence: 9, keyID: "r-other") },
+             hint: "header says sequence 9, higher than the incoming 8"),
+        Case(name: "FILE #9 cut short after its header", current: { Array(try Lists.valid(sequence: 9).prefix(60)) },
+             hint: "header says sequence 9, higher than the incoming 8"),
+        Case(name: "FILE that is not a list at all", current: { Array("<html>503 Service Unavailable</html>".utf8) },
+             hint: "cannot tell which sequence"),
+    ]
+
+    @Test(
+        "An older list does not replace a FILE that fails to verify, unless --force",
+        .bug(id: "pull-unverified-rollback", "pull skipped the rollback check when FILE did not verify and installed any older list"),
+        arguments: cases)
+    func refusedUnlessForced(_ c: Case) async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        let current = scratch.path("current.sgl")
+        let incoming = scratch.path("incoming.sgl")
+        let damaged = try c.current()
+        try Home.write(damaged, to: current, mode: 0o644)
+        try Home.write(try Lists.valid(sequence: 8), to: incoming, mode: 0o644)
+        let pull = ["--json", "revocations", "pull", incoming, "-o", current]
+        let refused = try await home.run(pull)
+        #expect(!refused.signaled && refused.status == 22, "\(refused)")
+        #expect(refused.err.contains(c.hint) && refused.err.contains("--force"), "\(refused)")
+        #expect(refused.out.contains("\"error\":\"rollback\""), "\(refused)")
+        #expect(FileManager.default.contents(atPath: current).map(Array.init) == damaged, "FILE was kept")
+
+        let forced = try await home.run(pull + ["--force"])
+        #expect(forced.status == 0 && forced.out.contains("\"outcome\":\"replaced\""), "\(forced)")
+        #expect(FileManager.default.contents(atPath: current).map(Array.init) == (try Lists.valid(sequence: 8)))
+    }
+
+    @Test("A newer list still replaces a FILE that fails to verify, with a warning")
+    func newerReplaces() async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        var damaged = try Lists.valid(sequence: 9)
+        damaged[damaged.count - 3] ^= 1
+        try Home.write(damaged, to: scratch.path("current.sgl"), mode: 0o644)
+        try Home.write(try Lists.valid(sequence: 10), to: scratch.path("incoming.sgl"), mode: 0o644)
+        let run = try await home.run(["revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl")])
+        #expect(run.status == 0 && run.err.contains("did not verify with these keys"), "\(run)")
+        #expect(FileManager.default.contents(atPath: scratch.path("current.sgl")).map(Array.init) == (try Lists.valid(sequence: 10)))
+        // --force does not override the checks against a FILE that verifies.
+        try Home.write(try Lists.valid(sequence: 8), to: scratch.path("older.sgl"), mode: 0o644)
+        let older = try await home.run(["revocations", "pull", scratch.path("older.sgl"), "-o", scratch.path("current.sgl"), "--force"])
+        #expect(older.status == 22, "\(older)")
+    }
+}

@@ -129,6 +129,11 @@ struct RevocationsPull: AsyncParsableCommand {
             (rollback) or the same sequence with other bytes (equivocation) is refused and FILE is \
             kept. Meant for cron or a sidecar.
 
+            If FILE does not verify (damaged, or signed by another key), its sequence is still read \
+            from its header and a lower incoming sequence is refused (22); if FILE cannot be read \
+            or its header does not parse, any list is refused (22). --force replaces such a FILE \
+            anyway; it never overrides the checks against a FILE that verifies.
+
             Over HTTP, a declared Content-Length over --max-bytes is refused at once, the body is \
             read no further than --max-bytes, and the whole fetch must finish within --timeout \
             seconds.
@@ -152,6 +157,8 @@ struct RevocationsPull: AsyncParsableCommand {
         help: ArgumentHelp(
             "Give up an HTTP fetch that has not finished after this many seconds (exit 69).", valueName: "seconds"))
     var timeout: Int = 60
+    @Flag(help: "Replace FILE even when it does not verify and its sequence is higher or unknown.")
+    var force = false
 
     struct HTTPState: Codable {
         var etag: String?
@@ -166,11 +173,15 @@ struct RevocationsPull: AsyncParsableCommand {
                 throw CLIFailure.usage("--timeout must be 1...86400 seconds (got \(timeout))")
             }
             let keys = try revocationKeys(keyset: self.keys, home: home)
+            let current = currentList(keys: keys)
             let metaPath = output + ".http.json"
             let fetched: [UInt8]?
             var newState = HTTPState()
             if source.hasPrefix("http://") || source.hasPrefix("https://") {
-                (fetched, newState) = try await fetch(metaPath: metaPath)
+                // A conditional GET only for a FILE that verifies: a 304 must not keep a damaged one.
+                let conditional: Bool
+                if case .verified = current { conditional = true } else { conditional = false }
+                (fetched, newState) = try await fetch(metaPath: metaPath, conditional: conditional)
             } else {
                 do {
                     fetched = try FileBytes.read(path: source, maxBytes: maxBytes)
@@ -185,29 +196,44 @@ struct RevocationsPull: AsyncParsableCommand {
                 return
             }
             let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
-            if let current = try? FileBytes.read(path: output, maxBytes: maxBytes) {
-                if let existing = try? RevocationList(verifying: current, keys: keys, maxBytes: maxBytes) {
-                    if incoming.sequence < existing.sequence {
-                        throw RevocationListError(
-                            .rollback,
-                            "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
-                        )
-                    }
-                    if incoming.sequence == existing.sequence {
-                        guard incoming.hasSameBytes(as: existing) else {
-                            throw RevocationListError(
-                                .equivocation,
-                                "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
-                            )
-                        }
-                        finish(
-                            "unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming
-                        )
-                        return
-                    }
-                } else {
-                    Console.warning("\(output) does not verify with these keys; replacing it with the verified list")
+            switch current {
+            case .missing:
+                break
+            case .verified(let existing):
+                if incoming.sequence < existing.sequence {
+                    throw RevocationListError(
+                        .rollback,
+                        "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
+                    )
                 }
+                if incoming.sequence == existing.sequence {
+                    guard incoming.hasSameBytes(as: existing) else {
+                        throw RevocationListError(
+                            .equivocation,
+                            "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
+                        )
+                    }
+                    finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
+                    return
+                }
+            case .unverified(let sequence, let why):
+                if incoming.sequence < sequence && !force {
+                    throw CLIFailure(
+                        RevocationsPull.rollbackExit,
+                        "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
+                        reason: "rollback")
+                }
+                Console.warning(
+                    "\(output) did not verify with these keys (\(why)); replacing it with the verified list #\(incoming.sequence)"
+                )
+            case .unknown(let why):
+                guard force else {
+                    throw CLIFailure(
+                        RevocationsPull.rollbackExit,
+                        "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
+                        reason: "rollback")
+                }
+                Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
             }
             try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
             if newState.etag != nil || newState.lastModified != nil,
@@ -231,13 +257,57 @@ struct RevocationsPull: AsyncParsableCommand {
         }
     }
 
-    private func fetch(metaPath: String) async throws -> ([UInt8]?, HTTPState) {
+    /// What FILE holds now, as far as the rollback check is concerned.
+    enum CurrentList {
+        case missing
+        case verified(RevocationList)
+        /// FILE does not verify, but its header names this sequence.
+        case unverified(sequence: UInt64, why: String)
+        /// FILE cannot be read, or not even its header parses.
+        case unknown(why: String)
+    }
+
+    /// Exit code for a refused rollback (docs/CLI.md).
+    static let rollbackExit = Exit.code(for: RevocationListError.Reason.rollback)
+
+    private func currentList(keys: [RevocationKey]) -> CurrentList {
+        // A list in force may be larger than this run's --max-bytes: read it with the default too.
+        let limit = max(maxBytes, RevocationList.defaultMaxBytes)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path: output, maxBytes: limit)
+        } catch {
+            return error.errno == ENOENT ? .missing : .unknown(why: "cannot read it: \(error.message)")
+        }
+        let why: String
+        do {
+            return .verified(try RevocationList(verifying: bytes, keys: keys, maxBytes: limit))
+        } catch {
+            why = error.reason.rawValue + (error.detail.isEmpty ? "" : ": \(error.detail)")
+        }
+        if let list = try? RevocationList.parseUnverified(bytes, maxBytes: limit) {
+            return .unverified(sequence: list.sequence, why: why)
+        }
+        if let sequence = Self.headerSequence(bytes) { return .unverified(sequence: sequence, why: why) }
+        return .unknown(why: "its header does not parse: \(why)")
+    }
+
+    /// The sequence from the fixed start of a v1 list (magic, version, key ID, sequence;
+    /// docs/FORMAT.md), for a file damaged further on.
+    static func headerSequence(_ b: [UInt8]) -> UInt64? {
+        guard b.count >= 6, Array(b[0..<4]) == RevocationList.magic, b[4] == RevocationList.version else { return nil }
+        let kidLength = Int(b[5])
+        let start = 6 + kidLength
+        guard (1...32).contains(kidLength), b.count >= start + 8 else { return nil }
+        return b[start..<(start + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {
         guard let url = URL(string: source) else { throw CLIFailure.usage("'\(source)' is not a valid URL") }
         // The idle timeout; the whole fetch is bounded by --timeout below.
         var request = URLRequest(
             url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: TimeInterval(min(timeout, 30)))
-        if FileManager.default.fileExists(atPath: output),
-            let data = try? FileBytes.read(path: metaPath, maxBytes: 64 << 10),
+        if conditional, let data = try? FileBytes.read(path: metaPath, maxBytes: 64 << 10),
             let state = try? JSONDecoder().decode(HTTPState.self, from: Data(data))
         {
             if let etag = state.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
