@@ -200,3 +200,45 @@ struct PullUnverifiedFileTests {
         #expect(older.status == 22, "\(older)")
     }
 }
+
+/// Argument errors under `--json` (item 10 of the second review).
+@Suite("Round two: argument errors under --json print the JSON error")
+struct UsageJSONTests {
+    @Test(
+        "ArgumentParser's own errors print {error, message, exit_code} on stdout with --json",
+        .bug(id: "usage-json", "argument errors exited 64 with no JSON on stdout, though CLI.md promises it"),
+        arguments: [
+            (["issue", "--json", "--bogus"], "Missing expected argument '--name"),
+            (["--json", "issue", "--name", "n", "--audience", "billing", "--all", "--bogus"], "Unknown option '--bogus'"),
+            (["verify", "--json", "--audience", "billing", "--leeway", "soon", "-"], "The value 'soon' is invalid"),
+        ])
+    func usageJSON(arguments: [String], message: String) async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        let before = home.snapshot()
+        let run = try await home.run(arguments)
+        #expect(!run.signaled && run.status == 64, "\(run)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any], "stdout is one JSON object: \(run)")
+        #expect(object["error"] as? String == "usage")
+        #expect(object["exit_code"] as? Int == 64)
+        #expect((object["message"] as? String)?.contains(message) == true, "\(run)")
+        #expect(run.err.contains("Error: ") && run.err.contains("Usage: "), "the usual message stays on stderr: \(run)")
+        #expect(home.snapshot() == before)
+    }
+
+    @Test("Without --json, and for --help and --version, stdout is unchanged")
+    func noJSONOtherwise() async throws {
+        let scratch = try Scratch("round2")
+        let home = try Home(in: scratch)
+        let plain = try await home.run(["issue", "--bogus"])
+        #expect(plain.status == 64 && plain.stdout.isEmpty, "\(plain)")
+        let help = try await home.run(["issue", "--help", "--json"])
+        #expect(help.status == 0 && help.out.hasPrefix("OVERVIEW: Issue a token"), "\(help)")
+        let version = try await home.run(["--version", "--json"])
+        #expect(version.status == 0 && version.out == "0.1.0\n", "\(version)")
+        // After `--`, `--json` is a value, not the flag.
+        let token = try await home.run(["inspect", "--bogus", "--", "--json"])
+        #expect(token.status == 64 && token.stdout.isEmpty, "\(token)")
+    }
+}
