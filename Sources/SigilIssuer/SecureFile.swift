@@ -144,7 +144,8 @@ public enum SecureFile {
     /// Why the open file `st` is not a private secret file, or nil if it is.
     private static func privacyProblem(_ st: stat, _ path: String) -> IssuerError? {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            return IssuerError(.badData, "\(path) is not a regular file; Sigil reads its secrets from regular files only")
+            return IssuerError(
+                .badData, "\(path) is not a regular file; Sigil reads its secrets from regular files only")
         }
         if st.st_nlink != 1 {
             return IssuerError(

@@ -439,7 +439,8 @@ final class BoundedDownload: NSObject, URLSessionDataDelegate, Sendable {
             if response.expectedContentLength > Int64(maxBytes) {
                 completionHandler(.cancel)
                 return finish(
-                    tooLarge("the server declares \(response.expectedContentLength) bytes, over --max-bytes \(maxBytes)"),
+                    tooLarge(
+                        "the server declares \(response.expectedContentLength) bytes, over --max-bytes \(maxBytes)"),
                     dataTask)
             }
             state.withLock { $0.response = http }
