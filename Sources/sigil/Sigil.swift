@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Sigil: AsyncParsableCommand {
@@ -34,4 +35,38 @@ struct Sigil: AsyncParsableCommand {
     // Declared here too so `sigil --home DIR issue …` works: ArgumentParser decodes an option
     // group of the same type in the parent and the subcommand from the same arguments.
     @OptionGroup var global: GlobalOptions
+
+    /// Runs like ArgumentParser's own `main()`, except that an argument error (unknown
+    /// option, missing or bad value) under `--json` also prints
+    /// `{"error": "usage", "message": …, "exit_code": 64}` on stdout, as docs/CLI.md promises
+    /// for every failure. `--help` and `--version` are unchanged.
+    ///
+    /// ```
+    /// $ sigil issue --json --bogus
+    /// {"error":"usage","exit_code":64,"message":"Unknown option '--bogus'"}
+    /// ```
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            let code = exitCode(for: error)
+            // Only flags before a `--` terminator are options; after it, `--json` is a value.
+            if code != .success, arguments.prefix(while: { $0 != "--" }).contains("--json") {
+                Console.json(["error": "usage", "message": message(for: error), "exit_code": Int(code.rawValue)])
+            }
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var command = command
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -74,9 +74,6 @@ struct HelpTests {
         .bug(
             id: "json-usage-errors",
             "--json prints {\"error\":\"usage\",…} for run-time usage errors but nothing for validate() ones"),
-        .disabled(
-            "bug: the redesign moved these checks into ArgumentParser (TokenSort/AuditAction enums, Issue.validate()), whose errors bypass guarded(json:)"
-        ),
         arguments: [
             ["--json", "list", "--sort", "bogus"],
             ["--json", "issue", "--name", "x", "--audience", "billing"],

@@ -22,9 +22,10 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try guarded(json: global.json) {
             let home = Home(global)
-            let text = try readToken(token)
+            let text: String
             let claims: TokenClaims
             do {
+                text = try readToken(token)
                 claims = try TokenClaims.decodeUnverified(text)
             } catch let error as VerificationError {
                 throw CLIFailure(Exit.code(for: error.reason), error.description, reason: error.reason.rawValue)
@@ -32,8 +33,7 @@ struct Inspect: ParsableCommand {
             // Inspecting must not create a keyring: without one the claims are simply unverified.
             var signature = "unverified (no keyring in \(home.path))"
             var verified = false
-            if Keyring.exists(home: home.path) {
-                let ring = try Keyring.load(home: home.path)
+            if let ring = try existingKeyring(home) {
                 if let master = ring.tokenKey(claims.keyID), master.state != .retired {
                     let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)
                     let verifier = try Verifier(

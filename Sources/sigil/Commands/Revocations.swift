@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SigilIssuer
 import SigilVerifier
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -25,15 +26,22 @@ struct Revocations: ParsableCommand {
 /// Revocation public keys from a keyset export, or from the home keyring.
 func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] {
     if let path { return try readKeyset(path).revocationKeys }
-    guard Keyring.exists(home: home.path) else {
+    guard let ring = try existingKeyring(home) else {
         throw CLIFailure(
             Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found"
         )
     }
-    let ring = try Keyring.load(home: home.path)
     return try ring.revocationKeys.filter { $0.state != .retired }.map {
         try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey)
     }
+}
+
+/// The home keyring for commands that only read it (`inspect`, `revocations pull` and
+/// `show`): the home gets the checks of ``SecureFile/ensureHome(_:)`` (owner, mode) but is
+/// never created or changed. Nil when there is no home or no keyring in it.
+func existingKeyring(_ home: Home) throws -> Keyring? {
+    guard try SecureFile.checkHome(home.path), Keyring.exists(home: home.path) else { return nil }
+    return try Keyring.load(home: home.path)
 }
 
 func listJSON(_ list: RevocationList) -> [String: Any] {
@@ -113,8 +121,17 @@ struct RevocationsPull: AsyncParsableCommand {
             (rollback) or the same sequence with other bytes (equivocation) is refused and FILE is \
             kept. Meant for cron or a sidecar.
 
+            If FILE does not verify (damaged, or signed by another key), its sequence is still read \
+            from its header and a lower incoming sequence is refused (22); if FILE cannot be read \
+            or its header does not parse, any list is refused (22). --force replaces such a FILE \
+            anyway; it never overrides the checks against a FILE that verifies.
+
+            Over HTTP, a declared Content-Length over --max-bytes is refused at once, the body is \
+            read no further than --max-bytes, and the whole fetch must finish within --timeout \
+            seconds.
+
             Exit codes: 0 replaced or unchanged; 65 malformed/too large; 66 source missing; \
-            69 fetch failed; 20 unknown_key; 21 bad_signature; 22 rollback; 23 equivocation.
+            69 fetch failed or timed out; 20 unknown_key; 21 bad_signature; 22 rollback; 23 equivocation.
 
             Example:
               sigil revocations pull https://issuer.example/revocations.sgl -o revocations.sgl --keys keyset.json
@@ -128,6 +145,12 @@ struct RevocationsPull: AsyncParsableCommand {
     var keys: String?
     @Option(name: .customLong("max-bytes"), help: "Refuse lists larger than this.") var maxBytes: Int = RevocationList
         .defaultMaxBytes
+    @Option(
+        help: ArgumentHelp(
+            "Give up an HTTP fetch that has not finished after this many seconds (exit 69).", valueName: "seconds"))
+    var timeout: Int = 60
+    @Flag(help: "Replace FILE even when it does not verify and its sequence is higher or unknown.")
+    var force = false
 
     struct HTTPState: Codable {
         var etag: String?
@@ -137,12 +160,20 @@ struct RevocationsPull: AsyncParsableCommand {
     func run() async throws {
         try await guardedAsync(json: global.json) {
             let home = Home(global)
+            guard maxBytes > 0 else { throw CLIFailure.usage("--max-bytes must be a positive number of bytes") }
+            guard (1...86_400).contains(timeout) else {
+                throw CLIFailure.usage("--timeout must be 1...86400 seconds (got \(timeout))")
+            }
             let keys = try revocationKeys(keyset: self.keys, home: home)
+            let current = currentList(keys: keys)
             let metaPath = output + ".http.json"
             let fetched: [UInt8]?
             var newState = HTTPState()
             if source.hasPrefix("http://") || source.hasPrefix("https://") {
-                (fetched, newState) = try await fetch(metaPath: metaPath)
+                // A conditional GET only for a FILE that verifies: a 304 must not keep a damaged one.
+                let conditional: Bool
+                if case .verified = current { conditional = true } else { conditional = false }
+                (fetched, newState) = try await fetch(metaPath: metaPath, conditional: conditional)
             } else {
                 do {
                     fetched = try FileBytes.read(path: source, maxBytes: maxBytes)
@@ -157,29 +188,44 @@ struct RevocationsPull: AsyncParsableCommand {
                 return
             }
             let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
-            if let current = try? FileBytes.read(path: output, maxBytes: maxBytes) {
-                if let existing = try? RevocationList(verifying: current, keys: keys, maxBytes: maxBytes) {
-                    if incoming.sequence < existing.sequence {
-                        throw RevocationListError(
-                            .rollback,
-                            "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
-                        )
-                    }
-                    if incoming.sequence == existing.sequence {
-                        guard incoming.hasSameBytes(as: existing) else {
-                            throw RevocationListError(
-                                .equivocation,
-                                "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
-                            )
-                        }
-                        finish(
-                            "unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming
-                        )
-                        return
-                    }
-                } else {
-                    Console.warning("\(output) does not verify with these keys; replacing it with the verified list")
+            switch current {
+            case .missing:
+                break
+            case .verified(let existing):
+                if incoming.sequence < existing.sequence {
+                    throw RevocationListError(
+                        .rollback,
+                        "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
+                    )
                 }
+                if incoming.sequence == existing.sequence {
+                    guard incoming.hasSameBytes(as: existing) else {
+                        throw RevocationListError(
+                            .equivocation,
+                            "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
+                        )
+                    }
+                    finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
+                    return
+                }
+            case .unverified(let sequence, let why):
+                if incoming.sequence < sequence && !force {
+                    throw CLIFailure(
+                        RevocationsPull.rollbackExit,
+                        "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
+                        reason: "rollback")
+                }
+                Console.warning(
+                    "\(output) did not verify with these keys (\(why)); replacing it with the verified list #\(incoming.sequence)"
+                )
+            case .unknown(let why):
+                guard force else {
+                    throw CLIFailure(
+                        RevocationsPull.rollbackExit,
+                        "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
+                        reason: "rollback")
+                }
+                Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
             }
             try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
             if newState.etag != nil || newState.lastModified != nil,
@@ -203,43 +249,218 @@ struct RevocationsPull: AsyncParsableCommand {
         }
     }
 
-    private func fetch(metaPath: String) async throws -> ([UInt8]?, HTTPState) {
+    /// What FILE holds now, as far as the rollback check is concerned.
+    enum CurrentList {
+        case missing
+        case verified(RevocationList)
+        /// FILE does not verify, but its header names this sequence.
+        case unverified(sequence: UInt64, why: String)
+        /// FILE cannot be read, or not even its header parses.
+        case unknown(why: String)
+    }
+
+    /// Exit code for a refused rollback (docs/CLI.md).
+    static let rollbackExit = Exit.code(for: RevocationListError.Reason.rollback)
+
+    private func currentList(keys: [RevocationKey]) -> CurrentList {
+        // A list in force may be larger than this run's --max-bytes: read it with the default too.
+        let limit = max(maxBytes, RevocationList.defaultMaxBytes)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileBytes.read(path: output, maxBytes: limit)
+        } catch {
+            return error.errno == ENOENT ? .missing : .unknown(why: "cannot read it: \(error.message)")
+        }
+        let why: String
+        do {
+            return .verified(try RevocationList(verifying: bytes, keys: keys, maxBytes: limit))
+        } catch {
+            why = error.reason.rawValue + (error.detail.isEmpty ? "" : ": \(error.detail)")
+        }
+        if let list = try? RevocationList.parseUnverified(bytes, maxBytes: limit) {
+            return .unverified(sequence: list.sequence, why: why)
+        }
+        if let sequence = Self.headerSequence(bytes) { return .unverified(sequence: sequence, why: why) }
+        return .unknown(why: "its header does not parse: \(why)")
+    }
+
+    /// The sequence from the fixed start of a v1 list (magic, version, key ID, sequence;
+    /// docs/FORMAT.md), for a file damaged further on.
+    static func headerSequence(_ b: [UInt8]) -> UInt64? {
+        guard b.count >= 6, Array(b[0..<4]) == RevocationList.magic, b[4] == RevocationList.version else { return nil }
+        let kidLength = Int(b[5])
+        let start = 6 + kidLength
+        guard (1...32).contains(kidLength), b.count >= start + 8 else { return nil }
+        return b[start..<(start + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {
         guard let url = URL(string: source) else { throw CLIFailure.usage("'\(source)' is not a valid URL") }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 30)
-        if FileManager.default.fileExists(atPath: output),
-            let data = FileManager.default.contents(atPath: metaPath),
-            let state = try? JSONDecoder().decode(HTTPState.self, from: data)
+        // The idle timeout; the whole fetch is bounded by --timeout below.
+        var request = URLRequest(
+            url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: TimeInterval(min(timeout, 30)))
+        if conditional, let data = try? FileBytes.read(path: metaPath, maxBytes: 64 << 10),
+            let state = try? JSONDecoder().decode(HTTPState.self, from: Data(data))
         {
             if let etag = state.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
             if let lm = state.lastModified { request.setValue(lm, forHTTPHeaderField: "If-Modified-Since") }
         }
-        let data: Data
-        let response: URLResponse
-        do {
-            (data, response) = try await URLSession.shared.data(for: request)
-        } catch {
-            throw CLIFailure(
-                Exit.unavailable, "cannot fetch \(source): \(error.localizedDescription). The old list stays in place.",
-                reason: "unavailable")
+        let download = BoundedDownload(source: source, maxBytes: maxBytes, timeout: timeout)
+        switch await download.run(request) {
+        case .notModified:
+            return (nil, HTTPState())
+        case .body(let bytes, let http):
+            return (
+                bytes,
+                HTTPState(
+                    etag: http.value(forHTTPHeaderField: "ETag"),
+                    lastModified: http.value(forHTTPHeaderField: "Last-Modified"))
+            )
+        case .failed(let error):
+            throw error
         }
+    }
+}
+
+/// One HTTP GET for `revocations pull` that never holds more than `maxBytes + 1` bytes of
+/// body and never runs longer than `timeout` seconds.
+///
+/// FoundationNetworking on Linux has no `URLSession.bytes(for:)`, and `data(for:)` buffers
+/// the whole body before anyone can look at its size, so this is a data delegate: a declared
+/// `Content-Length` over the limit is refused as soon as the headers arrive, the body is
+/// counted chunk by chunk and the task cancelled one byte past the limit, and a timer ends
+/// the whole fetch at the deadline (the request's own timeout is only an idle timeout).
+/// The first outcome wins; later callbacks are ignored.
+///
+/// `Sendable`: every mutable field lives in `state`, behind a `Mutex`.
+final class BoundedDownload: NSObject, URLSessionDataDelegate, Sendable {
+    enum Outcome: Sendable {
+        case body([UInt8], HTTPURLResponse)
+        case notModified
+        case failed(any Error & Sendable)
+    }
+
+    private struct State {
+        var body: [UInt8] = []
+        var response: HTTPURLResponse?
+        var outcome: Outcome?
+        var continuation: CheckedContinuation<Outcome, Never>?
+    }
+
+    let source: String
+    let maxBytes: Int
+    let timeout: Int
+    private let state = Mutex(State())
+
+    init(source: String, maxBytes: Int, timeout: Int) {
+        self.source = source
+        self.maxBytes = min(maxBytes, Int.max - 1)
+        self.timeout = timeout
+    }
+
+    /// Runs `request` and returns how it ended.
+    func run(_ request: URLRequest) async -> Outcome {
+        let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
+        // Not inline, for the reason given in `finish`; the process usually exits first.
+        defer { DispatchQueue.global().async { session.invalidateAndCancel() } }
+        let task = session.dataTask(with: request)
+        let deadline = DispatchWorkItem { [self] in
+            finish(
+                .failed(
+                    CLIFailure(
+                        Exit.unavailable,
+                        "\(source) did not finish within --timeout \(timeout) seconds; the old list stays in place. Raise --timeout if the link is slow.",
+                        reason: "unavailable")), task)
+        }
+        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+            let early = state.withLock { state -> Outcome? in
+                if let outcome = state.outcome { return outcome }
+                state.continuation = continuation
+                return nil
+            }
+            if let early {
+                continuation.resume(returning: early)
+                return
+            }
+            task.resume()
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout), execute: deadline)
+        }
+        deadline.cancel()
+        return outcome
+    }
+
+    /// Records the first outcome, resumes the waiting caller and stops the transfer.
+    ///
+    /// The caller is resumed first and the task cancelled from another thread: on Linux
+    /// `cancel()` waits for the session's work queue, which keeps reading (and queueing
+    /// body chunks for this delegate) as fast as the server sends, so cancelling inline let
+    /// a fast server fill hundreds of MB before the refusal reached the caller.
+    private func finish(_ outcome: Outcome, _ task: URLSessionTask?) {
+        let continuation = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            state.body = []
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(returning: outcome)
+        if let task { DispatchQueue.global().async { task.cancel() } }
+    }
+
+    private func unavailable(_ message: String) -> Outcome {
+        .failed(CLIFailure(Exit.unavailable, "\(message); the old list stays in place.", reason: "unavailable"))
+    }
+
+    private func tooLarge(_ detail: String) -> Outcome {
+        .failed(RevocationListError(.tooLarge, "\(source): \(detail)"))
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
         guard let http = response as? HTTPURLResponse else {
-            throw CLIFailure(Exit.unavailable, "\(source) did not answer with HTTP", reason: "unavailable")
+            completionHandler(.cancel)
+            return finish(unavailable("\(source) did not answer with HTTP"), dataTask)
         }
-        if http.statusCode == 304 { return (nil, HTTPState()) }
-        guard http.statusCode == 200 else {
-            throw CLIFailure(
-                Exit.unavailable, "\(source) answered HTTP \(http.statusCode); the old list stays in place.",
-                reason: "unavailable")
+        switch http.statusCode {
+        case 304:
+            completionHandler(.cancel)
+            finish(.notModified, dataTask)
+        case 200:
+            if response.expectedContentLength > Int64(maxBytes) {
+                completionHandler(.cancel)
+                return finish(
+                    tooLarge(
+                        "the server declares \(response.expectedContentLength) bytes, over --max-bytes \(maxBytes)"),
+                    dataTask)
+            }
+            state.withLock { $0.response = http }
+            completionHandler(.allow)
+        default:
+            completionHandler(.cancel)
+            finish(unavailable("\(source) answered HTTP \(http.statusCode)"), dataTask)
         }
-        guard data.count <= maxBytes else {
-            throw RevocationListError(.tooLarge, "\(data.count) bytes, limit \(maxBytes)")
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let over = state.withLock { state -> Bool in
+            guard state.outcome == nil else { return false }
+            // Keep at most maxBytes + 1 bytes: one more than allowed proves the body too large.
+            let room = maxBytes + 1 - state.body.count
+            state.body.append(contentsOf: data.prefix(room))
+            return state.body.count > maxBytes
         }
-        return (
-            Array(data),
-            HTTPState(
-                etag: http.value(forHTTPHeaderField: "ETag"),
-                lastModified: http.value(forHTTPHeaderField: "Last-Modified"))
-        )
+        if over { finish(tooLarge("the body goes past --max-bytes \(maxBytes); stopped reading there"), dataTask) }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        if let error {
+            return finish(unavailable("cannot fetch \(source): \(error.localizedDescription)"), task)
+        }
+        let (body, response) = state.withLock { ($0.body, $0.response) }
+        guard let response else { return finish(unavailable("\(source) sent no HTTP response"), task) }
+        finish(.body(body, response), nil)
     }
 }
 

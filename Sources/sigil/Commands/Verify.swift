@@ -85,8 +85,10 @@ struct Verify: ParsableCommand {
                 throw CLIFailure.usage("--fail-if-stale needs --revocations FILE")
             }
             let verifier = try Verifier(audience: audience, keys: tokenKeys, leeway: leeway, revocations: source)
-            let text = try readToken(token)
+            var text = ""
             do {
+                // Inside the do: an over-long stdin line is reported like any malformed token.
+                text = try readToken(token)
                 let claims = try verifier.verifyClaims(text, for: wanted, at: now)
                 if global.json {
                     Console.json([

@@ -227,7 +227,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         )
     case .readOnly:
         return failure(
-            "\(error.message). Use --home (or SIGIL_HOME) on a writable folder, or remount the file system read-write.")
+            "\(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Use --home (or SIGIL_HOME) on a writable folder, or remount the file system read-write."
+        )
     case .keyNotFound(let kid):
         return failure("no token key \(Terminal.safe(kid)); see: sigil keys list")
     case .keyRetired, .keyIsActive, .insufficientScope, .none:

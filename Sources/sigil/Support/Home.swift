@@ -84,14 +84,3 @@ func currentUser() -> String {
     }
     return "uid-\(getuid())"
 }
-
-/// Reads a token from the argument or, for `-` or no argument, from stdin (first line).
-/// Stdin keeps the token out of the process list.
-func readToken(_ argument: String?) throws -> String {
-    if let argument, argument != "-" { return argument }
-    guard let line = readLine(strippingNewline: true) else {
-        throw CLIFailure(Exit.usage, "no token given: pass it as an argument or on stdin with -", reason: "usage")
-    }
-    // Tolerate a CRLF or surrounding spaces from copy and paste; the token itself has none.
-    return line.trimmingCharacters(in: .whitespacesAndNewlines)
-}
