@@ -68,6 +68,8 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case windowReversed(validFrom: Int64, validTo: Int64)
         /// The home folder does not exist.
         case noHome(String)
+        /// The home path exists but is not a folder.
+        case homeNotAFolder(String)
         /// A keyring already exists (its issuing key ID).
         case keyringExists(path: String, keyID: String)
         /// The database's write lock stayed taken for this many seconds.

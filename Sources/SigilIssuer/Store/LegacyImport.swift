@@ -116,7 +116,11 @@ enum LegacyImport {
 
     /// A v0.1 `catalog.json`: `{"format":"sigil-catalog-v1","resources":{r:{a:"read"|"write"}}}`.
     static func readCatalog(_ path: String) throws(IssuerError) -> Catalog {
-        let bytes = try SecureFile.read(path)
+        // Not a secret: v0.1 wrote it 0600, but an operator may have made it readable.
+        let bytes: [UInt8]
+        do { bytes = try FileBytes.read(path: path, maxBytes: 1 << 20) } catch {
+            throw IssuerError(.badData, "cannot read \(path): \(error.description); nothing was imported")
+        }
         guard let o = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
             o["format"] as? String == Catalog.format, let resources = o["resources"] as? [String: [String: String]]
         else { throw IssuerError(.badData, "\(path) is not a valid \(Catalog.format) catalog; nothing was imported") }

@@ -225,6 +225,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(
             "\(path) has schema version \(found), made by a newer Sigil; this sigil (\(Sigil.version)) understands up to version \(supported). Upgrade sigil; nothing was changed."
         )
+    case .homeNotAFolder(let path):
+        return failure("home \(path) exists but is not a folder; pass --home to pick another")
     case .readOnly:
         return failure(
             "\(error.message.hasSuffix(".") ? String(error.message.dropLast()) : error.message). Use --home (or SIGIL_HOME) on a writable folder, or remount the file system read-write."
