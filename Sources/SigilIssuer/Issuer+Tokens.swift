@@ -300,7 +300,25 @@ extension Issuer {
                 }
             try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
             try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
-            let after = try tokens.map { t -> TokenRecord in try store.token(t.id) ?? t }
+            // The rows as the updates above left them, without reading them back.
+            let changed = Set(changing)
+            let after = tokens.map { t -> TokenRecord in
+                guard changed.contains(t.id) else { return t }
+                var u = t
+                u.updatedAt = now
+                switch action {
+                case .deactivate: u.status = .inactive
+                case .activate: u.status = .active
+                case .revoke:
+                    u.status = .revoked
+                    u.revokedAt = u.revokedAt ?? now
+                case .delete:
+                    u.status = .revoked
+                    u.revokedAt = u.revokedAt ?? now
+                    u.deletedAt = u.deletedAt ?? now
+                }
+                return u
+            }
             return ChangeResult(tokens: after, changed: changing)
         }
     }
