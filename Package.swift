@@ -24,7 +24,9 @@ let package = Package(
             name: "COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "SigilIssuer", dependencies: ["SigilVerifier"], swiftSettings: strict),
+        // Issuer-only crypto (HKDF, Ed25519 signing, RAND_bytes): the verifier never links it.
+        .target(name: "SigilIssuerCrypto", dependencies: ["COpenSSL", "SigilVerifier"], swiftSettings: strict),
+        .target(name: "SigilIssuer", dependencies: ["SigilIssuerCrypto", "SigilVerifier"], swiftSettings: strict),
         .executableTarget(
             name: "sigil",
             dependencies: [
@@ -32,7 +34,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
+        .testTarget(
+            name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer", "SigilIssuerCrypto"],
+            swiftSettings: strict),
         .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         .testTarget(name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         .testTarget(name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
