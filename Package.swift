@@ -24,10 +24,13 @@ let package = Package(
             name: "COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Issuer-only crypto (HKDF, Ed25519 signing, RAND_bytes): the verifier never links it.
+        .target(name: "SigilIssuerCrypto", dependencies: ["COpenSSL", "SigilVerifier"], swiftSettings: strict),
         // The ledger's database: the system's libsqlite3 (libsqlite3-dev), no Swift package.
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
-        .target(name: "SigilIssuer", dependencies: ["SigilVerifier", "CSQLite"], swiftSettings: strict),
+        .target(
+            name: "SigilIssuer", dependencies: ["SigilIssuerCrypto", "SigilVerifier", "CSQLite"], swiftSettings: strict),
         .executableTarget(
             name: "sigil",
             dependencies: [
@@ -35,7 +38,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
+        .testTarget(
+            name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer", "SigilIssuerCrypto"],
+            swiftSettings: strict),
         .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         .testTarget(name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         .testTarget(name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),

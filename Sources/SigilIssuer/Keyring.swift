@@ -1,4 +1,5 @@
 import Foundation
+import SigilIssuerCrypto
 public import SigilVerifier
 
 /// The issuer's secrets: token master secrets by key ID (one active for issuing) and the

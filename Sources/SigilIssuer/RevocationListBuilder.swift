@@ -1,3 +1,4 @@
+import SigilIssuerCrypto
 public import SigilVerifier
 
 /// Builds and signs revocation lists (format v1, docs/FORMAT.md).

@@ -1,4 +1,5 @@
 public import Foundation
+import SigilIssuerCrypto
 import SigilVerifier
 
 #if canImport(Glibc)

@@ -1,3 +1,4 @@
+import SigilIssuerCrypto
 public import SigilVerifier
 
 /// Mints Sigil v1 tokens: derives K_aud from a master secret and seals claims with it.

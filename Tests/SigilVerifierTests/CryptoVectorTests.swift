@@ -1,3 +1,4 @@
+import SigilIssuerCrypto
 import SigilVerifier
 import Testing
 

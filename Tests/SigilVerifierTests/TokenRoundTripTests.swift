@@ -1,4 +1,5 @@
 import SigilIssuer
+import SigilIssuerCrypto
 import SigilVerifier
 import Testing
 

@@ -1,7 +1,12 @@
-internal import COpenSSL  // the only import of COpenSSL in Sigil
+internal import COpenSSL  // the verifier's only import of COpenSSL
 import Synchronization
 
-/// The one door to libcrypto. Nothing of OpenSSL (`OpaquePointer`, `EVP_*`, `CInt`) leaves this file.
+/// The verifier's door to libcrypto. Nothing of OpenSSL (`OpaquePointer`, `EVP_*`, `CInt`) leaves this file.
+///
+/// It holds only what a service needs: HMAC-SHA256, constant-time comparison and Ed25519
+/// verification (plus `cleanse`, which ``KeyedHMAC`` needs). Key derivation, signing and
+/// randomness are the issuer's and live in `SigilIssuerCrypto` (`IssuerOpenSSL.swift`), which
+/// extends this enum, so a service that links only `SigilVerifier` cannot mint or sign.
 ///
 /// Every function checks OpenSSL's return code and reports failure as `false`/`nil`;
 /// callers turn that into their own error types.
@@ -18,25 +23,6 @@ package enum OpenSSL {
         return compute(ctx, message, output)
     }
 
-    /// HKDF-SHA256 (RFC 5869 extract + expand). Calls `EVP_KDF_derive` with the "HKDF" KDF.
-    /// An empty `salt` means "not provided" (HashLen zero bytes), as RFC 5869 section 2.2 says.
-    package static func hkdfSHA256(ikm: [UInt8], salt: [UInt8], info: [UInt8], outputLength: Int) -> [UInt8]? {
-        guard outputLength > 0, outputLength <= 255 * 32 else { return nil }
-        var out = [UInt8](repeating: 0, count: outputLength)
-        let ok = ikm.withUnsafeBufferPointer { i in
-            salt.withUnsafeBufferPointer { s in
-                info.withUnsafeBufferPointer { f in
-                    out.withUnsafeMutableBufferPointer { o in
-                        sigil_hkdf_sha256(
-                            i.baseAddress, i.count, s.baseAddress, s.count, f.baseAddress, f.count,
-                            o.baseAddress, o.count)
-                    }
-                }
-            }
-        }
-        return ok == 1 ? out : nil
-    }
-
     /// Constant-time equality of two equally long buffers. Calls `CRYPTO_memcmp`.
     /// Buffers of different lengths are unequal (the length is not secret).
     package static func constantTimeEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
@@ -45,41 +31,14 @@ package enum OpenSSL {
         return CRYPTO_memcmp(pa, pb, a.count) == 0
     }
 
-    /// Fills `buffer` with cryptographically secure random bytes. Calls `RAND_bytes`.
-    package static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let base = buffer.baseAddress else { return true }
-        guard buffer.count <= Int(Int32.max) else { return false }
-        return RAND_bytes(base.assumingMemoryBound(to: UInt8.self), Int32(buffer.count)) == 1
-    }
-
-    /// `count` random bytes from `RAND_bytes`; traps only if the system RNG is broken,
-    /// because continuing without randomness would mint guessable secrets.
-    package static func randomBytes(count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        let ok = out.withUnsafeMutableBytes { randomBytes($0) }
-        precondition(ok, "RAND_bytes failed: the system random number generator is unavailable")
-        return out
-    }
-
     /// Overwrites `buffer` with zeros in a way the optimiser keeps. Calls `OPENSSL_cleanse`.
+    ///
+    /// It stays in the verifier, not in `SigilIssuerCrypto`, because ``KeyedHMAC`` wipes its
+    /// copy of the key with it on deinit; zeroing is hygiene, not issuer-only crypto. The issuer
+    /// uses this same function through `SigilVerifier`.
     package static func cleanse(_ buffer: UnsafeMutableRawBufferPointer) {
         guard let base = buffer.baseAddress else { return }
         OPENSSL_cleanse(base, buffer.count)
-    }
-
-    /// Ed25519 signature (64 bytes) of `message` with the 32-byte `seed`.
-    /// Calls `EVP_PKEY_new_raw_private_key` and `EVP_DigestSign`.
-    package static func ed25519Sign(seed: [UInt8], message: UnsafeRawBufferPointer) -> [UInt8]? {
-        guard seed.count == 32 else { return nil }
-        var sig = [UInt8](repeating: 0, count: 64)
-        let ok = seed.withUnsafeBufferPointer { s in
-            sig.withUnsafeMutableBufferPointer { o in
-                sigil_ed25519_sign(
-                    s.baseAddress, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
-                    o.baseAddress)
-            }
-        }
-        return ok == 1 ? sig : nil
     }
 
     /// Whether `signature` is a valid Ed25519 signature of `message` under `publicKey` (32 bytes).
@@ -97,16 +56,6 @@ package enum OpenSSL {
                 publicKey.baseAddress?.assumingMemoryBound(to: UInt8.self), messagePointer, message.count,
                 signature.baseAddress?.assumingMemoryBound(to: UInt8.self), signature.count) == 1
         }
-    }
-
-    /// The Ed25519 public key of a 32-byte seed. Calls `EVP_PKEY_get_raw_public_key`.
-    package static func ed25519PublicKey(seed: [UInt8]) -> [UInt8]? {
-        guard seed.count == 32 else { return nil }
-        var pub = [UInt8](repeating: 0, count: 32)
-        let ok = seed.withUnsafeBufferPointer { s in
-            pub.withUnsafeMutableBufferPointer { sigil_ed25519_public(s.baseAddress, $0.baseAddress) }
-        }
-        return ok == 1 ? pub : nil
     }
 
     fileprivate static func compute(

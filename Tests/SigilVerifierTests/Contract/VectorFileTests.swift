@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilIssuerCrypto
 import SigilVerifier
 import Testing
 
