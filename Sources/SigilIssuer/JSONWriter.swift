@@ -15,21 +15,33 @@ package struct JSONWriter {
     }
 
     package mutating func string(_ s: String) {
-        bytes.append(0x22)
-        for c in s.utf8 {
-            switch c {
-            case 0x22: bytes.append(0x5c); bytes.append(0x22)
-            case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
-            case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
-            case 0x0d: bytes.append(0x5c); bytes.append(0x72)
-            case 0x09: bytes.append(0x5c); bytes.append(0x74)
-            case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5c, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xf)]])
-            default: bytes.append(c)
+        var s = s
+        s.withUTF8 { utf8 in
+            // Most labels need no escaping: copy them in one go.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
+                bytes.reserveCapacity(bytes.count + utf8.count + 2)
+                bytes.append(0x22)
+                bytes.append(contentsOf: utf8)
+                bytes.append(0x22)
+                return
             }
+            bytes.append(0x22)
+            for c in utf8 {
+                switch c {
+                case 0x22: bytes.append(0x5c); bytes.append(0x22)
+                case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
+                case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
+                case 0x0d: bytes.append(0x5c); bytes.append(0x72)
+                case 0x09: bytes.append(0x5c); bytes.append(0x74)
+                case 0..<0x20:
+                    let hex: StaticString = "0123456789abcdef"
+                    let digits = hex.utf8Start
+                    bytes.append(contentsOf: [0x5c, 0x75, 0x30, 0x30, digits[Int(c >> 4)], digits[Int(c & 0xf)]])
+                default: bytes.append(c)
+                }
+            }
+            bytes.append(0x22)
         }
-        bytes.append(0x22)
     }
 
     /// Decimal digits without creating a String (listing 100k tokens writes 500k integers).
@@ -80,14 +92,24 @@ package struct JSONWriter {
 
     /// `"key":`, preceded by a comma unless `first`.
     package mutating func key(_ key: StaticString, first: Bool = false) {
-        if !first { bytes.append(0x2c) }
-        bytes.append(0x22)
-        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(0x22)
-        bytes.append(0x3a)
+        key.withUTF8Buffer { name in
+            bytes.reserveCapacity(bytes.count + name.count + 4)
+            if !first { bytes.append(0x2c) }
+            bytes.append(0x22)
+            bytes.append(contentsOf: name)
+            bytes.append(0x22)
+            bytes.append(0x3a)
+        }
     }
 
     package mutating func byte(_ b: UInt8) { bytes.append(b) }
+
+    /// Hands the bytes written so far to `sink` and starts over, keeping the buffer's capacity:
+    /// large listings stream out in chunks instead of growing one huge array.
+    package mutating func flush(_ sink: ([UInt8]) -> Void) {
+        sink(bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
 }
 
 extension JSONWriter {

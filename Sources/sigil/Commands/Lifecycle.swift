@@ -29,20 +29,24 @@ func runLifecycle(
                 "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
         }
         let issuer = try home.issuer()
-        let tokens = try selection.resolve(in: issuer)
-        guard !tokens.isEmpty else {
-            if global.json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
-            Console.note("No tokens match; nothing changed.")
-            return
+        let result: ChangeResult
+        if !selection.allMatching, !cascade, !asks || yes {
+            // Nothing to confirm: resolve and change in one transaction (10k GUIDs on stdin).
+            result = try issuer.change(action, selectors: try selection.selectors(), by: actor, now: Home.now)
+        } else {
+            let tokens = try selection.resolve(in: issuer)
+            guard !tokens.isEmpty else {
+                if global.json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
+                Console.note("No tokens match; nothing changed.")
+                return
+            }
+            if asks, action.isPermanent || tokens.count > 1 {
+                let what =
+                    tokens.count == 1 ? "\(Terminal.safe(tokens[0].name)) (\(tokens[0].id))" : "\(tokens.count) tokens"
+                try confirm("\(action.rawValue.capitalized) \(what)?", yes: yes, permanent: action.isPermanent)
+            }
+            result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
         }
-        if asks, action.isPermanent || tokens.count > 1 {
-            let what =
-                tokens.count == 1 ? "\(Terminal.safe(tokens[0].name)) (\(tokens[0].id))" : "\(tokens.count) tokens"
-            try confirm(
-                "\(action.rawValue.capitalized) \(what)?", yes: yes,
-                permanent: action.isPermanent)
-        }
-        let result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
         if global.json {
             Console.json([
                 "action": action.rawValue, "count": result.tokens.count, "guids": result.tokens.map { $0.id.description },

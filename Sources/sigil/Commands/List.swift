@@ -25,17 +25,18 @@ struct List: ParsableCommand {
             let issuer = try Home(global).issuer()
             if global.json {
                 // Hand-written and streamed from the database: 100k tokens in well under a second.
-                var w = JSONWriter(capacity: 1 << 20)
+                var w = JSONWriter(capacity: 1 << 17)
                 w.byte(0x5b)
                 var first = true
                 try issuer.forEachToken(query) { t in
                     if !first { w.byte(0x2c) }
                     first = false
                     writeTokenJSON(t, into: &w)
+                    if w.bytes.count > 1 << 16 { w.flush(writeStandardOutput) }
                 }
                 w.byte(0x5d)
                 w.byte(0x0a)
-                writeStandardOutput(w.bytes)
+                w.flush(writeStandardOutput)
                 return
             }
             let tokens = try issuer.tokens(query)
