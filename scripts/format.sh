@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Formats Sources with the repository's .swift-format, then lints strictly (as STYLE.md asks).
+# Formats Sources and Tests with the repository's .swift-format, then lints strictly (as STYLE.md asks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift format format --in-place --recursive Sources
-swift format lint --strict --recursive Sources
+swift format format --in-place --recursive Sources Tests
+swift format lint --strict --recursive Sources Tests

@@ -101,7 +101,9 @@ extension Issuer {
     static let listChangesKey = "list_changes"
 
     /// Signs the current list with the next sequence and stores it, inside the caller's transaction.
-    private func signList(nextUpdate: Int64?, now: Int64, floor extra: UInt64, ring: Keyring) throws -> (UInt64, [UInt8], Int) {
+    private func signList(nextUpdate: Int64?, now: Int64, floor extra: UInt64, ring: Keyring) throws -> (
+        UInt64, [UInt8], Int
+    ) {
         var promise: Int64?
         if let nextUpdate {
             let (sum, overflow) = now.addingReportingOverflow(nextUpdate)
@@ -139,7 +141,14 @@ extension Issuer {
     /// high-water mark and the sequence already in `path`, so it never goes backwards; it is
     /// recorded in the same transaction, and the list is also kept for sigil-server to serve.
     ///
-    /// - Parameter nextUpdate: Seconds until the promised next list; nil for none.
+    /// - Parameters:
+    ///   - path: Where to write the list (default `<home>/revocations.sgl`).
+    ///   - nextUpdate: Seconds until the promised next list; nil for none.
+    ///   - actor: Who the audit log names.
+    ///   - now: Unix seconds: the list's issue time.
+    /// - Returns: Where the list went, its size and the list itself.
+    /// - Throws: ``IssuerError``: `not_found` (no keyring), `bad_data` (a damaged row),
+    ///   `lock_busy`, `cannot_write`.
     public func exportRevocationList(
         to path: String? = nil, nextUpdate: Int64? = Issuer.defaultNextUpdate, by actor: Actor,
         now: Int64 = Issuer.currentTime()

@@ -215,8 +215,16 @@ extension Issuer {
 
     /// Renames a token or changes its description. Scope, audience and window are sealed.
     ///
-    /// - Parameter sealed: Fields the caller also asked to change (`scope`, `audience`,
-    ///   `valid_from`, `valid_to`): any one makes this throw `invalid_input` / `sealedField`.
+    /// - Parameters:
+    ///   - selector: A GUID or a unique prefix of at least 8 hex digits.
+    ///   - name: The new name, or nil to keep it.
+    ///   - description: The new description, or nil to keep it.
+    ///   - sealed: Fields the caller also asked to change (`scope`, `audience`, `valid_from`,
+    ///     `valid_to`): any one makes this throw `invalid_input` / `sealedField`.
+    ///   - actor: Who the audit log names.
+    ///   - now: Unix seconds: the change's time.
+    /// - Returns: The token as it is after the change.
+    /// - Throws: ``IssuerError``: `invalid_input`, `not_found`, `lock_busy`, `cannot_write`.
     public func edit(
         _ selector: String, name: String?, description: String?, sealed: [String] = [], by actor: Actor,
         now: Int64 = Issuer.currentTime()
@@ -294,56 +302,56 @@ extension Issuer {
     private func apply(
         _ action: LifecycleAction, to tokens: [TokenRecord], cascade: Bool, by actor: Actor, now: Int64
     ) throws -> ChangeResult {
-            for t in tokens where t.status == .revoked && (action == .activate || action == .deactivate) {
-                throw IssuerError(
-                    .conflict,
-                    "token \(t.id) is revoked, which is permanent; it cannot be \(action == .activate ? "activated" : "deactivated")",
-                    detail: .forbiddenChange(t.id, name: t.name, status: t.status, action: action))
-            }
-            let changing = tokens.filter { t in
-                switch action {
-                case .deactivate: t.status != .inactive
-                case .activate: t.status != .active
-                case .revoke: t.status != .revoked
-                case .delete: true
-                }
-            }.map(\.id)
-            guard !changing.isEmpty else { return ChangeResult(tokens: tokens, changed: []) }
+        for t in tokens where t.status == .revoked && (action == .activate || action == .deactivate) {
+            throw IssuerError(
+                .conflict,
+                "token \(t.id) is revoked, which is permanent; it cannot be \(action == .activate ? "activated" : "deactivated")",
+                detail: .forbiddenChange(t.id, name: t.name, status: t.status, action: action))
+        }
+        let changing = tokens.filter { t in
             switch action {
-            case .deactivate: try store.setStatus(changing, to: .inactive, now: now)
-            case .activate: try store.setStatus(changing, to: .active, now: now)
-            case .revoke: try store.setStatus(changing, to: .revoked, now: now)
-            case .delete: try store.markDeleted(changing, now: now)
+            case .deactivate: t.status != .inactive
+            case .activate: t.status != .active
+            case .revoke: t.status != .revoked
+            case .delete: true
             }
-            let audit: AuditAction =
-                switch action {
-                case .deactivate: .deactivate
-                case .activate: .activate
-                case .revoke: .revoke
-                case .delete: .delete
-                }
-            try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
-            try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
-            // The rows as the updates above left them, without reading them back.
-            let changed = Set(changing)
-            let after = tokens.map { t -> TokenRecord in
-                guard changed.contains(t.id) else { return t }
-                var u = t
-                u.updatedAt = now
-                switch action {
-                case .deactivate: u.status = .inactive
-                case .activate: u.status = .active
-                case .revoke:
-                    u.status = .revoked
-                    u.revokedAt = u.revokedAt ?? now
-                case .delete:
-                    u.status = .revoked
-                    u.revokedAt = u.revokedAt ?? now
-                    u.deletedAt = u.deletedAt ?? now
-                }
-                return u
+        }.map(\.id)
+        guard !changing.isEmpty else { return ChangeResult(tokens: tokens, changed: []) }
+        switch action {
+        case .deactivate: try store.setStatus(changing, to: .inactive, now: now)
+        case .activate: try store.setStatus(changing, to: .active, now: now)
+        case .revoke: try store.setStatus(changing, to: .revoked, now: now)
+        case .delete: try store.markDeleted(changing, now: now)
+        }
+        let audit: AuditAction =
+            switch action {
+            case .deactivate: .deactivate
+            case .activate: .activate
+            case .revoke: .revoke
+            case .delete: .delete
             }
-            return ChangeResult(tokens: after, changed: changing)
+        try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
+        try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
+        // The rows as the updates above left them, without reading them back.
+        let changed = Set(changing)
+        let after = tokens.map { t -> TokenRecord in
+            guard changed.contains(t.id) else { return t }
+            var u = t
+            u.updatedAt = now
+            switch action {
+            case .deactivate: u.status = .inactive
+            case .activate: u.status = .active
+            case .revoke:
+                u.status = .revoked
+                u.revokedAt = u.revokedAt ?? now
+            case .delete:
+                u.status = .revoked
+                u.revokedAt = u.revokedAt ?? now
+                u.deletedAt = u.deletedAt ?? now
+            }
+            return u
+        }
+        return ChangeResult(tokens: after, changed: changing)
     }
 
     /// The audit log, newest first.

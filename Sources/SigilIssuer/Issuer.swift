@@ -58,9 +58,9 @@ public final class Issuer {
     ///   - home: The home folder (keyring, database).
     ///   - mode: Whether a missing home may be created.
     ///   - busyTimeout: Seconds to wait for another process's write lock.
+    ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
     /// - Throws: ``IssuerError``: `not_found` (no home), `permissions`, `bad_data` (damaged or
     ///   newer database), `lock_busy`, `cannot_write`.
-    ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
     public init(home: String, mode: OpenMode = .existing, busyTimeout: Double = 5, now: Int64 = Issuer.currentTime())
         throws(IssuerError)
     {
@@ -75,7 +75,8 @@ public final class Issuer {
                 homeExists
                 && (Keyring.exists(home: home) || lstat(dbPath, &st) == 0 || lstat(ledgerPath, &st) == 0)
             guard hasSomething else {
-                throw IssuerError(.notFound, "no Sigil home at \(home) (no keyring or ledger there)", detail: .noHome(home))
+                throw IssuerError(
+                    .notFound, "no Sigil home at \(home) (no keyring or ledger there)", detail: .noHome(home))
             }
         }
         var notes: [SetupNote] = []

@@ -229,10 +229,13 @@ public struct Keyring: Sendable {
             case .active: return
             case .retired:
                 throw IssuerError(
-                    .conflict, "key \(keyID) is retired and cannot sign again; add a new key", detail: .keyRetired(keyID))
+                    .conflict, "key \(keyID) is retired and cannot sign again; add a new key",
+                    detail: .keyRetired(keyID))
             default: break
             }
-            for i in revocationKeys.indices where revocationKeys[i].state == .active { revocationKeys[i].state = .verifying }
+            for i in revocationKeys.indices where revocationKeys[i].state == .active {
+                revocationKeys[i].state = .verifying
+            }
             revocationKeys[index].state = .active
             return
         }

@@ -44,7 +44,8 @@ public enum Labels {
             }
         guard ok else {
             throw IssuerError(
-                .invalidInput, "\(field) must be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got \(text.utf8.count) bytes)",
+                .invalidInput,
+                "\(field) must be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got \(text.utf8.count) bytes)",
                 detail: .invalidLabel(field: field, problem: "must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"))
         }
     }

@@ -71,7 +71,8 @@ public enum SecureFile {
             guard stat(path, &st) == 0 else { throw ioError("cannot access home \(path)", errno, write: false) }
         }
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw IssuerError(.invalidInput, "home \(path) exists but is not a folder; pick another home folder",
+            throw IssuerError(
+                .invalidInput, "home \(path) exists but is not a folder; pick another home folder",
                 detail: .homeNotAFolder(path))
         }
         let me = geteuid()

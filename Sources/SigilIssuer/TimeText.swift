@@ -9,7 +9,8 @@ import Foundation
 /// print(TimeText.format(t ?? 0))
 /// ```
 public enum TimeText {
-    public static let accepted = "use RFC 3339 (2026-01-31T12:00:00Z, 2026-01-31T14:00:00+02:00) or YYYY-MM-DD (UTC midnight)"
+    public static let accepted =
+        "use RFC 3339 (2026-01-31T12:00:00Z, 2026-01-31T14:00:00+02:00) or YYYY-MM-DD (UTC midnight)"
 
     /// RFC 3339 date-time with `Z` or an offset (fractional seconds truncated), or `YYYY-MM-DD` in UTC.
     public static func parseTime(_ text: String) -> Int64? {

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Processes started by the crash test, so a killer task can pick one to SIGKILL.
@@ -72,10 +72,11 @@ struct CrashSafetyTests {
                 group.wait()
                 process.waitUntilExit()
                 live.remove(process.processIdentifier)
-                continuation.resume(returning: Run(
-                    arguments: arguments, status: process.terminationStatus,
-                    signaled: process.terminationReason == .uncaughtSignal, stdout: Array(outData),
-                    stderr: Array(errData.withLock { $0 })))
+                continuation.resume(
+                    returning: Run(
+                        arguments: arguments, status: process.terminationStatus,
+                        signaled: process.terminationReason == .uncaughtSignal, stdout: Array(outData),
+                        stderr: Array(errData.withLock { $0 })))
             }.start()
         }
     }
@@ -119,7 +120,8 @@ struct CrashSafetyTests {
                         count.add()
                         i += 1
                         let target = targetList.randomElement() ?? targetList[0]
-                        let kind: Operation.Kind = [.issue, .issue, .revoke, .deactivate, .export].randomElement() ?? .issue
+                        let kind: Operation.Kind =
+                            [.issue, .issue, .revoke, .deactivate, .export].randomElement() ?? .issue
                         let arguments: [String]
                         var name: String? = nil
                         var guid: String? = target
@@ -135,7 +137,9 @@ struct CrashSafetyTests {
                         let begin = ContinuousClock.now
                         let run = try await Self.run(arguments, home: home.path, live: live)
                         if kind == .issue {
-                            guid = (try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any])?["guid"] as? String
+                            guid =
+                                (try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any])?["guid"]
+                                as? String
                         }
                         ops.append(Operation(kind: kind, guid: guid, name: name, run: run, started: begin, ended: .now))
                     }
@@ -159,7 +163,10 @@ struct CrashSafetyTests {
 
         // The database is sound.
         let (integrity, dangling) = try Home.withIssuer(home.path) { issuer in
-            (try issuer.store.db.text("PRAGMA integrity_check"), try issuer.store.db.integer("SELECT count(*) FROM pragma_foreign_key_check"))
+            (
+                try issuer.store.db.text("PRAGMA integrity_check"),
+                try issuer.store.db.integer("SELECT count(*) FROM pragma_foreign_key_check")
+            )
         }
         #expect(integrity == "ok")
         #expect(dangling == 0)
@@ -180,9 +187,11 @@ struct CrashSafetyTests {
                 let guid = try #require(op.guid, "issue reported success without a GUID: \(op.run)")
                 #expect(byGUID[guid]?["name"] as? String == op.name, "issued \(guid) is missing")
             case .revoke:
-                #expect(byGUID[op.guid ?? ""]?["status"] as? String == "revoked", "revoked \(op.guid ?? "") is not revoked")
+                #expect(
+                    byGUID[op.guid ?? ""]?["status"] as? String == "revoked", "revoked \(op.guid ?? "") is not revoked")
             case .deactivate:
-                #expect(byGUID[op.guid ?? ""]?["status"] as? String != "active", "deactivated \(op.guid ?? "") is active")
+                #expect(
+                    byGUID[op.guid ?? ""]?["status"] as? String != "active", "deactivated \(op.guid ?? "") is active")
             case .export: break
             }
         }
@@ -193,8 +202,12 @@ struct CrashSafetyTests {
         for event in (logJSON as? [[String: Any]]) ?? [] {
             for guid in event["guids"] as? [String] ?? [] { issueEvents[guid, default: 0] += 1 }
         }
-        #expect(issueEvents.values.allSatisfy { $0 == 1 }, "an issue event is doubled: \(issueEvents.filter { $0.value > 1 })")
-        for guid in issueEvents.keys { #expect(byGUID[guid] != nil, "an issue event names \(guid), which is not in the ledger") }
+        #expect(
+            issueEvents.values.allSatisfy { $0 == 1 },
+            "an issue event is doubled: \(issueEvents.filter { $0.value > 1 })")
+        for guid in issueEvents.keys {
+            #expect(byGUID[guid] != nil, "an issue event names \(guid), which is not in the ledger")
+        }
         for op in results where op.succeeded && op.kind == .issue { #expect(issueEvents[op.guid ?? ""] == 1) }
 
         // Exports: each above every export that had finished before it started; the next above all.
@@ -222,6 +235,8 @@ struct CrashSafetyTests {
             }
         }
         #expect(elapsed < .seconds(120), "took \(elapsed)")
-        print("crash safety: \(results.filter(\.succeeded).count) of \(results.count) succeeded, \(killed.load(ordering: .relaxed)) SIGKILLs, \(exports.count) exports, \(elapsed)")
+        print(
+            "crash safety: \(results.filter(\.succeeded).count) of \(results.count) succeeded, \(killed.load(ordering: .relaxed)) SIGKILLs, \(exports.count) exports, \(elapsed)"
+        )
     }
 }

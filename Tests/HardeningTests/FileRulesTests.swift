@@ -4,12 +4,14 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// strace, when installed and allowed to trace (a locked-down container may forbid ptrace).
 enum Strace {
-    static let path: String? = ["/usr/bin/strace", "/bin/strace"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let path: String? = ["/usr/bin/strace", "/bin/strace"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
     static let available: Bool = {
         guard let path else { return false }
@@ -54,7 +56,9 @@ struct DurabilityTests {
             Self.issue, wrapper: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,write", "-o", trace])
         #expect(run.status == 0 && run.out.contains("sgl_"), "\(run)")
         let lines = String(decoding: Home.read(trace) ?? [], as: UTF8.self).split(separator: "\n")
-        let synced = lines.firstIndex { ($0.contains("fsync(") || $0.contains("fdatasync(")) && $0.contains("sigil.db") }
+        let synced = lines.firstIndex {
+            ($0.contains("fsync(") || $0.contains("fdatasync(")) && $0.contains("sigil.db")
+        }
         let reported = lines.firstIndex { $0.contains("write(1<") }
         #expect(synced != nil, "no fsync or fdatasync of sigil.db or its -wal")
         #expect(reported != nil, "the trace shows no write of the token to stdout")
@@ -83,7 +87,10 @@ struct FileRulesTests {
         for _ in 0..<60 where Home.mode(path + "/sigil.db-wal") == nil {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "umask 000 && exec \"$0\" \"$@\"", Sigil.path, "issue", "--name", "k", "--audience", "billing", "--all"]
+            process.arguments = [
+                "-c", "umask 000 && exec \"$0\" \"$@\"", Sigil.path, "issue", "--name", "k", "--audience", "billing",
+                "--all",
+            ]
             process.environment = Sigil.environment(home: path, [:])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -97,7 +104,9 @@ struct FileRulesTests {
         defer { holder.close() }
         _ = try holder.isEmpty()
         #expect(Home.mode(path) == 0o700)
-        for file in ["keyring.json", "sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq", "billing.keyset.json"] {
+        for file in [
+            "keyring.json", "sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq", "billing.keyset.json",
+        ] {
             let mode = Home.mode(path + "/" + file)
             #expect(mode == 0o600, "\(file) is \(mode.map { String($0, radix: 8) } ?? "missing")")
         }
@@ -119,7 +128,9 @@ struct FileRulesTests {
         try plant(home, victim)
         let before = Home.read(victim)
         let modeBefore = Home.mode(victim)
-        for arguments in [["list"], ["issue", "--name", "n", "--audience", "billing", "--all"], ["revocations", "export"]] {
+        for arguments in [
+            ["list"], ["issue", "--name", "n", "--audience", "billing", "--all"], ["revocations", "export"],
+        ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 77, "\(run)")
             #expect(run.err.contains(hint), "\(run)")
@@ -130,19 +141,21 @@ struct FileRulesTests {
 
     @Test("A symbolic link planted as sigil.db is refused and its target is untouched")
     func symlinkedDatabase() async throws {
-        try await refuses({ home, victim in
-            try FileManager.default.moveItem(atPath: home.path + "/sigil.db", toPath: victim)
-            #expect(symlink(victim, home.path + "/sigil.db") == 0)
-        }, hint: "symbolic link")
+        try await refuses(
+            { home, victim in
+                try FileManager.default.moveItem(atPath: home.path + "/sigil.db", toPath: victim)
+                #expect(symlink(victim, home.path + "/sigil.db") == 0)
+            }, hint: "symbolic link")
     }
 
     @Test(
         "A hard-linked sigil.db is refused (another name could change it behind sigil's back)",
         .disabled("pending SecureFile fd checks"))
     func hardLinkedDatabase() async throws {
-        try await refuses({ home, victim in
-            #expect(link(home.path + "/sigil.db", victim) == 0)
-        }, hint: "link")
+        try await refuses(
+            { home, victim in
+                #expect(link(home.path + "/sigil.db", victim) == 0)
+            }, hint: "link")
     }
 
     @Test("A sigil.db others can read (0644) is refused with the chmod fix")
@@ -172,7 +185,9 @@ struct FileRulesTests {
             #expect(symlink(victim, home.path + "/sigil.db" + suffix) == 0)
             let run = try await home.run(["issue", "--name", "n", "--audience", "billing", "--all"])
             #expect(!run.signaled && (run.status == 77 || run.status == 73), "\(run)")
-            #expect(Home.read(victim) == Array(String(repeating: "precious bytes\n", count: 3000).utf8), "sigil\(suffix) wrote through a planted link")
+            #expect(
+                Home.read(victim) == Array(String(repeating: "precious bytes\n", count: 3000).utf8),
+                "sigil\(suffix) wrote through a planted link")
         }
     }
 }

@@ -4,7 +4,7 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A read-only home and a full disk, each on its own small tmpfs.
@@ -12,7 +12,8 @@ import Glibc
 /// The tests run as root, so `chmod 0500` cannot make a folder read-only for them: a
 /// read-only mount is the honest way to get EROFS. Mounting needs CAP_SYS_ADMIN; where it
 /// is missing (an unprivileged container) these tests are skipped, not faked.
-@Suite("Read-only and full file systems", .serialized, .enabled(if: Mounts.available, "needs root that may mount a tmpfs"))
+@Suite(
+    "Read-only and full file systems", .serialized, .enabled(if: Mounts.available, "needs root that may mount a tmpfs"))
 struct FileSystemTests {
     @Test("On a read-only home, writing commands exit 73 saying so and change nothing")
     func readOnlyHome() async throws { try await Self.readOnly(strict: false) }

@@ -4,7 +4,7 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A hostile revocation-list file and the reason it must be refused with.
@@ -35,7 +35,8 @@ struct LegacyCase: Sendable, CustomTestStringConvertible {
 
 enum Lists {
     static let ids = [
-        TokenID(uuidString: "0ba28b74-8a04-41ae-a9a8-b51c2231ba58")!, TokenID(uuidString: "d1498a2b-b9ac-4f14-a81e-17a512ca432d")!,
+        TokenID(rawValue: 0x0ba2_8b74_8a04_41ae_a9a8_b51c_2231_ba58),
+        TokenID(rawValue: 0xd149_8a2b_b9ac_4f14_a81e_17a5_12ca_432d),
     ]
 
     static func valid(count: Int = 2, sequence: UInt64 = 7, keyID: String = Known.revocationKeyID) throws -> [UInt8] {
@@ -68,7 +69,8 @@ func keysetJSON(_ change: (inout [String: Any]) -> Void) -> [UInt8] {
 /// Journal lines as v0.1's JournalCodec wrote them (the codec is gone; the import reads them).
 enum Legacy {
     static func issue(_ id: TokenID = Known.guid, name: String = "n", at: Int64 = Sigil.now) -> String {
-        #"{"at":\#(at),"op":"issue","token":{"audience":"billing","created_at":\#(at),"created_by":"t","description":"","guid":"\#(id)","kid":"\#(Known.keyID)","name":"\#(name)","scope":"all","status":"active","updated_at":\#(at),"valid_from":\#(at - 3600),"valid_to":\#(at + 86_400)}}"# + "\n"
+        #"{"at":\#(at),"op":"issue","token":{"audience":"billing","created_at":\#(at),"created_by":"t","description":"","guid":"\#(id)","kid":"\#(Known.keyID)","name":"\#(name)","scope":"all","status":"active","updated_at":\#(at),"valid_from":\#(at - 3600),"valid_to":\#(at + 86_400)}}"#
+            + "\n"
     }
 
     static func export(_ sequence: UInt64, at: Int64 = Sigil.now) -> String {
@@ -90,33 +92,84 @@ struct HostileDataTests {
     static let lists: [ListCase] = [
         ListCase(name: "empty file", bytes: { [] }, expected: .malformed),
         ListCase(name: "100 NUL bytes", bytes: { [UInt8](repeating: 0, count: 100) }, expected: .malformed),
-        ListCase(name: "wrong magic", bytes: Lists.edited { var b = $0; b[3] = UInt8(ascii: "X"); return b }, expected: .malformed),
-        ListCase(name: "version 2", bytes: Lists.edited { var b = $0; b[4] = 2; return b }, expected: .unsupportedVersion),
-        ListCase(name: "0-length key id", bytes: Lists.edited { var b = $0; b[5] = 0; return b }, expected: .malformed),
-        ListCase(name: "key id with a NUL", bytes: Lists.edited { var b = $0; b[7] = 0; return b }, expected: .malformed),
+        ListCase(
+            name: "wrong magic",
+            bytes: Lists.edited {
+                var b = $0; b[3] = UInt8(ascii: "X"); return b
+            }, expected: .malformed),
+        ListCase(
+            name: "version 2",
+            bytes: Lists.edited {
+                var b = $0; b[4] = 2; return b
+            }, expected: .unsupportedVersion),
+        ListCase(
+            name: "0-length key id",
+            bytes: Lists.edited {
+                var b = $0; b[5] = 0; return b
+            }, expected: .malformed),
+        ListCase(
+            name: "key id with a NUL",
+            bytes: Lists.edited {
+                var b = $0; b[7] = 0; return b
+            }, expected: .malformed),
         ListCase(name: "truncated header", bytes: Lists.edited { Array($0.prefix(20)) }, expected: .malformed),
         ListCase(name: "truncated signature", bytes: Lists.edited { Array($0.dropLast()) }, expected: .malformed),
         ListCase(name: "one byte appended", bytes: Lists.edited { $0 + [0] }, expected: .malformed),
-        ListCase(name: "count 4,294,967,295 (no overflow)", bytes: Lists.edited { var b = $0; let c = Lists.entriesOffset - 4; b[c] = 0xff; b[c + 1] = 0xff; b[c + 2] = 0xff; b[c + 3] = 0xff; return b }, expected: .malformed),
-        ListCase(name: "entries swapped (unsorted)", bytes: Lists.edited { b in
-            let o = Lists.entriesOffset, n = RevocationList.entrySize
-            return Array(b[..<o]) + Array(b[(o + n)..<(o + 2 * n)]) + Array(b[o..<(o + n)]) + Array(b[(o + 2 * n)...])
-        }, expected: .malformed),
-        ListCase(name: "duplicate entry", bytes: Lists.edited { b in
-            let o = Lists.entriesOffset, n = RevocationList.entrySize
-            return Array(b[..<(o + n)]) + Array(b[o..<(o + n)]) + Array(b[(o + 2 * n)...])
-        }, expected: .malformed),
-        ListCase(name: "status 3", bytes: Lists.edited { var b = $0; b[Lists.entriesOffset + 16] = 3; return b }, expected: .malformed),
-        ListCase(name: "status 0", bytes: Lists.edited { var b = $0; b[Lists.entriesOffset + 16] = 0; return b }, expected: .malformed),
-        ListCase(name: "status flipped 1→2 (signed bytes changed)", bytes: Lists.edited { var b = $0; b[Lists.entriesOffset + 16] = 2; return b }, expected: .badSignature),
-        ListCase(name: "sequence raised", bytes: Lists.edited { var b = $0; b[6 + Known.revocationKeyID.utf8.count + 7] ^= 1; return b }, expected: .badSignature),
-        ListCase(name: "flipped signature byte", bytes: Lists.edited { var b = $0; b[b.count - 10] ^= 0x40; return b }, expected: .badSignature),
-        ListCase(name: "all-zero signature", bytes: Lists.edited { Array($0.dropLast(64)) + [UInt8](repeating: 0, count: 64) }, expected: .badSignature),
+        ListCase(
+            name: "count 4,294,967,295 (no overflow)",
+            bytes: Lists.edited {
+                var b = $0; let c = Lists.entriesOffset - 4; b[c] = 0xff; b[c + 1] = 0xff; b[c + 2] = 0xff;
+                b[c + 3] = 0xff; return b
+            }, expected: .malformed),
+        ListCase(
+            name: "entries swapped (unsorted)",
+            bytes: Lists.edited { b in
+                let o = Lists.entriesOffset, n = RevocationList.entrySize
+                return Array(b[..<o]) + Array(b[(o + n)..<(o + 2 * n)]) + Array(b[o..<(o + n)])
+                    + Array(b[(o + 2 * n)...])
+            }, expected: .malformed),
+        ListCase(
+            name: "duplicate entry",
+            bytes: Lists.edited { b in
+                let o = Lists.entriesOffset, n = RevocationList.entrySize
+                return Array(b[..<(o + n)]) + Array(b[o..<(o + n)]) + Array(b[(o + 2 * n)...])
+            }, expected: .malformed),
+        ListCase(
+            name: "status 3",
+            bytes: Lists.edited {
+                var b = $0; b[Lists.entriesOffset + 16] = 3; return b
+            }, expected: .malformed),
+        ListCase(
+            name: "status 0",
+            bytes: Lists.edited {
+                var b = $0; b[Lists.entriesOffset + 16] = 0; return b
+            }, expected: .malformed),
+        ListCase(
+            name: "status flipped 1→2 (signed bytes changed)",
+            bytes: Lists.edited {
+                var b = $0; b[Lists.entriesOffset + 16] = 2; return b
+            }, expected: .badSignature),
+        ListCase(
+            name: "sequence raised",
+            bytes: Lists.edited {
+                var b = $0; b[6 + Known.revocationKeyID.utf8.count + 7] ^= 1; return b
+            }, expected: .badSignature),
+        ListCase(
+            name: "flipped signature byte",
+            bytes: Lists.edited {
+                var b = $0; b[b.count - 10] ^= 0x40; return b
+            }, expected: .badSignature),
+        ListCase(
+            name: "all-zero signature",
+            bytes: Lists.edited { Array($0.dropLast(64)) + [UInt8](repeating: 0, count: 64) }, expected: .badSignature),
         ListCase(name: "unknown signer", bytes: { try Lists.valid(keyID: "r-someone-else") }, expected: .unknownKey),
-        ListCase(name: "larger than the loader's limit", bytes: { try Lists.valid(count: 50) }, expected: .tooLarge, maxBytes: 500),
+        ListCase(
+            name: "larger than the loader's limit", bytes: { try Lists.valid(count: 50) }, expected: .tooLarge,
+            maxBytes: 500),
     ]
 
-    @Test("Each hostile revocation list is refused with its reason and a message that says what to do", arguments: lists)
+    @Test(
+        "Each hostile revocation list is refused with its reason and a message that says what to do", arguments: lists)
     func hostileList(_ c: ListCase) throws {
         let bytes = try c.bytes()
         let key = try Known.revocationKey
@@ -139,7 +192,9 @@ struct HostileDataTests {
         try store.load(bytes: try Lists.valid(sequence: 7))
         let older = #expect(throws: RevocationListError.self) { try store.load(bytes: try Lists.valid(sequence: 6)) }
         #expect(older?.reason == .rollback)
-        let same = #expect(throws: RevocationListError.self) { try store.load(bytes: try Lists.valid(count: 1, sequence: 7)) }
+        let same = #expect(throws: RevocationListError.self) {
+            try store.load(bytes: try Lists.valid(count: 1, sequence: 7))
+        }
         #expect(same?.reason == .equivocation)
         #expect(store.list.sequence == 7 && store.list.count == 2)
     }
@@ -147,17 +202,61 @@ struct HostileDataTests {
     static let keysets: [KeysetCase] = [
         KeysetCase(name: "empty file", json: { [] }, hint: "sigil-keyset-v1"),
         KeysetCase(name: "NUL bytes", json: { [0, 0, 0, 0] }, hint: "sigil-keyset-v1"),
-        KeysetCase(name: "JSON with a NUL inside", json: { Array(#"{"format":"sigil-keyset-v1"\#u{0},"audience":"billing"}"#.utf8) }, hint: "sigil-keyset-v1"),
-        KeysetCase(name: "wrong format", json: { keysetJSON { $0["format"] = "sigil-keyset-v2" } }, hint: "export it again"),
-        KeysetCase(name: "Cyrillic і in the audience", json: { keysetJSON { $0["audience"] = "bill\u{0456}ng" } }, hint: "audience is not"),
+        KeysetCase(
+            name: "JSON with a NUL inside",
+            json: { Array(#"{"format":"sigil-keyset-v1"\#u{0},"audience":"billing"}"#.utf8) }, hint: "sigil-keyset-v1"),
+        KeysetCase(
+            name: "wrong format", json: { keysetJSON { $0["format"] = "sigil-keyset-v2" } }, hint: "export it again"),
+        KeysetCase(
+            name: "Cyrillic і in the audience", json: { keysetJSON { $0["audience"] = "bill\u{0456}ng" } },
+            hint: "audience is not"),
         KeysetCase(name: "0-length audience", json: { keysetJSON { $0["audience"] = "" } }, hint: "audience is not"),
-        KeysetCase(name: "token key in standard base64", json: { keysetJSON { $0["token_keys"] = [["kid": "k1", "key": Data([UInt8](repeating: 0xfb, count: 32)).base64EncodedString()]] } }, hint: "base64url"),
-        KeysetCase(name: "token key of 31 bytes", json: { keysetJSON { $0["token_keys"] = [["kid": "k1", "key": Base64URL.encode([UInt8](repeating: 1, count: 31))]] } }, hint: "must be 32 bytes"),
-        KeysetCase(name: "token key of 0 bytes", json: { keysetJSON { $0["token_keys"] = [["kid": "k1", "key": ""]] } }, hint: "must be 32 bytes"),
-        KeysetCase(name: "33-character key id", json: { keysetJSON { $0["token_keys"] = [["kid": String(repeating: "k", count: 33), "key": Base64URL.encode([UInt8](repeating: 1, count: 32))]] } }, hint: "[A-Za-z0-9_-]{1,32}"),
-        KeysetCase(name: "revocation key of 64 bytes", json: { keysetJSON { $0["revocation_keys"] = [["kid": "r1", "public_key": Base64URL.encode([UInt8](repeating: 1, count: 64))]] } }, hint: "must be 32 bytes"),
-        KeysetCase(name: "missing revocation_keys", json: { keysetJSON { $0["revocation_keys"] = nil } }, hint: "revocation_keys"),
-        KeysetCase(name: "larger than 1 MiB", json: { Array(repeating: 0x20, count: (1 << 20) + 1) }, hint: "larger than 1 MiB"),
+        KeysetCase(
+            name: "token key in standard base64",
+            json: {
+                keysetJSON {
+                    $0["token_keys"] = [
+                        ["kid": "k1", "key": Data([UInt8](repeating: 0xfb, count: 32)).base64EncodedString()]
+                    ]
+                }
+            }, hint: "base64url"),
+        KeysetCase(
+            name: "token key of 31 bytes",
+            json: {
+                keysetJSON {
+                    $0["token_keys"] = [["kid": "k1", "key": Base64URL.encode([UInt8](repeating: 1, count: 31))]]
+                }
+            }, hint: "must be 32 bytes"),
+        KeysetCase(
+            name: "token key of 0 bytes", json: { keysetJSON { $0["token_keys"] = [["kid": "k1", "key": ""]] } },
+            hint: "must be 32 bytes"),
+        KeysetCase(
+            name: "33-character key id",
+            json: {
+                keysetJSON {
+                    $0["token_keys"] = [
+                        [
+                            "kid": String(repeating: "k", count: 33),
+                            "key": Base64URL.encode([UInt8](repeating: 1, count: 32)),
+                        ]
+                    ]
+                }
+            }, hint: "[A-Za-z0-9_-]{1,32}"),
+        KeysetCase(
+            name: "revocation key of 64 bytes",
+            json: {
+                keysetJSON {
+                    $0["revocation_keys"] = [
+                        ["kid": "r1", "public_key": Base64URL.encode([UInt8](repeating: 1, count: 64))]
+                    ]
+                }
+            }, hint: "must be 32 bytes"),
+        KeysetCase(
+            name: "missing revocation_keys", json: { keysetJSON { $0["revocation_keys"] = nil } },
+            hint: "revocation_keys"),
+        KeysetCase(
+            name: "larger than 1 MiB", json: { Array(repeating: 0x20, count: (1 << 20) + 1) }, hint: "larger than 1 MiB"
+        ),
     ]
 
     @Test("Each hostile keyset is refused with a message naming the field, never a key", arguments: keysets)
@@ -187,50 +286,84 @@ struct HostileDataTests {
     }
 
     static let legacy: [LegacyCase] = [
-        LegacyCase(name: "corrupt middle line", setup: { home in
-            try Home.write(Array((Legacy.issue() + "{not json}\n" + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "remove that line")),
-        LegacyCase(name: "NUL bytes in a middle line", setup: { home in
-            try Home.write(Array(Legacy.issue().utf8) + [0, 0, 0, 0x0a] + Array(Legacy.issue(Lists.ids[1]).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "ledger.jsonl line 2")),
-        LegacyCase(name: "torn last record (no newline)", setup: { home in
-            try Home.write(Array((Legacy.issue() + #"{"at":1,"op":"iss"#).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .imports(tokens: 1)),
-        LegacyCase(name: "CRLF line ends", setup: { home in
-            try Home.write(Array((Legacy.issue() + Legacy.issue(Lists.ids[1])).replacingOccurrences(of: "\n", with: "\r\n").utf8), to: home + "/ledger.jsonl")
-        }, outcome: .imports(tokens: 2)),
-        LegacyCase(name: "GUID with Cyrillic а", setup: { home in
-            let line = Legacy.issue().replacingOccurrences(of: "0ba28b74", with: "0b\u{0430}28b74")
-            try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "line 1")),
-        LegacyCase(name: "unknown key nested 10,000 deep", setup: { home in
-            let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-            let line = Legacy.issue().replacingOccurrences(of: "{\"at\":", with: "{\"x\":\(deep),\"at\":")
-            try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "line 1")),
-        LegacyCase(name: "unknown keys from a newer version", setup: { home in
-            let line = Legacy.issue().replacingOccurrences(of: "{\"at\":", with: "{\"future\":{\"a\":[1,true,null,\"s\"]},\"at\":")
-            try Home.write(Array(line.utf8), to: home + "/ledger.jsonl")
-        }, outcome: .imports(tokens: 1)),
-        LegacyCase(name: "name with raw invalid UTF-8", setup: { home in
-            let parts = Legacy.issue(name: "NAME").components(separatedBy: "NAME")
-            try Home.write(Array(parts[0].utf8) + [0xff, 0xfe] + Array(parts[1].utf8) + Array(Legacy.issue(Lists.ids[1]).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "line 1")),
-        LegacyCase(name: "name with an ANSI escape", setup: { home in
-            let line = Legacy.issue(name: "NAME").replacingOccurrences(of: "NAME", with: "\\u001b[2J")
-            try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .imports(tokens: 2)),
-        LegacyCase(name: "symlinked ledger", setup: { home in
-            try FileManager.default.moveItem(atPath: home + "/ledger.jsonl", toPath: home + "/real.jsonl")
-            _ = symlink(home + "/real.jsonl", home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 77, hint: "symbolic link")),
-        LegacyCase(name: "ledger readable by others (0644)", setup: { home in
-            _ = chmod(home + "/ledger.jsonl", 0o644)
-        }, outcome: .fails(exit: 77, hint: "chmod 600")),
-        LegacyCase(name: "ledger is a folder", setup: { home in
-            unlink(home + "/ledger.jsonl")
-            try Home.mkdir(home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "not a regular file")),
+        LegacyCase(
+            name: "corrupt middle line",
+            setup: { home in
+                try Home.write(
+                    Array((Legacy.issue() + "{not json}\n" + Legacy.issue(Lists.ids[1])).utf8),
+                    to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "remove that line")),
+        LegacyCase(
+            name: "NUL bytes in a middle line",
+            setup: { home in
+                try Home.write(
+                    Array(Legacy.issue().utf8) + [0, 0, 0, 0x0a] + Array(Legacy.issue(Lists.ids[1]).utf8),
+                    to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "ledger.jsonl line 2")),
+        LegacyCase(
+            name: "torn last record (no newline)",
+            setup: { home in
+                try Home.write(Array((Legacy.issue() + #"{"at":1,"op":"iss"#).utf8), to: home + "/ledger.jsonl")
+            }, outcome: .imports(tokens: 1)),
+        LegacyCase(
+            name: "CRLF line ends",
+            setup: { home in
+                try Home.write(
+                    Array(
+                        (Legacy.issue() + Legacy.issue(Lists.ids[1])).replacingOccurrences(of: "\n", with: "\r\n").utf8),
+                    to: home + "/ledger.jsonl")
+            }, outcome: .imports(tokens: 2)),
+        LegacyCase(
+            name: "GUID with Cyrillic а",
+            setup: { home in
+                let line = Legacy.issue().replacingOccurrences(of: "0ba28b74", with: "0b\u{0430}28b74")
+                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "line 1")),
+        LegacyCase(
+            name: "unknown key nested 10,000 deep",
+            setup: { home in
+                let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+                let line = Legacy.issue().replacingOccurrences(of: "{\"at\":", with: "{\"x\":\(deep),\"at\":")
+                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "line 1")),
+        LegacyCase(
+            name: "unknown keys from a newer version",
+            setup: { home in
+                let line = Legacy.issue().replacingOccurrences(
+                    of: "{\"at\":", with: "{\"future\":{\"a\":[1,true,null,\"s\"]},\"at\":")
+                try Home.write(Array(line.utf8), to: home + "/ledger.jsonl")
+            }, outcome: .imports(tokens: 1)),
+        LegacyCase(
+            name: "name with raw invalid UTF-8",
+            setup: { home in
+                let parts = Legacy.issue(name: "NAME").components(separatedBy: "NAME")
+                try Home.write(
+                    Array(parts[0].utf8) + [0xff, 0xfe] + Array(parts[1].utf8) + Array(Legacy.issue(Lists.ids[1]).utf8),
+                    to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "line 1")),
+        LegacyCase(
+            name: "name with an ANSI escape",
+            setup: { home in
+                let line = Legacy.issue(name: "NAME").replacingOccurrences(of: "NAME", with: "\\u001b[2J")
+                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+            }, outcome: .imports(tokens: 2)),
+        LegacyCase(
+            name: "symlinked ledger",
+            setup: { home in
+                try FileManager.default.moveItem(atPath: home + "/ledger.jsonl", toPath: home + "/real.jsonl")
+                _ = symlink(home + "/real.jsonl", home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 77, hint: "symbolic link")),
+        LegacyCase(
+            name: "ledger readable by others (0644)",
+            setup: { home in
+                _ = chmod(home + "/ledger.jsonl", 0o644)
+            }, outcome: .fails(exit: 77, hint: "chmod 600")),
+        LegacyCase(
+            name: "ledger is a folder",
+            setup: { home in
+                unlink(home + "/ledger.jsonl")
+                try Home.mkdir(home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "not a regular file")),
     ]
 
     @Test("Each hostile v0.1 journal imports whole, or fails with a fix and leaves no database", arguments: legacy)
@@ -256,10 +389,13 @@ struct HostileDataTests {
     }
 
     static let legacyBugs: [LegacyCase] = [
-        LegacyCase(name: "overflowing time (2^63)", setup: { home in
-            let line = Legacy.issue().replacingOccurrences(of: "\"at\":\(Sigil.now)", with: "\"at\":9223372036854775808")
-            try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
-        }, outcome: .fails(exit: 65, hint: "line 1")),
+        LegacyCase(
+            name: "overflowing time (2^63)",
+            setup: { home in
+                let line = Legacy.issue().replacingOccurrences(
+                    of: "\"at\":\(Sigil.now)", with: "\"at\":9223372036854775808")
+                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+            }, outcome: .fails(exit: 65, hint: "line 1"))
     ]
 
     @Test(
@@ -269,7 +405,9 @@ struct HostileDataTests {
 
     @Test(
         "A v0.1 journal whose last line is blank imports, and no blank line blocks it",
-        .bug(id: "ledger-blank-tail", "Ledger.load called a newline-terminated bad last line torn; Ledger.append kept it"))
+        .bug(
+            id: "ledger-blank-tail", "Ledger.load called a newline-terminated bad last line torn; Ledger.append kept it"
+        ))
     func blankLastLine() async throws {
         let scratch = try Scratch("journal")
         let home = try Legacy.home(scratch, journal: Array((Legacy.issue() + "\n").utf8))
@@ -280,10 +418,13 @@ struct HostileDataTests {
 
     @Test(
         "A v0.1 export sequence past Int64.max imports, and the next list is above it",
-        .bug(id: "journal-sequence-sign", "JournalCodec.encode wrote sequence > Int64.max as a negative number the reader refused"))
+        .bug(
+            id: "journal-sequence-sign",
+            "JournalCodec.encode wrote sequence > Int64.max as a negative number the reader refused"))
     func hugeImportedSequence() async throws {
         let scratch = try Scratch("journal")
-        let home = try Legacy.home(scratch, journal: Array((Legacy.issue() + Legacy.export(UInt64(Int64.max) + 1)).utf8))
+        let home = try Legacy.home(
+            scratch, journal: Array((Legacy.issue() + Legacy.export(UInt64(Int64.max) + 1)).utf8))
         let run = try await Sigil.run(["--json", "revocations", "export", "-o", scratch.path("list.sgl")], home: home)
         #expect(run.status == 0, "\(run)")
         let object = try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any]
@@ -317,7 +458,9 @@ struct HostileDataTests {
         // Exhausted: refused, never wrapped to 0 or 1.
         let last = try await home.run(["revocations", "export", "-o", listPath])
         #expect(!last.signaled && last.status == 65 && last.err.contains("exhausted"), "\(last)")
-        #expect(try RevocationList(verifying: Home.read(listPath) ?? [], keys: [Known.revocationKey]).sequence == UInt64.max)
+        #expect(
+            try RevocationList(verifying: Home.read(listPath) ?? [], keys: [Known.revocationKey]).sequence == UInt64.max
+        )
     }
 
     @Test(
@@ -350,7 +493,10 @@ struct HostileDataTests {
         #expect(log.status == 0, "\(log)")
         let times = ((events as? [[String: Any]]) ?? []).compactMap { ($0["at"] as? NSNumber)?.int64Value }
         #expect(times == [.max, .min], "\(log)")
-        for arguments in [["show", id.description], ["list"], ["log"], ["--json", "list"], ["revocations", "export", "-o", scratch.path("l.sgl")]] {
+        for arguments in [
+            ["show", id.description], ["list"], ["log"], ["--json", "list"],
+            ["revocations", "export", "-o", scratch.path("l.sgl")],
+        ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 0, "\(run)")
         }

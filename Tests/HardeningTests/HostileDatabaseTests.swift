@@ -4,7 +4,7 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A command each damaged home is read with; `export` runs last, as it writes.
@@ -53,7 +53,9 @@ func rawControls(_ bytes: [UInt8], json: Bool) -> [String] {
     var found: [String] = []
     for b in bytes where (b < 0x20 && b != 0x0a) || (!json && b == 0x7f) { found.append("0x\(String(b, radix: 16))") }
     if !json {
-        for (label, seq): (String, [UInt8]) in [("U+202E", [0xe2, 0x80, 0xae]), ("U+200B", [0xe2, 0x80, 0x8b]), ("U+2028", [0xe2, 0x80, 0xa8])]
+        for (label, seq): (String, [UInt8]) in [
+            ("U+202E", [0xe2, 0x80, 0xae]), ("U+200B", [0xe2, 0x80, 0x8b]), ("U+2028", [0xe2, 0x80, 0xa8]),
+        ]
         where bytes.contains(subsequence: seq) {
             found.append(label)
         }
@@ -127,13 +129,18 @@ struct HostileDatabaseTests {
         RowDamage(
             name: "description with an escape sequence",
             sql: "UPDATE tokens SET description = \(esc) || '[2J' || char(0) || 'x' WHERE \(Victim.row)"),
-        RowDamage(name: "creator with a right-to-left override", sql: "UPDATE tokens SET created_by = 'eve' || char(8238) || 'txt' WHERE \(Victim.row)"),
+        RowDamage(
+            name: "creator with a right-to-left override",
+            sql: "UPDATE tokens SET created_by = 'eve' || char(8238) || 'txt' WHERE \(Victim.row)"),
         RowDamage(
             name: "valid_to before valid_from",
-            sql: "UPDATE tokens SET valid_from = \(Sigil.now + 20 * 86_400), valid_to = \(Sigil.now + 5 * 86_400) WHERE \(Victim.row)"),
+            sql:
+                "UPDATE tokens SET valid_from = \(Sigil.now + 20 * 86_400), valid_to = \(Sigil.now + 5 * 86_400) WHERE \(Victim.row)"
+        ),
         RowDamage(
             name: "window reversed across all of Int64",
-            sql: "UPDATE tokens SET valid_from = 9223372036854775807, valid_to = -9223372036854775808 WHERE \(Victim.row)",
+            sql:
+                "UPDATE tokens SET valid_from = 9223372036854775807, valid_to = -9223372036854775808 WHERE \(Victim.row)",
             victimListed: false),
         RowDamage(
             name: "parent that does not exist",
@@ -145,10 +152,14 @@ struct HostileDatabaseTests {
                 UPDATE tokens SET parent = x'0ba28b748a0441aea9a8b51c2231ba58' WHERE \(Victim.row);
                 UPDATE tokens SET parent = x'd1498a2bb9ac4f14a81e17a512ca432d' WHERE \(Victim.healthyRow);
                 """,
-            extra: [["revoke", "--yes", "--cascade", "0ba28b74"], ["delete", "--yes", Victim.prefix], ["ledger", "compact"]]),
+            extra: [
+                ["revoke", "--yes", "--cascade", "0ba28b74"], ["delete", "--yes", Victim.prefix],
+                ["ledger", "compact"],
+            ]),
     ]
 
-    @Test("Each damaged row is refused with 65 naming sigil.db or survived, never trapped or shown raw", arguments: rows)
+    @Test(
+        "Each damaged row is refused with 65 naming sigil.db or survived, never trapped or shown raw", arguments: rows)
     func damagedRow(_ c: RowDamage) async throws {
         let scratch = try Scratch("rows")
         let home = try Victim.home(scratch)
@@ -175,7 +186,9 @@ struct HostileDatabaseTests {
             sql: "UPDATE tokens SET status = NULL WHERE \(Victim.row)", refuse: allProbesOnTheVictim.union([.export])),
     ]
 
-    @Test("A damaged row of a revoked token stops the export instead of leaving the token off the list", arguments: exportBugs)
+    @Test(
+        "A damaged row of a revoked token stops the export instead of leaving the token off the list",
+        arguments: exportBugs)
     func exportBug(_ c: RowDamage) async throws { try await damagedRow(c) }
 
     static let recordBugs: [RowDamage] = [
@@ -183,7 +196,8 @@ struct HostileDatabaseTests {
             name: "unknown scope kind", sql: "UPDATE tokens SET scope_kind = 'superuser' WHERE \(Victim.row)",
             refuse: allProbesOnTheVictim),
         RowDamage(
-            name: "custom scope ',,'", sql: "UPDATE tokens SET scope_kind = 'custom', scope_pairs = ',,' WHERE \(Victim.row)",
+            name: "custom scope ',,'",
+            sql: "UPDATE tokens SET scope_kind = 'custom', scope_pairs = ',,' WHERE \(Victim.row)",
             refuse: allProbesOnTheVictim),
         RowDamage(
             name: "NULL name", schema: dropNotNull("name         TEXT NOT NULL"),
@@ -199,9 +213,14 @@ struct HostileDatabaseTests {
     static let rawBugs: [RowDamage] = [
         RowDamage(
             name: "scope pair with an escape sequence",
-            sql: "UPDATE tokens SET scope_kind = 'custom', scope_pairs = 'devices.list' || \(esc) || '[2J' WHERE \(Victim.row)"),
-        RowDamage(name: "audience with an escape sequence", sql: "UPDATE tokens SET audience = 'billing' || \(esc) || '[2J' WHERE \(Victim.row)"),
-        RowDamage(name: "key id with an escape sequence", sql: "UPDATE tokens SET kid = \(esc) || '[2J' WHERE \(Victim.row)"),
+            sql:
+                "UPDATE tokens SET scope_kind = 'custom', scope_pairs = 'devices.list' || \(esc) || '[2J' WHERE \(Victim.row)"
+        ),
+        RowDamage(
+            name: "audience with an escape sequence",
+            sql: "UPDATE tokens SET audience = 'billing' || \(esc) || '[2J' WHERE \(Victim.row)"),
+        RowDamage(
+            name: "key id with an escape sequence", sql: "UPDATE tokens SET kid = \(esc) || '[2J' WHERE \(Victim.row)"),
     ]
 
     @Test("Stored audience, key id and scope pairs are escaped in show and list", arguments: rawBugs)
@@ -221,7 +240,9 @@ struct HostileDatabaseTests {
             }),
     ]
 
-    @Test("Damaged event rows are refused or shown as stored, never as other valid JSON or another action", arguments: logBugs)
+    @Test(
+        "Damaged event rows are refused or shown as stored, never as other valid JSON or another action",
+        arguments: logBugs)
     func logBug(_ c: RowDamage) async throws { try await damagedRow(c) }
 
     static let files: [FileDamage] = [
@@ -246,14 +267,18 @@ struct HostileDatabaseTests {
             try Home.write((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }, to: db + "-wal")
         },
         FileDamage(name: "a -wal file with a valid magic and garbage frames") { db in
-            try Home.write([0x37, 0x7f, 0x06, 0x82, 0, 0x2d, 0xe2, 0x18] + (0..<32_760).map { UInt8(truncatingIfNeeded: $0 &* 13) }, to: db + "-wal")
+            try Home.write(
+                [0x37, 0x7f, 0x06, 0x82, 0, 0x2d, 0xe2, 0x18]
+                    + (0..<32_760).map { UInt8(truncatingIfNeeded: $0 &* 13) }, to: db + "-wal")
         },
         FileDamage(name: "a -shm file of garbage") { db in
             try Home.write((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 29) }, to: db + "-shm")
         },
     ]
 
-    @Test("Each damaged database file is refused with 65 naming sigil.db or read correctly, and never rewritten by a read", arguments: files)
+    @Test(
+        "Each damaged database file is refused with 65 naming sigil.db or read correctly, and never rewritten by a read",
+        arguments: files)
     func damagedFile(_ c: FileDamage) async throws {
         let scratch = try Scratch("dbfile")
         let home = try Victim.home(scratch)
@@ -263,7 +288,8 @@ struct HostileDatabaseTests {
 
     /// Runs every probe and checks the rules every damaged home must keep.
     static func probe(
-        _ home: Home, scratch: Scratch, refuse: Set<Probe>, victimListed: Bool, check: (@Sendable (Probe, Run) -> String?)?
+        _ home: Home, scratch: Scratch, refuse: Set<Probe>, victimListed: Bool,
+        check: (@Sendable (Probe, Run) -> String?)?
     ) async throws {
         let db = home.path + "/sigil.db"
         let before = Home.read(db)
@@ -275,7 +301,9 @@ struct HostileDatabaseTests {
             if refuse.contains(probe) { #expect(run.status == 65, "damaged data shown as sound: \(run)") }
             let raw = rawControls(run.stdout, json: probe.isJSON) + rawControls(run.stderr, json: false)
             #expect(raw.isEmpty, "\(raw) written raw to the terminal: \(run)")
-            if probe != .export { #expect(Home.read(db) == before, "a read command rewrote sigil.db: \(run.arguments)") }
+            if probe != .export {
+                #expect(Home.read(db) == before, "a read command rewrote sigil.db: \(run.arguments)")
+            }
             guard run.status == 0 else { continue }
             switch probe {
             case .listJSON:
@@ -284,9 +312,12 @@ struct HostileDatabaseTests {
             case .showJSON, .logJSON:
                 #expect((try? JSONSerialization.jsonObject(with: Data(run.stdout))) != nil, "not JSON: \(run)")
             case .export:
-                let list = try? RevocationList(verifying: Home.read(scratch.path("list.sgl")) ?? [], keys: [Known.revocationKey])
+                let list = try? RevocationList(
+                    verifying: Home.read(scratch.path("list.sgl")) ?? [], keys: [Known.revocationKey])
                 #expect(list != nil, "the exported list does not verify: \(run)")
-                if victimListed { #expect(list?.status(of: Victim.id) != nil, "the revoked token is missing from the list: \(run)") }
+                if victimListed {
+                    #expect(list?.status(of: Victim.id) != nil, "the revoked token is missing from the list: \(run)")
+                }
             default: break
             }
             if let problem = check?(probe, run) { Issue.record("\(problem): \(run)") }

@@ -4,7 +4,7 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A home made unsafe in one way, the phrase of the fix its refusal must give, and the
@@ -27,7 +27,8 @@ struct SecretFileTests {
             try FileManager.default.moveItem(atPath: home.path + "/keyring.json", toPath: home.path + "/real.json")
             _ = symlink(home.path + "/real.json", home.path + "/keyring.json")
         },
-        UnsafeHomeCase(name: "hard-linked keyring (link count 2)", hint: "Replace the link with the real file") { home in
+        UnsafeHomeCase(name: "hard-linked keyring (link count 2)", hint: "Replace the link with the real file") {
+            home in
             guard link(home.path + "/keyring.json", home.path + "/../keyring-elsewhere.json") == 0 else {
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
@@ -47,7 +48,9 @@ struct SecretFileTests {
     @Test(
         "An unsafe keyring or home is refused with 77 and the fix; nothing is read or changed",
         .enabled(if: geteuid() == 0, "chown to another user needs root"),
-        .bug(id: "secret-file-checks", "SecureFile checked the path with lstat, then opened it; no link-count or owner check"),
+        .bug(
+            id: "secret-file-checks",
+            "SecureFile checked the path with lstat, then opened it; no link-count or owner check"),
         arguments: cases)
     func unsafeHome(_ c: UnsafeHomeCase) async throws {
         let scratch = try Scratch("round2")
@@ -55,7 +58,8 @@ struct SecretFileTests {
         try c.setup(home)
         let before = home.snapshot()
         for arguments in [
-            ["issue", "--name", "n", "--audience", "billing", "--all"], ["verify", home.token, "--audience", "billing"],
+            ["issue", "--name", "n", "--audience", "billing", "--all"],
+            ["verify", home.token, "--audience", "billing"],
             ["keys", "list"],
         ] {
             let run = try await home.run(arguments)
@@ -87,7 +91,9 @@ struct SecretFileTests {
 struct ReadingCommandHomeTests {
     @Test(
         "pull, show and inspect refuse a home others can write (77) and install nothing",
-        .bug(id: "reader-home-check", "inspect and revocations pull/show loaded the home keyring without ensureHome's checks"))
+        .bug(
+            id: "reader-home-check",
+            "inspect and revocations pull/show loaded the home keyring without ensureHome's checks"))
     func worldWritableHome() async throws {
         let scratch = try Scratch("round2")
         let home = try Home(in: scratch)
@@ -146,22 +152,29 @@ struct PullUnverifiedFileTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "FILE #9 with a flipped signature byte", current: {
-            var bytes = try Lists.valid(sequence: 9)
-            bytes[bytes.count - 3] ^= 1
-            return bytes
-        }, hint: "header says sequence 9, higher than the incoming 8"),
-        Case(name: "FILE #9 signed by an unknown key", current: { try Lists.valid(sequence: 9, keyID: "r-other") },
-             hint: "header says sequence 9, higher than the incoming 8"),
-        Case(name: "FILE #9 cut short after its header", current: { Array(try Lists.valid(sequence: 9).prefix(60)) },
-             hint: "header says sequence 9, higher than the incoming 8"),
-        Case(name: "FILE that is not a list at all", current: { Array("<html>503 Service Unavailable</html>".utf8) },
-             hint: "cannot tell which sequence"),
+        Case(
+            name: "FILE #9 with a flipped signature byte",
+            current: {
+                var bytes = try Lists.valid(sequence: 9)
+                bytes[bytes.count - 3] ^= 1
+                return bytes
+            }, hint: "header says sequence 9, higher than the incoming 8"),
+        Case(
+            name: "FILE #9 signed by an unknown key", current: { try Lists.valid(sequence: 9, keyID: "r-other") },
+            hint: "header says sequence 9, higher than the incoming 8"),
+        Case(
+            name: "FILE #9 cut short after its header", current: { Array(try Lists.valid(sequence: 9).prefix(60)) },
+            hint: "header says sequence 9, higher than the incoming 8"),
+        Case(
+            name: "FILE that is not a list at all", current: { Array("<html>503 Service Unavailable</html>".utf8) },
+            hint: "cannot tell which sequence"),
     ]
 
     @Test(
         "An older list does not replace a FILE that fails to verify, unless --force",
-        .bug(id: "pull-unverified-rollback", "pull skipped the rollback check when FILE did not verify and installed any older list"),
+        .bug(
+            id: "pull-unverified-rollback",
+            "pull skipped the rollback check when FILE did not verify and installed any older list"),
         arguments: cases)
     func refusedUnlessForced(_ c: Case) async throws {
         let scratch = try Scratch("round2")
@@ -191,12 +204,18 @@ struct PullUnverifiedFileTests {
         damaged[damaged.count - 3] ^= 1
         try Home.write(damaged, to: scratch.path("current.sgl"), mode: 0o644)
         try Home.write(try Lists.valid(sequence: 10), to: scratch.path("incoming.sgl"), mode: 0o644)
-        let run = try await home.run(["revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl")])
+        let run = try await home.run([
+            "revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl"),
+        ])
         #expect(run.status == 0 && run.err.contains("did not verify with these keys"), "\(run)")
-        #expect(FileManager.default.contents(atPath: scratch.path("current.sgl")).map(Array.init) == (try Lists.valid(sequence: 10)))
+        #expect(
+            FileManager.default.contents(atPath: scratch.path("current.sgl")).map(Array.init)
+                == (try Lists.valid(sequence: 10)))
         // --force does not override the checks against a FILE that verifies.
         try Home.write(try Lists.valid(sequence: 8), to: scratch.path("older.sgl"), mode: 0o644)
-        let older = try await home.run(["revocations", "pull", scratch.path("older.sgl"), "-o", scratch.path("current.sgl"), "--force"])
+        let older = try await home.run([
+            "revocations", "pull", scratch.path("older.sgl"), "-o", scratch.path("current.sgl"), "--force",
+        ])
         #expect(older.status == 22, "\(older)")
     }
 }
@@ -209,7 +228,10 @@ struct UsageJSONTests {
         .bug(id: "usage-json", "argument errors exited 64 with no JSON on stdout, though CLI.md promises it"),
         arguments: [
             (["issue", "--json", "--bogus"], "Missing expected argument '--name"),
-            (["--json", "issue", "--name", "n", "--audience", "billing", "--all", "--bogus"], "Unknown option '--bogus'"),
+            (
+                ["--json", "issue", "--name", "n", "--audience", "billing", "--all", "--bogus"],
+                "Unknown option '--bogus'"
+            ),
             (["verify", "--json", "--audience", "billing", "--leeway", "soon", "-"], "The value 'soon' is invalid"),
         ])
     func usageJSON(arguments: [String], message: String) async throws {
@@ -219,7 +241,8 @@ struct UsageJSONTests {
         let run = try await home.run(arguments)
         #expect(!run.signaled && run.status == 64, "\(run)")
         let object = try #require(
-            try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any], "stdout is one JSON object: \(run)")
+            try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any],
+            "stdout is one JSON object: \(run)")
         #expect(object["error"] as? String == "usage")
         #expect(object["exit_code"] as? Int == 64)
         #expect((object["message"] as? String)?.contains(message) == true, "\(run)")

@@ -4,7 +4,7 @@ import SigilVerifier
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Byte patterns that must never be printed or logged: a value in every encoding a careless
@@ -68,10 +68,14 @@ struct SecretHygieneTests {
             ["init"], ["--json", "init"],
             ["inspect", token], ["--json", "inspect", token], ["inspect", String(forged)], ["inspect", "sgl_AAAA"],
             ["verify", token, "--audience", "billing"], ["--json", "verify", token, "--audience", "billing"],
-            ["verify", String(forged), "--audience", "billing"], ["--json", "verify", String(forged), "--audience", "billing"],
-            ["verify", token, "--audience", "shipping"], ["verify", token, "--audience", "billing", "--permission", "devices.delete"],
-            ["verify", token, "--audience", "billing", "--at", "2040-01-01"], ["verify", token, "--audience", "bad aud"],
-            ["list"], ["--json", "list"], ["show", guid], ["--json", "show", guid], ["show", token], ["show", "ffffffff"],
+            ["verify", String(forged), "--audience", "billing"],
+            ["--json", "verify", String(forged), "--audience", "billing"],
+            ["verify", token, "--audience", "shipping"],
+            ["verify", token, "--audience", "billing", "--permission", "devices.delete"],
+            ["verify", token, "--audience", "billing", "--at", "2040-01-01"],
+            ["verify", token, "--audience", "bad aud"],
+            ["list"], ["--json", "list"], ["show", guid], ["--json", "show", guid], ["show", token],
+            ["show", "ffffffff"],
             ["edit", guid, "--name", "renamed"], ["edit", token, "--name", "x"],
             ["deactivate", guid], ["activate", guid], ["--json", "deactivate", guid], ["activate", guid],
             ["keys"], ["keys", "list"], ["--json", "keys", "list"], ["keys", "add"], ["keys", "promote", "k-nobody"],
@@ -85,7 +89,8 @@ struct SecretHygieneTests {
             ["verify", token, "--audience", "billing", "--revocations", listFile],
             ["ledger", "compact"], ["--json", "ledger", "compact"],
             ["log"], ["--json", "log"], ["log", guid], ["--json", "log", token], ["log", "--actor", token],
-            ["issue", "--name", "fail", "--audience", "billing"], ["issue", "--name", "x", "--audience", "billing", "--all", "--expires-in", "0d"],
+            ["issue", "--name", "fail", "--audience", "billing"],
+            ["issue", "--name", "x", "--audience", "billing", "--all", "--expires-in", "0d"],
             ["revoke", guid], ["revoke", "--yes", guid], ["delete", "--yes", guid], ["activate", guid],
             ["keys", "rotate"], ["--yes", "keys", "retire", Known.keyID], ["keys", "retire", "--yes", Known.keyID],
             ["--help"], ["issue", "--help"], ["nonsense"],
@@ -94,7 +99,8 @@ struct SecretHygieneTests {
         for arguments in commands { runs.append(try await home.run(arguments)) }
         let issued = try await home.run(["--json", "issue", "--name", "printed once", "--audience", "billing", "--all"])
         #expect(issued.status == 0, "\(issued)")
-        let newToken = try #require((try JSONSerialization.jsonObject(with: Data(issued.stdout)) as? [String: Any])?["token"] as? String)
+        let newToken = try #require(
+            (try JSONSerialization.jsonObject(with: Data(issued.stdout)) as? [String: Any])?["token"] as? String)
         let plain = try await home.run(["issue", "--name", "printed once too", "--audience", "billing", "--all"])
         #expect(plain.status == 0 && plain.out.hasPrefix("sgl_"), "\(plain)")
         let plainToken = plain.out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -103,20 +109,27 @@ struct SecretHygieneTests {
 
         let rotated = try await home.run(["keys", "rotate"])
         #expect(rotated.status == 0, "\(rotated)")
-        let afterRotation = try await home.run(["--json", "issue", "--name", "after rotation", "--audience", "billing", "--all"])
+        let afterRotation = try await home.run([
+            "--json", "issue", "--name", "after rotation", "--audience", "billing", "--all",
+        ])
         #expect(afterRotation.status == 0, "\(afterRotation)")
-        let rotatedToken = try #require((try JSONSerialization.jsonObject(with: Data(afterRotation.stdout)) as? [String: Any])?["token"] as? String)
+        let rotatedToken = try #require(
+            (try JSONSerialization.jsonObject(with: Data(afterRotation.stdout)) as? [String: Any])?["token"] as? String)
         let log = try await home.run(["--json", "log", "--limit", "100000"])
         #expect(log.status == 0, "\(log)")
 
         // Everything secret the home ever held, read from keyring.json itself: every base64url
         // "secret" and "seed" (keys rotate and add made new ones).
         var secrets = Forbidden()
-        let ringJSON = try #require(try JSONSerialization.jsonObject(with: Data(Home.read(home.path + "/keyring.json") ?? [])) as? [String: Any])
+        let ringJSON = try #require(
+            try JSONSerialization.jsonObject(with: Data(Home.read(home.path + "/keyring.json") ?? [])) as? [String: Any]
+        )
         var masters: [[UInt8]] = [Known.secret]
         var seeds: [[UInt8]] = [Known.seed]
         for key in ringJSON["token_keys"] as? [[String: Any]] ?? [] {
-            if let text = key["secret"] as? String, let bytes = Base64URL.decode(Substring(text)) { masters.append(bytes) }
+            if let text = key["secret"] as? String, let bytes = Base64URL.decode(Substring(text)) {
+                masters.append(bytes)
+            }
         }
         for key in ringJSON["revocation_keys"] as? [[String: Any]] ?? [] {
             if let text = key["seed"] as? String, let bytes = Base64URL.decode(Substring(text)) { seeds.append(bytes) }
@@ -125,19 +138,25 @@ struct SecretHygieneTests {
         for (i, master) in masters.enumerated() {
             secrets.add("master secret \(i)", master)
             for audience in ["billing", "shipping"] {
-                secrets.add("K_aud \(audience) of key \(i)", try TokenMinter.audienceKey(masterSecret: master, audience: audience))
+                secrets.add(
+                    "K_aud \(audience) of key \(i)",
+                    try TokenMinter.audienceKey(masterSecret: master, audience: audience))
             }
         }
         for (i, seed) in seeds.enumerated() { secrets.add("signing seed \(i)", seed) }
         var tokens = Forbidden()
-        for (label, text) in [("known token", token), ("issued token", newToken), ("plain issued token", plainToken), ("token after rotation", rotatedToken)] {
+        for (label, text) in [
+            ("known token", token), ("issued token", newToken), ("plain issued token", plainToken),
+            ("token after rotation", rotatedToken),
+        ] {
             tokens.add(label, Array(text.utf8))
             if let body = Base64URL.decode(text.dropFirst(4)) { tokens.add("\(label) bytes", body) }
         }
 
         for run in runs + [issued, plain, rotated, afterRotation, log] {
             for (stream, bytes) in [("stdout", run.stdout), ("stderr", run.stderr)] {
-                #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) on \(stream) of \(run.arguments)")
+                #expect(
+                    secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) on \(stream) of \(run.arguments)")
             }
             #expect(!run.signaled, "\(run)")
         }
@@ -154,7 +173,9 @@ struct SecretHygieneTests {
 
         #expect(Home.mode(home.path + "/sigil.db-wal") != nil, "no -wal to search")
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: home.path)) ?? []
-        for file in ["sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq"] + leftovers.filter({ $0.hasSuffix(".tmp") }) {
+        for file in ["sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq"]
+            + leftovers.filter({ $0.hasSuffix(".tmp") })
+        {
             let bytes = Home.read(home.path + "/" + file) ?? []
             #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) in \(file)")
             #expect(tokens.found(in: bytes).isEmpty, "\(tokens.found(in: bytes)) in \(file)")

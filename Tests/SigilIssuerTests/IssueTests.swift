@@ -72,7 +72,8 @@ struct IssueTests {
         let error = expectIssuerError(.invalidInput) {
             try issuer.issue(request(scope: .custom(["devices.list", "devices.fly"])), by: alice, now: t0)
         }
-        #expect(error?.detail == .unknownPermission("devices.fly", known: Catalog.example.withIssuerResources().allPairs))
+        #expect(
+            error?.detail == .unknownPermission("devices.fly", known: Catalog.example.withIssuerResources().allPairs))
         #expect(try issuer.isEmpty())
     }
 
@@ -81,7 +82,8 @@ struct IssueTests {
         let error = expectIssuerError(.invalidInput) {
             try issuer.issue(request(scope: .custom(["printers.*"])), by: alice, now: t0)
         }
-        #expect(error?.detail == .unknownResource("printers", known: ["audit", "devices", "invoices", "tokens", "users"]))
+        #expect(
+            error?.detail == .unknownResource("printers", known: ["audit", "devices", "invoices", "tokens", "users"]))
         #expect(try issuer.isEmpty())
     }
 

@@ -60,7 +60,8 @@ struct ScopeTests {
     @Test("Without a permission, any scope verifies", arguments: cases)
     func noPermission(_ c: Case) throws {
         let token = try TestKeys.mint(try TestKeys.claims(scope: c.scope))
-        #expect(try TestKeys.verifier().verify(token, for: nil, at: TestKeys.now).scopeKind.rawValue == c.scope.kindCode)
+        #expect(
+            try TestKeys.verifier().verify(token, for: nil, at: TestKeys.now).scopeKind.rawValue == c.scope.kindCode)
     }
 
     @Test(

@@ -170,7 +170,8 @@ struct IssueTests {
             BadInput(options: ["--scope", "Devices.List"], message: "is not resource.action"),
             BadInput(options: ["--scope", "devices"], message: "is not resource.action"),
             BadInput(options: ["--scope", ","], message: "at least one"),
-            BadInput(options: ["--scope", "robots.*"], message: "Known resources: audit, devices, invoices, tokens, users"),
+            BadInput(
+                options: ["--scope", "robots.*"], message: "Known resources: audit, devices, invoices, tokens, users"),
             BadInput(options: ["--all", "--name", ""], message: "--name must not be empty"),
             BadInput(options: ["--all", "--name", "tab\there"], message: "control characters"),
             BadInput(options: ["--all", "--description", "two\nlines"], message: "control characters"),

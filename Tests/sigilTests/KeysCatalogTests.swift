@@ -64,7 +64,8 @@ struct KeysCatalogTests {
         #expect(promote.exitCode == 0, "\(promote)")
         #expect(promote.stderr.contains("\(added) now issues new tokens"))
         #expect(try await box.activeKeyID() == added)
-        #expect(try await Self.states(box) == [oldKey: "verifying", added: "active"], "the former key is not 'pending'")
+        #expect(
+            try await Self.states(box) == [oldKey: "verifying", added: "active"], "the former key is not 'pending'")
         let (new, _) = try await box.issue(name: "new")
         #expect(try await box.run("--json", "inspect", "-", stdin: new + "\n").jsonObject()["kid"] as? String == added)
         // The keyset exported before the promotion verifies both tokens.
@@ -106,7 +107,7 @@ struct KeysCatalogTests {
     }
 
     @Test(
-        "The first-use keyring and its key ids are dated SIGIL_NOW, like everything else",)
+        "The first-use keyring and its key ids are dated SIGIL_NOW, like everything else", )
     func keysDatedNow() async throws {
         let box = try Sandbox()
         try #require(try await box.run("init").exitCode == 0)

@@ -129,7 +129,7 @@ struct LedgerTests {
     }
 
     @Test(
-        "Readers do not wait for a writer's lock: WAL lets list and show read while a write is under way",)
+        "Readers do not wait for a writer's lock: WAL lets list and show read while a write is under way", )
     func readersDoNotWait() async throws {
         let box = try Sandbox()
         let (_, guid) = try await box.issue(name: "x")

@@ -129,7 +129,9 @@ struct BlockingInputTests {
 
     @Test(
         "A FIFO as --revocations, --keys, a pull source or a list to show is refused at once",
-        .bug(id: "fifo-blocks", "FileBytes.read opened without O_NONBLOCK: open(2) of a FIFO waits for a writer forever"))
+        .bug(
+            id: "fifo-blocks", "FileBytes.read opened without O_NONBLOCK: open(2) of a FIFO waits for a writer forever")
+    )
     func fifos() async throws {
         let f = try await Fixture.make()
         let output = f.box.path("pulled.sgl")
@@ -162,7 +164,8 @@ struct BlockingInputTests {
             #expect(run.result.stderr.contains("longer than a token can be"), "\(run)")
             #expect(run.seconds < 10, "\(run)")
         }
-        let json = try await runBounded(f.box, ["--json", "verify", "-", "--audience", "billing"], stdin: flood, limit: 30)
+        let json = try await runBounded(
+            f.box, ["--json", "verify", "-", "--audience", "billing"], stdin: flood, limit: 30)
         #expect(json.result.exitCode == 10, "\(json)")
         let object = try json.result.jsonObject()
         #expect(object["valid"] as? Bool == false && object["reason"] as? String == "malformed", "\(json)")

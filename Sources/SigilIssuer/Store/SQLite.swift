@@ -82,7 +82,8 @@ package final class SQLiteDatabase {
         let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let error = SQLiteError(
-                code: rc & 0xff, extendedCode: rc, message: db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory")
+                code: rc & 0xff, extendedCode: rc,
+                message: db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory")
             sqlite3_close_v2(db)
             throw error
         }
@@ -204,7 +205,8 @@ package final class SQLiteStatement {
         guard let bytes else { return try database.check(sqlite3_bind_null(raw, index)) }
         let rc = bytes.withUnsafeBytes { buffer in
             // A zero-length blob still needs a non-NULL pointer, or SQLite binds NULL.
-            sigil_sqlite3_bind_blob(raw, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count))
+            sigil_sqlite3_bind_blob(
+                raw, index, buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(buffer.count))
         }
         try database.check(rc)
     }
@@ -243,7 +245,9 @@ package final class SQLiteStatement {
     /// Calls `body` with the column's bytes, valid only during the call.
     package func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         let count = Int(sqlite3_column_bytes(raw, column))
-        guard let base = sqlite3_column_blob(raw, column), count > 0 else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let base = sqlite3_column_blob(raw, column), count > 0 else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         return body(UnsafeRawBufferPointer(start: base, count: count))
     }
 

@@ -418,7 +418,8 @@ package final class SQLiteStore {
     }
 
     /// Calls `body` with each live token the query selects, in its order, without building an array.
-    package func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws {
+    package func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
+    {
         var (clause, values) = whereClause(query, access: access)
         let order =
             switch query.sort {
@@ -566,7 +567,8 @@ package final class SQLiteStore {
 
     package func setState(_ key: String, _ value: Int64) throws {
         let s = try db.statement(
-            "INSERT INTO issuer_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            "INSERT INTO issuer_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
         try s.bind(1, key)
         try s.bind(2, value)
         try s.run()
@@ -592,7 +594,8 @@ package final class SQLiteStore {
     /// The newest stored list: its sequence, issue time, the change count it reflects and its bytes.
     package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
         let s = try db.statement(
-            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 1")
+            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 1"
+        )
         defer { s.reset() }
         guard try s.step() else { return nil }
         return (UInt64(bitPattern: s.int64(0)), s.int64(1), s.int64(2), s.blob(3))
@@ -687,7 +690,10 @@ package final class SQLiteStore {
                     detail: .databaseCorrupt(path: path))
             }
             rows.append(
-                (s.int64(0), AuditEvent(at: s.int64(1), actor: s.text(2), action: action, guids: [], detailsJSON: details))
+                (
+                    s.int64(0),
+                    AuditEvent(at: s.int64(1), actor: s.text(2), action: action, guids: [], detailsJSON: details)
+                )
             )
         }
         let links = try db.statement("SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid")

@@ -22,7 +22,8 @@ struct Init: ParsableCommand {
             let ring = try issuer.keyring()
             if global.json {
                 Console.json([
-                    "home": home.path, "database": issuer.databasePath, "keyring": Keyring.path(home: home.path), "kid": ring.activeKey.keyID,
+                    "home": home.path, "database": issuer.databasePath, "keyring": Keyring.path(home: home.path),
+                    "kid": ring.activeKey.keyID,
                     "revocation_kid": ring.signingKey.keyID,
                 ])
             }

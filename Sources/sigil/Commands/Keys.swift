@@ -57,7 +57,8 @@ struct KeysList: ParsableCommand {
                 ring.tokenKeys.map { [$0.keyID, "token", $0.state.rawValue, TimeText.format($0.createdAt)] }
                 + ring.revocationKeys.map {
                     [
-                        $0.keyID, "revocation-list", $0.state == .active ? "signing" : ($0.state ?? .verifying).rawValue,
+                        $0.keyID, "revocation-list",
+                        $0.state == .active ? "signing" : ($0.state ?? .verifying).rawValue,
                         TimeText.format($0.createdAt),
                     ]
                 }
@@ -101,7 +102,8 @@ struct KeysAdd: ParsableCommand {
     func run() throws {
         try changeKeyring(global, actorOption) { issuer, actor in
             let key = try issuer.addKey(revocation: revocation, by: actor, now: Home.now)
-            return "Added pending \(revocation ? "revocation-list " : "")key \(key). Export keysets to services, then: sigil keys promote \(key)"
+            return
+                "Added pending \(revocation ? "revocation-list " : "")key \(key). Export keysets to services, then: sigil keys promote \(key)"
         }
     }
 }
@@ -124,7 +126,8 @@ struct KeysPromote: ParsableCommand {
                 return "\(kid) is already the issuing key; nothing changed."
             }
             if try issuer.keyring().revocationKeys.contains(where: { $0.keyID == kid }) {
-                return "\(kid) now signs revocation lists; services keep accepting \(previous)'s until: sigil keys retire \(previous)"
+                return
+                    "\(kid) now signs revocation lists; services keep accepting \(previous)'s until: sigil keys retire \(previous)"
             }
             return "\(kid) now issues new tokens; \(previous) keeps verifying until: sigil keys retire \(previous)"
         }

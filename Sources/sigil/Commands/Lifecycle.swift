@@ -49,7 +49,8 @@ func runLifecycle(
         }
         if global.json {
             Console.json([
-                "action": action.rawValue, "count": result.tokens.count, "guids": result.tokens.map { $0.id.description },
+                "action": action.rawValue, "count": result.tokens.count,
+                "guids": result.tokens.map { $0.id.description },
             ])
         } else {
             if result.tokens.count <= 20 {
@@ -75,7 +76,9 @@ struct Deactivate: ParsableCommand {
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask before deactivating several tokens by filter.")
     var yes = false
-    func run() throws { try runLifecycle(.deactivate, global: global, actorOption: actorOption, selection: selection, yes: yes) }
+    func run() throws {
+        try runLifecycle(.deactivate, global: global, actorOption: actorOption, selection: selection, yes: yes)
+    }
 }
 
 struct Activate: ParsableCommand {
@@ -88,7 +91,9 @@ struct Activate: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
-    func run() throws { try runLifecycle(.activate, global: global, actorOption: actorOption, selection: selection, yes: true) }
+    func run() throws {
+        try runLifecycle(.activate, global: global, actorOption: actorOption, selection: selection, yes: true)
+    }
 }
 
 struct Revoke: ParsableCommand {
@@ -106,7 +111,8 @@ struct Revoke: ParsableCommand {
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
     @Flag(help: "Also revoke every token these tokens created (through the API), and theirs.") var cascade = false
     func run() throws {
-        try runLifecycle(.revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
+        try runLifecycle(
+            .revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
     }
 }
 
@@ -124,5 +130,7 @@ struct Delete: ParsableCommand {
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() throws { try runLifecycle(.delete, global: global, actorOption: actorOption, selection: selection, yes: yes) }
+    func run() throws {
+        try runLifecycle(.delete, global: global, actorOption: actorOption, selection: selection, yes: yes)
+    }
 }

@@ -49,7 +49,8 @@ struct List: ParsableCommand {
             let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]
             let rows = tokens.map { t in
                 [
-                    Terminal.safe(t.name), t.id.description, Terminal.safe(t.audience), Terminal.safe(scopeSummary(t.scope)),
+                    Terminal.safe(t.name), t.id.description, Terminal.safe(t.audience),
+                    Terminal.safe(scopeSummary(t.scope)),
                     TimeText.formatDate(t.validFrom), TimeText.formatDate(t.validTo), t.status.rawValue,
                     Terminal.safe(t.createdBy),
                 ]

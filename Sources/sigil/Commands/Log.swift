@@ -86,7 +86,10 @@ struct Log: ParsableCommand {
             let rows = events.map { e -> [String] in
                 let guids =
                     e.guids.count <= 1 ? (e.guids.first?.description ?? "-") : "\(e.guids.count) tokens"
-                return [TimeText.format(e.at), Terminal.safe(e.actor), e.action.rawValue, guids, Terminal.safe(e.detailsJSON)]
+                return [
+                    TimeText.format(e.at), Terminal.safe(e.actor), e.action.rawValue, guids,
+                    Terminal.safe(e.detailsJSON),
+                ]
             }
             Console.out(table(header: ["AT", "ACTOR", "ACTION", "TOKENS", "DETAILS"], rows: rows))
         }

@@ -177,7 +177,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(text, reason: "conflict")
     case .tokenNotFound(let what):
         return failure(
-            what.count == 36 ? "no token with GUID \(what); see: sigil list" : "no token GUID starts with \(what); see: sigil list",
+            what.count == 36
+                ? "no token with GUID \(what); see: sigil list" : "no token GUID starts with \(what); see: sigil list",
             reason: "not_found")
     case .ambiguousPrefix(let prefix, let matches):
         return failure(
@@ -196,7 +197,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure("--\(flag) \(problem)", reason: "usage")
     case .invalidAudience(let length):
         return failure(
-            "--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(length) characters)", reason: "usage")
+            "--audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got \(length) characters)",
+            reason: "usage")
     case .windowInPast(let to):
         return failure(
             "the window is in the past: expiry \(TimeText.format(to)) has already passed; give a later --expires",

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What one run of `sigil` printed and how it ended.
@@ -123,7 +123,7 @@ final class Scratch: Sendable {
 
     init(_ label: String = "hardening") throws {
         var template = Array((NSTemporaryDirectory() + "/sigil-\(label)-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
         guard made != nil else { throw POSIXError(.EIO) }
         root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
@@ -180,7 +180,7 @@ enum Known {
         }
     }
 
-    static let guid = TokenID(uuidString: "0ba28b74-8a04-41ae-a9a8-b51c2231ba58")!
+    static let guid = TokenID(rawValue: 0x0ba2_8b74_8a04_41ae_a9a8_b51c_2231_ba58)
 
     static func claims(
         keyID: String = keyID, audience: String = audience, id: TokenID = guid, validFrom: Int64 = Sigil.now - 3600,
@@ -191,7 +191,8 @@ enum Known {
 
     /// A token minted with the known secret for `claims`.
     static func token(_ claims: TokenClaims) throws -> String {
-        try TokenMinter.mint(claims, audienceKey: TokenMinter.audienceKey(masterSecret: secret, audience: claims.audience))
+        try TokenMinter.mint(
+            claims, audienceKey: TokenMinter.audienceKey(masterSecret: secret, audience: claims.audience))
     }
 }
 
@@ -241,7 +242,8 @@ struct Home {
         let claims = try Known.claims(validFrom: Sigil.now - 86_400, validTo: Sigil.now + 30 * 86_400)
         token = try Known.token(claims)
         guid = claims.id
-        let record = TokenRecord(claims: claims, name: "ci deploy", description: "", createdBy: "tester", now: Sigil.now - 86_400)
+        let record = TokenRecord(
+            claims: claims, name: "ci deploy", description: "", createdBy: "tester", now: Sigil.now - 86_400)
         try Self.withIssuer(path) { issuer in
             try issuer.store.transaction(write: true) {
                 for (resource, actions) in Catalog.example.resources {
@@ -318,7 +320,9 @@ enum Mounts {
     }()
 
     static func tmpfs(_ dir: String, options: String) throws {
-        guard mount("tmpfs", dir, "tmpfs", 0, options) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
+        guard mount("tmpfs", dir, "tmpfs", 0, options) == 0 else {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+        }
     }
 
     static func remountReadOnly(_ dir: String) throws {
