@@ -1,4 +1,4 @@
-public import Foundation
+package import Foundation
 import SigilIssuerCrypto
 import SigilVerifier
 
@@ -9,7 +9,7 @@ import SigilVerifier
 /// File operations with the durability and permission rules Sigil's home needs:
 /// 0600 files, a 0700 folder, atomic replacement (temp, fsync, rename, fsync folder) and
 /// refusal of files others can read, as ssh does.
-public enum SecureFile {
+package enum SecureFile {
     /// Creates `path` as a 0700 folder if missing, and refuses one other users can get into.
     ///
     /// A folder owned by another user is always refused: its owner could replace the keyring.
@@ -26,7 +26,7 @@ public enum SecureFile {
     /// - Returns: True if the folder's mode was tightened (the caller says so).
     /// - Throws: ``IssuerError`` `permissions` (77) with the `chown`/`chmod` fix.
     @discardableResult
-    public static func ensureHome(_ path: String) throws(IssuerError) -> Bool {
+    package static func ensureHome(_ path: String) throws(IssuerError) -> Bool {
         switch try judgeHome(path, mayTighten: true) {
         case .checked: return false
         case .tightened: return true
@@ -54,7 +54,7 @@ public enum SecureFile {
     ///
     /// - Returns: False if there is no home at `path`.
     /// - Throws: ``IssuerError`` `permissions` (77) with the fix.
-    public static func checkHome(_ path: String) throws(IssuerError) -> Bool {
+    package static func checkHome(_ path: String) throws(IssuerError) -> Bool {
         try judgeHome(path, mayTighten: false) != .missing
     }
 
@@ -120,7 +120,7 @@ public enum SecureFile {
     /// - Throws: ``IssuerError`` `permissions` (77) saying what is wrong and the fix
     ///   (`chmod 600`, `chown`, replace the link with the real file); `bad_data` for a file
     ///   that is not regular; `not_found` for a missing one.
-    public static func openPrivate(_ path: String) throws(IssuerError) -> Int32 {
+    package static func openPrivate(_ path: String) throws(IssuerError) -> Int32 {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
@@ -175,7 +175,7 @@ public enum SecureFile {
 
     /// Refuses a secret file that is a symlink, has other hard links, belongs to another user
     /// or is readable/writable by group or others (see ``openPrivate(_:)``).
-    public static func checkPrivate(_ path: String) throws(IssuerError) {
+    package static func checkPrivate(_ path: String) throws(IssuerError) {
         close(try openPrivate(path))
     }
 
@@ -183,7 +183,7 @@ public enum SecureFile {
     ///
     /// - Throws: ``IssuerError``: as ``openPrivate(_:)``, or `bad_data` for a file larger
     ///   than `maxBytes` or a read error.
-    public static func read(_ path: String, maxBytes: Int = 1 << 30) throws(IssuerError) -> [UInt8] {
+    package static func read(_ path: String, maxBytes: Int = 1 << 30) throws(IssuerError) -> [UInt8] {
         let fd = try openPrivate(path)
         defer { close(fd) }
         do {
@@ -195,7 +195,7 @@ public enum SecureFile {
 
     /// Atomically replaces `path` with `bytes`: a 0600 temp file in the same folder, fsync,
     /// rename over the target, fsync the folder. Readers see the old file or the new one.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(IssuerError) {
+    package static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws(IssuerError) {
         let directory = (path as NSString).deletingLastPathComponent
         let dir = directory.isEmpty ? "." : directory
         let name = (path as NSString).lastPathComponent
@@ -226,7 +226,7 @@ public enum SecureFile {
     }
 
     /// Writes all of `bytes` to `fd`, retrying short writes and EINTR.
-    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(IssuerError) {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(IssuerError) {
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { raw in
@@ -241,7 +241,7 @@ public enum SecureFile {
     }
 
     /// fsyncs a folder so a rename or a new file in it survives a crash.
-    public static func syncDirectory(_ path: String) {
+    package static func syncDirectory(_ path: String) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)

@@ -63,7 +63,7 @@ let keyringBytes: [UInt8] = {
     let seed = home + "/seed"
     _ = mkdir(seed, 0o700)
     guard (try? Issuer(home: seed, mode: .createIfMissing, busyTimeout: 1)) != nil,
-        let bytes = try? SecureFile.read(Keyring.path(home: seed))
+        let bytes = try? FileBytes.read(path: Keyring.path(home: seed), maxBytes: 1 << 20)
     else { preconditionFailure("seed keyring") }
     return bytes
 }()
