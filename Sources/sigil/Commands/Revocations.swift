@@ -119,7 +119,9 @@ struct RevocationsPull: AsyncParsableCommand {
             SOURCE is a path or an http(s) URL (sent with If-None-Match / If-Modified-Since). The \
             list must be signed by a revocation key of the keyset; a lower sequence than FILE's \
             (rollback) or the same sequence with other bytes (equivocation) is refused and FILE is \
-            kept. Meant for cron or a sidecar.
+            kept. Meant for cron, or with --follow as a sidecar: it long-polls sigil-server's \
+            GET /v1/revocations?wait=S and installs each newer list within about a second, \
+            retrying with backoff when the server is away.
 
             If FILE does not verify (damaged, or signed by another key), its sequence is still read \
             from its header and a lower incoming sequence is refused (22); if FILE cannot be read \
@@ -149,6 +151,10 @@ struct RevocationsPull: AsyncParsableCommand {
         help: ArgumentHelp(
             "Give up an HTTP fetch that has not finished after this many seconds (exit 69).", valueName: "seconds"))
     var timeout: Int = 60
+    @Flag(help: "Keep running: long-poll the source and install each newer list (a sidecar for services).")
+    var follow = false
+    @Option(help: "With --follow over HTTP: seconds the server may hold each request (1-60, default 30).")
+    var wait: Int = 30
     @Flag(help: "Replace FILE even when it does not verify and its sequence is higher or unknown.")
     var force = false
 
@@ -164,82 +170,127 @@ struct RevocationsPull: AsyncParsableCommand {
             guard (1...86_400).contains(timeout) else {
                 throw CLIFailure.usage("--timeout must be 1...86400 seconds (got \(timeout))")
             }
+            guard (1...60).contains(wait) else { throw CLIFailure.usage("--wait must be 1...60 seconds (got \(wait))") }
             let keys = try revocationKeys(keyset: self.keys, home: home)
-            let current = currentList(keys: keys)
-            let metaPath = output + ".http.json"
-            let fetched: [UInt8]?
-            var newState = HTTPState()
-            if source.hasPrefix("http://") || source.hasPrefix("https://") {
-                // A conditional GET only for a FILE that verifies: a 304 must not keep a damaged one.
-                let conditional: Bool
-                if case .verified = current { conditional = true } else { conditional = false }
-                (fetched, newState) = try await fetch(metaPath: metaPath, conditional: conditional)
-            } else {
-                do {
-                    fetched = try FileBytes.read(path: source, maxBytes: maxBytes)
-                } catch let error as FileBytes.IOError {
-                    throw error.errno == EFBIG
-                        ? RevocationListError(.tooLarge, error.description)
-                        : CLIFailure(Exit.noInput, "cannot read \(error.description)", reason: "not_found")
-                }
-            }
-            guard let bytes = fetched else {
-                finish("unchanged", detail: "the server says the list has not changed (304)", list: nil)
-                return
-            }
-            let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
-            switch current {
-            case .missing:
-                break
-            case .verified(let existing):
-                if incoming.sequence < existing.sequence {
-                    throw RevocationListError(
-                        .rollback,
-                        "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
-                    )
-                }
-                if incoming.sequence == existing.sequence {
-                    guard incoming.hasSameBytes(as: existing) else {
-                        throw RevocationListError(
-                            .equivocation,
-                            "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
-                        )
-                    }
-                    finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
-                    return
-                }
-            case .unverified(let sequence, let why):
-                if incoming.sequence < sequence && !force {
-                    throw CLIFailure(
-                        RevocationsPull.rollbackExit,
-                        "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
-                        reason: "rollback")
-                }
-                Console.warning(
-                    "\(output) did not verify with these keys (\(why)); replacing it with the verified list #\(incoming.sequence)"
-                )
-            case .unknown(let why):
-                guard force else {
-                    throw CLIFailure(
-                        RevocationsPull.rollbackExit,
-                        "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
-                        reason: "rollback")
-                }
-                Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
-            }
-            try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
-            if newState.etag != nil || newState.lastModified != nil,
-                let data = try? JSONEncoder().encode(newState)
-            {
-                try? SecureFile.writeAtomically(Array(data), to: metaPath, mode: 0o644)
-            }
-            finish(
-                "replaced", detail: "installed sequence \(incoming.sequence) (\(incoming.count) entries) in \(output)",
-                list: incoming)
+            guard follow else { return try await pullOnce(keys: keys) }
+            try await followForever(keys: keys)
         }
     }
 
+    /// `--follow`: a sidecar. Long-polls the source (sigil-server's `GET /v1/revocations?wait=`
+    /// with the current ETag) and installs each newer list with every check of a single pull;
+    /// a failed or refused round is reported and retried with backoff (1 s doubling to 30 s),
+    /// and the list in force stays. Ends only when the process is stopped.
+    private func followForever(keys: [RevocationKey]) async throws {
+        var backoff: UInt64 = 1
+        while !Task.isCancelled {
+            do {
+                try await pullOnce(keys: keys)
+                backoff = 1
+                if !isHTTP { try await Task.sleep(nanoseconds: 1_000_000_000) }  // a file: poll each second
+            } catch {
+                Console.warning("\(followMessage(error)); retrying in \(backoff) s")
+                try await Task.sleep(nanoseconds: backoff * 1_000_000_000)
+                backoff = min(backoff * 2, 30)
+            }
+        }
+    }
+
+    private func followMessage(_ error: any Error) -> String {
+        switch error {
+        case let failure as CLIFailure: failure.message
+        case let error as RevocationListError: error.description
+        default: "\(error)"
+        }
+    }
+
+    private var isHTTP: Bool { source.hasPrefix("http://") || source.hasPrefix("https://") }
+
+    /// SOURCE as a file: over-size is the list's too-large error, anything else not found.
+    private func readSource() throws -> [UInt8] {
+        do {
+            return try FileBytes.read(path: source, maxBytes: maxBytes)
+        } catch {
+            throw error.errno == EFBIG
+                ? RevocationListError(.tooLarge, error.description)
+                : CLIFailure(Exit.noInput, "cannot read \(error.description)", reason: "not_found")
+        }
+    }
+
+    /// One pull: fetch, verify, check against FILE, replace atomically.
+    private func pullOnce(keys: [RevocationKey]) async throws {
+        let current = currentList(keys: keys)
+        let metaPath = output + ".http.json"
+        var fetched: [UInt8]? = nil
+        var newState = HTTPState()
+        if isHTTP {
+            // A conditional GET only for a FILE that verifies: a 304 must not keep a damaged one.
+            var conditional = false
+            if case .verified = current { conditional = true }
+            let result = try await fetch(metaPath: metaPath, conditional: conditional)
+            fetched = result.0
+            newState = result.1
+        } else {
+            fetched = try readSource()
+        }
+        guard let bytes = fetched else {
+            finish("unchanged", detail: "the server says the list has not changed (304)", list: nil)
+            return
+        }
+        let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
+        switch current {
+        case .missing:
+            break
+        case .verified(let existing):
+            if incoming.sequence < existing.sequence {
+                throw RevocationListError(
+                    .rollback,
+                    "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
+                )
+            }
+            if incoming.sequence == existing.sequence {
+                guard incoming.hasSameBytes(as: existing) else {
+                    throw RevocationListError(
+                        .equivocation,
+                        "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
+                    )
+                }
+                finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
+                return
+            }
+        case .unverified(let sequence, let why):
+            if incoming.sequence < sequence && !force {
+                throw CLIFailure(
+                    RevocationsPull.rollbackExit,
+                    "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
+                    reason: "rollback")
+            }
+            Console.warning(
+                "\(output) did not verify with these keys (\(why)); replacing it with the verified list #\(incoming.sequence)"
+            )
+        case .unknown(let why):
+            guard force else {
+                throw CLIFailure(
+                    RevocationsPull.rollbackExit,
+                    "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
+                    reason: "rollback")
+            }
+            Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
+        }
+        try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
+        if newState.etag != nil || newState.lastModified != nil,
+            let data = try? JSONEncoder().encode(newState)
+        {
+            try? SecureFile.writeAtomically(Array(data), to: metaPath, mode: 0o644)
+        }
+        finish(
+            "replaced", detail: "installed sequence \(incoming.sequence) (\(incoming.count) entries) in \(output)",
+            list: incoming)
+    }
+
     private func finish(_ outcome: String, detail: String, list: RevocationList?) {
+        // A sidecar reports what it installed, not every round that found nothing new.
+        if follow, outcome == "unchanged" { return }
         if global.json {
             var o: [String: Any] = ["outcome": outcome, "message": detail]
             if let list { o["list"] = listJSON(list) }
@@ -295,17 +346,23 @@ struct RevocationsPull: AsyncParsableCommand {
     }
 
     private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {
-        guard let url = URL(string: source) else { throw CLIFailure.usage("'\(source)' is not a valid URL") }
+        // Following sigil-server: ask it to hold the request until a newer list exists.
+        var address = source
+        if follow { address += (source.contains("?") ? "&" : "?") + "wait=\(wait)" }
+        guard let url = URL(string: address) else { throw CLIFailure.usage("'\(source)' is not a valid URL") }
         // The idle timeout; the whole fetch is bounded by --timeout below.
         var request = URLRequest(
-            url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: TimeInterval(min(timeout, 30)))
+            url: url, cachePolicy: .reloadIgnoringLocalCacheData,
+            timeoutInterval: TimeInterval(follow ? wait + 15 : min(timeout, 30)))
         if conditional, let data = try? FileBytes.read(path: metaPath, maxBytes: 64 << 10),
             let state = try? JSONDecoder().decode(HTTPState.self, from: Data(data))
         {
             if let etag = state.etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
             if let lm = state.lastModified { request.setValue(lm, forHTTPHeaderField: "If-Modified-Since") }
         }
-        let download = BoundedDownload(source: source, maxBytes: maxBytes, timeout: timeout)
+        // A long poll may take `wait` seconds before the first byte: the deadline covers it.
+        let download = BoundedDownload(
+            source: source, maxBytes: maxBytes, timeout: follow ? max(timeout, wait + 15) : timeout)
         switch await download.run(request) {
         case .notModified:
             return (nil, HTTPState())
