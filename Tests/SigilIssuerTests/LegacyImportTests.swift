@@ -166,6 +166,21 @@ struct LegacyImportTests {
     }
 
     @Test(
+        "A complete last record that only lacks its newline is imported, not dropped as torn",
+        .bug(id: "complete-tail-dropped", "v0.1 deleted a whole last record that lacked only its newline"))
+    func completeLastRecordWithoutNewline() throws {
+        let last = #"{"at":1795000600,"guids":["\#(Self.t1)"],"op":"status","status":"revoked"}"#
+        try writeLedger(goodLines.joined(separator: "\n") + "\n" + last)
+        let issuer = try temp.issuer(.existing)
+        guard case .importedLedger(_, _, _, let skipped) = issuer.setupNotes.first else {
+            Issue.record("no import note: \(issuer.setupNotes)")
+            return
+        }
+        #expect(!skipped, "a complete record is not torn")
+        #expect(try issuer.token(Self.t1).status == .revoked, "the last record was applied")
+    }
+
+    @Test(
         "A damaged line before the last stops the import with nothing created or renamed",
         arguments: [
             #"{"at":1795000050,"op":"sta"#,
