@@ -42,7 +42,15 @@ let package = Package(
             name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer", "SigilIssuerCrypto"],
             swiftSettings: strict),
         .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
-        .testTarget(name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
-        .testTarget(name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
+        // How every suite runs the built `sigil` binary (and the tools around it).
+        .target(
+            name: "SigilTestSupport", dependencies: ["SigilIssuer", "SigilVerifier"], path: "Tests/SigilTestSupport",
+            swiftSettings: strict),
+        .testTarget(
+            name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilTestSupport"],
+            swiftSettings: strict),
     ]
 )

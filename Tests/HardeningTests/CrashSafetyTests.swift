@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Synchronization
 import Testing
@@ -47,38 +48,10 @@ struct CrashSafetyTests {
     static let hardStop: Duration = .seconds(90)
 
     static func run(_ arguments: [String], home: String, live: LiveProcesses) async throws -> Run {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: Sigil.path)
-                process.arguments = arguments
-                process.environment = Sigil.environment(home: home, ["SIGIL_LOCK_TIMEOUT": "60"])
-                let output = Pipe(), error = Pipe()
-                process.standardInput = FileHandle.nullDevice
-                process.standardOutput = output
-                process.standardError = error
-                do { try process.run() } catch {
-                    continuation.resume(throwing: error)
-                    return
-                }
-                live.add(process.processIdentifier)
-                let errData = Mutex(Data())
-                let group = DispatchGroup()
-                DispatchQueue.global().async(group: group) {
-                    let data = (try? error.fileHandleForReading.readToEnd()) ?? Data()
-                    errData.withLock { $0 = data }
-                }
-                let outData = (try? output.fileHandleForReading.readToEnd()) ?? Data()
-                group.wait()
-                process.waitUntilExit()
-                live.remove(process.processIdentifier)
-                continuation.resume(
-                    returning: Run(
-                        arguments: arguments, status: process.terminationStatus,
-                        signaled: process.terminationReason == .uncaughtSignal, stdout: Array(outData),
-                        stderr: Array(errData.withLock { $0 })))
-            }.start()
-        }
+        let child = ChildProcess(
+            SigilBinary.path, arguments, environment: Sigil.environment(home: home, ["SIGIL_LOCK_TIMEOUT": "60"]),
+            stdin: .nullDevice, onSpawn: live.add, onExit: live.remove)
+        return Run(try await child.run(), arguments: arguments)
     }
 
     @Test("8 processes issue, revoke, deactivate and export under a SIGKILL storm: every reported change is there once")

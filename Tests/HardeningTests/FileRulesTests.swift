@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -15,14 +16,10 @@ enum Strace {
 
     static let available: Bool = {
         guard let path else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-f", "-e", "trace=fsync", "-o", "/dev/null", "/bin/true"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        let probe = ChildProcess(
+            path, ["-f", "-e", "trace=fsync", "-o", "/dev/null", "/bin/true"],
+            environment: ProcessInfo.processInfo.environment, stdin: .nullDevice)
+        return (try? probe.runBlocking())?.exitCode == 0
     }()
 }
 
@@ -85,19 +82,12 @@ struct FileRulesTests {
         // -wal and -shm live while a connection is open: SIGKILL a sigil (under umask 000)
         // in the middle of a write so the ones it created stay behind.
         for _ in 0..<60 where Home.mode(path + "/sigil.db-wal") == nil {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = [
-                "-c", "umask 000 && exec \"$0\" \"$@\"", Sigil.path, "issue", "--name", "k", "--audience", "billing",
-                "--all",
-            ]
-            process.environment = Sigil.environment(home: path, [:])
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            usleep(UInt32.random(in: 2_000...60_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let issue = [SigilBinary.path, "issue", "--name", "k", "--audience", "billing", "--all"]
+            let killed = ChildProcess(
+                Sigil.openUmask[0], Array(Sigil.openUmask.dropFirst()) + issue,
+                environment: Sigil.environment(home: path, [:]), stdin: .nullDevice,
+                timeout: .microseconds(Int.random(in: 2_000...60_000)))
+            _ = try await killed.run()
         }
         // If no kill landed in time, a connection of this process makes them (same rule).
         let holder = try Issuer(home: path, mode: .existing)

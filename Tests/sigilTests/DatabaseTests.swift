@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import Synchronization
 import Testing
 
@@ -247,17 +248,11 @@ enum ReadOnlyHome {
         }
     }
 
-    /// Runs a system tool to completion with no output; throws when it fails.
+    /// Runs a system tool to completion, its output discarded; throws when it fails.
     private static func runTool(_ tool: String, _ arguments: [String]) throws {
         guard FileManager.default.isExecutableFile(atPath: tool) else { throw SpawnError(what: tool, code: ENOENT) }
-        let pid = try spawnLock.withLock { _ in
-            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            defer { close(devNull) }
-            return try spawn(
-                tool, arguments, environment: ["PATH": "/usr/bin:/bin"], stdin: devNull, stdout: devNull,
-                stderr: devNull)
-        }
-        let status = waitForExit(pid)
+        let status = try ChildProcess(tool, arguments, environment: ["PATH": "/usr/bin:/bin"], stdin: .nullDevice)
+            .runBlocking().exitCode
         guard status == 0 else { throw SpawnError(what: "\(tool) exited \(status)", code: 0) }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import SigilTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -21,78 +21,13 @@ struct BoundedRun: CustomStringConvertible {
 func runBounded(
     _ box: Sandbox, _ arguments: [String], stdin: [UInt8] = [], limit: Double, prefix: [String] = []
 ) async throws -> BoundedRun {
-    let environment = box.environment()
-    return try await ProcessSlots.shared.run {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                do {
-                    continuation.resume(
-                        returning: try runBoundedBlocking(
-                            arguments, stdin: stdin, limit: limit, prefix: prefix, environment: environment))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
-        }
-    }
-}
-
-private func runBoundedBlocking(
-    _ arguments: [String], stdin: [UInt8], limit: Double, prefix: [String], environment: [String: String]
-) throws -> BoundedRun {
     let executable = prefix.first ?? SigilBinary.path
     let argv = prefix.isEmpty ? arguments : Array(prefix.dropFirst()) + [SigilBinary.path] + arguments
-    let (input, output, errors, pid) = try spawnLock.withLock { _ in
-        let input = try makePipe()
-        let output = try makePipe()
-        let errors = try makePipe()
-        do {
-            let pid = try spawn(
-                executable, argv, environment: environment, stdin: input.read, stdout: output.write,
-                stderr: errors.write)
-            return (input, output, errors, pid)
-        } catch {
-            for fd in [input.read, input.write, output.read, output.write, errors.read, errors.write] { close(fd) }
-            throw error
-        }
-    }
-    close(input.read)
-    close(output.write)
-    close(errors.write)
-    let start = ContinuousClock.now
-    // `exited` is set before the child is reaped, so the watchdog never signals a reused pid.
-    let state = Mutex((exited: false, killed: false))
-    DispatchQueue.global().asyncAfter(deadline: .now() + limit) {
-        state.withLock { state in
-            guard !state.exited else { return }
-            kill(pid, SIGKILL)
-            state.killed = true
-        }
-    }
-    let errorData = Mutex([UInt8]())
-    let done = DispatchGroup()
-    DispatchQueue.global().async(group: done) {
-        writeAll(input.write, stdin)
-        close(input.write)
-    }
-    DispatchQueue.global().async(group: done) {
-        let data = readAll(errors.read)
-        close(errors.read)
-        errorData.withLock { $0 = data }
-    }
-    let outputData = readAll(output.read)
-    close(output.read)
-    var info = siginfo_t()
-    while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1 && errno == EINTR {}
-    state.withLock { $0.exited = true }
-    let status = waitForExit(pid)
-    let seconds = (ContinuousClock.now - start) / .seconds(1)
-    done.wait()
+    let child = ChildProcess(
+        executable, argv, environment: box.environment(), stdin: .bytes(stdin), timeout: .seconds(limit))
+    let run = try await ProcessSlots.shared.run { try await child.run() }
     return BoundedRun(
-        result: CommandResult(
-            arguments: arguments, stdin: "", exitCode: status, stdout: String(decoding: outputData, as: UTF8.self),
-            stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self)),
-        seconds: seconds, killed: state.withLock { $0.killed })
+        result: CommandResult(run, stdin: ""), seconds: run.elapsed / .seconds(1), killed: run.timedOut)
 }
 
 /// `Maximum resident set size (kbytes): N` from `/usr/bin/time -v`'s report on stderr.
@@ -200,8 +135,7 @@ struct BlockingInputTests {
 /// `/trickle` declares 100 bytes and sends one a second.
 final class HostileHTTPServer: Sendable {
     let port: Int
-    private let pid: pid_t
-    private let stopped = Mutex(false)
+    private let process: BackgroundProcess
 
     static let script = """
         import sys, time
@@ -246,60 +180,21 @@ final class HostileHTTPServer: Sendable {
 
     init() async throws {
         let python = try #require(LocalHTTPServer.python, "python3 is needed for the HTTP pull tests")
-        let (output, pid) = try spawnLock.withLock { _ in
-            let output = try makePipe()
-            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            defer { close(devNull) }
-            do {
-                let pid = try spawn(
-                    python, ["-u", "-c", Self.script], environment: ["PATH": "/usr/bin:/bin"], stdin: devNull,
-                    stdout: output.write, stderr: devNull)
-                return (output, pid)
-            } catch {
-                close(output.read)
-                close(output.write)
-                throw error
-            }
-        }
-        close(output.write)
+        process = try await BackgroundProcess(
+            python, ["-u", "-c", Self.script], environment: ["PATH": "/usr/bin:/bin"])
         // The script prints "port N" after listen(2), so the server answers from then on.
-        let line: String = await withCheckedContinuation { continuation in
-            Thread {
-                // Only the first line: the server keeps its stdout open.
-                var data: [UInt8] = []
-                var byte: UInt8 = 0
-                while data.last != UInt8(ascii: "\n") {
-                    let n = read(output.read, &byte, 1)
-                    if n == 1 { data.append(byte) } else if n == 0 || errno != EINTR { break }
-                }
-                close(output.read)
-                continuation.resume(
-                    returning: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
-            }.start()
-        }
+        let line = process.firstLine.trimmingCharacters(in: .whitespacesAndNewlines)
         guard line.hasPrefix("port "), let port = Int(line.dropFirst(5)) else {
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
+            process.stop()
             throw SpawnError(what: "the hostile server did not say its port (\(line))", code: 0)
         }
-        self.pid = pid
         self.port = port
     }
 
     func url(_ name: String) -> String { "http://127.0.0.1:\(port)/\(name)" }
 
-    /// Stops the server (SIGTERM to this one process id) and reaps it.
-    func stop() {
-        let already = stopped.withLock { done in
-            defer { done = true }
-            return done
-        }
-        guard !already else { return }
-        kill(pid, SIGTERM)
-        _ = waitForExit(pid)
-    }
-
-    deinit { stop() }
+    /// Stops the server and reaps it.
+    func stop() { process.stop() }
 }
 
 /// `revocations pull` over HTTP (item 4 of the second review).

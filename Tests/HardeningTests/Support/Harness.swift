@@ -1,7 +1,7 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -23,43 +23,35 @@ struct Run: Sendable, CustomStringConvertible {
     var description: String {
         "sigil \(arguments.joined(separator: " ")) → \(signaled ? "signal" : "exit") \(status)\n--- stdout\n\(out)--- stderr\n\(err)"
     }
+
+    /// What the shared runner reported for `sigil ARGUMENTS` (perhaps inside a wrapper);
+    /// `status` is the signal's number when one ended the process.
+    init(_ result: ProcessResult, arguments: [String]) {
+        self.arguments = arguments
+        status = result.signal ?? result.exitCode
+        signaled = result.signal != nil
+        stdout = result.stdout
+        stderr = result.stderr
+    }
 }
 
-/// The `sigil` executable of the build this test bundle belongs to: `<scratch>/debug/sigil`,
-/// next to the test bundle. `SIGIL_BINARY` overrides it.
+/// Runs the `sigil` binary of this build (``SigilBinary/path``) the way every hardening test does.
 enum Sigil {
-    static let path: String = {
-        if let override = ProcessInfo.processInfo.environment["SIGIL_BINARY"], !override.isEmpty { return override }
-        var folders: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append((exe as NSString).deletingLastPathComponent)
-        }
-        folders.append((CommandLine.arguments[0] as NSString).deletingLastPathComponent)
-        folders.append(Bundle.main.bundleURL.deletingLastPathComponent().path)
-        for folder in folders where FileManager.default.isExecutableFile(atPath: folder + "/sigil") {
-            return folder + "/sigil"
-        }
-        return folders[0] + "/sigil"
-    }()
-
     /// 2027-01-15T08:00:00Z: every command runs at this fixed time unless told otherwise.
     static let now: Int64 = 1_800_000_000
 
-    /// Runs `sigil` with only the variables given (plus PATH), from a blocking thread so the
-    /// cooperative pool is never held up.
+    /// Runs `sigil` with only the variables given (plus PATH), from the home's parent folder.
+    /// A `wrapper` (say `["/usr/bin/strace", "-f"]`) runs first, with `sigil`'s path and
+    /// `arguments` after its own.
     static func run(
         _ arguments: [String], home: String, stdin: [UInt8] = [], env: [String: String] = [:], wrapper: [String] = []
     ) async throws -> Run {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                do {
-                    continuation.resume(
-                        returning: try runBlocking(arguments, home: home, stdin: stdin, env: env, wrapper: wrapper))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }.start()
-        }
+        let child = ChildProcess(
+            wrapper.first ?? SigilBinary.path,
+            wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [SigilBinary.path] + arguments,
+            environment: environment(home: home, env), stdin: .bytes(stdin),
+            directory: (home as NSString).deletingLastPathComponent)
+        return Run(try await child.run(), arguments: arguments)
     }
 
     static func environment(home: String, _ extra: [String: String]) -> [String: String] {
@@ -73,48 +65,6 @@ enum Sigil {
 
     /// Runs `sigil` under umask 000, so only sigil's own modes protect what it creates.
     static let openUmask = ["/bin/sh", "-c", "umask 000 && exec \"$0\" \"$@\""]
-
-    static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
-
-    /// A `wrapper` (say `["/usr/bin/strace", "-f"]`) runs first, with `sigil`'s path and
-    /// `arguments` after its own.
-    static func runBlocking(
-        _ arguments: [String], home: String, stdin: [UInt8], env: [String: String], wrapper: [String] = []
-    ) throws -> Run {
-        _ = ignoreSIGPIPE
-        let process = Process()
-        if let tool = wrapper.first {
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = Array(wrapper.dropFirst()) + [path] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-        }
-        process.environment = environment(home: home, env)
-        process.currentDirectoryURL = URL(fileURLWithPath: (home as NSString).deletingLastPathComponent)
-        let input = Pipe(), output = Pipe(), error = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        let errData = Mutex(Data())
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
-            try? input.fileHandleForWriting.write(contentsOf: Data(stdin))
-            try? input.fileHandleForWriting.close()
-        }
-        DispatchQueue.global().async(group: group) {
-            let data = (try? error.fileHandleForReading.readToEnd()) ?? Data()
-            errData.withLock { $0 = data }
-        }
-        let outData = (try? output.fileHandleForReading.readToEnd()) ?? Data()
-        group.wait()
-        process.waitUntilExit()
-        return Run(
-            arguments: arguments, status: process.terminationStatus,
-            signaled: process.terminationReason == .uncaughtSignal, stdout: Array(outData),
-            stderr: Array(errData.withLock { $0 }))
-    }
 }
 
 /// A temporary folder removed when the value goes away.

@@ -1,7 +1,7 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -92,8 +92,7 @@ enum LedgerFixture {
 /// A throwaway `python3 -m http.server` on 127.0.0.1 serving one folder, for `revocations pull`.
 final class LocalHTTPServer: Sendable {
     let port: Int
-    private let pid: pid_t
-    private let stopped = Mutex(false)
+    private let process: BackgroundProcess
 
     static var python: String? {
         ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) }
@@ -102,42 +101,16 @@ final class LocalHTTPServer: Sendable {
     /// Starts the server on a port the kernel picks and waits until it accepts connections.
     init(directory: String) async throws {
         let python = try #require(Self.python, "python3 is needed for the HTTP pull test")
-        let (output, pid) = try spawnLock.withLock { _ in
-            let output = try makePipe()
-            let devNull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            defer { close(devNull) }
-            do {
-                let pid = try spawn(
-                    python, ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory],
-                    environment: ["PATH": "/usr/bin:/bin"], stdin: devNull, stdout: output.write, stderr: devNull)
-                return (output, pid)
-            } catch {
-                close(output.read)
-                close(output.write)
-                throw error
-            }
-        }
-        close(output.write)
+        process = try await BackgroundProcess(
+            python, ["-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory],
+            environment: ["PATH": "/usr/bin:/bin"])
         // "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-        let line: String = await withCheckedContinuation { continuation in
-            Thread {
-                var data: [UInt8] = []
-                var byte: UInt8 = 0
-                while data.last != UInt8(ascii: "\n") {
-                    let n = read(output.read, &byte, 1)
-                    if n == 1 { data.append(byte) } else if n == 0 || errno != EINTR { break }
-                }
-                close(output.read)
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }.start()
-        }
+        let line = process.firstLine
         guard let range = line.range(of: "port "), let port = Int(line[range.upperBound...].prefix { $0.isNumber })
         else {
-            kill(pid, SIGKILL)
-            _ = waitForExit(pid)
+            process.stop()
             throw SpawnError(what: "http.server did not say its port (\(line))", code: 0)
         }
-        self.pid = pid
         self.port = port
         // It printed after listen(2), so this answers at once; the loop only guards slow hosts.
         var answered = Self.answers(port: port)
@@ -150,18 +123,8 @@ final class LocalHTTPServer: Sendable {
 
     func url(_ name: String) -> String { "http://127.0.0.1:\(port)/\(name)" }
 
-    /// Stops the server (SIGTERM to this one process id) and reaps it.
-    func stop() {
-        let already = stopped.withLock { done in
-            defer { done = true }
-            return done
-        }
-        guard !already else { return }
-        kill(pid, SIGTERM)
-        _ = waitForExit(pid)
-    }
-
-    deinit { stop() }
+    /// Stops the server and reaps it.
+    func stop() { process.stop() }
 
     private static func answers(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Synchronization
 import Testing
 
@@ -14,7 +15,17 @@ struct CommandResult: Sendable, CustomStringConvertible {
     let stdout: String
     let stderr: String
     /// Wall time from spawning the process to reaping it (not counting a wait for a process slot).
-    var elapsed: Duration = .zero
+    let elapsed: Duration
+
+    /// What the shared runner reported, with its streams as text.
+    init(_ result: ProcessResult, stdin: String) {
+        arguments = result.arguments
+        self.stdin = stdin
+        exitCode = result.exitCode
+        stdout = String(decoding: result.stdout, as: UTF8.self)
+        stderr = String(decoding: result.stderr, as: UTF8.self)
+        elapsed = result.elapsed
+    }
 
     /// stdout split into lines, without the empty string after a trailing newline.
     var stdoutLines: [String] {
@@ -38,246 +49,6 @@ struct CommandResult: Sendable, CustomStringConvertible {
 
     var description: String {
         "sigil \(arguments.joined(separator: " ")) → exit \(exitCode)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
-    }
-}
-
-/// Finds the `sigil` executable built next to this test bundle.
-///
-/// The test bundle lives in `<scratch>/<triple>/debug/`, and `swift build`/`swift test` put
-/// `sigil` in the same folder, so tests always run the binary of the build they belong to.
-/// `SIGIL_BINARY` overrides the search.
-enum SigilBinary {
-    static let path: String = locate()
-
-    private static func locate() -> String {
-        let fm = FileManager.default
-        if let override = ProcessInfo.processInfo.environment["SIGIL_BINARY"], !override.isEmpty { return override }
-        var folders: [String] = []
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            folders.append((exe as NSString).deletingLastPathComponent)
-        }
-        folders.append((CommandLine.arguments[0] as NSString).deletingLastPathComponent)
-        folders.append(Bundle.main.bundleURL.deletingLastPathComponent().path)
-        folders.append(Bundle.main.bundleURL.path)
-        // Last resort: the package's default scratch folders, from this file's location.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        folders.append(root.appendingPathComponent(".build-cli/debug").path)
-        folders.append(root.appendingPathComponent(".build/debug").path)
-        for folder in folders {
-            let candidate = folder + "/sigil"
-            if fm.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return folders[0] + "/sigil"  // the failure message names where it was expected
-    }
-}
-
-/// Runs an executable with pipes on all three standard streams, without blocking Swift's
-/// cooperative threads: the blocking work happens on a thread of its own.
-func runProcess(
-    _ executable: String, _ arguments: [String], stdin: String = "", environment: [String: String]
-) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread {
-            do {
-                continuation.resume(
-                    returning: try runProcessBlocking(executable, arguments, stdin: stdin, environment: environment))
-            } catch {
-                continuation.resume(throwing: error)
-            }
-        }
-        thread.start()
-    }
-}
-
-private let ignoreSIGPIPE: Void = {
-    // A child that exits before reading its stdin must not kill the test process.
-    signal(SIGPIPE, SIG_IGN)
-}()
-
-struct SpawnError: Error, CustomStringConvertible {
-    let what: String
-    let code: Int32
-    var description: String { "\(what): \(String(cString: strerror(code)))" }
-}
-
-/// Held while pipes are made close-on-exec and while a child is spawned, so no child spawned
-/// on another thread inherits a pipe end in the moment between pipe(2) and fcntl(2).
-let spawnLock = Mutex(())
-
-/// A pipe whose both ends are close-on-exec, so no other child inherits them. Call under ``spawnLock``.
-func makePipe() throws -> (read: Int32, write: Int32) {
-    var fds: [Int32] = [-1, -1]
-    guard pipe(&fds) == 0 else { throw SpawnError(what: "pipe", code: errno) }
-    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    return (fds[0], fds[1])
-}
-
-/// Starts `executable` with `posix_spawn`, the given descriptors as 0, 1 and 2, an empty signal
-/// mask and default signal handlers.
-///
-/// Foundation's `Process` is not used: a child spawned from a Swift concurrency thread inherits
-/// that thread's blocked signals (so SIGTERM never reaches it), its `waitUntilExit` spins, and
-/// its pipes are not close-on-exec, so concurrent children inherit each other's pipe ends.
-func spawn(
-    _ executable: String, _ arguments: [String], environment: [String: String], stdin: Int32, stdout: Int32,
-    stderr: Int32
-) throws -> pid_t {
-    _ = ignoreSIGPIPE
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_adddup2(&actions, stdin, 0)
-    posix_spawn_file_actions_adddup2(&actions, stdout, 1)
-    posix_spawn_file_actions_adddup2(&actions, stderr, 2)
-
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var mask = sigset_t()
-    sigemptyset(&mask)
-    posix_spawnattr_setsigmask(&attributes, &mask)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for signal in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, signal) }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-    let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        for p in argv { free(p) }
-        for p in envp { free(p) }
-    }
-    var pid = pid_t()
-    let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-    guard rc == 0 else { throw SpawnError(what: "posix_spawn \(executable)", code: rc) }
-    return pid
-}
-
-/// Waits for `pid` and returns its exit status (128 + signal number if a signal ended it).
-func waitForExit(_ pid: pid_t) -> Int32 {
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 {
-        guard errno == EINTR else { return -1 }
-    }
-    let signal = status & 0x7f
-    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-}
-
-/// Reads `fd` to end of file, retrying interrupted reads.
-func readAll(_ fd: Int32) -> [UInt8] {
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n > 0 {
-            out.append(contentsOf: buffer[0..<n])
-        } else if n == 0 || errno != EINTR {
-            return out
-        }
-    }
-}
-
-/// Writes all of `bytes` to `fd`, retrying interrupted writes; stops quietly if the reader is gone.
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
-    var written = 0
-    while written < bytes.count {
-        let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        if n >= 0 {
-            written += n
-        } else if errno != EINTR {
-            return
-        }
-    }
-}
-
-private func runProcessBlocking(
-    _ executable: String, _ arguments: [String], stdin: String, environment: [String: String]
-) throws -> CommandResult {
-    let started = ContinuousClock.now
-    let (input, output, errors, pid) = try spawnLock.withLock { _ in
-        let input = try makePipe()
-        let output = try makePipe()
-        let errors = try makePipe()
-        do {
-            let pid = try spawn(
-                executable, arguments, environment: environment, stdin: input.read, stdout: output.write,
-                stderr: errors.write)
-            return (input, output, errors, pid)
-        } catch {
-            for fd in [input.read, input.write, output.read, output.write, errors.read, errors.write] { close(fd) }
-            throw error
-        }
-    }
-    close(input.read)
-    close(output.write)
-    close(errors.write)
-
-    let errorData = Mutex([UInt8]())
-    let done = DispatchGroup()
-    let inputBytes = Array(stdin.utf8)
-    DispatchQueue.global().async(group: done) {
-        writeAll(input.write, inputBytes)
-        close(input.write)
-    }
-    DispatchQueue.global().async(group: done) {
-        let data = readAll(errors.read)
-        close(errors.read)
-        errorData.withLock { $0 = data }
-    }
-    let outputData = readAll(output.read)
-    close(output.read)
-    done.wait()
-    let status = waitForExit(pid)
-    return CommandResult(
-        arguments: arguments, stdin: stdin, exitCode: status,
-        stdout: String(decoding: outputData, as: UTF8.self),
-        stderr: String(decoding: errorData.withLock { $0 }, as: UTF8.self), elapsed: ContinuousClock.now - started)
-}
-
-/// Bounds how many child processes the suite runs at once. Swift Testing starts every test
-/// together; on a 2-core host a few hundred simultaneous processes only thrash.
-final class ProcessSlots: Sendable {
-    static let shared = ProcessSlots(8)
-
-    private struct State {
-        var free: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state: Mutex<State>
-
-    init(_ count: Int) { state = Mutex(State(free: count)) }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { state -> Bool in
-                if state.free > 0 {
-                    state.free -= 1
-                    return true
-                }
-                state.waiters.append(continuation)
-                return false
-            }
-            if now { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.free += 1
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        next?.resume()
-    }
-
-    func run<T>(_ body: () async throws -> T) async rethrows -> T {
-        await acquire()
-        defer { release() }
-        return try await body()
     }
 }
 
@@ -331,9 +102,9 @@ final class Sandbox: Sendable {
     @discardableResult
     func run(_ arguments: [String], stdin: String = "", env: [String: String] = [:]) async throws -> CommandResult {
         let environment = environment(env)
-        let result = try await ProcessSlots.shared.run {
-            try await runProcess(SigilBinary.path, arguments, stdin: stdin, environment: environment)
-        }
+        let child = ChildProcess(
+            SigilBinary.path, arguments, environment: environment, stdin: .bytes(Array(stdin.utf8)))
+        let result = CommandResult(try await ProcessSlots.shared.run { try await child.run() }, stdin: stdin)
         results.withLock { $0.append(result) }
         return result
     }
@@ -346,9 +117,8 @@ final class Sandbox: Sendable {
     /// Runs another program (e.g. script(1) around sigil) with this sandbox's environment.
     func runOther(_ executable: String, _ arguments: [String], stdin: String = "") async throws -> CommandResult {
         let environment = environment()
-        let result = try await ProcessSlots.shared.run {
-            try await runProcess(executable, arguments, stdin: stdin, environment: environment)
-        }
+        let child = ChildProcess(executable, arguments, environment: environment, stdin: .bytes(Array(stdin.utf8)))
+        let result = CommandResult(try await ProcessSlots.shared.run { try await child.run() }, stdin: stdin)
         results.withLock { $0.append(result) }
         return result
     }
