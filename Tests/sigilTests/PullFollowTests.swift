@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 /// `revocations pull --follow`: the sidecar that keeps a service's list current.
@@ -15,21 +16,14 @@ struct PullFollowTests {
         try #require(try await box.run("revocations", "export", "-o", source).exitCode == 0)
 
         let log = box.home + "/follow.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        let sidecar = Process()
-        sidecar.executableURL = URL(fileURLWithPath: SigilBinary.path)
-        sidecar.arguments = [
-            "--home", box.home, "revocations", "pull", source, "-o", installed, "--keys", keys, "--follow",
-        ]
-        sidecar.standardOutput = output
-        sidecar.standardError = output
-        try sidecar.run()
-        defer {
-            // SIGKILL: a child started from a concurrency thread may have SIGTERM blocked.
-            kill(sidecar.processIdentifier, SIGKILL)
-            sidecar.waitUntilExit()
-        }
+        // The shell says it started, then becomes the sidecar with its output in the log.
+        let command =
+            "echo started; exec \"$0\" --home \"$1\" revocations pull \"$2\" -o \"$3\" --keys \"$4\" --follow > \"$5\" 2>&1"
+        let sidecar = try await BackgroundProcess(
+            "/bin/sh", ["-c", command, SigilBinary.path, box.home, source, installed, keys, log],
+            environment: ProcessInfo.processInfo.environment)
+        defer { sidecar.stop() }
+        #expect(sidecar.firstLine == "started\n")
 
         func sequence() async throws -> Int? {
             guard FileManager.default.fileExists(atPath: installed) else { return nil }
@@ -55,10 +49,14 @@ struct PullFollowTests {
         try FileManager.default.copyItem(atPath: old, toPath: source)
         try await Task.sleep(nanoseconds: 2_500_000_000)
         #expect(try await sequence() == 3, "a rollback at the source never replaces the newer list")
-        #expect(sidecar.isRunning, "the sidecar keeps running through refusals")
+        // Still running through the refusal: a newer list is still picked up.
+        try #require(try await box.run("revocations", "export", "-o", box.home + "/newest.sgl").exitCode == 0)
+        try FileManager.default.removeItem(atPath: source)
+        try FileManager.default.copyItem(atPath: box.home + "/newest.sgl", toPath: source)
+        #expect(try await waitFor(4), "the sidecar keeps running through refusals")
 
         let text = String(decoding: FileManager.default.contents(atPath: log) ?? Data(), as: UTF8.self)
-        #expect(text.components(separatedBy: "replaced:").count - 1 == 3, "\(text)")
+        #expect(text.components(separatedBy: "replaced:").count - 1 == 4, "\(text)")
         #expect(!text.contains("unchanged"), "quiet rounds are not reported: \(text)")
         #expect(text.contains("rollback") || text.contains("< 3"), "the refusal is reported: \(text)")
     }
