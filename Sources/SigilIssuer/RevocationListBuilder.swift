@@ -18,12 +18,20 @@ public enum RevocationListBuilder {
     ) throws(IssuerError) -> [UInt8] {
         guard TokenClaims.isValidKeyID(keyID) else { throw IssuerError(.badData, "revocation key id is invalid") }
         guard seed.count == 32 else { throw IssuerError(.badData, "a revocation signing seed must be 32 bytes") }
-        var merged: [TokenID: RevocationStatus] = [:]
-        for (id, status) in entries {
-            if let old = merged[id], old == .revoked { continue }
-            merged[id] = status
+        // The ledger hands over entries already sorted and unique (a million of them): only
+        // other callers pay for merging duplicates and sorting.
+        let isSortedUnique = zip(entries, entries.dropFirst()).allSatisfy { $0.0 < $1.0 }
+        let sorted: [(key: TokenID, value: RevocationStatus)]
+        if isSortedUnique {
+            sorted = entries.map { (key: $0.0, value: $0.1) }
+        } else {
+            var merged: [TokenID: RevocationStatus] = [:]
+            for (id, status) in entries {
+                if let old = merged[id], old == .revoked { continue }
+                merged[id] = status
+            }
+            sorted = merged.sorted { $0.key < $1.key }
         }
-        let sorted = merged.sorted { $0.key < $1.key }
         guard sorted.count <= Int(UInt32.max) else { throw IssuerError(.invalidInput, "too many entries") }
         var out = RevocationList.magic
         out.reserveCapacity(64 + sorted.count * RevocationList.entrySize + 64)

@@ -553,6 +553,8 @@ package final class SQLiteStore {
                     detail: .databaseCorrupt(path: path))
             }
         }
+        // Sorted here: walking the GUID index instead would fetch every row by a random lookup.
+        out.sort { $0.0 < $1.0 }
         return out
     }
 
