@@ -275,10 +275,16 @@ enum Mounts {
         }
     }
 
+    /// EBUSY means some process holds a file there open for writing: a child another test
+    /// spawned at the moment this one wrote its fixture inherits the descriptor for as long as
+    /// it runs. Such children are short-lived, so retry for a few seconds.
     static func remountReadOnly(_ dir: String) throws {
-        guard mount("tmpfs", dir, "tmpfs", UInt(MS_REMOUNT | MS_RDONLY), nil) == 0 else {
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
+        for _ in 0..<50 {
+            if mount("tmpfs", dir, "tmpfs", UInt(MS_REMOUNT | MS_RDONLY), nil) == 0 { return }
+            guard errno == EBUSY else { break }
+            usleep(100_000)
         }
+        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM)
     }
 
     static func unmount(_ dir: String) { umount2(dir, Int32(MNT_DETACH)) }
