@@ -346,7 +346,7 @@ package final class SQLiteStore {
                 // Unknown pairs count as write: a read-only token never grants what might write.
                 let isRead = access(pair) == .read
                 parts.append(
-                    "(scope_kind = 'all'\(isRead ? " OR scope_kind = 'read-only'" : "") OR (scope_kind = 'custom' AND instr(',' || scope_pairs || ',', \(next(.text("," + pair + ","))) > 0))"
+                    "(scope_kind = 'all'\(isRead ? " OR scope_kind = 'read-only'" : "") OR (scope_kind = 'custom' AND instr(',' || scope_pairs || ',', \(next(.text("," + pair + ",")))) > 0))"
                 )
             }
         }
