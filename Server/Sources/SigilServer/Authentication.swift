@@ -39,7 +39,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         switch Self.credentials(in: request.headers) {
         case .absent:
             limiter.recordFailure(context.peer)
-            var error = APIError(.unauthorized, "invalid_token", "send a token as Authorization: Bearer sgl_…")
+            var error = APIError(.unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
             error.fields["reason"] = "missing_token"
             // RFC 6750 §3.1: no error code when the request carried no credentials at all.
             error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#

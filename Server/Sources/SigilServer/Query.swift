@@ -51,7 +51,7 @@ struct QueryValues {
     /// The opaque page cursor: the offset of the page's first row.
     func cursor() throws -> Int {
         guard let text = try string("cursor") else { return 0 }
-        guard let n = Int(text), n >= 0, n <= 100_000_000 else {
+        guard let n = Int(text), n >= 0, n <= 999_999_999 else {
             throw APIError.badRequest("cursor is not one this server gave out")
         }
         return n

@@ -36,6 +36,9 @@ public struct TokensController: Sendable {
     @Sendable func list(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let q = try QueryValues(request)
+        if let audience = try q.string("audience"), !TokenClaims.isValidAudience(audience) {
+            throw APIError.badRequest("audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        }
         let filter: TokenFilter
         do {
             filter = try TokenFilter(
@@ -198,8 +201,10 @@ struct PatchBody: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
-        name = try c.decodeIfPresent(String.self, forKey: AnyKey("name"))
-        description = try c.decodeIfPresent(String.self, forKey: AnyKey("description"))
+        // Present means a string: null is not "leave it", it is a mistake.
+        name = c.contains(AnyKey("name")) ? try c.decode(String.self, forKey: AnyKey("name")) : nil
+        description =
+            c.contains(AnyKey("description")) ? try c.decode(String.self, forKey: AnyKey("description")) : nil
         sealed = c.allKeys.map(\.stringValue).filter { $0 != "name" && $0 != "description" }.sorted()
             .map { $0.count <= 40 ? $0 : String($0.prefix(40)) }
     }

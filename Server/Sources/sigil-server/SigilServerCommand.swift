@@ -29,7 +29,23 @@ struct SigilServerCommand: AsyncParsableCommand {
     @Option(help: "The port to listen on; 0 picks a free one (the log says which).")
     var port = 8080
 
+    @Option(
+        name: .customLong("failed-auth-burst"),
+        help: ArgumentHelp("Failed authentications one address may make before 429.", valueName: "n"))
+    var failedAuthBurst = 10
+
+    @Option(
+        name: .customLong("failed-auth-refill"),
+        help: ArgumentHelp("Failed authentications per second an address earns back.", valueName: "per-second"))
+    var failedAuthRefill = 1.0
+
     func validate() throws {
+        guard (1...1_000_000).contains(failedAuthBurst) else {
+            throw ValidationError("--failed-auth-burst must be 1...1000000")
+        }
+        guard failedAuthRefill.isFinite, failedAuthRefill > 0, failedAuthRefill <= 1_000_000 else {
+            throw ValidationError("--failed-auth-refill must be above 0 and at most 1000000")
+        }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard !hostname.isEmpty else { throw ValidationError("--hostname must not be empty") }
     }
@@ -58,7 +74,8 @@ struct SigilServerCommand: AsyncParsableCommand {
         let server: SigilServerApp
         do {
             server = try SigilServerApp(
-                home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger)
+                home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
+                limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
         } catch {
             Self.fail(error)
         }
