@@ -39,7 +39,8 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         switch Self.credentials(in: request.headers) {
         case .absent:
             limiter.recordFailure(context.peer)
-            var error = APIError(.unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
+            var error = APIError(
+                .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
             error.fields["reason"] = "missing_token"
             // RFC 6750 §3.1: no error code when the request carried no credentials at all.
             error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
@@ -131,7 +132,9 @@ public final class FailedAuthLimiter: Sendable {
             if buckets.count > maxAddresses {
                 // Forget addresses whose bucket has filled up again, then the oldest if still too many.
                 buckets = buckets.filter { refilled($0.value, now: now).tokens < burst }
-                while buckets.count > maxAddresses, let oldest = buckets.min(by: { $0.value.updated < $1.value.updated }) {
+                while buckets.count > maxAddresses,
+                    let oldest = buckets.min(by: { $0.value.updated < $1.value.updated })
+                {
                     buckets[oldest.key] = nil
                 }
             }

@@ -92,7 +92,8 @@ public struct ErrorMiddleware: RouterMiddleware {
             api.headers[.retryAfter] = "1"
             return api
         case .badData, .cannotWrite, .permissions:
-            return APIError(.internalServerError, "internal", "the server failed (\(error.reason.rawValue)); see its log")
+            return APIError(
+                .internalServerError, "internal", "the server failed (\(error.reason.rawValue)); see its log")
         }
     }
 

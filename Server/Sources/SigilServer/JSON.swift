@@ -94,7 +94,9 @@ public enum JSONResponse {
     }
 
     /// A JSON response with `status`.
-    public static func make(_ object: Any, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]) -> Response {
+    public static func make(_ object: Any, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:])
+        -> Response
+    {
         var headers = extra
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"

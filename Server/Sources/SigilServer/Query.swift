@@ -40,7 +40,8 @@ struct QueryValues {
     }
 
     /// A value of a `RawRepresentable` enum (status, sort, action).
-    func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws -> T? where T.RawValue == String {
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws -> T?
+    where T.RawValue == String {
         guard let text = try string(name) else { return nil }
         guard let value = T(rawValue: text) else {
             throw APIError.badRequest("\(name) must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")

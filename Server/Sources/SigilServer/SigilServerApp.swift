@@ -92,6 +92,7 @@ public struct SigilServerApp: Sendable {
     /// Publishes a list if none is current, then serves until SIGTERM or SIGINT.
     ///
     /// - Parameter onListening: Called with the bound port once the server accepts connections.
+    /// - Throws: ``IssuerError`` if the first list cannot be published; the server's bind errors.
     public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         // Long polls need a list to compare with, and services one to fetch: never start without.
         try await publisher.publishNow()
@@ -121,7 +122,9 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
     ) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound" {
+        } catch let error as HTTPError
+            where error.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound"
+        {
             guard let methods = SigilServerApp.allowedMethods(for: request.uri.path) else { throw error }
             let allowed = methods.map(\.rawValue).joined(separator: ", ")
             var api = APIError(.methodNotAllowed, "method_not_allowed", "this route takes \(allowed)")

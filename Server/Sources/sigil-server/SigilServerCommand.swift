@@ -20,7 +20,9 @@ struct SigilServerCommand: AsyncParsableCommand {
             put a TLS proxy in front (docs/API.md). Logs go to stderr and never contain tokens.
             """)
 
-    @Option(help: ArgumentHelp("Home folder with keyring and ledger (default: $SIGIL_HOME, else ./keys).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp("Home folder with keyring and ledger (default: $SIGIL_HOME, else ./keys).", valueName: "dir")
+    )
     var home: String?
 
     @Option(help: "The address to listen on.")
