@@ -215,7 +215,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_root):
              "--exclude-operation-id", "revocations.get",
              "--max-examples", "25", "--max-time", "60", "--request-timeout", "10",
              "--generation-database", "none", "--no-color"],
-            capture_output=True, text=True, timeout=200)
+            capture_output=True, text=True, timeout=200, cwd=tmp_root)  # its cache stays out of the repo
         report = r.stdout[-6000:] + r.stderr[-2000:]
         assert r.returncode == 0, report
         log = server.log_text()
