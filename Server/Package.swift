@@ -1,0 +1,56 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// sigil-server lives in its own package so Hummingbird (and swift-nio, swift-log,
+// swift-service-lifecycle with it) never enters the main package's dependency graph.
+// From Sigil it takes the SigilIssuer and SigilVerifier products: every rule stays there.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "SigilServer",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SigilServer", targets: ["SigilServer"]),
+        .executable(name: "sigil-server", targets: ["sigil-server"]),
+    ],
+    dependencies: [
+        .package(name: "Sigil", path: ".."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "SigilServer",
+            dependencies: [
+                .product(name: "SigilIssuer", package: "Sigil"),
+                .product(name: "SigilVerifier", package: "Sigil"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            // Resources/openapi.yaml is a symbolic link to docs/openapi.yaml: one file, compiled
+            // into the binary (no bundle to ship); the tests check the served bytes equal it.
+            resources: [.embedInCode("Resources/openapi.yaml")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "sigil-server",
+            dependencies: [
+                "SigilServer",
+                .product(name: "SigilIssuer", package: "Sigil"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+    ]
+)

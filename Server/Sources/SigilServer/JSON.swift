@@ -1,0 +1,153 @@
+import Foundation
+public import Hummingbird
+import NIOCore
+public import SigilIssuer
+public import SigilVerifier
+
+/// Reading request bodies and writing JSON answers, the same way on every route.
+public enum APIBody {
+    /// Request bodies above this many bytes are refused with 413 `too_large`.
+    public static let maxBytes = 64 * 1024
+
+    /// Whether the request carries a body at all (a length above zero, or chunked).
+    static func isPresent(_ request: Request) -> Bool {
+        if let length = request.headers[.contentLength], let n = Int(length) { return n > 0 }
+        return request.headers[.transferEncoding] != nil
+    }
+
+    /// Whether `Content-Type` is `application/json` (parameters such as `charset` allowed).
+    static func isJSON(_ request: Request) -> Bool {
+        guard let type = request.headers[.contentType] else { return false }
+        let essence = type.split(separator: ";", maxSplits: 1).first ?? ""
+        return essence.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+    }
+
+    /// The body's bytes, at most ``maxBytes``; nil when there is no body.
+    ///
+    /// - Throws: ``APIError`` 415 when a body is not JSON, 413 when it is too large.
+    static func bytes(_ request: Request, required: Bool) async throws -> ByteBuffer? {
+        if let length = request.headers[.contentLength], let n = Int(length), n > maxBytes { throw tooLarge }
+        let present = isPresent(request)
+        if !present && !isJSON(request) {
+            if required { throw APIError.badRequest("this route needs a JSON body (Content-Type: application/json)") }
+            return nil
+        }
+        guard isJSON(request) else {
+            throw APIError(
+                .unsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
+        }
+        do {
+            let buffer = try await request.body.collect(upTo: maxBytes)
+            if buffer.readableBytes == 0 {
+                if required { throw APIError.badRequest("this route needs a JSON body") }
+                return nil
+            }
+            return buffer
+        } catch is NIOTooManyBytesError {
+            throw tooLarge
+        }
+    }
+
+    static let tooLarge = APIError(
+        .contentTooLarge, "too_large", "the request body is larger than \(maxBytes / 1024) KiB")
+
+    /// Decodes the JSON body as `T`; malformed JSON or a wrong type is 400 `bad_request`.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, required: Bool = true) async throws -> T? {
+        guard let buffer = try await bytes(request, required: required) else { return nil }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as APIError {
+            throw error
+        } catch let error as DecodingError {
+            throw APIError.badRequest(describe(error))
+        } catch {
+            throw APIError.badRequest("the body is not valid JSON")
+        }
+    }
+
+    /// A decoding error in words, naming the field but never echoing a value.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return text.isEmpty ? "the body" : text
+        }
+        switch error {
+        case .typeMismatch(_, let c): return "\(path(c.codingPath)) has the wrong type"
+        case .valueNotFound(_, let c): return "\(path(c.codingPath)) must not be null"
+        case .keyNotFound(let key, _): return "\(key.stringValue) is required"
+        case .dataCorrupted(let c):
+            return c.codingPath.isEmpty ? "the body is not valid JSON" : "\(path(c.codingPath)) is invalid"
+        @unknown default: return "the body is not valid JSON"
+        }
+    }
+}
+
+/// JSON answers. Every API answer carries `Cache-Control: no-store`.
+public enum JSONResponse {
+    /// Serializes a JSON value made of dictionaries, arrays, strings, numbers, booleans and `NSNull`.
+    static func bytes(_ object: Any) -> [UInt8] {
+        // Every value handed in is built from JSON types below, so this cannot fail.
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+        return Array(data)
+    }
+
+    /// A JSON response with `status`.
+    public static func make(_ object: Any, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:])
+        -> Response
+    {
+        var headers = extra
+        headers[.contentType] = "application/json; charset=utf-8"
+        headers[.cacheControl] = "no-store"
+        var body = bytes(object)
+        body.append(0x0a)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// The JSON shapes of the API, one function per kind of object.
+public enum Render {
+    /// A token row: exactly the keys of `sigil list --json` (docs/CLI.md), plus `parent`.
+    public static func token(_ t: TokenRecord) -> [String: Any] {
+        [
+            "audience": t.audience,
+            "created_at": t.createdAt,
+            "created_by": t.createdBy,
+            "deleted": t.isDeleted,
+            "description": t.description,
+            "expires": t.validTo.map { TimeText.format($0) } ?? "never",
+            "guid": t.id.description,
+            "kid": t.keyID,
+            "name": t.name,
+            "revoked_at": t.revokedAt.map { $0 as Any } ?? NSNull(),
+            "scope": scope(t.scope),
+            "status": t.status.rawValue,
+            "updated_at": t.updatedAt,
+            "valid_from": t.validFrom,
+            "valid_to": t.validTo.map { $0 as Any } ?? NSNull(),
+            "parent": t.parent.map { $0.description as Any } ?? NSNull(),
+        ]
+    }
+
+    public static func scope(_ scope: Scope) -> Any {
+        switch scope {
+        case .all: "all"
+        case .readOnly: "read-only"
+        case .custom(let pairs): pairs
+        }
+    }
+
+    /// An audit event: the keys of `sigil log --json`.
+    public static func event(_ e: AuditEvent) -> [String: Any] {
+        let details =
+            (try? JSONSerialization.jsonObject(with: Data(e.detailsJSON.utf8))) as? [String: Any] ?? [:]
+        return [
+            "action": e.action.rawValue,
+            "actor": e.actor,
+            "at": e.at,
+            "details": details,
+            "guids": e.guids.map(\.description),
+        ]
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Hummingbird
+import SigilIssuer
+import SigilVerifier
+
+/// Query-string and path values, parsed strictly: anything malformed is 400 `bad_request`.
+struct QueryValues {
+    /// Decoded (name, value) pairs in order: `+` is a space, `%XX` a byte (form encoding).
+    let pairs: [(String, String)]
+
+    init(_ request: Request) throws {
+        var pairs: [(String, String)] = []
+        for part in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ s: Substring) throws -> String {
+                guard let text = s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                    throw APIError.badRequest("the query string has a malformed %-escape")
+                }
+                return text
+            }
+            pairs.append((try decode(kv[0]), kv.count > 1 ? try decode(kv[1]) : ""))
+        }
+        self.pairs = pairs
+    }
+
+    /// The value of `name`; a repeated parameter is refused rather than guessed at.
+    func string(_ name: String) throws -> String? {
+        let values = pairs.filter { $0.0 == name }.map(\.1)
+        guard values.count <= 1 else { throw APIError.badRequest("give \(name) at most once") }
+        return values.first
+    }
+
+    /// An integer in `range`, or `default` when absent.
+    func int(_ name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
+        guard let text = try string(name) else { return value }
+        guard let n = Int(text), range.contains(n) else {
+            throw APIError.badRequest("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    /// A value of a `RawRepresentable` enum (status, sort, action).
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws -> T?
+    where T.RawValue == String {
+        guard let text = try string(name) else { return nil }
+        guard let value = T(rawValue: text) else {
+            throw APIError.badRequest("\(name) must be one of: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    /// The opaque page cursor: the offset of the page's first row.
+    func cursor() throws -> Int {
+        guard let text = try string("cursor") else { return 0 }
+        guard let n = Int(text), n >= 0, n <= 999_999_999 else {
+            throw APIError.badRequest("cursor is not one this server gave out")
+        }
+        return n
+    }
+}
+
+/// A whole GUID from the path or a body; a prefix, a token or anything else is 400.
+func parseGUID(_ text: String, field: String = "guid") throws -> TokenID {
+    guard let id = TokenID(uuidString: text) else {
+        // Never echoed: people paste tokens where GUIDs go.
+        throw APIError.badRequest("\(field) must be a whole GUID (\(text.count) characters given)")
+    }
+    return id
+}
+
+extension ServerContext {
+    /// The `{guid}` path parameter as a ``TokenID``.
+    func guidParameter() throws -> TokenID {
+        try parseGUID(parameters.get("guid") ?? "")
+    }
+}

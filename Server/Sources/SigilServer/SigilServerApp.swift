@@ -1,0 +1,135 @@
+public import Hummingbird
+public import Logging
+import NIOCore
+import ServiceLifecycle
+public import SigilIssuer
+import UnixSignals
+
+/// Builds sigil-server: the router with its route groups and middleware, the application and
+/// the service group that runs it beside the revocation ``Publisher``.
+///
+/// ```swift
+/// let server = try SigilServerApp(home: "keys", hostname: "127.0.0.1", port: 8080, logger: logger)
+/// try await server.run()   // until SIGTERM or SIGINT
+/// ```
+public struct SigilServerApp: Sendable {
+    public let issuer: IssuerQueue
+    public let broadcaster: RevocationBroadcaster
+    public let publisher: Publisher
+    public let limiter: FailedAuthLimiter
+    public let hostname: String
+    public let port: Int
+    public let logger: Logger
+
+    /// Opens the home (it must exist; the server never creates one).
+    ///
+    /// - Throws: ``IssuerError`` from opening the home.
+    public init(
+        home: String, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
+        limiter: FailedAuthLimiter = FailedAuthLimiter()
+    ) throws(IssuerError) {
+        issuer = try IssuerQueue(home: home, busyTimeout: busyTimeout)
+        broadcaster = RevocationBroadcaster()
+        publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
+        self.limiter = limiter
+        self.hostname = hostname
+        self.port = port
+        self.logger = logger
+    }
+
+    /// The OpenAPI document, `docs/openapi.yaml` embedded at build time.
+    public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
+
+    /// Every route: pattern and methods. Requests to a known pattern with another method get 405.
+    public static let routes: [(pattern: String, methods: [HTTPRequest.Method])] = [
+        ("/v1/health", [.get]),
+        ("/v1/openapi.yaml", [.get]),
+        ("/v1/revocations", [.get]),
+        ("/v1/catalog", [.get]),
+        ("/v1/audit", [.get]),
+        ("/v1/tokens", [.get, .post]),
+        ("/v1/tokens/bulk", [.post]),
+        ("/v1/tokens/{guid}", [.get, .patch, .delete]),
+        ("/v1/tokens/{guid}/deactivate", [.post]),
+        ("/v1/tokens/{guid}/activate", [.post]),
+        ("/v1/tokens/{guid}/revoke", [.post]),
+    ]
+
+    /// The methods a known route pattern allows for `path`, or nil for an unknown path.
+    static func allowedMethods(for path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        for route in routes {
+            let pattern = route.pattern.split(separator: "/")
+            guard pattern.count == parts.count else { continue }
+            if zip(pattern, parts).allSatisfy({ $0 == "{guid}" || $0 == $1 }) { return route.methods }
+        }
+        return nil
+    }
+
+    /// The router: log line outermost, then errors to JSON, then the routes.
+    public func router() -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware())
+
+        let v1 = router.group("v1")
+        v1.get("health") { _, _ in JSONResponse.make(["status": "ok"]) }
+        v1.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
+        }
+        RevocationsController(issuer: issuer, broadcaster: broadcaster).addRoutes(to: v1)
+
+        let authenticated = v1.group().add(middleware: BearerAuthMiddleware(issuer: issuer, limiter: limiter))
+        CatalogController(issuer: issuer).addRoutes(to: authenticated)
+        AuditController(issuer: issuer).addRoutes(to: authenticated)
+        TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
+        return router
+    }
+
+    /// Publishes a list if none is current, then serves until SIGTERM or SIGINT.
+    ///
+    /// - Parameter onListening: Called with the bound port once the server accepts connections.
+    /// - Throws: ``IssuerError`` if the first list cannot be published; the server's bind errors.
+    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        // Long polls need a list to compare with, and services one to fetch: never start without.
+        try await publisher.publishNow()
+        let port = self.port
+        let app = Application(
+            router: router(),
+            configuration: .init(address: .hostname(hostname, port: port), serverName: nil),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
+            logger: logger)
+        // Graceful shutdown runs in reverse order: the publisher first, which wakes every long
+        // poll, then the HTTP server, which then has no request left to wait for.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: app), .init(service: publisher)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Answers 405 with `Allow` for a known path asked with a method it does not take (the router
+/// alone would say 404).
+struct MethodNotAllowedMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError
+            where error.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound"
+        {
+            guard let methods = SigilServerApp.allowedMethods(for: request.uri.path) else { throw error }
+            let allowed = methods.map(\.rawValue).joined(separator: ", ")
+            var api = APIError(.methodNotAllowed, "method_not_allowed", "this route takes \(allowed)")
+            api.headers[.allow] = allowed
+            throw api
+        }
+    }
+}

@@ -1,0 +1,247 @@
+import Foundation
+public import Hummingbird
+import SigilIssuer
+import SigilVerifier
+
+/// `/v1/tokens`: list, create, get, rename, lifecycle changes, delete and bulk changes.
+///
+/// Each handler parses, calls one `Issuer` use case with the caller, and renders. Whether the
+/// caller may do it (permission, audience reach, delegation, window) is decided in SigilIssuer.
+public struct TokensController: Sendable {
+    let issuer: IssuerQueue
+    let publisher: Publisher
+
+    public init(issuer: IssuerQueue, publisher: Publisher) {
+        self.issuer = issuer
+        self.publisher = publisher
+    }
+
+    /// Adds the routes to `group`, which is `/v1/tokens` behind the bearer middleware.
+    public func addRoutes(to group: RouterGroup<ServerContext>) {
+        group.get(use: list)
+        group.post(use: create)
+        group.post("bulk", use: bulk)
+        group.get("{guid}", use: get)
+        group.patch("{guid}", use: update)
+        group.delete("{guid}", use: delete)
+        group.post("{guid}/deactivate") { request, context in
+            try await change(.deactivate, request, context)
+        }
+        group.post("{guid}/activate") { request, context in try await change(.activate, request, context) }
+        group.post("{guid}/revoke") { request, context in try await change(.revoke, request, context) }
+    }
+
+    static let maxPage = 1_000
+
+    @Sendable func list(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        let q = try QueryValues(request)
+        if let audience = try q.string("audience"), !TokenClaims.isValidAudience(audience) {
+            throw APIError.badRequest("audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
+        }
+        let filter: TokenFilter
+        do {
+            filter = try TokenFilter(
+                name: try q.string("name"), guidPrefix: try q.string("guid"), scope: try q.string("scope"),
+                audience: try q.string("audience"), status: try q.choice("status", TokenStatus.self))
+        } catch let error as IssuerError {
+            throw APIError.badRequest(error.message)  // a query value, not a body
+        }
+        let sort = try q.choice("sort", TokenSort.self) ?? .created
+        let limit = try q.int("limit", in: 1...Self.maxPage, default: 100)
+        let offset = try q.cursor()
+        let rows = try await issuer.run { issuer in
+            try issuer.tokens(TokenQuery(filter: filter, sort: sort, limit: limit + 1, offset: offset), as: caller)
+        }
+        let page = rows.prefix(limit)
+        let next: Any = rows.count > limit ? String(offset + limit) : NSNull()
+        return JSONResponse.make(["tokens": page.map(Render.token), "next_cursor": next])
+    }
+
+    @Sendable func create(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        guard let body = try await APIBody.decode(CreateBody.self, from: request) else {
+            throw APIError.badRequest("this route needs a JSON body")
+        }
+        let issueRequest = IssueRequest(
+            name: body.name, description: body.description ?? "", audience: body.audience, scope: body.scope,
+            validFrom: body.validFrom, expiry: body.expiry)
+        let issued = try await issuer.run { try $0.issue(issueRequest, as: caller) }
+        var object = Render.token(issued.record)
+        object["token"] = issued.token
+        return JSONResponse.make(object, status: .created, headers: [.location: "/v1/tokens/\(issued.record.id)"])
+    }
+
+    @Sendable func get(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        let id = try context.guidParameter()
+        let row = try await issuer.run { try $0.token(id.description, as: caller) }
+        return JSONResponse.make(Render.token(row))
+    }
+
+    @Sendable func update(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        let id = try context.guidParameter()
+        guard let body = try await APIBody.decode(PatchBody.self, from: request) else {
+            throw APIError.badRequest("this route needs a JSON body")
+        }
+        let row = try await issuer.run { issuer in
+            try issuer.edit(
+                id.description, name: body.name, description: body.description, sealed: body.sealed, as: caller)
+        }
+        return JSONResponse.make(Render.token(row))
+    }
+
+    @Sendable func delete(_ request: Request, context: ServerContext) async throws -> Response {
+        try await change(.delete, request, context)
+    }
+
+    func change(_ action: LifecycleAction, _ request: Request, _ context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        let id = try context.guidParameter()
+        let options = try await APIBody.decode(ChangeBody.self, from: request, required: false) ?? ChangeBody()
+        if options.cascade, action != .revoke {
+            throw APIError.badRequest("cascade applies to revoke only")
+        }
+        let result = try await issuer.run { try $0.change(action, [id], cascade: options.cascade, as: caller) }
+        if !result.changed.isEmpty { publisher.noteChange() }
+        guard let row = result.tokens.first(where: { $0.id == id }) else {
+            throw APIError(.internalServerError, "internal", "the change did not return its token")
+        }
+        return JSONResponse.make(Render.token(row))
+    }
+
+    @Sendable func bulk(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        guard let body = try await APIBody.decode(BulkBody.self, from: request) else {
+            throw APIError.badRequest("this route needs a JSON body")
+        }
+        let result = try await issuer.run { issuer in
+            try issuer.change(body.action, body.guids, cascade: body.cascade, as: caller)
+        }
+        if !result.changed.isEmpty { publisher.noteChange() }
+        return JSONResponse.make([
+            "action": body.action.rawValue, "count": result.changed.count,
+            "guids": result.changed.map(\.description),
+        ])
+    }
+}
+
+/// Any JSON object key.
+struct AnyKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension KeyedDecodingContainer where K == AnyKey {
+    /// Refuses keys outside `known`: a typo (`expires`) must not be silently ignored.
+    func refuseUnknown(_ known: Set<String>) throws {
+        if let unknown = allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw APIError.badRequest(
+                "unknown field \(unknown.count <= 40 ? unknown : "(\(unknown.count) characters)"); known: \(known.sorted().joined(separator: ", "))"
+            )
+        }
+    }
+
+    /// An RFC 3339 time.
+    func time(_ key: String) throws -> Int64? {
+        guard let text = try decodeIfPresent(String.self, forKey: AnyKey(key)) else { return nil }
+        guard let t = TimeText.parseTime(text) else {
+            throw APIError.badRequest("\(key) is not a time: use RFC 3339, e.g. 2026-01-31T12:00:00Z")
+        }
+        return t
+    }
+}
+
+/// `POST /v1/tokens`.
+struct CreateBody: Decodable {
+    let name: String
+    let description: String?
+    let audience: String
+    let scope: ScopeRequest
+    let validFrom: Int64?
+    let expiry: Expiry
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        try c.refuseUnknown(["name", "description", "audience", "scope", "valid_from", "valid_to"])
+        name = try c.decode(String.self, forKey: AnyKey("name"))
+        description = try c.decodeIfPresent(String.self, forKey: AnyKey("description"))
+        audience = try c.decode(String.self, forKey: AnyKey("audience"))
+        if let pairs = try? c.decode([String].self, forKey: AnyKey("scope")) {
+            scope = .custom(pairs)
+        } else {
+            switch try c.decode(String.self, forKey: AnyKey("scope")) {
+            case "all": scope = .all
+            case "read-only": scope = .readOnly
+            default: throw APIError.badRequest("scope must be \"all\", \"read-only\" or an array of resource.action")
+            }
+        }
+        validFrom = try c.time("valid_from")
+        if !c.contains(AnyKey("valid_to")) {
+            expiry = .default
+        } else if try c.decodeNil(forKey: AnyKey("valid_to")) {
+            expiry = .never
+        } else if let t = try c.time("valid_to") {
+            expiry = .at(t)
+        } else {
+            expiry = .default
+        }
+    }
+}
+
+/// `PATCH /v1/tokens/{guid}`: name and description; every other field is sealed.
+struct PatchBody: Decodable {
+    let name: String?
+    let description: String?
+    let sealed: [String]
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        // Present means a string: null is not "leave it", it is a mistake.
+        name = c.contains(AnyKey("name")) ? try c.decode(String.self, forKey: AnyKey("name")) : nil
+        description =
+            c.contains(AnyKey("description")) ? try c.decode(String.self, forKey: AnyKey("description")) : nil
+        sealed = c.allKeys.map(\.stringValue).filter { $0 != "name" && $0 != "description" }.sorted()
+            .map { $0.count <= 40 ? $0 : String($0.prefix(40)) }
+    }
+}
+
+/// The optional body of `POST …/deactivate|activate|revoke`.
+struct ChangeBody: Decodable {
+    var cascade = false
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        try c.refuseUnknown(["cascade"])
+        cascade = try c.decodeIfPresent(Bool.self, forKey: AnyKey("cascade")) ?? false
+    }
+}
+
+/// `POST /v1/tokens/bulk`.
+struct BulkBody: Decodable {
+    let action: LifecycleAction
+    let guids: [TokenID]
+    let cascade: Bool
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        try c.refuseUnknown(["action", "guids", "cascade"])
+        let name = try c.decode(String.self, forKey: AnyKey("action"))
+        guard let action = LifecycleAction(rawValue: name) else {
+            throw APIError.badRequest(
+                "action must be one of: \(LifecycleAction.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self.action = action
+        let texts = try c.decode([String].self, forKey: AnyKey("guids"))
+        guard !texts.isEmpty else { throw APIError.badRequest("guids must name at least one token") }
+        guids = try texts.enumerated().map { i, text in try parseGUID(text, field: "guids[\(i)]") }
+        cascade = try c.decodeIfPresent(Bool.self, forKey: AnyKey("cascade")) ?? false
+        if cascade, action != .revoke { throw APIError.badRequest("cascade applies to revoke only") }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SigilIssuer
+import SigilServer
+
+/// `sigil-server`: the issuer's HTTP API over one home.
+@main
+struct SigilServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sigil-server",
+        abstract: "Serve the Sigil issuer's HTTP API (/v1) over one home.",
+        discussion: """
+            Tokens call the API with Authorization: Bearer sgl_…. Bootstrap the first one with the CLI:
+              sigil --home keys issue --audience sigil --all --name "org admin"
+              sigil-server --home keys --port 8080
+
+            The CLI may keep using the same home while the server runs. The server publishes the \
+            revocation list itself (GET /v1/revocations) after every change. Bind it to loopback and \
+            put a TLS proxy in front (docs/API.md). Logs go to stderr and never contain tokens.
+            """)
+
+    @Option(
+        help: ArgumentHelp("Home folder with keyring and ledger (default: $SIGIL_HOME, else ./keys).", valueName: "dir")
+    )
+    var home: String?
+
+    @Option(help: "The address to listen on.")
+    var hostname = "127.0.0.1"
+
+    @Option(help: "The port to listen on; 0 picks a free one (the log says which).")
+    var port = 8080
+
+    @Option(
+        name: .customLong("failed-auth-burst"),
+        help: ArgumentHelp("Failed authentications one address may make before 429.", valueName: "n"))
+    var failedAuthBurst = 10
+
+    @Option(
+        name: .customLong("failed-auth-refill"),
+        help: ArgumentHelp("Failed authentications per second an address earns back.", valueName: "per-second"))
+    var failedAuthRefill = 1.0
+
+    func validate() throws {
+        guard (1...1_000_000).contains(failedAuthBurst) else {
+            throw ValidationError("--failed-auth-burst must be 1...1000000")
+        }
+        guard failedAuthRefill.isFinite, failedAuthRefill > 0, failedAuthRefill <= 1_000_000 else {
+            throw ValidationError("--failed-auth-refill must be above 0 and at most 1000000")
+        }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard !hostname.isEmpty else { throw ValidationError("--hostname must not be empty") }
+    }
+
+    var homePath: String {
+        if let home, !home.isEmpty { return home }
+        if let env = ProcessInfo.processInfo.environment["SIGIL_HOME"], !env.isEmpty { return env }
+        return "keys"
+    }
+
+    /// `SIGIL_LOCK_TIMEOUT` seconds, default 5, as the CLI reads it.
+    static var busyTimeout: Double {
+        guard let text = ProcessInfo.processInfo.environment["SIGIL_LOCK_TIMEOUT"], let value = Double(text),
+            value.isFinite, value >= 0
+        else { return 5 }
+        return min(value, 3_600)
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "sigil-server")  // swift-log's default handler writes to stderr
+        logger.logLevel = .info
+        let server: SigilServerApp
+        do {
+            server = try SigilServerApp(
+                home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
+                limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
+        } catch {
+            Self.fail(error)
+        }
+        if !Self.isLoopback(hostname) {
+            logger.warning(
+                "listening on a non-loopback address: bearer tokens cross the network, so serve only through a TLS proxy in front (docs/API.md, Deployment)",
+                metadata: ["hostname": "\(hostname)"])
+        }
+        let host = hostname
+        do {
+            try await server.run { port in
+                Self.stderr("sigil-server: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
+            }
+        } catch let error as IssuerError {
+            Self.fail(error)
+        }
+    }
+
+    static func stderr(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    /// Prints the issuer's message and exits with the CLI's sysexits code for its reason.
+    static func fail(_ error: IssuerError) -> Never {
+        let hint =
+            switch error.detail {
+            case .noHome(let path):
+                ". Create one and a first token with: sigil --home \(path) issue --audience sigil --all --name \"org admin\""
+            default: ""
+            }
+        stderr("sigil-server: error: \(error.message)\(hint)")
+        let code: Int32 =
+            switch error.reason {
+            case .invalidInput: 64
+            case .badData, .conflict: 65
+            case .notFound: 66
+            case .cannotWrite: 73
+            case .lockBusy: 75
+            case .permissions, .forbidden: 77
+            }
+        Foundation.exit(code)
+    }
+}
