@@ -39,6 +39,9 @@ if [[ $fast -eq 1 ]]; then stage "fast tests passed"; exit 0; fi
 stage "Python interop verifier (pytest)"
 python3 -m pytest -q interop/python
 
+stage "sigil-server: real processes on 127.0.0.1, pytest and schemathesis (Server/tests)"
+bash scripts/server-test.sh
+
 stage "Hummingbird example: real HTTP requests against a Sigil-protected service"
 bash scripts/example-integration.sh
 
