@@ -138,9 +138,7 @@ struct FileRulesTests {
             }, hint: "symbolic link")
     }
 
-    @Test(
-        "A hard-linked sigil.db is refused (another name could change it behind sigil's back)",
-        .disabled("pending SecureFile fd checks"))
+    @Test("A hard-linked sigil.db is refused (another name could change it behind sigil's back)")
     func hardLinkedDatabase() async throws {
         try await refuses(
             { home, victim in
