@@ -10,6 +10,7 @@ struct LegacyImportTests {
     let keyID: String
 
     static let t1 = "11111111-1111-4111-8111-111111111111"
+
     static let t2 = "22222222-2222-4222-8222-222222222222"
     static let t3 = "33333333-3333-4333-8333-333333333333"
     static let t4 = "44444444-4444-4444-8444-444444444444"
@@ -190,6 +191,11 @@ struct LegacyImportTests {
             #"{"op":"status","guids":[],"status":"revoked"}"#,
             #"{"at":1795000050,"op":"issue"}"#,
             #"{"at":1795000050,"op":"issue","token":{"guid":"nope","name":"x"}}"#,
+            // Records the database would refuse to read back (found by fuzz-keyset-ledger).
+            legacyIssueLine(scope: #"["devices.list","Users.get"]"#),
+            legacyIssueLine(scope: "[]"),
+            legacyIssueLine(audience: "bad audience"),
+            legacyIssueLine(kid: "k 1"),
         ])
     func damagedMiddleLine(damaged: String) throws {
         var lines = goodLines
@@ -224,4 +230,12 @@ struct LegacyImportTests {
         expectIssuerError(.permissions) { try temp.issuer(.existing) }
         #expect(!temp.exists("sigil.db"))
     }
+}
+
+/// A v0.1 issue record of an otherwise valid token with one field replaced.
+private func legacyIssueLine(scope: String = #""all""#, audience: String = "billing", kid: String = "k1") -> String {
+    #"{"at":1795000050,"op":"issue","token":{"audience":"\#(audience)","created_at":1795000050,"#
+        + #""created_by":"alice","description":"","guid":"99999999-9999-4999-8999-999999999999","#
+        + #""kid":"\#(kid)","name":"odd","scope":\#(scope),"status":"active","updated_at":1795000050,"#
+        + #""valid_from":1795000050,"valid_to":1800000000}}"#
 }

@@ -97,8 +97,15 @@ enum LegacyImport {
             let status = (t["status"] as? String).flatMap(TokenStatus.init(rawValue:)),
             let createdAt = int(t["created_at"]), let updatedAt = int(t["updated_at"])
         else { throw IssuerError(.badData, "a token record lacks a field") }
+        // What the database refuses to read back must not get in: the same checks as at issue.
+        guard TokenClaims.isValidAudience(audience), TokenClaims.isValidKeyID(keyID) else {
+            throw IssuerError(.badData, "a token record has an invalid audience or key ID")
+        }
         let scope: Scope
         if let pairs = t["scope"] as? [String] {
+            guard !pairs.isEmpty, pairs.allSatisfy({ Scope.isValidPair($0) }) else {
+                throw IssuerError(.badData, "a token record has an invalid custom scope")
+            }
             scope = .custom(pairs)
         } else if t["scope"] as? String == "all" {
             scope = .all
