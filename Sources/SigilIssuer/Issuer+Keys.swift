@@ -109,9 +109,13 @@ extension Issuer {
         defer { Glibc.close(fd) }
         var header = [UInt8](repeating: 0, count: 6 + 32 + 8)
         let got = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard got >= 6 else { return nil }
-        let b = header.prefix(max(got, 0))
-        guard Array(b.prefix(4)) == RevocationList.magic, b[4] == RevocationList.version else { return nil }
+        return headerSequence(Array(header.prefix(max(got, 0))))
+    }
+
+    /// The sequence from the fixed start of a v1 list (magic, version, key ID, sequence;
+    /// docs/FORMAT.md §4.1), unverified: for a file damaged further on, or read only in part.
+    package static func headerSequence(_ b: [UInt8]) -> UInt64? {
+        guard b.count >= 6, Array(b[0..<4]) == RevocationList.magic, b[4] == RevocationList.version else { return nil }
         let kidLength = Int(b[5])
         let start = 6 + kidLength
         guard (1...32).contains(kidLength), b.count >= start + 8 else { return nil }

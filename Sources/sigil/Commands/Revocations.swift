@@ -331,18 +331,8 @@ struct RevocationsPull: AsyncParsableCommand {
         if let list = try? RevocationList.parseUnverified(bytes, maxBytes: limit) {
             return .unverified(sequence: list.sequence, why: why)
         }
-        if let sequence = Self.headerSequence(bytes) { return .unverified(sequence: sequence, why: why) }
+        if let sequence = Issuer.headerSequence(bytes) { return .unverified(sequence: sequence, why: why) }
         return .unknown(why: "its header does not parse: \(why)")
-    }
-
-    /// The sequence from the fixed start of a v1 list (magic, version, key ID, sequence;
-    /// docs/FORMAT.md), for a file damaged further on.
-    static func headerSequence(_ b: [UInt8]) -> UInt64? {
-        guard b.count >= 6, Array(b[0..<4]) == RevocationList.magic, b[4] == RevocationList.version else { return nil }
-        let kidLength = Int(b[5])
-        let start = 6 + kidLength
-        guard (1...32).contains(kidLength), b.count >= start + 8 else { return nil }
-        return b[start..<(start + 8)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     }
 
     private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {
