@@ -104,7 +104,7 @@ public final class Issuer {
         try SecureFile.checkPrivate(dbPath)
         // SQLite opens these by name too: a link planted in their place is refused like the database.
         for companion in [dbPath + "-wal", dbPath + "-shm"] where lstat(companion, &st) == 0 {
-            try SecureFile.checkPrivate(companion)
+            try SecureFile.checkCompanion(companion)
         }
         store = try SQLiteStore(path: dbPath, busyTimeout: busyTimeout)
 

@@ -121,9 +121,21 @@ package enum SecureFile {
     ///   (`chmod 600`, `chown`, replace the link with the real file); `bad_data` for a file
     ///   that is not regular; `not_found` for a missing one.
     package static func openPrivate(_ path: String) throws(IssuerError) -> Int32 {
+        try openPrivate(path, mayVanish: false) ?? -1
+    }
+
+    /// Checks a file SQLite keeps beside the database (`-wal`, `-shm`) like a secret file,
+    /// except that it may vanish while being checked: the last connection of another sigil
+    /// deletes its WAL at close. A file with no name left cannot be exposed through one.
+    package static func checkCompanion(_ path: String) throws(IssuerError) {
+        if let fd = try openPrivate(path, mayVanish: true) { close(fd) }
+    }
+
+    private static func openPrivate(_ path: String, mayVanish: Bool) throws(IssuerError) -> Int32? {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let code = errno
+            if mayVanish, code == ENOENT { return nil }
             if code == ELOOP {
                 throw IssuerError(
                     .permissions,
@@ -136,6 +148,10 @@ package enum SecureFile {
             let code = errno
             close(fd)
             throw ioError("cannot read \(path)", code, write: false)
+        }
+        if mayVanish, st.st_nlink == 0 {
+            close(fd)
+            return nil
         }
         if let problem = privacyProblem(st, path) {
             close(fd)
