@@ -88,6 +88,8 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case keyIsActive(String)
         /// The caller may not grant or touch this (what was too wide).
         case insufficientScope(String)
+        /// A token given by value does not verify with this issuer's keys (why not).
+        case tokenNotVerified(VerificationError.Reason)
     }
 
     public let reason: Reason

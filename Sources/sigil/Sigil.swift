@@ -28,7 +28,7 @@ struct Sigil: AsyncParsableCommand {
         subcommands: [
             Init.self, Issue.self, Inspect.self, Verify.self, List.self, Show.self, Edit.self,
             Deactivate.self, Activate.self, Revoke.self, Delete.self,
-            Keys.self, CatalogCommand.self, Revocations.self, LedgerCommand.self, Log.self,
+            Keys.self, CatalogCommand.self, Revocations.self, LedgerCommand.self, Log.self, Scan.self, Expiring.self,
         ]
     )
 

@@ -235,6 +235,9 @@ func render(_ error: IssuerError) -> CLIFailure {
         )
     case .keyNotFound(let kid):
         return failure("no token key \(Terminal.safe(kid)); see: sigil keys list")
+    case .tokenNotVerified(let why):
+        // The verify exit code says why: 10 malformed, 12 another issuer's key, 13 forged.
+        return failure(error.message, code: Exit.code(for: why), reason: why.rawValue)
     case .keyRetired, .keyIsActive, .insufficientScope, .none:
         return failure(error.message)
     }

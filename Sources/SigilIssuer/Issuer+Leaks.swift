@@ -1,0 +1,94 @@
+import Foundation
+public import SigilVerifier
+
+/// What this issuer can tell about a token found by value (in a log, a repository, a leak
+/// report): whether its tag verifies with one of its keys, and if so the ledger's record.
+public struct TokenIdentity: Sendable {
+    /// The token's claims, trustworthy only when ``verified`` is true.
+    public let claims: TokenClaims
+    /// Nil when the tag verifies with this issuer's key; else why it does not (`unknown_key`
+    /// for another issuer's key or a retired one's secret no longer held, `bad_signature`
+    /// for a forgery).
+    public let failure: VerificationError.Reason?
+    /// The ledger's record, for a verified token the ledger knows (deleted ones included).
+    public let record: TokenRecord?
+
+    public var verified: Bool { failure == nil }
+}
+
+extension Issuer {
+    /// Checks a token's tag against this issuer's keys (retired ones too: a leaked token
+    /// of a retired key is still this issuer's) and finds its record.
+    ///
+    /// ```swift
+    /// let identity = try issuer.identify(text)
+    /// if identity.verified, let record = identity.record { print(record.name, record.status) }
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` `bad_data` (detail `tokenNotVerified(.malformed)`) for text
+    ///   that is not a token; errors reading the keyring or the database.
+    public func identify(_ text: String) throws(IssuerError) -> TokenIdentity {
+        let claims: TokenClaims
+        do {
+            claims = try TokenClaims.decodeUnverified(text)
+        } catch {
+            throw IssuerError(
+                .badData, "not a Sigil token: \(error.description)", detail: .tokenNotVerified(error.reason))
+        }
+        let ring = try keyring()
+        guard let master = ring.tokenKey(claims.keyID) else {
+            return TokenIdentity(claims: claims, failure: .unknownKey, record: nil)
+        }
+        let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)
+        do {
+            let verifier = try Verifier(
+                audience: claims.audience, keys: [TokenKey(keyID: claims.keyID, key: key)], leeway: 0)
+            // At valid-from the window always holds, so only the tag can fail.
+            _ = try verifier.verify(text, at: claims.validFrom)
+        } catch let error as VerificationError {
+            return TokenIdentity(claims: claims, failure: error.reason, record: nil)
+        } catch {
+            return TokenIdentity(claims: claims, failure: .badSignature, record: nil)
+        }
+        let record = try? token(claims.id.description)
+        return TokenIdentity(claims: claims, failure: nil, record: record)
+    }
+
+    /// Revokes the token given by value, after its tag verifies with this issuer's keys: a
+    /// leaked token is revoked without anyone looking up its GUID, and nobody revokes other
+    /// people's tokens by guessing GUIDs.
+    ///
+    /// ```swift
+    /// let result = try issuer.revoke(token: leaked, by: Actor(name: "leak-report"))
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` `bad_data` with detail `tokenNotVerified(reason)` when the
+    ///   token is malformed, from another issuer or forged (nothing changes);
+    ///   `not_found` when it verifies but the ledger has no live record of it.
+    public func revoke(
+        token text: String, by actor: Actor, now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) -> ChangeResult {
+        let identity = try identify(text)
+        if let failure = identity.failure {
+            throw IssuerError(
+                .badData, "the token does not verify with this issuer's keys (\(failure.rawValue)); nothing revoked",
+                detail: .tokenNotVerified(failure))
+        }
+        return try change(.revoke, [identity.claims.id], by: actor, now: now)
+    }
+
+    /// Live (active) tokens whose expiry falls within `seconds` from `now`, soonest first.
+    ///
+    /// ```swift
+    /// for t in try issuer.expiring(within: 30 * 86_400) { print(t.name, t.validTo ?? 0) }
+    /// ```
+    public func expiring(within seconds: Int64, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> [TokenRecord]
+    {
+        var soon: [TokenRecord] = []
+        let filter = try TokenFilter(status: .active)
+        try forEachToken(TokenQuery(filter: filter, sort: .expires)) { t in
+            if let end = t.validTo, end > now, end <= now + seconds { soon.append(t) }
+        }
+        return soon
+    }
+}
