@@ -37,7 +37,7 @@ fi
 if [[ $fast -eq 1 ]]; then stage "fast tests passed"; exit 0; fi
 
 stage "Python interop verifier (pytest)"
-python3 -m pytest -q interop/python
+python3 -m pytest -q interop/python interop/scanning
 
 stage "sigil-server: real processes on 127.0.0.1, pytest and schemathesis (Server/tests)"
 bash scripts/server-test.sh

@@ -59,22 +59,78 @@ extension Issuer {
     /// people's tokens by guessing GUIDs.
     ///
     /// ```swift
-    /// let result = try issuer.revoke(token: leaked, by: Actor(name: "leak-report"))
+    /// let result = try issuer.revoke(token: leaked, by: Actor(name: "alice"))
     /// ```
     ///
     /// - Throws: ``IssuerError`` `bad_data` with detail `tokenNotVerified(reason)` when the
     ///   token is malformed, from another issuer or forged (nothing changes);
     ///   `not_found` when it verifies but the ledger has no live record of it.
     public func revoke(
-        token text: String, by actor: Actor, now: Int64 = Issuer.currentTime()
+        token text: String, by actor: Actor, details: [(String, String)] = [], now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> ChangeResult {
+        try change(.revoke, [try verifiedID(text)], by: actor, details: details, now: now)
+    }
+
+    /// ``revoke(token:by:details:now:)`` for an API caller, who needs `tokens.revoke` and reach
+    /// over the token's audience like any revoke.
+    public func revoke(token text: String, as caller: Caller, now: Int64 = Issuer.currentTime()) throws(IssuerError)
+        -> ChangeResult
+    {
+        try change(.revoke, [try verifiedID(text)], as: caller, now: now)
+    }
+
+    /// One token a secret scanner found, with where it was found (GitLab's Token Revocation
+    /// API sends `location`, a URL of the file).
+    public struct LeakReport: Sendable {
+        public let token: String
+        public let location: String
+
+        public init(token: String, location: String) {
+            self.token = token
+            self.location = location
+        }
+    }
+
+    /// The longest `location` kept in the audit log; a report's text is not trusted.
+    public static let maxLeakLocationBytes = 1_000
+
+    /// Revokes every reported token whose tag verifies, as actor `leak-report` with the
+    /// location in the audit event; forged, foreign, unknown and already-deleted tokens are
+    /// skipped without a trace, so the caller learns nothing about which tokens exist.
+    ///
+    /// ```swift
+    /// let revoked = try issuer.revokeLeaked([Issuer.LeakReport(token: t, location: "https://git.example/x")])
+    /// ```
+    ///
+    /// - Returns: How many tokens this call revoked (for the server's log, not the reporter).
+    public func revokeLeaked(_ reports: [LeakReport], now: Int64 = Issuer.currentTime()) throws(IssuerError) -> Int {
+        let actor = try Actor(name: "leak-report")
+        var revoked = 0
+        for report in reports {
+            guard let id = try? verifiedID(report.token) else { continue }
+            var location = report.location
+            if location.utf8.count > Self.maxLeakLocationBytes {
+                location = String(decoding: location.utf8.prefix(Self.maxLeakLocationBytes), as: UTF8.self)
+            }
+            do {
+                let result = try change(
+                    .revoke, [id], by: actor, details: [("location", location), ("source", "leak_report")], now: now)
+                revoked += result.changed.count
+            } catch  where error.reason == .notFound {
+                continue  // deleted, or never in this ledger
+            }
+        }
+        return revoked
+    }
+
+    private func verifiedID(_ text: String) throws(IssuerError) -> TokenID {
         let identity = try identify(text)
         if let failure = identity.failure {
             throw IssuerError(
                 .badData, "the token does not verify with this issuer's keys (\(failure.rawValue)); nothing revoked",
                 detail: .tokenNotVerified(failure))
         }
-        return try change(.revoke, [identity.claims.id], by: actor, now: now)
+        return identity.claims.id
     }
 
     /// Live (active) tokens whose expiry falls within `seconds` from `now`, soonest first.

@@ -260,9 +260,11 @@ extension Issuer {
     /// Every token is checked before anything changes: activating or deactivating a revoked
     /// token is a `conflict`, and revocation is permanent. Tokens already in the target state
     /// count as done. With `cascade`, a revoke also revokes every token they created.
+    ///
+    /// `details` go into the audit event as they are (a leak report's location, say).
     public func change(
         _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, by actor: Actor,
-        now: Int64 = Issuer.currentTime()
+        details: [(String, String)] = [], now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> ChangeResult {
         try transaction(write: true) {
             var tokens: [TokenRecord] = []
@@ -278,7 +280,7 @@ extension Issuer {
                 if t.isDeleted { continue }  // a descendant already deleted
                 tokens.append(t)
             }
-            return try apply(action, to: tokens, cascade: cascade, by: actor, now: now)
+            return try apply(action, to: tokens, cascade: cascade, by: actor, details: details, now: now)
         }
     }
 
@@ -300,7 +302,8 @@ extension Issuer {
 
     /// The rule and the write of a lifecycle change, inside the caller's transaction.
     private func apply(
-        _ action: LifecycleAction, to tokens: [TokenRecord], cascade: Bool, by actor: Actor, now: Int64
+        _ action: LifecycleAction, to tokens: [TokenRecord], cascade: Bool, by actor: Actor,
+        details: [(String, String)] = [], now: Int64
     ) throws -> ChangeResult {
         for t in tokens where t.status == .revoked && (action == .activate || action == .deactivate) {
             throw IssuerError(
@@ -330,7 +333,8 @@ extension Issuer {
             case .revoke: .revoke
             case .delete: .delete
             }
-        try record(audit, by: actor, at: now, guids: changing, details: cascade ? [("cascade", "true")] : [])
+        try record(
+            audit, by: actor, at: now, guids: changing, details: (cascade ? [("cascade", "true")] : []) + details)
         try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
         // The rows as the updates above left them, without reading them back.
         let changed = Set(changing)

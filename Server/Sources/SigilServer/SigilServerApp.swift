@@ -20,6 +20,8 @@ public struct SigilServerApp: Sendable {
     public let hostname: String
     public let port: Int
     public let logger: Logger
+    /// The leak-report intake's own token; nil turns `/v1/leak-reports` off (404).
+    public var leakReportSecret: [UInt8]?
 
     /// Opens the home (it must exist; the server never creates one).
     ///
@@ -49,6 +51,9 @@ public struct SigilServerApp: Sendable {
         ("/v1/audit", [.get]),
         ("/v1/tokens", [.get, .post]),
         ("/v1/tokens/bulk", [.post]),
+        ("/v1/tokens/revoke-by-token", [.post]),
+        ("/v1/leak-reports/revocable_token_types", [.get]),
+        ("/v1/leak-reports/revoke_tokens", [.post]),
         ("/v1/tokens/{guid}", [.get, .patch, .delete]),
         ("/v1/tokens/{guid}/deactivate", [.post]),
         ("/v1/tokens/{guid}/activate", [.post]),
@@ -81,6 +86,7 @@ public struct SigilServerApp: Sendable {
                 body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
         }
         RevocationsController(issuer: issuer, broadcaster: broadcaster).addRoutes(to: v1)
+        LeakReportController(issuer: issuer, publisher: publisher, secret: leakReportSecret).addRoutes(to: v1)
 
         let authenticated = v1.group().add(middleware: BearerAuthMiddleware(issuer: issuer, limiter: limiter))
         CatalogController(issuer: issuer).addRoutes(to: authenticated)

@@ -21,6 +21,7 @@ public struct TokensController: Sendable {
         group.get(use: list)
         group.post(use: create)
         group.post("bulk", use: bulk)
+        group.post("revoke-by-token", use: revokeByToken)
         group.get("{guid}", use: get)
         group.patch("{guid}", use: update)
         group.delete("{guid}", use: delete)
@@ -106,6 +107,31 @@ public struct TokensController: Sendable {
         let result = try await issuer.run { try $0.change(action, [id], cascade: options.cascade, as: caller) }
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first(where: { $0.id == id }) else {
+            throw APIError(.internalServerError, "internal", "the change did not return its token")
+        }
+        return JSONResponse.make(Render.token(row))
+    }
+
+    /// Revokes the token in the body after its tag verifies with the issuer's keys; the caller
+    /// needs `tokens.revoke` over its audience, as for a revoke by GUID. The token is never echoed.
+    @Sendable func revokeByToken(_ request: Request, context: ServerContext) async throws -> Response {
+        let caller = try context.authenticated
+        guard let body = try await APIBody.decode(TokenBody.self, from: request) else {
+            throw APIError.badRequest("this route needs a JSON body: {\"token\": \"sgl_…\"}")
+        }
+        let result: ChangeResult
+        do {
+            result = try await issuer.run { try $0.revoke(token: body.token, as: caller) }
+        } catch let error as IssuerError {
+            guard case .tokenNotVerified(let why) = error.detail else { throw error }
+            var api = APIError(
+                .unprocessableContent, "token_not_verified",
+                "the token does not verify with this issuer's keys (\(why.rawValue)); nothing revoked")
+            api.fields["reason"] = why.rawValue
+            throw api
+        }
+        if !result.changed.isEmpty { publisher.noteChange() }
+        guard let row = result.tokens.first else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
         }
         return JSONResponse.make(Render.token(row))
@@ -208,6 +234,11 @@ struct PatchBody: Decodable {
         sealed = c.allKeys.map(\.stringValue).filter { $0 != "name" && $0 != "description" }.sorted()
             .map { $0.count <= 40 ? $0 : String($0.prefix(40)) }
     }
+}
+
+/// The body of `POST /v1/tokens/revoke-by-token`.
+struct TokenBody: Decodable {
+    let token: String
 }
 
 /// The optional body of `POST …/deactivate|activate|revoke`.

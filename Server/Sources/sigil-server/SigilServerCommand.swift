@@ -41,6 +41,13 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: ArgumentHelp("Failed authentications per second an address earns back.", valueName: "per-second"))
     var failedAuthRefill = 1.0
 
+    @Option(
+        name: .customLong("leak-report-token-file"),
+        help: ArgumentHelp(
+            "Enable the leak-report intake (GitLab's Token Revocation API) with the token in this 0600 file.",
+            valueName: "file"))
+    var leakReportTokenFile: String?
+
     func validate() throws {
         guard (1...1_000_000).contains(failedAuthBurst) else {
             throw ValidationError("--failed-auth-burst must be 1...1000000")
@@ -73,11 +80,12 @@ struct SigilServerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "sigil-server")  // swift-log's default handler writes to stderr
         logger.logLevel = .info
-        let server: SigilServerApp
+        var server: SigilServerApp
         do {
             server = try SigilServerApp(
                 home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
+            if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
         } catch {
             Self.fail(error)
         }

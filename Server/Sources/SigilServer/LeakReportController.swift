@@ -1,0 +1,127 @@
+import Foundation
+public import Hummingbird
+import Logging
+import SigilIssuer
+import Synchronization
+
+/// A leak-report intake compatible with GitLab's Token Revocation API, so GitLab's secret
+/// detection (or any scanner) can post the Sigil tokens it finds and have them revoked at once.
+///
+/// - `GET  /v1/leak-reports/revocable_token_types` → `{"types": ["gitleaks_rule_id_sigil_api_token"]}`
+/// - `POST /v1/leak-reports/revoke_tokens` with `[{"type", "token", "location"}]` → 204
+///
+/// Both need `Authorization: <intake token>` (GitLab sends the token as is; `Bearer <token>`
+/// works too), compared in constant time with the one the server was started with. The answer
+/// is 204 whatever the tokens were: forged, foreign and unknown tokens are ignored, so a
+/// reporter learns nothing about which tokens exist. Requests are rate limited; a token is
+/// never logged or echoed.
+public struct LeakReportController: Sendable {
+    /// The `type` GitLab derives from the gitleaks rule `sigil_api_token` (docs/scanning/).
+    public static let tokenType = "gitleaks_rule_id_sigil_api_token"
+    /// Reports per request, as GitHub's and GitLab's revocation APIs bound them.
+    public static let maxReports = 1_000
+
+    let issuer: IssuerQueue
+    let publisher: Publisher
+    let secret: [UInt8]?
+    let limiter: IntakeLimiter
+
+    public init(issuer: IssuerQueue, publisher: Publisher, secret: [UInt8]?, limiter: IntakeLimiter = IntakeLimiter()) {
+        self.issuer = issuer
+        self.publisher = publisher
+        self.secret = secret
+        self.limiter = limiter
+    }
+
+    /// Adds the routes to `group` (`/v1`).
+    public func addRoutes(to group: RouterGroup<ServerContext>) {
+        let reports = group.group("leak-reports")
+        reports.get("revocable_token_types") { request, context in
+            try check(request, context)
+            return JSONResponse.make(["types": [Self.tokenType]])
+        }
+        reports.post("revoke_tokens") { request, context in
+            try check(request, context)
+            guard let body = try await APIBody.decode([Report].self, from: request) else {
+                throw APIError.badRequest("this route needs a JSON array of {type, token, location}")
+            }
+            guard body.count <= Self.maxReports else {
+                throw APIError.badRequest("at most \(Self.maxReports) tokens per request")
+            }
+            let reports = body.filter { $0.type == Self.tokenType }.map {
+                Issuer.LeakReport(token: $0.token, location: $0.location ?? "")
+            }
+            let revoked = try await issuer.run { try $0.revokeLeaked(reports) }
+            if revoked > 0 { publisher.noteChange() }
+            context.logger.notice(
+                "leak report", metadata: ["reported": "\(body.count)", "revoked": "\(revoked)"])
+            return Response(status: .noContent, headers: [.cacheControl: "no-store"])
+        }
+    }
+
+    /// The intake token and the rate limit; a wrong token costs the address like a wrong bearer.
+    private func check(_ request: Request, _ context: ServerContext) throws {
+        guard let secret else {
+            throw APIError(
+                .notFound, "not_found",
+                "the leak-report intake is off on this server; start it with --leak-report-token-file FILE")
+        }
+        if let wait = limiter.retryAfter(context.peer) {
+            var error = APIError(.tooManyRequests, "too_many_requests", "too many leak reports; retry in \(wait) s")
+            error.headers[.retryAfter] = String(wait)
+            throw error
+        }
+        let values = request.headers[values: .authorization]
+        var presented = values.count == 1 ? Substring(values[0]) : ""
+        if presented.lowercased().hasPrefix("bearer ") { presented = presented.dropFirst(7).drop { $0 == " " } }
+        guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
+            limiter.take(context.peer, cost: 10)
+            throw APIError(
+                .unauthorized, "invalid_token", "send the leak-report intake token in the Authorization header")
+        }
+        limiter.take(context.peer, cost: 1)
+    }
+
+    struct Report: Decodable {
+        let type: String
+        let token: String
+        let location: String?
+    }
+}
+
+/// A token bucket per address for the intake: 60 requests a minute, a wrong token costing ten.
+public final class IntakeLimiter: Sendable {
+    private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
+    let burst: Double
+    let perSecond: Double
+
+    public init(burst: Int = 60, perSecond: Double = 1) {
+        self.burst = Double(burst)
+        self.perSecond = perSecond
+    }
+
+    private func current(
+        _ peer: String, _ now: ContinuousClock.Instant, _ b: [String: (tokens: Double, at: ContinuousClock.Instant)]
+    ) -> Double {
+        guard let bucket = b[peer] else { return burst }
+        let e = now - bucket.at
+        let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
+        return min(burst, bucket.tokens + seconds * perSecond)
+    }
+
+    func retryAfter(_ peer: String) -> Int? {
+        let now = ContinuousClock.now
+        return buckets.withLock { b -> Int? in
+            let tokens = current(peer, now, b)
+            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
+        }
+    }
+
+    func take(_ peer: String, cost: Double) {
+        let now = ContinuousClock.now
+        buckets.withLock { b in
+            b[peer] = (max(0, current(peer, now, b) - cost), now)
+            if b.count > 10_000 { b = b.filter { current($0.key, now, b) < burst } }
+        }
+    }
+}
