@@ -7,7 +7,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite("sigil scan and sigil expiring")
+@Suite("Leaked and forgotten tokens: scan, revoke --token, expiring")
 struct ScanTests {
     @Test("scan finds tokens in a folder tree, names each one, never prints it, and exits 1")
     func scanFolder() async throws {
@@ -120,5 +120,41 @@ struct ScanTests {
             #expect(usage.exitCode == 64, "\(usage)")
         }
         #expect(try await box.run("--home", box.path("none"), "expiring").exitCode == 66)
+    }
+
+    @Test("revoke --token - revokes the token on stdin once its tag verifies; others change nothing")
+    func revokeByToken() async throws {
+        let box = try Sandbox()
+        let (token, guid) = try await box.issue(name: "leaked")
+        let (other, otherGUID) = try await box.issue(name: "bystander")
+        let foreignBox = try Sandbox()
+        let (foreign, _) = try await foreignBox.issue(name: "elsewhere")
+
+        let forged = try await box.run(["revoke", "--token", "-"], stdin: try Tamper.flipMiddle(other) + "\n")
+        #expect(forged.exitCode == 13, "\(forged)")
+        let alien = try await box.run(["revoke", "--token", "-"], stdin: foreign + "\n")
+        #expect(alien.exitCode == 12, "\(alien)")
+        let junk = try await box.run(["revoke", "--token", "-"], stdin: "sgl_AAAA\n")
+        #expect(junk.exitCode == 10, "\(junk)")
+        #expect(try await box.show(otherGUID)["status"] as? String == "active")
+
+        let done = try await box.run(["--json", "revoke", "--token", "-", "--actor", "sec-team"], stdin: token + "\n")
+        #expect(done.exitCode == 0, "\(done)")
+        #expect(try done.jsonObject()["guids"] as? [String] == [guid])
+        #expect(try await box.show(guid)["status"] as? String == "revoked")
+        let log = try await box.run("--json", "log", guid, "--action", "revoke").jsonArray()
+        #expect(log.first?["actor"] as? String == "sec-team")
+        #expect((log.first?["details"] as? [String: Any])?["source"] as? String == "revoke_by_token")
+
+        for usage in [
+            ["revoke", "--token", token], ["revoke", "--token", "-", guid], ["revoke", "--token", "-", "--cascade"],
+        ] {
+            let r = try await box.run(usage, stdin: token + "\n")
+            #expect(r.exitCode == 64, "\(r)")
+        }
+        for run in box.allResults where run.arguments.contains("revoke") {
+            #expect(!run.stdout.contains(token) && !run.stderr.contains(token))
+            #expect(!run.stdout.contains(other) && !run.stderr.contains(other))
+        }
     }
 }

@@ -104,15 +104,55 @@ struct Revoke: ParsableCommand {
               sigil revoke 3f2a9c1e
               sigil list --status inactive --json | jq -r '.[].guid' | sigil revoke --yes -
               sigil revoke --yes --all-matching --audience billing --status inactive
+              sigil revoke --token - < leaked-token.txt
+
+            With --token -, the token itself is read from stdin (never an argument: ps would \
+            show it) and revoked once its tag verifies with the keyring: a leaked token is \
+            revoked without looking up its GUID, and nobody revokes others' tokens by guessing \
+            GUIDs. A forged token exits 13, another issuer's 12, a malformed one 10.
             """)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
     @Flag(help: "Also revoke every token these tokens created (through the API), and theirs.") var cascade = false
+    @Option(
+        help: ArgumentHelp(
+            "- to read a token (not a GUID) from stdin and revoke it after its tag verifies.", valueName: "-"))
+    var token: String?
+
+    func validate() throws {
+        guard let token else { return }
+        guard token == "-" else {
+            throw ValidationError("--token takes - and reads the token from stdin; a token in an argument shows in ps")
+        }
+        guard selection.guids.isEmpty, !selection.allMatching, !cascade else {
+            throw ValidationError(
+                "--token - revokes the one token on stdin: give no GUIDs, --all-matching or --cascade")
+        }
+    }
+
     func run() throws {
-        try runLifecycle(
-            .revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
+        guard token != nil else {
+            return try runLifecycle(
+                .revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
+        }
+        try guarded(json: global.json) {
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            let text = try readToken("-")
+            // Revoking a token the keyring has just verified needs no confirmation: it has leaked.
+            let result = try home.issuer().revoke(
+                token: text, by: actor, details: [("source", "revoke_by_token")], now: Home.now)
+            if global.json {
+                Console.json([
+                    "action": "revoke", "count": result.tokens.count, "guids": result.tokens.map { $0.id.description },
+                ])
+                return
+            }
+            for t in result.tokens { Console.note("Revoked \(t.id) (\(Terminal.safe(t.name)))") }
+            Console.note("Services see this after the next revocation-list export: sigil revocations export")
+        }
     }
 }
 
