@@ -20,7 +20,7 @@ SIGIL = os.environ.get("SIGIL_BIN", str(ROOT / ".build" / "debug" / "sigil"))
 
 def gitleaks_pattern():
     rules = tomllib.loads((ROOT / "docs/scanning/gitleaks.toml").read_text())["rules"]
-    (rule,) = [r for r in rules if r["id"] == "sigil-api-token"]
+    (rule,) = [r for r in rules if r["id"] == "sigil_api_token"]
     return re.compile(rule["regex"], re.M), rule["secretGroup"]
 
 
