@@ -7,8 +7,8 @@ public struct TokenIdentity: Sendable {
     /// The token's claims, trustworthy only when ``verified`` is true.
     public let claims: TokenClaims
     /// Nil when the tag verifies with this issuer's key; else why it does not (`unknown_key`
-    /// for another issuer's key or a retired one's secret no longer held, `bad_signature`
-    /// for a forgery).
+    /// for another issuer's key or a retired one, whose secret is gone; `bad_signature` for
+    /// a forgery).
     public let failure: VerificationError.Reason?
     /// The ledger's record, for a verified token the ledger knows (deleted ones included).
     public let record: TokenRecord?
@@ -17,8 +17,8 @@ public struct TokenIdentity: Sendable {
 }
 
 extension Issuer {
-    /// Checks a token's tag against this issuer's keys (retired ones too: a leaked token
-    /// of a retired key is still this issuer's) and finds its record.
+    /// Checks a token's tag against this issuer's keys and finds its record. A retired key's
+    /// secret is destroyed, so its tokens are `unknown_key` here as at every service.
     ///
     /// ```swift
     /// let identity = try issuer.identify(text)
@@ -36,7 +36,7 @@ extension Issuer {
                 .badData, "not a Sigil token: \(error.description)", detail: .tokenNotVerified(error.reason))
         }
         let ring = try keyring()
-        guard let master = ring.tokenKey(claims.keyID) else {
+        guard let master = ring.tokenKey(claims.keyID), master.state != .retired else {
             return TokenIdentity(claims: claims, failure: .unknownKey, record: nil)
         }
         let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)

@@ -32,26 +32,22 @@ struct Inspect: ParsableCommand {
             }
             // Inspecting must not create a keyring: without one the claims are simply unverified.
             var signature = "unverified (no keyring in \(home.path))"
-            var verified = false
+            var record: TokenRecord?
             if let ring = try existingKeyring(home) {
-                if let master = ring.tokenKey(claims.keyID), master.state != .retired {
-                    let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience)
-                    let verifier = try Verifier(
-                        audience: claims.audience, keys: [TokenKey(keyID: claims.keyID, key: key)], leeway: 0)
-                    do {
-                        _ = try verifier.verify(text, at: claims.validFrom)
-                        verified = true
-                        signature = "verified with key \(claims.keyID)"
-                    } catch let error as VerificationError {
-                        signature = "INVALID (\(error.reason.rawValue)): do not trust these claims"
-                    }
-                } else if ring.tokenKey(claims.keyID)?.state == .retired {
+                let identity = try home.issuer().identify(text)
+                switch identity.failure {
+                case .none:
+                    signature = "verified with key \(claims.keyID)"
+                case .some(.unknownKey) where ring.tokenKey(claims.keyID)?.state == .retired:
                     signature = "unverified (key \(claims.keyID) is retired: services refuse it as unknown_key)"
-                } else {
+                case .some(.unknownKey):
                     signature = "unverified (key \(claims.keyID) is not in this keyring)"
+                case .some(let reason):
+                    signature = "INVALID (\(reason.rawValue)): do not trust these claims"
                 }
+                record = identity.record
             }
-            let record = verified ? try? home.issuer().token(claims.id.description) : nil
+            let verified = signature.hasPrefix("verified")
             if global.json {
                 var o: [String: Any] = [
                     "verified": verified, "signature": signature, "kid": claims.keyID, "guid": claims.id.description,
