@@ -41,6 +41,10 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: ArgumentHelp("Failed authentications per second an address earns back.", valueName: "per-second"))
     var failedAuthRefill = 1.0
 
+    @Flag(
+        help: "Mark the web console's session cookie Secure; set it when clients reach the server over TLS (a proxy).")
+    var secureCookies = false
+
     func validate() throws {
         guard (1...1_000_000).contains(failedAuthBurst) else {
             throw ValidationError("--failed-auth-burst must be 1...1000000")
@@ -77,7 +81,8 @@ struct SigilServerCommand: AsyncParsableCommand {
         do {
             server = try SigilServerApp(
                 home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
-                limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
+                limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
+                secureCookies: secureCookies)
         } catch {
             Self.fail(error)
         }
