@@ -61,6 +61,9 @@ def test_sign_in_sets_a_strict_http_only_cookie(env):
     assert listed.status == 200, listed
     me = with_session(env.anonymous, "GET", "/v1/session", cookie)
     assert me.status == 200 and me.json["csrf_token"] == body["csrf_token"]
+    log = env.server.log_text()
+    assert value not in log and body["csrf_token"] not in log, "session secrets never reach the log"
+    assert "route=/v1/session status=201" in log
 
 
 def test_sign_in_refuses_a_bad_token_with_401(env):
