@@ -39,7 +39,12 @@ let package = Package(
             ],
             // Resources/openapi.yaml is a symbolic link to docs/openapi.yaml: one file, compiled
             // into the binary (no bundle to ship); the tests check the served bytes equal it.
-            resources: [.embedInCode("Resources/openapi.yaml")],
+            // The web console's files are compiled in the same way (names must be unique).
+            resources: [.embedInCode("Resources/openapi.yaml")]
+                + [
+                    "index.html", "console.css", "app.js", "api.js", "ui.js", "tokens.js", "create.js",
+                    "detail.js", "audit.js", "favicon.svg",
+                ].map { Resource.embedInCode("Resources/console/\($0)") },
             swiftSettings: strict),
         .executableTarget(
             name: "sigil-server",

@@ -6,7 +6,8 @@
 #   scripts/server-test.sh -k audit   # extra arguments go to pytest
 #
 # Exits non-zero if a build fails, a test fails, or pytest collected no test (its exit 5).
-# The schemathesis test is skipped when schemathesis is not installed (pip install schemathesis).
+# The schemathesis test is skipped when schemathesis is not installed (pip install schemathesis),
+# the console's browser tests without chromium, chromium-driver and selenium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,10 @@ export SIGIL_BIN="${SIGIL_BIN:-$PWD/.build/debug/sigil}"
 if ! cmp -s docs/openapi.yaml Server/Sources/SigilServer/Resources/openapi.yaml; then
     echo "server-test: Server/Sources/SigilServer/Resources/openapi.yaml differs from docs/openapi.yaml" >&2
     exit 1
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "server-test: chromium or chromedriver not found; the console's browser tests will be skipped" >&2
 fi
 
 status=0

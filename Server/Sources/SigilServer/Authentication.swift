@@ -14,15 +14,21 @@ import Synchronization
 /// Failed authentications cost the peer address a token from ``FailedAuthLimiter``; when its
 /// bucket is empty, the request is answered 429 before the token is even looked at.
 /// The token is never logged: a refusal logs its reason code, a success the caller's GUID.
+///
+/// Without an `Authorization` header, a console session cookie (``SessionStore``) stands in:
+/// its token then goes through the very same check, and a state-changing request must also
+/// carry the session's CSRF header.
 public struct BearerAuthMiddleware: RouterMiddleware {
     public typealias Context = ServerContext
 
     let issuer: IssuerQueue
     let limiter: FailedAuthLimiter
+    let sessions: SessionStore?
 
-    public init(issuer: IssuerQueue, limiter: FailedAuthLimiter) {
+    public init(issuer: IssuerQueue, limiter: FailedAuthLimiter, sessions: SessionStore? = nil) {
         self.issuer = issuer
         self.limiter = limiter
+        self.sessions = sessions
     }
 
     public func handle(
@@ -36,20 +42,32 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             throw error
         }
         let token: String
-        switch Self.credentials(in: request.headers) {
-        case .absent:
-            limiter.recordFailure(context.peer)
-            var error = APIError(
-                .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
-            error.fields["reason"] = "missing_token"
-            // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-            error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
-            throw error
-        case .repeated:
-            limiter.recordFailure(context.peer)
-            throw APIError.badRequest("send exactly one Authorization header")
-        case .bearer(let text):
-            token = text
+        var sessionID: String?
+        let credentials = Self.credentials(in: request.headers)
+        if credentials == .absent, let sessions, let id = SessionStore.sessionID(in: request.headers) {
+            do {
+                token = try sessions.token(for: request, sessionID: id)
+            } catch let error as APIError {
+                if error.status == .unauthorized { limiter.recordFailure(context.peer) }
+                throw error
+            }
+            sessionID = id
+        } else {
+            switch credentials {
+            case .absent:
+                limiter.recordFailure(context.peer)
+                var error = APIError(
+                    .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
+                error.fields["reason"] = "missing_token"
+                // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+                error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
+                throw error
+            case .repeated:
+                limiter.recordFailure(context.peer)
+                throw APIError.badRequest("send exactly one Authorization header")
+            case .bearer(let text):
+                token = text
+            }
         }
         let caller: Caller
         do {
@@ -57,6 +75,8 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         } catch let error as VerificationError {
             if error.reason != .revocationsStale { limiter.recordFailure(context.peer) }
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
+            // A session whose token was revoked, deactivated or expired never works again.
+            if let sessionID, error.reason != .revocationsStale { sessions?.close(sessionID) }
             throw error
         }
         var context = context

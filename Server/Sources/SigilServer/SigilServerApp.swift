@@ -17,6 +17,8 @@ public struct SigilServerApp: Sendable {
     public let broadcaster: RevocationBroadcaster
     public let publisher: Publisher
     public let limiter: FailedAuthLimiter
+    /// The web console's sign-in sessions (in memory; a restart signs everyone out).
+    public let sessions: SessionStore
     public let hostname: String
     public let port: Int
     public let logger: Logger
@@ -28,12 +30,13 @@ public struct SigilServerApp: Sendable {
     /// - Throws: ``IssuerError`` from opening the home.
     public init(
         home: String, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
-        limiter: FailedAuthLimiter = FailedAuthLimiter()
+        limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false
     ) throws(IssuerError) {
         issuer = try IssuerQueue(home: home, busyTimeout: busyTimeout)
         broadcaster = RevocationBroadcaster()
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter
+        sessions = SessionStore(secureCookies: secureCookies)
         self.hostname = hostname
         self.port = port
         self.logger = logger
@@ -47,6 +50,7 @@ public struct SigilServerApp: Sendable {
         ("/v1/health", [.get]),
         ("/v1/openapi.yaml", [.get]),
         ("/v1/revocations", [.get]),
+        ("/v1/session", [.get, .post, .delete]),
         ("/v1/catalog", [.get]),
         ("/v1/audit", [.get]),
         ("/v1/tokens", [.get, .post]),
@@ -71,10 +75,11 @@ public struct SigilServerApp: Sendable {
         return nil
     }
 
-    /// The router: log line outermost, then errors to JSON, then the routes.
+    /// The router: log line outermost, then security headers, then errors to JSON, then the routes.
     public func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware())
 
@@ -88,10 +93,14 @@ public struct SigilServerApp: Sendable {
         RevocationsController(issuer: issuer, broadcaster: broadcaster).addRoutes(to: v1)
         LeakReportController(issuer: issuer, publisher: publisher, secret: leakReportSecret).addRoutes(to: v1)
 
-        let authenticated = v1.group().add(middleware: BearerAuthMiddleware(issuer: issuer, limiter: limiter))
+        let authenticated = v1.group()
+            .add(middleware: BearerAuthMiddleware(issuer: issuer, limiter: limiter, sessions: sessions))
+        SessionController(issuer: issuer, sessions: sessions, limiter: limiter)
+            .addRoutes(open: v1, guarded: authenticated)
         CatalogController(issuer: issuer).addRoutes(to: authenticated)
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
+        ConsoleController().addRoutes(to: router)
         return router
     }
 
