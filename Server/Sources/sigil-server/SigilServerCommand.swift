@@ -41,18 +41,16 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: ArgumentHelp("Failed authentications per second an address earns back.", valueName: "per-second"))
     var failedAuthRefill = 1.0
 
-<<<<<<< HEAD
     @Option(
         name: .customLong("leak-report-token-file"),
         help: ArgumentHelp(
             "Enable the leak-report intake (GitLab's Token Revocation API) with the token in this 0600 file.",
             valueName: "file"))
     var leakReportTokenFile: String?
-=======
+
     @Flag(
         help: "Mark the web console's session cookie Secure; set it when clients reach the server over TLS (a proxy).")
     var secureCookies = false
->>>>>>> console
 
     func validate() throws {
         guard (1...1_000_000).contains(failedAuthBurst) else {
@@ -90,13 +88,9 @@ struct SigilServerCommand: AsyncParsableCommand {
         do {
             server = try SigilServerApp(
                 home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
-<<<<<<< HEAD
-                limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
-            if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
-=======
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
                 secureCookies: secureCookies)
->>>>>>> console
+            if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
         } catch {
             Self.fail(error)
         }
