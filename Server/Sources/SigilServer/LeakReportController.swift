@@ -61,17 +61,22 @@ public struct LeakReportController: Sendable {
 
     /// The intake token and the rate limit; a wrong token costs the address like a wrong bearer.
     private func check(_ request: Request, _ context: ServerContext) throws {
-        guard let secret else {
-            throw APIError(
-                .notFound, "not_found",
-                "the leak-report intake is off on this server; start it with --leak-report-token-file FILE")
-        }
         if let wait = limiter.retryAfter(context.peer) {
             var error = APIError(.tooManyRequests, "too_many_requests", "too many leak reports; retry in \(wait) s")
             error.headers[.retryAfter] = String(wait)
             throw error
         }
         let values = request.headers[values: .authorization]
+        guard !values.isEmpty else {
+            throw APIError(
+                .unauthorized, "invalid_token", "send the leak-report intake token in the Authorization header")
+        }
+        // Only a caller with some credential learns that the intake is off.
+        guard let secret else {
+            throw APIError(
+                .notFound, "not_found",
+                "the leak-report intake is off on this server; start it with --leak-report-token-file FILE")
+        }
         var presented = values.count == 1 ? Substring(values[0]) : ""
         if presented.lowercased().hasPrefix("bearer ") { presented = presented.dropFirst(7).drop { $0 == " " } }
         guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
