@@ -15,6 +15,10 @@ struct Sigil: AsyncParsableCommand {
             The home folder (--home, else $SIGIL_HOME, else ./keys) holds the keyring, the ledger \
             and the catalog. The first command that needs a keyring creates a development one.
 
+            With --server URL (or $SIGIL_SERVER) and --token-file FILE (or $SIGIL_TOKEN_FILE), \
+            list, show, issue, edit, deactivate, activate, revoke, delete, log and catalog go \
+            through sigil-server's API with that token's rights instead of a home.
+
             Quick start:
               TOKEN=$(sigil issue --name ci --audience billing --all)
               echo "$TOKEN" | sigil verify - --audience billing
@@ -22,7 +26,7 @@ struct Sigil: AsyncParsableCommand {
             Exit codes: 0 ok; verify: 10 malformed, 11 wrong_audience, 12 unknown_key, \
             13 bad_signature, 14 revoked, 15 deactivated, 16 not_yet_valid, 17 expired, \
             18 scope_not_granted, 19 revocations_stale; 64 usage, 65 bad data, 66 not found, \
-            73 cannot write, 75 lock busy, 77 permissions. See docs/CLI.md.
+            69 unavailable (server), 73 cannot write, 75 lock busy, 77 permissions. See docs/CLI.md.
             """,
         version: version,
         subcommands: [
@@ -57,6 +61,11 @@ struct Sigil: AsyncParsableCommand {
                 Console.json(["error": "usage", "message": message(for: error), "exit_code": Int(code.rawValue)])
             }
             exit(withError: error)
+        }
+        // Commands without a remote mode refuse --server before they touch a home.
+        if let refusal = remoteRefusal(for: command) {
+            report(refusal.failure, json: refusal.json)
+            exit(withError: ExitCode(refusal.failure.code))
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {

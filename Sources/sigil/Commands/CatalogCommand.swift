@@ -15,7 +15,7 @@ struct CatalogCommand: ParsableCommand {
         subcommands: [CatalogShow.self, CatalogAdd.self], defaultSubcommand: CatalogShow.self)
 }
 
-struct CatalogShow: ParsableCommand {
+struct CatalogShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show the catalog.",
         discussion: """
@@ -23,9 +23,14 @@ struct CatalogShow: ParsableCommand {
               sigil catalog show --json
             """)
     @OptionGroup var global: GlobalOptions
-    func run() throws {
-        try guarded(json: global.json) {
-            let catalog = try Home(global).issuer().catalog()
+    func run() async throws {
+        try await guardedAsync(json: global.json) {
+            let catalog: Catalog
+            if let remote = try RemoteIssuer.open(global) {
+                catalog = try await remote.catalog()
+            } else {
+                catalog = try Home(global).issuer().catalog()
+            }
             if global.json {
                 Console.json(catalog.resources.mapValues { $0.mapValues(\.rawValue) })
                 return

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Issue: ParsableCommand {
+struct Issue: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Issue a token. It is printed once and never stored.",
         discussion: """
@@ -106,16 +106,28 @@ struct Issue: ParsableCommand {
             createdBy: createdBy ?? actorOption.actor ?? currentUser())
     }
 
-    func run() throws {
-        try guarded(json: global.json) {
-            let home = Home(global, actor: actorOption)
-            let request = try request()
-            let now = Home.now
-            // Every check that needs no ledger runs before a home is created.
-            _ = try Issuer.checkRequest(request, now: now)
-            let actor = try home.actor()
-            let issuer = try home.issuer(.createIfMissing)
-            let issued = try issuer.issue(request, by: actor, now: now)
+    func run() async throws {
+        try await guardedAsync(json: global.json) {
+            let issued: (token: String, record: TokenRecord)
+            if let remote = try RemoteIssuer.open(global) {
+                try refuseActor(actorOption)
+                guard createdBy == nil else {
+                    throw CLIFailure.usage(
+                        "--created-by does not apply with --server: the server records token:GUID of the calling token")
+                }
+                // The server checks everything else (labels, audience, window, delegation).
+                issued = try await remote.issue(try request(), now: Home.now)
+            } else {
+                let home = Home(global, actor: actorOption)
+                let request = try request()
+                let now = Home.now
+                // Every check that needs no ledger runs before a home is created.
+                _ = try Issuer.checkRequest(request, now: now)
+                let actor = try home.actor()
+                let issuer = try home.issuer(.createIfMissing)
+                let result = try issuer.issue(request, by: actor, now: now)
+                issued = (result.token, result.record)
+            }
             let record = issued.record
             if global.json {
                 var o = tokenJSON(record)
@@ -126,11 +138,11 @@ struct Issue: ParsableCommand {
             }
             Console.note(
                 """
-                Issued "\(Terminal.safe(record.name))" for audience \(record.audience)
+                Issued "\(Terminal.safe(record.name))" for audience \(Terminal.safe(record.audience))
                   guid      \(record.id)
                   scope     \(record.scope.summary)
                   valid     \(TimeText.formatDate(record.validFrom)) → \(TimeText.formatDate(record.validTo))
-                  key       \(record.keyID)
+                  key       \(Terminal.safe(record.keyID))
                 This token is shown once and never stored: store it now.
                 """)
         }

@@ -18,52 +18,129 @@ extension LifecycleAction {
 func runLifecycle(
     _ action: LifecycleAction, global: GlobalOptions, actorOption: ActorOption, selection: TokenSelection, yes: Bool,
     cascade: Bool = false
-) throws {
-    try guarded(json: global.json) {
-        let home = Home(global, actor: actorOption)
-        let actor = try home.actor()
+) async throws {
+    try await guardedAsync(json: global.json) {
         // A permanent change, or a change of many tokens picked by a filter, is confirmed.
         let asks = action.isPermanent || selection.allMatching
-        if asks, selection.readsStdin, !yes {
-            throw CLIFailure.usage(
-                "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
-        }
-        let issuer = try home.issuer()
-        let result: ChangeResult
-        if !selection.allMatching, !cascade, !asks || yes {
-            // Nothing to confirm: resolve and change in one transaction (10k GUIDs on stdin).
-            result = try issuer.change(action, selectors: try selection.selectors(), by: actor, now: Home.now)
+        let stdinNeedsYes = CLIFailure.usage(
+            "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
+        let done: [(id: TokenID, name: String?)]
+        let remote = try RemoteIssuer.open(global)
+        if let remote {
+            try refuseActor(actorOption)
+            if asks, selection.readsStdin, !yes { throw stdinNeedsYes }
+            guard
+                let changed = try await remoteChange(
+                    action, remote: remote, selection: selection, asks: asks, yes: yes, cascade: cascade)
+            else { return reportNoMatch(action, json: global.json) }
+            done = changed
         } else {
-            let tokens = try selection.resolve(in: issuer)
-            guard !tokens.isEmpty else {
-                if global.json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
-                Console.note("No tokens match; nothing changed.")
-                return
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            if asks, selection.readsStdin, !yes { throw stdinNeedsYes }
+            let issuer = try home.issuer()
+            let result: ChangeResult
+            if !selection.allMatching, !cascade, !asks || yes {
+                // Nothing to confirm: resolve and change in one transaction (10k GUIDs on stdin).
+                result = try issuer.change(action, selectors: try selection.selectors(), by: actor, now: Home.now)
+            } else {
+                let tokens = try selection.resolve(in: issuer)
+                guard !tokens.isEmpty else { return reportNoMatch(action, json: global.json) }
+                if asks, action.isPermanent || tokens.count > 1 {
+                    try confirm(action, tokens.map { ($0.id, $0.name) }, yes: yes)
+                }
+                result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
             }
-            if asks, action.isPermanent || tokens.count > 1 {
-                let what =
-                    tokens.count == 1 ? "\(Terminal.safe(tokens[0].name)) (\(tokens[0].id))" : "\(tokens.count) tokens"
-                try confirm("\(action.rawValue.capitalized) \(what)?", yes: yes, permanent: action.isPermanent)
-            }
-            result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
+            done = result.tokens.map { ($0.id, $0.name) }
         }
         if global.json {
             Console.json([
-                "action": action.rawValue, "count": result.tokens.count,
-                "guids": result.tokens.map { $0.id.description },
+                "action": action.rawValue, "count": done.count, "guids": done.map { $0.id.description },
             ])
         } else {
-            if result.tokens.count <= 20 {
-                for t in result.tokens { Console.note("\(action.pastTense) \(t.id) (\(Terminal.safe(t.name)))") }
+            if done.count <= 20 {
+                for t in done {
+                    Console.note("\(action.pastTense) \(t.id)" + (t.name.map { " (\(Terminal.safe($0)))" } ?? ""))
+                }
             } else {
-                Console.note("\(action.pastTense) \(result.tokens.count) tokens.")
+                Console.note("\(action.pastTense) \(done.count) tokens.")
             }
-            Console.note("Services see this after the next revocation-list export: sigil revocations export")
+            Console.note(
+                remote == nil
+                    ? "Services see this after the next revocation-list export: sigil revocations export"
+                    : "sigil-server publishes the new revocation list within about a second.")
         }
     }
 }
 
-struct Deactivate: ParsableCommand {
+private func reportNoMatch(_ action: LifecycleAction, json: Bool) {
+    if json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
+    Console.note("No tokens match; nothing changed.")
+}
+
+private func confirm(_ action: LifecycleAction, _ tokens: [(id: TokenID, name: String?)], yes: Bool) throws {
+    let what =
+        tokens.count == 1
+        ? (tokens[0].name.map { "\(Terminal.safe($0)) (\(tokens[0].id))" } ?? "\(tokens[0].id)")
+        : "\(tokens.count) tokens"
+    try confirm("\(action.rawValue.capitalized) \(what)?", yes: yes, permanent: action.isPermanent)
+}
+
+/// The most GUIDs one remote change sends: the bulk route is all or nothing, and its body
+/// must stay under the server's 64 KiB limit (a GUID takes 39 bytes there).
+let remoteBulkLimit = 1_000
+
+/// A lifecycle change through sigil-server's `POST /v1/tokens/bulk`, all or nothing as
+/// locally. Returns what the local change reports (the selected tokens, then any descendant
+/// `--cascade` changed), with names when there are at most 20 to print; nil when
+/// `--all-matching` matched nothing.
+private func remoteChange(
+    _ action: LifecycleAction, remote: RemoteIssuer, selection: TokenSelection, asks: Bool, yes: Bool,
+    cascade: Bool
+) async throws -> [(id: TokenID, name: String?)]? {
+    var ids: [TokenID] = []
+    var names: [TokenID: String] = [:]
+    var seen = Set<TokenID>()
+    if selection.allMatching {
+        for t in try await remote.tokens(selection.filters) where seen.insert(t.id).inserted {
+            ids.append(t.id)
+            names[t.id] = t.name
+        }
+        if ids.isEmpty { return nil }
+    } else {
+        for selector in try selection.selectors() {
+            let id: TokenID
+            switch try RemoteIssuer.parse(selector) {
+            case .id(let whole): id = whole
+            case .prefix:
+                let t = try await remote.token(selector)
+                id = t.id
+                names[t.id] = t.name
+            }
+            if seen.insert(id).inserted { ids.append(id) }
+        }
+    }
+    guard ids.count <= remoteBulkLimit else {
+        throw CLIFailure.usage(
+            "\(ids.count) tokens selected, but one change through --server takes at most \(remoteBulkLimit) (all or nothing, within the server's 64 KiB body limit); split the GUIDs into parts (split -l \(remoteBulkLimit)) and run once per part"
+        )
+    }
+    // Names for the prompt and the report; a token the caller may change but not read stays nameless.
+    func name(_ missing: [TokenID]) async throws {
+        for id in missing where names[id] == nil {
+            if let t = try await remote.rowIfReadable(id) { names[id] = t.name }
+        }
+    }
+    if ids.count <= 20 { try await name(ids) }
+    if asks, action.isPermanent || ids.count > 1 { try confirm(action, ids.map { ($0, names[$0]) }, yes: yes) }
+    let changed = try await remote.change(action, ids, cascade: cascade)
+    // Locally the report lists descendants a cascade revoked after the selected tokens.
+    let all = ids + changed.filter { seen.insert($0).inserted }
+    if all.count <= 20 { try await name(all) }
+    return all.map { ($0, names[$0]) }
+}
+
+struct Deactivate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deactivate tokens (reversible with activate).",
         discussion: """
@@ -76,12 +153,12 @@ struct Deactivate: ParsableCommand {
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask before deactivating several tokens by filter.")
     var yes = false
-    func run() throws {
-        try runLifecycle(.deactivate, global: global, actorOption: actorOption, selection: selection, yes: yes)
+    func run() async throws {
+        try await runLifecycle(.deactivate, global: global, actorOption: actorOption, selection: selection, yes: yes)
     }
 }
 
-struct Activate: ParsableCommand {
+struct Activate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-activate deactivated tokens (a revoked token cannot be activated).",
         discussion: """
@@ -91,12 +168,12 @@ struct Activate: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
-    func run() throws {
-        try runLifecycle(.activate, global: global, actorOption: actorOption, selection: selection, yes: true)
+    func run() async throws {
+        try await runLifecycle(.activate, global: global, actorOption: actorOption, selection: selection, yes: true)
     }
 }
 
-struct Revoke: ParsableCommand {
+struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke tokens permanently (asks unless --yes).",
         discussion: """
@@ -132,31 +209,40 @@ struct Revoke: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         guard token != nil else {
-            return try runLifecycle(
+            return try await runLifecycle(
                 .revoke, global: global, actorOption: actorOption, selection: selection, yes: yes, cascade: cascade)
         }
-        try guarded(json: global.json) {
-            let home = Home(global, actor: actorOption)
-            let actor = try home.actor()
+        try await guardedAsync(json: global.json) {
             let text = try readToken("-")
-            // Revoking a token the keyring has just verified needs no confirmation: it has leaked.
-            let result = try home.issuer().revoke(
-                token: text, by: actor, details: [("source", "revoke_by_token")], now: Home.now)
+            // Revoking a token whose tag has just verified needs no confirmation: it has leaked.
+            let revoked: TokenRecord
+            let remote = try RemoteIssuer.open(global)
+            if let remote {
+                try refuseActor(actorOption)
+                revoked = try await remote.revoke(token: text)
+            } else {
+                let home = Home(global, actor: actorOption)
+                let result = try home.issuer().revoke(
+                    token: text, by: try home.actor(), details: [("source", "revoke_by_token")], now: Home.now)
+                guard let row = result.tokens.first else { return }
+                revoked = row
+            }
             if global.json {
-                Console.json([
-                    "action": "revoke", "count": result.tokens.count, "guids": result.tokens.map { $0.id.description },
-                ])
+                Console.json(["action": "revoke", "count": 1, "guids": [revoked.id.description]])
                 return
             }
-            for t in result.tokens { Console.note("Revoked \(t.id) (\(Terminal.safe(t.name)))") }
-            Console.note("Services see this after the next revocation-list export: sigil revocations export")
+            Console.note("Revoked \(revoked.id) (\(Terminal.safe(revoked.name)))")
+            Console.note(
+                remote == nil
+                    ? "Services see this after the next revocation-list export: sigil revocations export"
+                    : "sigil-server publishes the new revocation list within about a second.")
         }
     }
 }
 
-struct Delete: ParsableCommand {
+struct Delete: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete tokens: remove them from listings; they stay revoked until they expire.",
         discussion: """
@@ -170,7 +256,7 @@ struct Delete: ParsableCommand {
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
     @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
-    func run() throws {
-        try runLifecycle(.delete, global: global, actorOption: actorOption, selection: selection, yes: yes)
+    func run() async throws {
+        try await runLifecycle(.delete, global: global, actorOption: actorOption, selection: selection, yes: yes)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct List: ParsableCommand {
+struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List issued tokens (metadata only), with filters.",
         discussion: """
@@ -11,6 +11,7 @@ struct List: ParsableCommand {
               sigil list --status active --sort expires
               sigil list --name deploy --audience billing --json
               sigil list --scope devices.delete
+              sigil --server http://127.0.0.1:8080 --token-file admin.token list
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -19,45 +20,75 @@ struct List: ParsableCommand {
     @Option(help: "Sort by name, status, created or expires (default created).")
     var sort: TokenSort = .created
 
-    func run() throws {
-        try guarded(json: global.json) {
+    func run() async throws {
+        try await guardedAsync(json: global.json) {
+            if let remote = try RemoteIssuer.open(global) {
+                // The server checks the filters; an empty one is its 400 (exit 64).
+                let tokens = try await remote.tokens(filters, sort: sort)
+                if global.json { return writeTokenList(tokens) }
+                render(tokens, ledgerIsEmpty: filters.isEmpty)
+                return
+            }
             let query = TokenQuery(filter: try filters.filter(), sort: sort)
             let issuer = try Home(global).issuer()
             if global.json {
                 // Hand-written and streamed from the database: 100k tokens in well under a second.
-                var w = JSONWriter(capacity: 1 << 17)
-                w.byte(0x5b)
-                var first = true
-                try issuer.forEachToken(query) { t in
-                    if !first { w.byte(0x2c) }
-                    first = false
-                    writeTokenJSON(t, into: &w)
-                    if w.bytes.count > 1 << 16 { w.flush(writeStandardOutput) }
-                }
-                w.byte(0x5d)
-                w.byte(0x0a)
-                w.flush(writeStandardOutput)
+                var writer = TokenListWriter()
+                try issuer.forEachToken(query) { writer.add($0) }
+                writer.finish()
                 return
             }
             let tokens = try issuer.tokens(query)
-            guard !tokens.isEmpty else {
-                Console.note(
-                    try issuer.isEmpty()
-                        ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
-                return
-            }
-            let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]
-            let rows = tokens.map { t in
-                [
-                    Terminal.safe(t.name), t.id.description, Terminal.safe(t.audience),
-                    Terminal.safe(scopeSummary(t.scope)),
-                    TimeText.formatDate(t.validFrom), TimeText.formatDate(t.validTo), t.status.rawValue,
-                    Terminal.safe(t.createdBy),
-                ]
-            }
-            Console.out(table(header: header, rows: rows))
+            render(tokens, ledgerIsEmpty: tokens.isEmpty ? try issuer.isEmpty() : false)
         }
     }
+
+    private func render(_ tokens: [TokenRecord], ledgerIsEmpty: Bool) {
+        guard !tokens.isEmpty else {
+            Console.note(
+                ledgerIsEmpty
+                    ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
+            return
+        }
+        let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]
+        let rows = tokens.map { t in
+            [
+                Terminal.safe(t.name), t.id.description, Terminal.safe(t.audience),
+                Terminal.safe(scopeSummary(t.scope)),
+                TimeText.formatDate(t.validFrom), TimeText.formatDate(t.validTo), t.status.rawValue,
+                Terminal.safe(t.createdBy),
+            ]
+        }
+        Console.out(table(header: header, rows: rows))
+    }
+}
+
+/// The JSON array `list --json` prints, streamed to stdout in 64 KiB pieces.
+struct TokenListWriter {
+    private var w = JSONWriter(capacity: 1 << 17)
+    private var first = true
+
+    init() { w.byte(0x5b) }
+
+    mutating func add(_ t: TokenRecord) {
+        if !first { w.byte(0x2c) }
+        first = false
+        writeTokenJSON(t, into: &w)
+        if w.bytes.count > 1 << 16 { w.flush(writeStandardOutput) }
+    }
+
+    mutating func finish() {
+        w.byte(0x5d)
+        w.byte(0x0a)
+        w.flush(writeStandardOutput)
+    }
+}
+
+/// Writes `tokens` as `list --json` does.
+func writeTokenList(_ tokens: [TokenRecord]) {
+    var writer = TokenListWriter()
+    for t in tokens { writer.add(t) }
+    writer.finish()
 }
 
 /// Writes bytes to stdout with write(2), without copying them into a `Data` first.

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Log: ParsableCommand {
+struct Log: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the audit log: who issued, changed, exported or rotated what, newest first.",
         discussion: """
@@ -14,6 +14,7 @@ struct Log: ParsableCommand {
               sigil log 3f2a9c1e
               sigil log --action revoke --since 2026-11-01 --json
               sigil log --actor alice --limit 20
+              sigil --server http://127.0.0.1:8080 --token-file admin.token log --actor token:3f2a9c1e-…
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -40,22 +41,30 @@ struct Log: ParsableCommand {
         }
     }
 
-    func run() throws {
-        try guarded(json: global.json) {
+    func run() async throws {
+        try await guardedAsync(json: global.json) {
             let sinceTime = try since.map { text -> Int64 in
                 guard let t = TimeText.parseTime(text) else {
                     throw CLIFailure.usage("--since '\(Terminal.safe(text))' is not a time: \(TimeText.accepted)")
                 }
                 return t
             }
-            let issuer = try Home(global).issuer()
-            var guidID: TokenID?
-            if let guid {
-                // A deleted token's history stays readable: resolve whole GUIDs without the ledger.
-                guidID = try TokenID(uuidString: guid) ?? issuer.token(guid).id
+            let events: [AuditEvent]
+            if let remote = try RemoteIssuer.open(global) {
+                var guidID: TokenID?
+                if let guid { guidID = try await remote.id(guid) }
+                events = try await remote.events(
+                    guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit)
+            } else {
+                let issuer = try Home(global).issuer()
+                var guidID: TokenID?
+                if let guid {
+                    // A deleted token's history stays readable: resolve whole GUIDs without the ledger.
+                    guidID = try TokenID(uuidString: guid) ?? issuer.token(guid).id
+                }
+                events = try issuer.events(
+                    AuditQuery(guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit))
             }
-            let events = try issuer.events(
-                AuditQuery(guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit))
             if global.json {
                 var w = JSONWriter(capacity: events.count * 160 + 2)
                 w.byte(0x5b)

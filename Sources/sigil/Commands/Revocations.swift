@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import SigilIssuer
 import SigilVerifier
-import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -351,163 +350,40 @@ struct RevocationsPull: AsyncParsableCommand {
             if let lm = state.lastModified { request.setValue(lm, forHTTPHeaderField: "If-Modified-Since") }
         }
         // A long poll may take `wait` seconds before the first byte: the deadline covers it.
-        let download = BoundedDownload(
-            source: source, maxBytes: maxBytes, timeout: follow ? max(timeout, wait + 15) : timeout)
-        switch await download.run(request) {
-        case .notModified:
+        let deadline = follow ? max(timeout, wait + 15) : timeout
+        // Only a 200 has a body worth reading; any other status ends at its headers.
+        let http = BoundedHTTP(maxBytes: maxBytes, timeout: deadline, readsBody: { $0 == 200 })
+        func unavailable(_ message: String) -> CLIFailure {
+            CLIFailure(Exit.unavailable, "\(message); the old list stays in place.", reason: "unavailable")
+        }
+        switch await http.run(request) {
+        case .response(let response, _) where response.statusCode == 304:
             return (nil, HTTPState())
-        case .body(let bytes, let http):
+        case .response(let response, let bytes) where response.statusCode == 200:
             return (
                 bytes,
                 HTTPState(
-                    etag: http.value(forHTTPHeaderField: "ETag"),
-                    lastModified: http.value(forHTTPHeaderField: "Last-Modified"))
+                    etag: response.value(forHTTPHeaderField: "ETag"),
+                    lastModified: response.value(forHTTPHeaderField: "Last-Modified"))
             )
-        case .failed(let error):
-            throw error
+        case .response(let response, _):
+            throw unavailable("\(source) answered HTTP \(response.statusCode)")
+        case .tooLarge(let declared?):
+            throw RevocationListError(
+                .tooLarge, "\(source): the server declares \(declared) bytes, over --max-bytes \(maxBytes)")
+        case .tooLarge(nil):
+            throw RevocationListError(
+                .tooLarge, "\(source): the body goes past --max-bytes \(maxBytes); stopped reading there")
+        case .timedOut:
+            throw CLIFailure(
+                Exit.unavailable,
+                "\(source) did not finish within --timeout \(deadline) seconds; the old list stays in place. Raise --timeout if the link is slow.",
+                reason: "unavailable")
+        case .failed(let description):
+            throw unavailable("cannot fetch \(source): \(description)")
+        case .notHTTP:
+            throw unavailable("\(source) did not answer with HTTP")
         }
-    }
-}
-
-/// One HTTP GET for `revocations pull` that never holds more than `maxBytes + 1` bytes of
-/// body and never runs longer than `timeout` seconds.
-///
-/// FoundationNetworking on Linux has no `URLSession.bytes(for:)`, and `data(for:)` buffers
-/// the whole body before anyone can look at its size, so this is a data delegate: a declared
-/// `Content-Length` over the limit is refused as soon as the headers arrive, the body is
-/// counted chunk by chunk and the task cancelled one byte past the limit, and a timer ends
-/// the whole fetch at the deadline (the request's own timeout is only an idle timeout).
-/// The first outcome wins; later callbacks are ignored.
-///
-/// `Sendable`: every mutable field lives in `state`, behind a `Mutex`.
-final class BoundedDownload: NSObject, URLSessionDataDelegate, Sendable {
-    enum Outcome: Sendable {
-        case body([UInt8], HTTPURLResponse)
-        case notModified
-        case failed(any Error & Sendable)
-    }
-
-    private struct State {
-        var body: [UInt8] = []
-        var response: HTTPURLResponse?
-        var outcome: Outcome?
-        var continuation: CheckedContinuation<Outcome, Never>?
-    }
-
-    let source: String
-    let maxBytes: Int
-    let timeout: Int
-    private let state = Mutex(State())
-
-    init(source: String, maxBytes: Int, timeout: Int) {
-        self.source = source
-        self.maxBytes = min(maxBytes, Int.max - 1)
-        self.timeout = timeout
-    }
-
-    /// Runs `request` and returns how it ended.
-    func run(_ request: URLRequest) async -> Outcome {
-        let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
-        // Not inline, for the reason given in `finish`; the process usually exits first.
-        defer { DispatchQueue.global().async { session.invalidateAndCancel() } }
-        let task = session.dataTask(with: request)
-        let deadline = DispatchWorkItem { [self] in
-            finish(
-                .failed(
-                    CLIFailure(
-                        Exit.unavailable,
-                        "\(source) did not finish within --timeout \(timeout) seconds; the old list stays in place. Raise --timeout if the link is slow.",
-                        reason: "unavailable")), task)
-        }
-        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let early = state.withLock { state -> Outcome? in
-                if let outcome = state.outcome { return outcome }
-                state.continuation = continuation
-                return nil
-            }
-            if let early {
-                continuation.resume(returning: early)
-                return
-            }
-            task.resume()
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout), execute: deadline)
-        }
-        deadline.cancel()
-        return outcome
-    }
-
-    /// Records the first outcome, resumes the waiting caller and stops the transfer.
-    ///
-    /// The caller is resumed first and the task cancelled from another thread: on Linux
-    /// `cancel()` waits for the session's work queue, which keeps reading (and queueing
-    /// body chunks for this delegate) as fast as the server sends, so cancelling inline let
-    /// a fast server fill hundreds of MB before the refusal reached the caller.
-    private func finish(_ outcome: Outcome, _ task: URLSessionTask?) {
-        let continuation = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
-            guard state.outcome == nil else { return nil }
-            state.outcome = outcome
-            state.body = []
-            defer { state.continuation = nil }
-            return state.continuation
-        }
-        continuation?.resume(returning: outcome)
-        if let task { DispatchQueue.global().async { task.cancel() } }
-    }
-
-    private func unavailable(_ message: String) -> Outcome {
-        .failed(CLIFailure(Exit.unavailable, "\(message); the old list stays in place.", reason: "unavailable"))
-    }
-
-    private func tooLarge(_ detail: String) -> Outcome {
-        .failed(RevocationListError(.tooLarge, "\(source): \(detail)"))
-    }
-
-    func urlSession(
-        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
-    ) {
-        guard let http = response as? HTTPURLResponse else {
-            completionHandler(.cancel)
-            return finish(unavailable("\(source) did not answer with HTTP"), dataTask)
-        }
-        switch http.statusCode {
-        case 304:
-            completionHandler(.cancel)
-            finish(.notModified, dataTask)
-        case 200:
-            if response.expectedContentLength > Int64(maxBytes) {
-                completionHandler(.cancel)
-                return finish(
-                    tooLarge(
-                        "the server declares \(response.expectedContentLength) bytes, over --max-bytes \(maxBytes)"),
-                    dataTask)
-            }
-            state.withLock { $0.response = http }
-            completionHandler(.allow)
-        default:
-            completionHandler(.cancel)
-            finish(unavailable("\(source) answered HTTP \(http.statusCode)"), dataTask)
-        }
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        let over = state.withLock { state -> Bool in
-            guard state.outcome == nil else { return false }
-            // Keep at most maxBytes + 1 bytes: one more than allowed proves the body too large.
-            let room = maxBytes + 1 - state.body.count
-            state.body.append(contentsOf: data.prefix(room))
-            return state.body.count > maxBytes
-        }
-        if over { finish(tooLarge("the body goes past --max-bytes \(maxBytes); stopped reading there"), dataTask) }
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        if let error {
-            return finish(unavailable("cannot fetch \(source): \(error.localizedDescription)"), task)
-        }
-        let (body, response) = state.withLock { ($0.body, $0.response) }
-        guard let response else { return finish(unavailable("\(source) sent no HTTP response"), task) }
-        finish(.body(body, response), nil)
     }
 }
 

@@ -12,6 +12,27 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object (or array) on stdout for scripts.")
     var json = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Manage tokens through sigil-server at this URL instead of a home (default: $SIGIL_SERVER).",
+            valueName: "url"))
+    var server: String?
+
+    @Option(
+        name: .customLong("token-file"),
+        help: ArgumentHelp(
+            "With --server: a file (mode 600) holding the caller's token (default: $SIGIL_TOKEN_FILE).",
+            valueName: "file"))
+    var tokenFile: String?
+
+    /// The server remote mode talks to: `--server`, else `$SIGIL_SERVER`; nil for local mode.
+    var serverURL: String? {
+        if let server { return server }
+        if let env = ProcessInfo.processInfo.environment["SIGIL_SERVER"], !env.isEmpty { return env }
+        return nil
+    }
+
     /// `--home`, else `$SIGIL_HOME`, else `./keys`.
     var homePath: String {
         if let home, !home.isEmpty { return home }
@@ -28,4 +49,13 @@ struct ActorOption: ParsableArguments {
             "Who the audit log names for this change (default: the OS user; [A-Za-z0-9._@:-], 1-64).",
             valueName: "name"))
     var actor: String?
+}
+
+/// Remote mode: the server's audit log names the calling token (`token:GUID`), so an
+/// `--actor` could only be ignored; it is refused instead.
+func refuseActor(_ option: ActorOption) throws {
+    guard option.actor == nil else {
+        throw CLIFailure.usage(
+            "--actor does not apply with --server: the server's audit log names the calling token (token:GUID)")
+    }
 }

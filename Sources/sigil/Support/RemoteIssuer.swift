@@ -1,0 +1,532 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// sigil-server as the CLI's issuer (remote mode: `--server URL` or `SIGIL_SERVER`).
+///
+/// Each method is one use case over the HTTP API (docs/API.md) and answers the same values
+/// the local ``Issuer`` does (``TokenRecord``, ``AuditEvent``, ``Catalog``), so every
+/// command renders both modes with the same code. The server decides every rule (scope,
+/// delegation, reach, labels, windows); this type only speaks HTTP and maps the answers.
+///
+/// ```swift
+/// if let remote = try RemoteIssuer.open(global) {
+///     let rows = try await remote.tokens(filters, sort: .created)
+/// }
+/// ```
+///
+/// The caller's token is read from a private file (``SecureFile``'s checks: mode 600, no
+/// link, the caller's own) and only ever sent as `Authorization: Bearer`: never in a URL,
+/// an error, a log or stdout. Redirects are not followed, so it never reaches another host.
+/// Every request is bounded by ``maxResponseBytes`` and the `SIGIL_SERVER_TIMEOUT` deadline.
+struct RemoteIssuer: Sendable {
+    /// The server's URL as given, without a trailing slash; it holds no user or password.
+    let base: String
+    /// Where the token came from, for messages.
+    let tokenFile: String
+    /// Whole-request deadline in seconds (`SIGIL_SERVER_TIMEOUT`, default 30).
+    let timeout: Int
+    private let token: String
+
+    /// The largest answer read: a page of 1,000 rows is about 450 KB.
+    static let maxResponseBytes = 16 << 20
+    /// The API's largest page.
+    static let pageSize = 1_000
+
+    /// The remote issuer the options name, or nil in local mode.
+    ///
+    /// - Throws: ``CLIFailure`` 64 for a bad URL, `--home` together with a server, or no token
+    ///   file; 66 for a missing token file; 77 for one others can read (with the `chmod`
+    ///   fix), a symbolic link or another user's; 65 for a file that holds no token.
+    static func open(_ global: GlobalOptions) throws -> RemoteIssuer? {
+        guard let server = global.serverURL else {
+            if global.tokenFile != nil {
+                throw CLIFailure.usage(
+                    "--token-file goes with --server URL (or SIGIL_SERVER): it is the caller's token")
+            }
+            return nil
+        }
+        if global.home != nil {
+            throw CLIFailure.usage(
+                "--home and --server exclude each other: a home is used on the issuer host, a server from anywhere"
+                    + (global.server == nil ? " (SIGIL_SERVER is set; unset it to use --home)" : ""))
+        }
+        let base = try checkedBase(server)
+        guard let path = global.tokenFile ?? ProcessInfo.processInfo.environment["SIGIL_TOKEN_FILE"], !path.isEmpty
+        else {
+            throw CLIFailure.usage(
+                "remote mode needs the caller's token: pass --token-file FILE (one sgl_… token, mode 600) or set SIGIL_TOKEN_FILE"
+            )
+        }
+        let token = try readToken(file: path)
+        return RemoteIssuer(base: base, tokenFile: path, timeout: try timeoutSetting(), token: token)
+    }
+
+    /// `url` if it is an http(s) URL sigil can send a token to, without its trailing slash.
+    static func checkedBase(_ url: String) throws -> String {
+        let example = "like http://127.0.0.1:8080 or https://issuer.example"
+        guard let parts = URLComponents(string: url), let scheme = parts.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = parts.host, !host.isEmpty
+        else {
+            throw CLIFailure.usage(
+                "--server '\(Terminal.safe(String(url.prefix(200))))' is not an http(s) URL \(example)")
+        }
+        // Not echoed: a user or password in the URL may be a secret.
+        guard parts.user == nil, parts.password == nil else {
+            throw CLIFailure.usage(
+                "--server must not carry a user or password; the caller's token comes from --token-file")
+        }
+        guard parts.query == nil, parts.fragment == nil else {
+            throw CLIFailure.usage("--server takes the server's base URL \(example), without ? or #")
+        }
+        if scheme == "http", !isLoopback(host) {
+            Console.warning(
+                "--server \(Terminal.safe(url)) is plain http to another host: the token crosses the network in clear text. Use https (a TLS proxy in front of sigil-server; docs/API.md)."
+            )
+        }
+        var text = url
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
+    }
+
+    /// `SIGIL_SERVER_TIMEOUT`: seconds, 1-3600, default 30.
+    static func timeoutSetting() throws -> Int {
+        guard let text = ProcessInfo.processInfo.environment["SIGIL_SERVER_TIMEOUT"], !text.isEmpty else { return 30 }
+        guard let value = Int(text), (1...3_600).contains(value) else {
+            throw CLIFailure.usage("SIGIL_SERVER_TIMEOUT must be 1-3600 seconds (got '\(Terminal.safe(text))')")
+        }
+        return value
+    }
+
+    /// The token in `file`, checked like a secret file (mode, owner, no link) and trimmed.
+    static func readToken(file: String) throws -> String {
+        let bytes: [UInt8]
+        do {
+            bytes = try SecureFile.read(file, maxBytes: TokenClaims.maxTextLength + tokenLineAllowance)
+        } catch {
+            // `error` is an IssuerError (typed throws): permissions stay 77 with their fix.
+            switch error.reason {
+            case .notFound:
+                throw CLIFailure(
+                    Exit.noInput,
+                    "no token file at \(file): write the caller's token into it (umask 077; one line, sgl_…), or give another --token-file",
+                    reason: "not_found")
+            case .badData:
+                throw CLIFailure(
+                    Exit.dataError, "\(error.message); the token file must be a regular file with one sgl_… token",
+                    reason: "bad_token_file")
+            default:
+                throw error
+            }
+        }
+        // Never echoed: whatever the file holds may be a secret.
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("sgl_"), text.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+            throw CLIFailure(
+                Exit.dataError,
+                "\(file) does not hold a token: it must be one line with the caller's sgl_… token and nothing else",
+                reason: "bad_token_file")
+        }
+        return text
+    }
+
+    // MARK: Use cases
+
+    /// Every token the filters match that the caller reaches, in `sort` order (all pages).
+    func tokens(_ filters: TokenFilters, sort: TokenSort? = nil) async throws -> [TokenRecord] {
+        let query: [(String, String?)] = [
+            ("name", filters.name), ("guid", filters.guid), ("scope", filters.scope),
+            ("audience", filters.audience), ("status", filters.status?.rawValue), ("sort", sort?.rawValue),
+        ]
+        return try await pages("/v1/tokens", query: query, key: "tokens", limit: nil, decode: Self.record)
+    }
+
+    /// The token a selector names: a whole GUID (`GET /v1/tokens/{guid}`) or a unique prefix
+    /// of at least 8 hex digits (looked up in the listing).
+    func token(_ selector: String) async throws -> TokenRecord {
+        switch try Self.parse(selector) {
+        case .id(let id): return try Self.record(try await send("GET", "/v1/tokens/\(id)"))
+        case .prefix(let hex): return try await byPrefix(hex)
+        }
+    }
+
+    /// The GUID a selector names; a prefix is looked up, a whole GUID is taken as it is.
+    func id(_ selector: String) async throws -> TokenID {
+        switch try Self.parse(selector) {
+        case .id(let id): return id
+        case .prefix(let hex): return try await byPrefix(hex).id
+        }
+    }
+
+    /// The row of `id`, or nil when the caller may change the token but not read it (403).
+    func rowIfReadable(_ id: TokenID) async throws -> TokenRecord? {
+        do {
+            return try Self.record(try await send("GET", "/v1/tokens/\(id)"))
+        } catch let failure as CLIFailure where failure.reason == "insufficient_scope" {
+            return nil
+        }
+    }
+
+    /// `POST /v1/tokens`: the token text (shown once) and its row.
+    func issue(_ request: IssueRequest, now: Int64) async throws -> (token: String, record: TokenRecord) {
+        var body: [String: Any] = ["name": request.name, "audience": request.audience]
+        if !request.description.isEmpty { body["description"] = request.description }
+        switch request.scope {
+        case .all: body["scope"] = "all"
+        case .readOnly: body["scope"] = "read-only"
+        case .custom(let pairs): body["scope"] = pairs
+        }
+        if let from = request.validFrom { body["valid_from"] = TimeText.format(from) }
+        switch request.expiry {
+        case .default: break
+        case .never: body["valid_to"] = NSNull()
+        case .at(let t): body["valid_to"] = TimeText.format(t)
+        case .after(let d):
+            // The window's start is sent too, so the length is exactly the duration asked for.
+            let from = request.validFrom ?? now
+            let (to, overflow) = from.addingReportingOverflow(d)
+            guard !overflow else { throw CLIFailure.usage("--expires-in is too long") }
+            body["valid_from"] = TimeText.format(from)
+            body["valid_to"] = TimeText.format(to)
+        }
+        let answer = try await send("POST", "/v1/tokens", body: body)
+        guard let object = answer as? [String: Any], let token = object["token"] as? String else {
+            throw unexpected("the created token is missing")
+        }
+        return (token, try Self.record(object))
+    }
+
+    /// `PATCH /v1/tokens/{guid}`. Sealed fields are sent as asked, for the server to refuse.
+    func edit(_ id: TokenID, name: String?, description: String?, sealed: [String: Any]) async throws -> TokenRecord {
+        var body = sealed
+        if let name { body["name"] = name }
+        if let description { body["description"] = description }
+        return try Self.record(try await send("PATCH", "/v1/tokens/\(id)", body: body))
+    }
+
+    /// `POST /v1/tokens/bulk`: all or nothing. Returns the tokens whose state changed.
+    func change(_ action: LifecycleAction, _ ids: [TokenID], cascade: Bool) async throws -> [TokenID] {
+        var body: [String: Any] = ["action": action.rawValue, "guids": ids.map(\.description)]
+        if cascade { body["cascade"] = true }
+        let answer = try await send("POST", "/v1/tokens/bulk", body: body)
+        guard let object = answer as? [String: Any], let guids = object["guids"] as? [String] else {
+            throw unexpected("the bulk answer has no guids")
+        }
+        return try guids.map { text in
+            guard let id = TokenID(uuidString: text) else { throw unexpected("a changed GUID is not a GUID") }
+            return id
+        }
+    }
+
+    /// `POST /v1/tokens/revoke-by-token`: the server verifies the token's tag, then revokes it.
+    func revoke(token: String) async throws -> TokenRecord {
+        try Self.record(try await send("POST", "/v1/tokens/revoke-by-token", body: ["token": token]))
+    }
+
+    /// `GET /v1/audit`, newest first, up to `limit` events (as many pages as that takes).
+    func events(guid: TokenID?, actor: String?, action: AuditAction?, since: Int64?, limit: Int) async throws
+        -> [AuditEvent]
+    {
+        let query: [(String, String?)] = [
+            ("guid", guid?.description), ("actor", actor), ("action", action?.rawValue),
+            ("since", since.map(TimeText.format)),
+        ]
+        return try await pages("/v1/audit", query: query, key: "events", limit: limit, decode: Self.event)
+    }
+
+    /// `GET /v1/catalog`.
+    func catalog() async throws -> Catalog {
+        guard let object = try await send("GET", "/v1/catalog") as? [String: Any],
+            let resources = object["resources"] as? [String: Any]
+        else { throw unexpected("the catalog has no resources") }
+        var out: [String: [String: Access]] = [:]
+        for (resource, value) in resources {
+            guard let actions = value as? [String: Any] else { throw unexpected("catalog resource \(resource)") }
+            out[resource] = try actions.mapValues { access in
+                guard let text = access as? String, let mode = Access(rawValue: text) else {
+                    throw unexpected("catalog access of \(resource)")
+                }
+                return mode
+            }
+        }
+        return Catalog(resources: out)
+    }
+
+    // MARK: Selectors
+
+    enum Selector {
+        case id(TokenID)
+        case prefix(String)
+    }
+
+    /// A whole GUID (with or without hyphens) or a prefix of 8-31 hex digits, as the local
+    /// CLI takes them; the API's paths take whole GUIDs only, so prefixes are looked up.
+    static func parse(_ selector: String) throws -> Selector {
+        if let id = TokenID(uuidString: selector) { return .id(id) }
+        let hex = selector.replacingOccurrences(of: "-", with: "").lowercased()
+        guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
+            // Not echoed: people paste tokens here by mistake.
+            throw IssuerError(
+                .invalidInput,
+                "an argument of \(selector.count) characters is not a GUID or a prefix of at least 8 hex digits",
+                detail: .notASelector(length: selector.count))
+        }
+        return .prefix(hex)
+    }
+
+    private func byPrefix(_ hex: String) async throws -> TokenRecord {
+        let matches = try await page("/v1/tokens", query: [("guid", hex), ("limit", "6")], key: "tokens").map(
+            Self.record)
+        guard let first = matches.first else {
+            throw IssuerError(.notFound, "no token GUID starts with \(hex)", detail: .tokenNotFound(hex))
+        }
+        guard matches.count == 1 else {
+            throw IssuerError(
+                .invalidInput, "prefix \(hex) matches several tokens; give more digits",
+                detail: .ambiguousPrefix(hex, matches: matches.prefix(5).map(\.id)))
+        }
+        return first
+    }
+
+    // MARK: HTTP
+
+    /// Follows `next_cursor` until the last page, or until `limit` items.
+    private func pages<T>(
+        _ path: String, query: [(String, String?)], key: String, limit: Int?, decode: (Any) throws -> T
+    ) async throws -> [T] {
+        var out: [T] = []
+        var cursor: String? = nil
+        repeat {
+            let size = min(Self.pageSize, (limit ?? Int.max) - out.count)
+            var q = query + [("limit", String(size))]
+            if let cursor { q.append(("cursor", cursor)) }
+            let answer = try await send("GET", path, query: q)
+            guard let object = answer as? [String: Any], let items = object[key] as? [Any] else {
+                throw unexpected("the answer has no \(key)")
+            }
+            out += try items.map(decode)
+            cursor = object["next_cursor"] as? String
+        } while cursor != nil && out.count < (limit ?? Int.max)
+        return out
+    }
+
+    private func page(_ path: String, query: [(String, String?)], key: String) async throws -> [Any] {
+        guard let object = try await send("GET", path, query: query) as? [String: Any],
+            let items = object[key] as? [Any]
+        else { throw unexpected("the answer has no \(key)") }
+        return items
+    }
+
+    /// Query values are percent-encoded as RFC 3986 unreserved characters only.
+    private static let unreserved = CharacterSet(
+        charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    /// One request; answers the parsed JSON of a 2xx, and throws a ``CLIFailure`` otherwise.
+    private func send(_ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil)
+        async throws -> Any
+    {
+        let items = query.compactMap { name, value in
+            value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")" }
+        }
+        let address = base + path + (items.isEmpty ? "" : "?" + items.joined(separator: "&"))
+        guard let url = URL(string: address) else {
+            throw CLIFailure.usage("--server \(Terminal.safe(base)) does not make a valid URL with \(path)")
+        }
+        var request = URLRequest(
+            url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: TimeInterval(timeout))
+        request.httpMethod = method
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.setValue("sigil/\(Sigil.version)", forHTTPHeaderField: "User-Agent")
+        if let body {
+            request.httpBody = try JSONSerialization.data(
+                withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let http = BoundedHTTP(maxBytes: Self.maxResponseBytes, timeout: timeout, followsRedirects: false)
+        switch await http.run(request) {
+        case .response(let response, let bytes):
+            let status = response.statusCode
+            let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            guard (200..<300).contains(status) else {
+                throw failure(status: status, body: object as? [String: Any], response: response)
+            }
+            guard let object else {
+                throw CLIFailure(
+                    Exit.unavailable,
+                    "\(base) answered HTTP \(status) without JSON: is --server the base URL of a sigil-server?",
+                    reason: "unavailable")
+            }
+            return object
+        case .tooLarge:
+            throw CLIFailure(
+                Exit.unavailable,
+                "the answer from \(base) is larger than \(Self.maxResponseBytes >> 20) MiB; stopped reading there. Is --server a sigil-server?",
+                reason: "unavailable")
+        case .timedOut:
+            throw CLIFailure(
+                Exit.unavailable,
+                "\(base) did not answer within \(timeout) s; nothing is known to have changed. Retry, or raise SIGIL_SERVER_TIMEOUT.",
+                reason: "unavailable")
+        case .failed(let description):
+            throw CLIFailure(
+                Exit.unavailable,
+                "cannot reach sigil-server at \(base): \(scrub(description)). Check --server and that the server runs.",
+                reason: "unavailable")
+        case .notHTTP:
+            throw CLIFailure(Exit.unavailable, "\(base) did not answer with HTTP", reason: "unavailable")
+        }
+    }
+
+    /// The failure for an HTTP error status: the server's message (scrubbed, escaped) and
+    /// the exit code of the same failure in local mode.
+    private func failure(status: Int, body: [String: Any]?, response: HTTPURLResponse) -> CLIFailure {
+        let code = (body?["error"] as? String).map { scrub(String($0.prefix(64))) } ?? "http_\(status)"
+        let said = (body?["message"] as? String).map { scrub(String($0.prefix(1_000))) } ?? "HTTP \(status)"
+        switch status {
+        case 401:
+            let reason = (body?["reason"] as? String).map { scrub(String($0.prefix(64))) } ?? "refused"
+            return CLIFailure(
+                Exit.noPermission,
+                "\(base) refused the token in \(tokenFile) (\(reason)): \(said). Use a valid, active token of the issuer.",
+                reason: code)
+        case 403:
+            let scope = (body?["scope"] as? String).map { "; too wide or missing: \(scrub(String($0.prefix(200))))" }
+            return CLIFailure(
+                Exit.noPermission,
+                "\(said) (HTTP 403 \(code)\(scope ?? "")): the token in \(tokenFile) may not do this",
+                reason: code)
+        case 422 where code == "token_not_verified":
+            // revoke --token: the verify exit code of the reason, as in local mode.
+            let reason = (body?["reason"] as? String).flatMap(VerificationError.Reason.init(rawValue:))
+            return CLIFailure(reason.map(Exit.code(for:)) ?? Exit.usage, said, reason: reason?.rawValue ?? code)
+        case 404: return CLIFailure(Exit.noInput, said, reason: code)
+        case 409: return CLIFailure(Exit.dataError, said, reason: code)
+        case 400, 413, 415, 422: return CLIFailure(Exit.usage, said, reason: code)
+        case 429:
+            let after = response.value(forHTTPHeaderField: "Retry-After").flatMap(Int.init).map { " in \($0) s" }
+            return CLIFailure(
+                Exit.unavailable,
+                "\(said) (HTTP 429): too many failed authentications from here; retry\(after ?? " later")",
+                reason: code)
+        case 300..<400:
+            return CLIFailure(
+                Exit.unavailable,
+                "\(base) answered HTTP \(status), a redirect; sigil does not follow redirects with a token. Give the final URL with --server.",
+                reason: "redirect")
+        default:
+            return CLIFailure(
+                Exit.unavailable, "\(base) answered HTTP \(status) \(code): \(said). Retry later.", reason: code)
+        }
+    }
+
+    /// Text from the server, safe to print: control characters escaped, and the caller's
+    /// token, or anything that looks like a token, cut out should a server or proxy echo one.
+    private func scrub(_ text: String) -> String {
+        var out = text.replacingOccurrences(of: token, with: "[token]")
+        while let range = out.range(of: "sgl_") {
+            let rest = out[range.upperBound...].prefix {
+                $0.isASCII && ($0.isLetter || $0.isNumber || "-_=".contains($0))
+            }
+            out.replaceSubrange(range.lowerBound..<rest.endIndex, with: "[token]")
+        }
+        return Terminal.safe(out)
+    }
+
+    private func unexpected(_ what: String) -> CLIFailure {
+        CLIFailure(
+            Exit.unavailable,
+            "\(base) answered in a shape this sigil (\(Sigil.version)) cannot read (\(what)); is it a sigil-server of the same version?",
+            reason: "unavailable")
+    }
+
+    // MARK: Decoding
+
+    /// A token row of the API (the keys of `list --json`, plus `parent`).
+    static func record(_ value: Any) throws -> TokenRecord {
+        guard let o = value as? [String: Any] else {
+            throw CLIFailure(Exit.unavailable, "a token row is not an object")
+        }
+        func bad(_ field: String) -> CLIFailure {
+            CLIFailure(
+                Exit.unavailable, "the server sent a token row this sigil cannot read (field \(field))",
+                reason: "unavailable")
+        }
+        func string(_ key: String) throws -> String {
+            guard let s = o[key] as? String else { throw bad(key) }
+            return s
+        }
+        func integer(_ key: String) throws -> Int64 {
+            guard let n = int64(o[key]) else { throw bad(key) }
+            return n
+        }
+        func optionalInteger(_ key: String) throws -> Int64? {
+            if o[key] == nil || o[key] is NSNull { return nil }
+            return try integer(key)
+        }
+        guard let id = TokenID(uuidString: try string("guid")) else { throw bad("guid") }
+        let scope: Scope
+        switch o["scope"] {
+        case let text as String where text == "all": scope = .all
+        case let text as String where text == "read-only": scope = .readOnly
+        case let pairs as [String]: scope = .custom(pairs)
+        default: throw bad("scope")
+        }
+        guard let status = TokenStatus(rawValue: try string("status")) else { throw bad("status") }
+        guard let deleted = o["deleted"] as? Bool else { throw bad("deleted") }
+        var parent: TokenID? = nil
+        if let text = o["parent"] as? String {
+            guard let p = TokenID(uuidString: text) else { throw bad("parent") }
+            parent = p
+        }
+        let updated = try integer("updated_at")
+        return TokenRecord(
+            id: id, name: try string("name"), description: try string("description"), audience: try string("audience"),
+            scope: scope, validFrom: try integer("valid_from"), validTo: try optionalInteger("valid_to"),
+            keyID: try string("kid"), status: status, createdAt: try integer("created_at"), updatedAt: updated,
+            revokedAt: try optionalInteger("revoked_at"), createdBy: try string("created_by"),
+            deletedAt: deleted ? updated : nil, parent: parent)
+    }
+
+    /// An audit event of the API (the keys of `log --json`).
+    static func event(_ value: Any) throws -> AuditEvent {
+        func bad(_ field: String) -> CLIFailure {
+            CLIFailure(
+                Exit.unavailable, "the server sent an audit event this sigil cannot read (field \(field))",
+                reason: "unavailable")
+        }
+        guard let o = value as? [String: Any] else { throw bad("event") }
+        guard let at = int64(o["at"]) else { throw bad("at") }
+        guard let actor = o["actor"] as? String else { throw bad("actor") }
+        guard let name = o["action"] as? String, let action = AuditAction(rawValue: name) else { throw bad("action") }
+        guard let texts = o["guids"] as? [String] else { throw bad("guids") }
+        let guids = try texts.map { text in
+            guard let id = TokenID(uuidString: text) else { throw bad("guids") }
+            return id
+        }
+        guard let details = o["details"], details is [String: Any],
+            let data = try? JSONSerialization.data(
+                withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes])
+        else { throw bad("details") }
+        return AuditEvent(
+            at: at, actor: actor, action: action, guids: guids, detailsJSON: String(decoding: data, as: UTF8.self))
+    }
+
+    private static func int64(_ value: Any?) -> Int64? {
+        switch value {
+        case let n as Int: Int64(n)
+        case let n as Int64: n
+        case let n as NSNumber: n.int64Value
+        default: nil
+        }
+    }
+}
