@@ -151,3 +151,28 @@ def test_intake_is_off_without_its_token_file_and_refuses_an_unsafe_one(env, tmp
     cli_issue(home, "org", "sigil", "--all")
     with pytest.raises(AssertionError, match="exited 77"):
         Server(home, "--leak-report-token-file", str(secret))
+
+
+def test_cli_revoke_token_through_the_server(env, tmp_path):
+    """`sigil --server URL revoke --token -`: the server verifies the tag, exit codes as locally."""
+    import subprocess
+    from conftest import SIGIL_BIN
+    token_file = tmp_path / "org.token"
+    token_file.write_text(env.org_token + "\n")
+    os.chmod(token_file, 0o600)
+    token, row = env.create("leaked, revoked remotely")
+
+    def remote(stdin, *args):
+        return subprocess.run(
+            [SIGIL_BIN, "--server", f"http://127.0.0.1:{env.server.port}", "--token-file", str(token_file),
+             *args, "revoke", "--token", "-"], input=stdin, capture_output=True, text=True, timeout=60)
+
+    forged = remote(tamper(token) + "\n")
+    assert forged.returncode in (10, 13), forged
+    assert status(env, row["guid"]) == "active"
+    done = remote(token + "\n", "--json")
+    assert done.returncode == 0, done
+    assert row["guid"] in done.stdout
+    assert status(env, row["guid"]) == "revoked"
+    for run in (forged, done):
+        assert token not in run.stdout + run.stderr and env.org_token not in run.stdout + run.stderr
