@@ -12,6 +12,7 @@ struct SigilBench {
         var quick = false
         var sigil: String? = ProcessInfo.processInfo.environment["SIGIL_BIN"]
         var skipCLI = false
+        var skipServer = false
         var keepScratch = false
         var realtime = false
         /// Run only one loop (`verify`, `load` or `parse`) this many times, for a profiler, then exit.
@@ -25,13 +26,14 @@ struct SigilBench {
     }
 
     static let usage = """
-        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--keep-scratch] [--realtime]
+        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--no-server] [--keep-scratch] [--realtime]
                            [--profile WHAT N]
 
           --json        print one JSON object instead of the table
           --quick       small iteration counts (CI); still >= 5 repetitions per figure
           --sigil PATH  time this sigil binary (default: $SIGIL_BIN, else build the main package's release CLI)
           --no-cli      skip the CLI figures (reported as null)
+          --no-server   skip the sigil-server figures (reported as null); see Benchmarks/README.md
           --keep-scratch  keep the CLI's scratch home (100k-token ledger) for profiling
           --realtime    run the single-thread and scaling loops as SCHED_FIFO threads (root), so a
                         busy machine cannot take the cores (one core ~40 s, both ~6 s)
@@ -45,11 +47,13 @@ struct SigilBench {
     static func main() async {
         var options = Options()
         var arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "--propagation-watcher" { Propagation.watcherMain(Array(arguments)) }
         while let argument = arguments.popFirst() {
             switch argument {
             case "--json": options.json = true
             case "--quick": options.quick = true
             case "--no-cli": options.skipCLI = true
+            case "--no-server": options.skipServer = true
             case "--keep-scratch": options.keepScratch = true
             case "--realtime": options.realtime = true
             case "--sigil":
@@ -419,6 +423,13 @@ struct SigilBench {
             }
         }
         let cliMedian = { (samples: [Double]?) in samples.map(Measure.median) }
+        // MARK: Server (a sigil-server process on loopback; ServerBench.swift)
+        var server = ServerBench.Results(counts: options.quick ? .quick : .full)
+        if options.skipServer {
+            server.notes.append("server: skipped (--no-server)")
+        } else {
+            server = ServerBench.run(options: options, timedCLI: cli.binary, repoRoot: repoRoot)
+        }
 
         // MARK: Report
         report.add(
@@ -578,6 +589,7 @@ struct SigilBench {
                     + "check for noise or an early-exit compare")
         }
         report.notes += cli.notes
+        ServerBench.record(server, into: &report)
         if let binary = cli.binary { report.notes.append("cli: timed \(binary)") }
         if options.realtime {
             report.notes.append(
