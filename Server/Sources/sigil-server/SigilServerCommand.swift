@@ -25,6 +25,12 @@ struct SigilServerCommand: AsyncParsableCommand {
     )
     var home: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The ledger: postgres://… shared by several replicas, or a SQLite file (default: $SIGIL_DATABASE, else <home>/sigil.db).",
+            valueName: "url"))
+    var database: String?
+
     @Option(help: "The address to listen on.")
     var hostname = "127.0.0.1"
 
@@ -76,7 +82,8 @@ struct SigilServerCommand: AsyncParsableCommand {
         let server: SigilServerApp
         do {
             server = try SigilServerApp(
-                home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
+                home: homePath, database: database ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"],
+                hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill))
         } catch {
             Self.fail(error)
@@ -116,6 +123,7 @@ struct SigilServerCommand: AsyncParsableCommand {
             case .notFound: 66
             case .cannotWrite: 73
             case .lockBusy: 75
+            case .unavailable: 69
             case .permissions, .forbidden: 77
             }
         Foundation.exit(code)

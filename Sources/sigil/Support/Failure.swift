@@ -36,6 +36,7 @@ enum Exit {
         case .notFound: noInput
         case .cannotWrite: cannotCreate
         case .lockBusy: tempFail
+        case .unavailable: unavailable
         case .permissions, .forbidden: noPermission
         }
     }
@@ -235,6 +236,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         )
     case .keyNotFound(let kid):
         return failure("no token key \(Terminal.safe(kid)); see: sigil keys list")
+    case .databaseUnavailable:
+        return failure("\(error.message). The URL comes from --database or SIGIL_DATABASE.")
     case .keyRetired, .keyIsActive, .insufficientScope, .none:
         return failure(error.message)
     }
