@@ -91,7 +91,7 @@ final class PostgresSchema {
     init(url base: String) throws {
         name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         admin = try PostgresConnection(url: base)
-        try admin.executeScript("CREATE SCHEMA \(name)")
+        try admin.executeScript("SET client_min_messages = warning; CREATE SCHEMA \(name)")
         url = base + (base.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(name)"
     }
 
