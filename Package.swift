@@ -29,8 +29,13 @@ let package = Package(
         // The ledger's database: the system's libsqlite3 (libsqlite3-dev), no Swift package.
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        // The shared ledger for several issuer hosts: the system's libpq (libpq-dev), no Swift
+        // package, so the CLI and sigil-server share one store layer (README, Design).
+        .systemLibrary(
+            name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
         .target(
-            name: "SigilIssuer", dependencies: ["SigilIssuerCrypto", "SigilVerifier", "CSQLite"], swiftSettings: strict),
+            name: "SigilIssuer", dependencies: ["SigilIssuerCrypto", "SigilVerifier", "CSQLite", "CPostgres"],
+            swiftSettings: strict),
         .executableTarget(
             name: "sigil",
             dependencies: [

@@ -56,6 +56,13 @@ while IFS= read -r file; do
     fi
 done < <(grep -rlE '^[[:space:]]*((public|package|internal|private|fileprivate)[[:space:]]+)?import[[:space:]]+CSQLite' Sources)
 
+# 4b. libpq likewise, behind its one wrapper file.
+while IFS= read -r file; do
+    if [[ "$file" != "Sources/SigilIssuer/Store/Postgres.swift" ]]; then
+        echo "check-imports: $file imports CPostgres; only SigilIssuer/Store/Postgres.swift may"; status=1
+    fi
+done < <(grep -rlE '^[[:space:]]*((public|package|internal|private|fileprivate)[[:space:]]+)?import[[:space:]]+CPostgres' Sources Server/Sources Tests)
+
 # 5. The issuer and the CLI never import COpenSSL.
 while IFS=$'\t' read -r file module; do
     if [[ "$module" == COpenSSL ]]; then
@@ -68,5 +75,6 @@ if [[ $status -eq 0 ]]; then
     echo "check-imports: no issuer-only crypto in $verifier_wrapper"
     echo "check-imports: COpenSSL only in the two OpenSSL wrappers; SigilIssuer and sigil never import it"
     echo "check-imports: CSQLite only in SigilIssuer/Store/SQLite.swift"
+    echo "check-imports: CPostgres only in SigilIssuer/Store/Postgres.swift"
 fi
 exit $status

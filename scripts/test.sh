@@ -7,7 +7,8 @@
 #
 # Stages: import rules; swift build + swift test (unit, vectors, end-to-end CLI, hostile input,
 # crash safety, secret hygiene); the Python interop verifier; the Hummingbird example against
-# real HTTP; the concurrent verify-while-reload tests under ThreadSanitizer; sigil-bench --quick
+# real HTTP; the PostgreSQL store on a throwaway cluster (scripts/postgres-test.sh); the
+# concurrent verify-while-reload tests under ThreadSanitizer; sigil-bench --quick
 # (builds the benchmark and runs it once; figures are printed, never asserted); each libFuzzer
 # harness for FUZZ_SECONDS (default 60).
 set -euo pipefail
@@ -41,6 +42,9 @@ python3 -m pytest -q interop/python interop/scanning
 
 stage "sigil-server: real processes on 127.0.0.1, pytest and schemathesis (Server/tests)"
 bash scripts/server-test.sh
+
+stage "PostgreSQL: a throwaway cluster, the use-case and store tests on it, two server replicas"
+bash scripts/postgres-test.sh
 
 stage "Hummingbird example: real HTTP requests against a Sigil-protected service"
 bash scripts/example-integration.sh

@@ -223,12 +223,11 @@ extension Issuer {
         try transaction(write: false) { try store.latestList().map { ($0.sequence, $0.bytes) } }
     }
 
-    /// A number that changes whenever another connection commits to the database
-    /// (`PRAGMA data_version`): cheap to poll for "did anything change?".
+    /// A number that changes whenever another process or host commits to the ledger (SQLite's
+    /// `PRAGMA data_version`; PostgreSQL's `NOTIFY` from other connections): cheap to poll for
+    /// "did anything change?".
     public func dataVersion() throws(IssuerError) -> Int64 {
-        do { return try store.db.integer("PRAGMA data_version") ?? 0 } catch {
-            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
-        }
+        try store.changeCounter()
     }
 
     /// The sequence of the last list this home signed.
@@ -245,16 +244,12 @@ extension Issuer {
     /// - Returns: Token rows before and after.
     public func compactLedger(by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> (Int, Int) {
         let counts = try transaction(write: true) {
-            let before = Int(try store.db.integer("SELECT count(*) FROM tokens") ?? 0)
+            let before = try store.tokenRowCount()
             let removed = try store.purgeTombstones(before: now - Self.maxLeeway)
             try record(.compact, by: actor, at: now, guids: [], details: [("purged_tombstones", String(removed))])
             return (before, before - removed)
         }
-        do {
-            try store.db.execute("PRAGMA wal_checkpoint(TRUNCATE); VACUUM")
-        } catch {
-            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
-        }
+        try store.compact()
         return counts
     }
 }

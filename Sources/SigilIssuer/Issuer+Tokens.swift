@@ -335,7 +335,7 @@ extension Issuer {
             }
         try record(
             audit, by: actor, at: now, guids: changing, details: (cascade ? [("cascade", "true")] : []) + details)
-        try store.setState(Self.listChangesKey, (try store.state(Self.listChangesKey) ?? 0) + 1)
+        try store.incrementState(Self.listChangesKey)
         // The rows as the updates above left them, without reading them back.
         let changed = Set(changing)
         let after = tokens.map { t -> TokenRecord in

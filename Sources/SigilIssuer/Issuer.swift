@@ -47,25 +47,47 @@ public final class Issuer {
     public static let defaultNextUpdate: Int64 = 86_400
 
     public let home: String
-    package let store: SQLiteStore
+    package let store: any LedgerStore
     public private(set) var setupNotes: [SetupNote] = []
 
-    public var databasePath: String { store.path }
+    /// Where the ledger lives: the SQLite file's path, or the PostgreSQL URL without its password.
+    public var databasePath: String { store.location }
 
     /// Opens the home's ledger database, creating or importing what `mode` allows.
     ///
+    /// ```swift
+    /// let local = try Issuer(home: "keys")   // keys/sigil.db
+    /// let shared = try Issuer(home: "keys", database: "postgres://sigil@db.internal/sigil?sslmode=verify-full")
+    /// ```
+    ///
     /// - Parameters:
-    ///   - home: The home folder (keyring, database).
+    ///   - home: The home folder (keyring, and the SQLite database unless `database` says otherwise).
+    ///   - database: A `postgres://` or `postgresql://` URL for a shared PostgreSQL ledger, a
+    ///     path to a SQLite file, or nil (or empty) for `<home>/sigil.db`. The keyring stays in
+    ///     `home` either way: the database holds no secret.
     ///   - mode: Whether a missing home may be created.
     ///   - busyTimeout: Seconds to wait for another process's write lock.
     ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
     /// - Throws: ``IssuerError``: `not_found` (no home), `permissions`, `bad_data` (damaged or
-    ///   newer database), `lock_busy`, `cannot_write`.
-    public init(home: String, mode: OpenMode = .existing, busyTimeout: Double = 5, now: Int64 = Issuer.currentTime())
-        throws(IssuerError)
-    {
+    ///   newer database), `lock_busy`, `cannot_write`, `unavailable` (a PostgreSQL URL that is
+    ///   malformed, or a database that is down or refuses the credentials).
+    public init(
+        home: String, database: String? = nil, mode: OpenMode = .existing, busyTimeout: Double = 5,
+        now: Int64 = Issuer.currentTime()
+    ) throws(IssuerError) {
         self.home = home
-        let dbPath = home + "/" + SQLiteStore.fileName
+        if let database, PostgresStore.isURL(database) {
+            var st = stat()
+            if mode == .existing, stat(home, &st) != 0 {
+                throw IssuerError(.notFound, "no Sigil home at \(home) (no keyring there)", detail: .noHome(home))
+            }
+            let tightened = try SecureFile.ensureHome(home)
+            store = try PostgresStore(url: database, busyTimeout: busyTimeout)
+            setupNotes = tightened ? [.tightenedHome(home)] : []
+            try finishOpening(mode: mode, now: now)
+            return
+        }
+        let dbPath = (database ?? "").isEmpty ? home + "/" + SQLiteStore.fileName : database ?? ""
         let ledgerPath = home + "/ledger.jsonl"
         let catalogPath = home + "/" + Catalog.fileName
         var st = stat()
@@ -120,17 +142,21 @@ public final class Issuer {
                 throw error
             }
         }
-        if mode != .existing {
-            let hadKeyring = Keyring.exists(home: home)
-            if hadKeyring, mode == .initialize {
-                let ring = try Keyring.load(home: home)
-                throw IssuerError(
-                    .conflict, "a keyring already exists at \(Keyring.path(home: home)); nothing changed",
-                    detail: .keyringExists(path: Keyring.path(home: home), keyID: ring.activeKey.keyID))
-            }
-            if !hadKeyring { notes += try createDevelopmentKeyring(now: now) }
-        }
         setupNotes = notes
+        try finishOpening(mode: mode, now: now)
+    }
+
+    /// Creates the development keyring (and example catalog) when `mode` allows and none exists.
+    private func finishOpening(mode: OpenMode, now: Int64) throws(IssuerError) {
+        guard mode != .existing else { return }
+        let hadKeyring = Keyring.exists(home: home)
+        if hadKeyring, mode == .initialize {
+            let ring = try Keyring.load(home: home)
+            throw IssuerError(
+                .conflict, "a keyring already exists at \(Keyring.path(home: home)); nothing changed",
+                detail: .keyringExists(path: Keyring.path(home: home), keyID: ring.activeKey.keyID))
+        }
+        if !hadKeyring { setupNotes += try createDevelopmentKeyring(now: now) }
     }
 
     /// Closes the database now instead of at deinit.
@@ -148,7 +174,7 @@ public final class Issuer {
         } catch let error as IssuerError {
             throw error
         } catch let error as SQLiteError {
-            throw SQLiteStore.translate(error, path: store.path, seconds: 0)
+            throw SQLiteStore.translate(error, path: store.location, seconds: 0)
         } catch {
             throw IssuerError(.badData, "\(error)")
         }
@@ -262,6 +288,7 @@ extension Issuer {
 
     /// `PRAGMA synchronous` (2 = FULL) and `journal_mode` as the connection runs them.
     package func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String) {
-        try store.durabilitySettings()
+        guard let sqlite = store as? SQLiteStore else { return (synchronous: -1, journalMode: "postgres") }
+        return try sqlite.durabilitySettings()
     }
 }

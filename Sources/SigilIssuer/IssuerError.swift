@@ -32,6 +32,9 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case conflict
         /// The caller's rights do not cover the request (77, HTTP 403).
         case forbidden
+        /// The ledger database cannot be reached: a bad URL, a server that is down, refused
+        /// credentials (69, HTTP 503; sigil-server refuses to start).
+        case unavailable
     }
 
     /// What exactly went wrong, with the data to explain it. Cases may be added.
@@ -78,6 +81,8 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case databaseCorrupt(path: String)
         /// The database (or its folder or file system) cannot be written.
         case readOnly(path: String)
+        /// The PostgreSQL database cannot be reached (its URL, without the password).
+        case databaseUnavailable(location: String)
         /// The database was made by a newer Sigil.
         case databaseTooNew(path: String, found: Int, supported: Int)
         /// No token key with this ID.

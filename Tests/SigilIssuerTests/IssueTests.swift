@@ -3,7 +3,7 @@ import SigilIssuer
 import SigilVerifier
 import Testing
 
-@Suite("Issuing tokens")
+@Suite("Issuing tokens", .bothStores)
 struct IssueTests {
     let temp: TempHome
     let issuer: Issuer

@@ -3,7 +3,7 @@ import SigilIssuer
 import SigilVerifier
 import Testing
 
-@Suite("Keys, catalog and audit log")
+@Suite("Keys, catalog and audit log", .bothStores)
 struct KeysCatalogAuditTests {
     let temp: TempHome
     let issuer: Issuer

@@ -20,7 +20,7 @@ enum Outcome: Sendable, CustomTestStringConvertible {
     }
 }
 
-@Suite("Editing and lifecycle changes")
+@Suite("Editing and lifecycle changes", .bothStores)
 struct LifecycleTests {
     let temp: TempHome
     let issuer: Issuer

@@ -41,7 +41,7 @@ struct QueryFixture {
     }
 }
 
-@Suite("Listing, counting and resolving tokens")
+@Suite("Listing, counting and resolving tokens", .bothStores)
 struct QueryTests {
     let temp: TempHome
     let issuer: Issuer

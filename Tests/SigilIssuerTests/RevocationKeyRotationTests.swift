@@ -4,16 +4,15 @@ import SigilVerifier
 import Testing
 
 /// The revocation-list signing key rotates like token keys (issue: hardening round 2, item 10).
-@Suite("Revocation-list key rotation")
+@Suite("Revocation-list key rotation", .bothStores)
 struct RevocationKeyRotationTests {
     static let now: Int64 = 1_800_000_000
 
     /// A fresh home with a development keyring, removed when `body` returns.
     func withHome(_ body: (Issuer, Actor) throws -> Void) throws {
-        let home = NSTemporaryDirectory() + "sigil-rkr-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: home) }
-        let issuer = try Issuer(home: home, mode: .createIfMissing, busyTimeout: 1)
-        try body(issuer, try Actor(name: "tester"))
+        let temp = try TempHome()
+        let issuer = try temp.issuer(.createIfMissing, busyTimeout: 1)
+        try withExtendedLifetime(temp) { try body(issuer, try Actor(name: "tester")) }
     }
 
     @Test("a pending key is in keysets but does not sign; promoted, it signs and the old one still verifies")

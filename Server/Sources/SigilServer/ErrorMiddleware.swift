@@ -86,7 +86,7 @@ public struct ErrorMiddleware: RouterMiddleware {
             return APIError(.notFound, "not_found", error.message)
         case .conflict:
             return APIError(.conflict, "conflict", error.message)
-        case .lockBusy:
+        case .lockBusy, .unavailable:
             var api = APIError(
                 .serviceUnavailable, "unavailable", "the ledger database stayed busy; try again in a moment")
             api.headers[.retryAfter] = "1"

@@ -25,8 +25,8 @@ public final class IssuerQueue: @unchecked Sendable {
     public let home: String
 
     /// Opens an existing home; the same errors as ``Issuer/init(home:mode:busyTimeout:)``.
-    public init(home: String, busyTimeout: Double = 5) throws(IssuerError) {
-        issuer = try Issuer(home: home, mode: .existing, busyTimeout: busyTimeout)
+    public init(home: String, database: String? = nil, busyTimeout: Double = 5) throws(IssuerError) {
+        issuer = try Issuer(home: home, database: database, mode: .existing, busyTimeout: busyTimeout)
         self.home = home
     }
 

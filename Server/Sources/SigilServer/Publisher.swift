@@ -92,8 +92,11 @@ public final class RevocationBroadcaster: Sendable {
 /// - soon after a change made through the API (``noteChange()``), debounced: it waits until
 ///   changes pause for `quiet`, but never longer than `maxDelay` after the first, so a burst
 ///   makes one list and every change is published within about a second;
-/// - when another process (the CLI) committed to the database, seen by polling
-///   ``Issuer/dataVersion()`` every `pollInterval` (one cheap pragma);
+/// - when another process (the CLI) or, on PostgreSQL, another replica committed to the
+///   ledger, seen by polling ``Issuer/dataVersion()`` every `pollInterval`: SQLite's
+///   `PRAGMA data_version`, or the count of `NOTIFY sigil_ledger` messages from other stores
+///   (already on the listening socket: no round trip). So every replica wakes its long polls
+///   within about `pollInterval` of a list made anywhere;
 /// - at least once a minute it asks the library, which signs again when the newest list is an
 ///   hour old (`maxAge`), so `next_update` is always kept.
 ///

@@ -29,10 +29,10 @@ public struct SigilServerApp: Sendable {
     ///
     /// - Throws: ``IssuerError`` from opening the home.
     public init(
-        home: String, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
+        home: String, database: String? = nil, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
         limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false
     ) throws(IssuerError) {
-        issuer = try IssuerQueue(home: home, busyTimeout: busyTimeout)
+        issuer = try IssuerQueue(home: home, database: database, busyTimeout: busyTimeout)
         broadcaster = RevocationBroadcaster()
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter

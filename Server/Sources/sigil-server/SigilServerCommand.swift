@@ -25,6 +25,12 @@ struct SigilServerCommand: AsyncParsableCommand {
     )
     var home: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The ledger: postgres://… shared by several replicas, or a SQLite file (default: $SIGIL_DATABASE, else <home>/sigil.db).",
+            valueName: "url"))
+    var database: String?
+
     @Option(help: "The address to listen on.")
     var hostname = "127.0.0.1"
 
@@ -87,7 +93,8 @@ struct SigilServerCommand: AsyncParsableCommand {
         var server: SigilServerApp
         do {
             server = try SigilServerApp(
-                home: homePath, hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
+                home: homePath, database: database ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"],
+                hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
                 secureCookies: secureCookies)
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
@@ -129,6 +136,7 @@ struct SigilServerCommand: AsyncParsableCommand {
             case .notFound: 66
             case .cannotWrite: 73
             case .lockBusy: 75
+            case .unavailable: 69
             case .permissions, .forbidden: 77
             }
         Foundation.exit(code)

@@ -6,7 +6,7 @@ package import SigilVerifier
 /// Opened in WAL mode with `synchronous=FULL` (a change that was reported survives a power
 /// cut), foreign keys on and a busy timeout. Every statement binds its values. The schema is
 /// versioned with `PRAGMA user_version`; migrations are numbered and only go forward.
-package final class SQLiteStore {
+package final class SQLiteStore: LedgerStore {
     /// The schema version this build writes. A database with a higher one is refused.
     package static let schemaVersion = 2
     package static let fileName = "sigil.db"
@@ -72,6 +72,18 @@ package final class SQLiteStore {
     }
 
     package func close() { db.close() }
+
+    package var location: String { path }
+
+    /// `PRAGMA data_version`: changes whenever another connection commits.
+    package func changeCounter() throws(IssuerError) -> Int64 {
+        do { return try db.integer("PRAGMA data_version") ?? 0 } catch { throw translate(error) }
+    }
+
+    /// Checkpoints the write-ahead log into the file and rewrites it compactly (`VACUUM`).
+    package func compact() throws(IssuerError) {
+        do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE); VACUUM") } catch { throw translate(error) }
+    }
 
     private static func tooNew(path: String, version: Int) -> IssuerError {
         IssuerError(
@@ -448,6 +460,8 @@ package final class SQLiteStore {
         return Int(s.int64(0))
     }
 
+    package func tokenRowCount() throws -> Int { Int(try db.integer("SELECT count(*) FROM tokens") ?? 0) }
+
     /// Whether any token (deleted ones included) exists.
     package func isEmpty() throws -> Bool { try db.integer("SELECT NOT EXISTS (SELECT 1 FROM tokens)") == 1 }
 
@@ -565,6 +579,13 @@ package final class SQLiteStore {
         defer { s.reset() }
         try s.bind(1, key)
         return try s.step() ? s.int64(0) : nil
+    }
+
+    package func incrementState(_ key: String) throws {
+        let s = try db.statement(
+            "INSERT INTO issuer_state (key, value) VALUES (?1, 1) ON CONFLICT (key) DO UPDATE SET value = value + 1")
+        try s.bind(1, key)
+        try s.run()
     }
 
     package func setState(_ key: String, _ value: Int64) throws {
@@ -706,5 +727,102 @@ package final class SQLiteStore {
             links.reset()
             return event
         }
+    }
+}
+
+// MARK: Copying a whole ledger
+
+extension SQLiteStore {
+    package func snapshot() throws -> LedgerSnapshot {
+        var out = LedgerSnapshot()
+        let tokens = try db.statement("SELECT \(Self.columns), seq FROM tokens ORDER BY seq")
+        defer { tokens.reset() }
+        while try tokens.step() { out.tokens.append((tokens.int64(16), try record(tokens))) }
+        let events = try db.statement("SELECT id, at, actor, action, details FROM events ORDER BY id")
+        defer { events.reset() }
+        var index: [Int64: Int] = [:]
+        while try events.step() {
+            guard let action = AuditAction(rawValue: events.text(3)) else {
+                throw IssuerError(
+                    .badData, "\(path): audit event \(events.int64(0)) has an unknown action",
+                    detail: .databaseCorrupt(path: path))
+            }
+            index[events.int64(0)] = out.events.count
+            out.events.append(
+                (
+                    events.int64(0),
+                    AuditEvent(
+                        at: events.int64(1), actor: events.text(2), action: action, guids: [],
+                        detailsJSON: events.text(4))
+                ))
+        }
+        let links = try db.statement("SELECT event, guid FROM event_tokens ORDER BY event, guid")
+        defer { links.reset() }
+        while try links.step() {
+            guard let i = index[links.int64(0)], let guid = Self.tokenID(links, 1) else { continue }
+            out.events[i].event.guids.append(guid)
+        }
+        let catalog = try db.statement("SELECT resource, action, access FROM catalog ORDER BY resource, action")
+        defer { catalog.reset() }
+        while try catalog.step() {
+            guard let access = Access(rawValue: catalog.text(2)) else { continue }
+            out.catalog.append((catalog.text(0), catalog.text(1), access))
+        }
+        let state = try db.statement("SELECT key, value FROM issuer_state ORDER BY key")
+        defer { state.reset() }
+        while try state.step() { out.state.append((state.text(0), state.int64(1))) }
+        let lists = try db.statement(
+            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY sequence")
+        defer { lists.reset() }
+        while try lists.step() {
+            out.lists.append((UInt64(bitPattern: lists.int64(0)), lists.int64(1), lists.int64(2), lists.blob(3)))
+        }
+        return out
+    }
+
+    package func restore(_ snapshot: LedgerSnapshot) throws {
+        guard try isEmpty(), try db.integer("SELECT NOT EXISTS (SELECT 1 FROM events)") == 1 else {
+            throw IssuerError(.conflict, "\(path) already holds a ledger; nothing was copied")
+        }
+        try db.execute("DELETE FROM catalog; DELETE FROM issuer_state; DELETE FROM revocation_lists")
+        for (seq, t) in snapshot.tokens {
+            try insert(t)
+            let s = try db.statement("UPDATE tokens SET seq = ?1 WHERE guid = ?2")
+            try s.bind(1, seq)
+            try Self.bindID(s, 2, t.id)
+            try s.run()
+        }
+        let event = try db.statement("INSERT INTO events (id, at, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)")
+        let link = try db.statement("INSERT OR IGNORE INTO event_tokens (event, guid) VALUES (?1, ?2)")
+        for (id, e) in snapshot.events {
+            try event.bind(1, id)
+            try event.bind(2, e.at)
+            try event.bind(3, e.actor)
+            try event.bind(4, e.action.rawValue)
+            try event.bind(5, e.detailsJSON)
+            try event.run()
+            for guid in e.guids {
+                try link.bind(1, id)
+                try Self.bindID(link, 2, guid)
+                try link.run()
+            }
+        }
+        for entry in snapshot.catalog {
+            try putCatalogEntry(resource: entry.resource, action: entry.action, access: entry.access)
+        }
+        for (key, value) in snapshot.state { try setState(key, value) }
+        for list in snapshot.lists {
+            try putList(sequence: list.sequence, issuedAt: list.issuedAt, changes: list.changes, bytes: list.bytes)
+        }
+    }
+}
+
+extension LedgerStore {
+    /// The SQLite connection under a ``SQLiteStore``: a test hook for suites that inspect the
+    /// file itself (integrity checks, damaged rows). Calling it on another store is a
+    /// programmer error.
+    package var db: SQLiteDatabase {
+        guard let sqlite = self as? SQLiteStore else { preconditionFailure("db is only for a SQLiteStore") }
+        return sqlite.db
     }
 }

@@ -8,8 +8,9 @@ struct LedgerCommand: ParsableCommand {
         discussion: """
             Example:
               sigil ledger compact
+              sigil ledger migrate --to postgres://sigil@db.internal/sigil
             """,
-        subcommands: [LedgerCompact.self])
+        subcommands: [LedgerCompact.self, LedgerMigrate.self])
 }
 
 struct LedgerCompact: ParsableCommand {
@@ -34,6 +35,44 @@ struct LedgerCompact: ParsableCommand {
                 Console.json(["records_before": before, "records_after": after])
             } else {
                 Console.note("Compacted the ledger: \(before) → \(after) token records.")
+            }
+        }
+    }
+}
+
+struct LedgerMigrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Copy this home's ledger into an empty PostgreSQL database, in one transaction.",
+        discussion: """
+            Copies every token, audit event, catalog entry, stored revocation list and the list \
+            sequence; the source is only read. A target that already holds a ledger is refused (65) \
+            and left as it was; an unreachable one is 69. The keyring stays a file: copy it to each \
+            host yourself. Afterwards pass --database URL (or SIGIL_DATABASE) to sigil and sigil-server.
+
+            Example:
+              sigil ledger migrate --to "postgres://sigil@db.internal/sigil?sslmode=verify-full"
+            """)
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
+
+    @Option(name: .long, help: ArgumentHelp("The empty PostgreSQL database (postgres://…).", valueName: "url"))
+    var to: String
+
+    func run() throws {
+        try guarded(json: global.json) {
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            let copied = try home.issuer().copyLedger(to: to, by: actor, now: Home.now)
+            if global.json {
+                Console.json([
+                    "database": copied.location, "tokens": copied.tokens, "events": copied.events,
+                    "sequence": Int(clamping: copied.sequence),
+                ])
+            } else {
+                Console.note(
+                    "Copied \(copied.tokens) tokens, \(copied.events) events and list sequence \(copied.sequence) to \(copied.location)."
+                )
             }
         }
     }

@@ -36,6 +36,7 @@ enum Exit {
         case .notFound: noInput
         case .cannotWrite: cannotCreate
         case .lockBusy: tempFail
+        case .unavailable: unavailable
         case .permissions, .forbidden: noPermission
         }
     }
@@ -238,6 +239,8 @@ func render(_ error: IssuerError) -> CLIFailure {
     case .tokenNotVerified(let why):
         // The verify exit code says why: 10 malformed, 12 another issuer's key, 13 forged.
         return failure(error.message, code: Exit.code(for: why), reason: why.rawValue)
+    case .databaseUnavailable:
+        return failure("\(error.message). The URL comes from --database or SIGIL_DATABASE.")
     case .keyRetired, .keyIsActive, .insufficientScope, .none:
         return failure(error.message)
     }

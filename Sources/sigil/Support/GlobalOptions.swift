@@ -9,6 +9,13 @@ struct GlobalOptions: ParsableArguments {
             "Home folder with keyring, ledger and catalog (default: $SIGIL_HOME, else ./keys).", valueName: "dir"))
     var home: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The ledger: postgres://… for a shared PostgreSQL database, or a SQLite file (default: $SIGIL_DATABASE, else <home>/sigil.db).",
+            valueName: "url"))
+    var database: String?
+
     @Flag(name: .long, help: "Print one JSON object (or array) on stdout for scripts.")
     var json = false
 
@@ -30,6 +37,13 @@ struct GlobalOptions: ParsableArguments {
     var serverURL: String? {
         if let server { return server }
         if let env = ProcessInfo.processInfo.environment["SIGIL_SERVER"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// `--database`, else `$SIGIL_DATABASE`, else nil (the home's SQLite file).
+    var databaseURL: String? {
+        if let database, !database.isEmpty { return database }
+        if let env = ProcessInfo.processInfo.environment["SIGIL_DATABASE"], !env.isEmpty { return env }
         return nil
     }
 

@@ -5,10 +5,12 @@ import SigilVerifier
 /// The home folder, opened through the issuer's use-case layer.
 struct Home {
     let path: String
+    let database: String?
     let actorName: String?
 
     init(_ options: GlobalOptions, actor: ActorOption? = nil) {
         path = options.homePath
+        database = options.databaseURL
         actorName = actor?.actor
     }
 
@@ -28,7 +30,8 @@ struct Home {
 
     /// Opens the home's issuer and tells the user what opening it created or imported.
     func issuer(_ mode: Issuer.OpenMode = .existing) throws -> Issuer {
-        let issuer = try Issuer(home: path, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now)
+        let issuer = try Issuer(
+            home: path, database: database, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now)
         for note in issuer.setupNotes { Console.note(Home.describe(note)) }
         return issuer
     }

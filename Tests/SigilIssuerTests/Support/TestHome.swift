@@ -18,12 +18,25 @@ final class TempHome {
     let root: String
     var home: String { root + "/home" }
     var database: String { home + "/sigil.db" }
+    /// The store this home's issuers use (``StoreUnderTest/current`` when it was made).
+    let store: StoreUnderTest
+    /// On PostgreSQL: the fresh schema every issuer of this home shares.
+    private let schema: PostgresSchema?
 
     init() throws {
         root = FileManager.default.temporaryDirectory.path + "/sigil-issuer-tests-" + UUID().uuidString
         try FileManager.default.createDirectory(
             atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        store = StoreUnderTest.current
+        if store == .postgres, let url = StoreUnderTest.postgresURL {
+            schema = try PostgresSchema(url: url)
+        } else {
+            schema = nil
+        }
     }
+
+    /// What `Issuer(home:database:)` gets: nil (the home's SQLite file) or the schema's URL.
+    var databaseURL: String? { schema?.url }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
@@ -39,7 +52,7 @@ final class TempHome {
 
     /// An issuer on this home, created with the development keyring and example catalog if missing.
     func issuer(_ mode: Issuer.OpenMode = .createIfMissing, busyTimeout: Double = 5) throws -> Issuer {
-        try Issuer(home: home, mode: mode, busyTimeout: busyTimeout)
+        try Issuer(home: home, database: databaseURL, mode: mode, busyTimeout: busyTimeout)
     }
 }
 

@@ -1,0 +1,90 @@
+package import SigilVerifier
+
+/// What ``Issuer`` needs from a ledger database: the only code that speaks SQL implements it.
+///
+/// Two stores conform: ``SQLiteStore`` (`<home>/sigil.db`, the embedded default) and
+/// ``PostgresStore`` (a shared database for several issuer hosts). Both keep the same tables
+/// (docs/DATABASE.md), run forward-only migrations and refuse a newer schema.
+///
+/// Every call except ``transaction(write:_:)``, ``close()``, ``changeCounter()`` and
+/// ``compact()`` runs inside a transaction the caller opened. A write transaction excludes
+/// every other writer on the same database, in any process or on any host, until it ends:
+/// SQLite takes its write lock (`BEGIN IMMEDIATE`), PostgreSQL a transaction-level advisory
+/// lock. The issuer's rules (a revoked token stays revoked; a list sequence is used once) rest
+/// on that.
+///
+/// ```swift
+/// let store: any LedgerStore = try SQLiteStore(path: "keys/sigil.db", busyTimeout: 5)
+/// let empty = try store.transaction(write: false) { try store.isEmpty() }
+/// ```
+package protocol LedgerStore: AnyObject {
+    /// Where the ledger lives, for messages: a file path, or a URL without its password.
+    var location: String { get }
+
+    /// Closes the connection(s) now instead of at deinit.
+    func close()
+
+    /// Runs `body` in one transaction: everything lands or nothing does. Errors come out as
+    /// ``IssuerError`` where the database said what went wrong.
+    func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T
+
+    /// A number that changes whenever another process (or host) committed a change to the
+    /// ledger. Cheap: meant to be polled a few times a second. Runs outside transactions.
+    func changeCounter() throws(IssuerError) -> Int64
+
+    // Tokens
+    func insert(_ t: TokenRecord) throws
+    func token(_ id: TokenID) throws -> TokenRecord?
+    func tokens(withPrefix hex: String, limit: Int) throws -> [TokenRecord]
+    func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
+    func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int
+    func isEmpty() throws -> Bool
+    /// Every token row, deleted ones included.
+    func tokenRowCount() throws -> Int
+    func updateLabels(_ id: TokenID, name: String?, description: String?, now: Int64) throws
+    func setStatus(_ ids: [TokenID], to status: TokenStatus, now: Int64) throws
+    func markDeleted(_ ids: [TokenID], now: Int64) throws
+    func purgeTombstones(before cutoff: Int64) throws -> Int
+    func descendants(of id: TokenID) throws -> [TokenID]
+    func revocationEntries(now: Int64, grace: Int64) throws -> [(TokenID, RevocationStatus)]
+
+    // Issuer state
+    func state(_ key: String) throws -> Int64?
+    func setState(_ key: String, _ value: Int64) throws
+    /// Adds one to a counter in the database itself, so two writers never lose an increment.
+    func incrementState(_ key: String) throws
+
+    // Published lists
+    func putList(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8]) throws
+    func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])?
+
+    // Catalog
+    func catalog() throws -> Catalog
+    func hasCatalogEntries() throws -> Bool
+    func putCatalogEntry(resource: String, action: String, access: Access) throws
+
+    // Audit
+    func append(_ event: AuditEvent) throws
+    func events(_ query: AuditQuery) throws -> [AuditEvent]
+
+    /// Gives freed space back after a purge (SQLite: checkpoint and VACUUM). Outside transactions.
+    func compact() throws(IssuerError)
+
+    /// Every row of every table, for copying a ledger to another store (`ledger migrate`).
+    func snapshot() throws -> LedgerSnapshot
+    /// Writes a snapshot into this store, which must hold no token, event or list yet.
+    func restore(_ snapshot: LedgerSnapshot) throws
+}
+
+/// A whole ledger as plain values: what `ledger migrate` copies, identity columns included.
+package struct LedgerSnapshot: Sendable {
+    /// Tokens in issue order (`seq`).
+    package var tokens: [(seq: Int64, record: TokenRecord)] = []
+    /// Audit events in order, each with the GUIDs it touched.
+    package var events: [(id: Int64, event: AuditEvent)] = []
+    package var catalog: [(resource: String, action: String, access: Access)] = []
+    package var state: [(key: String, value: Int64)] = []
+    package var lists: [(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])] = []
+
+    package init() {}
+}

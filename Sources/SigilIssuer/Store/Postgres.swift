@@ -1,0 +1,273 @@
+internal import CPostgres
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An error from PostgreSQL or from libpq: the SQLSTATE (empty when the server gave none, as
+/// for a connection that failed) and a message that never holds the connection's password.
+package struct PostgresError: Error, Sendable, CustomStringConvertible {
+    /// The five-character SQLSTATE, e.g. `55P03` (lock not available); "" for client-side errors.
+    package let sqlState: String
+    package let message: String
+    /// The connection is gone or never came up (refused, unreachable, authentication failed).
+    package let isConnectionFailure: Bool
+
+    package var description: String { sqlState.isEmpty ? message : "\(message) (SQLSTATE \(sqlState))" }
+}
+
+/// A value bound to a statement parameter; the type decides the OID sent with it.
+package enum PostgresValue {
+    case int(Int64?)
+    case text(String?)
+    case bytes([UInt8]?)
+    /// A `bytea[]`, for statements over many GUIDs at once (`= ANY($1)`).
+    case byteArrays([[UInt8]])
+}
+
+/// One connection to PostgreSQL through libpq. The only Swift code in Sigil that calls libpq.
+///
+/// Not thread-safe: one connection belongs to one caller at a time. Every statement with values
+/// goes through ``execute(_:_:)`` (`PQexecParams`) with bound, binary-format parameters and
+/// binary results; ``executeScript(_:)`` runs fixed SQL (schema, `BEGIN`) without values.
+///
+/// ```swift
+/// let connection = try PostgresConnection(url: "postgres://sigil@db.internal/sigil")
+/// let rows = try connection.execute("SELECT count(*) FROM tokens WHERE audience = $1", [.text("billing")])
+/// print(rows.int64(0, 0))
+/// ```
+package final class PostgresConnection {
+    private var handle: OpaquePointer?
+    /// The password from the URL (or `PGPASSWORD`), scrubbed from every message.
+    private let secrets: [String]
+
+    /// Connects, giving up after `connect_timeout` seconds (10 unless the URL says otherwise).
+    ///
+    /// Calls `PQconninfoParse` (a malformed URL fails here, before any network use), then
+    /// `PQconnectdbParams` with `expand_dbname`.
+    package init(url: String) throws(PostgresError) {
+        var secrets = PostgresConnection.passwordInURL(url).map { [$0] } ?? []
+        var parseError: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(url, &parseError) else {
+            let message = parseError.map { String(cString: $0) } ?? "the URL cannot be parsed"
+            if let parseError { PQfreemem(parseError) }
+            throw PostgresError(
+                sqlState: "", message: Self.scrub(Self.tidy(message), secrets), isConnectionFailure: true)
+        }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "password", let value = option.pointee.val {
+                secrets.append(String(cString: value))
+            }
+            option += 1
+        }
+        PQconninfoFree(options)
+        self.secrets = secrets.filter { !$0.isEmpty }
+        // Earlier keywords are defaults; the URL (expanded from dbname) overrides them.
+        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
+        let values = ["10", "sigil", url]
+        let connection = withCStrings(keywords) { k in withCStrings(values) { v in PQconnectdbParams(k, v, 1) } }
+        guard let connection else {
+            throw PostgresError(sqlState: "", message: "out of memory", isConnectionFailure: true)
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.scrub(Self.tidy(String(cString: PQerrorMessage(connection))), self.secrets)
+            PQfinish(connection)
+            throw PostgresError(sqlState: "", message: message, isConnectionFailure: true)
+        }
+        handle = connection
+    }
+
+    deinit { close() }
+
+    /// Closes the connection (`PQfinish`).
+    package func close() {
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    /// Whether the connection is down (`PQstatus` is not `CONNECTION_OK`).
+    package var isBroken: Bool { handle.map { PQstatus($0) != CONNECTION_OK } ?? true }
+
+    /// Tries to reconnect with the same parameters (`PQreset`); true when it is up again.
+    package func reset() -> Bool {
+        guard let handle else { return false }
+        PQreset(handle)
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The password part of a `postgres://user:password@host/…` URL, or a `password=` parameter.
+    package static func passwordInURL(_ url: String) -> String? {
+        if let query = url.firstIndex(of: "?") {
+            for pair in url[url.index(after: query)...].split(separator: "&") where pair.hasPrefix("password=") {
+                return String(pair.dropFirst("password=".count))
+            }
+        }
+        guard let scheme = url.firstRange(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        let userInfo = authority[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return nil }
+        return String(userInfo[userInfo.index(after: colon)...])
+    }
+
+    private static func tidy(_ message: String) -> String {
+        message.split(whereSeparator: \.isNewline)
+            .map { line in String(line.drop { $0 == " " || $0 == "\t" }) }
+            .filter { !$0.isEmpty }.joined(separator: "; ")
+    }
+
+    private static func scrub(_ message: String, _ secrets: [String]) -> String {
+        var out = message
+        for secret in secrets where !secret.isEmpty { out = out.replacing(secret, with: "***") }
+        return out
+    }
+
+    private func failure(_ result: OpaquePointer?) -> PostgresError {
+        let state = result.flatMap { sigil_pq_sqlstate($0) }.map { String(cString: $0) } ?? ""
+        var message = result.flatMap { sigil_pq_primary_message($0) }.map { String(cString: $0) } ?? ""
+        if message.isEmpty {
+            message = handle.map { String(cString: PQerrorMessage($0)) } ?? "the connection is closed"
+        }
+        let lost = isBroken || state.hasPrefix("08") || state.hasPrefix("57P")
+        return PostgresError(
+            sqlState: state, message: Self.scrub(Self.tidy(message), secrets), isConnectionFailure: lost)
+    }
+
+    /// Runs fixed SQL without values, possibly several statements (`PQexec`). For schema and
+    /// transaction control only: values always go through ``execute(_:_:)``.
+    package func executeScript(_ sql: String) throws(PostgresError) {
+        let result = PQexec(handle, sql)
+        defer { PQclear(result) }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
+    }
+
+    /// Runs one statement with bound parameters (`$1`, `$2`, …) and returns its rows
+    /// (`PQexecParams`, binary format both ways).
+    @discardableResult
+    package func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        var buffer: [UInt8] = []
+        var ranges: [Range<Int>?] = []
+        var types: [UInt32] = []
+        for value in parameters {
+            let start = buffer.count
+            switch value {
+            case .int(let n):
+                types.append(20)  // int8
+                guard let n else {
+                    ranges.append(nil)
+                    continue
+                }
+                withUnsafeBytes(of: n.bigEndian) { buffer.append(contentsOf: $0) }
+            case .text(let t):
+                types.append(25)  // text
+                guard let t else {
+                    ranges.append(nil)
+                    continue
+                }
+                buffer.append(contentsOf: t.utf8)
+            case .bytes(let b):
+                types.append(17)  // bytea
+                guard let b else {
+                    ranges.append(nil)
+                    continue
+                }
+                buffer.append(contentsOf: b)
+            case .byteArrays(let items):
+                types.append(1001)  // bytea[]: dimensions, has-nulls, element type, length, lower bound
+                for word in [Int32(1), 0, 17, Int32(items.count), 1] {
+                    withUnsafeBytes(of: word.bigEndian) { buffer.append(contentsOf: $0) }
+                }
+                for item in items {
+                    withUnsafeBytes(of: Int32(item.count).bigEndian) { buffer.append(contentsOf: $0) }
+                    buffer.append(contentsOf: item)
+                }
+            }
+            ranges.append(start..<buffer.count)
+        }
+        buffer.append(0)  // a valid base address even when every value is empty
+        let lengths = ranges.map { Int32($0?.count ?? 0) }
+        let formats = [Int32](repeating: 1, count: parameters.count)
+        let result = buffer.withUnsafeBytes { bytes -> OpaquePointer? in
+            let base = bytes.bindMemory(to: CChar.self).baseAddress
+            let pointers: [UnsafePointer<CChar>?] = ranges.map { range in
+                range.flatMap { r in base.map { $0 + r.lowerBound } }
+            }
+            return PQexecParams(handle, sql, Int32(parameters.count), types, pointers, lengths, formats, 1)
+        }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            defer { PQclear(result) }
+            throw failure(result)
+        }
+        return PostgresResult(result)
+    }
+
+    /// Notifications that arrived since the last call (`PQconsumeInput`, `PQnotifies`): the
+    /// channel and payload of each. Never blocks.
+    package func notifications() throws(PostgresError) -> [(channel: String, payload: String)] {
+        guard PQconsumeInput(handle) == 1 else { throw failure(nil) }
+        var out: [(String, String)] = []
+        while let notice = PQnotifies(handle) {
+            out.append((String(cString: notice.pointee.relname), String(cString: notice.pointee.extra)))
+            PQfreemem(notice)
+        }
+        return out
+    }
+}
+
+/// Calls `body` with a NULL-terminated-free array of C strings that live during the call.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+    var owned = strings.map { strdup($0) }
+    defer { for p in owned { free(p) } }
+    owned.append(nil)
+    return body(owned.map { $0.map { UnsafePointer($0) } })
+}
+
+/// The rows of one statement, freed with it (`PQclear`). Columns are read in binary format.
+package final class PostgresResult {
+    private let raw: OpaquePointer?
+
+    fileprivate init(_ raw: OpaquePointer?) { self.raw = raw }
+
+    deinit { PQclear(raw) }
+
+    package var rowCount: Int { Int(PQntuples(raw)) }
+
+    /// Rows an INSERT, UPDATE or DELETE touched (`PQcmdTuples`).
+    package var affectedRows: Int { Int(String(cString: PQcmdTuples(raw))) ?? 0 }
+
+    package func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(raw, Int32(row), Int32(column)) == 1 }
+
+    private func withBytes<T>(_ row: Int, _ column: Int, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let count = Int(PQgetlength(raw, Int32(row), Int32(column)))
+        guard let base = PQgetvalue(raw, Int32(row), Int32(column)), count > 0 else {
+            return body(UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        return body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// An integer column (int8, int4, int2 or bool), big-endian as the binary format sends it.
+    package func int64(_ row: Int, _ column: Int) -> Int64 {
+        withBytes(row, column) { bytes in
+            var value: Int64 = 0
+            for byte in bytes { value = value << 8 | Int64(byte) }
+            // Sign-extend the narrower types.
+            let bits = bytes.count * 8
+            if bits > 0, bits < 64, value & (1 << (bits - 1)) != 0 { value -= 1 << bits }
+            return bytes.count == 1 ? Int64(bytes[0]) : value
+        }
+    }
+
+    package func optionalInt64(_ row: Int, _ column: Int) -> Int64? { isNull(row, column) ? nil : int64(row, column) }
+
+    package func text(_ row: Int, _ column: Int) -> String {
+        withBytes(row, column) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    package func optionalText(_ row: Int, _ column: Int) -> String? { isNull(row, column) ? nil : text(row, column) }
+
+    package func bytes(_ row: Int, _ column: Int) -> [UInt8] { withBytes(row, column) { Array($0) } }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import SigilIssuer
+import SigilVerifier
+import Testing
+
+/// What only the PostgreSQL store has: connection errors, the schema row, the writers' lock
+/// across connections, the change signal, and copying a SQLite ledger in.
+@Suite(
+    "The PostgreSQL store",
+    .enabled(
+        if: StoreUnderTest.postgresURL != nil,
+        "SIGIL_TEST_DATABASE_URL is unset; run scripts/postgres-test.sh for the PostgreSQL store tests"))
+struct PostgresStoreTests {
+    let temp: TempHome
+    let url: String
+    let alice: Actor
+
+    init() throws {
+        temp = try StoreUnderTest.$current.withValue(.postgres) { try TempHome() }
+        url = try #require(temp.databaseURL)
+        alice = try Actor(name: "alice")
+    }
+
+    /// A TCP port on 127.0.0.1 nothing listens on (bound, read, released).
+    static func closedPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static let password = "s3cret-Pw-never-shown"
+
+    @Test(
+        "A bad URL, a database that is down, an unknown user or database: unavailable, password never shown",
+        arguments: [
+            "postgres://sigil:\(password)@127.0.0.1:notaport/sigil",
+            "postgresql://sigil:\(password)@[::1/sigil",
+            "postgres://sigil:\(password)@127.0.0.1:\(closedPort())/sigil?connect_timeout=2",
+            "DOWN_USER", "DOWN_DATABASE",
+        ])
+    func unreachable(_ template: String) throws {
+        let base = try #require(StoreUnderTest.postgresURL)
+        let at = try #require(base.firstIndex(of: "@"))
+        let rest = String(base[at...])  // "@127.0.0.1:port/db"
+        let url =
+            switch template {
+            case "DOWN_USER": "postgres://nobody:\(Self.password)\(rest)"
+            case "DOWN_DATABASE":
+                "postgres://postgres:\(Self.password)\(rest.replacingOccurrences(of: "/sigil_test", with: "/no_such_db"))"
+            default: template
+            }
+        let error = expectIssuerError(.unavailable, hiding: [Self.password]) {
+            try Issuer(home: temp.home, database: url, mode: .createIfMissing)
+        }
+        #expect(error?.message.contains("***") == true || error?.message.contains("cannot reach") == true)
+        if case .databaseUnavailable(let location) = error?.detail {
+            #expect(!location.contains(Self.password))
+        } else {
+            Issue.record("detail is \(String(describing: error?.detail))")
+        }
+    }
+
+    @Test("The schema version is one row; a newer one is refused and left alone")
+    func schemaVersion() throws {
+        let issuer = try temp.issuer()
+        _ = try issuer.issue(request(), by: alice, now: t0)
+        let connection = try PostgresConnection(url: url)
+        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 2)
+        try connection.executeScript("UPDATE schema_version SET version = 99")
+        let error = expectIssuerError(.badData) { try temp.issuer(.existing) }
+        #expect(error?.detail == .databaseTooNew(path: issuer.databasePath, found: 99, supported: 2))
+        #expect(try connection.execute("SELECT count(*) FROM tokens").int64(0, 0) == 1)
+    }
+
+    @Test("Writers on two connections take turns: the second waits for the lock, then lock_busy")
+    func writersTakeTurns() throws {
+        let issuer = try temp.issuer()
+        let holder = try PostgresConnection(url: url)
+        try holder.executeScript("BEGIN")
+        try holder.execute("SELECT pg_advisory_xact_lock($1)", [.int(0x5349_4749_4C57_5200)])
+        let waiter = try temp.issuer(.existing, busyTimeout: 0.3)
+        let started = ContinuousClock.now
+        expectIssuerError(.lockBusy) { try waiter.issue(request(), by: alice, now: t0) }
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        try holder.executeScript("COMMIT")
+        _ = try waiter.issue(request(), by: alice, now: t0)
+        #expect(try issuer.count(TokenQuery()) == 1)
+    }
+
+    @Test("Lists made at once from many connections never share a sequence")
+    func listsSerialised() async throws {
+        let home = temp.home
+        _ = try temp.issuer()
+        let url = self.url
+        let made = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    let issuer = try Issuer(home: home, database: url, busyTimeout: 30)
+                    let actor = try Actor(name: "w\(worker)")
+                    var sequences: [UInt64] = []
+                    for i in 0..<8 {
+                        let issued = try issuer.issue(request(), by: actor, now: t0)
+                        _ = try issuer.change(.revoke, [issued.record.id], by: actor, now: t0)
+                        if let list = try issuer.publishRevocationList(maxAge: 0, by: actor, now: t0 + Int64(i)) {
+                            sequences.append(list.sequence)
+                        }
+                    }
+                    return sequences
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(made.count == 32)
+        #expect(Set(made).count == made.count, "a sequence was used twice: \(made.sorted())")
+        let issuer = try temp.issuer(.existing)
+        let newest = try #require(try issuer.latestRevocationList())
+        #expect(newest.sequence == made.max())
+        let key = try issuer.keyring().signingKey
+        let list = try RevocationList(
+            verifying: newest.bytes, keys: [try RevocationKey(keyID: key.keyID, publicKey: key.publicKey)])
+        #expect(list.count == 32)
+    }
+
+    @Test("Another store's commit moves the change counter; the store's own does not")
+    func changeSignal() throws {
+        let mine = try temp.issuer()
+        let other = try temp.issuer(.existing)
+        let start = try mine.dataVersion()
+        _ = try mine.issue(request(), by: alice, now: t0)
+        #expect(try mine.dataVersion() == start)
+        _ = try other.issue(request(), by: alice, now: t0)
+        var seen = try mine.dataVersion()
+        for _ in 0..<50 where seen == start {
+            usleep(20_000)  // a NOTIFY crosses a socket: give it up to a second
+            seen = try mine.dataVersion()
+        }
+        #expect(seen > start)
+        // A read changes nothing, so it says nothing.
+        _ = try other.tokens()
+        usleep(100_000)
+        #expect(try mine.dataVersion() == seen)
+    }
+
+    @Test("A lost connection is re-established on the next call")
+    func reconnects() throws {
+        let issuer = try temp.issuer()
+        _ = try issuer.issue(request(), by: alice, now: t0)
+        let admin = try PostgresConnection(url: url)
+        try admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = 'sigil'"
+        )
+        // The call that finds the connection dead may fail as unavailable; the next one works.
+        _ = try? issuer.tokens()
+        #expect(try issuer.tokens().count == 1)
+    }
+
+    @Test("A SQLite ledger copies into an empty PostgreSQL database whole, sequence included; never into a full one")
+    func migrateFromSQLite() throws {
+        let source = try StoreUnderTest.$current.withValue(.sqlite) { try TempHome() }
+        let sqlite = try source.issuer()
+        let parent = try sqlite.issue(request("parent"), by: alice, now: t0)
+        let child = try sqlite.issue(request("child"), by: alice, parent: parent.record.id, now: t0 + 1)
+        _ = try sqlite.change(.revoke, [child.record.id], by: alice, now: t0 + 2)
+        _ = try sqlite.exportRevocationList(by: alice, now: t0 + 3)
+        _ = try sqlite.exportRevocationList(by: alice, now: t0 + 4)
+
+        let copied = try sqlite.copyLedger(to: url, by: alice, now: t0 + 5)
+        #expect(copied.tokens == 2)
+        #expect(copied.sequence == 2)
+        let postgres = try Issuer(home: source.home, database: url, mode: .existing)
+        #expect(try postgres.tokens() == sqlite.tokens())
+        #expect(try postgres.lastExportSequence() == 2)
+        #expect(try postgres.latestRevocationList()?.bytes == sqlite.latestRevocationList()?.bytes)
+        #expect(try postgres.catalog() == sqlite.catalog())
+        let events = try postgres.events(AuditQuery(limit: 1_000))
+        #expect(Array(events.dropFirst()) == (try sqlite.events(AuditQuery(limit: 1_000))))
+        #expect(events.first?.action == .migrate)
+        // Identity columns continue above the copy: a new token sorts last.
+        let next = try postgres.issue(request("after"), by: alice, now: t0 + 6)
+        #expect(try postgres.tokens().last?.id == next.record.id)
+        #expect(try postgres.exportRevocationList(by: alice, now: t0 + 7).list.sequence == 3)
+
+        let error = expectIssuerError(.conflict) { try sqlite.copyLedger(to: url, by: alice, now: t0 + 8) }
+        #expect(error?.message.contains("empty") == true)
+        #expect(try postgres.count(TokenQuery()) == 3)
+    }
+}
