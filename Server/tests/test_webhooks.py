@@ -160,3 +160,29 @@ def test_bad_options_refuse_to_start(tmp_path, args, message):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
+
+
+def test_restart_neither_repeats_nor_misses(tmp_root):
+    from conftest import Server
+    secret = tmp_root / "webhook.secret"
+    secret.write_bytes(SECRET)
+    os.chmod(secret, 0o600)
+    receiver = Receiver()
+    args = ["--webhook", receiver.url, "--webhook-secret-file", str(secret), "--webhook-poll-seconds", "1"]
+    e = Env(tmp_root, *args)
+    try:
+        time.sleep(1.5)
+        _, before = e.create("before restart")
+        assert e.org.post(f"/v1/tokens/{before['guid']}/revoke").status == 200
+        receiver.wait("token.revoked", before["guid"])
+        assert e.server.stop() == 0
+        _, while_down = cli_issue(e.home, "while down", "billing", "--all")
+        e.cli("revoke", "--yes", while_down)
+        e.server = Server(e.home, *args)
+        receiver.wait("token.revoked", while_down)
+        time.sleep(2.5)
+        guids = [json.loads(b)["guid"] for _, b in receiver.received if json.loads(b)["event"] == "token.revoked"]
+        assert sorted(guids) == sorted([before["guid"], while_down])
+    finally:
+        e.close()
+        receiver.close()
