@@ -29,3 +29,35 @@ extension Secrets {
         return bytes
     }
 }
+
+extension Secrets {
+    /// HMAC-SHA256 of `message` under `key` (OpenSSL), for signing webhook bodies.
+    ///
+    /// ```swift
+    /// let mac = try Secrets.hmacSHA256(key: secret, message: Array("1700000000.{}".utf8))
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` `bad_data` if OpenSSL fails.
+    public static func hmacSHA256(key: [UInt8], message: [UInt8]) throws(IssuerError) -> [UInt8] {
+        var tag = [UInt8](repeating: 0, count: 32)
+        let ok = key.withUnsafeBytes { k in
+            message.withUnsafeBytes { m in
+                tag.withUnsafeMutableBytes { OpenSSL.hmacSHA256(key: k, message: m, into: $0) }
+            }
+        }
+        guard ok else { throw IssuerError(.badData, "OpenSSL HMAC failed") }
+        return tag
+    }
+
+    /// Lower-case hex, as webhook signature headers carry a MAC.
+    public static func hex(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

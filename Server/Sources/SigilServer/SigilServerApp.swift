@@ -24,6 +24,8 @@ public struct SigilServerApp: Sendable {
     public let logger: Logger
     /// The leak-report intake's own token; nil turns `/v1/leak-reports` off (404).
     public var leakReportSecret: [UInt8]?
+    /// Sends webhooks when set (docs/WEBHOOKS.md).
+    public var webhooks: WebhookService?
 
     /// Opens the home (it must exist; the server never creates one).
     ///
@@ -121,7 +123,8 @@ public struct SigilServerApp: Sendable {
         // poll, then the HTTP server, which then has no request left to wait for.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: publisher)],
+                services: [.init(service: app), .init(service: publisher)]
+                    + (webhooks.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

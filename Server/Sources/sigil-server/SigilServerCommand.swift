@@ -58,6 +58,19 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: "Mark the web console's session cookie Secure; set it when clients reach the server over TLS (a proxy).")
     var secureCookies = false
 
+    @Option(help: ArgumentHelp("Send webhooks (docs/WEBHOOKS.md) to this http(s) URL.", valueName: "url"))
+    var webhook: String?
+
+    @Option(
+        name: .customLong("webhook-secret-file"),
+        help: ArgumentHelp("The webhook signing secret, in this 0600 file.", valueName: "file"))
+    var webhookSecretFile: String?
+
+    @Option(
+        name: .customLong("webhook-poll-seconds"),
+        help: ArgumentHelp("Seconds between checks of the ledger for webhooks.", valueName: "seconds"))
+    var webhookPollSeconds = 10
+
     func validate() throws {
         guard (1...1_000_000).contains(failedAuthBurst) else {
             throw ValidationError("--failed-auth-burst must be 1...1000000")
@@ -67,6 +80,17 @@ struct SigilServerCommand: AsyncParsableCommand {
         }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard !hostname.isEmpty else { throw ValidationError("--hostname must not be empty") }
+        guard (webhook == nil) == (webhookSecretFile == nil) else {
+            throw ValidationError("--webhook and --webhook-secret-file go together: give both or neither")
+        }
+        if let webhook {
+            guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                url.host?.isEmpty == false
+            else { throw ValidationError("--webhook must be an http:// or https:// URL") }
+        }
+        guard (1...86_400).contains(webhookPollSeconds) else {
+            throw ValidationError("--webhook-poll-seconds must be 1...86400")
+        }
     }
 
     var homePath: String {
@@ -98,6 +122,11 @@ struct SigilServerCommand: AsyncParsableCommand {
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
                 secureCookies: secureCookies)
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
+            if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {
+                server.webhooks = WebhookService(
+                    issuer: server.issuer, url: url, secret: try Secrets.readFile(file), logger: logger,
+                    pollInterval: .seconds(webhookPollSeconds))
+            }
         } catch {
             Self.fail(error)
         }
