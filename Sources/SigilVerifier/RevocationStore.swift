@@ -17,7 +17,7 @@ import Synchronization
 /// sequence (equivocation) is refused, the old list stays in force, and `onEvent` is told.
 ///
 /// ```swift
-/// let store = RevocationStore(keys: keyset.revocationKeys) { event in log("\(event)") }
+/// let store = RevocationStore(keys: keyset.revocationKeys) { event in print("revocations: \(event)") }
 /// try store.load(path: "/etc/billing/revocations.sgl")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
 /// ```
@@ -27,6 +27,15 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         /// Keep using the list and report ``Event/stale(sequence:nextUpdate:)`` once (default).
         case keepServing
         /// Refuse every token with `revocations_stale` until a fresher list is loaded.
+        case failClosed
+    }
+
+    /// What to do while no list has been loaded yet (the service started before its first
+    /// list arrived). There is no default in ``VerifierService``: a service says which it means.
+    public enum NoListPolicy: Sendable, Hashable {
+        /// Accept tokens whose MAC and window check out, as if nothing were revoked.
+        case failOpen
+        /// Refuse every token with `revocations_stale` until the first list is loaded.
         case failClosed
     }
 
@@ -41,6 +50,7 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
     public let keys: [RevocationKey]
     public let stalePolicy: StalePolicy
     public let maxBytes: Int
+    public let noListPolicy: NoListPolicy
     // @unchecked: `current` is a ShardedList whose slots are only touched under their own
     // pthread mutex; `installLock` serialises installs. Everything else is immutable or Atomic.
     private let current: ShardedList
@@ -53,14 +63,18 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
     ///   - initial: The list in force until the first load; empty by default.
     ///   - stalePolicy: See ``StalePolicy``.
     ///   - maxBytes: The size limit for a list (default 64 MiB).
+    ///   - noListPolicy: See ``NoListPolicy``; applies while the list in force is unsigned
+    ///     (`initial` is ``RevocationList/empty`` and nothing was loaded yet).
     ///   - onEvent: Called after each load attempt and the first time staleness is seen.
     public init(
         keys: [RevocationKey], initial: RevocationList = .empty, stalePolicy: StalePolicy = .keepServing,
-        maxBytes: Int = RevocationList.defaultMaxBytes, onEvent: @escaping @Sendable (Event) -> Void = { _ in }
+        maxBytes: Int = RevocationList.defaultMaxBytes, noListPolicy: NoListPolicy = .failOpen,
+        onEvent: @escaping @Sendable (Event) -> Void = { _ in }
     ) {
         self.keys = keys
         self.stalePolicy = stalePolicy
         self.maxBytes = maxBytes
+        self.noListPolicy = noListPolicy
         self.current = ShardedList(initial)
         self.onEvent = onEvent
     }
@@ -73,9 +87,10 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
 
     /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
     public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
-        let (status, nextUpdate, sequence) = current.read { list in
-            (list.status(of: id), list.nextUpdate, list.sequence)
+        let (status, nextUpdate, sequence, isVerified) = current.read { list in
+            (list.status(of: id), list.nextUpdate, list.sequence, list.isVerified)
         }
+        if !isVerified, noListPolicy == .failClosed { return .stale }
         if let next = nextUpdate, now >= next {
             if stalePolicy == .failClosed { return .stale }
             if !staleReported.load(ordering: .relaxed), !staleReported.exchange(true, ordering: .relaxed) {

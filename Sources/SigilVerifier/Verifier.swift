@@ -57,7 +57,7 @@ public protocol RevocationSource: Sendable {
 /// ```swift
 /// let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
-/// let token = try verifier.verify(bearer, for: Permission("invoices.read", access: .read))
+/// let token = try verifier.verify(bearer, for: Permission(literal: "invoices.read", access: .read))
 /// ```
 public struct Verifier: @unchecked Sendable {
     // @unchecked: the buffers below point into `tables`, which this value keeps alive and
@@ -166,7 +166,7 @@ public struct Verifier: @unchecked Sendable {
     /// nothing on success or on a forged tag.
     ///
     /// ```swift
-    /// let token = try verifier.verify(bearer, for: Self.deleteDevice)
+    /// let token = try verifier.verify(bearer, for: Routes.deleteDevice)
     /// ```
     ///
     /// - Parameters:
