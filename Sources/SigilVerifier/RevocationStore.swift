@@ -1,20 +1,17 @@
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The revocation list in force for a service, swapped atomically by reloads while
 /// verifiers read it from any thread.
 ///
 /// A new list is parsed and its signature checked **before** any lock is taken; locks cover
 /// only a lookup or a swap, so a reload never makes readers wait on crypto or I/O.
 ///
-/// Readers are spread over ``ShardedList`` shards, one per thread where possible, so two
-/// threads verifying at once do not contend on one lock's cache line. A list that is forged, malformed, older (rollback) or a different list with the same
-/// sequence (equivocation) is refused, the old list stays in force, and `onEvent` is told.
+/// The list in force is copied into the slots of a ``ThreadSlots`` (one reference each), and
+/// each thread reads through its own slot's `pthread` mutex, so two threads verifying at once
+/// do not contend on one lock's cache line; a swap locks each slot in turn, and a reader sees
+/// the old list or the new one, never a mix. A list that is forged, malformed, older (rollback)
+/// or a different list with the same sequence (equivocation) is refused, the old list stays in
+/// force, and `onEvent` is told.
 ///
 /// ```swift
 /// let store = RevocationStore(keys: keyset.revocationKeys) { event in print("revocations: \(event)") }
@@ -51,9 +48,9 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
     public let stalePolicy: StalePolicy
     public let maxBytes: Int
     public let noListPolicy: NoListPolicy
-    // @unchecked: `current` is a ShardedList whose slots are only touched under their own
-    // pthread mutex; `installLock` serialises installs. Everything else is immutable or Atomic.
-    private let current: ShardedList
+    // @unchecked: `current` is touched only through ThreadSlots (its invariants are stated
+    // there); `installLock` serialises installs. Everything else is immutable or Atomic.
+    private let current: ThreadSlots<RevocationList>
     private let installLock = Mutex<Void>(())
     private let staleReported = Atomic<Bool>(false)
     private let onEvent: @Sendable (Event) -> Void
@@ -75,19 +72,19 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         self.stalePolicy = stalePolicy
         self.maxBytes = maxBytes
         self.noListPolicy = noListPolicy
-        self.current = ShardedList(initial)
+        self.current = ThreadSlots { _ in initial }
         self.onEvent = onEvent
     }
 
     /// The list in force.
-    public var list: RevocationList { current.read { $0 } }
+    public var list: RevocationList { current.withHome { $0 } }
 
     /// The status of `id` in the list in force.
     public func status(of id: TokenID) -> RevocationStatus? { list.status(of: id) }
 
     /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
     public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
-        let (status, nextUpdate, sequence, isVerified) = current.read { list in
+        let (status, nextUpdate, sequence, isVerified) = current.withHome { list in
             (list.status(of: id), list.nextUpdate, list.sequence, list.isVerified)
         }
         if !isVerified, noListPolicy == .failClosed { return .stale }
@@ -140,12 +137,19 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         enum Outcome { case installed, unchanged, rollback(UInt64), equivocation }
         // Installs are serialised so the sequence check and the swap are one step.
         let outcome = installLock.withLock { _ -> Outcome in
-            let list = current.read { $0 }
+            let list = current.withHome { $0 }
             if candidate.sequence < list.sequence { return .rollback(list.sequence) }
             if candidate.sequence == list.sequence, list.isVerified {
                 return candidate.hasSameBytes(as: list) ? .unchanged : .equivocation
             }
-            current.replace(with: candidate)
+            // The old value is released after the swap, outside every slot lock: freeing a
+            // multi-megabyte list must not stall a reader.
+            var old: RevocationList? = nil
+            current.forEach { slot in
+                if old == nil { old = slot }
+                slot = candidate
+            }
+            withExtendedLifetime(old) {}
             return .installed
         }
         switch outcome {
@@ -165,76 +169,5 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
             onEvent(.refused(error))
             throw error
         }
-    }
-}
-
-/// One immutable ``RevocationList`` value replicated into a few cache-line-separated slots,
-/// each guarded by its own `pthread_mutex_t`.
-///
-/// Each thread reads through "its" slot (assigned round-robin on first use), so concurrent
-/// readers lock different cache lines. A swap locks every slot in turn; a reader sees the
-/// old list or the new one, never a mix. The mutex is a pthread mutex rather than
-/// `Synchronization.Mutex` because ThreadSanitizer on Linux cannot see the latter, and the
-/// verify-while-reload tests must be checkable under `--sanitize=thread`.
-final class ShardedList: @unchecked Sendable {
-    // Invariant: slot i's list is read or written only while slot i's mutex is held.
-    static let slotCount = 16
-    static let stride = 256  // mutex (40 B) at 0, list at 128: readers of different slots share no line
-
-    private let base: UnsafeMutableRawPointer
-
-    init(_ initial: RevocationList) {
-        precondition(MemoryLayout<RevocationList>.size <= Self.stride - 128, "slot too small for RevocationList")
-        base = UnsafeMutableRawPointer.allocate(byteCount: Self.slotCount * Self.stride, alignment: 128)
-        for i in 0..<Self.slotCount {
-            let mutex = mutexPointer(i)
-            mutex.initialize(to: pthread_mutex_t())
-            pthread_mutex_init(mutex, nil)
-            listPointer(i).initialize(to: initial)
-        }
-    }
-
-    deinit {
-        for i in 0..<Self.slotCount {
-            pthread_mutex_destroy(mutexPointer(i))
-            listPointer(i).deinitialize(count: 1)
-        }
-        base.deallocate()
-    }
-
-    @inline(__always)
-    private func mutexPointer(_ i: Int) -> UnsafeMutablePointer<pthread_mutex_t> {
-        (base + i * Self.stride).assumingMemoryBound(to: pthread_mutex_t.self)
-    }
-
-    @inline(__always)
-    private func listPointer(_ i: Int) -> UnsafeMutablePointer<RevocationList> {
-        (base + i * Self.stride + 128).assumingMemoryBound(to: RevocationList.self)
-    }
-
-    /// Runs `body` on the current list under this thread's slot lock. Keep `body` short:
-    /// a lookup, never I/O or crypto.
-    @inline(__always)
-    func read<T>(_ body: (borrowing RevocationList) -> T) -> T {
-        let i = ThreadSlot.current & (Self.slotCount - 1)
-        let mutex = mutexPointer(i)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(listPointer(i).pointee)
-    }
-
-    /// Makes `newer` current in every slot.
-    func replace(with newer: RevocationList) {
-        // The old value is released after the loop, outside every lock: freeing a
-        // multi-megabyte list must not stall a reader.
-        var old: RevocationList? = nil
-        for i in 0..<Self.slotCount {
-            let mutex = mutexPointer(i)
-            pthread_mutex_lock(mutex)
-            if old == nil { old = listPointer(i).pointee }
-            listPointer(i).pointee = newer
-            pthread_mutex_unlock(mutex)
-        }
-        withExtendedLifetime(old) {}
     }
 }
