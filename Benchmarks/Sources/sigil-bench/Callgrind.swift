@@ -51,7 +51,9 @@ enum Callgrind {
         }
         var template = Array("/tmp/sigil-bench-callgrind-XXXXXX".utf8CString)
         guard
-            let dir = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }).map({ String(cString: $0) })
+            let dir = template.withUnsafeMutableBufferPointer({ $0.baseAddress.flatMap { mkdtemp($0) } }).map({
+                String(cString: $0)
+            })
         else { return nil }
         defer { _ = try? Spawn.run("rm", ["-rf", dir], scratch: "/tmp", searchPath: true) }
         let out = dir + "/callgrind.out"
