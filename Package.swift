@@ -9,7 +9,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "Sigil",
-    platforms: [.macOS(.v15)],
+    // Linux only: built and tested on Linux alone (README, "Platforms"), so no macOS is claimed.
     products: [
         // Services depend on this product only: it pulls in nothing but libcrypto.
         .library(name: "SigilVerifier", targets: ["SigilVerifier"]),
@@ -46,6 +46,8 @@ let package = Package(
         .testTarget(
             name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer", "SigilIssuerCrypto"],
             swiftSettings: strict),
+        // README's service snippet and every doc-comment example, compiled (and checked against the text).
+        .testTarget(name: "DocExamplesTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
         .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
         // How every suite runs the built `sigil` binary (and the tools around it).
         .target(

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * OSSL_PARAM keeps the pointers it is given, so the parameter arrays are built here with
@@ -115,6 +116,65 @@ static inline int sigil_ed25519_public(const unsigned char *seed32, unsigned cha
     int ok = EVP_PKEY_get_raw_public_key(pkey, pub32, &len) == 1 && len == 32;
     EVP_PKEY_free(pkey);
     return ok;
+}
+
+/*
+ * HMAC-SHA256 from precomputed inner and outer SHA-256 states (RFC 2104), for the verify hot
+ * path. OpenSSL 3.0's EVP_MAC_init/EVP_MAC_final duplicate the digest context on every MAC
+ * (two mallocs); copying a 112-byte state on the stack allocates nothing.
+ *
+ * SHA256_Init/Update/Final are deprecated in OpenSSL 3 but exported by every 3.x libcrypto.
+ * OPENSSL_NO_DEPRECATED (above) hides their declarations, so they are declared here, over a
+ * struct with the layout of SHA256state_st in <openssl/sha.h> (unchanged since 0.9.8).
+ */
+typedef struct sigil_sha256_state {
+    unsigned int h[8];
+    unsigned int Nl, Nh;
+    unsigned int data[16];
+    unsigned int num, md_len;
+} sigil_sha256_state;
+_Static_assert(sizeof(sigil_sha256_state) == 112, "SHA256_CTX is 112 bytes");
+
+int SHA256_Init(sigil_sha256_state *c);
+int SHA256_Update(sigil_sha256_state *c, const void *data, size_t len);
+int SHA256_Final(unsigned char *md, sigil_sha256_state *c);
+
+/* Hashes ipad- and opad-masked `key` into `inner` and `outer`. Keys over 64 bytes are hashed
+ * first, as RFC 2104 says. Returns 1 on success. */
+static inline int sigil_hmac_sha256_prepare(const unsigned char *key, size_t key_len, sigil_sha256_state *inner,
+                                            sigil_sha256_state *outer) {
+    unsigned char block[64];
+    unsigned char pad[64];
+    memset(block, 0, sizeof block);
+    if (key_len > 64) {
+        sigil_sha256_state hashed;
+        if (SHA256_Init(&hashed) != 1 || SHA256_Update(&hashed, key, key_len) != 1 ||
+            SHA256_Final(block, &hashed) != 1)
+            return 0;
+    } else if (key_len > 0) {
+        memcpy(block, key, key_len);
+    }
+    int ok = 1;
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x36;
+    ok = ok && SHA256_Init(inner) == 1 && SHA256_Update(inner, pad, 64) == 1;
+    for (int i = 0; i < 64; i++) pad[i] = block[i] ^ 0x5c;
+    ok = ok && SHA256_Init(outer) == 1 && SHA256_Update(outer, pad, 64) == 1;
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    return ok;
+}
+
+/* HMAC-SHA256 of msg into out32 from prepared states, which are only read. SHA256_Final
+ * leaves only the digest in the stack copy (it wipes the data block), so nothing key-derived
+ * stays behind on the stack once a MAC is done. Returns 1 on success. */
+static inline int sigil_hmac_sha256_prepared(const sigil_sha256_state *inner, const sigil_sha256_state *outer,
+                                             const unsigned char *msg, size_t msg_len, unsigned char *out32) {
+    sigil_sha256_state ctx = *inner;
+    unsigned char digest[32];
+    if (SHA256_Update(&ctx, msg, msg_len) != 1 || SHA256_Final(digest, &ctx) != 1) return 0;
+    ctx = *outer;
+    if (SHA256_Update(&ctx, digest, 32) != 1 || SHA256_Final(out32, &ctx) != 1) return 0;
+    return 1;
 }
 
 #endif

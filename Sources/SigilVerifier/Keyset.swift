@@ -23,7 +23,7 @@ public struct RevocationKey: Sendable, Hashable {
 /// docs/FORMAT.md).
 ///
 /// ```swift
-/// let keyset = try Keyset(json: try FileBytes.read(path: "keyset.json"))
+/// let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
 /// let verifier = try Verifier(keyset: keyset)
 /// ```
 public struct Keyset: Sendable {
@@ -58,7 +58,8 @@ public struct Keyset: Sendable {
         var revocation_keys: [Revocation]
     }
 
-    /// Parses a keyset export.
+    /// Parses a keyset export held in memory. Services read their file with
+    /// ``init(contentsOf:)``, which bounds the read and names the path in errors.
     ///
     /// - Throws: ``KeysetError`` saying which field is wrong (never its value).
     public init(json bytes: [UInt8]) throws(KeysetError) {

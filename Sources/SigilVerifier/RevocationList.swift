@@ -49,7 +49,7 @@ public struct RevocationListError: Error, Sendable, Hashable, CustomStringConver
 /// ```swift
 /// let list = try RevocationList(verifying: try FileBytes.read(path: "revocations.sgl"),
 ///                               keys: keyset.revocationKeys)
-/// if list.status(of: id) == .revoked { … }
+/// if list.status(of: id) == .revoked { print("revoked") }
 /// ```
 public struct RevocationList: Sendable {
     public static let magic: [UInt8] = Array("SGLR".utf8)

@@ -1,23 +1,20 @@
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The revocation list in force for a service, swapped atomically by reloads while
 /// verifiers read it from any thread.
 ///
 /// A new list is parsed and its signature checked **before** any lock is taken; locks cover
 /// only a lookup or a swap, so a reload never makes readers wait on crypto or I/O.
 ///
-/// Readers are spread over ``ShardedList`` shards, one per thread where possible, so two
-/// threads verifying at once do not contend on one lock's cache line. A list that is forged, malformed, older (rollback) or a different list with the same
-/// sequence (equivocation) is refused, the old list stays in force, and `onEvent` is told.
+/// The list in force is copied into the slots of a ``ThreadSlots`` (one reference each), and
+/// each thread reads through its own slot's `pthread` mutex, so two threads verifying at once
+/// do not contend on one lock's cache line; a swap locks each slot in turn, and a reader sees
+/// the old list or the new one, never a mix. A list that is forged, malformed, older (rollback)
+/// or a different list with the same sequence (equivocation) is refused, the old list stays in
+/// force, and `onEvent` is told.
 ///
 /// ```swift
-/// let store = RevocationStore(keys: keyset.revocationKeys) { event in log("\(event)") }
+/// let store = RevocationStore(keys: keyset.revocationKeys) { event in print("revocations: \(event)") }
 /// try store.load(path: "/etc/billing/revocations.sgl")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
 /// ```
@@ -27,6 +24,15 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         /// Keep using the list and report ``Event/stale(sequence:nextUpdate:)`` once (default).
         case keepServing
         /// Refuse every token with `revocations_stale` until a fresher list is loaded.
+        case failClosed
+    }
+
+    /// What to do while no list has been loaded yet (the service started before its first
+    /// list arrived). There is no default in ``VerifierService``: a service says which it means.
+    public enum NoListPolicy: Sendable, Hashable {
+        /// Accept tokens whose MAC and window check out, as if nothing were revoked.
+        case failOpen
+        /// Refuse every token with `revocations_stale` until the first list is loaded.
         case failClosed
     }
 
@@ -41,9 +47,10 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
     public let keys: [RevocationKey]
     public let stalePolicy: StalePolicy
     public let maxBytes: Int
-    // @unchecked: `current` is a ShardedList whose slots are only touched under their own
-    // pthread mutex; `installLock` serialises installs. Everything else is immutable or Atomic.
-    private let current: ShardedList
+    public let noListPolicy: NoListPolicy
+    // @unchecked: `current` is touched only through ThreadSlots (its invariants are stated
+    // there); `installLock` serialises installs. Everything else is immutable or Atomic.
+    private let current: ThreadSlots<RevocationList>
     private let installLock = Mutex<Void>(())
     private let staleReported = Atomic<Bool>(false)
     private let onEvent: @Sendable (Event) -> Void
@@ -53,29 +60,34 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
     ///   - initial: The list in force until the first load; empty by default.
     ///   - stalePolicy: See ``StalePolicy``.
     ///   - maxBytes: The size limit for a list (default 64 MiB).
+    ///   - noListPolicy: See ``NoListPolicy``; applies while the list in force is unsigned
+    ///     (`initial` is ``RevocationList/empty`` and nothing was loaded yet).
     ///   - onEvent: Called after each load attempt and the first time staleness is seen.
     public init(
         keys: [RevocationKey], initial: RevocationList = .empty, stalePolicy: StalePolicy = .keepServing,
-        maxBytes: Int = RevocationList.defaultMaxBytes, onEvent: @escaping @Sendable (Event) -> Void = { _ in }
+        maxBytes: Int = RevocationList.defaultMaxBytes, noListPolicy: NoListPolicy = .failOpen,
+        onEvent: @escaping @Sendable (Event) -> Void = { _ in }
     ) {
         self.keys = keys
         self.stalePolicy = stalePolicy
         self.maxBytes = maxBytes
-        self.current = ShardedList(initial)
+        self.noListPolicy = noListPolicy
+        self.current = ThreadSlots { _ in initial }
         self.onEvent = onEvent
     }
 
     /// The list in force.
-    public var list: RevocationList { current.read { $0 } }
+    public var list: RevocationList { current.withHome { $0 } }
 
     /// The status of `id` in the list in force.
     public func status(of id: TokenID) -> RevocationStatus? { list.status(of: id) }
 
     /// ``RevocationSource`` conformance: allocation-free, never blocks on a reload.
     public func check(_ id: TokenID, at now: Int64) -> RevocationCheck {
-        let (status, nextUpdate, sequence) = current.read { list in
-            (list.status(of: id), list.nextUpdate, list.sequence)
+        let (status, nextUpdate, sequence, isVerified) = current.withHome { list in
+            (list.status(of: id), list.nextUpdate, list.sequence, list.isVerified)
         }
+        if !isVerified, noListPolicy == .failClosed { return .stale }
         if let next = nextUpdate, now >= next {
             if stalePolicy == .failClosed { return .stale }
             if !staleReported.load(ordering: .relaxed), !staleReported.exchange(true, ordering: .relaxed) {
@@ -125,12 +137,19 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         enum Outcome { case installed, unchanged, rollback(UInt64), equivocation }
         // Installs are serialised so the sequence check and the swap are one step.
         let outcome = installLock.withLock { _ -> Outcome in
-            let list = current.read { $0 }
+            let list = current.withHome { $0 }
             if candidate.sequence < list.sequence { return .rollback(list.sequence) }
             if candidate.sequence == list.sequence, list.isVerified {
                 return candidate.hasSameBytes(as: list) ? .unchanged : .equivocation
             }
-            current.replace(with: candidate)
+            // The old value is released after the swap, outside every slot lock: freeing a
+            // multi-megabyte list must not stall a reader.
+            var old: RevocationList? = nil
+            current.forEach { slot in
+                if old == nil { old = slot }
+                slot = candidate
+            }
+            withExtendedLifetime(old) {}
             return .installed
         }
         switch outcome {
@@ -150,76 +169,5 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
             onEvent(.refused(error))
             throw error
         }
-    }
-}
-
-/// One immutable ``RevocationList`` value replicated into a few cache-line-separated slots,
-/// each guarded by its own `pthread_mutex_t`.
-///
-/// Each thread reads through "its" slot (assigned round-robin on first use), so concurrent
-/// readers lock different cache lines. A swap locks every slot in turn; a reader sees the
-/// old list or the new one, never a mix. The mutex is a pthread mutex rather than
-/// `Synchronization.Mutex` because ThreadSanitizer on Linux cannot see the latter, and the
-/// verify-while-reload tests must be checkable under `--sanitize=thread`.
-final class ShardedList: @unchecked Sendable {
-    // Invariant: slot i's list is read or written only while slot i's mutex is held.
-    static let slotCount = 16
-    static let stride = 256  // mutex (40 B) at 0, list at 128: readers of different slots share no line
-
-    private let base: UnsafeMutableRawPointer
-
-    init(_ initial: RevocationList) {
-        precondition(MemoryLayout<RevocationList>.size <= Self.stride - 128, "slot too small for RevocationList")
-        base = UnsafeMutableRawPointer.allocate(byteCount: Self.slotCount * Self.stride, alignment: 128)
-        for i in 0..<Self.slotCount {
-            let mutex = mutexPointer(i)
-            mutex.initialize(to: pthread_mutex_t())
-            pthread_mutex_init(mutex, nil)
-            listPointer(i).initialize(to: initial)
-        }
-    }
-
-    deinit {
-        for i in 0..<Self.slotCount {
-            pthread_mutex_destroy(mutexPointer(i))
-            listPointer(i).deinitialize(count: 1)
-        }
-        base.deallocate()
-    }
-
-    @inline(__always)
-    private func mutexPointer(_ i: Int) -> UnsafeMutablePointer<pthread_mutex_t> {
-        (base + i * Self.stride).assumingMemoryBound(to: pthread_mutex_t.self)
-    }
-
-    @inline(__always)
-    private func listPointer(_ i: Int) -> UnsafeMutablePointer<RevocationList> {
-        (base + i * Self.stride + 128).assumingMemoryBound(to: RevocationList.self)
-    }
-
-    /// Runs `body` on the current list under this thread's slot lock. Keep `body` short:
-    /// a lookup, never I/O or crypto.
-    @inline(__always)
-    func read<T>(_ body: (borrowing RevocationList) -> T) -> T {
-        let i = ThreadSlot.current & (Self.slotCount - 1)
-        let mutex = mutexPointer(i)
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return body(listPointer(i).pointee)
-    }
-
-    /// Makes `newer` current in every slot.
-    func replace(with newer: RevocationList) {
-        // The old value is released after the loop, outside every lock: freeing a
-        // multi-megabyte list must not stall a reader.
-        var old: RevocationList? = nil
-        for i in 0..<Self.slotCount {
-            let mutex = mutexPointer(i)
-            pthread_mutex_lock(mutex)
-            if old == nil { old = listPointer(i).pointee }
-            listPointer(i).pointee = newer
-            pthread_mutex_unlock(mutex)
-        }
-        withExtendedLifetime(old) {}
     }
 }

@@ -1,5 +1,11 @@
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Polls a revocation-list file and loads it into a ``RevocationStore`` when it changes.
 ///
 /// Each poll costs one `stat`: the file is read only when its device, inode, size or
@@ -43,6 +49,25 @@ public final class RevocationWatcher: Sendable {
         } catch {
             return false
         }
+    }
+
+    /// Loads the file now if it exists, reporting a refusal as an error rather than an event
+    /// only: what ``VerifierService`` does at start-up. A missing file is not an error.
+    ///
+    /// - Throws: ``RevocationListError`` if the file exists but cannot be read or verified.
+    package func loadIfPresent() throws(RevocationListError) {
+        // The stamp is taken before the read: if the file changes in between, the next poll
+        // sees a new stamp and reads it again.
+        guard let stamp = FileBytes.stamp(path: path) else {
+            let code = errno
+            guard code == ENOENT else {
+                let reason = String(cString: strerror(code))
+                throw RevocationListError(.io, "\(path): \(reason)")
+            }
+            return
+        }
+        lastStamp.withLock { $0 = stamp }
+        try store.load(path: path)
     }
 
     /// Polls every `interval` until the task is cancelled.

@@ -2,7 +2,7 @@
 ///
 /// ```swift
 /// let scope = Scope.custom(["devices.delete", "devices.list"])
-/// scope.grants(Permission("devices.list", access: .read)!)   // true
+/// print(scope.grants(Permission(literal: "devices.list", access: .read)))  // true
 /// ```
 public enum Scope: Sendable, Hashable {
     /// Every action on every resource, including resources added later.
@@ -84,7 +84,9 @@ public enum Access: String, Sendable, Hashable, CaseIterable {
 /// the allocation-free check in ``Verifier/verify(_:for:at:)``.
 ///
 /// ```swift
-/// static let listDevices = Permission(resource: "devices", action: "list", access: .read)!
+/// enum DeviceRoutes {
+///     static let listDevices = Permission(literal: "devices.list", access: .read)
+/// }
 /// ```
 public struct Permission: Sendable, Hashable {
     /// `resource.action`.
@@ -103,5 +105,25 @@ public struct Permission: Sendable, Hashable {
         name = pair
         nameBytes = Array(pair.utf8)
         self.access = access
+    }
+
+    /// A permission written in source, for route constants.
+    ///
+    /// An invalid literal is a programming error (docs/FORMAT.md), so this traps instead of
+    /// returning nil; use ``init(_:access:)`` for pairs that come from input.
+    ///
+    /// ```swift
+    /// enum Routes {
+    ///     static let deleteDevice = Permission(literal: "devices.delete", access: .write)
+    /// }
+    /// ```
+    ///
+    /// - Precondition: `pair` is a valid `resource.action`.
+    public init(literal pair: StaticString, access: Access) {
+        let text = pair.description
+        guard let permission = Permission(text, access: access) else {
+            preconditionFailure("\(text) is not a valid resource.action pair")
+        }
+        self = permission
     }
 }

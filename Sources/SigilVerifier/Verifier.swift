@@ -45,7 +45,9 @@ public enum RevocationCheck: Sendable, Hashable {
 ///
 /// ``RevocationStore`` is the implementation services use. The verifier calls it on every
 /// verify, from any thread, after the MAC matched, so it must be fast and must not block.
-public protocol RevocationSource: Sendable {
+/// A source is a shared object (`AnyObject`): the verifier keeps it alive and calls it
+/// without reference counting, whatever its concrete type.
+public protocol RevocationSource: AnyObject, Sendable {
     func check(_ id: TokenID, at now: Int64) -> RevocationCheck
 }
 
@@ -57,7 +59,7 @@ public protocol RevocationSource: Sendable {
 /// ```swift
 /// let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
 /// let verifier = try Verifier(keyset: keyset, revocations: store)
-/// let token = try verifier.verify(bearer, for: Permission("invoices.read", access: .read))
+/// let token = try verifier.verify(bearer, for: Permission(literal: "invoices.read", access: .read))
 /// ```
 public struct Verifier: @unchecked Sendable {
     // @unchecked: the buffers below point into `tables`, which this value keeps alive and
@@ -72,13 +74,13 @@ public struct Verifier: @unchecked Sendable {
     private let tables: Tables
     private let audienceBytes: UnsafeBufferPointer<UInt8>
     private let keyEntries: UnsafeBufferPointer<KeyEntry>
-    /// The common case, a ``RevocationStore``, is called directly without retaining it.
-    private let store: Unmanaged<RevocationStore>?
-    private let revocations: (any RevocationSource)?
+    /// `tables.revocations`, read without retain/release: `tables` keeps it alive.
+    private unowned(unsafe) let revocations: (any RevocationSource)?
 
     struct KeyEntry {
         let keyID: UnsafeBufferPointer<UInt8>
-        let mac: Unmanaged<KeyedHMAC>
+        /// One of `Tables.macs`, which keeps it alive; read without retain/release.
+        unowned(unsafe) let mac: KeyedHMAC
     }
 
     /// Owns every buffer the hot path reads through raw pointers.
@@ -103,7 +105,7 @@ public struct Verifier: @unchecked Sendable {
             let storage = UnsafeMutableBufferPointer<KeyEntry>.allocate(capacity: max(keys.count, 1))
             for (i, (id, mac)) in zip(keyIDs, macs).enumerated() {
                 storage.initializeElement(
-                    at: i, to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: Unmanaged.passUnretained(mac)))
+                    at: i, to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: mac))
             }
             entries = UnsafeMutableBufferPointer(rebasing: storage[0..<keys.count])
         }
@@ -143,8 +145,7 @@ public struct Verifier: @unchecked Sendable {
         self.tables = tables
         audienceBytes = UnsafeBufferPointer(tables.audience)
         keyEntries = UnsafeBufferPointer(tables.entries)
-        store = (revocations as? RevocationStore).map { Unmanaged.passUnretained($0) }
-        self.revocations = revocations
+        self.revocations = tables.revocations
     }
 
     /// Creates a verifier from a keyset export (its audience and token keys).
@@ -166,7 +167,7 @@ public struct Verifier: @unchecked Sendable {
     /// nothing on success or on a forged tag.
     ///
     /// ```swift
-    /// let token = try verifier.verify(bearer, for: Self.deleteDevice)
+    /// let token = try verifier.verify(bearer, for: Routes.deleteDevice)
     /// ```
     ///
     /// - Parameters:
@@ -226,17 +227,17 @@ public struct Verifier: @unchecked Sendable {
         guard bytesEqual(audienceBytes, audience) else { throw VerificationError(.wrongAudience) }
 
         let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
-        var found: Unmanaged<KeyedHMAC>? = nil
-        for entry in keyEntries where bytesEqual(entry.keyID, keyID) {
-            found = entry.mac
+        var found = -1
+        for (i, entry) in keyEntries.enumerated() where bytesEqual(entry.keyID, keyID) {
+            found = i
             break
         }
-        guard let mac = found else { throw VerificationError(.unknownKey) }
+        guard found >= 0 else { throw VerificationError(.unknownKey) }
 
         // The MAC covers the raw body bytes; nothing in the body is trusted before this.
         let matched = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { expected -> Bool in
             let body = UnsafeRawBufferPointer(rebasing: bytes[0..<layout.bodyCount])
-            let computed = mac._withUnsafeGuaranteedRef { $0.authenticate(body, into: expected) }
+            let computed = keyEntries[found].mac.authenticate(body, into: expected)
             guard computed else { return false }
             let tag = UnsafeRawBufferPointer(rebasing: bytes[layout.bodyCount...])
             return OpenSSL.constantTimeEqual(UnsafeRawBufferPointer(expected), tag)
@@ -245,14 +246,7 @@ public struct Verifier: @unchecked Sendable {
 
         let id = TokenID(reading: bytes, at: layout.idOffset)
         let time = now ?? Self.unixNow()
-        let check: RevocationCheck
-        if let store {
-            check = store._withUnsafeGuaranteedRef { $0.check(id, at: time) }
-        } else if let revocations {
-            check = revocations.check(id, at: time)
-        } else {
-            check = .clear
-        }
+        let check = revocations?.check(id, at: time) ?? .clear
         switch check {
         case .clear: break
         case .stale: throw VerificationError(.revocationsStale)

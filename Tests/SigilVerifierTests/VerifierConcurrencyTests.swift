@@ -4,13 +4,12 @@ import SigilVerifier
 import Synchronization
 import Testing
 
-/// One shared ``Verifier`` (and its ``KeyedHMAC`` pool of 16 contexts) used from more callers
-/// than the pool has slots.
+/// One shared ``Verifier`` (its ``KeyedHMAC`` states are read-only, copied per call) and the
+/// ``ThreadSlots`` behind the revocation store, used from more threads than there are slots.
 ///
 /// Swift tasks run on as many threads as there are cores (2 here), so the task test checks
-/// correctness under interleaving, and the thread test puts 32 OS threads on the same
-/// contexts so that slots are claimed concurrently. Whether all 16 slots are ever busy at
-/// once (the overflow path) depends on the scheduler; no test hook forces it.
+/// correctness under interleaving; the thread tests put 32 or 48 OS threads on the same
+/// state, so with 16 slots several threads share each home slot (the overflow path).
 @Suite("Verifier under concurrency")
 struct VerifierConcurrencyTests {
     static let taskCount = 64
@@ -111,7 +110,73 @@ struct VerifierConcurrencyTests {
         }
         finished.wait()
         #expect(box.value == 0)
-        #expect(KeyedHMAC.slotCount == 16)
+    }
+
+    @Test("48 OS threads on 16 slots: homes are shared and every update is kept")
+    func slotsOverflow() throws {
+        let threads = 3 * ThreadSlots<Int>.count
+        let slots = ThreadSlots<Int> { _ in 0 }
+        let finished = DispatchGroup()
+        for _ in 0..<threads {
+            finished.enter()
+            Thread {
+                // A read-modify-write that loses updates unless the slot's mutex is held.
+                for _ in 0..<1_000 { slots.withHome { $0 = $0 &+ 1 } }
+                finished.leave()
+            }.start()
+        }
+        finished.wait()
+        var total = 0
+        var used = 0
+        slots.forEach { value in
+            total += value
+            if value > 0 { used += 1 }
+        }
+        #expect(total == threads * 1_000)
+        #expect(used > 1)  // homes are handed out round-robin, so threads spread out
+    }
+
+    @Test("48 OS threads verifying while lists are swapped never see a list go backwards")
+    func storeOverflowWhileReloading() throws {
+        let store = RevocationStore(keys: [try TestKeys.revocationKey()])
+        let verifier = try TestKeys.verifier(revocations: store)
+        let token = try TestKeys.mint(try TestKeys.claims(id: TestKeys.id1))
+        // Odd sequences revoke id1, even ones do not.
+        let lists = try (1...40).map { n in
+            try buildList(n % 2 == 1 ? [(TestKeys.id1, .revoked)] : [], sequence: UInt64(n))
+        }
+        let threads = 3 * ThreadSlots<Int>.count
+        let wrong = Counter()
+        let started = DispatchGroup()
+        let finished = DispatchGroup()
+        let done = Atomic<Bool>(false)
+        for _ in 0..<threads {
+            started.enter()
+            finished.enter()
+            Thread {
+                started.leave()
+                var last: UInt64 = 0
+                var bad = 0
+                repeat {
+                    let sequence = store.list.sequence
+                    if sequence < last { bad += 1 }
+                    last = sequence
+                    do throws(VerificationError) {
+                        _ = try verifier.verify(token, at: TestKeys.now)
+                    } catch {
+                        if error.reason != .revoked { bad += 1 }
+                    }
+                } while !done.load(ordering: .relaxed)
+                wrong.add(bad)
+                finished.leave()
+            }.start()
+        }
+        started.wait()
+        for list in lists { try store.load(bytes: list) }
+        done.store(true, ordering: .relaxed)
+        finished.wait()
+        #expect(wrong.value == 0)
+        #expect(store.list.sequence == 40)
     }
 
     final class Counter: Sendable {

@@ -45,6 +45,7 @@ struct SigilBench {
         """
 
     static func main() async {
+        if Callgrind.runChildIfAsked() { return }
         var options = Options()
         var arguments = CommandLine.arguments.dropFirst()
         if arguments.first == "--propagation-watcher" { Propagation.watcherMain(Array(arguments)) }
@@ -543,6 +544,7 @@ struct SigilBench {
         let ratioVerify = verifyNs / limitNs
         let ratioJWT = jwtNs / verifyNs
         report.add("ratio_verify_to_limit", ratioVerify, "x", decimals: 2, "verify_ns / limit_ns")
+        Callgrind.add(to: &report, quick: options.quick)
         report.add("ratio_jwtkit_to_verify", ratioJWT, "x", decimals: 1, "jwtkit_hs256_ns / verify_ns")
         report.add(
             "verify_spread", Measure.spread(verifySamples), "", decimals: 3,

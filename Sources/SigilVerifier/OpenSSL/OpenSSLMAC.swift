@@ -1,5 +1,4 @@
 internal import COpenSSL  // the verifier's only import of COpenSSL
-import Synchronization
 
 /// The verifier's door to libcrypto. Nothing of OpenSSL (`OpaquePointer`, `EVP_*`, `CInt`) leaves this file.
 ///
@@ -70,92 +69,49 @@ package enum OpenSSL {
     }
 }
 
-/// An HMAC-SHA256 key whose OpenSSL state (the hashed ipad/opad) is prepared once, then
-/// reused by every call, from any thread.
+/// An HMAC-SHA256 key prepared once, then used by every call, from any thread, without a
+/// lock or an allocation.
 ///
-/// OpenSSL contexts are not thread-safe, so each of 16 slots holds its own keyed context
-/// and a busy flag, 128 bytes apart so that no two slots share a cache line. A thread first
-/// tries "its" slot (``ThreadSlot``), so threads verifying at once touch disjoint memory;
-/// only if that slot is busy does it scan the others. A slot's context is created by the
-/// first thread that uses it, from that thread's malloc arena, which keeps contexts of
-/// different threads apart too. If every slot is busy, the call uses a temporary context.
+/// `init` hashes the ipad- and opad-masked key block into two SHA-256 states (RFC 2104);
+/// each ``authenticate(_:into:)`` copies them onto the stack and finishes the two hashes
+/// there (`SHA256_Update`, `SHA256_Final`), so threads share only read-only memory. The
+/// EVP_MAC path this replaced allocated twice per MAC inside OpenSSL 3.0 and needed a pool
+/// of per-thread contexts; the figures that decided it are in README ("Hot path").
 package final class KeyedHMAC: @unchecked Sendable {
-    package static let slotCount = 16
-    private static let stride = 128
+    // @unchecked: `states` (inner at 0, outer at 1) is written only in init and wiped and
+    // freed only in deinit; calls only read it. The states are as secret as the key.
+    private let states: UnsafeMutablePointer<sigil_sha256_state>
 
-    // Invariant: slot i's context pointer is read or written only by the thread that won
-    // slot i's busy flag (acquire on claim, release on return), so each context is used by
-    // one thread at a time and its creation is published to the next claimant.
-    private let slots: UnsafeMutableRawPointer
-    // Kept only to key new contexts; wiped in deinit.
-    private let key: UnsafeMutableRawBufferPointer
-    private let keyCount: Int
-
-    /// Prepares the key. Returns nil if OpenSSL cannot key a context with it.
+    /// Prepares the key. Returns nil if OpenSSL's SHA-256 fails (it does not in practice).
     package init?(key: [UInt8]) {
-        // Fail early (and check the key works) rather than on the first verify.
-        guard let probe = key.withUnsafeBufferPointer({ sigil_hmac_sha256_new($0.baseAddress, $0.count) }) else {
+        let states = UnsafeMutablePointer<sigil_sha256_state>.allocate(capacity: 2)
+        states.initialize(repeating: sigil_sha256_state(), count: 2)
+        let prepared = key.withUnsafeBufferPointer { key in
+            sigil_hmac_sha256_prepare(key.baseAddress, key.count, states, states + 1) == 1
+        }
+        guard prepared else {
+            Self.wipe(states)
             return nil
         }
-        let region = UnsafeMutableRawPointer.allocate(byteCount: Self.slotCount * Self.stride, alignment: Self.stride)
-        for i in 0..<Self.slotCount {
-            (region + i * Self.stride).bindMemory(to: Atomic<Int>.self, capacity: 1).initialize(to: Atomic(0))
-            (region + i * Self.stride + 64).bindMemory(to: OpaquePointer?.self, capacity: 1)
-                .initialize(to: i == 0 ? probe : nil)
-        }
-        slots = region
-        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(key.count, 1), alignment: 1)
-        copy.initializeMemory(as: UInt8.self, repeating: 0)
-        key.withUnsafeBytes { copy.copyMemory(from: $0) }
-        self.key = copy
-        keyCount = key.count
+        self.states = states
     }
 
-    deinit {
-        for i in 0..<Self.slotCount {
-            if let ctx = contextPointer(i).pointee { EVP_MAC_CTX_free(ctx) }
-            contextPointer(i).deinitialize(count: 1)
-            busyPointer(i).deinitialize(count: 1)
-        }
-        slots.deallocate()
-        OpenSSL.cleanse(key)
-        key.deallocate()
+    deinit { Self.wipe(states) }
+
+    private static func wipe(_ states: UnsafeMutablePointer<sigil_sha256_state>) {
+        OpenSSL.cleanse(UnsafeMutableRawBufferPointer(start: states, count: 2 * MemoryLayout<sigil_sha256_state>.size))
+        states.deinitialize(count: 2)
+        states.deallocate()
     }
 
-    @inline(__always)
-    private func busyPointer(_ i: Int) -> UnsafeMutablePointer<Atomic<Int>> {
-        (slots + i * Self.stride).assumingMemoryBound(to: Atomic<Int>.self)
-    }
-
-    @inline(__always)
-    private func contextPointer(_ i: Int) -> UnsafeMutablePointer<OpaquePointer?> {
-        (slots + i * Self.stride + 64).assumingMemoryBound(to: OpaquePointer?.self)
-    }
-
-    private func newContext() -> OpaquePointer? {
-        sigil_hmac_sha256_new(key.baseAddress?.assumingMemoryBound(to: UInt8.self), keyCount)
-    }
-
-    /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing in Swift.
+    /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing.
+    /// Calls `SHA256_Update` and `SHA256_Final` on stack copies of the prepared states.
     package func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
         precondition(output.count == 32, "output must be exactly 32 bytes")
-        let mask = Self.slotCount - 1
-        let preferred = ThreadSlot.current & mask
-        for step in 0..<Self.slotCount {
-            let i = (preferred + step) & mask
-            let busy = busyPointer(i)
-            // A plain load first: a busy slot is skipped without writing its cache line.
-            guard busy.pointee.load(ordering: .relaxed) == 0,
-                busy.pointee.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
-            else { continue }
-            defer { busy.pointee.store(0, ordering: .releasing) }
-            if contextPointer(i).pointee == nil { contextPointer(i).pointee = newContext() }
-            guard let ctx = contextPointer(i).pointee else { return false }
-            return OpenSSL.compute(ctx, message, output)
-        }
-        // Every slot is busy: a private context keeps the call wait-free.
-        guard let ctx = newContext() else { return false }
-        defer { EVP_MAC_CTX_free(ctx) }
-        return OpenSSL.compute(ctx, message, output)
+        // SHA256_Update accepts a NULL pointer only with length 0, which is what an empty
+        // buffer has.
+        return sigil_hmac_sha256_prepared(
+            states, states + 1, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
+            output.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
     }
 }

@@ -26,6 +26,7 @@ enum Exit {
         case .expired: 17
         case .scopeNotGranted: 18
         case .revocationsStale: 19
+        default: dataError  // a reason newer than this CLI; Reason is extensible
         }
     }
 

@@ -199,8 +199,9 @@ struct VectorFileTests {
     }
 
     /// A revocation source answering from a vector's `revoked` list; never stale.
-    struct ListedRevocations: RevocationSource {
+    final class ListedRevocations: RevocationSource {
         let statuses: [TokenID: RevocationCheck]
+        init(statuses: [TokenID: RevocationCheck]) { self.statuses = statuses }
         func check(_ id: TokenID, at now: Int64) -> RevocationCheck { statuses[id] ?? .clear }
     }
 

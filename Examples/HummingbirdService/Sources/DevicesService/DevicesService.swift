@@ -53,7 +53,7 @@ struct DevicesService: AsyncParsableCommand {
 
         let keyset: Keyset
         do {
-            keyset = try Keyset(json: FileBytes.read(path: self.keyset, maxBytes: Keyset.maxBytes))
+            keyset = try Keyset(contentsOf: self.keyset)
         } catch {
             throw StartupError("cannot load the keyset \(self.keyset): \(error)")
         }

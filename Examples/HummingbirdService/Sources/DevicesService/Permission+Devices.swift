@@ -5,17 +5,9 @@ import SigilVerifier
 /// ``listDevices``.
 extension Permission {
     /// `GET /devices`.
-    static let listDevices = route("devices.list", .read)
+    static let listDevices = Permission(literal: "devices.list", access: .read)
     /// `GET /devices/:id`.
-    static let getDevice = route("devices.get", .read)
+    static let getDevice = Permission(literal: "devices.get", access: .read)
     /// `DELETE /devices/:id`.
-    static let deleteDevice = route("devices.delete", .write)
-
-    /// A permission written in source; an invalid literal is a programmer error.
-    private static func route(_ pair: String, _ access: Access) -> Permission {
-        guard let permission = Permission(pair, access: access) else {
-            preconditionFailure("\(pair) is not a valid resource.action pair")
-        }
-        return permission
-    }
+    static let deleteDevice = Permission(literal: "devices.delete", access: .write)
 }

@@ -1,0 +1,102 @@
+import SigilVerifier
+
+// Every usage example in SigilVerifier's doc comments, verbatim, so that each compiles;
+// DocExamplesTests checks that every ```swift block in Sources/ still appears here.
+// `bearer`, `store`, `keyset`, `id` and `token` are the names the examples assume.
+
+enum DeviceRoutes {
+    static let listDevices = Permission(literal: "devices.list", access: .read)
+}
+
+func verifierServiceExample(bearer: String) throws -> VerifiedToken {
+    let sigil = try VerifierService(
+        keysetPath: "/etc/billing/keyset.json", revocationsPath: "/etc/billing/revocations.sgl",
+        whenNoList: .failClosed)
+    sigil.start()
+    defer { sigil.stop() }
+    let token = try sigil.verify(bearer, for: Routes.deleteDevice)
+    return token
+}
+
+func verifierExample(bearer: String, store: RevocationStore) throws -> VerifiedToken {
+    let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
+    let verifier = try Verifier(keyset: keyset, revocations: store)
+    let token = try verifier.verify(bearer, for: Permission(literal: "invoices.read", access: .read))
+    return token
+}
+
+func verifyExample(bearer: String, verifier: Verifier) throws -> VerifiedToken {
+    let token = try verifier.verify(bearer, for: Routes.deleteDevice)
+    return token
+}
+
+func keysetExample() throws -> Verifier {
+    let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
+    let verifier = try Verifier(keyset: keyset)
+    return verifier
+}
+
+func keysetFileExample() throws -> Keyset {
+    let keyset = try Keyset(contentsOf: "/etc/billing/keyset.json")
+    return keyset
+}
+
+func revocationStoreExample(keyset: Keyset) throws -> Verifier {
+    let store = RevocationStore(keys: keyset.revocationKeys) { event in print("revocations: \(event)") }
+    try store.load(path: "/etc/billing/revocations.sgl")
+    let verifier = try Verifier(keyset: keyset, revocations: store)
+    return verifier
+}
+
+func revocationWatcherExample(store: RevocationStore) -> Task<Void, Never> {
+    let watcher = RevocationWatcher(
+        path: "/etc/billing/revocations.sgl", store: store,
+        interval: .seconds(5))
+    let task = Task { await watcher.run() }  // cancel the task to stop
+    return task
+}
+
+func revocationListExample(keyset: Keyset, id: TokenID) throws {
+    let list = try RevocationList(
+        verifying: try FileBytes.read(path: "revocations.sgl"),
+        keys: keyset.revocationKeys)
+    if list.status(of: id) == .revoked { print("revoked") }
+}
+
+func fileBytesExample() throws -> [UInt8] {
+    let bytes = try FileBytes.read(path: "/etc/billing/revocations.sgl", maxBytes: 64 << 20)
+    return bytes
+}
+
+func tokenClaimsExample(id: TokenID) throws -> [UInt8] {
+    let claims = try TokenClaims(
+        keyID: "k1", audience: "billing", id: id,
+        validFrom: 1_767_225_600, validTo: nil, scope: .readOnly)
+    let body = claims.body()  // the canonical bytes the tag is computed over
+    return body
+}
+
+func tokenIDExample() {
+    let id = TokenID(uuidString: "0b0e5c6a-2f4d-4c1e-9a53-5d3f1e2b7c90")
+    print(id?.description ?? "not a GUID")
+}
+
+func base64URLExample() -> [UInt8]? {
+    let text = Base64URL.encode([0xfb, 0xff])  // "-_8"
+    let bytes = Base64URL.decode(text)  // [0xfb, 0xff]
+    return bytes
+}
+
+func scopeExample() {
+    let scope = Scope.custom(["devices.delete", "devices.list"])
+    print(scope.grants(Permission(literal: "devices.list", access: .read)))  // true
+}
+
+func refusalCode(_ token: String, _ verifier: Verifier) -> String? {
+    do {
+        _ = try verifier.verify(token)
+        return nil
+    } catch {
+        return error.reason.rawValue  // log this, never the token itself
+    }
+}
