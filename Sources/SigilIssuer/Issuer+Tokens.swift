@@ -187,30 +187,15 @@ extension Issuer {
     }
 
     private func resolveOne(_ selector: String) throws -> TokenRecord {
-        if let id = TokenID(uuidString: selector) {
+        switch try TokenSelector(selector) {
+        case .id(let id):
             guard let t = try store.token(id), !t.isDeleted else {
                 throw IssuerError(.notFound, "no token with GUID \(id)", detail: .tokenNotFound(id.description))
             }
             return t
+        case .prefix(let hex):
+            return try TokenSelector.unique(try store.tokens(withPrefix: hex, limit: 6), prefix: hex)
         }
-        let hex = selector.replacingOccurrences(of: "-", with: "").lowercased()
-        guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
-            // Not echoed: people paste tokens here by mistake.
-            throw IssuerError(
-                .invalidInput,
-                "an argument of \(selector.count) characters is not a GUID or a prefix of at least 8 hex digits",
-                detail: .notASelector(length: selector.count))
-        }
-        let matches = try store.tokens(withPrefix: hex, limit: 6)
-        guard let first = matches.first else {
-            throw IssuerError(.notFound, "no token GUID starts with \(hex)", detail: .tokenNotFound(hex))
-        }
-        guard matches.count == 1 else {
-            throw IssuerError(
-                .invalidInput, "prefix \(hex) matches several tokens; give more digits",
-                detail: .ambiguousPrefix(hex, matches: matches.prefix(5).map(\.id)))
-        }
-        return first
     }
 
     /// Renames a token or changes its description. Scope, audience and window are sealed.

@@ -263,38 +263,13 @@ struct RemoteIssuer: Sendable {
 
     // MARK: Selectors
 
-    enum Selector {
-        case id(TokenID)
-        case prefix(String)
-    }
-
-    /// A whole GUID (with or without hyphens) or a prefix of 8-31 hex digits, as the local
-    /// CLI takes them; the API's paths take whole GUIDs only, so prefixes are looked up.
-    static func parse(_ selector: String) throws -> Selector {
-        if let id = TokenID(uuidString: selector) { return .id(id) }
-        let hex = selector.replacingOccurrences(of: "-", with: "").lowercased()
-        guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
-            // Not echoed: people paste tokens here by mistake.
-            throw IssuerError(
-                .invalidInput,
-                "an argument of \(selector.count) characters is not a GUID or a prefix of at least 8 hex digits",
-                detail: .notASelector(length: selector.count))
-        }
-        return .prefix(hex)
-    }
+    /// A whole GUID or a prefix, parsed as the local CLI parses it (``TokenSelector``).
+    static func parse(_ selector: String) throws -> TokenSelector { try TokenSelector(selector) }
 
     private func byPrefix(_ hex: String) async throws -> TokenRecord {
         let matches = try await page("/v1/tokens", query: [("guid", hex), ("limit", "6")], key: "tokens").map(
             Self.record)
-        guard let first = matches.first else {
-            throw IssuerError(.notFound, "no token GUID starts with \(hex)", detail: .tokenNotFound(hex))
-        }
-        guard matches.count == 1 else {
-            throw IssuerError(
-                .invalidInput, "prefix \(hex) matches several tokens; give more digits",
-                detail: .ambiguousPrefix(hex, matches: matches.prefix(5).map(\.id)))
-        }
-        return first
+        return try TokenSelector.unique(matches, prefix: hex)
     }
 
     // MARK: HTTP

@@ -1,0 +1,50 @@
+import Foundation
+public import SigilVerifier
+
+/// How commands name a token: a whole GUID (with or without hyphens) or a unique prefix of
+/// 8-31 hex digits. The one parser for the local ledger and for clients of the API, whose
+/// paths take whole GUIDs only and so look prefixes up first.
+///
+/// ```swift
+/// switch try TokenSelector("3f2a9c1e") {
+/// case .id(let id): print(id)
+/// case .prefix(let hex): print("look up", hex)
+/// }
+/// ```
+public enum TokenSelector: Sendable, Hashable {
+    case id(TokenID)
+    case prefix(String)
+
+    /// - Throws: ``IssuerError`` `invalid_input` / `notASelector`; the text is not echoed,
+    ///   because people paste tokens where a GUID belongs.
+    public init(_ selector: String) throws(IssuerError) {
+        if let id = TokenID(uuidString: selector) {
+            self = .id(id)
+            return
+        }
+        let hex = selector.replacingOccurrences(of: "-", with: "").lowercased()
+        guard hex.count >= 8, hex.count < 32, hex.utf8.allSatisfy(TokenFilter.isHexDigit) else {
+            throw IssuerError(
+                .invalidInput,
+                "an argument of \(selector.count) characters is not a GUID or a prefix of at least 8 hex digits",
+                detail: .notASelector(length: selector.count))
+        }
+        self = .prefix(hex)
+    }
+
+    /// The one token among `matches` (at most 6 rows, as both look-ups ask for) for `hex`.
+    ///
+    /// - Throws: ``IssuerError`` `not_found` for none, `invalid_input` / `ambiguousPrefix`
+    ///   for several.
+    public static func unique(_ matches: [TokenRecord], prefix hex: String) throws(IssuerError) -> TokenRecord {
+        guard let first = matches.first else {
+            throw IssuerError(.notFound, "no token GUID starts with \(hex)", detail: .tokenNotFound(hex))
+        }
+        guard matches.count == 1 else {
+            throw IssuerError(
+                .invalidInput, "prefix \(hex) matches several tokens; give more digits",
+                detail: .ambiguousPrefix(hex, matches: matches.prefix(5).map(\.id)))
+        }
+        return first
+    }
+}
