@@ -143,12 +143,12 @@ public final class FailedAuthLimiter: Sendable {
         }
     }
 
-    /// Takes one try from `peer`'s bucket.
-    public func recordFailure(_ peer: String) {
+    /// Takes `cost` tries from `peer`'s bucket (the leak intake also charges its successes).
+    public func recordFailure(_ peer: String, cost: Double = 1) {
         let now = ContinuousClock.now
         buckets.withLock { buckets in
             let bucket = buckets[peer].map { refilled($0, now: now) } ?? Bucket(tokens: burst, updated: now)
-            buckets[peer] = Bucket(tokens: max(0, bucket.tokens - 1), updated: now)
+            buckets[peer] = Bucket(tokens: max(0, bucket.tokens - cost), updated: now)
             if buckets.count > maxAddresses {
                 // Forget addresses whose bucket has filled up again, then the oldest if still too many.
                 buckets = buckets.filter { refilled($0.value, now: now).tokens < burst }

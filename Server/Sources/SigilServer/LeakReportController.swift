@@ -2,7 +2,6 @@ import Foundation
 public import Hummingbird
 import Logging
 import SigilIssuer
-import Synchronization
 
 /// A leak-report intake compatible with GitLab's Token Revocation API, so GitLab's secret
 /// detection (or any scanner) can post the Sigil tokens it finds and have them revoked at once.
@@ -21,12 +20,18 @@ public struct LeakReportController: Sendable {
     /// Reports per request, as GitHub's and GitLab's revocation APIs bound them.
     public static let maxReports = 1_000
 
+    /// 60 requests per address, one more each second; a wrong intake token costs ten.
+    public static func defaultLimiter() -> FailedAuthLimiter { FailedAuthLimiter(burst: 60, refillPerSecond: 1) }
+
     let issuer: IssuerQueue
     let publisher: Publisher
     let secret: [UInt8]?
-    let limiter: IntakeLimiter
+    let limiter: FailedAuthLimiter
 
-    public init(issuer: IssuerQueue, publisher: Publisher, secret: [UInt8]?, limiter: IntakeLimiter = IntakeLimiter()) {
+    public init(
+        issuer: IssuerQueue, publisher: Publisher, secret: [UInt8]?,
+        limiter: FailedAuthLimiter = LeakReportController.defaultLimiter()
+    ) {
         self.issuer = issuer
         self.publisher = publisher
         self.secret = secret
@@ -80,53 +85,16 @@ public struct LeakReportController: Sendable {
         var presented = values.count == 1 ? Substring(values[0]) : ""
         if presented.lowercased().hasPrefix("bearer ") { presented = presented.dropFirst(7).drop { $0 == " " } }
         guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
-            limiter.take(context.peer, cost: 10)
+            limiter.recordFailure(context.peer, cost: 10)
             throw APIError(
                 .unauthorized, "invalid_token", "send the leak-report intake token in the Authorization header")
         }
-        limiter.take(context.peer, cost: 1)
+        limiter.recordFailure(context.peer, cost: 1)
     }
 
     struct Report: Decodable {
         let type: String
         let token: String
         let location: String?
-    }
-}
-
-/// A token bucket per address for the intake: 60 requests a minute, a wrong token costing ten.
-public final class IntakeLimiter: Sendable {
-    private let buckets = Mutex<[String: (tokens: Double, at: ContinuousClock.Instant)]>([:])
-    let burst: Double
-    let perSecond: Double
-
-    public init(burst: Int = 60, perSecond: Double = 1) {
-        self.burst = Double(burst)
-        self.perSecond = perSecond
-    }
-
-    private func current(
-        _ peer: String, _ now: ContinuousClock.Instant, _ b: [String: (tokens: Double, at: ContinuousClock.Instant)]
-    ) -> Double {
-        guard let bucket = b[peer] else { return burst }
-        let e = now - bucket.at
-        let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) / 1e18
-        return min(burst, bucket.tokens + seconds * perSecond)
-    }
-
-    func retryAfter(_ peer: String) -> Int? {
-        let now = ContinuousClock.now
-        return buckets.withLock { b -> Int? in
-            let tokens = current(peer, now, b)
-            return tokens >= 1 ? nil : max(1, Int(((1 - tokens) / perSecond).rounded(.up)))
-        }
-    }
-
-    func take(_ peer: String, cost: Double) {
-        let now = ContinuousClock.now
-        buckets.withLock { b in
-            b[peer] = (max(0, current(peer, now, b) - cost), now)
-            if b.count > 10_000 { b = b.filter { current($0.key, now, b) < burst } }
-        }
     }
 }
