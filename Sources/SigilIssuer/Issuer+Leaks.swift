@@ -25,9 +25,16 @@ extension Issuer {
     /// if identity.verified, let record = identity.record { print(record.name, record.status) }
     /// ```
     ///
+    /// - Parameters:
+    ///   - text: The token.
+    ///   - given: The keyring, when the caller checks many tokens (a scan) and read it once.
+    ///   - lookUp: Whether to read the token's record; revoking needs only the GUID.
+    /// - Returns: The claims, why the tag does not verify (nil if it does) and the record.
     /// - Throws: ``IssuerError`` `bad_data` (detail `tokenNotVerified(.malformed)`) for text
     ///   that is not a token; errors reading the keyring or the database.
-    public func identify(_ text: String) throws(IssuerError) -> TokenIdentity {
+    public func identify(_ text: String, keyring given: Keyring? = nil, lookUp: Bool = true) throws(IssuerError)
+        -> TokenIdentity
+    {
         let claims: TokenClaims
         do {
             claims = try TokenClaims.decodeUnverified(text)
@@ -35,7 +42,8 @@ extension Issuer {
             throw IssuerError(
                 .badData, "not a Sigil token: \(error.description)", detail: .tokenNotVerified(error.reason))
         }
-        let ring = try keyring()
+        let ring: Keyring
+        if let given { ring = given } else { ring = try keyring() }
         guard let master = ring.tokenKey(claims.keyID), master.state != .retired else {
             return TokenIdentity(claims: claims, failure: .unknownKey, record: nil)
         }
@@ -50,7 +58,7 @@ extension Issuer {
         } catch {
             return TokenIdentity(claims: claims, failure: .badSignature, record: nil)
         }
-        let record = try? token(claims.id.description)
+        let record = lookUp ? try? token(claims.id.description) : nil
         return TokenIdentity(claims: claims, failure: nil, record: record)
     }
 
@@ -124,7 +132,7 @@ extension Issuer {
     }
 
     private func verifiedID(_ text: String) throws(IssuerError) -> TokenID {
-        let identity = try identify(text)
+        let identity = try identify(text, lookUp: false)
         if let failure = identity.failure {
             throw IssuerError(
                 .badData, "the token does not verify with this issuer's keys (\(failure.rawValue)); nothing revoked",

@@ -34,7 +34,7 @@ struct Inspect: ParsableCommand {
             var signature = "unverified (no keyring in \(home.path))"
             var record: TokenRecord?
             if let ring = try existingKeyring(home) {
-                let identity = try home.issuer().identify(text)
+                let identity = try home.issuer().identify(text, keyring: ring)
                 switch identity.failure {
                 case .none:
                     signature = "verified with key \(claims.keyID)"

@@ -51,7 +51,8 @@ struct Scan: ParsableCommand {
         try guarded(json: global.json) {
             let home = Home(global)
             // Scanning must not create a home: without a keyring, matches are unverified.
-            let issuer: Issuer? = try existingKeyring(home) == nil ? nil : home.issuer()
+            let ring = try existingKeyring(home)
+            let issuer: (Issuer, Keyring)? = try ring.map { (try home.issuer(), $0) }
             for path in paths where path != "-" {
                 var st = stat()
                 guard lstat(path, &st) == 0 else {
@@ -71,11 +72,11 @@ struct Scan: ParsableCommand {
         if found > 0 { throw ExitCode(1) }
     }
 
-    private func identify(_ path: String, _ finding: TokenScanner.Finding, _ issuer: Issuer?) -> Match {
-        guard let issuer else {
+    private func identify(_ path: String, _ finding: TokenScanner.Finding, _ issuer: (Issuer, Keyring)?) -> Match {
+        guard let (issuer, ring) = issuer else {
             return Match(path: path, finding: finding, status: "unverified", verified: nil, name: nil)
         }
-        guard let identity = try? issuer.identify(finding.text) else {
+        guard let identity = try? issuer.identify(finding.text, keyring: ring) else {
             return Match(path: path, finding: finding, status: "unverified", verified: nil, name: nil)
         }
         switch identity.failure {
