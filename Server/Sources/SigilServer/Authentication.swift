@@ -34,13 +34,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if let wait = limiter.retryAfter(context.peer) {
-            var error = APIError(
-                .tooManyRequests, "too_many_requests",
-                "too many failed authentications from this address; retry in \(wait) s")
-            error.headers[.retryAfter] = String(wait)
-            throw error
-        }
+        try limiter.refuseIfExhausted(context.peer)
         let token: String
         var sessionID: String?
         let credentials = Self.credentials(in: request.headers)
@@ -141,6 +135,15 @@ public final class FailedAuthLimiter: Sendable {
             guard current.tokens < 1 else { return nil }
             return max(1, Int(((1 - current.tokens) / refillPerSecond).rounded(.up)))
         }
+    }
+
+    /// 429 `too_many_requests` with `Retry-After` when `peer` has no try left.
+    public func refuseIfExhausted(_ peer: String, what: String = "failed authentications") throws(APIError) {
+        guard let wait = retryAfter(peer) else { return }
+        var error = APIError(
+            .tooManyRequests, "too_many_requests", "too many \(what) from this address; retry in \(wait) s")
+        error.headers[.retryAfter] = String(wait)
+        throw error
     }
 
     /// Takes `cost` tries from `peer`'s bucket (the leak intake also charges its successes).

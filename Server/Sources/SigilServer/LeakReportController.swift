@@ -66,11 +66,7 @@ public struct LeakReportController: Sendable {
 
     /// The intake token and the rate limit; a wrong token costs the address like a wrong bearer.
     private func check(_ request: Request, _ context: ServerContext) throws {
-        if let wait = limiter.retryAfter(context.peer) {
-            var error = APIError(.tooManyRequests, "too_many_requests", "too many leak reports; retry in \(wait) s")
-            error.headers[.retryAfter] = String(wait)
-            throw error
-        }
+        try limiter.refuseIfExhausted(context.peer, what: "leak reports")
         let values = request.headers[values: .authorization]
         guard !values.isEmpty else {
             throw APIError(

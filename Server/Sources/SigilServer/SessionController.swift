@@ -34,13 +34,7 @@ public struct SessionController: Sendable {
     }
 
     @Sendable func signIn(_ request: Request, context: ServerContext) async throws -> Response {
-        if let wait = limiter.retryAfter(context.peer) {
-            var error = APIError(
-                .tooManyRequests, "too_many_requests",
-                "too many failed authentications from this address; retry in \(wait) s")
-            error.headers[.retryAfter] = String(wait)
-            throw error
-        }
+        try limiter.refuseIfExhausted(context.peer)
         guard let body = try await APIBody.decode(SignInBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body")
         }
