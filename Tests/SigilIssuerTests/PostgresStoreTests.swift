@@ -147,18 +147,24 @@ struct PostgresStoreTests {
         #expect(seen > start)
         // A read changes nothing, so it says nothing.
         _ = try other.tokens()
-        usleep(100_000)
+        // Nor does a commit to another ledger (another schema) in the same database.
+        let neighbour = try StoreUnderTest.$current.withValue(.postgres) { try TempHome() }
+        _ = try neighbour.issuer().issue(request(), by: alice, now: t0)
+        usleep(200_000)
         #expect(try mine.dataVersion() == seen)
     }
 
     @Test("A lost connection is re-established on the next call")
     func reconnects() throws {
-        let issuer = try temp.issuer()
+        // The schemas of tests running at once share one database: end only this issuer's
+        // connection, named for the purpose, never another test's.
+        let name = "sigil-reconnect-" + UUID().uuidString.prefix(8).lowercased()
+        let issuer = try Issuer(home: temp.home, database: url + "&application_name=" + name, mode: .createIfMissing)
         _ = try issuer.issue(request(), by: alice, now: t0)
         let admin = try PostgresConnection(url: url)
-        try admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND application_name = 'sigil'"
-        )
+        let ended = try admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", [.text(name)])
+        #expect(try ended.int64(0, 0) >= 1)
         // The call that finds the connection dead may fail as unavailable; the next one works.
         _ = try? issuer.tokens()
         #expect(try issuer.tokens().count == 1)

@@ -12,8 +12,9 @@ package import SigilVerifier
 ///   sign, store) can never give one sequence to two lists. The lock waits at most the busy
 ///   timeout (`lock_timeout`), then `lock_busy`. Readers take a `REPEATABLE READ` snapshot and
 ///   never wait.
-/// - A write that changed something sends `NOTIFY sigil_ledger` with this store's random ID
-///   before it commits; ``changeCounter()`` counts the notifications of other stores, which
+/// - A write that changed something sends `NOTIFY sigil_ledger` with the ledger's schema and this
+///   store's random ID before it commits; ``changeCounter()`` counts the notifications of other
+///   stores on the same schema, which
 ///   is how every replica learns of a new list (LISTEN/NOTIFY) and wakes its long polls.
 /// - The schema version is one row in `schema_version`; migrations are numbered, forward-only
 ///   and run under an advisory lock, so two hosts starting at once do not both migrate.
@@ -33,6 +34,10 @@ package final class PostgresStore: LedgerStore {
     private var foreignChanges: Int64 = 0
     private var changed = false
     private let instanceID = TokenMinter.newTokenID().hexString
+    /// The ledger's schema: two ledgers in one database (each its own `search_path`) share the
+    /// channel, so a note names its schema and a store counts only its own ledger's notes.
+    private var schema = ""
+    private var notePayload: String { schema + " " + instanceID }
     /// The URL without its password: what messages name.
     package let location: String
     private let busySeconds: Double
@@ -68,6 +73,7 @@ package final class PostgresStore: LedgerStore {
             try connection.executeScript(
                 "SET lock_timeout = \(max(milliseconds, 1)); SET client_min_messages = warning; SET TIME ZONE 'UTC'")
             try migrate()
+            schema = try connection.execute("SELECT current_schema()").text(0, 0)
         } catch let error as PostgresError {
             connection.close()
             throw translate(error)
@@ -246,7 +252,7 @@ package final class PostgresStore: LedgerStore {
             let result = try body()
             if write, changed {
                 // Delivered to listeners only if the transaction commits.
-                try connection.execute("SELECT pg_notify($1, $2)", [.text(Self.channel), .text(instanceID)])
+                try connection.execute("SELECT pg_notify($1, $2)", [.text(Self.channel), .text(notePayload)])
             }
             try connection.executeScript("COMMIT")
             return result
@@ -274,7 +280,11 @@ package final class PostgresStore: LedgerStore {
                 listener = fresh
             }
             if let listener {
-                for note in try listener.notifications() where note.payload != instanceID { foreignChanges += 1 }
+                let ours = schema + " "
+                for note in try listener.notifications()
+                where note.payload.hasPrefix(ours) && note.payload != notePayload {
+                    foreignChanges += 1
+                }
             }
             return foreignChanges
         } catch {
