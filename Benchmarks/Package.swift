@@ -11,7 +11,6 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "SigilBenchmarks",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Sigil", path: ".."),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),

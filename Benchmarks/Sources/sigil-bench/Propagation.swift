@@ -110,7 +110,9 @@ enum Propagation {
     ///
     /// - Parameters:
     ///   - tokens: `(token, guid)` pairs, all valid for audience `billing` now.
-    ///   - port: The server's port on 127.0.0.1.
+    ///   - revokePort: The port on 127.0.0.1 of the server the revocations are sent to.
+    ///   - pullPort: The port of the server `pull --follow` long-polls: the same one, or another
+    ///     replica on the same database, so the list crosses the database to reach the watcher.
     ///   - orgToken: The token that revokes (audience `sigil`, scope all).
     ///   - sigil: The `sigil` CLI that runs `revocations pull --follow`.
     ///   - keyset: The `billing` keyset export, with the revocation keys.
@@ -118,19 +120,20 @@ enum Propagation {
     /// - Returns: One sample per token, in milliseconds.
     /// - Throws: ``BenchError`` if a child cannot start, a revoke fails, or a refusal takes over 10 s.
     static func measure(
-        tokens: [(token: String, guid: String)], port: UInt16, orgToken: String, sigil: String, keyset: String,
-        scratch: String
+        tokens: [(token: String, guid: String)], revokePort: UInt16, pullPort: UInt16, orgToken: String, sigil: String,
+        keyset: String, scratch: String
     ) throws -> Result {
         var result = Result()
         let listPath = scratch + "/propagation.sgl"
         let tokensPath = scratch + "/propagation-tokens.txt"
+        unlink(listPath)  // an earlier phase's list, under other keys
         try writePrivate(tokens.map(\.token).joined(separator: "\n") + "\n", to: tokensPath)
         defer { unlink(tokensPath) }
 
         let pull = try ChildProcess(
             "sigil revocations pull --follow", program: sigil,
             arguments: [
-                "revocations", "pull", "http://127.0.0.1:\(port)/v1/revocations", "-o", listPath, "--follow",
+                "revocations", "pull", "http://127.0.0.1:\(pullPort)/v1/revocations", "-o", listPath, "--follow",
                 "--keys", keyset,
             ], stdoutPath: scratch + "/pull.stdout", stderrPath: scratch + "/pull.stderr",
             environment: ["SIGIL_HOME": scratch + "/no-home"])
@@ -152,7 +155,7 @@ enum Propagation {
             throw BenchError("the propagation watcher did not start: \(watcher.stderrTail())")
         }
 
-        let connection = HTTPConnection(port: port)
+        let connection = HTTPConnection(port: revokePort)
         defer { connection.close() }
         var reported: [Int: UInt64] = [:]
         var seen = 0  // bytes of the watcher's stdout already parsed

@@ -43,7 +43,16 @@ enum ServerBench {
         var propagationP50: Double?
         var propagationP99: Double?
         var propagationCount = 0
+        /// The same issue and propagation figures with the ledger in PostgreSQL.
+        var postgres = PostgresResults()
         var notes: [String] = []
+    }
+
+    struct PostgresResults {
+        var issueRPS: Double?
+        var propagationP50: Double?
+        var propagationP99: Double?
+        var propagationCount = 0
     }
 
     // MARK: Binaries
@@ -137,7 +146,20 @@ enum ServerBench {
             results.notes.append(
                 "server: measured \(server.path) (\(server.build) build), seeded and pulled with \(sigil) "
                     + "(\(configuration(of: sigil)) build)")
-            try measure(server: server.path, sigil: sigil, scratch: scratch, results: &results)
+            do {
+                try measure(server: server.path, sigil: sigil, scratch: scratch, results: &results)
+            } catch {
+                results.notes.append("server: \(error)")
+            }
+            if options.skipPostgres {
+                results.notes.append("server on PostgreSQL: skipped (--no-postgres)")
+            } else {
+                do {
+                    try measurePostgres(server: server.path, sigil: sigil, scratch: scratch, results: &results)
+                } catch {
+                    results.notes.append("server on PostgreSQL: \(error)")
+                }
+            }
         } catch {
             results.notes.append("server: \(error)")
         }
@@ -180,21 +202,10 @@ enum ServerBench {
             scratch: scratch)
 
         SigilBench.progress("server: starting sigil-server")
-        let server = try ChildProcess(
-            "sigil-server", program: serverPath,
-            arguments: ["--home", home, "--port", "0", "--failed-auth-burst", "1000000"],
-            stdoutPath: scratch + "/server.stdout", stderrPath: scratch + "/server.log")
+        let (server, port) = try startServer(serverPath, home: home, scratch: scratch, name: "server")
         defer {
             let code = server.stop()
             if code != 0 { SigilBench.progress("server: sigil-server exited \(code) on SIGTERM") }
-        }
-        var port: UInt16?
-        _ = ChildProcess.wait(timeout: .seconds(30), interval: .milliseconds(20)) {
-            port = listeningPort(server.stderr())
-            return port != nil || server.hasExited
-        }
-        guard let port, !server.hasExited else {
-            throw BenchError("sigil-server did not log its port: \(server.stderrTail())")
         }
         let auth = ("Authorization", "Bearer \(orgToken)")
 
@@ -232,44 +243,13 @@ enum ServerBench {
         note(notModified, "304", into: &results)
 
         // MARK: POST /v1/tokens: durable creates
-        SigilBench.progress("server: POST /v1/tokens on \(counts.connections) connections for \(counts.issueDuration)")
-        let perConnection = (counts.revocations + counts.connections - 1) / counts.connections + 1
-        let issue = LoadGenerator.run(
-            port: port, connections: counts.connections, duration: counts.issueDuration, expect: 201,
-            keepBodies: perConnection
-        ) { connection, n in
-            HTTPConnection.request(
-                "POST", "/v1/tokens", headers: [auth, ("Content-Type", "application/json")],
-                body: Array(
-                    #"{"name":"bench-\#(connection)-\#(n)","audience":"\#(Fixture.audience)","scope":"all"}"#.utf8))
-        }
+        let (issue, tokens) = try issuePhase(port: port, auth: auth, counts: counts, results: &results, phase: "issue")
         results.issueRPS = issue.perSecond
-        note(issue, "issue", into: &results)
 
-        // MARK: Propagation, over tokens the issue phase created
-        var tokens: [(token: String, guid: String)] = issue.bodies.compactMap { body in
-            guard let row = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                let token = row["token"] as? String, let guid = row["guid"] as? String
-            else { return nil }
-            return (token, guid)
-        }
-        let connection = HTTPConnection(port: port)
-        while tokens.count < counts.revocations {
-            let response = try connection.send(
-                HTTPConnection.request(
-                    "POST", "/v1/tokens", headers: [auth, ("Content-Type", "application/json")],
-                    body: Array(#"{"name":"bench-propagation","audience":"\#(Fixture.audience)","scope":"all"}"#.utf8)))
-            guard response.status == 201,
-                let row = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
-                let token = row["token"] as? String, let guid = row["guid"] as? String
-            else { throw BenchError("POST /v1/tokens answered \(response.status)") }
-            tokens.append((token, guid))
-        }
-        connection.close()
         SigilBench.progress("server: revocation propagation over \(counts.revocations) revocations")
         let propagation = try Propagation.measure(
-            tokens: Array(tokens.prefix(counts.revocations)), port: port, orgToken: orgToken, sigil: sigilPath,
-            keyset: keyset, scratch: scratch)
+            tokens: Array(tokens.prefix(counts.revocations)), revokePort: port, pullPort: port, orgToken: orgToken,
+            sigil: sigilPath, keyset: keyset, scratch: scratch)
         results.propagationCount = propagation.samples.count
         let samples = LoadGenerator.Result(latencies: propagation.samples)
         results.propagationP50 = samples.percentile(50)
@@ -281,6 +261,137 @@ enum ServerBench {
             )
         }
         if server.hasExited { throw BenchError("sigil-server exited during the run: \(server.stderrTail())") }
+    }
+
+    /// The issue and propagation figures with the ledger in a throwaway PostgreSQL cluster: two
+    /// replicas (homes holding copies of one keyring) on one database; creates go to replica A,
+    /// revocations go to A while `pull --follow` long-polls replica B, so each list reaches the
+    /// watcher through the database's change signal (LISTEN/NOTIFY), as it would across hosts.
+    static func measurePostgres(
+        server serverPath: String, sigil sigilPath: String, scratch: String, results: inout Results
+    )
+        throws
+    {
+        let counts = results.counts
+        SigilBench.progress("server on PostgreSQL: starting a throwaway cluster")
+        let cluster = try PostgresCluster(scratch: scratch)
+        defer { cluster.stop(scratch: scratch) }
+        let homeA = scratch + "/pg-home-a"
+        let homeB = scratch + "/pg-home-b"
+        let keyset = scratch + "/pg-billing-keyset.json"
+        let issued = try sigil(
+            sigilPath,
+            [
+                "--home", homeA, "--database", cluster.url, "issue", "--json", "--name", "bench org", "--audience",
+                "sigil",
+                "--all",
+            ],
+            scratch: scratch)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(issued.stdout().utf8)) as? [String: Any],
+            let orgToken = object["token"] as? String
+        else { throw BenchError("`sigil --database … issue --json` printed no token") }
+        unlink(issued.stdoutPath)  // it held the org token
+        try sigil(
+            sigilPath,
+            [
+                "--home", homeA, "--database", cluster.url, "keys", "export", "--audience", Fixture.audience, "-o",
+                keyset,
+            ],
+            scratch: scratch)
+        // The operator's step for a second host: the same keyring; the database holds no secret.
+        try FileManager.default.createDirectory(
+            atPath: homeB, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.copyItem(atPath: homeA + "/keyring.json", toPath: homeB + "/keyring.json")
+        chmod(homeB + "/keyring.json", 0o600)
+
+        SigilBench.progress("server on PostgreSQL: starting two sigil-server replicas")
+        let database = ["--database", cluster.url]
+        let (replicaA, portA) = try startServer(
+            serverPath, home: homeA, extra: database, scratch: scratch, name: "pg-a")
+        defer { _ = replicaA.stop() }
+        let (replicaB, portB) = try startServer(
+            serverPath, home: homeB, extra: database, scratch: scratch, name: "pg-b")
+        defer { _ = replicaB.stop() }
+        let auth = ("Authorization", "Bearer \(orgToken)")
+
+        let (issue, tokens) = try issuePhase(
+            port: portA, auth: auth, counts: counts, results: &results, phase: "issue on PostgreSQL")
+        results.postgres.issueRPS = issue.perSecond
+
+        SigilBench.progress("server on PostgreSQL: propagation over \(counts.revocations) revocations, A to B")
+        let propagation = try Propagation.measure(
+            tokens: Array(tokens.prefix(counts.revocations)), revokePort: portA, pullPort: portB, orgToken: orgToken,
+            sigil: sigilPath, keyset: keyset, scratch: scratch)
+        results.postgres.propagationCount = propagation.samples.count
+        let samples = LoadGenerator.Result(latencies: propagation.samples)
+        results.postgres.propagationP50 = samples.percentile(50)
+        results.postgres.propagationP99 = samples.percentile(99)
+        results.notes += propagation.notes.map { "PostgreSQL " + $0 }
+        for (name, replica) in [("A", replicaA), ("B", replicaB)] where replica.hasExited {
+            throw BenchError("replica \(name) exited during the run: \(replica.stderrTail())")
+        }
+    }
+
+    /// Starts `sigil-server` on `home` and a free port (with `extra` arguments) and waits for it
+    /// to log that port.
+    static func startServer(
+        _ serverPath: String, home: String, extra: [String] = [], scratch: String, name: String
+    ) throws -> (ChildProcess, UInt16) {
+        let server = try ChildProcess(
+            "sigil-server", program: serverPath,
+            arguments: ["--home", home, "--port", "0", "--failed-auth-burst", "1000000"] + extra,
+            stdoutPath: scratch + "/\(name).stdout", stderrPath: scratch + "/\(name).log")
+        var port: UInt16?
+        _ = ChildProcess.wait(timeout: .seconds(30), interval: .milliseconds(20)) {
+            port = listeningPort(server.stderr())
+            return port != nil || server.hasExited
+        }
+        guard let port, !server.hasExited else {
+            let tail = server.stderrTail()
+            _ = server.stop()
+            throw BenchError("sigil-server did not log its port: \(tail)")
+        }
+        return (server, port)
+    }
+
+    /// `POST /v1/tokens` on `counts.connections` connections for `counts.issueDuration`; then
+    /// tops the created tokens up to `counts.revocations` for the propagation phase.
+    static func issuePhase(
+        port: UInt16, auth: (String, String), counts: Counts, results: inout Results, phase: String
+    ) throws -> (LoadGenerator.Result, [(token: String, guid: String)]) {
+        SigilBench.progress(
+            "server \(phase): POST /v1/tokens on \(counts.connections) connections for \(counts.issueDuration)")
+        let perConnection = (counts.revocations + counts.connections - 1) / counts.connections + 1
+        let issue = LoadGenerator.run(
+            port: port, connections: counts.connections, duration: counts.issueDuration, expect: 201,
+            keepBodies: perConnection
+        ) { connection, n in
+            HTTPConnection.request(
+                "POST", "/v1/tokens", headers: [auth, ("Content-Type", "application/json")],
+                body: Array(
+                    #"{"name":"bench-\#(connection)-\#(n)","audience":"\#(Fixture.audience)","scope":"all"}"#.utf8))
+        }
+        note(issue, phase, into: &results)
+        var tokens: [(token: String, guid: String)] = issue.bodies.compactMap { body in
+            guard let row = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+                let token = row["token"] as? String, let guid = row["guid"] as? String
+            else { return nil }
+            return (token, guid)
+        }
+        let connection = HTTPConnection(port: port)
+        defer { connection.close() }
+        while tokens.count < counts.revocations {
+            let response = try connection.send(
+                HTTPConnection.request(
+                    "POST", "/v1/tokens", headers: [auth, ("Content-Type", "application/json")],
+                    body: Array(#"{"name":"bench-propagation","audience":"\#(Fixture.audience)","scope":"all"}"#.utf8)))
+            guard response.status == 201,
+                let row = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+                let token = row["token"] as? String, let guid = row["guid"] as? String
+            else { throw BenchError("POST /v1/tokens answered \(response.status)") }
+            tokens.append((token, guid))
+        }
+        return (issue, tokens)
     }
 
     /// The port in `sigil-server: listening on http://127.0.0.1:PORT`.
@@ -327,6 +438,19 @@ enum ServerBench {
             "revocation_propagation_p99_ms", results.propagationP99, "ms", "p99 of the same, \(over)")
         report.target(
             "revocation_propagation_p99_ms", "<= 1000 ms", value: results.propagationP99
+        ) { $0 <= 1000 }
+        let pg = results.postgres
+        let overPG = "over \(pg.propagationCount) revocations"
+        report.add(
+            "server_issue_rps_postgres", pg.issueRPS, "/s",
+            "server_issue_rps with the ledger in PostgreSQL (a throwaway local cluster, fsync on)")
+        report.add(
+            "revocation_propagation_p50_ms_postgres", pg.propagationP50, "ms",
+            "revoke sent to replica A -> a watcher pulling from replica B refuses the token, \(overPG)")
+        report.add(
+            "revocation_propagation_p99_ms_postgres", pg.propagationP99, "ms", "p99 of the same, \(overPG)")
+        report.target(
+            "revocation_propagation_p99_ms_postgres", "<= 1000 ms", value: pg.propagationP99
         ) { $0 <= 1000 }
         report.header.append(("server_build", results.build.map(Report.Value.text) ?? .integer(nil)))
         report.notes += results.notes

@@ -13,6 +13,7 @@ struct SigilBench {
         var sigil: String? = ProcessInfo.processInfo.environment["SIGIL_BIN"]
         var skipCLI = false
         var skipServer = false
+        var skipPostgres = false
         var keepScratch = false
         var realtime = false
         /// Run only one loop (`verify`, `load` or `parse`) this many times, for a profiler, then exit.
@@ -26,14 +27,16 @@ struct SigilBench {
     }
 
     static let usage = """
-        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--no-server] [--keep-scratch] [--realtime]
-                           [--profile WHAT N]
+        usage: sigil-bench [--json] [--quick] [--sigil PATH] [--no-cli] [--no-server] [--no-postgres] [--keep-scratch]
+                           [--realtime] [--profile WHAT N]
 
           --json        print one JSON object instead of the table
           --quick       small iteration counts (CI); still >= 5 repetitions per figure
           --sigil PATH  time this sigil binary (default: $SIGIL_BIN, else build the main package's release CLI)
           --no-cli      skip the CLI figures (reported as null)
           --no-server   skip the sigil-server figures (reported as null); see Benchmarks/README.md
+          --no-postgres skip only the server figures on PostgreSQL (a throwaway cluster the run
+                        starts with the system's initdb/pg_ctl; null without them)
           --keep-scratch  keep the CLI's scratch home (100k-token ledger) for profiling
           --realtime    run the single-thread and scaling loops as SCHED_FIFO threads (root), so a
                         busy machine cannot take the cores (one core ~40 s, both ~6 s)
@@ -55,6 +58,7 @@ struct SigilBench {
             case "--quick": options.quick = true
             case "--no-cli": options.skipCLI = true
             case "--no-server": options.skipServer = true
+            case "--no-postgres": options.skipPostgres = true
             case "--keep-scratch": options.keepScratch = true
             case "--realtime": options.realtime = true
             case "--sigil":
