@@ -106,14 +106,16 @@ extension Issuer {
     /// The ledger row is committed before this returns, so a token that was shown is never
     /// missing from the ledger.
     ///
-    /// - Throws: ``IssuerError``: `invalid_input` (labels, audience, window, unknown pairs),
-    ///   `not_found` (no keyring), `lock_busy`, `cannot_write`.
+    /// - Throws: ``IssuerError``: `invalid_input` (labels, audience, window, unknown pairs, a
+    ///   window the audience's lifetime policy refuses), `not_found` (no keyring), `lock_busy`,
+    ///   `cannot_write`.
     public func issue(
         _ request: IssueRequest, by actor: Actor, parent: TokenID? = nil, now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> IssuedToken {
         let (from, to) = try Self.checkRequest(request, now: now)
         let ring = try keyring()
         return try transaction(write: true) {
+            try checkPolicy(audience: request.audience, validFrom: from, validTo: to)
             let scope: Scope
             switch request.scope {
             case .all: scope = .all

@@ -69,6 +69,9 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case windowInPast(validTo: Int64)
         /// The expiry is not after valid-from.
         case windowReversed(validFrom: Int64, validTo: Int64)
+        /// The window is longer than the audience's lifetime policy allows, or never expires
+        /// where the policy does not allow that.
+        case outsidePolicy(LifetimePolicy, validFrom: Int64, validTo: Int64?)
         /// The home folder does not exist.
         case noHome(String)
         /// The home path exists but is not a folder.

@@ -194,22 +194,61 @@ public struct TokenQuery: Sendable, Hashable {
     public var offset: Int
     /// Only tokens of these audiences (an API caller's reach); nil for every audience.
     public var audiences: Set<String>?
+    /// Only tokens whose window their audience's lifetime policy would refuse today (issued
+    /// before the policy, or under a looser one): `sigil list --violating-policy`.
+    public var violatingPolicy: Bool
 
     public init(
         filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
-        audiences: Set<String>? = nil
+        audiences: Set<String>? = nil, violatingPolicy: Bool = false
     ) {
         self.filter = filter
         self.sort = sort
         self.limit = limit
         self.offset = offset
         self.audiences = audiences
+        self.violatingPolicy = violatingPolicy
     }
 }
 
 /// The kinds of change the audit log records.
 public enum AuditAction: String, Sendable, CaseIterable {
-    case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate, compact
+    case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate, compact, policy
+}
+
+/// An audience's cap on the lifetimes of tokens issued for it from now on (`sigil policy set`).
+///
+/// ```swift
+/// let policy = LifetimePolicy(audience: "billing", maxLifetime: 90 * 86_400, allowNeverExpires: false)
+/// assert(policy.allows(validFrom: 0, validTo: 30 * 86_400))
+/// assert(!policy.allows(validFrom: 0, validTo: nil))
+/// ```
+public struct LifetimePolicy: Sendable, Hashable {
+    public var audience: String
+    /// The longest window (valid-to minus valid-from) a new token may have, in seconds.
+    public var maxLifetime: Int64
+    /// Whether a token that never expires may still be issued (the cap then applies to the others).
+    public var allowNeverExpires: Bool
+    /// When it was set (Unix seconds) and by whom.
+    public var setAt: Int64
+    public var setBy: String
+
+    public init(
+        audience: String, maxLifetime: Int64, allowNeverExpires: Bool, setAt: Int64 = 0, setBy: String = ""
+    ) {
+        self.audience = audience
+        self.maxLifetime = maxLifetime
+        self.allowNeverExpires = allowNeverExpires
+        self.setAt = setAt
+        self.setBy = setBy
+    }
+
+    /// Whether a token with this window may be issued under the policy.
+    public func allows(validFrom: Int64, validTo: Int64?) -> Bool {
+        guard let validTo else { return allowNeverExpires }
+        let (lifetime, overflow) = validTo.subtractingReportingOverflow(validFrom)
+        return !overflow && lifetime <= maxLifetime
+    }
 }
 
 /// One entry of the audit log: who did what to which tokens, and when. Never a token or a key.

@@ -33,6 +33,7 @@ struct Sigil: AsyncParsableCommand {
             Init.self, Issue.self, Inspect.self, Verify.self, List.self, Show.self, Edit.self,
             Deactivate.self, Activate.self, Revoke.self, Delete.self,
             Keys.self, CatalogCommand.self, Revocations.self, LedgerCommand.self, Log.self, Scan.self, Expiring.self,
+            PolicyCommand.self,
         ]
     )
 

@@ -75,11 +75,23 @@ struct PostgresStoreTests {
         let issuer = try temp.issuer()
         _ = try issuer.issue(request(), by: alice, now: t0)
         let connection = try PostgresConnection(url: url)
-        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 2)
+        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 3)
         try connection.executeScript("UPDATE schema_version SET version = 99")
         let error = expectIssuerError(.badData) { try temp.issuer(.existing) }
-        #expect(error?.detail == .databaseTooNew(path: issuer.databasePath, found: 99, supported: 2))
+        #expect(error?.detail == .databaseTooNew(path: issuer.databasePath, found: 99, supported: 3))
         #expect(try connection.execute("SELECT count(*) FROM tokens").int64(0, 0) == 1)
+    }
+
+    @Test("A version 2 database (before lifetime policies) is upgraded in place, its tokens kept")
+    func upgradesFromVersion2() throws {
+        let issued = try temp.issuer().issue(request(), by: alice, now: t0)
+        let connection = try PostgresConnection(url: url)
+        try connection.executeScript("DROP TABLE policies; UPDATE schema_version SET version = 2")
+        let reopened = try temp.issuer(.existing)
+        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 3)
+        #expect(try reopened.tokens().map(\.id) == [issued.record.id])
+        _ = try reopened.setPolicy(audience: "billing", maxLifetime: day, allowNeverExpires: false, by: alice, now: t0)
+        #expect(try reopened.tokens(TokenQuery(violatingPolicy: true)).map(\.id) == [issued.record.id])
     }
 
     @Test("Writers on two connections take turns: the second waits for the lock, then lock_busy")
@@ -180,6 +192,8 @@ struct PostgresStoreTests {
         _ = try sqlite.exportRevocationList(by: alice, now: t0 + 3)
         _ = try sqlite.exportRevocationList(by: alice, now: t0 + 4)
 
+        _ = try sqlite.setPolicy(
+            audience: "billing", maxLifetime: 400 * day, allowNeverExpires: true, by: alice, now: t0 + 4)
         let copied = try sqlite.copyLedger(to: url, by: alice, now: t0 + 5)
         #expect(copied.tokens == 2)
         #expect(copied.sequence == 2)
@@ -188,6 +202,8 @@ struct PostgresStoreTests {
         #expect(try postgres.lastExportSequence() == 2)
         #expect(try postgres.latestRevocationList()?.bytes == sqlite.latestRevocationList()?.bytes)
         #expect(try postgres.catalog() == sqlite.catalog())
+        #expect(try postgres.policies() == sqlite.policies())
+        #expect(try postgres.policies().count == 1)
         let events = try postgres.events(AuditQuery(limit: 1_000))
         #expect(Array(events.dropFirst()) == (try sqlite.events(AuditQuery(limit: 1_000))))
         #expect(events.first?.action == .migrate)

@@ -63,6 +63,13 @@ package protocol LedgerStore: AnyObject {
     func hasCatalogEntries() throws -> Bool
     func putCatalogEntry(resource: String, action: String, access: Access) throws
 
+    // Lifetime policies
+    func policies() throws -> [LifetimePolicy]
+    /// Sets an audience's policy, replacing the one it had.
+    func putPolicy(_ policy: LifetimePolicy) throws
+    /// Whether there was a policy to remove.
+    func removePolicy(audience: String) throws -> Bool
+
     // Audit
     func append(_ event: AuditEvent) throws
     func events(_ query: AuditQuery) throws -> [AuditEvent]
@@ -85,6 +92,18 @@ package struct LedgerSnapshot: Sendable {
     package var catalog: [(resource: String, action: String, access: Access)] = []
     package var state: [(key: String, value: Int64)] = []
     package var lists: [(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])] = []
+    package var policies: [LifetimePolicy] = []
 
     package init() {}
+}
+
+extension LedgerStore {
+    /// The `violatingPolicy` filter in SQL both dialects read alike: a policy for the token's
+    /// audience that its window breaks (a NULL difference, for a never-expiring token, is false).
+    static var violatesPolicy: String {
+        """
+        EXISTS (SELECT 1 FROM policies p WHERE p.audience = tokens.audience AND \
+        ((tokens.valid_to IS NULL AND p.allow_never_expires = 0) OR tokens.valid_to - tokens.valid_from > p.max_lifetime))
+        """
+    }
 }

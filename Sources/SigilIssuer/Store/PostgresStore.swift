@@ -21,7 +21,7 @@ package import SigilVerifier
 /// - The database holds no secret: keyrings stay files in each host's home.
 package final class PostgresStore: LedgerStore {
     /// The schema version this build writes. A database with a higher one is refused.
-    package static let schemaVersion = 2
+    package static let schemaVersion = 3
     /// The `LISTEN`/`NOTIFY` channel every change is announced on.
     package static let channel = "sigil_ledger"
     /// Advisory lock keys ("SIGILWR" and "SIGILMG" as numbers): one for writers, one for migrations.
@@ -185,6 +185,16 @@ package final class PostgresStore: LedgerStore {
             issued_at  bigint NOT NULL,
             changes    bigint NOT NULL,
             bytes      bytea NOT NULL
+        );
+        """,
+        // 3: lifetime policies, one per audience (`sigil policy set`).
+        """
+        CREATE TABLE policies (
+            audience            text COLLATE "C" PRIMARY KEY,
+            max_lifetime        bigint NOT NULL CHECK (max_lifetime > 0),
+            allow_never_expires bigint NOT NULL CHECK (allow_never_expires IN (0, 1)),
+            set_at              bigint NOT NULL,
+            set_by              text COLLATE "C" NOT NULL
         );
         """,
     ]
@@ -413,6 +423,7 @@ package final class PostgresStore: LedgerStore {
             let list = audiences.sorted().map { next(.text($0)) }.joined(separator: ", ")
             parts.append(list.isEmpty ? "FALSE" : "audience IN (\(list))")
         }
+        if query.violatingPolicy { parts.append(Self.violatesPolicy) }
         return (parts.joined(separator: " AND "), values)
     }
 
@@ -521,6 +532,38 @@ package final class PostgresStore: LedgerStore {
         }
         out.sort { $0.0 < $1.0 }
         return out
+    }
+
+    // MARK: Lifetime policies
+
+    package func policies() throws -> [LifetimePolicy] {
+        let r = try connection.execute(
+            "SELECT audience, max_lifetime, allow_never_expires, set_at, set_by FROM policies ORDER BY audience")
+        return (0..<r.rowCount).map { row in
+            LifetimePolicy(
+                audience: r.text(row, 0), maxLifetime: r.int64(row, 1), allowNeverExpires: r.int64(row, 2) != 0,
+                setAt: r.int64(row, 3), setBy: r.text(row, 4))
+        }
+    }
+
+    package func putPolicy(_ policy: LifetimePolicy) throws {
+        changed = true
+        try connection.execute(
+            """
+            INSERT INTO policies (audience, max_lifetime, allow_never_expires, set_at, set_by)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT (audience) DO UPDATE SET max_lifetime = excluded.max_lifetime,
+            allow_never_expires = excluded.allow_never_expires, set_at = excluded.set_at, set_by = excluded.set_by
+            """,
+            [
+                .text(policy.audience), .int(policy.maxLifetime), .int(policy.allowNeverExpires ? 1 : 0),
+                .int(policy.setAt), .text(policy.setBy),
+            ])
+    }
+
+    package func removePolicy(audience: String) throws -> Bool {
+        let r = try connection.execute("DELETE FROM policies WHERE audience = $1 RETURNING 1", [.text(audience)])
+        if r.rowCount > 0 { changed = true }
+        return r.rowCount > 0
     }
 
     // MARK: Issuer state
@@ -687,6 +730,7 @@ package final class PostgresStore: LedgerStore {
             guard let access = Access(rawValue: catalog.text(row, 2)) else { continue }
             out.catalog.append((catalog.text(row, 0), catalog.text(row, 1), access))
         }
+        out.policies = try policies()
         let state = try connection.execute("SELECT key, value FROM issuer_state ORDER BY key")
         for row in 0..<state.rowCount { out.state.append((state.text(row, 0), state.int64(row, 1))) }
         let lists = try connection.execute(
@@ -705,7 +749,7 @@ package final class PostgresStore: LedgerStore {
             """
             SELECT NOT EXISTS (SELECT 1 FROM tokens) AND NOT EXISTS (SELECT 1 FROM events)
                 AND NOT EXISTS (SELECT 1 FROM catalog) AND NOT EXISTS (SELECT 1 FROM issuer_state)
-                AND NOT EXISTS (SELECT 1 FROM revocation_lists)
+                AND NOT EXISTS (SELECT 1 FROM revocation_lists) AND NOT EXISTS (SELECT 1 FROM policies)
             """
         ).int64(0, 0) == 1
     }
@@ -737,6 +781,7 @@ package final class PostgresStore: LedgerStore {
             try putCatalogEntry(resource: entry.resource, action: entry.action, access: entry.access)
         }
         for (key, value) in snapshot.state { try setState(key, value) }
+        for policy in snapshot.policies { try putPolicy(policy) }
         for list in snapshot.lists {
             try connection.execute(
                 "INSERT INTO revocation_lists (sequence, issued_at, changes, bytes) VALUES ($1, $2, $3, $4)",

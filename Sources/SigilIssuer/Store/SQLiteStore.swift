@@ -8,7 +8,7 @@ package import SigilVerifier
 /// versioned with `PRAGMA user_version`; migrations are numbered and only go forward.
 package final class SQLiteStore: LedgerStore {
     /// The schema version this build writes. A database with a higher one is refused.
-    package static let schemaVersion = 2
+    package static let schemaVersion = 3
     package static let fileName = "sigil.db"
 
     package let db: SQLiteDatabase
@@ -189,6 +189,16 @@ package final class SQLiteStore: LedgerStore {
             changes    INTEGER NOT NULL,
             bytes      BLOB NOT NULL
         );
+        """,
+        // 3: lifetime policies, one per audience (`sigil policy set`).
+        """
+        CREATE TABLE policies (
+            audience            TEXT PRIMARY KEY,
+            max_lifetime        INTEGER NOT NULL CHECK (max_lifetime > 0),
+            allow_never_expires INTEGER NOT NULL CHECK (allow_never_expires IN (0, 1)),
+            set_at              INTEGER NOT NULL,
+            set_by              TEXT NOT NULL
+        ) WITHOUT ROWID;
         """,
     ]
 
@@ -410,6 +420,7 @@ package final class SQLiteStore: LedgerStore {
             let list = audiences.sorted().map { next(.text($0)) }.joined(separator: ", ")
             parts.append(list.isEmpty ? "0" : "audience IN (\(list))")
         }
+        if query.violatingPolicy { parts.append(Self.violatesPolicy) }
         return (parts.joined(separator: " AND "), values)
     }
 
@@ -570,6 +581,44 @@ package final class SQLiteStore: LedgerStore {
         // Sorted here: walking the GUID index instead would fetch every row by a random lookup.
         out.sort { $0.0 < $1.0 }
         return out
+    }
+
+    // MARK: Lifetime policies
+
+    package func policies() throws -> [LifetimePolicy] {
+        let s = try db.statement(
+            "SELECT audience, max_lifetime, allow_never_expires, set_at, set_by FROM policies ORDER BY audience")
+        defer { s.reset() }
+        var out: [LifetimePolicy] = []
+        while try s.step() {
+            out.append(
+                LifetimePolicy(
+                    audience: s.text(0), maxLifetime: s.int64(1), allowNeverExpires: s.int64(2) != 0,
+                    setAt: s.int64(3), setBy: s.text(4)))
+        }
+        return out
+    }
+
+    package func putPolicy(_ policy: LifetimePolicy) throws {
+        let s = try db.statement(
+            """
+            INSERT INTO policies (audience, max_lifetime, allow_never_expires, set_at, set_by)
+            VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (audience) DO UPDATE SET max_lifetime = excluded.max_lifetime,
+            allow_never_expires = excluded.allow_never_expires, set_at = excluded.set_at, set_by = excluded.set_by
+            """)
+        try s.bind(1, policy.audience)
+        try s.bind(2, policy.maxLifetime)
+        try s.bind(3, Int64(policy.allowNeverExpires ? 1 : 0))
+        try s.bind(4, policy.setAt)
+        try s.bind(5, policy.setBy)
+        try s.run()
+    }
+
+    package func removePolicy(audience: String) throws -> Bool {
+        let s = try db.statement("DELETE FROM policies WHERE audience = ?1")
+        try s.bind(1, audience)
+        try s.run()
+        return try db.integer("SELECT changes()") == 1
     }
 
     // MARK: Issuer state
@@ -768,6 +817,7 @@ extension SQLiteStore {
             guard let access = Access(rawValue: catalog.text(2)) else { continue }
             out.catalog.append((catalog.text(0), catalog.text(1), access))
         }
+        out.policies = try policies()
         let state = try db.statement("SELECT key, value FROM issuer_state ORDER BY key")
         defer { state.reset() }
         while try state.step() { out.state.append((state.text(0), state.int64(1))) }
@@ -811,6 +861,7 @@ extension SQLiteStore {
             try putCatalogEntry(resource: entry.resource, action: entry.action, access: entry.access)
         }
         for (key, value) in snapshot.state { try setState(key, value) }
+        for policy in snapshot.policies { try putPolicy(policy) }
         for list in snapshot.lists {
             try putList(sequence: list.sequence, issuedAt: list.issuedAt, changes: list.changes, bytes: list.bytes)
         }

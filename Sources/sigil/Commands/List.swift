@@ -11,6 +11,7 @@ struct List: AsyncParsableCommand {
               sigil list --status active --sort expires
               sigil list --name deploy --audience billing --json
               sigil list --scope devices.delete
+              sigil list --violating-policy --audience billing
               sigil --server http://127.0.0.1:8080 --token-file admin.token list
             """)
 
@@ -20,16 +21,23 @@ struct List: AsyncParsableCommand {
     @Option(help: "Sort by name, status, created or expires (default created).")
     var sort: TokenSort = .created
 
+    @Flag(
+        help: """
+            Only tokens whose window their audience's lifetime policy would refuse today (issued \
+            before the policy or under a looser one; see: sigil policy show).
+            """)
+    var violatingPolicy = false
+
     func run() async throws {
         try await guardedAsync(json: global.json) {
             if let remote = try RemoteIssuer.open(global) {
                 // The server checks the filters; an empty one is its 400 (exit 64).
-                let tokens = try await remote.tokens(filters, sort: sort)
+                let tokens = try await remote.tokens(filters, sort: sort, violatingPolicy: violatingPolicy)
                 if global.json { return writeTokenList(tokens) }
-                render(tokens, ledgerIsEmpty: filters.isEmpty)
+                render(tokens, ledgerIsEmpty: filters.isEmpty && !violatingPolicy)
                 return
             }
-            let query = TokenQuery(filter: try filters.filter(), sort: sort)
+            let query = TokenQuery(filter: try filters.filter(), sort: sort, violatingPolicy: violatingPolicy)
             let issuer = try Home(global).issuer()
             if global.json {
                 // Hand-written and streamed from the database: 100k tokens in well under a second.
@@ -47,7 +55,8 @@ struct List: AsyncParsableCommand {
         guard !tokens.isEmpty else {
             Console.note(
                 ledgerIsEmpty
-                    ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all" : "No tokens match.")
+                    ? "No tokens yet. Issue one with: sigil issue --name N --audience A --all"
+                    : violatingPolicy ? "No token breaks its audience's lifetime policy." : "No tokens match.")
             return
         }
         let header = ["NAME", "GUID", "AUDIENCE", "SCOPE", "VALID FROM", "EXPIRES", "STATUS", "CREATED BY"]

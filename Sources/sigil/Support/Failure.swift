@@ -209,6 +209,11 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(
             "the window is reversed: expiry \(TimeText.format(to)) is not after valid-from \(TimeText.format(from))",
             reason: "usage")
+    case .outsidePolicy(let policy, _, _):
+        return failure(
+            error.message.replacingOccurrences(
+                of: "(sigil policy set)", with: "(see: sigil policy show --audience \(policy.audience))"),
+            reason: "usage")
     case .noHome(let home):
         return failure(
             "no Sigil home at \(home) (no keyring or ledger). Create one with: sigil --home \(home) init (or check --home / SIGIL_HOME)",

@@ -142,10 +142,13 @@ struct RemoteIssuer: Sendable {
     // MARK: Use cases
 
     /// Every token the filters match that the caller reaches, in `sort` order (all pages).
-    func tokens(_ filters: TokenFilters, sort: TokenSort? = nil) async throws -> [TokenRecord] {
+    func tokens(_ filters: TokenFilters, sort: TokenSort? = nil, violatingPolicy: Bool = false) async throws
+        -> [TokenRecord]
+    {
         let query: [(String, String?)] = [
             ("name", filters.name), ("guid", filters.guid), ("scope", filters.scope),
             ("audience", filters.audience), ("status", filters.status?.rawValue), ("sort", sort?.rawValue),
+            ("violating_policy", violatingPolicy ? "true" : nil),
         ]
         return try await pages("/v1/tokens", query: query, key: "tokens", limit: nil, decode: Self.record)
     }

@@ -110,6 +110,18 @@ extension RevocationsShow: OfflineCommand { static let commandPath = "revocation
 extension Scan: OfflineCommand {
     static let commandPath = "scan"
 }
+extension PolicyShow: IssuerHostCommand {
+    static let commandPath = "policy show"
+    static let needs = "the issuer's home: the API has no policy route yet (a refused issue names the policy)"
+}
+extension PolicySet: IssuerHostCommand {
+    static let commandPath = "policy set"
+    static let needs = "the issuer's home: the API has no route that changes policies"
+}
+extension PolicyClear: IssuerHostCommand {
+    static let commandPath = "policy clear"
+    static let needs = "the issuer's home: the API has no route that changes policies"
+}
 extension Expiring: IssuerHostCommand {
     static let commandPath = "expiring"
     static let needs = "the home's ledger (through the API: sigil list --status active --sort expires)"
