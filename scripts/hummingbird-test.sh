@@ -6,8 +6,10 @@
 # 2. The same with the trait enabled must resolve Hummingbird (so check 1 can fail).
 # 3. swift test in Integrations/HummingbirdTests (a package that enables the trait, like a
 #    service would): the bearer middleware and the revocation follower over real HTTP on
-#    127.0.0.1. Bounded by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800: the first build
-#    compiles Hummingbird and swift-nio).
+#    127.0.0.1, including a real sigil-server process changed through the real sigil CLI
+#    (both built here; scripts/test.sh has built them already in its server stage). Bounded
+#    by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800: the first build compiles Hummingbird
+#    and swift-nio).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SWIFT_BACKTRACE=enable=no
@@ -52,6 +54,11 @@ else
 fi
 [[ $status -eq 0 ]] || exit 1
 
+swift build --package-path Server
+swift build --product sigil
+export SIGIL_SERVER_BIN="$root/Server/.build/debug/sigil-server"
+export SIGIL_BIN="$root/.build/debug/sigil"
+
 set +e
 timeout "${HUMMINGBIRD_TEST_TIMEOUT:-1800}" swift test --package-path Integrations/HummingbirdTests \
     >"$work/test.log" 2>&1
@@ -59,6 +66,6 @@ status=$?
 set -e
 mkdir -p .build
 cp "$work/test.log" .build/hummingbird-test-output.log
-grep -E "Test run with|^✘|recorded an issue|error:|revocation enforced" .build/hummingbird-test-output.log | tail -40
+grep -E "Test run with|^✘|recorded an issue|error:|revocation enforced|revoke enforced|skipped" .build/hummingbird-test-output.log | tail -40
 [[ $status -eq 124 ]] && echo "SigilHummingbird tests did not finish within ${HUMMINGBIRD_TEST_TIMEOUT:-1800} s"
 [[ $status -eq 0 ]] || { echo "SigilHummingbird tests failed (exit $status); log: .build/hummingbird-test-output.log"; exit 1; }

@@ -12,7 +12,7 @@
     /// are answered here (see ``SigilChallenge``); an accepted request reaches the route with
     /// ``SigilRequestContext/token`` set.
     ///
-    /// Give each route group the permission it needs (or use ``Hummingbird/RouterMethods/requiring(_:verifier:)``):
+    /// Give each route group the permission it needs (or call `requiring(_:verifier:)` on the router):
     ///
     /// ```swift
     /// router.group()
