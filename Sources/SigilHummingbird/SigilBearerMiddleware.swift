@@ -17,7 +17,7 @@
     /// ```swift
     /// router.group()
     ///     .add(middleware: SigilBearerMiddleware(verifier: verifier, requiring: .deleteDevice))
-    ///     .delete("devices/:id") { request, context in … }
+    ///     .delete("devices/:id") { _, _ in HTTPResponse.Status.noContent }
     /// ```
     ///
     /// The token itself is never logged or echoed. A refusal is logged at `notice` with its
@@ -132,7 +132,9 @@
         ///
         /// ```swift
         /// router.requiring(.listDevices, verifier: verifier).get("devices") { _, _ in devices.all }
-        /// router.requiring(.deleteDevice, verifier: verifier).delete("devices/:id") { _, context in … }
+        /// router.requiring(.deleteDevice, verifier: verifier).delete("devices/:id") { _, _ in
+        ///     HTTPResponse.Status.noContent
+        /// }
         /// ```
         ///
         /// - Parameters:

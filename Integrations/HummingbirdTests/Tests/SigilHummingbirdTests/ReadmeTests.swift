@@ -30,4 +30,36 @@ struct ReadmeTests {
         #expect(Self.collapsed(file).contains(Self.collapsed(snippet)))
         #expect(snippet.contains("RevocationFollower("))
     }
+
+    @Test("Every usage example in SigilHummingbird's doc comments is compiled in DocExamples.swift")
+    func docCommentExamples() throws {
+        let compiled = Self.collapsed(
+            try Self.text("Integrations/HummingbirdTests/Tests/SigilHummingbirdTests/DocExamples.swift"))
+        let folder = Self.root.appendingPathComponent("Sources/SigilHummingbird")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
+            // BoundedHTTP is internal (a copy of the CLI's); its example is not public usage.
+            $0.hasSuffix(".swift") && $0 != "BoundedHTTP.swift"
+        }
+        var blocks: [(String, String)] = []
+        for file in files.sorted() {
+            var current: [String]? = nil
+            for line in try Self.text("Sources/SigilHummingbird/" + file).split(separator: "\n") {
+                let trimmed = line.drop { $0 == " " }
+                guard trimmed.hasPrefix("///") else { continue }
+                let content = trimmed.dropFirst(3).drop { $0 == " " }
+                if current == nil, content == "```swift" {
+                    current = []
+                } else if let lines = current, content == "```" {
+                    blocks.append((file, lines.joined(separator: "\n")))
+                    current = nil
+                } else if current != nil {
+                    current?.append(String(trimmed.dropFirst(3)))
+                }
+            }
+        }
+        #expect(blocks.count >= 9)
+        for (file, code) in blocks {
+            #expect(compiled.contains(Self.collapsed(code)), "\(file): \(code)")
+        }
+    }
 }
