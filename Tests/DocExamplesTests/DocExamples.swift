@@ -100,3 +100,20 @@ func refusalCode(_ token: String, _ verifier: Verifier) -> String? {
         return error.reason.rawValue  // log this, never the token itself
     }
 }
+
+func revocationListUpdateExample(keyset: Keyset, downloaded: [UInt8]) throws {
+    let held = RevocationListUpdate.Held(
+        bytes: try FileBytes.read(path: "revocations.sgl"),
+        keys: keyset.revocationKeys)
+    let incoming = try RevocationList(verifying: downloaded, keys: keyset.revocationKeys)
+    switch RevocationListUpdate.decide(incoming, over: held) {
+    case .install, .replaceUnverified, .replaceForced: print("install #\(incoming.sequence)")
+    case .unchanged: break
+    default: print("refused")
+    }
+}
+
+func revocationListDecideExample(incoming: RevocationList, inForce: RevocationList) throws {
+    let decision = RevocationListUpdate.decide(incoming, over: .verified(inForce))
+    if let refusal = decision.refusal { throw refusal }
+}

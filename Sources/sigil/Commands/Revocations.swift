@@ -237,43 +237,37 @@ struct RevocationsPull: AsyncParsableCommand {
             return
         }
         let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
-        switch current {
-        case .missing:
+        // The checks live in SigilVerifier, shared with SigilHummingbird's RevocationFollower;
+        // the messages (naming FILE) stay here.
+        switch RevocationListUpdate.decide(incoming, over: current, force: force) {
+        case .install:
             break
-        case .verified(let existing):
-            if incoming.sequence < existing.sequence {
-                throw RevocationListError(
-                    .rollback,
-                    "incoming sequence \(incoming.sequence) < \(existing.sequence) in \(output); kept \(output)"
-                )
-            }
-            if incoming.sequence == existing.sequence {
-                guard incoming.hasSameBytes(as: existing) else {
-                    throw RevocationListError(
-                        .equivocation,
-                        "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
-                    )
-                }
-                finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
-                return
-            }
-        case .unverified(let sequence, let why):
-            if incoming.sequence < sequence && !force {
-                throw CLIFailure(
-                    RevocationsPull.rollbackExit,
-                    "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
-                    reason: "rollback")
-            }
+        case .refuseRollback(let held):
+            throw RevocationListError(
+                .rollback, "incoming sequence \(incoming.sequence) < \(held) in \(output); kept \(output)")
+        case .refuseEquivocation:
+            throw RevocationListError(
+                .equivocation,
+                "sequence \(incoming.sequence) differs from \(output) with the same sequence; kept \(output). Investigate the distribution host."
+            )
+        case .unchanged:
+            finish("unchanged", detail: "sequence \(incoming.sequence) is already in \(output)", list: incoming)
+            return
+        case .refuseUnverifiedRollback(let sequence, let why):
+            throw CLIFailure(
+                RevocationsPull.rollbackExit,
+                "\(output) did not verify with these keys (\(why)), but its header says sequence \(sequence), higher than the incoming \(incoming.sequence): refused as a possible rollback; kept \(output). If \(output) is damaged or from another issuer, re-run with --force to replace it.",
+                reason: "rollback")
+        case .replaceUnverified(let why):
             Console.warning(
                 "\(output) did not verify with these keys (\(why)); replacing it with the verified list #\(incoming.sequence)"
             )
-        case .unknown(let why):
-            guard force else {
-                throw CLIFailure(
-                    RevocationsPull.rollbackExit,
-                    "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
-                    reason: "rollback")
-            }
+        case .refuseUnknown(let why):
+            throw CLIFailure(
+                RevocationsPull.rollbackExit,
+                "cannot tell which sequence \(output) holds (\(why)), so a rollback cannot be ruled out; kept \(output). If \(output) is damaged, re-run with --force to replace it.",
+                reason: "rollback")
+        case .replaceForced(let why):
             Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
         }
         try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
@@ -299,39 +293,20 @@ struct RevocationsPull: AsyncParsableCommand {
         }
     }
 
-    /// What FILE holds now, as far as the rollback check is concerned.
-    enum CurrentList {
-        case missing
-        case verified(RevocationList)
-        /// FILE does not verify, but its header names this sequence.
-        case unverified(sequence: UInt64, why: String)
-        /// FILE cannot be read, or not even its header parses.
-        case unknown(why: String)
-    }
-
     /// Exit code for a refused rollback (docs/CLI.md).
     static let rollbackExit = Exit.code(for: RevocationListError.Reason.rollback)
 
-    private func currentList(keys: [RevocationKey]) -> CurrentList {
+    /// What FILE holds now, as far as the rollback check is concerned.
+    private func currentList(keys: [RevocationKey]) -> RevocationListUpdate.Held {
         // A list in force may be larger than this run's --max-bytes: read it with the default too.
         let limit = max(maxBytes, RevocationList.defaultMaxBytes)
         let bytes: [UInt8]
         do {
             bytes = try FileBytes.read(path: output, maxBytes: limit)
         } catch {
-            return error.errno == ENOENT ? .missing : .unknown(why: "cannot read it: \(error.message)")
+            return error.errno == ENOENT ? .none : .unknown(why: "cannot read it: \(error.message)")
         }
-        let why: String
-        do {
-            return .verified(try RevocationList(verifying: bytes, keys: keys, maxBytes: limit))
-        } catch {
-            why = error.reason.rawValue + (error.detail.isEmpty ? "" : ": \(error.detail)")
-        }
-        if let list = try? RevocationList.parseUnverified(bytes, maxBytes: limit) {
-            return .unverified(sequence: list.sequence, why: why)
-        }
-        if let sequence = Issuer.headerSequence(bytes) { return .unverified(sequence: sequence, why: why) }
-        return .unknown(why: "its header does not parse: \(why)")
+        return RevocationListUpdate.Held(bytes: bytes, keys: keys, maxBytes: limit)
     }
 
     private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {

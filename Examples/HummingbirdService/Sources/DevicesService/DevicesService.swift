@@ -2,6 +2,7 @@ import ArgumentParser
 import Hummingbird
 import Logging
 import NIOCore
+import SigilHummingbird
 import SigilVerifier
 
 /// An example Hummingbird service whose routes are protected by Sigil tokens, verified offline.
@@ -57,9 +58,7 @@ struct DevicesService: AsyncParsableCommand {
         } catch {
             throw StartupError("cannot load the keyset \(self.keyset): \(error)")
         }
-        let store = RevocationStore(keys: keyset.revocationKeys) { event in
-            RevocationReloadService.log(event, to: logger)
-        }
+        let store = RevocationStore(keys: keyset.revocationKeys) { event in Self.log(event, to: logger) }
         // Fail closed: a service that cannot read its revocation list would honour revoked tokens.
         do {
             try store.load(path: revocations)
@@ -67,8 +66,11 @@ struct DevicesService: AsyncParsableCommand {
             throw StartupError("cannot load the revocation list \(revocations): \(error)")
         }
         let verifier = try Verifier(keyset: keyset, revocations: store)
-        let watcher = RevocationWatcher(
-            path: revocations, store: store, interval: .milliseconds(Int64((pollInterval * 1000).rounded())))
+        // SigilHummingbird's follower: each changed file gets every check `sigil revocations pull`
+        // makes before it replaces the list in force. (`server:` long-polls sigil-server instead.)
+        let follower = RevocationFollower(
+            file: revocations, store: store, interval: .milliseconds(Int64((pollInterval * 1000).rounded())),
+            logger: logger)
 
         let router = Self.router(verifier: verifier, devices: .example())
         let hostname = self.hostname
@@ -77,7 +79,7 @@ struct DevicesService: AsyncParsableCommand {
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(hostname, port: port), serverName: "devices-service"),
-            services: [RevocationReloadService(watcher: watcher)],
+            services: [follower],
             onServerRunning: { channel in
                 logger.info(
                     "listening on http://\(hostname):\(channel.localAddress?.port ?? port)",
@@ -87,16 +89,15 @@ struct DevicesService: AsyncParsableCommand {
         try await app.runService()
     }
 
-    /// The routes, each behind a ``BearerTokenMiddleware`` that names the permission it needs.
-    static func router(verifier: Verifier, devices: DeviceStore) -> Router<SigilRequestContext> {
-        let router = Router(context: SigilRequestContext.self)
+    /// The routes, each in a group that names the permission it needs (SigilHummingbird's
+    /// bearer middleware answers refusals per RFC 6750).
+    static func router(verifier: Verifier, devices: DeviceStore) -> Router<BasicSigilRequestContext> {
+        let router = Router(context: BasicSigilRequestContext.self)
 
-        router.group()
-            .add(middleware: BearerTokenMiddleware(verifier: verifier, requiring: .listDevices))
+        router.requiring(.listDevices, verifier: verifier)
             .get("devices") { _, _ in devices.all }
 
-        router.group()
-            .add(middleware: BearerTokenMiddleware(verifier: verifier, requiring: .getDevice))
+        router.requiring(.getDevice, verifier: verifier)
             .get("devices/:id") { _, context in
                 guard let device = devices.device(id: try context.parameters.require("id")) else {
                     throw HTTPError(.notFound)
@@ -104,8 +105,7 @@ struct DevicesService: AsyncParsableCommand {
                 return device
             }
 
-        router.group()
-            .add(middleware: BearerTokenMiddleware(verifier: verifier, requiring: .deleteDevice))
+        router.requiring(.deleteDevice, verifier: verifier)
             .delete("devices/:id") { _, context -> HTTPResponse.Status in
                 let id = try context.parameters.require("id")
                 guard devices.remove(id: id) else { throw HTTPError(.notFound) }
@@ -114,6 +114,26 @@ struct DevicesService: AsyncParsableCommand {
             }
 
         return router
+    }
+}
+
+extension DevicesService {
+    /// Logs what happened to the store (to stderr, through swift-log's default handler).
+    static func log(_ event: RevocationStore.Event, to logger: Logger) {
+        switch event {
+        case .loaded(let sequence, let count):
+            logger.info("revocations loaded", metadata: ["sequence": "\(sequence)", "entries": "\(count)"])
+        case .unchanged(let sequence):
+            logger.debug("revocations unchanged", metadata: ["sequence": "\(sequence)"])
+        case .refused(let error):
+            logger.error(
+                "revocations refused (the list in force, if any, stays)",
+                metadata: ["reason": "\(error.reason.rawValue)", "detail": "\(error.detail)"])
+        case .stale(let sequence, let nextUpdate):
+            logger.warning(
+                "revocations stale: past next_update, still serving",
+                metadata: ["sequence": "\(sequence)", "next_update": "\(nextUpdate)"])
+        }
     }
 }
 

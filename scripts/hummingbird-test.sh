@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# SigilHummingbird: the "Hummingbird" package trait and the integration's own tests.
+#
+# 1. A throwaway package that depends on Sigil's SigilVerifier product only (trait off) must
+#    resolve no Hummingbird and no swift-nio: the claim README's design section makes.
+# 2. The same with the trait enabled must resolve Hummingbird (so check 1 can fail).
+# 3. swift test in Integrations/HummingbirdTests (a package that enables the trait, like a
+#    service would): the bearer middleware and the revocation follower over real HTTP on
+#    127.0.0.1, including a real sigil-server process changed through the real sigil CLI
+#    (both built here; scripts/test.sh has built them already in its server stage). Bounded
+#    by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800: the first build compiles Hummingbird
+#    and swift-nio).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export SWIFT_BACKTRACE=enable=no
+root="$PWD"
+work="$(mktemp -d "${TMPDIR:-/tmp}/sigil-trait.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+consumer() {  # consumer DIR PRODUCT TRAITS
+    mkdir -p "$1/Sources/Consumer"
+    cat >"$1/Package.swift" <<SWIFT
+// swift-tools-version:6.1
+import PackageDescription
+let package = Package(
+    name: "Consumer",
+    dependencies: [.package(name: "Sigil", path: "$root"$3)],
+    targets: [.target(name: "Consumer", dependencies: [.product(name: "$2", package: "Sigil")])]
+)
+SWIFT
+    echo "import $2" >"$1/Sources/Consumer/Consumer.swift"
+}
+
+status=0
+consumer "$work/plain" SigilVerifier ""
+(cd "$work/plain" && swift package resolve >resolve.log 2>&1) || { cat "$work/plain/resolve.log"; exit 1; }
+pins=$(grep -o '"identity" : "[^"]*"' "$work/plain/Package.resolved" 2>/dev/null | cut -d'"' -f4 | tr '\n' ' ' || true)
+checkouts=$(ls "$work/plain/.build/checkouts" 2>/dev/null | tr '\n' ' ' || true)
+if grep -qiE 'hummingbird|swift-nio' <<<"$pins $checkouts"; then
+    echo "FAIL  SigilVerifier alone resolved Hummingbird or NIO: pins [$pins] checkouts [$checkouts]"
+    status=1
+else
+    echo "PASS  SigilVerifier alone (trait off) resolves only: ${pins:-nothing}"
+fi
+
+consumer "$work/traited" SigilHummingbird ', traits: ["Hummingbird"]'
+(cd "$work/traited" && swift package resolve >resolve.log 2>&1) || { cat "$work/traited/resolve.log"; exit 1; }
+if grep -q '"identity" : "hummingbird"' "$work/traited/Package.resolved"; then
+    echo "PASS  with traits: [\"Hummingbird\"] the same dependency resolves hummingbird" \
+        "($(grep -c '"identity"' "$work/traited/Package.resolved") packages)"
+else
+    echo "FAIL  the Hummingbird trait did not resolve hummingbird"
+    status=1
+fi
+[[ $status -eq 0 ]] || exit 1
+
+swift build --package-path Server
+swift build --product sigil
+export SIGIL_SERVER_BIN="$root/Server/.build/debug/sigil-server"
+export SIGIL_BIN="$root/.build/debug/sigil"
+
+set +e
+timeout "${HUMMINGBIRD_TEST_TIMEOUT:-1800}" swift test --package-path Integrations/HummingbirdTests \
+    >"$work/test.log" 2>&1
+status=$?
+set -e
+mkdir -p .build
+cp "$work/test.log" .build/hummingbird-test-output.log
+grep -E "Test run with|^✘|recorded an issue|error:|revocation enforced|revoke enforced|skipped" .build/hummingbird-test-output.log | tail -40
+[[ $status -eq 124 ]] && echo "SigilHummingbird tests did not finish within ${HUMMINGBIRD_TEST_TIMEOUT:-1800} s"
+[[ $status -eq 0 ]] || { echo "SigilHummingbird tests failed (exit $status); log: .build/hummingbird-test-output.log"; exit 1; }
