@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // sigil-server lives in its own package so Hummingbird (and swift-nio, swift-log,
@@ -12,18 +12,20 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "SigilServer",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SigilServer", targets: ["SigilServer"]),
         .executable(name: "sigil-server", targets: ["sigil-server"]),
     ],
     dependencies: [
-        .package(name: "Sigil", path: ".."),
+        // The Hummingbird trait builds SigilHummingbird, for its tests below; sigil-server itself
+        // uses only SigilIssuer and SigilVerifier.
+        .package(name: "Sigil", path: "..", traits: ["Hummingbird"]),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         .target(
@@ -56,6 +58,25 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict),
+        // SigilHummingbird's tests (bearer middleware, revocation follower) live here rather than
+        // in a package of their own so they reuse this package's Hummingbird build: a third cold
+        // build of Hummingbird and swift-nio cost CI 10-15 minutes. They use Sigil as a service
+        // does, with the trait on, and run real servers on 127.0.0.1 (scripts/hummingbird-test.sh).
+        .testTarget(
+            name: "SigilHummingbirdTests",
+            dependencies: [
+                .product(name: "SigilHummingbird", package: "Sigil"),
+                .product(name: "SigilVerifier", package: "Sigil"),
+                // Test-only: mints tokens and signs lists the way the issuer does.
+                .product(name: "SigilIssuer", package: "Sigil"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "IntegrationTests/SigilHummingbirdTests",
             swiftSettings: strict),
     ]
 )

@@ -55,7 +55,7 @@ def console():
     try:
         yield e
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-                  and "401" not in entry["message"] and "403" not in entry["message"]]
+                  and not any(f"status of {code}" in entry["message"] for code in (401, 403, 422))]
         assert not errors, f"the page logged errors: {errors}"
     finally:
         driver.quit()
@@ -252,6 +252,25 @@ def test_past_expiry_is_refused(console):
     assert "in the past" in d.find_element(By.ID, "create-problems").text
     d.find_element(By.CSS_SELECTOR, "input[name=expiry][value=default]").click()
     wait(d, lambda d: d.find_element(By.ID, "create-save").is_enabled())
+
+
+def test_a_window_outside_the_lifetime_policy_is_refused_naming_it(console):
+    console.cli("policy", "set", "--audience", "policed", "--max-lifetime", "30d")
+    d = console.driver
+    d.get(console.url + "#/create")
+    heading(d, "Create token")
+    d.find_element(By.ID, "token-name").send_keys("too long for the policy")
+    d.find_element(By.ID, "token-audience").send_keys("policed")
+    d.find_element(By.CSS_SELECTOR, "input[name=scope-kind][value=all]").click()
+    save = d.find_element(By.ID, "create-save")
+    wait(d, lambda d: save.is_enabled())
+    save.click()  # the default window is a year
+    alert = visible(d, "p.error[role=alert]")
+    wait(d, lambda d: "lifetime policy" in alert.text)
+    assert "audience policed" in alert.text and "at most 30d" in alert.text
+    assert not d.find_elements(By.ID, "new-token"), "no token was shown"
+    assert "too long for the policy" not in console.cli("list").stdout
+    console.cli("policy", "clear", "--audience", "policed")
 
 
 def test_search_filter_and_sort(console):

@@ -74,6 +74,12 @@ public struct ErrorMiddleware: RouterMiddleware {
         case .invalidInput:
             switch error.detail {
             case .sealedField: return APIError(.unprocessableContent, "sealed_field", error.message)
+            case .outsidePolicy(let policy, _, _):
+                var api = APIError(.unprocessableContent, "outside_policy", error.message)
+                api.fields["audience"] = policy.audience
+                api.fields["max_lifetime"] = TimeText.formatDuration(policy.maxLifetime)
+                api.fields["allow_never_expires"] = policy.allowNeverExpires ? "true" : "false"
+                return api
             case .notASelector, .ambiguousPrefix, .emptyFilter: return .badRequest(error.message)
             default: return APIError(.unprocessableContent, "invalid_input", error.message)
             }

@@ -39,6 +39,16 @@ struct QueryValues {
         return n
     }
 
+    /// `true` or `false` exactly; `default` when absent.
+    func bool(_ name: String, default value: Bool = false) throws -> Bool {
+        guard let text = try string(name) else { return value }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw APIError.badRequest("\(name) must be true or false")
+        }
+    }
+
     /// A value of a `RawRepresentable` enum (status, sort, action).
     func choice<T: RawRepresentable & CaseIterable>(_ name: String, _ type: T.Type) throws -> T?
     where T.RawValue == String {

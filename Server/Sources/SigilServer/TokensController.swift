@@ -51,8 +51,11 @@ public struct TokensController: Sendable {
         let sort = try q.choice("sort", TokenSort.self) ?? .created
         let limit = try q.int("limit", in: 1...Self.maxPage, default: 100)
         let offset = try q.cursor()
+        let violating = try q.bool("violating_policy")
         let rows = try await issuer.run { issuer in
-            try issuer.tokens(TokenQuery(filter: filter, sort: sort, limit: limit + 1, offset: offset), as: caller)
+            try issuer.tokens(
+                TokenQuery(filter: filter, sort: sort, limit: limit + 1, offset: offset, violatingPolicy: violating),
+                as: caller)
         }
         let page = rows.prefix(limit)
         let next: Any = rows.count > limit ? String(offset + limit) : NSNull()

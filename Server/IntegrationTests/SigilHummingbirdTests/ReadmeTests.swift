@@ -6,7 +6,7 @@ import Testing
 @Suite("SigilHummingbird documentation")
 struct ReadmeTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
 
     static func text(_ relativePath: String) throws -> String {
         try String(contentsOf: root.appendingPathComponent(relativePath), encoding: .utf8)
@@ -26,7 +26,7 @@ struct ReadmeTests {
         let second = try #require(afterFirst.range(of: "```swift\n"))
         let close = try #require(afterFirst[second.upperBound...].range(of: "\n```\n"))
         let snippet = afterFirst[second.upperBound..<close.lowerBound]
-        let file = try Self.text("Integrations/HummingbirdTests/Tests/SigilHummingbirdTests/ReadmeHummingbird.swift")
+        let file = try Self.text("Server/IntegrationTests/SigilHummingbirdTests/ReadmeHummingbird.swift")
         #expect(Self.collapsed(file).contains(Self.collapsed(snippet)))
         #expect(snippet.contains("RevocationFollower("))
     }
@@ -34,7 +34,7 @@ struct ReadmeTests {
     @Test("Every usage example in SigilHummingbird's doc comments is compiled in DocExamples.swift")
     func docCommentExamples() throws {
         let compiled = Self.collapsed(
-            try Self.text("Integrations/HummingbirdTests/Tests/SigilHummingbirdTests/DocExamples.swift"))
+            try Self.text("Server/IntegrationTests/SigilHummingbirdTests/DocExamples.swift"))
         let folder = Self.root.appendingPathComponent("Sources/SigilHummingbird")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
             // BoundedHTTP is internal (a copy of the CLI's); its example is not public usage.
