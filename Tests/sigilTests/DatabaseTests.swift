@@ -57,6 +57,19 @@ struct DatabaseTests {
         box.checkHygiene()
     }
 
+    @Test("With a PostgreSQL ledger, a missing home says to copy the first host's keyring (66), by flag or env")
+    func postgresWithoutHome() async throws {
+        let box = try Sandbox()
+        let url = "postgres://sigil@127.0.0.1:9/sigil"
+        let byFlag = try await box.run("--home", box.path("second-host"), "--database", url, "list")
+        #expect(byFlag.exitCode == 66, "\(byFlag)")
+        #expect(byFlag.stderr.contains("copy keyring.json from the first host"))
+        let byEnv = try await box.run(["--home", box.path("second-host"), "list"], env: ["SIGIL_DATABASE": url])
+        #expect(byEnv.exitCode == 66 && byEnv.stderr.contains("copy keyring.json"), "\(byEnv)")
+        let sqlite = try await box.run("--home", box.path("second-host"), "list")
+        #expect(sqlite.exitCode == 66 && sqlite.stderr.contains("init") && !sqlite.stderr.contains("keyring.json"))
+    }
+
     @Test("A database from a newer Sigil (user_version 99) is refused (65) naming both versions")
     func newerSchema() async throws {
         let (box, _) = try await Self.populated()

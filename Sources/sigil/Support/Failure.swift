@@ -215,6 +215,16 @@ func render(_ error: IssuerError) -> CLIFailure {
                 of: "(sigil policy set)", with: "(see: sigil policy show --audience \(policy.audience))"),
             reason: "usage")
     case .noHome(let home):
+        // With the ledger in PostgreSQL the home holds only the keyring: a second host needs a
+        // copy of the first one's, not a new one (init would make a keyring nobody else has).
+        let database =
+            CommandLine.arguments.drop { $0 != "--database" }.dropFirst().first
+            ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"] ?? ""
+        if database.lowercased().hasPrefix("postgres") {
+            return failure(
+                "no Sigil home at \(home): with a PostgreSQL ledger the home holds the keyring. On a new host, copy keyring.json from the first host into \(home) (mode 0600); on the first host, run: sigil --home \(home) --database URL init",
+                reason: "not_found")
+        }
         return failure(
             "no Sigil home at \(home) (no keyring or ledger). Create one with: sigil --home \(home) init (or check --home / SIGIL_HOME)",
             reason: "not_found")
