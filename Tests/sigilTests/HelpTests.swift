@@ -9,6 +9,7 @@ struct HelpTests {
         ["revoke"], ["delete"], ["keys"], ["keys", "list"], ["keys", "add"], ["keys", "promote"], ["keys", "retire"],
         ["keys", "rotate"], ["keys", "export"], ["catalog"], ["catalog", "show"], ["catalog", "add"], ["revocations"],
         ["revocations", "export"], ["revocations", "pull"], ["revocations", "show"], ["ledger"], ["ledger", "compact"],
+        ["policy"], ["policy", "set"], ["policy", "show"], ["policy", "clear"],
     ]
 
     @Test("--help exits 0, prints usage on stdout and touches no home", arguments: commands)
