@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.0
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -15,40 +15,17 @@ let package = Package(
         .library(name: "SigilVerifier", targets: ["SigilVerifier"]),
         .library(name: "SigilIssuer", targets: ["SigilIssuer"]),
         .executable(name: "sigil", targets: ["sigil"]),
-        // Bearer middleware and revocation follower for Hummingbird 2 services. Empty unless the
-        // package is used with the "Hummingbird" trait (README, "Services").
-        .library(name: "SigilHummingbird", targets: ["SigilHummingbird"]),
     ],
-    // Off by default: a package that does not enable it resolves none of the trait-guarded
-    // dependencies below (README, Design: measured with Swift 6.3.1).
-    traits: [
-        .trait(name: "Hummingbird", description: "Builds SigilHummingbird (pulls in Hummingbird 2 and swift-nio)."),
-        .default(enabledTraits: []),
-    ],
+    // Only the CLI's argument parser: Hummingbird and everything of a server stay in Server/
+    // (SigilHummingbird included), so a service depending on SigilVerifier resolves none of it.
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // Used only under the "Hummingbird" trait, by SigilHummingbird.
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(
             name: "COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
-        // Every source is inside `#if Hummingbird`: without the trait this is an empty module.
-        .target(
-            name: "SigilHummingbird",
-            dependencies: [
-                "SigilVerifier",
-                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Hummingbird"])),
-                .product(name: "Logging", package: "swift-log", condition: .when(traits: ["Hummingbird"])),
-                .product(
-                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
-                    condition: .when(traits: ["Hummingbird"])),
-            ],
-            swiftSettings: strict),
         // Issuer-only crypto (HKDF, Ed25519 signing, RAND_bytes): the verifier never links it.
         .target(name: "SigilIssuerCrypto", dependencies: ["COpenSSL", "SigilVerifier"], swiftSettings: strict),
         // The ledger's database: the system's libsqlite3 (libsqlite3-dev), no Swift package.

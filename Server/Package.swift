@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.0
 import PackageDescription
 
 // sigil-server lives in its own package so Hummingbird (and swift-nio, swift-log,
@@ -15,11 +15,13 @@ let package = Package(
     products: [
         .library(name: "SigilServer", targets: ["SigilServer"]),
         .executable(name: "sigil-server", targets: ["sigil-server"]),
+        // For Hummingbird 2 services: bearer middleware, request context, per-route permission and
+        // the revocation follower. Here, not in the root package, so that a service depending on
+        // SigilVerifier alone never resolves Hummingbird (README, "Services").
+        .library(name: "SigilHummingbird", targets: ["SigilHummingbird"]),
     ],
     dependencies: [
-        // The Hummingbird trait builds SigilHummingbird, for its tests below; sigil-server itself
-        // uses only SigilIssuer and SigilVerifier.
-        .package(name: "Sigil", path: "..", traits: ["Hummingbird"]),
+        .package(name: "Sigil", path: ".."),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.60.0"),
@@ -28,6 +30,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
+        // What a service links besides SigilVerifier: never SigilIssuer or SigilServer.
+        .target(
+            name: "SigilHummingbird",
+            dependencies: [
+                .product(name: "SigilVerifier", package: "Sigil"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "SigilServer",
             dependencies: [
@@ -59,14 +71,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
-        // SigilHummingbird's tests (bearer middleware, revocation follower) live here rather than
-        // in a package of their own so they reuse this package's Hummingbird build: a third cold
-        // build of Hummingbird and swift-nio cost CI 10-15 minutes. They use Sigil as a service
-        // does, with the trait on, and run real servers on 127.0.0.1 (scripts/hummingbird-test.sh).
+        // SigilHummingbird's tests (bearer middleware, revocation follower) with real servers on
+        // 127.0.0.1 (scripts/hummingbird-test.sh).
         .testTarget(
             name: "SigilHummingbirdTests",
             dependencies: [
-                .product(name: "SigilHummingbird", package: "Sigil"),
+                "SigilHummingbird",
                 .product(name: "SigilVerifier", package: "Sigil"),
                 // Test-only: mints tokens and signs lists the way the issuer does.
                 .product(name: "SigilIssuer", package: "Sigil"),

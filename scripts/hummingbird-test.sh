@@ -1,15 +1,13 @@
 #!/usr/bin/env bash
-# SigilHummingbird: the "Hummingbird" package trait and the integration's own tests.
+# SigilHummingbird (a product of Server/): the resolution rule and its tests.
 #
-# 1. A throwaway package that depends on Sigil's SigilVerifier product only (trait off) must
-#    resolve no Hummingbird and no swift-nio: the claim README's design section makes.
-# 2. The same with the trait enabled must resolve Hummingbird (so check 1 can fail).
-# 3. swift test --filter SigilHummingbirdTests in Server/ (a package that enables the trait, like
-#    a service would, and whose Hummingbird build the tests reuse): the bearer middleware and the revocation follower over real HTTP on
-#    127.0.0.1, including a real sigil-server process changed through the real sigil CLI
-#    (both built here; scripts/test.sh has built them already in its server stage). Bounded
-#    by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800: the first build compiles Hummingbird
-#    and swift-nio).
+# 1. A throwaway package that depends on Sigil's SigilVerifier product only must resolve no
+#    Hummingbird and no swift-nio: the root package names no server package (README, Design).
+# 2. The same with Server/'s SigilHummingbird product must resolve Hummingbird (so check 1 can fail).
+# 3. swift test --filter SigilHummingbirdTests in Server/: the bearer middleware and the
+#    revocation follower over real HTTP on 127.0.0.1, including a real sigil-server process
+#    changed through the real sigil CLI (both built here; scripts/test.sh has built them
+#    already in its server stage). Bounded by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SWIFT_BACKTRACE=enable=no
@@ -17,22 +15,26 @@ root="$PWD"
 work="$(mktemp -d "${TMPDIR:-/tmp}/sigil-trait.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-consumer() {  # consumer DIR PRODUCT TRAITS
+consumer() {  # consumer DIR PRODUCT PACKAGE-NAME PACKAGE-PATH
     mkdir -p "$1/Sources/Consumer"
     cat >"$1/Package.swift" <<SWIFT
-// swift-tools-version:6.1
+// swift-tools-version:6.0
 import PackageDescription
 let package = Package(
     name: "Consumer",
-    dependencies: [.package(name: "Sigil", path: "$root"$3)],
-    targets: [.target(name: "Consumer", dependencies: [.product(name: "$2", package: "Sigil")])]
+    dependencies: [.package(name: "$3", path: "$4")],
+    targets: [.target(name: "Consumer", dependencies: [.product(name: "$2", package: "$3")])]
 )
 SWIFT
     echo "import $2" >"$1/Sources/Consumer/Consumer.swift"
 }
 
 status=0
-consumer "$work/plain" SigilVerifier ""
+if grep -iE '\.package\(' Package.swift | grep -qiE 'hummingbird|swift-nio|swift-log|service-lifecycle|postgres-nio'; then
+    echo "FAIL  the root Package.swift names a server package; keep it in Server/"
+    status=1
+fi
+consumer "$work/plain" SigilVerifier Sigil "$root"
 (cd "$work/plain" && swift package resolve >resolve.log 2>&1) || { cat "$work/plain/resolve.log"; exit 1; }
 pins=$(grep -o '"identity" : "[^"]*"' "$work/plain/Package.resolved" 2>/dev/null | cut -d'"' -f4 | tr '\n' ' ' || true)
 checkouts=$(ls "$work/plain/.build/checkouts" 2>/dev/null | tr '\n' ' ' || true)
@@ -40,16 +42,16 @@ if grep -qiE 'hummingbird|swift-nio' <<<"$pins $checkouts"; then
     echo "FAIL  SigilVerifier alone resolved Hummingbird or NIO: pins [$pins] checkouts [$checkouts]"
     status=1
 else
-    echo "PASS  SigilVerifier alone (trait off) resolves only: ${pins:-nothing}"
+    echo "PASS  SigilVerifier alone resolves only: ${pins:-nothing}"
 fi
 
-consumer "$work/traited" SigilHummingbird ', traits: ["Hummingbird"]'
-(cd "$work/traited" && swift package resolve >resolve.log 2>&1) || { cat "$work/traited/resolve.log"; exit 1; }
-if grep -q '"identity" : "hummingbird"' "$work/traited/Package.resolved"; then
-    echo "PASS  with traits: [\"Hummingbird\"] the same dependency resolves hummingbird" \
-        "($(grep -c '"identity"' "$work/traited/Package.resolved") packages)"
+consumer "$work/service" SigilHummingbird SigilServer "$root/Server"
+(cd "$work/service" && swift package resolve >resolve.log 2>&1) || { cat "$work/service/resolve.log"; exit 1; }
+if grep -q '"identity" : "hummingbird"' "$work/service/Package.resolved"; then
+    echo "PASS  SigilHummingbird from Server/ resolves hummingbird" \
+        "($(grep -c '"identity"' "$work/service/Package.resolved") packages)"
 else
-    echo "FAIL  the Hummingbird trait did not resolve hummingbird"
+    echo "FAIL  SigilHummingbird did not resolve hummingbird"
     status=1
 fi
 [[ $status -eq 0 ]] || exit 1

@@ -6,7 +6,7 @@
 #   scripts/test.sh --skip-swift-test   everything but swift test (.ci/run runs that itself first)
 #
 # Stages: import rules; swift build + swift test (unit, vectors, end-to-end CLI, hostile input,
-# crash safety, secret hygiene); the Python interop verifier; SigilHummingbird (the trait check,
+# crash safety, secret hygiene); the Python interop verifier; SigilHummingbird (the resolution check,
 # its tests over real HTTP; scripts/hummingbird-test.sh); the Hummingbird example against
 # real HTTP; the PostgreSQL store on a throwaway cluster (scripts/postgres-test.sh); the
 # concurrent verify-while-reload tests under ThreadSanitizer; sigil-bench --quick
@@ -47,7 +47,7 @@ bash scripts/server-test.sh
 stage "PostgreSQL: a throwaway cluster, the use-case and store tests on it, two server replicas"
 bash scripts/postgres-test.sh
 
-stage "SigilHummingbird: the trait keeps Hummingbird out; middleware and follower over real HTTP"
+stage "SigilHummingbird: the root package resolves no Hummingbird; middleware and follower over real HTTP"
 bash scripts/hummingbird-test.sh
 
 stage "Hummingbird example: real HTTP requests against a Sigil-protected service"

@@ -35,7 +35,7 @@ struct ReadmeTests {
     func docCommentExamples() throws {
         let compiled = Self.collapsed(
             try Self.text("Server/IntegrationTests/SigilHummingbirdTests/DocExamples.swift"))
-        let folder = Self.root.appendingPathComponent("Sources/SigilHummingbird")
+        let folder = Self.root.appendingPathComponent("Server/Sources/SigilHummingbird")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
             // BoundedHTTP is internal (a copy of the CLI's); its example is not public usage.
             $0.hasSuffix(".swift") && $0 != "BoundedHTTP.swift"
@@ -43,7 +43,7 @@ struct ReadmeTests {
         var blocks: [(String, String)] = []
         for file in files.sorted() {
             var current: [String]? = nil
-            for line in try Self.text("Sources/SigilHummingbird/" + file).split(separator: "\n") {
+            for line in try Self.text("Server/Sources/SigilHummingbird/" + file).split(separator: "\n") {
                 let trimmed = line.drop { $0 == " " }
                 guard trimmed.hasPrefix("///") else { continue }
                 let content = trimmed.dropFirst(3).drop { $0 == " " }
