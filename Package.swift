@@ -15,6 +15,9 @@ let package = Package(
         .library(name: "SigilVerifier", targets: ["SigilVerifier"]),
         .library(name: "SigilIssuer", targets: ["SigilIssuer"]),
         .executable(name: "sigil", targets: ["sigil"]),
+        // A bounded HTTP fetch (size and total time) over FoundationNetworking: the CLI's pull and
+        // remote mode, and Server/'s SigilHummingbird follower share it.
+        .library(name: "SigilFetch", targets: ["SigilFetch"]),
     ],
     // Only the CLI's argument parser: Hummingbird and everything of a server stay in Server/
     // (SigilHummingbird included), so a service depending on SigilVerifier resolves none of it.
@@ -26,6 +29,7 @@ let package = Package(
             name: "COpenSSL", pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         .target(name: "SigilVerifier", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(name: "SigilFetch", swiftSettings: strict),
         // Issuer-only crypto (HKDF, Ed25519 signing, RAND_bytes): the verifier never links it.
         .target(name: "SigilIssuerCrypto", dependencies: ["COpenSSL", "SigilVerifier"], swiftSettings: strict),
         // The ledger's database: the system's libsqlite3 (libsqlite3-dev), no Swift package.
@@ -41,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "sigil",
             dependencies: [
-                "SigilIssuer", "SigilVerifier",
+                "SigilIssuer", "SigilVerifier", "SigilFetch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -35,6 +35,7 @@ let package = Package(
             name: "SigilHummingbird",
             dependencies: [
                 .product(name: "SigilVerifier", package: "Sigil"),
+                .product(name: "SigilFetch", package: "Sigil"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import SigilFetch
 public import SigilVerifier
 
 #if canImport(FoundationNetworking)

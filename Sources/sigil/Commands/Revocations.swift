@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilFetch
 import SigilIssuer
 import SigilVerifier
 

@@ -1,4 +1,5 @@
 import Foundation
+import SigilFetch
 import SigilIssuer
 import SigilVerifier
 

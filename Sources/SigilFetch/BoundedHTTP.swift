@@ -1,12 +1,13 @@
-import Foundation
+public import Foundation
 import Synchronization
 
 #if canImport(FoundationNetworking)
-    import FoundationNetworking
+    public import FoundationNetworking
 #endif
 
 /// One HTTP request that never holds more than `maxBytes + 1` bytes of body and never runs
-/// longer than `timeout` seconds: `revocations pull` and remote mode (`--server`) both use it.
+/// longer than `timeout` seconds: `sigil revocations pull`, the CLI's remote mode (`--server`) and
+/// SigilHummingbird's `RevocationFollower` all use it.
 ///
 /// FoundationNetworking on Linux has no `URLSession.bytes(for:)`, and `data(for:)` buffers
 /// the whole body before anyone can look at its size, so this is a data delegate: a declared
@@ -24,8 +25,8 @@ import Synchronization
 /// ```
 ///
 /// `Sendable`: every mutable field lives in `state`, behind a `Mutex`.
-final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
-    enum Outcome: Sendable {
+public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
+    public enum Outcome: Sendable {
         /// The answer; `body` is empty for a status `readsBody` declined.
         case response(HTTPURLResponse, body: [UInt8])
         /// The body is larger than `maxBytes`: `declared` is the `Content-Length` that said
@@ -46,16 +47,16 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         var continuation: CheckedContinuation<Outcome, Never>?
     }
 
-    let maxBytes: Int
-    let timeout: Int
+    public let maxBytes: Int
+    public let timeout: Int
     /// False to stop at a 3xx answer instead of following it: a bearer token must go to the
     /// URL the user named and nowhere else.
-    let followsRedirects: Bool
+    public let followsRedirects: Bool
     /// Which statuses are worth reading the body of; the others end at their headers.
-    let readsBody: @Sendable (Int) -> Bool
+    public let readsBody: @Sendable (Int) -> Bool
     private let state = Mutex(State())
 
-    init(
+    public init(
         maxBytes: Int, timeout: Int, followsRedirects: Bool = true,
         readsBody: @escaping @Sendable (Int) -> Bool = { _ in true }
     ) {
@@ -66,7 +67,7 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
     }
 
     /// Runs `request` and returns how it ended. Call once per instance.
-    func run(_ request: URLRequest) async -> Outcome {
+    public func run(_ request: URLRequest) async -> Outcome {
         let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
         // Not inline, for the reason given in `finish`; the process usually exits first.
         defer { DispatchQueue.global().async { session.invalidateAndCancel() } }
@@ -107,7 +108,7 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         if let task { DispatchQueue.global().async { task.cancel() } }
     }
 
-    func urlSession(
+    public func urlSession(
         _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
         newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
     ) {
@@ -115,7 +116,7 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         completionHandler(followsRedirects ? request : nil)
     }
 
-    func urlSession(
+    public func urlSession(
         _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
         completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
     ) {
@@ -135,7 +136,7 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         completionHandler(.allow)
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+    public func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
         let over = state.withLock { state -> Bool in
             guard state.outcome == nil else { return false }
             // Keep at most maxBytes + 1 bytes: one more than allowed proves the body too large.
@@ -146,7 +147,7 @@ final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         if over { finish(.tooLarge(declared: nil), dataTask) }
     }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+    public func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
         if let error { return finish(.failed(error.localizedDescription), task) }
         let (body, response) = state.withLock { ($0.body, $0.response) }
         guard let response else { return finish(.notHTTP, task) }
