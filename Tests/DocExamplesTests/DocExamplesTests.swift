@@ -69,6 +69,16 @@ struct DocExamplesTests {
         #expect(snippet + "\n" == file)
     }
 
+    /// Issue #21: README had grown to 504 lines of history and contradicted itself. Design goes to
+    /// docs/DESIGN.md, dated figures to Benchmarks/README.md, fixes to docs/SECURITY.md.
+    @Test("README stays short: at most 200 lines", .bug("#21"))
+    func readmeIsShort() throws {
+        let lines = try Self.text("README.md").split(separator: "\n", omittingEmptySubsequences: false)
+        // A file ending in a newline splits into one empty last element, which is no line.
+        let count = lines.last == "" ? lines.count - 1 : lines.count
+        #expect(count <= 200, "README.md has \(count) lines; move detail to docs/ (DESIGN.md, CLI.md, API.md)")
+    }
+
     @Test("README's snippet refuses to start without its keyset and names the path")
     func readmeStartNeedsKeyset() throws {
         try #require(!FileManager.default.fileExists(atPath: "/etc/billing/keyset.json"))
