@@ -36,7 +36,7 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
         // The shared ledger for several issuer hosts: the system's libpq (libpq-dev), no Swift
-        // package, so the CLI and sigil-server share one store layer (README, Design).
+        // package, so the CLI and sigil-server share one store layer (docs/DESIGN.md).
         .systemLibrary(
             name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
         .target(

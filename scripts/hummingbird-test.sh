@@ -2,7 +2,7 @@
 # SigilHummingbird (a product of Server/): the resolution rule and its tests.
 #
 # 1. A throwaway package that depends on Sigil's SigilVerifier product only must resolve no
-#    Hummingbird and no swift-nio: the root package names no server package (README, Design).
+#    Hummingbird and no swift-nio: the root package names no server package (docs/DESIGN.md).
 # 2. The same with Server/'s SigilHummingbird product must resolve Hummingbird (so check 1 can fail).
 # 3. swift test --filter SigilHummingbirdTests in Server/: the bearer middleware and the
 #    revocation follower over real HTTP on 127.0.0.1, including a real sigil-server process

@@ -76,7 +76,7 @@ package enum OpenSSL {
 /// each ``authenticate(_:into:)`` copies them onto the stack and finishes the two hashes
 /// there (`SHA256_Update`, `SHA256_Final`), so threads share only read-only memory. The
 /// EVP_MAC path this replaced allocated twice per MAC inside OpenSSL 3.0 and needed a pool
-/// of per-thread contexts; the figures that decided it are in README ("Hot path").
+/// of per-thread contexts; docs/DESIGN.md ("Hot path") says why, Benchmarks/README.md has the figures.
 package final class KeyedHMAC: @unchecked Sendable {
     // @unchecked: `states` (inner at 0, outer at 1) is written only in init and wiped and
     // freed only in deinit; calls only read it. The states are as secret as the key.
