@@ -17,7 +17,7 @@ let package = Package(
         .executable(name: "sigil-server", targets: ["sigil-server"]),
         // For Hummingbird 2 services: bearer middleware, request context, per-route permission and
         // the revocation follower. Here, not in the root package, so that a service depending on
-        // SigilVerifier alone never resolves Hummingbird (README, "Services").
+        // SigilVerifier alone never resolves Hummingbird (docs/DESIGN.md).
         .library(name: "SigilHummingbird", targets: ["SigilHummingbird"]),
     ],
     dependencies: [
