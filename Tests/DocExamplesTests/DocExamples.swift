@@ -117,3 +117,16 @@ func revocationListDecideExample(incoming: RevocationList, inForce: RevocationLi
     let decision = RevocationListUpdate.decide(incoming, over: .verified(inForce))
     if let refusal = decision.refusal { throw refusal }
 }
+
+func ipAddressExample() -> (Bool, Bool, String?) {
+    let local = IPAddress.isLoopback(host: "127.0.0.1")  // true
+    let named = IPAddress.isLoopback(host: "127.0.0.1.evil.example")  // false
+    let key = IPAddress("2001:db8::7")?.limitKey  // "2001:db8:0:0::/64"
+    return (local, named, key)
+}
+
+func ipAddressRangeExample() -> Bool? {
+    let proxies = IPAddressRange("10.0.0.0/8")
+    let inside = IPAddress("10.1.2.3").map { proxies?.contains($0) == true }  // true
+    return inside
+}

@@ -84,7 +84,7 @@ struct RemoteIssuer: Sendable {
         guard parts.query == nil, parts.fragment == nil else {
             throw CLIFailure.usage("--server takes the server's base URL \(example), without ? or #")
         }
-        if scheme == "http", !isLoopback(host) {
+        if scheme == "http", !IPAddress.isLoopback(host: host) {
             Console.warning(
                 "--server \(Terminal.safe(url)) is plain http to another host: the token crosses the network in clear text. Use https (a TLS proxy in front of sigil-server; docs/API.md)."
             )
@@ -92,11 +92,6 @@ struct RemoteIssuer: Sendable {
         var text = url
         while text.hasSuffix("/") { text.removeLast() }
         return text
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return h == "localhost" || h == "::1" || h.hasPrefix("127.")
     }
 
     /// `SIGIL_SERVER_TIMEOUT`: seconds, 1-3600, default 30.
