@@ -116,10 +116,7 @@ extension Issuer {
         var revoked = 0
         for report in reports {
             guard let id = try? verifiedID(report.token) else { continue }
-            var location = report.location
-            if location.utf8.count > Self.maxLeakLocationBytes {
-                location = String(decoding: location.utf8.prefix(Self.maxLeakLocationBytes), as: UTF8.self)
-            }
+            let location = Self.leakLocation(report.location)
             do {
                 let result = try change(
                     .revoke, [id], by: actor, details: [("location", location), ("source", "leak_report")], now: now)
@@ -129,6 +126,33 @@ extension Issuer {
             }
         }
         return revoked
+    }
+
+    /// A reported `location` as the audit log keeps it: every control, format or separator
+    /// character (general categories Cc, Cf, Zl, Zp: bidi overrides such as U+202E, zero-width
+    /// spaces and joiners, U+FEFF, line breaks) written as `\u{202E}`, so nothing in the text
+    /// can reorder or hide what a reader of the audit log sees, then cut to
+    /// ``maxLeakLocationBytes`` on a character boundary.
+    ///
+    /// ```swift
+    /// Issuer.leakLocation("https://git.example/\u{202E}txt.exe")  // "https://git.example/\\u{202E}txt.exe"
+    /// ```
+    public static func leakLocation(_ text: String) -> String {
+        var out = ""
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            let piece: String
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned, .privateUse:
+                piece = "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default:
+                piece = String(scalar)
+            }
+            bytes += piece.utf8.count
+            guard bytes <= maxLeakLocationBytes else { break }
+            out += piece
+        }
+        return out
     }
 
     private func verifiedID(_ text: String) throws(IssuerError) -> TokenID {
