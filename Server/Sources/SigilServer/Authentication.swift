@@ -11,8 +11,12 @@ import Synchronization
 /// right now, so a token revoked a moment ago (through the API or the CLI) is refused on its
 /// next request. What the caller may then do is the library's business (`Issuer.…(as:)`).
 ///
-/// Failed authentications cost the peer address a token from ``FailedAuthLimiter``; when its
-/// bucket is empty, the request is answered 429 before the token is even looked at.
+/// Credentials are checked first and only failures meet ``FailedAuthLimiter``: a failure costs
+/// the client (``ServerContext/client``) a try, and once its bucket is empty a failure is
+/// answered 429 instead of 401. A token that authenticates (or a live session) is never
+/// refused by the limit, so nobody can lock the right callers out by sending wrong tokens from
+/// their address (every client of a proxy shares one). Checking first is cheap where it
+/// matters: a malformed or forged token fails on its MAC, before the ledger is read.
 /// The token is never logged: a refusal logs its reason code, a success the caller's GUID.
 ///
 /// Without an `Authorization` header, a console session cookie (``SessionStore``) stands in:
@@ -34,7 +38,6 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        try limiter.refuseIfExhausted(context.peer)
         let token: String
         var sessionID: String?
         let credentials = Self.credentials(in: request.headers)
@@ -42,14 +45,15 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             do {
                 token = try sessions.token(for: request, sessionID: id)
             } catch let error as APIError {
-                if error.status == .unauthorized { limiter.recordFailure(context.peer) }
+                // A guessed session ID costs like a guessed token; a CSRF failure (403) does not.
+                if error.status == .unauthorized { try limiter.chargeFailure(context.client) }
                 throw error
             }
             sessionID = id
         } else {
             switch credentials {
             case .absent:
-                limiter.recordFailure(context.peer)
+                try limiter.chargeFailure(context.client)
                 var error = APIError(
                     .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
                 error.fields["reason"] = "missing_token"
@@ -57,7 +61,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
                 error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
                 throw error
             case .repeated:
-                limiter.recordFailure(context.peer)
+                try limiter.chargeFailure(context.client)
                 throw APIError.badRequest("send exactly one Authorization header")
             case .bearer(let text):
                 token = text
@@ -67,10 +71,11 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         do {
             caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(token) }
         } catch let error as VerificationError {
-            if error.reason != .revocationsStale { limiter.recordFailure(context.peer) }
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
             // A session whose token was revoked, deactivated or expired never works again.
             if let sessionID, error.reason != .revocationsStale { sessions?.close(sessionID) }
+            // An unreadable ledger is the server's failure, not the caller's.
+            if error.reason != .revocationsStale { try limiter.chargeFailure(context.client) }
             throw error
         }
         var context = context
@@ -97,11 +102,14 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     }
 }
 
-/// A token bucket per peer address that only failed authentications drain.
+/// A token bucket per client that only failed authentications drain.
 ///
-/// Each address holds up to `burst` tries; every failure takes one, and they come back at
-/// `refillPerSecond`. An address with an empty bucket is answered 429 until one has come back.
-/// Successful requests take nothing, so a busy client with a good token is never limited.
+/// Each client (``ServerContext/client``: an IPv4 address, an IPv6 /64) holds up to `burst`
+/// tries; every failure takes one, and they come back at `refillPerSecond`. A failure from a
+/// client with an empty bucket is answered 429 instead of its 401 until a try has come back.
+/// Successful authentications take nothing and are never refused, so wrong tokens sent from
+/// the same address (or through the same proxy) cannot lock a right one out; what the limit
+/// still does is slow down whoever keeps failing and answer them with no verdict at all.
 /// Memory stays bounded: full buckets are forgotten, and past `maxAddresses` the oldest go.
 public final class FailedAuthLimiter: Sendable {
     struct Bucket {
@@ -126,32 +134,51 @@ public final class FailedAuthLimiter: Sendable {
         return Bucket(tokens: min(burst, bucket.tokens + seconds * refillPerSecond), updated: now)
     }
 
-    /// Seconds to wait if `peer` has no try left, else nil.
-    public func retryAfter(_ peer: String) -> Int? {
+    /// Seconds to wait if `client` has no try left, else nil.
+    public func retryAfter(_ client: String) -> Int? {
         let now = ContinuousClock.now
         return buckets.withLock { buckets -> Int? in
-            guard let bucket = buckets[peer] else { return nil }
+            guard let bucket = buckets[client] else { return nil }
             let current = refilled(bucket, now: now)
             guard current.tokens < 1 else { return nil }
             return max(1, Int(((1 - current.tokens) / refillPerSecond).rounded(.up)))
         }
     }
 
-    /// 429 `too_many_requests` with `Retry-After` when `peer` has no try left.
-    public func refuseIfExhausted(_ peer: String, what: String = "failed authentications") throws(APIError) {
-        guard let wait = retryAfter(peer) else { return }
+    /// 429 `too_many_requests` with `Retry-After` when `client` has no try left.
+    public func refuseIfExhausted(_ client: String, what: String = "failed authentications") throws(APIError) {
+        guard let wait = retryAfter(client) else { return }
         var error = APIError(
             .tooManyRequests, "too_many_requests", "too many \(what) from this address; retry in \(wait) s")
         error.headers[.retryAfter] = String(wait)
         throw error
     }
 
-    /// Takes `cost` tries from `peer`'s bucket (the leak intake also charges its successes).
-    public func recordFailure(_ peer: String, cost: Double = 1) {
+    /// Charges one failed authentication to `client`: 429 `too_many_requests` with
+    /// `Retry-After` when its bucket is already empty, else `cost` tries are taken and the
+    /// caller goes on to answer its own refusal (401).
+    ///
+    /// ```swift
+    /// guard verified else {
+    ///     try limiter.chargeFailure(context.client)  // 429 once the bucket is empty
+    ///     throw APIError(.unauthorized, "invalid_token", "…")
+    /// }
+    /// ```
+    ///
+    /// - Throws: ``APIError`` 429 when `client` has no try left.
+    public func chargeFailure(_ client: String, cost: Double = 1, what: String = "failed authentications")
+        throws(APIError)
+    {
+        try refuseIfExhausted(client, what: what)
+        recordFailure(client, cost: cost)
+    }
+
+    /// Takes `cost` tries from `client`'s bucket.
+    public func recordFailure(_ client: String, cost: Double = 1) {
         let now = ContinuousClock.now
         buckets.withLock { buckets in
-            let bucket = buckets[peer].map { refilled($0, now: now) } ?? Bucket(tokens: burst, updated: now)
-            buckets[peer] = Bucket(tokens: max(0, bucket.tokens - cost), updated: now)
+            let bucket = buckets[client].map { refilled($0, now: now) } ?? Bucket(tokens: burst, updated: now)
+            buckets[client] = Bucket(tokens: max(0, bucket.tokens - cost), updated: now)
             if buckets.count > maxAddresses {
                 // Forget addresses whose bucket has filled up again, then the oldest if still too many.
                 buckets = buckets.filter { refilled($0.value, now: now).tokens < burst }

@@ -12,16 +12,17 @@ import SigilIssuer
 /// Both need `Authorization: <intake token>` (GitLab sends the token as is; `Bearer <token>`
 /// works too), compared in constant time with the one the server was started with. The answer
 /// is 204 whatever the tokens were: forged, foreign and unknown tokens are ignored, so a
-/// reporter learns nothing about which tokens exist. Requests are rate limited; a token is
-/// never logged or echoed.
+/// reporter learns nothing about which tokens exist. Wrong intake tokens are rate limited per
+/// client (the right one never is); a token is never logged or echoed.
 public struct LeakReportController: Sendable {
     /// The `type` GitLab derives from the gitleaks rule `sigil_api_token` (docs/scanning/).
     public static let tokenType = "gitleaks_rule_id_sigil_api_token"
     /// Reports per request, as GitHub's and GitLab's revocation APIs bound them.
     public static let maxReports = 1_000
 
-    /// 60 requests per address, one more each second; a wrong intake token costs ten.
-    public static func defaultLimiter() -> FailedAuthLimiter { FailedAuthLimiter(burst: 60, refillPerSecond: 1) }
+    /// Wrong intake tokens: 6 per client, one more every 10 seconds. The right one is never
+    /// limited, so nobody can shut the intake by sending wrong tokens from a shared address.
+    public static func defaultLimiter() -> FailedAuthLimiter { FailedAuthLimiter(burst: 6, refillPerSecond: 0.1) }
 
     let issuer: IssuerQueue
     let publisher: Publisher
@@ -64,9 +65,9 @@ public struct LeakReportController: Sendable {
         }
     }
 
-    /// The intake token and the rate limit; a wrong token costs the address like a wrong bearer.
+    /// The intake token, checked first; only a wrong one meets the limit (429 once the client's
+    /// wrong tries are used up), so the right one is never refused.
     private func check(_ request: Request, _ context: ServerContext) throws {
-        try limiter.refuseIfExhausted(context.peer, what: "leak reports")
         let values = request.headers[values: .authorization]
         guard !values.isEmpty else {
             throw APIError(
@@ -81,11 +82,10 @@ public struct LeakReportController: Sendable {
         var presented = values.count == 1 ? Substring(values[0]) : ""
         if presented.lowercased().hasPrefix("bearer ") { presented = presented.dropFirst(7).drop { $0 == " " } }
         guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
-            limiter.recordFailure(context.peer, cost: 10)
+            try limiter.chargeFailure(context.client, what: "wrong leak-report intake tokens")
             throw APIError(
                 .unauthorized, "invalid_token", "send the leak-report intake token in the Authorization header")
         }
-        limiter.recordFailure(context.peer, cost: 1)
     }
 
     struct Report: Decodable {

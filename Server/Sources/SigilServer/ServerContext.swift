@@ -1,7 +1,7 @@
 public import Hummingbird
 import NIOCore
 public import SigilIssuer
-import SigilVerifier
+public import SigilVerifier
 import Synchronization
 
 /// The server's request context: Hummingbird's core storage, the peer address (for the
@@ -10,6 +10,10 @@ public struct ServerContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer's IP address, without the port; "unknown" for a Unix socket.
     public let peer: String
+    /// Whom the failed-authentication limits count this request against: the peer's
+    /// ``IPAddress/limitKey`` (an IPv6 peer by its /64), or, when the peer is a trusted proxy
+    /// (`--trusted-proxy`), the client its `X-Forwarded-For` names (``ClientAddressMiddleware``).
+    public internal(set) var client: String
     /// Set once the bearer token authenticated; nil for routes that need none.
     public var caller: Caller?
     /// Shared with the request log middleware, which runs outside and cannot see `caller`.
@@ -18,6 +22,7 @@ public struct ServerContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peer = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        client = IPAddress(peer)?.limitKey ?? peer
         caller = nil
         record = RequestRecord()
     }
@@ -41,5 +46,38 @@ final class RequestRecord: Sendable {
     var callerID: TokenID? {
         get { state.withLock { $0 } }
         set { state.withLock { $0 = newValue } }
+    }
+}
+
+/// Sets ``ServerContext/client`` from `X-Forwarded-For` when the peer is a trusted proxy.
+///
+/// Behind a proxy every request comes from the proxy's address, so without this all clients
+/// share one failed-authentication budget. The header counts only from a peer in `trusted`
+/// (``IPAddress/client(peer:forwardedFor:trusted:)``: the right-most entry that is not a
+/// trusted proxy; a malformed header leaves the peer); from anyone else it is ignored, since
+/// any client can write it.
+///
+/// ```swift
+/// router.add(middleware: ClientAddressMiddleware(trusted: [IPAddressRange("127.0.0.1/32")].compactMap { $0 }))
+/// ```
+public struct ClientAddressMiddleware: RouterMiddleware {
+    public typealias Context = ServerContext
+
+    static let forwardedFor = HTTPFields.Element.Name("X-Forwarded-For")
+
+    let trusted: [IPAddressRange]
+
+    public init(trusted: [IPAddressRange]) { self.trusted = trusted }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard !trusted.isEmpty, let peer = IPAddress(context.peer), let name = Self.forwardedFor else {
+            return try await next(request, context)
+        }
+        var context = context
+        let client = IPAddress.client(peer: peer, forwardedFor: request.headers[values: name], trusted: trusted)
+        context.client = client.limitKey
+        return try await next(request, context)
     }
 }

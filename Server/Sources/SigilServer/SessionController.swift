@@ -7,7 +7,8 @@ import SigilVerifier
 /// `/v1/session`: the web console signs in with a token and gets a cookie session.
 ///
 /// `POST` checks the token exactly as ``BearerAuthMiddleware`` does (``Issuer/authenticate(_:now:)``,
-/// the same failed-authentication budget) and opens a ``SessionStore`` session. `GET` and
+/// the same failed-authentication budget, which a good token never meets) and opens a
+/// ``SessionStore`` session (at most ``SessionStore/maxSessionsPerToken`` per token). `GET` and
 /// `DELETE` run behind the bearer middleware, which accepts the session cookie in place of
 /// `Authorization` and asks state-changing requests for the CSRF header.
 ///
@@ -34,7 +35,6 @@ public struct SessionController: Sendable {
     }
 
     @Sendable func signIn(_ request: Request, context: ServerContext) async throws -> Response {
-        try limiter.refuseIfExhausted(context.peer)
         guard let body = try await APIBody.decode(SignInBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body")
         }
@@ -42,12 +42,13 @@ public struct SessionController: Sendable {
         do {
             caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(body.token) }
         } catch let error as VerificationError {
-            if error.reason != .revocationsStale { limiter.recordFailure(context.peer) }
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
+            // As in BearerAuthMiddleware: only a failure meets the limit, a good token never does.
+            if error.reason != .revocationsStale { try limiter.chargeFailure(context.client) }
             throw error
         }
         context.record.callerID = caller.id
-        let (id, session) = sessions.open(token: body.token, caller: caller)
+        let (id, session) = try sessions.open(token: body.token, caller: caller)
         let object = try await describe(caller, session: session)
         return JSONResponse.make(
             object, status: .created, headers: [.setCookie: sessions.cookie(id: id, session: session)])

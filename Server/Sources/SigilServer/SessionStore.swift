@@ -30,6 +30,13 @@ public final class SessionStore: Sendable {
         /// Unix seconds after which the session is refused.
         public let expiresAt: Int64
         public let callerID: TokenID
+        /// The order sessions were opened in, to find a token's oldest.
+        let serial: UInt64
+    }
+
+    private struct State {
+        var sessions: [String: Session] = [:]
+        var opened: UInt64 = 0
     }
 
     /// The cookie that carries the session ID.
@@ -40,14 +47,20 @@ public final class SessionStore: Sendable {
     /// The longest a session lives, in seconds.
     public static let maxLifetime: Int64 = 8 * 3_600
 
-    private let sessions = Mutex<[String: Session]>([:])
-    let maxSessions: Int
+    /// The most sessions one token holds at once; its next sign-in ends its oldest.
+    public static let maxSessionsPerToken = 16
+    /// The default of ``maxSessions``.
+    public static let defaultMaxSessions = 10_000
+
+    private let state = Mutex(State())
+    /// The most sessions held at once; past it, sign-ins are refused (503) until some end.
+    public let maxSessions: Int
     /// Whether cookies carry `Secure` (the server is reached over TLS, directly or via a proxy).
     public let secureCookies: Bool
 
-    public init(secureCookies: Bool = false, maxSessions: Int = 10_000) {
+    public init(secureCookies: Bool = false, maxSessions: Int = SessionStore.defaultMaxSessions) {
         self.secureCookies = secureCookies
-        self.maxSessions = maxSessions
+        self.maxSessions = max(1, maxSessions)
     }
 
     /// 32 bytes from the system's CSPRNG (getrandom on Linux), base64url without padding.
@@ -59,32 +72,52 @@ public final class SessionStore: Sendable {
 
     /// Opens a session for `token`, which `caller` authenticated just now.
     ///
+    /// A token holds at most ``maxSessionsPerToken`` sessions: past that, its own oldest session
+    /// ends. Another token's session is never ended to make room: when the store holds
+    /// ``maxSessions`` live sessions, the sign-in is refused instead, so no token (however
+    /// little it may do) can sign other people out by signing in over and over.
+    ///
     /// - Returns: The session ID for the cookie, and the session.
-    public func open(token: String, caller: Caller, now: Int64 = Issuer.currentTime()) -> (String, Session) {
+    /// - Throws: ``APIError`` 503 `unavailable` with `Retry-After` when the store is full.
+    public func open(token: String, caller: Caller, now: Int64 = Issuer.currentTime()) throws(APIError)
+        -> (String, Session)
+    {
         let expiresAt = min(now + Self.maxLifetime, caller.validTo ?? .max)
-        let session = Session(token: token, csrf: Self.randomID(), expiresAt: expiresAt, callerID: caller.id)
+        let csrf = Self.randomID()
         let id = Self.randomID()
-        sessions.withLock { sessions in
-            if sessions.count >= maxSessions {
-                sessions = sessions.filter { $0.value.expiresAt > now }
-                // Still full: the session closest to its end makes room.
-                if sessions.count >= maxSessions,
-                    let oldest = sessions.min(by: { $0.value.expiresAt < $1.value.expiresAt })
-                {
-                    sessions[oldest.key] = nil
-                }
+        let limit = maxSessions
+        let session = state.withLock { state -> Session? in
+            if state.sessions.count >= limit {
+                state.sessions = state.sessions.filter { $0.value.expiresAt > now }
             }
-            sessions[id] = session
+            let own = state.sessions.filter { $0.value.callerID == caller.id }
+            if own.count >= Self.maxSessionsPerToken, let oldest = own.min(by: { $0.value.serial < $1.value.serial }) {
+                state.sessions[oldest.key] = nil
+            }
+            guard state.sessions.count < limit else { return nil }
+            state.opened += 1
+            let session = Session(
+                token: token, csrf: csrf, expiresAt: expiresAt, callerID: caller.id, serial: state.opened)
+            state.sessions[id] = session
+            return session
+        }
+        guard let session else {
+            var error = APIError(
+                .serviceUnavailable, "unavailable",
+                "the server holds its maximum of \(limit) console sessions; sign in again once some end (sign out of unused ones), or use the token as a bearer token"
+            )
+            error.headers[.retryAfter] = "60"
+            throw error
         }
         return (id, session)
     }
 
     /// The live session `id` names, or nil (an expired one is forgotten on the way).
     public func session(_ id: String, now: Int64 = Issuer.currentTime()) -> Session? {
-        sessions.withLock { sessions in
-            guard let session = sessions[id] else { return nil }
+        state.withLock { state in
+            guard let session = state.sessions[id] else { return nil }
             guard session.expiresAt > now else {
-                sessions[id] = nil
+                state.sessions[id] = nil
                 return nil
             }
             return session
@@ -93,11 +126,11 @@ public final class SessionStore: Sendable {
 
     /// Ends session `id`.
     public func close(_ id: String) {
-        _ = sessions.withLock { $0.removeValue(forKey: id) }
+        _ = state.withLock { $0.sessions.removeValue(forKey: id) }
     }
 
     /// How many sessions are held (expired ones included until they are next looked at).
-    public var count: Int { sessions.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.sessions.count } }
 
     // MARK: HTTP
 
@@ -134,23 +167,13 @@ public final class SessionStore: Sendable {
         }
         if !Self.isSafe(request.method) {
             let sent = Self.csrfHeaderName.map { request.headers[values: $0] } ?? []
-            guard sent.count == 1, Self.constantTimeEquals(sent[0], session.csrf) else {
+            guard sent.count == 1, Secrets.equal(Array(sent[0].utf8), Array(session.csrf.utf8)) else {
                 throw APIError(
                     .forbidden, "csrf_failed",
                     "a session's state-changing request needs the X-CSRF-Token header its sign-in returned")
             }
         }
         return session.token
-    }
-
-    /// Compares without stopping at the first difference, so timing says nothing of the secret.
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in x.indices { difference |= x[i] ^ y[i] }
-        return difference == 0
     }
 
     /// `Set-Cookie` for a new session: HttpOnly, SameSite=Strict, Path=/, Max-Age to its end.
@@ -163,28 +186,5 @@ public final class SessionStore: Sendable {
     /// `Set-Cookie` that makes the browser drop the session cookie.
     func clearingCookie() -> String {
         "\(Self.cookieName)=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + (secureCookies ? "; Secure" : "")
-    }
-}
-
-/// base64url without padding (RFC 4648 §5), for random IDs.
-enum Base64URL {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var i = 0
-        while i < bytes.count {
-            let b0 = UInt32(bytes[i])
-            let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
-            let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
-            let n = b0 << 16 | b1 << 8 | b2
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            if i + 1 < bytes.count { out.append(alphabet[Int(n >> 6 & 63)]) }
-            if i + 2 < bytes.count { out.append(alphabet[Int(n & 63)]) }
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 import ServiceLifecycle
 public import SigilIssuer
+public import SigilVerifier
 import UnixSignals
 
 /// Builds sigil-server: the router with its route groups and middleware, the application and
@@ -26,19 +27,22 @@ public struct SigilServerApp: Sendable {
     public var leakReportSecret: [UInt8]?
     /// Sends webhooks when set (docs/WEBHOOKS.md).
     public var webhooks: WebhookService?
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); empty: none.
+    public var trustedProxies: [IPAddressRange] = []
 
     /// Opens the home (it must exist; the server never creates one).
     ///
     /// - Throws: ``IssuerError`` from opening the home.
     public init(
         home: String, database: String? = nil, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
-        limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false
+        limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false,
+        maxSessions: Int = SessionStore.defaultMaxSessions
     ) throws(IssuerError) {
         issuer = try IssuerQueue(home: home, database: database, busyTimeout: busyTimeout)
         broadcaster = RevocationBroadcaster()
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter
-        sessions = SessionStore(secureCookies: secureCookies)
+        sessions = SessionStore(secureCookies: secureCookies, maxSessions: maxSessions)
         self.hostname = hostname
         self.port = port
         self.logger = logger
@@ -80,6 +84,7 @@ public struct SigilServerApp: Sendable {
     /// The router: log line outermost, then security headers, then errors to JSON, then the routes.
     public func router() -> Router<ServerContext> {
         let router = Router(context: ServerContext.self)
+        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())

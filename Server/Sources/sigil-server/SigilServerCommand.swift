@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SigilIssuer
 import SigilServer
+import SigilVerifier
 
 /// `sigil-server`: the issuer's HTTP API over one home.
 @main
@@ -58,6 +59,19 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: "Mark the web console's session cookie Secure; set it when clients reach the server over TLS (a proxy).")
     var secureCookies = false
 
+    @Option(
+        name: .customLong("trusted-proxy"),
+        help: ArgumentHelp(
+            "A proxy (address or CIDR block; repeatable) whose X-Forwarded-For names the client for the failed-auth limits.",
+            valueName: "cidr"))
+    var trustedProxy: [String] = []
+
+    @Option(
+        name: .customLong("max-sessions"),
+        help: ArgumentHelp(
+            "Console sessions held at once (16 per token at most); past it, sign-ins get 503.", valueName: "n"))
+    var maxSessions = SessionStore.defaultMaxSessions
+
     @Option(help: ArgumentHelp("Send webhooks (docs/WEBHOOKS.md) to this http(s) URL.", valueName: "url"))
     var webhook: String?
 
@@ -91,6 +105,11 @@ struct SigilServerCommand: AsyncParsableCommand {
         guard (1...86_400).contains(webhookPollSeconds) else {
             throw ValidationError("--webhook-poll-seconds must be 1...86400")
         }
+        for text in trustedProxy where IPAddressRange(text) == nil {
+            throw ValidationError(
+                "--trusted-proxy '\(text.prefix(100))' is not an address or CIDR block (like 10.0.0.0/8)")
+        }
+        guard (1...1_000_000).contains(maxSessions) else { throw ValidationError("--max-sessions must be 1...1000000") }
     }
 
     var homePath: String {
@@ -107,10 +126,6 @@ struct SigilServerCommand: AsyncParsableCommand {
         return min(value, 3_600)
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
-    }
-
     func run() async throws {
         var logger = Logger(label: "sigil-server")  // swift-log's default handler writes to stderr
         logger.logLevel = .info
@@ -120,7 +135,8 @@ struct SigilServerCommand: AsyncParsableCommand {
                 home: homePath, database: database ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"],
                 hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
-                secureCookies: secureCookies)
+                secureCookies: secureCookies, maxSessions: maxSessions)
+            server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
             if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {
                 server.webhooks = WebhookService(
@@ -130,7 +146,7 @@ struct SigilServerCommand: AsyncParsableCommand {
         } catch {
             Self.fail(error)
         }
-        if !Self.isLoopback(hostname) {
+        if !IPAddress.isLoopback(host: hostname) {
             logger.warning(
                 "listening on a non-loopback address: bearer tokens cross the network, so serve only through a TLS proxy in front (docs/API.md, Deployment)",
                 metadata: ["hostname": "\(hostname)"])
