@@ -347,7 +347,8 @@ extension Issuer {
 
     /// The audit log, newest first.
     public func events(_ query: AuditQuery = AuditQuery()) throws(IssuerError) -> [AuditEvent] {
-        try transaction(write: false) { try store.events(query) }
+        try query.validate()
+        return try transaction(write: false) { try store.events(query) }
     }
 
     // MARK: Catalog

@@ -97,10 +97,19 @@ public enum ScopeFilter: Sendable, Hashable {
 
 /// The filters `list` and the bulk changes take. Every given value must be non-blank.
 ///
+/// Every value is bounded (``maxValueBytes``, ``maxNameWords``) and may not hold NUL: each name
+/// word is one more clause over every row, so an unbounded filter lets one caller hold the
+/// database for seconds (or past SQLite's expression limit), and PostgreSQL refuses NUL in text.
+///
 /// ```swift
 /// let filter = try TokenFilter(name: "deploy", audience: "billing")
 /// ```
 public struct TokenFilter: Sendable, Hashable {
+    /// The most words a name filter may hold.
+    public static let maxNameWords = 16
+    /// The most UTF-8 bytes any one filter value may hold.
+    public static let maxValueBytes = 256
+
     /// Words the name must all contain, case-insensitively.
     public let nameWords: [String]
     /// Lowercase hex digits the GUID starts with.
@@ -118,9 +127,29 @@ public struct TokenFilter: Sendable, Hashable {
                 .invalidInput, "the \(field) filter is empty; an empty filter would match every token",
                 detail: .emptyFilter(field))
         }
+        for (field, value) in [("name", name), ("guid", guidPrefix), ("scope", scope), ("audience", audience)] {
+            guard let value else { continue }
+            guard value.utf8.count <= Self.maxValueBytes else {
+                throw IssuerError(
+                    .invalidInput,
+                    "the \(field) filter is longer than \(Self.maxValueBytes) bytes (\(value.utf8.count) given)",
+                    detail: .invalidLabel(field: field, problem: "is longer than \(Self.maxValueBytes) bytes"))
+            }
+            guard !value.utf8.contains(0) else {
+                throw IssuerError(
+                    .invalidInput, "the \(field) filter must not contain NUL (U+0000)",
+                    detail: .invalidLabel(field: field, problem: "contains NUL"))
+            }
+        }
         if let name {
             let words = name.lowercased().split(whereSeparator: \.isWhitespace).map(String.init)
             guard !words.isEmpty else { throw blank("name") }
+            guard words.count <= Self.maxNameWords else {
+                throw IssuerError(
+                    .invalidInput,
+                    "the name filter has \(words.count) words; give at most \(Self.maxNameWords)",
+                    detail: .invalidLabel(field: "name", problem: "has more than \(Self.maxNameWords) words"))
+            }
             nameWords = words
         } else {
             nameWords = []
@@ -291,5 +320,13 @@ public struct AuditQuery: Sendable, Hashable {
         self.since = since
         self.limit = limit
         self.offset = offset
+    }
+
+    /// Checks the free-text filter: the actor follows ``Actor``'s rule (1–64 characters of a
+    /// small charset), which also keeps NUL and oversized values away from the store.
+    ///
+    /// - Throws: ``IssuerError`` `invalid_input` naming the field.
+    public func validate() throws(IssuerError) {
+        if let actor { try Labels.checkIdentifier(actor, field: "actor") }
     }
 }
