@@ -146,6 +146,32 @@ public final class Issuer {
         try finishOpening(mode: mode, now: now)
     }
 
+    /// Opens one more connection to the ledger of a home this process already opened with
+    /// ``init(home:database:mode:busyTimeout:now:)`` and still holds open (sigil-server's second lane).
+    ///
+    /// Touches no file but through the store: the home was checked when it was first opened,
+    /// and closing any other descriptor of `sigil.db`, its `-wal` or `-shm` drops every POSIX
+    /// lock this process holds on it, after which another process closing the database takes
+    /// itself for the last connection and deletes the WAL, with this process's commits in it.
+    ///
+    /// ```swift
+    /// let first = try Issuer(home: "keys")
+    /// let second = try Issuer(anotherConnectionTo: "keys")
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` from opening the store.
+    public init(anotherConnectionTo home: String, database: String? = nil, busyTimeout: Double = 5)
+        throws(IssuerError)
+    {
+        self.home = home
+        if let database, PostgresStore.isURL(database) {
+            store = try PostgresStore(url: database, busyTimeout: busyTimeout)
+        } else {
+            let path = (database ?? "").isEmpty ? home + "/" + SQLiteStore.fileName : database ?? ""
+            store = try SQLiteStore(path: path, busyTimeout: busyTimeout)
+        }
+    }
+
     /// Creates the development keyring (and example catalog) when `mode` allows and none exists.
     private func finishOpening(mode: OpenMode, now: Int64) throws(IssuerError) {
         guard mode != .existing else { return }

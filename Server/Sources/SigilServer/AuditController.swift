@@ -32,7 +32,7 @@ public struct AuditController: Sendable {
         let limit = try q.int("limit", in: 1...1_000, default: 100)
         let offset = try q.cursor()
         let query = AuditQuery(guid: guid, actor: actor, action: action, since: since, limit: limit + 1, offset: offset)
-        let events = try await issuer.run { try $0.events(query, as: caller) }
+        let events = try await issuer.query(as: caller) { try $0.events(query, as: caller) }
         let next: Any = events.count > limit ? String(offset + limit) : NSNull()
         return JSONResponse.make(["events": events.prefix(limit).map(Render.event), "next_cursor": next])
     }

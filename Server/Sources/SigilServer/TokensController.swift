@@ -52,7 +52,7 @@ public struct TokensController: Sendable {
         let limit = try q.int("limit", in: 1...Self.maxPage, default: 100)
         let offset = try q.cursor()
         let violating = try q.bool("violating_policy")
-        let rows = try await issuer.run { issuer in
+        let rows = try await issuer.query(as: caller) { issuer in
             try issuer.tokens(
                 TokenQuery(filter: filter, sort: sort, limit: limit + 1, offset: offset, violatingPolicy: violating),
                 as: caller)
