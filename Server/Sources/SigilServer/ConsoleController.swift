@@ -47,10 +47,10 @@ public struct ConsoleController: Sendable {
     }
 
     static func response(_ asset: Asset) -> Response {
-        // no-cache, not no-store: the browser may keep the files but asks each time, so an
-        // upgraded server never runs beside a stale page.
+        // no-store, as for every answer (docs/API.md): an upgraded server never runs beside a
+        // stale page. The files carry no validator, so no-cache would refetch them whole anyway.
         Response(
-            status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-cache"],
+            status: .ok, headers: [.contentType: asset.contentType, .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
     }
 }

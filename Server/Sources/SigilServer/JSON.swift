@@ -54,6 +54,11 @@ public enum APIBody {
     /// Decodes the JSON body as `T`; malformed JSON or a wrong type is 400 `bad_request`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, required: Bool = true) async throws -> T? {
         guard let buffer = try await bytes(request, required: required) else { return nil }
+        if let key = duplicateKey(in: Array(buffer.readableBytesView)) {
+            // JSONDecoder keeps the last of two equal keys; a proxy or a log reader may keep the first.
+            throw APIError.badRequest(
+                "the body gives the field \(key.utf8.count <= 40 ? key : "(\(key.utf8.count) bytes)") twice")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as APIError {
@@ -63,6 +68,82 @@ public enum APIBody {
         } catch {
             throw APIError.badRequest("the body is not valid JSON")
         }
+    }
+
+    /// The first key that occurs twice in one JSON object, at any depth; nil if none.
+    ///
+    /// Reads the bytes once without recursion, so depth costs no stack. It only tracks strings
+    /// and nesting: whether the rest is valid JSON is left to the decoder that runs next.
+    static func duplicateKey(in bytes: [UInt8]) -> String? {
+        struct Frame {
+            let isObject: Bool
+            var keys: Set<String> = []
+            var expectsKey: Bool
+        }
+        var stack: [Frame] = []
+        var i = 0
+        while i < bytes.count {
+            switch bytes[i] {
+            case UInt8(ascii: "{"): stack.append(Frame(isObject: true, expectsKey: true))
+            case UInt8(ascii: "["): stack.append(Frame(isObject: false, expectsKey: false))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): _ = stack.popLast()
+            case UInt8(ascii: ","):
+                if let last = stack.indices.last, stack[last].isObject { stack[last].expectsKey = true }
+            case UInt8(ascii: "\""):
+                let (text, end) = string(in: bytes, from: i)
+                if let last = stack.indices.last, stack[last].isObject, stack[last].expectsKey {
+                    guard stack[last].keys.insert(text).inserted else { return text }
+                    stack[last].expectsKey = false
+                }
+                i = end
+                continue
+            default: break
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The JSON string starting at the quote at `start`, unescaped, and the index after its
+    /// closing quote.
+    private static func string(in bytes: [UInt8], from start: Int) -> (String, Int) {
+        var out: [UInt8] = []
+        var i = start + 1
+        func hex4(_ at: Int) -> UInt32? {
+            guard at + 4 <= bytes.count, let text = String(bytes: bytes[at..<at + 4], encoding: .ascii) else {
+                return nil
+            }
+            return UInt32(text, radix: 16)
+        }
+        func append(_ scalar: Unicode.Scalar) { out.append(contentsOf: Array(String(Character(scalar)).utf8)) }
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+            guard bytes[i] == UInt8(ascii: "\\"), i + 1 < bytes.count else {
+                out.append(bytes[i])
+                i += 1
+                continue
+            }
+            let escape = bytes[i + 1]
+            i += 2
+            switch escape {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0c)
+            case UInt8(ascii: "n"): out.append(0x0a)
+            case UInt8(ascii: "r"): out.append(0x0d)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var unit = hex4(i) else { continue }
+                i += 4
+                if (0xd800..<0xdc00).contains(unit), i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"),
+                    bytes[i + 1] == UInt8(ascii: "u"), let low = hex4(i + 2), (0xdc00..<0xe000).contains(low)
+                {
+                    unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00)
+                    i += 6
+                }
+                append(Unicode.Scalar(unit) ?? "\u{FFFD}")
+            default: out.append(escape)  // \" \\ \/
+            }
+        }
+        return (String(decoding: out, as: UTF8.self), i + 1)
     }
 
     /// A decoding error in words, naming the field but never echoing a value.

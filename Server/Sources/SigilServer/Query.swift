@@ -4,11 +4,28 @@ import SigilIssuer
 import SigilVerifier
 
 /// Query-string and path values, parsed strictly: anything malformed is 400 `bad_request`.
+///
+/// Each route declares the parameters it takes in ``parameters``; ``QueryParametersMiddleware``
+/// refuses any other (a typo such as `?stauts=revoked` must not list every token), and a handler
+/// may read only declared names.
 struct QueryValues {
+    /// The query parameters each route takes, by method and path; every other route takes none.
+    static let parameters: [String: Set<String>] = [
+        "GET /v1/tokens": [
+            "name", "guid", "scope", "audience", "status", "sort", "limit", "cursor", "violating_policy",
+        ],
+        "GET /v1/audit": ["guid", "actor", "action", "since", "limit", "cursor"],
+        "GET /v1/revocations": ["wait"],
+    ]
+
     /// Decoded (name, value) pairs in order: `+` is a space, `%XX` a byte (form encoding).
     let pairs: [(String, String)]
+    /// The names this route declares.
+    let allowed: Set<String>
 
     init(_ request: Request) throws {
+        let path = request.uri.path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+        allowed = Self.parameters["\(request.method.rawValue) /\(path)"] ?? []
         var pairs: [(String, String)] = []
         for part in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -23,8 +40,12 @@ struct QueryValues {
         self.pairs = pairs
     }
 
+    /// The first parameter the route does not declare, if any.
+    var unknown: String? { pairs.map(\.0).first { !allowed.contains($0) } }
+
     /// The value of `name`; a repeated parameter is refused rather than guessed at.
     func string(_ name: String) throws -> String? {
+        precondition(allowed.contains(name), "\(name) is read but not declared in QueryValues.parameters")
         let values = pairs.filter { $0.0 == name }.map(\.1)
         guard values.count <= 1 else { throw APIError.badRequest("give \(name) at most once") }
         return values.first
@@ -82,5 +103,34 @@ extension ServerContext {
     /// The `{guid}` path parameter as a ``TokenID``.
     func guidParameter() throws -> TokenID {
         try parseGUID(parameters.get("guid") ?? "")
+    }
+}
+
+/// Refuses, with 400 `bad_request` naming it, a query parameter the route does not declare in
+/// ``QueryValues/parameters``; paths that are no route are left to the router's 404.
+///
+/// ```swift
+/// router.add(middleware: QueryParametersMiddleware())
+/// ```
+struct QueryParametersMiddleware: RouterMiddleware {
+    typealias Context = ServerContext
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        // A method the path does not take is left to the 405, an unknown path to the 404.
+        if let query = request.uri.query, !query.isEmpty,
+            SigilServerApp.allowedMethods(for: request.uri.path)?.contains(request.method) == true
+        {
+            let values = try QueryValues(request)
+            if let name = values.unknown {
+                let shown = name.utf8.count <= 40 ? name : "(\(name.utf8.count) bytes)"
+                let known = values.allowed.sorted().joined(separator: ", ")
+                throw APIError.badRequest(
+                    "unknown query parameter \(shown); "
+                        + (known.isEmpty ? "this route takes none" : "this route takes: \(known)"))
+            }
+        }
+        return try await next(request, context)
     }
 }

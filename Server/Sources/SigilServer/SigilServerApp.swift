@@ -89,6 +89,7 @@ public struct SigilServerApp: Sendable {
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware())
+        router.add(middleware: QueryParametersMiddleware())
 
         let v1 = router.group("v1")
         v1.get("health") { _, _ in JSONResponse.make(["status": "ok"]) }

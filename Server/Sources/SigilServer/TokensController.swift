@@ -242,6 +242,13 @@ struct PatchBody: Decodable {
 /// The body of `POST /v1/tokens/revoke-by-token`.
 struct TokenBody: Decodable {
     let token: String
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        // `cascade` here used to be accepted and ignored: a caller thought descendants were revoked.
+        try c.refuseUnknown(["token"])
+        token = try c.decode(String.self, forKey: AnyKey("token"))
+    }
 }
 
 /// The optional body of `POST …/deactivate|activate|revoke`.
