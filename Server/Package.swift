@@ -46,6 +46,7 @@ let package = Package(
             dependencies: [
                 .product(name: "SigilIssuer", package: "Sigil"),
                 .product(name: "SigilVerifier", package: "Sigil"),
+                .product(name: "SigilFetch", package: "Sigil"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

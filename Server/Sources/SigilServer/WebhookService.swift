@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 public import ServiceLifecycle
+import SigilFetch
 import SigilIssuer
 import Synchronization
 
@@ -32,6 +33,9 @@ public final class WebhookService: Service, Sendable {
     let maxQueue: Int
     let timeout: Double
     private let queue = Mutex<[Item]>([])
+
+    /// The most of a receiver's answer body that is read; nothing in it is used.
+    static let maxAnswerBytes = 16 * 1024
 
     public init(
         issuer: IssuerQueue, url: URL, secret: [UInt8], logger: Logger, pollInterval: Duration = .seconds(10),
@@ -128,18 +132,21 @@ public final class WebhookService: Service, Sendable {
         request.setValue(item.delivery, forHTTPHeaderField: "X-Sigil-Delivery")
         request.setValue("\(timestamp)", forHTTPHeaderField: "X-Sigil-Timestamp")
         request.setValue(signature, forHTTPHeaderField: "X-Sigil-Signature")
-        let session = URLSession(configuration: .ephemeral)
-        defer { session.finishTasksAndInvalidate() }
-        return await withCheckedContinuation { (done: CheckedContinuation<String?, Never>) in
-            session.dataTask(with: request) { _, response, error in
-                if let error {
-                    done.resume(returning: "\(type(of: error)) \((error as NSError).code)")
-                } else if let http = response as? HTTPURLResponse {
-                    done.resume(returning: (200..<300).contains(http.statusCode) ? nil : "status \(http.statusCode)")
-                } else {
-                    done.resume(returning: "no HTTP response")
-                }
-            }.resume()
+        // Never followed: a 3xx would carry the signed headers to a URL nobody configured, and
+        // the answer's body is read no further than a few KiB.
+        let http = BoundedHTTP(
+            maxBytes: Self.maxAnswerBytes, timeout: max(1, Int(timeout.rounded(.up))), followsRedirects: false)
+        switch await http.run(request) {
+        case .response(let answer, _):
+            switch answer.statusCode {
+            case 200..<300: return nil
+            case 300..<400: return "status \(answer.statusCode) (redirects are not followed)"
+            default: return "status \(answer.statusCode)"
+            }
+        case .tooLarge: return "the answer's body is larger than \(Self.maxAnswerBytes) bytes"
+        case .timedOut: return "no answer within \(timeout) s"
+        case .failed(let why): return why
+        case .notHTTP: return "no HTTP response"
         }
     }
 }
