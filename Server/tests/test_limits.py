@@ -200,3 +200,21 @@ def test_a_full_session_store_refuses_a_sign_in_instead_of_evicting(tmp_root):
         assert sign_in(e.anonymous, e.org_token)[0].status == 201
     finally:
         e.close()
+
+
+def test_malformed_bearer_credentials_are_401_malformed_and_cost_a_try(tmp_root):
+    """The server reads Authorization with SigilVerifier's BearerCredentials, as SigilHummingbird does."""
+    e = Env(tmp_root, *SLOW)
+    try:
+        statuses = []
+        for value in ("Bearer sgl_AAAA extra", "bearer  sgl_AA=A", "Bearer "):
+            r = e.anonymous.get("/v1/catalog", headers={"Authorization": value}, token=None)
+            statuses.append(r.status)
+            if r.status == 401:
+                assert r.json["error"] == "invalid_token" and r.json["reason"] == "malformed", r
+        assert statuses == [401, 401, 401], statuses
+        assert e.anonymous.get("/v1/catalog", headers={"Authorization": "Bearer x y"}, token=None).status == 429
+        assert e.anonymous.get("/v1/catalog", headers={"Authorization": f"BEARER   {e.org_token}"},
+                               token=None).status == 200
+    finally:
+        e.close()

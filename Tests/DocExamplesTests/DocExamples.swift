@@ -130,3 +130,10 @@ func ipAddressRangeExample() -> Bool? {
     let inside = IPAddress("10.1.2.3").map { proxies?.contains($0) == true }  // true
     return inside
 }
+
+func bearerCredentialsExample() {
+    switch BearerCredentials(authorization: ["Bearer sgl_…"]) {
+    case .bearer(let token): print(token.count)
+    case .absent, .repeated, .malformed: print("refused")
+    }
+}

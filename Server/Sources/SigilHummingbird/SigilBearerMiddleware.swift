@@ -71,18 +71,10 @@ public struct SigilBearerMiddleware<Context: SigilRequestContext>: RouterMiddlew
     }
 
     /// What the `Authorization` header holds, as far as the Bearer scheme is concerned.
-    public enum Credentials: Equatable, Sendable {
-        /// No header, or credentials for another scheme (RFC 6750 §3.1: no error code).
-        case absent
-        /// More than one `Authorization` header.
-        case repeated
-        /// `Bearer` followed by something that is not exactly one b64token.
-        case malformed
-        /// The b64token after `Bearer ` (not necessarily a Sigil token: the verifier decides).
-        case bearer(Substring)
-    }
+    public typealias Credentials = BearerCredentials
 
-    /// Parses `Authorization: Bearer <b64token>` (RFC 6750 §2.1): the scheme name in any
+    /// Parses `Authorization: Bearer <b64token>` (RFC 6750 §2.1) with SigilVerifier's
+    /// ``BearerCredentials``, the reading every Sigil front end shares: the scheme name in any
     /// case (RFC 9110 §11.1), one or more spaces, then `1*( ALPHA / DIGIT / "-" / "." /
     /// "_" / "~" / "+" / "/" ) *"="` and nothing else.
     ///
@@ -90,39 +82,7 @@ public struct SigilBearerMiddleware<Context: SigilRequestContext>: RouterMiddlew
     /// SigilBearerMiddleware<BasicSigilRequestContext>.credentials(in: request.headers)
     /// ```
     public static func credentials(in headers: HTTPFields) -> Credentials {
-        let values = headers[values: .authorization]
-        guard values.count <= 1 else { return .repeated }
-        guard let value = values.first else { return .absent }
-        let utf8 = value.utf8
-        let scheme = utf8.prefix { $0 != UInt8(ascii: " ") }
-        guard scheme.count == 6, String(decoding: scheme, as: UTF8.self).lowercased() == "bearer" else {
-            return .absent
-        }
-        let rest = Substring(value).utf8.dropFirst(6).drop { $0 == UInt8(ascii: " ") }
-        guard utf8.count > 6, utf8[utf8.index(utf8.startIndex, offsetBy: 6)] == UInt8(ascii: " ") else {
-            return .malformed
-        }
-        guard isB64Token(rest) else { return .malformed }
-        return .bearer(Substring(rest))
-    }
-
-    static func isB64Token(_ bytes: Substring.UTF8View) -> Bool {
-        var sawEquals = false
-        var count = 0
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "="):
-                sawEquals = true
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"), UInt8(ascii: "+"), UInt8(ascii: "/"):
-                if sawEquals { return false }
-                count += 1
-            default:
-                return false
-            }
-        }
-        return count > 0
+        BearerCredentials(authorization: headers[values: .authorization])
     }
 }
 

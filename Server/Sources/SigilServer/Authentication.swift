@@ -40,7 +40,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let token: String
         var sessionID: String?
-        let credentials = Self.credentials(in: request.headers)
+        let credentials = BearerCredentials(authorization: request.headers[values: .authorization])
         if credentials == .absent, let sessions, let id = SessionStore.sessionID(in: request.headers) {
             do {
                 token = try sessions.token(for: request, sessionID: id)
@@ -63,8 +63,13 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             case .repeated:
                 try limiter.chargeFailure(context.client)
                 throw APIError.badRequest("send exactly one Authorization header")
+            case .malformed:
+                // Not one b64token after `Bearer `: no Sigil token can look like that.
+                try limiter.chargeFailure(context.client)
+                context.logger.notice("refused token", metadata: ["reason": "malformed"])
+                throw VerificationError(.malformed, "the Bearer credentials are not one token")
             case .bearer(let text):
-                token = text
+                token = String(text)
             }
         }
         let caller: Caller
@@ -82,23 +87,6 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         context.caller = caller
         context.record.callerID = caller.id
         return try await next(request, context)
-    }
-
-    /// What the `Authorization` header holds, as far as the Bearer scheme is concerned.
-    enum Credentials: Equatable {
-        case absent
-        case repeated
-        case bearer(String)
-    }
-
-    /// Parses `Authorization: Bearer <token>`; the scheme name is case-insensitive (RFC 9110 §11.1).
-    static func credentials(in headers: HTTPFields) -> Credentials {
-        let values = headers[values: .authorization]
-        guard values.count <= 1 else { return .repeated }
-        guard let value = values.first else { return .absent }
-        let scheme = value.prefix { $0 != " " }
-        guard scheme.utf8.count == 6, scheme.lowercased() == "bearer" else { return .absent }
-        return .bearer(String(value.dropFirst(scheme.count).drop { $0 == " " }))
     }
 }
 

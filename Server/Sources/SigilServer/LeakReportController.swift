@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 import Logging
 import SigilIssuer
+import SigilVerifier
 
 /// A leak-report intake compatible with GitLab's Token Revocation API, so GitLab's secret
 /// detection (or any scanner) can post the Sigil tokens it finds and have them revoked at once.
@@ -79,8 +80,13 @@ public struct LeakReportController: Sendable {
                 .notFound, "not_found",
                 "the leak-report intake is off on this server; start it with --leak-report-token-file FILE")
         }
-        var presented = values.count == 1 ? Substring(values[0]) : ""
-        if presented.lowercased().hasPrefix("bearer ") { presented = presented.dropFirst(7).drop { $0 == " " } }
+        // GitLab sends the intake token as is; `Bearer <token>` is read as every front end reads it.
+        let presented: Substring =
+            switch BearerCredentials(authorization: values) {
+            case .bearer(let token): token
+            case .absent, .malformed: Substring(values[0])
+            case .repeated: ""
+            }
         guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
             try limiter.chargeFailure(context.client, what: "wrong leak-report intake tokens")
             throw APIError(
