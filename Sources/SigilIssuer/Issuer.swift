@@ -53,6 +53,14 @@ public final class Issuer {
     /// Where the ledger lives: the SQLite file's path, or the PostgreSQL URL without its password.
     public var databasePath: String { store.location }
 
+    /// Seconds any read may run before it is stopped with `unavailable`
+    /// (``IssuerError/Detail/queryTimedOut(seconds:)``); nil, the default, for no limit.
+    /// Changes are never stopped. sigil-server sets it on the connection that serves listings.
+    public var queryTimeLimit: Double? {
+        get { store.queryTimeLimit }
+        set { store.queryTimeLimit = newValue }
+    }
+
     /// Opens the home's ledger database, creating or importing what `mode` allows.
     ///
     /// ```swift

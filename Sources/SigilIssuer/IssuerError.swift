@@ -98,6 +98,8 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case insufficientScope(String)
         /// A token given by value does not verify with this issuer's keys (why not).
         case tokenNotVerified(VerificationError.Reason)
+        /// A read ran past the store's ``LedgerStore/queryTimeLimit`` and was stopped.
+        case queryTimedOut(seconds: Double)
     }
 
     public let reason: Reason
@@ -111,4 +113,12 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// `unavailable`: a read ran longer than `seconds` and was stopped.
+    static func queryTimedOut(_ seconds: Double) -> IssuerError {
+        IssuerError(
+            .unavailable,
+            "the query ran longer than \(seconds) s and was stopped; narrow the filters (name, audience, status, guid) or ask for a smaller page",
+            detail: .queryTimedOut(seconds: seconds))
+    }
 }

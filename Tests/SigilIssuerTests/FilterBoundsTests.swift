@@ -65,4 +65,26 @@ struct FilterBoundsTests {
         #expect(error?.reason == .invalidInput)
         #expect(error?.message.contains("actor") == true)
     }
+
+    @Test(
+        "A read past the time limit is stopped with unavailable; changes and later reads are not",
+        .bug(id: "20-2", "one caller's listing could hold the database for as long as it ran"))
+    func timeLimit() throws {
+        let filler = (0..<5_000).map { makeRecord(name: "filler token number \($0) for the time limit") }
+        try issuer.insertForTesting(filler)
+        let heavy = try TokenQuery(
+            filter: TokenFilter(
+                name: Array(repeating: "number", count: TokenFilter.maxNameWords).joined(separator: " ")),
+            sort: .name)
+        issuer.queryTimeLimit = 0.000_001
+        let error = #expect(throws: IssuerError.self) { _ = try issuer.tokens(heavy) }
+        #expect(error?.reason == .unavailable)
+        #expect(error?.detail == .queryTimedOut(seconds: 0.000_001))
+        #expect(error?.message.contains("narrow the filters") == true)
+        // A change is never stopped, and the connection stays usable.
+        _ = try issuer.issue(
+            IssueRequest(name: "after the limit", audience: "billing", scope: .all), by: try Actor(name: "test"))
+        issuer.queryTimeLimit = nil
+        #expect(try issuer.tokens(heavy).count == filler.count)
+    }
 }

@@ -42,6 +42,12 @@ public final class IssuerQueue: @unchecked Sendable {
     /// The default of ``maxQueriesPerCaller``: enough for a console page and a script.
     public static let defaultMaxQueriesPerCaller = 2
 
+    /// Seconds one listing or audit read may run before it is stopped (503 `query_timeout`).
+    public let queryTimeLimit: Double
+
+    /// The default of ``queryTimeLimit``: bounded filters over a million tokens take well under it.
+    public static let defaultQueryTimeLimit = 5.0
+
     /// The home folder, for log lines.
     public let home: String
 
@@ -49,7 +55,8 @@ public final class IssuerQueue: @unchecked Sendable {
     /// ``Issuer/init(home:database:mode:busyTimeout:)``.
     public init(
         home: String, database: String? = nil, busyTimeout: Double = 5,
-        maxQueriesPerCaller: Int = IssuerQueue.defaultMaxQueriesPerCaller
+        maxQueriesPerCaller: Int = IssuerQueue.defaultMaxQueriesPerCaller,
+        queryTimeLimit: Double = IssuerQueue.defaultQueryTimeLimit
     ) throws(IssuerError) {
         issuer = try Issuer(home: home, database: database, mode: .existing, busyTimeout: busyTimeout)
         // Not a second `Issuer(home:)`: its checks open and close the database's files, which
@@ -57,6 +64,8 @@ public final class IssuerQueue: @unchecked Sendable {
         queryIssuer = try Issuer(anotherConnectionTo: home, database: database, busyTimeout: busyTimeout)
         self.home = home
         self.maxQueriesPerCaller = max(1, maxQueriesPerCaller)
+        self.queryTimeLimit = queryTimeLimit
+        queryIssuer.queryTimeLimit = queryTimeLimit
     }
 
     /// Runs `body` on the priority lane and returns its result: authentication, sign-in, single
@@ -70,7 +79,8 @@ public final class IssuerQueue: @unchecked Sendable {
     /// Runs a caller's listing or audit read on the query lane.
     ///
     /// - Throws: ``APIError`` 429 `too_many_requests` with `Retry-After` when `caller` already
-    ///   has ``maxQueriesPerCaller`` queries running or waiting; else what `body` throws.
+    ///   has ``maxQueriesPerCaller`` queries running or waiting, 503 `query_timeout` when a read
+    ///   ran past ``queryTimeLimit``; else what `body` throws.
     public func query<T: Sendable>(as caller: Caller, _ body: @escaping @Sendable (Issuer) throws -> T)
         async throws -> T
     {
@@ -93,7 +103,12 @@ public final class IssuerQueue: @unchecked Sendable {
                 running[caller.id] = count > 0 ? count : nil
             }
         }
-        return try await Self.run(body, with: queryIssuer, on: queryQueue)
+        do {
+            return try await Self.run(body, with: queryIssuer, on: queryQueue)
+        } catch let error as IssuerError {
+            guard case .queryTimedOut = error.detail else { throw error }
+            throw APIError(.serviceUnavailable, "query_timeout", error.message)
+        }
     }
 
     private static func run<T: Sendable>(

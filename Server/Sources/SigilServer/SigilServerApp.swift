@@ -36,9 +36,13 @@ public struct SigilServerApp: Sendable {
     public init(
         home: String, database: String? = nil, hostname: String, port: Int, busyTimeout: Double = 5, logger: Logger,
         limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false,
-        maxSessions: Int = SessionStore.defaultMaxSessions
+        maxSessions: Int = SessionStore.defaultMaxSessions,
+        queryTimeLimit: Double = IssuerQueue.defaultQueryTimeLimit,
+        maxQueriesPerCaller: Int = IssuerQueue.defaultMaxQueriesPerCaller
     ) throws(IssuerError) {
-        issuer = try IssuerQueue(home: home, database: database, busyTimeout: busyTimeout)
+        issuer = try IssuerQueue(
+            home: home, database: database, busyTimeout: busyTimeout, maxQueriesPerCaller: maxQueriesPerCaller,
+            queryTimeLimit: queryTimeLimit)
         broadcaster = RevocationBroadcaster()
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter

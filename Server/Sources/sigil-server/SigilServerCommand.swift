@@ -85,6 +85,19 @@ struct SigilServerCommand: AsyncParsableCommand {
         help: ArgumentHelp("Seconds between checks of the ledger for webhooks.", valueName: "seconds"))
     var webhookPollSeconds = 10
 
+    @Option(
+        name: .customLong("query-time-limit"),
+        help: ArgumentHelp(
+            "Seconds one listing or audit read may run before it is stopped (503 query_timeout).",
+            valueName: "seconds"))
+    var queryTimeLimit = IssuerQueue.defaultQueryTimeLimit
+
+    @Option(
+        name: .customLong("max-listings-per-token"),
+        help: ArgumentHelp(
+            "Listings and audit reads one token may have running or waiting at once; more are 429.", valueName: "n"))
+    var maxListingsPerToken = IssuerQueue.defaultMaxQueriesPerCaller
+
     func validate() throws {
         guard (1...1_000_000).contains(failedAuthBurst) else {
             throw ValidationError("--failed-auth-burst must be 1...1000000")
@@ -104,6 +117,12 @@ struct SigilServerCommand: AsyncParsableCommand {
         }
         guard (1...86_400).contains(webhookPollSeconds) else {
             throw ValidationError("--webhook-poll-seconds must be 1...86400")
+        }
+        guard queryTimeLimit.isFinite, queryTimeLimit > 0, queryTimeLimit <= 3_600 else {
+            throw ValidationError("--query-time-limit must be above 0 and at most 3600")
+        }
+        guard (1...1_000).contains(maxListingsPerToken) else {
+            throw ValidationError("--max-listings-per-token must be 1...1000")
         }
         for text in trustedProxy where IPAddressRange(text) == nil {
             throw ValidationError(
@@ -135,7 +154,8 @@ struct SigilServerCommand: AsyncParsableCommand {
                 home: homePath, database: database ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"],
                 hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
-                secureCookies: secureCookies, maxSessions: maxSessions)
+                secureCookies: secureCookies, maxSessions: maxSessions, queryTimeLimit: queryTimeLimit,
+                maxQueriesPerCaller: maxListingsPerToken)
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
             if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {

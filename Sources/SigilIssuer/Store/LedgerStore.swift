@@ -24,6 +24,11 @@ package protocol LedgerStore: AnyObject {
     /// Closes the connection(s) now instead of at deinit.
     func close()
 
+    /// Seconds a read transaction may run before it is stopped and fails with `unavailable`
+    /// (``IssuerError/Detail/queryTimedOut(seconds:)``); nil, the default, for no limit.
+    /// Write transactions are never stopped.
+    var queryTimeLimit: Double? { get set }
+
     /// Runs `body` in one transaction: everything lands or nothing does. Errors come out as
     /// ``IssuerError`` where the database said what went wrong.
     func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T

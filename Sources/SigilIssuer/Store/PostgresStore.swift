@@ -41,6 +41,7 @@ package final class PostgresStore: LedgerStore {
     /// The URL without its password: what messages name.
     package let location: String
     private let busySeconds: Double
+    package var queryTimeLimit: Double?
 
     /// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
     package static func isURL(_ text: String) -> Bool {
@@ -101,6 +102,8 @@ package final class PostgresStore: LedgerStore {
             detail: .databaseUnavailable(location: location))
     }
 
+        case "57014" where queryTimeLimit != nil:  // query_canceled: statement_timeout
+            return IssuerError.queryTimedOut(queryTimeLimit ?? 0)
     /// Maps SQLSTATEs to the issuer's reasons, with messages that say what to do.
     package func translate(_ error: PostgresError) -> IssuerError {
         if error.isConnectionFailure || error.sqlState.hasPrefix("28") || error.sqlState == "3D000" {
@@ -247,6 +250,11 @@ package final class PostgresStore: LedgerStore {
                 location: location)
         }
         do {
+                if let limit = queryTimeLimit {
+                    // SET LOCAL: for this transaction only; 0 would mean no limit.
+                    let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
+                    try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
+                }
             if write {
                 try connection.executeScript("BEGIN ISOLATION LEVEL READ COMMITTED")
                 changed = false

@@ -29,6 +29,20 @@ package struct SQLiteError: Error, Sendable, CustomStringConvertible {
     package var isIO: Bool { code == SQLITE_IOERR }
     /// A UNIQUE or foreign-key constraint failed.
     package var isConstraint: Bool { code == SQLITE_CONSTRAINT }
+    /// The statement was stopped: its deadline (``SQLiteDatabase/armDeadline(after:)``) passed.
+    package var isInterrupted: Bool { code == SQLITE_INTERRUPT }
+}
+
+/// The monotonic instant after which ``SQLiteDatabase``'s progress handler stops a statement.
+private final class SQLiteDeadline {
+    /// Monotonic nanoseconds; `UInt64.max` while disarmed.
+    var nanoseconds = UInt64.max
+
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
 }
 
 /// One connection to a SQLite database. The only Swift code in Sigil that calls SQLite.
@@ -46,6 +60,7 @@ package struct SQLiteError: Error, Sendable, CustomStringConvertible {
 package final class SQLiteDatabase {
     private var handle: OpaquePointer?
     private var cache: [String: SQLiteStatement] = [:]
+    private let deadline = SQLiteDeadline()
     package let path: String
 
     /// Opens (or creates) the database at `path` without following a symbolic link.
@@ -93,6 +108,27 @@ package final class SQLiteDatabase {
     }
 
     deinit { close() }
+
+    /// Stops any statement still running `seconds` from now with `SQLITE_INTERRUPT`, until
+    /// ``disarmDeadline()``: a progress handler (`sqlite3_progress_handler`, every 1,000
+    /// virtual-machine steps) compares the monotonic clock with the deadline.
+    package func armDeadline(after seconds: Double) {
+        deadline.nanoseconds = SQLiteDeadline.now() + UInt64(max(0, seconds) * 1e9)
+        // The context is this connection's own deadline object, which lives as long as it.
+        sqlite3_progress_handler(
+            handle, 1_000,
+            { context in
+                guard let context else { return 0 }
+                let deadline = Unmanaged<SQLiteDeadline>.fromOpaque(context).takeUnretainedValue()
+                return SQLiteDeadline.now() >= deadline.nanoseconds ? 1 : 0
+            }, Unmanaged.passUnretained(deadline).toOpaque())
+    }
+
+    /// Removes the deadline ``armDeadline(after:)`` set.
+    package func disarmDeadline() {
+        sqlite3_progress_handler(handle, 0, nil, nil)
+        deadline.nanoseconds = .max
+    }
 
     /// Finalizes every statement and closes the connection (`sqlite3_close_v2`).
     package func close() {

@@ -14,6 +14,7 @@ package final class SQLiteStore: LedgerStore {
     package let db: SQLiteDatabase
     package let path: String
     private let busySeconds: Double
+    package var queryTimeLimit: Double?
 
     /// Opens or creates the database and brings its schema up to date.
     ///
@@ -121,7 +122,8 @@ package final class SQLiteStore: LedgerStore {
     }
 
     private func translate(_ error: SQLiteError) -> IssuerError {
-        Self.translate(error, path: path, seconds: busySeconds)
+        if error.isInterrupted, let limit = queryTimeLimit { return IssuerError.queryTimedOut(limit) }
+        return Self.translate(error, path: path, seconds: busySeconds)
     }
 
     // MARK: Schema
@@ -241,6 +243,10 @@ package final class SQLiteStore: LedgerStore {
         } catch {
             throw translate(error)
         }
+        if !write, let limit = queryTimeLimit {
+            db.armDeadline(after: limit)
+        }
+        defer { if !write, queryTimeLimit != nil { db.disarmDeadline() } }
         do {
             let result = try body()
             do { try db.execute("COMMIT") } catch { throw translate(error) }

@@ -257,7 +257,7 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(error.message, code: Exit.code(for: why), reason: why.rawValue)
     case .databaseUnavailable:
         return failure("\(error.message). The URL comes from --database or SIGIL_DATABASE.")
-    case .keyRetired, .keyIsActive, .insufficientScope, .none:
+    case .keyRetired, .keyIsActive, .insufficientScope, .queryTimedOut, .none:
         return failure(error.message)
     }
 }
