@@ -71,12 +71,14 @@ public final class Issuer {
     /// - Parameters:
     ///   - home: The home folder (keyring, and the SQLite database unless `database` says otherwise).
     ///   - database: A `postgres://` or `postgresql://` URL for a shared PostgreSQL ledger, a
-    ///     path to a SQLite file, or nil (or empty) for `<home>/sigil.db`. The keyring stays in
-    ///     `home` either way: the database holds no secret.
+    ///     path to a SQLite file, or nil (or empty) for `<home>/sigil.db`, as
+    ///     ``DatabaseLocation`` parses it (a libpq keyword string is refused). The keyring
+    ///     stays in `home` either way: the database holds no secret.
     ///   - mode: Whether a missing home may be created.
     ///   - busyTimeout: Seconds to wait for another process's write lock.
     ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
-    /// - Throws: ``IssuerError``: `not_found` (no home), `permissions`, `bad_data` (damaged or
+    /// - Throws: ``IssuerError``: `invalid_input` (a `database` that ``DatabaseLocation``
+    ///   refuses; nothing is created), `not_found` (no home), `permissions`, `bad_data` (damaged or
     ///   newer database), `lock_busy`, `cannot_write`, `unavailable` (a PostgreSQL URL that is
     ///   malformed, or a database that is down or refuses the credentials).
     public init(
@@ -84,18 +86,21 @@ public final class Issuer {
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) {
         self.home = home
-        if let database, PostgresStore.isURL(database) {
+        // Parsed before anything is touched: a keyword string must not become a file.
+        let location = try DatabaseLocation.parse(database)
+        if case .postgres(let url) = location {
             var st = stat()
             if mode == .existing, stat(home, &st) != 0 {
                 throw IssuerError(.notFound, "no Sigil home at \(home) (no keyring there)", detail: .noHome(home))
             }
             let tightened = try SecureFile.ensureHome(home)
-            store = try PostgresStore(url: database, busyTimeout: busyTimeout)
+            store = try PostgresStore(url: url, busyTimeout: busyTimeout)
             setupNotes = tightened ? [.tightenedHome(home)] : []
             try finishOpening(mode: mode, now: now)
             return
         }
-        let dbPath = (database ?? "").isEmpty ? home + "/" + SQLiteStore.fileName : database ?? ""
+        let dbPath: String
+        if case .sqlite(let path) = location { dbPath = path } else { dbPath = home + "/" + SQLiteStore.fileName }
         let ledgerPath = home + "/ledger.jsonl"
         let catalogPath = home + "/" + Catalog.fileName
         var st = stat()
@@ -172,11 +177,10 @@ public final class Issuer {
         throws(IssuerError)
     {
         self.home = home
-        if let database, PostgresStore.isURL(database) {
-            store = try PostgresStore(url: database, busyTimeout: busyTimeout)
-        } else {
-            let path = (database ?? "").isEmpty ? home + "/" + SQLiteStore.fileName : database ?? ""
-            store = try SQLiteStore(path: path, busyTimeout: busyTimeout)
+        switch try DatabaseLocation.parse(database) {
+        case .postgres(let url): store = try PostgresStore(url: url, busyTimeout: busyTimeout)
+        case .sqlite(let path): store = try SQLiteStore(path: path, busyTimeout: busyTimeout)
+        case nil: store = try SQLiteStore(path: home + "/" + SQLiteStore.fileName, busyTimeout: busyTimeout)
         }
     }
 

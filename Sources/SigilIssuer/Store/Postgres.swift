@@ -46,7 +46,7 @@ package final class PostgresConnection {
     /// Calls `PQconninfoParse` (a malformed URL fails here, before any network use), then
     /// `PQconnectdbParams` with `expand_dbname`.
     package init(url: String) throws(PostgresError) {
-        var secrets = PostgresConnection.passwordInURL(url).map { [$0] } ?? []
+        var secrets = DatabaseLocation.passwords(in: url)
         var parseError: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(url, &parseError) else {
             let message = parseError.map { String(cString: $0) } ?? "the URL cannot be parsed"
@@ -94,22 +94,6 @@ package final class PostgresConnection {
         guard let handle else { return false }
         PQreset(handle)
         return PQstatus(handle) == CONNECTION_OK
-    }
-
-    /// The password part of a `postgres://user:password@host/…` URL, or a `password=` parameter.
-    package static func passwordInURL(_ url: String) -> String? {
-        if let query = url.firstIndex(of: "?") {
-            for pair in url[url.index(after: query)...].split(separator: "&") where pair.hasPrefix("password=") {
-                return String(pair.dropFirst("password=".count))
-            }
-        }
-        guard let scheme = url.firstRange(of: "://") else { return nil }
-        let rest = url[scheme.upperBound...]
-        let authority = rest[..<(rest.firstIndex(of: "?") ?? rest.endIndex)]
-        guard let at = authority.lastIndex(of: "@") else { return nil }
-        let userInfo = authority[..<at]
-        guard let colon = userInfo.firstIndex(of: ":") else { return nil }
-        return String(userInfo[userInfo.index(after: colon)...])
     }
 
     private static func tidy(_ message: String) -> String {

@@ -44,16 +44,10 @@ package final class PostgresStore: LedgerStore {
     package var queryTimeLimit: Double?
 
     /// Whether `text` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
-    package static func isURL(_ text: String) -> Bool {
-        let lower = text.lowercased()
-        return lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://")
-    }
+    package static func isURL(_ text: String) -> Bool { DatabaseLocation.isPostgresURL(text) }
 
-    /// `url` with the password replaced by `***`, safe for messages and logs.
-    package static func redact(_ url: String) -> String {
-        guard let password = PostgresConnection.passwordInURL(url), !password.isEmpty else { return url }
-        return url.replacing(password, with: "***")
-    }
+    /// `url` with every password replaced by `***`, safe for messages and logs.
+    package static func redact(_ url: String) -> String { DatabaseLocation.redact(url) }
 
     /// Connects, checks the schema and brings it up to date.
     ///
