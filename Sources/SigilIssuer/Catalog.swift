@@ -51,7 +51,7 @@ public struct Catalog: Sendable, Hashable {
         guard Scope.isValidPart(resource), Scope.isValidPart(action) else {
             throw IssuerError(
                 .invalidInput, "resource and action must each match [a-z][a-z0-9_-]{0,31}",
-                detail: .invalidPair("\(resource).\(action)"))
+                detail: .invalidPair(Labels.echo("\(resource).\(action)")))
         }
         resources[resource, default: [:]][action] = access
     }
@@ -73,7 +73,8 @@ public struct Catalog: Sendable, Hashable {
     /// Expands `resource.*` to today's actions, checks every pair is known, and returns the
     /// sorted, de-duplicated list a custom scope holds.
     ///
-    /// - Throws: ``IssuerError`` `invalid_input` listing the known pairs.
+    /// - Throws: ``IssuerError`` `invalid_input` listing the known pairs. Messages and details
+    ///   repeat a requested item through ``Labels/echo(_:)``: never a token pasted there.
     public func expand(_ requested: [String]) throws(IssuerError) -> [String] {
         var out = Set<String>()
         for item in requested.flatMap({
@@ -83,23 +84,25 @@ public struct Catalog: Sendable, Hashable {
             if item.hasSuffix(".*") {
                 let resource = String(item.dropLast(2))
                 guard let actions = resources[resource], !actions.isEmpty else {
+                    let shown = Labels.echo(resource)
                     throw IssuerError(
                         .invalidInput,
-                        "unknown resource '\(resource)' in \(item). Known resources: \(resources.keys.sorted().joined(separator: ", "))",
-                        detail: .unknownResource(resource, known: resources.keys.sorted()))
+                        "unknown resource '\(shown)' in \(shown).*. Known resources: \(resources.keys.sorted().joined(separator: ", "))",
+                        detail: .unknownResource(shown, known: resources.keys.sorted()))
                 }
                 for action in actions.keys { out.insert("\(resource).\(action)") }
                 continue
             }
             guard Scope.isValidPair(item) else {
                 throw IssuerError(
-                    .invalidInput, "\(item) is not resource.action (each part [a-z][a-z0-9_-]{0,31})",
-                    detail: .invalidPair(item))
+                    .invalidInput, "\(Labels.echo(item)) is not resource.action (each part [a-z][a-z0-9_-]{0,31})",
+                    detail: .invalidPair(Labels.echo(item)))
             }
             guard access(of: item) != nil else {
+                let shown = Labels.echo(item)
                 throw IssuerError(
-                    .invalidInput, "unknown permission \(item). Known: \(allPairs.joined(separator: ", "))",
-                    detail: .unknownPermission(item, known: allPairs))
+                    .invalidInput, "unknown permission \(shown). Known: \(allPairs.joined(separator: ", "))",
+                    detail: .unknownPermission(shown, known: allPairs))
             }
             out.insert(item)
         }

@@ -20,16 +20,22 @@ public struct Caller: Sendable, Hashable {
     public let audience: String
     public let scope: Scope
     public let validTo: Int64?
+    /// The start of the caller's window: a token it creates may not start earlier. Nil sets
+    /// no bound (a caller built without it).
+    public let validFrom: Int64?
 
-    public init(id: TokenID, audience: String, scope: Scope, validTo: Int64?) {
+    public init(id: TokenID, audience: String, scope: Scope, validTo: Int64?, validFrom: Int64? = nil) {
         self.id = id
         self.audience = audience
         self.scope = scope
         self.validTo = validTo
+        self.validFrom = validFrom
     }
 
     public init(claims: TokenClaims) {
-        self.init(id: claims.id, audience: claims.audience, scope: claims.scope, validTo: claims.validTo)
+        self.init(
+            id: claims.id, audience: claims.audience, scope: claims.scope, validTo: claims.validTo,
+            validFrom: claims.validFrom)
     }
 
     /// The audit log's name for this caller: `token:<GUID>`.
@@ -77,7 +83,8 @@ extension Issuer {
     /// Issues a token on behalf of another token, within its rights.
     ///
     /// The caller needs `tokens.create`, must reach the audience, may grant only a scope its
-    /// own covers, and only a window inside its own: `valid_to` no later than the caller's, and
+    /// own covers, and only a window inside its own: `valid_from` no earlier than the caller's,
+    /// `valid_to` no later than the caller's, and
     /// a never-expiring token only from a never-expiring caller. Without an expiry the token
     /// gets one year, or the caller's `valid_to` if that is sooner. The new token's creator is
     /// `token:<caller GUID>` and its parent the caller.
@@ -92,6 +99,12 @@ extension Issuer {
         }
         var request = request
         request.createdBy = caller.actor.name
+        if let earliest = caller.validFrom, let from = request.validFrom, from < earliest {
+            throw IssuerError(
+                .forbidden,
+                "valid_from may not be earlier than the creating token's: the earliest allowed is \(TimeText.format(earliest))",
+                detail: .insufficientScope("valid_from"))
+        }
         if let limit = caller.validTo {
             let from = request.validFrom ?? now
             switch request.expiry {
@@ -143,13 +156,16 @@ extension Issuer {
         return try tokens(query)
     }
 
-    /// A lifecycle change by a caller: needs `tokens.<action>` and reach over every token.
+    /// A lifecycle change by a caller: needs `tokens.<action>`, reach over every token, and
+    /// none of them may be one of the caller's ancestors (``refuseAncestors(_:of:)``).
     public func change(
         _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, as caller: Caller,
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> ChangeResult {
         try authorize(caller, "tokens.\(action.rawValue)")
+        try Self.checkCascade(action, cascade)
         for id in ids { _ = try token(id.description, as: caller, permission: "tokens.\(action.rawValue)") }
+        try refuseAncestors(ids, of: caller)
         if cascade {
             // Descendants outside the caller's reach are not its to revoke.
             let outside = try transaction(write: false) {
@@ -165,22 +181,65 @@ extension Issuer {
         return try change(action, ids, cascade: cascade, by: caller.actor, now: now)
     }
 
-    /// Renames or re-describes a token the caller reaches (`tokens.update`).
+    /// Renames or re-describes a token the caller reaches (`tokens.update`), which is not one
+    /// of its ancestors.
     public func edit(
         _ selector: String, name: String?, description: String?, sealed: [String] = [], as caller: Caller,
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> TokenRecord {
-        _ = try token(selector, as: caller, permission: "tokens.update")
+        let target = try token(selector, as: caller, permission: "tokens.update")
+        try refuseAncestors([target.id], of: caller)
         return try edit(selector, name: name, description: description, sealed: sealed, by: caller.actor, now: now)
     }
 
-    /// Audit events (`audit.list`); a caller outside the organization sees only events about
-    /// tokens it reaches.
+    /// Audit events (`audit.list`); a caller outside the organization sees only the tokens it
+    /// reaches, in events and in filters.
+    ///
+    /// An event about tokens of several audiences lists only the reachable GUIDs (the store
+    /// drops the others), an event about none of them is left out, and a `guid` filter naming
+    /// a token the caller does not reach (or that never existed) yields no event. No count
+    /// leaks: events carry no number of tokens, so what is left out cannot be inferred.
     public func events(_ query: AuditQuery, as caller: Caller) throws(IssuerError) -> [AuditEvent] {
         try authorize(caller, "audit.list")
         var query = query
         query.audiences = Self.intersect(query.audiences, caller.audiences)
+        if let guid = query.guid, let audiences = query.audiences {
+            // Deleted tokens keep their row (a tombstone) and still belong to their audience.
+            let row = try transaction(write: false) { try store.token(guid) }
+            guard let row, audiences.contains(row.audience) else {
+                try query.validate()
+                return []
+            }
+        }
         return try events(query)
+    }
+
+    /// Refuses a change by `caller` to any of `ids` that is its strict ancestor (its parent,
+    /// that token's parent, and so on): a token created through the API may act on itself,
+    /// its siblings and its descendants, never on the tokens it descends from.
+    ///
+    /// - Throws: ``IssuerError`` `forbidden` / ``IssuerError/Detail/insufficientScope(_:)`` `ancestor`.
+    public func refuseAncestors(_ ids: [TokenID], of caller: Caller) throws(IssuerError) {
+        let ancestors = try transaction(write: false) { try ancestorIDs(of: caller.id) }
+        guard let first = ids.first(where: ancestors.contains) else { return }
+        throw IssuerError(
+            .forbidden,
+            "token \(first) is an ancestor of this token (it created it, directly or through other tokens); a token may not change its ancestors",
+            detail: .insufficientScope("ancestor"))
+    }
+
+    /// The most parent links followed: far deeper than any real delegation chain, and a bound
+    /// on a damaged ledger whose parents form a loop.
+    static let maxAncestry = 10_000
+
+    /// `id`'s parent, grandparent and so on, inside the caller's transaction.
+    func ancestorIDs(of id: TokenID) throws -> Set<TokenID> {
+        var out = Set<TokenID>()
+        var next = try store.token(id)?.parent
+        while let parent = next, out.count < Self.maxAncestry, out.insert(parent).inserted {
+            next = try store.token(parent)?.parent
+        }
+        return out
     }
 
     static func intersect(_ a: Set<String>?, _ b: Set<String>?) -> Set<String>? {

@@ -210,13 +210,14 @@ extension Issuer {
     ///     `valid_to`): any one makes this throw `invalid_input` / `sealedField`.
     ///   - actor: Who the audit log names.
     ///   - now: Unix seconds: the change's time.
-    /// - Returns: The token as it is after the change.
+    /// - Returns: The token as it is after the change; unchanged, with no event written, when
+    ///   the given name and description are the token's own already (or none is given).
     /// - Throws: ``IssuerError``: `invalid_input`, `not_found`, `lock_busy`, `cannot_write`.
     public func edit(
         _ selector: String, name: String?, description: String?, sealed: [String] = [], by actor: Actor,
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> TokenRecord {
-        if let field = sealed.first {
+        if let field = sealed.first.map(Labels.echo) {
             throw IssuerError(
                 .invalidInput,
                 "\(field) is sealed into the token at issue; issue a new token with what you need, then revoke this one",
@@ -226,6 +227,10 @@ extension Issuer {
         if let description { try Labels.checkDescription(description) }
         return try transaction(write: true) {
             var t = try resolveOne(selector)
+            // Only what differs is written: an edit that changes nothing leaves no event.
+            let name = name == t.name ? nil : name
+            let description = description == t.description ? nil : description
+            guard name != nil || description != nil else { return t }
             try store.updateLabels(t.id, name: name, description: description, now: now)
             var details: [(String, String)] = []
             if let name {
@@ -246,18 +251,20 @@ extension Issuer {
     ///
     /// Every token is checked before anything changes: activating or deactivating a revoked
     /// token is a `conflict`, and revocation is permanent. Tokens already in the target state
-    /// count as done. With `cascade`, a revoke also revokes every token they created.
+    /// count as done. With `cascade`, a revoke also revokes every token they created, and
+    /// theirs; `cascade` with another action is `invalid_input` (``LifecycleAction/cascades``).
     ///
     /// `details` go into the audit event as they are (a leak report's location, say).
     public func change(
         _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, by actor: Actor,
         details: [(String, String)] = [], now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> ChangeResult {
-        try transaction(write: true) {
+        try Self.checkCascade(action, cascade)
+        return try transaction(write: true) {
             var tokens: [TokenRecord] = []
             var seen = Set<TokenID>()
             var queue = ids
-            if cascade, action == .revoke || action == .delete {
+            if cascade {
                 for id in ids { queue += try store.descendants(of: id) }
             }
             for id in queue where seen.insert(id).inserted {
@@ -269,6 +276,15 @@ extension Issuer {
             }
             return try apply(action, to: tokens, cascade: cascade, by: actor, details: details, now: now)
         }
+    }
+
+    /// Refuses `cascade` for an action that does not cascade (``LifecycleAction/cascades``).
+    public static func checkCascade(_ action: LifecycleAction, _ cascade: Bool) throws(IssuerError) {
+        guard cascade, !action.cascades else { return }
+        throw IssuerError(
+            .invalidInput,
+            "cascade applies to revoke only; \(action.rawValue) changes the named tokens alone (revoke with cascade first to stop a token and every token it created)",
+            detail: .invalidLabel(field: "cascade", problem: "applies to revoke only"))
     }
 
     /// ``change(_:_:cascade:by:now:)`` for tokens named by selectors (GUIDs or unique prefixes),

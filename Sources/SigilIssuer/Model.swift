@@ -71,12 +71,32 @@ public enum Labels {
         }
     }
 
+    /// Throws unless `name` is a valid ``TokenName``.
     public static func checkName(_ name: String) throws(IssuerError) {
-        try checkText(name, field: "name", required: true, maxBytes: maxNameBytes)
+        _ = try TokenName(name)
     }
 
     public static func checkDescription(_ description: String) throws(IssuerError) {
         try checkText(description, field: "description", required: false, maxBytes: maxDescriptionBytes)
+    }
+
+    /// The longest input a message repeats as it is.
+    public static let maxEchoBytes = 100
+
+    /// User input as a message may repeat it: as it is, unless it looks like a token (holds
+    /// `sgl_`, in any case: people paste tokens into the wrong field) or is longer than
+    /// ``maxEchoBytes``; then only its length. Every message that echoes input uses this.
+    ///
+    /// ```swift
+    /// Labels.echo("devices.lst")   // devices.lst
+    /// Labels.echo("sgl_AQ…")       // (a value of 140 characters that looks like a token, not shown)
+    /// ```
+    public static func echo(_ text: String) -> String {
+        if text.lowercased().contains(TokenClaims.prefix) {
+            return "(a value of \(text.count) characters that looks like a token, not shown)"
+        }
+        guard text.utf8.count <= maxEchoBytes else { return "(a value of \(text.count) characters)" }
+        return text
     }
 }
 
@@ -86,6 +106,12 @@ public enum LifecycleAction: String, Sendable, CaseIterable {
 
     /// Whether the change can never be undone.
     public var isPermanent: Bool { self == .revoke || self == .delete }
+
+    /// Whether the change may cascade to the tokens a token created (its descendants): only
+    /// `revoke`. Deactivating stops one token and is undone alone; deleting is revoking and
+    /// hiding, so a family is removed by a cascading revoke, then a delete. The CLI (`revoke
+    /// --cascade` only), the API and the console follow this; ``Issuer`` refuses the rest.
+    public var cascades: Bool { self == .revoke }
 }
 
 /// What a scope filter asks for: a kind of scope, or tokens that grant one permission.
@@ -306,7 +332,8 @@ public struct AuditQuery: Sendable, Hashable {
     public var since: Int64?
     public var limit: Int
     public var offset: Int
-    /// Only events about tokens of these audiences; nil for every event.
+    /// Only events about tokens of these audiences, each listing only those tokens' GUIDs;
+    /// nil for every event, whole.
     public var audiences: Set<String>?
 
     public init(

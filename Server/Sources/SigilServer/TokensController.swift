@@ -104,7 +104,8 @@ public struct TokensController: Sendable {
         let caller = try context.authenticated
         let id = try context.guidParameter()
         let options = try await APIBody.decode(ChangeBody.self, from: request, required: false) ?? ChangeBody()
-        if options.cascade, action != .revoke {
+        // Which actions cascade is SigilIssuer's rule; the API has answered 400 for the others.
+        if options.cascade, !action.cascades {
             throw APIError.badRequest("cascade applies to revoke only")
         }
         let result = try await issuer.run { try $0.change(action, [id], cascade: options.cascade, as: caller) }
@@ -283,6 +284,6 @@ struct BulkBody: Decodable {
         guard !texts.isEmpty else { throw APIError.badRequest("guids must name at least one token") }
         guids = try texts.enumerated().map { i, text in try parseGUID(text, field: "guids[\(i)]") }
         cascade = try c.decodeIfPresent(Bool.self, forKey: AnyKey("cascade")) ?? false
-        if cascade, action != .revoke { throw APIError.badRequest("cascade applies to revoke only") }
+        if cascade, !action.cascades { throw APIError.badRequest("cascade applies to revoke only") }
     }
 }

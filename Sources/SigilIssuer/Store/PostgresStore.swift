@@ -693,8 +693,13 @@ package final class PostgresStore: LedgerStore {
                     .badData, "\(location): audit event \(id) has damaged details",
                     detail: .databaseCorrupt(path: location))
             }
+            // A caller limited to some audiences sees only their tokens' GUIDs in each event.
+            let reach = query.audiences.map { $0.sorted() } ?? []
             let links = try connection.execute(
-                "SELECT guid FROM event_tokens WHERE event = $1 ORDER BY guid", [.int(id)])
+                query.audiences == nil
+                    ? "SELECT guid FROM event_tokens WHERE event = $1 ORDER BY guid"
+                    : "SELECT et.guid FROM event_tokens et JOIN tokens t ON t.guid = et.guid WHERE et.event = $1 AND t.audience IN (\((0..<reach.count).map { "$\($0 + 2)" }.joined(separator: ", "))) ORDER BY et.guid",
+                [.int(id)] + reach.map { .text($0) })
             out.append(
                 AuditEvent(
                     at: r.int64(row, 1), actor: r.text(row, 2), action: action,

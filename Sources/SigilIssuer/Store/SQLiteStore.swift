@@ -774,10 +774,17 @@ package final class SQLiteStore: LedgerStore {
                 )
             )
         }
-        let links = try db.statement("SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid")
+        // A caller limited to some audiences sees only their tokens' GUIDs in each event.
+        let reach = query.audiences.map { $0.sorted() } ?? []
+        let links = try db.statement(
+            query.audiences == nil
+                ? "SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid"
+                : "SELECT et.guid FROM event_tokens et JOIN tokens t ON t.guid = et.guid WHERE et.event = ?1 AND t.audience IN (\((0..<reach.count).map { "?\($0 + 2)" }.joined(separator: ", "))) ORDER BY et.guid"
+        )
         return try rows.map { id, event in
             var event = event
             try links.bind(1, id)
+            for (i, audience) in reach.enumerated() { try links.bind(Int32(i + 2), audience) }
             while try links.step() { if let guid = Self.tokenID(links, 0) { event.guids.append(guid) } }
             links.reset()
             return event
