@@ -1,5 +1,6 @@
 import Foundation
 public import SigilVerifier
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -141,9 +142,7 @@ extension Issuer {
         let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
         let stored = try store.latestList()?.sequence ?? 0
         let floor = max(last, readHighWaterMark(), stored, extra)
-        guard floor < UInt64.max else {
-            throw IssuerError(.conflict, "the revocation-list sequence is exhausted (\(floor))")
-        }
+        guard floor < UInt64.max else { throw IssuerError.sequenceExhausted(floor) }
         let sequence = floor + 1
         let signer = ring.signingKey
         let bytes = try RevocationListBuilder.build(
@@ -194,21 +193,43 @@ extension Issuer {
     }
 
     /// Signs and stores a new list if the ledger changed since the newest stored one, or if that
-    /// one is older than `maxAge` seconds (entries expire; `next_update` must be kept).
+    /// one has been the newest for `maxAge` seconds (entries expire; `next_update` must be kept).
     ///
     /// Meant for sigil-server's publisher, which calls it after changes (a burst makes one list)
-    /// and on a timer. Returns the new list, or nil when the newest is current.
+    /// and on a timer. The newest list is the one with the highest sequence, whoever signed it
+    /// and whatever its `issued_at`. Whether it is current never compares this host's clock with
+    /// the signer's: a change is seen through the ledger's change count, and the age comes from
+    /// `clock` (this process's monotonic clock, see ``ListClock``), so a list stamped in the
+    /// future by a host whose clock runs ahead neither blocks publishing nor makes every other
+    /// host sign again. Without a clock the age is `now - issued_at`, and a list from the future
+    /// counts as new (age 0).
+    ///
+    /// ```swift
+    /// let clock = ListClock()
+    /// if let made = try issuer.publishRevocationList(clock: clock, by: actor) { serve(made.bytes) }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - nextUpdate: Seconds until the promised next list; nil for none.
+    ///   - maxAge: Seconds a list may stay the newest before it is signed again.
+    ///   - clock: How long this process has seen the newest list as the newest; nil: use its `issued_at`.
+    ///   - actor: Who the audit log names.
+    ///   - now: Unix seconds: the new list's `issued_at`.
+    /// - Returns: The new list, or nil when the newest is current.
+    /// - Throws: ``IssuerError``: `conflict` with ``IssuerError/Detail/sequenceExhausted(last:)``
+    ///   when the sequence cannot go higher; `lock_busy`; `not_found` (no keyring).
     public func publishRevocationList(
-        nextUpdate: Int64? = Issuer.defaultNextUpdate, maxAge: Int64 = 3_600, by actor: Actor,
+        nextUpdate: Int64? = Issuer.defaultNextUpdate, maxAge: Int64 = 3_600, clock: ListClock? = nil, by actor: Actor,
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
         let ring = try keyring()
-        return try transaction(write: true) {
+        let made = try transaction(write: true) { () -> (sequence: UInt64, bytes: [UInt8])? in
             let changes = try store.state(Self.listChangesKey) ?? 0
-            if let latest = try store.latestList(), latest.changes == changes, now - latest.issuedAt < maxAge,
-                latest.issuedAt <= now
-            {
-                return nil
+            if let latest = try store.latestList(), latest.changes == changes {
+                let age =
+                    clock?.age(of: latest.sequence, issuedAt: latest.issuedAt, now: now)
+                    ?? ListClock.age(issuedAt: latest.issuedAt, now: now)
+                if age < maxAge { return nil }
             }
             let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: 0, ring: ring)
             try record(
@@ -216,6 +237,9 @@ extension Issuer {
                 details: [("entries", String(count)), ("path", "database"), ("sequence", String(sequence))])
             return (sequence, bytes)
         }
+        // After the commit: a list whose commit failed must not reset the age of the one in force.
+        if let made { clock?.signed(made.sequence) }
+        return made
     }
 
     /// The newest signed list in the database (exported or published), if any.
@@ -251,5 +275,61 @@ extension Issuer {
         }
         try store.compact()
         return counts
+    }
+}
+
+/// How long the newest stored revocation list has been the newest, on this process's monotonic
+/// clock: the age ``Issuer/publishRevocationList(nextUpdate:maxAge:clock:by:now:)`` compares with
+/// `maxAge`.
+///
+/// Lists on a shared ledger are signed by several hosts, and their `issued_at` is each signer's
+/// wall clock. Comparing it with this host's clock made replicas whose clocks differ re-sign each
+/// other's lists in a loop. So the age of a list is the time since this process first saw its
+/// sequence as the newest (or signed it), never another host's timestamp. The one exception is
+/// the first list a process sees: it may have been the newest for days while no server ran, so
+/// its age is `now - issued_at` once, with a list stamped in the future counted as new. That
+/// read happens once per process and cannot loop.
+///
+/// Thread-safe: one lock around a few integers, no I/O inside it.
+public final class ListClock: Sendable {
+    private struct Seen {
+        var sequence: UInt64
+        var since: ContinuousClock.Instant
+        /// Seconds the list was already old when first seen (nonzero only for a process's first list).
+        var ageWhenSeen: Int64
+    }
+
+    private let seen = Mutex<Seen?>(nil)
+    private let elapsed: @Sendable () -> ContinuousClock.Instant
+
+    /// A clock on ``ContinuousClock``; tests pass `elapsed` to move time without sleeping.
+    public init(elapsed: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }) {
+        self.elapsed = elapsed
+    }
+
+    /// Seconds the list `sequence` has been the newest, starting its count if it is new.
+    func age(of sequence: UInt64, issuedAt: Int64, now: Int64) -> Int64 {
+        let instant = elapsed()
+        return seen.withLock { seen in
+            if let current = seen, current.sequence == sequence {
+                return current.ageWhenSeen + (instant - current.since).components.seconds
+            }
+            let first = seen == nil ? Self.age(issuedAt: issuedAt, now: now) : 0
+            seen = Seen(sequence: sequence, since: instant, ageWhenSeen: first)
+            return first
+        }
+    }
+
+    /// `now - issuedAt` by the wall clock, never negative: a list stamped in the future is new.
+    static func age(issuedAt: Int64, now: Int64) -> Int64 {
+        let (difference, overflow) = now.subtractingReportingOverflow(issuedAt)
+        if overflow { return issuedAt < 0 ? Int64.max : 0 }
+        return max(0, difference)
+    }
+
+    /// Records that this process just signed `sequence`: its age starts at zero.
+    func signed(_ sequence: UInt64) {
+        let instant = elapsed()
+        seen.withLock { $0 = Seen(sequence: sequence, since: instant, ageWhenSeen: 0) }
     }
 }

@@ -98,6 +98,9 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case insufficientScope(String)
         /// A token given by value does not verify with this issuer's keys (why not).
         case tokenNotVerified(VerificationError.Reason)
+        /// The revocation-list sequence reached its largest value (the last one signed): no
+        /// further list can be signed, and services refuse lower ones (`conflict`).
+        case sequenceExhausted(last: UInt64)
         /// A read ran past the store's ``LedgerStore/queryTimeLimit`` and was stopped.
         case queryTimedOut(seconds: Double)
     }
@@ -113,6 +116,14 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { message }
+
+    /// `conflict`: the list sequence cannot go above `last`, so nothing was signed.
+    static func sequenceExhausted(_ last: UInt64) -> IssuerError {
+        IssuerError(
+            .conflict,
+            "the revocation-list sequence is exhausted: \(last) is the largest a list can carry and services refuse lower ones, so no further list can be signed and later changes are not published; start a new list series with a new revocation-list key (docs/DATABASE.md, \"Sequence exhaustion\")",
+            detail: .sequenceExhausted(last: last))
+    }
 
     /// `unavailable`: a read ran longer than `seconds` and was stopped.
     static func queryTimedOut(_ seconds: Double) -> IssuerError {

@@ -59,7 +59,9 @@ package protocol LedgerStore: AnyObject {
     /// Adds one to a counter in the database itself, so two writers never lose an increment.
     func incrementState(_ key: String) throws
 
-    // Published lists
+    // Published lists. The newest list is the one with the highest sequence (compared as
+    // unsigned: the column holds the u64's bit pattern), never the latest `issued_at`, which is
+    // only the signing host's clock. Stores keep the four highest sequences.
     func putList(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8]) throws
     func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])?
 

@@ -96,14 +96,14 @@ package final class PostgresStore: LedgerStore {
             detail: .databaseUnavailable(location: location))
     }
 
-        case "57014" where queryTimeLimit != nil:  // query_canceled: statement_timeout
-            return IssuerError.queryTimedOut(queryTimeLimit ?? 0)
     /// Maps SQLSTATEs to the issuer's reasons, with messages that say what to do.
     package func translate(_ error: PostgresError) -> IssuerError {
         if error.isConnectionFailure || error.sqlState.hasPrefix("28") || error.sqlState == "3D000" {
             return Self.unavailable(error, location: location)
         }
         switch error.sqlState {
+        case "57014" where queryTimeLimit != nil:  // query_canceled: statement_timeout
+            return IssuerError.queryTimedOut(queryTimeLimit ?? 0)
         case "55P03", "40001", "40P01":
             return IssuerError(
                 .lockBusy, "another sigil process holds the ledger database \(location) (waited \(busySeconds) s)",
@@ -244,17 +244,17 @@ package final class PostgresStore: LedgerStore {
                 location: location)
         }
         do {
-                if let limit = queryTimeLimit {
-                    // SET LOCAL: for this transaction only; 0 would mean no limit.
-                    let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
-                    try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
-                }
             if write {
                 try connection.executeScript("BEGIN ISOLATION LEVEL READ COMMITTED")
                 changed = false
                 try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(Self.writerLock)])
             } else {
                 try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                if let limit = queryTimeLimit {
+                    // SET LOCAL: for this transaction only; 0 would mean no limit.
+                    let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
+                    try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
+                }
             }
         } catch {
             try? connection.executeScript("ROLLBACK")
@@ -597,13 +597,13 @@ package final class PostgresStore: LedgerStore {
             "INSERT INTO revocation_lists (sequence, issued_at, changes, bytes) VALUES ($1, $2, $3, $4)",
             [.int(Int64(bitPattern: sequence)), .int(issuedAt), .int(changes), .bytes(bytes)])
         try connection.execute(
-            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 4)"
+            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 4)"
         )
     }
 
     package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
         let r = try connection.execute(
-            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 1"
+            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 1"
         )
         guard r.rowCount > 0 else { return nil }
         return (UInt64(bitPattern: r.int64(0, 0)), r.int64(0, 1), r.int64(0, 2), r.bytes(0, 3))

@@ -654,7 +654,8 @@ package final class SQLiteStore: LedgerStore {
 
     // MARK: Published lists
 
-    /// Stores a signed list and keeps only the newest few.
+    /// Stores a signed list and keeps only the four with the highest sequences (`sequence < 0`
+    /// first: the column holds the u64's bit pattern, so sequences from 2^63 up read negative).
     package func putList(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8]) throws {
         let s = try db.statement(
             "INSERT OR REPLACE INTO revocation_lists (sequence, issued_at, changes, bytes) VALUES (?1, ?2, ?3, ?4)")
@@ -664,15 +665,16 @@ package final class SQLiteStore: LedgerStore {
         try s.bind(4, bytes: bytes)
         try s.run()
         let prune = try db.statement(
-            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 4)"
+            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 4)"
         )
         try prune.run()
     }
 
-    /// The newest stored list: its sequence, issue time, the change count it reflects and its bytes.
+    /// The stored list with the highest sequence (whatever its issue time): its sequence, issue
+    /// time, the change count it reflects and its bytes.
     package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
         let s = try db.statement(
-            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY issued_at DESC, sequence DESC LIMIT 1"
+            "SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 1"
         )
         defer { s.reset() }
         guard try s.step() else { return nil }

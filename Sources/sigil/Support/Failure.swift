@@ -257,6 +257,10 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(error.message, code: Exit.code(for: why), reason: why.rawValue)
     case .databaseUnavailable:
         return failure("\(error.message). The URL comes from --database or SIGIL_DATABASE.")
+    case .sequenceExhausted(let last):
+        return failure(
+            "the revocation-list sequence is exhausted at \(last): nothing was signed, and no later revoke can be published. Start a new series: sigil keys rotate --revocation, then follow docs/DATABASE.md \"Sequence exhaustion\" to reset the sequence and give every service the new keyset.",
+            reason: "sequence_exhausted")
     case .keyRetired, .keyIsActive, .insufficientScope, .queryTimedOut, .none:
         return failure(error.message)
     }
