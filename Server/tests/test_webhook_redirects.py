@@ -66,3 +66,37 @@ def test_a_307_is_a_failed_delivery_and_nothing_reaches_its_location():
         redirector.close()
         elsewhere.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_revocations_pull_still_follows_a_redirect(tmp_root):
+    """BoundedHTTP no longer follows by default; the signed-list pull opts in, as before."""
+    import subprocess
+    from http.server import BaseHTTPRequestHandler as Base
+
+    from conftest import SIGIL_BIN
+
+    e = Env(tmp_root)
+    target = f"http://127.0.0.1:{e.server.port}/v1/revocations"
+
+    class Handler(Base):
+        def do_GET(self):
+            self.send_response(307)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    cdn = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=cdn.serve_forever, daemon=True).start()
+    try:
+        out = tmp_root / "pulled.sgl"
+        r = subprocess.run([SIGIL_BIN, "--home", str(e.home), "revocations", "pull",
+                            f"http://127.0.0.1:{cdn.server_address[1]}/list", "-o", str(out)],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert out.read_bytes() == e.anonymous.get("/v1/revocations").body
+    finally:
+        cdn.shutdown()
+        e.close()

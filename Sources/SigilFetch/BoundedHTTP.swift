@@ -6,8 +6,8 @@ import Synchronization
 #endif
 
 /// One HTTP request that never holds more than `maxBytes + 1` bytes of body and never runs
-/// longer than `timeout` seconds: `sigil revocations pull`, the CLI's remote mode (`--server`) and
-/// SigilHummingbird's `RevocationFollower` all use it.
+/// longer than `timeout` seconds: `sigil revocations pull`, the CLI's remote mode (`--server`),
+/// SigilHummingbird's `RevocationFollower` and sigil-server's webhooks all use it.
 ///
 /// FoundationNetworking on Linux has no `URLSession.bytes(for:)`, and `data(for:)` buffers
 /// the whole body before anyone can look at its size, so this is a data delegate: a declared
@@ -49,15 +49,17 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
 
     public let maxBytes: Int
     public let timeout: Int
-    /// False to stop at a 3xx answer instead of following it: a bearer token must go to the
-    /// URL the user named and nowhere else.
+    /// Whether a 3xx answer is followed. False (the default) stops at it and returns it: a
+    /// bearer token or a signed webhook must go to the URL the user named and nowhere else.
+    /// Only fetches that send no credential and check what they get (the signed revocation
+    /// list) pass true.
     public let followsRedirects: Bool
     /// Which statuses are worth reading the body of; the others end at their headers.
     public let readsBody: @Sendable (Int) -> Bool
     private let state = Mutex(State())
 
     public init(
-        maxBytes: Int, timeout: Int, followsRedirects: Bool = true,
+        maxBytes: Int, timeout: Int, followsRedirects: Bool = false,
         readsBody: @escaping @Sendable (Int) -> Bool = { _ in true }
     ) {
         self.maxBytes = min(maxBytes, Int.max - 1)

@@ -203,7 +203,9 @@ public struct RevocationFollower: Service {
         var request = URLRequest(
             url: url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: TimeInterval(wait + 15))
         if let etag { request.setValue(etag, forHTTPHeaderField: "If-None-Match") }
-        let http = BoundedHTTP(maxBytes: store.maxBytes, timeout: wait + 15, readsBody: { $0 == 200 })
+        // Redirects are followed (a CDN in front): the list is signed and no credential is sent.
+        let http = BoundedHTTP(
+            maxBytes: store.maxBytes, timeout: wait + 15, followsRedirects: true, readsBody: { $0 == 200 })
         switch await http.run(request) {
         case .response(let response, _) where response.statusCode == 304:
             return .notModified

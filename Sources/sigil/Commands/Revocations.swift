@@ -328,7 +328,9 @@ struct RevocationsPull: AsyncParsableCommand {
         // A long poll may take `wait` seconds before the first byte: the deadline covers it.
         let deadline = follow ? max(timeout, wait + 15) : timeout
         // Only a 200 has a body worth reading; any other status ends at its headers.
-        let http = BoundedHTTP(maxBytes: maxBytes, timeout: deadline, readsBody: { $0 == 200 })
+        // Redirects are followed (a CDN in front): the list is signed and no credential is sent.
+        let http = BoundedHTTP(
+            maxBytes: maxBytes, timeout: deadline, followsRedirects: true, readsBody: { $0 == 200 })
         func unavailable(_ message: String) -> CLIFailure {
             CLIFailure(Exit.unavailable, "\(message); the old list stays in place.", reason: "unavailable")
         }
