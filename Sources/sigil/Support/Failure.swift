@@ -220,7 +220,7 @@ func render(_ error: IssuerError) -> CLIFailure {
         let database =
             CommandLine.arguments.drop { $0 != "--database" }.dropFirst().first
             ?? ProcessInfo.processInfo.environment["SIGIL_DATABASE"] ?? ""
-        if database.lowercased().hasPrefix("postgres") {
+        if DatabaseLocation.isPostgresURL(database) {
             return failure(
                 "no Sigil home at \(home): with a PostgreSQL ledger the home holds the keyring. On a new host, copy keyring.json from the first host into \(home) (mode 0600); on the first host, run: sigil --home \(home) --database URL init",
                 reason: "not_found")
