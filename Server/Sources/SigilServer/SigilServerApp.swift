@@ -27,6 +27,9 @@ public struct SigilServerApp: Sendable {
     public var leakReportSecret: [UInt8]?
     /// Sends webhooks when set (docs/WEBHOOKS.md).
     public var webhooks: WebhookService?
+    /// Idle and header timeouts and the connection cap (`--idle-timeout`, `--header-timeout`,
+    /// `--max-connections`); the default cap follows the process's descriptor limit.
+    public var connectionLimits = ConnectionLimits(descriptorLimit: DescriptorLimit.current.soft)
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); empty: none.
     public var trustedProxies: [IPAddressRange] = []
 
@@ -51,6 +54,9 @@ public struct SigilServerApp: Sendable {
         self.port = port
         self.logger = logger
     }
+
+    /// `GET /v1/revocations`; its long polls wait before routing (``GuardedHTTP1Channel``).
+    var revocations: RevocationsController { RevocationsController(issuer: issuer, broadcaster: broadcaster) }
 
     /// The OpenAPI document, `docs/openapi.yaml` embedded at build time.
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
@@ -102,7 +108,7 @@ public struct SigilServerApp: Sendable {
                 status: .ok, headers: [.contentType: "application/yaml", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(bytes: Self.openAPIDocument)))
         }
-        RevocationsController(issuer: issuer, broadcaster: broadcaster).addRoutes(to: v1)
+        revocations.addRoutes(to: v1)
         LeakReportController(issuer: issuer, publisher: publisher, secret: leakReportSecret).addRoutes(to: v1)
 
         let authenticated = v1.group()
@@ -124,8 +130,13 @@ public struct SigilServerApp: Sendable {
         // Long polls need a list to compare with, and services one to fetch: never start without.
         try await publisher.publishNow()
         let port = self.port
+        let connections = ConnectionRegistry(maxConnections: connectionLimits.maxConnections, logger: logger)
         let app = Application(
             router: router(),
+            server: GuardedHTTP1Channel.builder(limits: connectionLimits, registry: connections) {
+                [revocations] request, connection in
+                await revocations.holdLongPoll(request, connection: connection)
+            },
             configuration: .init(address: .hostname(hostname, port: port), serverName: nil),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
             logger: logger)
@@ -137,6 +148,9 @@ public struct SigilServerApp: Sendable {
                     + (webhooks.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // Long polls whose clients left end at once (`ConnectionLifetime`), so this counts only
+        // clients still waiting when the server stopped.
+        logger.info("stopped", metadata: ["long_polls_cut_short": "\(broadcaster.waitingAtClose ?? 0)"])
     }
 }
 

@@ -86,6 +86,27 @@ struct SigilServerCommand: AsyncParsableCommand {
     var webhookPollSeconds = 10
 
     @Option(
+        name: .customLong("idle-timeout"),
+        help: ArgumentHelp(
+            "Seconds a connection may wait between requests before it is closed (a long poll is never idle).",
+            valueName: "seconds"))
+    var idleTimeout = Int(ConnectionLimits.defaultIdleTimeout.components.seconds)
+
+    @Option(
+        name: .customLong("header-timeout"),
+        help: ArgumentHelp(
+            "Seconds a request's line and headers may take to arrive before the connection is closed.",
+            valueName: "seconds"))
+    var headerTimeout = Int(ConnectionLimits.defaultHeaderTimeout.components.seconds)
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: ArgumentHelp(
+            "Open connections kept at once; over it, the oldest idle one is closed (default: the descriptor limit less an eighth, at least 64, for the database and files).",
+            valueName: "n"))
+    var maxConnections: Int?
+
+    @Option(
         name: .customLong("query-time-limit"),
         help: ArgumentHelp(
             "Seconds one listing or audit read may run before it is stopped (503 query_timeout).",
@@ -118,6 +139,11 @@ struct SigilServerCommand: AsyncParsableCommand {
         guard (1...86_400).contains(webhookPollSeconds) else {
             throw ValidationError("--webhook-poll-seconds must be 1...86400")
         }
+        guard (1...86_400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
+        guard (1...3_600).contains(headerTimeout) else { throw ValidationError("--header-timeout must be 1...3600") }
+        if let maxConnections, !(1...10_000_000).contains(maxConnections) {
+            throw ValidationError("--max-connections must be 1...10000000")
+        }
         guard queryTimeLimit.isFinite, queryTimeLimit > 0, queryTimeLimit <= 3_600 else {
             throw ValidationError("--query-time-limit must be above 0 and at most 3600")
         }
@@ -148,6 +174,23 @@ struct SigilServerCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "sigil-server")  // swift-log's default handler writes to stderr
         logger.logLevel = .info
+        // Before anything opens a descriptor: each connection needs one, and the default cap
+        // follows the limit.
+        let descriptors = DescriptorLimit.raiseSoftToHard()
+        let limits = ConnectionLimits(
+            idleTimeout: .seconds(idleTimeout), headerTimeout: .seconds(headerTimeout),
+            maxConnections: maxConnections ?? ConnectionLimits.defaultMaxConnections(descriptorLimit: descriptors.soft))
+        if limits.maxConnections > descriptors.soft - 16 {
+            logger.warning(
+                "--max-connections leaves almost no descriptors for the database and files; connections may fail with 'too many open files'",
+                metadata: ["max_connections": "\(limits.maxConnections)", "descriptor_limit": "\(descriptors.soft)"])
+        }
+        logger.info(
+            "connection limits",
+            metadata: [
+                "max_connections": "\(limits.maxConnections)", "descriptor_limit": "\(descriptors.soft)",
+                "idle_timeout_s": "\(idleTimeout)", "header_timeout_s": "\(headerTimeout)",
+            ])
         var server: SigilServerApp
         do {
             server = try SigilServerApp(
@@ -157,6 +200,7 @@ struct SigilServerCommand: AsyncParsableCommand {
                 secureCookies: secureCookies, maxSessions: maxSessions, queryTimeLimit: queryTimeLimit,
                 maxQueriesPerCaller: maxListingsPerToken)
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
+            server.connectionLimits = limits
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
             if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {
                 server.webhooks = WebhookService(
