@@ -150,6 +150,26 @@ def test_many_idle_sockets_do_not_stop_a_valid_client(servers, home):
     assert text.count("connection limit reached") == 1, text
 
 
+def test_at_the_cap_with_every_connection_busy_a_new_one_is_closed(servers, home):
+    server = start(servers, home, "--max-connections", "4")
+    etag = current_etag(server)
+    busy = [connect(server.port) for _ in range(4)]
+    for sock in busy:
+        sock.sendall(long_poll_request(etag))
+    # A held long poll answers nothing, so there is no event to await: give the heads a moment.
+    time.sleep(0.5)
+    extra = connect(server.port)
+    assert closed_within(extra, 5) is not None, "a fifth connection was kept over a cap of four busy ones"
+    extra.close()
+    # The long polls were not cut to make room.
+    for sock in busy:
+        sock.settimeout(0.2)
+        with pytest.raises(socket.timeout):
+            sock.recv(1)
+        sock.close()
+    assert server.log_text().count("connection limit reached") == 1
+
+
 def test_a_half_sent_request_is_closed_after_the_header_timeout(servers, home):
     server = start(servers, home, "--header-timeout", "1", "--idle-timeout", "30")
     half = connect(server.port)
