@@ -98,7 +98,13 @@ def test_a_cli_export_is_served_too(env):
     before = sequence(current(env))
     env.cli("revocations", "export", "-o", str(env.root / "exported.sgl"))
     exported = (env.root / "exported.sgl").read_bytes()
+    # The server serves the list its publisher holds, which sees the CLI's commit within a poll
+    # interval (150 ms): allow a second.
+    deadline = time.monotonic() + 1
     r = current(env)
+    while sequence(r) <= before and time.monotonic() < deadline:
+        time.sleep(0.02)
+        r = current(env)
     assert sequence(r) > before
     assert r.body == exported
 

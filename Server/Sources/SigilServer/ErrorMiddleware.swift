@@ -91,6 +91,9 @@ public struct ErrorMiddleware: RouterMiddleware {
         case .notFound:
             return APIError(.notFound, "not_found", error.message)
         case .conflict:
+            if case .sequenceExhausted = error.detail {
+                return APIError(.serviceUnavailable, "sequence_exhausted", error.message)
+            }
             return APIError(.conflict, "conflict", error.message)
         case .lockBusy, .unavailable:
             var api = APIError(

@@ -1,94 +1,12 @@
+import Foundation
 public import Logging
 public import ServiceLifecycle
 import SigilIssuer
 import Synchronization
 
-/// Tells long polls that a newer revocation list exists.
-///
-/// Holds the newest sequence known to be stored and the waiters; ``publish(_:)`` raises the
-/// sequence and wakes every waiter whose list is now out of date. After ``close()`` (graceful
-/// shutdown) every wait returns at once, so the server can stop without holding them to their
-/// timeout.
-public final class RevocationBroadcaster: Sendable {
-    private struct State {
-        var sequence: UInt64 = 0
-        var closed = false
-        var nextID = 0
-        var waiters: [Int: (after: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
-        /// Waits cancelled before they registered.
-        var cancelled: Set<Int> = []
-    }
-
-    private let state = Mutex(State())
-
-    public init() {}
-
-    /// The newest sequence published so far (0 before the first).
-    public var sequence: UInt64 { state.withLock { $0.sequence } }
-
-    /// Records that a list with `sequence` is stored and wakes the waiters it satisfies.
-    public func publish(_ sequence: UInt64) {
-        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard sequence > s.sequence else { return [] }
-            s.sequence = sequence
-            let ready = s.waiters.filter { $0.value.after < sequence }
-            for id in ready.keys { s.waiters[id] = nil }
-            return ready.map(\.value.continuation)
-        }
-        for c in woken { c.resume() }
-    }
-
-    /// Wakes every waiter and makes later waits return at once.
-    public func close() {
-        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            s.closed = true
-            defer { s.waiters = [:] }
-            return s.waiters.values.map(\.continuation)
-        }
-        for c in woken { c.resume() }
-    }
-
-    /// Returns when a list newer than `sequence` is published, `timeout` passes, the task is
-    /// cancelled or the broadcaster closes, whichever comes first.
-    public func wait(newerThan sequence: UInt64, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForPublish(newerThan: sequence) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func waitForPublish(newerThan sequence: UInt64) async {
-        let id = state.withLock { s -> Int in
-            s.nextID += 1
-            return s.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if s.closed || s.sequence > sequence || s.cancelled.remove(id) != nil { return true }
-                    s.waiters[id] = (sequence, continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-                if let w = s.waiters.removeValue(forKey: id) { return w.continuation }
-                s.cancelled.insert(id)
-                return nil
-            }
-            waiter?.resume()
-        }
-        // A cancel that raced a normal wake-up left its mark; drop it.
-        _ = state.withLock { $0.cancelled.remove(id) }
-    }
-}
-
 /// Keeps the stored revocation list current without cron: a service in the server's group.
 ///
-/// Signs a new list (``Issuer/publishRevocationList(nextUpdate:maxAge:by:now:)``):
+/// Signs a new list (``Issuer/publishRevocationList(nextUpdate:maxAge:clock:by:now:)``):
 /// - soon after a change made through the API (``noteChange()``), debounced: it waits until
 ///   changes pause for `quiet`, but never longer than `maxDelay` after the first, so a burst
 ///   makes one list and every change is published within about a second;
@@ -97,8 +15,14 @@ public final class RevocationBroadcaster: Sendable {
 ///   `PRAGMA data_version`, or the count of `NOTIFY sigil_ledger` messages from other stores
 ///   (already on the listening socket: no round trip). So every replica wakes its long polls
 ///   within about `pollInterval` of a list made anywhere;
-/// - at least once a minute it asks the library, which signs again when the newest list is an
-///   hour old (`maxAge`), so `next_update` is always kept.
+/// - at least once a minute it asks the library, which signs again when the newest list has been
+///   the newest for an hour (`maxAge`, measured by ``ListClock`` on this process's monotonic clock,
+///   never by comparing another host's `issued_at` with this host's clock), so `next_update` is
+///   always kept.
+///
+/// When the list sequence is exhausted nothing can be signed again: it logs that once per
+/// attempt, retries after a delay that doubles up to ``maxBackoff``, and ``problems`` names it, so
+/// `GET /v1/health` answers 503 `degraded`.
 ///
 /// Whenever a newer list is stored, by this service or by a CLI export, it wakes the long polls
 /// through ``RevocationBroadcaster``. At graceful shutdown it closes the broadcaster first.
@@ -108,6 +32,16 @@ public final class Publisher: Service, Sendable {
         var last: ContinuousClock.Instant?
     }
 
+    /// Why publishing cannot go on, and when to try again.
+    private struct Blocked {
+        var reason: String
+        var delay: Duration
+        var retryAt: ContinuousClock.Instant
+    }
+
+    /// The stable reason `GET /v1/health` gives while the list sequence is exhausted.
+    public static let sequenceExhaustedReason = "revocation_sequence_exhausted"
+
     let issuer: IssuerQueue
     let broadcaster: RevocationBroadcaster
     let logger: Logger
@@ -116,13 +50,26 @@ public final class Publisher: Service, Sendable {
     let maxDelay: Duration
     let recheck: Duration
     private let pending = Mutex(Pending())
+    private let blocked = Mutex<Blocked?>(nil)
+    /// The first retry delay after publishing was refused; it doubles up to ``maxBackoff``.
+    let firstBackoff: Duration
+    let maxBackoff: Duration
+    /// How long the newest list has been the newest, for the max-age rule.
+    let listClock = ListClock()
+    /// Unix seconds for a new list's `issued_at`: the only use of the wall clock here.
+    let wallClock: @Sendable () -> Int64
     static let actorName = "sigil-server"
 
     public init(
         issuer: IssuerQueue, broadcaster: RevocationBroadcaster, logger: Logger,
         pollInterval: Duration = .milliseconds(150), quiet: Duration = .milliseconds(250),
-        maxDelay: Duration = .milliseconds(700), recheck: Duration = .seconds(60)
+        maxDelay: Duration = .milliseconds(700), recheck: Duration = .seconds(60),
+        firstBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(64),
+        wallClock: @escaping @Sendable () -> Int64 = Publisher.wallClock
     ) {
+        self.wallClock = wallClock
+        self.firstBackoff = firstBackoff
+        self.maxBackoff = maxBackoff
         self.issuer = issuer
         self.broadcaster = broadcaster
         self.logger = logger
@@ -141,17 +88,75 @@ public final class Publisher: Service, Sendable {
         }
     }
 
+    /// The host's clock, or `SIGIL_NOW` (Unix seconds) when set: as in the CLI, tests stand a
+    /// host whose clock is off in with it (only lists' `issued_at` and expiry cut-off use it).
+    public static func wallClock() -> Int64 {
+        if let text = ProcessInfo.processInfo.environment["SIGIL_NOW"], let value = Int64(text) { return value }
+        return Issuer.currentTime()
+    }
+
+    /// Why the publisher cannot keep the list current (empty when it can): stable reason codes
+    /// for `GET /v1/health`.
+    public var problems: [String] { blocked.withLock { $0.map { [$0.reason] } ?? [] } }
+
     /// Publishes if needed and wakes long polls; returns the newest stored sequence.
+    ///
+    /// An exhausted sequence does not throw: the newest stored list is still served, ``problems``
+    /// reports it and the loop backs off.
     @discardableResult
     public func publishNow() async throws -> UInt64 {
-        let (published, latest) = try await issuer.run { issuer -> (UInt64?, UInt64) in
+        let known = broadcaster.sequence
+        let clock = listClock
+        let now = wallClock()
+        let (published, latest, refused) = try await issuer.run {
+            issuer -> (UInt64?, PublishedList?, IssuerError?) in
             let actor = try Actor(name: Publisher.actorName)
-            if let made = try issuer.publishRevocationList(by: actor) { return (made.sequence, made.sequence) }
-            return (nil, try issuer.latestRevocationList()?.sequence ?? 0)
+            var refused: IssuerError?
+            do {
+                if let made = try issuer.publishRevocationList(clock: clock, by: actor, now: now) {
+                    return (made.sequence, PublishedList(sequence: made.sequence, bytes: made.bytes), nil)
+                }
+            } catch let error as IssuerError {
+                guard case .sequenceExhausted = error.detail else { throw error }
+                refused = error
+            }
+            // Only a newer list than the one held is worth copying out of the database.
+            guard let stored = try issuer.latestRevocationList(), stored.sequence > known else {
+                return (nil, nil, refused)
+            }
+            return (nil, PublishedList(sequence: stored.sequence, bytes: stored.bytes), refused)
         }
         if let published { logger.info("revocation list published", metadata: ["sequence": "\(published)"]) }
-        broadcaster.publish(latest)
-        return latest
+        if let latest { broadcaster.publish(latest) }
+        if let refused { backOff(Self.sequenceExhaustedReason, refused) } else { recovered() }
+        return broadcaster.sequence
+    }
+
+    /// Schedules the next attempt: `firstBackoff`, then twice the last delay up to `maxBackoff`.
+    /// Logs once per attempt, so a stuck publisher writes a line per step, not per tick.
+    private func backOff(_ reason: String, _ error: IssuerError) {
+        let now = ContinuousClock.now
+        let delay = blocked.withLock { b -> Duration in
+            let delay = b.map { min($0.delay * 2, maxBackoff) } ?? firstBackoff
+            b = Blocked(reason: reason, delay: delay, retryAt: now + delay)
+            return delay
+        }
+        logger.error(
+            "revocation list not published; retrying later",
+            metadata: ["reason": "\(reason)", "retry_in": "\(delay)", "error": "\(error.message)"])
+    }
+
+    private func recovered() {
+        let was = blocked.withLock { b -> String? in
+            defer { b = nil }
+            return b?.reason
+        }
+        if let was { logger.notice("revocation publisher recovered", metadata: ["was": "\(was)"]) }
+    }
+
+    /// Whether a refused publish is still waiting out its delay.
+    private func isBackingOff(at now: ContinuousClock.Instant) -> Bool {
+        blocked.withLock { b in b.map { now < $0.retryAt } ?? false }
     }
 
     public func run() async throws {
@@ -169,11 +174,13 @@ public final class Publisher: Service, Sendable {
                     p = Pending()
                     return true
                 }
+                // Nothing can be signed until the delay passes; the retry covers every change.
+                if self.isBackingOff(at: now) { continue }
                 do {
                     let version = try await self.issuer.run { try $0.dataVersion() }
                     let foreign = version != lastVersion
                     lastVersion = version
-                    if due || foreign || now - lastCheck >= self.recheck {
+                    if due || foreign || now - lastCheck >= self.recheck || self.blocked.withLock({ $0 != nil }) {
                         lastCheck = now
                         try await self.publishNow()
                     }

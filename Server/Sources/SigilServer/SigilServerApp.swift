@@ -102,7 +102,13 @@ public struct SigilServerApp: Sendable {
         router.add(middleware: QueryParametersMiddleware())
 
         let v1 = router.group("v1")
-        v1.get("health") { _, _ in JSONResponse.make(["status": "ok"]) }
+        v1.get("health") { [publisher] _, _ in
+            // 503 while the publisher cannot keep the list current, so a load balancer or a
+            // monitor sees it; the reasons are stable codes (docs/API.md).
+            let reasons = publisher.problems
+            if reasons.isEmpty { return JSONResponse.make(["status": "ok"]) }
+            return JSONResponse.make(["status": "degraded", "reasons": reasons], status: .serviceUnavailable)
+        }
         v1.get("openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml", .cacheControl: "no-store"],
