@@ -156,6 +156,17 @@ extension Issuer {
         return try tokens(query)
     }
 
+    /// One page of a listing restricted to what the caller reaches; `query`'s own limit and
+    /// offset are replaced by `page`'s.
+    public func tokens(_ query: TokenQuery, page: PageRequest, as caller: Caller) throws(IssuerError)
+        -> Page<TokenRecord>
+    {
+        var query = query
+        query.limit = page.fetchLimit
+        query.offset = page.offset
+        return page.page(try tokens(query, as: caller))
+    }
+
     /// A lifecycle change by a caller: needs `tokens.<action>`, reach over every token, and
     /// none of them may be one of the caller's ancestors (``refuseAncestors(_:of:)``).
     public func change(
@@ -212,6 +223,17 @@ extension Issuer {
             }
         }
         return try events(query)
+    }
+
+    /// One page of the audit log as the caller may see it; `query`'s own limit and offset are
+    /// replaced by `page`'s.
+    public func events(_ query: AuditQuery, page: PageRequest, as caller: Caller) throws(IssuerError)
+        -> Page<AuditEvent>
+    {
+        var query = query
+        query.limit = page.fetchLimit
+        query.offset = page.offset
+        return page.page(try events(query, as: caller))
     }
 
     /// Refuses a change by `caller` to any of `ids` that is its strict ancestor (its parent,

@@ -81,11 +81,7 @@ extension Issuer {
 
     /// The keyset a service of `audience` needs: never a master secret.
     public func keyset(audience: String) throws(IssuerError) -> Keyset {
-        guard TokenClaims.isValidAudience(audience) else {
-            throw IssuerError(
-                .invalidInput, "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -",
-                detail: .invalidAudience(length: audience.utf8.count))
-        }
+        _ = try Audience(audience)
         return try keyring().keyset(audience: audience)
     }
 

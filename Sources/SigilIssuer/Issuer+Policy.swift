@@ -34,11 +34,7 @@ extension Issuer {
         audience: String, maxLifetime: Int64, allowNeverExpires: Bool, by actor: Actor,
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> LifetimePolicy {
-        guard TokenClaims.isValidAudience(audience) else {
-            throw IssuerError(
-                .invalidInput, "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -",
-                detail: .invalidAudience(length: audience.utf8.count))
-        }
+        _ = try Audience(audience)
         guard maxLifetime > 0 else {
             throw IssuerError(
                 .invalidInput, "the maximum lifetime must be positive, e.g. 90d",

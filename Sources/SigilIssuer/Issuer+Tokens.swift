@@ -70,14 +70,10 @@ extension Issuer {
     ///
     /// - Returns: The window (valid-from, valid-to or nil for never).
     public static func checkRequest(_ request: IssueRequest, now: Int64) throws(IssuerError) -> (Int64, Int64?) {
-        try Labels.checkName(request.name)
-        try Labels.checkDescription(request.description)
-        if let createdBy = request.createdBy { try Labels.checkIdentifier(createdBy, field: "created_by") }
-        guard TokenClaims.isValidAudience(request.audience) else {
-            throw IssuerError(
-                .invalidInput, "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -",
-                detail: .invalidAudience(length: request.audience.utf8.count))
-        }
+        _ = try TokenName(request.name)
+        _ = try TokenDescription(request.description)
+        if let createdBy = request.createdBy { _ = try ActorName(createdBy, field: "created_by") }
+        _ = try Audience(request.audience)
         let from = request.validFrom ?? now
         let to: Int64?
         switch request.expiry {
@@ -223,8 +219,8 @@ extension Issuer {
                 "\(field) is sealed into the token at issue; issue a new token with what you need, then revoke this one",
                 detail: .sealedField(field))
         }
-        if let name { try Labels.checkName(name) }
-        if let description { try Labels.checkDescription(description) }
+        if let name { _ = try TokenName(name) }
+        if let description { _ = try TokenDescription(description) }
         return try transaction(write: true) {
             var t = try resolveOne(selector)
             // Only what differs is written: an edit that changes nothing leaves no event.

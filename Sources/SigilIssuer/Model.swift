@@ -3,8 +3,8 @@ public import SigilVerifier
 
 /// Who makes a change: the OS user or `--actor` for the CLI, `token:<GUID>` for an API caller.
 ///
-/// Names are 1–64 characters of `[A-Za-z0-9._@:-]`, so they can never carry escape sequences
-/// or line breaks into a terminal or a log.
+/// The name is an ``ActorName``, so it can never carry escape sequences or line breaks into a
+/// terminal or a log.
 ///
 /// ```swift
 /// let actor = try Actor(name: "alice")
@@ -12,10 +12,9 @@ public import SigilVerifier
 public struct Actor: Sendable, Hashable {
     public let name: String
 
-    /// - Throws: ``IssuerError`` `invalid_input` if `name` is not 1–64 of `[A-Za-z0-9._@:-]`.
+    /// - Throws: ``IssuerError`` `invalid_input`: ``ActorName``'s one message.
     public init(name: String, field: String = "actor") throws(IssuerError) {
-        try Labels.checkIdentifier(name, field: field)
-        self.name = name
+        self.name = try ActorName(name, field: field).text
     }
 
     /// The actor recorded for changes made by a token through the API.
@@ -23,32 +22,15 @@ public struct Actor: Sendable, Hashable {
         name = "token:\(id)"
     }
 
-    /// Whether `name` would be accepted.
-    public static func isValid(_ name: String) -> Bool { (try? Labels.checkIdentifier(name, field: "actor")) != nil }
+    /// Whether `name` would be accepted (``ActorName``'s rule).
+    public static func isValid(_ name: String) -> Bool { ActorName.isValid(name) }
 }
 
 /// The checks every free-text label and identifier passes.
 public enum Labels {
-    /// Names and descriptions are limited in UTF-8 bytes, not characters: 200 graphemes of
-    /// combining marks were 80 KB.
+    /// Names are limited in UTF-8 bytes, not characters: 200 graphemes of combining marks
+    /// were 80 KB. (A description's limit is ``TokenDescription/maxBytes``.)
     public static let maxNameBytes = 200
-    public static let maxDescriptionBytes = 1_000
-
-    /// `[A-Za-z0-9._@:-]{1,64}`: actors and creators.
-    public static func checkIdentifier(_ text: String, field: String) throws(IssuerError) {
-        let ok =
-            (1...64).contains(text.utf8.count)
-            && text.utf8.allSatisfy { c in
-                (0x30...0x39).contains(c) || (0x41...0x5a).contains(c) || (0x61...0x7a).contains(c)
-                    || c == 0x2e || c == 0x5f || c == 0x40 || c == 0x3a || c == 0x2d
-            }
-        guard ok else {
-            throw IssuerError(
-                .invalidInput,
-                "\(field) must be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got \(text.utf8.count) bytes)",
-                detail: .invalidLabel(field: field, problem: "must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"))
-        }
-    }
 
     /// Free text: no control characters, no format characters (bidi overrides such as U+202E,
     /// zero-width characters), a byte limit, and not blank when required.
@@ -69,15 +51,6 @@ public enum Labels {
             default: continue
             }
         }
-    }
-
-    /// Throws unless `name` is a valid ``TokenName``.
-    public static func checkName(_ name: String) throws(IssuerError) {
-        _ = try TokenName(name)
-    }
-
-    public static func checkDescription(_ description: String) throws(IssuerError) {
-        try checkText(description, field: "description", required: false, maxBytes: maxDescriptionBytes)
     }
 
     /// The longest input a message repeats as it is.
@@ -208,7 +181,8 @@ public struct TokenFilter: Sendable, Hashable {
         }
         if let audience {
             guard !audience.allSatisfy(\.isWhitespace) else { throw blank("audience") }
-            self.audience = audience
+            // No token can have an audience outside the format's rule: say so rather than match nothing.
+            self.audience = try Audience(audience).text
         } else {
             self.audience = nil
         }
@@ -349,11 +323,11 @@ public struct AuditQuery: Sendable, Hashable {
         self.offset = offset
     }
 
-    /// Checks the free-text filter: the actor follows ``Actor``'s rule (1–64 characters of a
-    /// small charset), which also keeps NUL and oversized values away from the store.
+    /// Checks the free-text filter: the actor is an ``ActorName``, which also keeps NUL and
+    /// oversized values away from the store.
     ///
     /// - Throws: ``IssuerError`` `invalid_input` naming the field.
     public func validate() throws(IssuerError) {
-        if let actor { try Labels.checkIdentifier(actor, field: "actor") }
+        if let actor { _ = try ActorName(actor) }
     }
 }

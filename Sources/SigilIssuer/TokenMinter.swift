@@ -17,9 +17,7 @@ public enum TokenMinter {
     /// - Throws: ``IssuerError`` if the secret is not 32 bytes, the audience is invalid, or OpenSSL fails.
     public static func audienceKey(masterSecret: [UInt8], audience: String) throws(IssuerError) -> [UInt8] {
         guard masterSecret.count == 32 else { throw IssuerError(.badData, "a master secret must be 32 bytes") }
-        guard TokenClaims.isValidAudience(audience) else {
-            throw IssuerError(.invalidInput, "audience must be 1-64 characters of [A-Za-z0-9._:-]")
-        }
+        _ = try Audience(audience)
         guard
             let key = OpenSSL.hkdfSHA256(
                 ikm: masterSecret, salt: [], info: infoPrefix + Array(audience.utf8), outputLength: 32)
