@@ -33,6 +33,9 @@ package struct JSONWriter {
                 case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
                 case 0x0d: bytes.append(0x5c); bytes.append(0x72)
                 case 0x09: bytes.append(0x5c); bytes.append(0x74)
+                // \b and \f as JSONEncoder writes them: the Codable wire types and this writer agree.
+                case 0x08: bytes.append(0x5c); bytes.append(0x62)
+                case 0x0c: bytes.append(0x5c); bytes.append(0x66)
                 case 0..<0x20:
                     let hex: StaticString = "0123456789abcdef"
                     let digits = hex.utf8Start

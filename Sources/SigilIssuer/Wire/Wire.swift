@@ -1,0 +1,80 @@
+public import Foundation
+
+/// The JSON shapes that cross a boundary (the CLI's `--json`, sigil-server's answers, the
+/// remote client's reading of them), written once as `Codable` types.
+///
+/// Every writer uses ``encoder``: keys sorted, `/` not escaped, the bytes sigil has always
+/// written.
+///
+/// ```swift
+/// let bytes = try Wire.encode(WireToken(record))
+/// let row = try Wire.decoder.decode(WireToken.self, from: bytes)
+/// ```
+public enum Wire {
+    /// Sorted keys and unescaped slashes: stable output for scripts, tests and diffs.
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    public static var decoder: JSONDecoder { JSONDecoder() }
+
+    /// `value`'s JSON bytes. Wire types hold only strings, integers, booleans and arrays or
+    /// objects of them, so encoding cannot fail for them.
+    public static func encode(_ value: some Encodable) -> [UInt8] {
+        (try? Array(encoder.encode(value))) ?? Array("null".utf8)
+    }
+}
+
+/// Any JSON value: the free-form `details` of an audit event.
+public enum JSONValue: Codable, Sendable, Hashable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let n = try? c.decode(Int64.self) {
+            self = .int(n)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let n): try c.encode(n)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+/// A JSON object key named at run time.
+struct WireKey: CodingKey {
+    let stringValue: String
+    var intValue: Int? { nil }
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
