@@ -296,23 +296,69 @@ def test_429_after_repeated_failed_authentications_is_69(tmp_root):
         env.close()
 
 
-def test_503_when_the_database_stays_locked_is_69(tmp_root):
+def locked(env):
+    """Holds the ledger's write lock (BEGIN IMMEDIATE) until closed."""
+    db = sqlite3.connect(str(env.home / "sigil.db"), timeout=5, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    return db
+
+
+def test_503_when_the_database_stays_locked_is_75_as_locally(tmp_root):
+    """#21: a busy ledger was 75 locally and 69 remotely; the body's code now decides (75 both ways)."""
     env = Env(tmp_root, env={"SIGIL_LOCK_TIMEOUT": "0.3"})
     try:
         org = Remote(env)
         org.ok("list")
-        db = sqlite3.connect(str(env.home / "sigil.db"), timeout=5, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")
+        db = locked(env)
         try:
             r = org("issue", "--name", "blocked", "--audience", "billing", "--all")
+            here = run_cli(env.home, "issue", "--name", "blocked", "--audience", "billing", "--all", check=False,
+                           env={"SIGIL_LOCK_TIMEOUT": "0.3"})
         finally:
             db.execute("ROLLBACK")
             db.close()
-        assert r.returncode == 69, (r.returncode, r.stderr)
+        assert r.returncode == 75 == here.returncode, (r.returncode, r.stderr, here.returncode, here.stderr)
         assert "503" in r.stderr
         assert "blocked" not in [row["name"] for row in local_json(env, "list")]
+        body = env.server.client(env.org_token)
+        db = locked(env)
+        try:
+            answer = body.post("/v1/tokens", json_body={"name": "blocked", "audience": "billing", "scope": "all"})
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert answer.status == 503 and answer.json["error"] == "unavailable"
+        assert answer.json["code"] == "lock_busy"
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("case", ["not_found", "conflict", "outside_policy", "forged_token", "invalid_selector"])
+def test_the_same_failure_exits_the_same_locally_and_remotely(env, remote, case):
+    """#21: one exit-code table: the server's body carries the issuer's code and remote mode
+    maps it back through the table local mode exits by."""
+    if case == "not_found":
+        args, stdin, expected = ["show", str(uuid.uuid4())], None, 66
+    elif case == "conflict":
+        guid = remote.json("issue", "--name", "gone", "--audience", "billing", "--all")["guid"]
+        remote.ok("revoke", "--yes", guid)
+        args, stdin, expected = ["activate", guid], None, 65
+    elif case == "outside_policy":
+        run_cli(env.home, "policy", "set", "--audience", "policed-remote", "--max-lifetime", "1d")
+        args, stdin, expected = ["issue", "--name", "long", "--audience", "policed-remote", "--all",
+                                 "--expires-in", "30d"], None, 64
+    elif case == "forged_token":
+        token = remote.json("issue", "--name", "victim", "--audience", "billing", "--all")["token"]
+        forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+        args, stdin, expected = ["revoke", "--token", "-"], forged + "\n", 13
+    else:
+        args, stdin, expected = ["show", "xyz"], None, 64
+    here = subprocess.run([SIGIL_BIN, "--home", str(env.home), *args], capture_output=True, text=True,
+                          input=stdin, timeout=60,
+                          env={k: v for k, v in os.environ.items() if not k.startswith("SIGIL_")})
+    there = remote(*args, stdin=stdin)
+    assert here.returncode == expected, (case, here.returncode, here.stderr)
+    assert there.returncode == expected, (case, there.returncode, there.stderr)
 
 
 def test_69_when_the_server_is_down_or_the_port_closed(tmp_root):

@@ -3,23 +3,18 @@ public import Logging
 import SigilIssuer
 import SigilVerifier
 
-/// Turns every error a route throws into `{"error": code, "message": …}` with its status.
+/// Turns every error a route throws into `{"error": …, "message": …, "code": …}` with its status.
 ///
-/// The one place where the issuer's reasons become HTTP: a route never picks a status for a
-/// library error itself.
+/// The one place where errors become HTTP: a route never picks a status for a library error
+/// itself. An ``IssuerError``'s status, `error` and `code` come from ``ErrorContract`` (the
+/// table the CLI exits by); this type adds only the fields and headers that explain a case.
 ///
-/// | error | status | `error` |
-/// |---|---|---|
-/// | ``APIError`` | its own | its own (`bad_request`, `too_large`, `unsupported_media_type`, …) |
-/// | `IssuerError` `invalid_input`, sealed field | 422 | `sealed_field` |
-/// | `IssuerError` `invalid_input`, selector or filter | 400 | `bad_request` |
-/// | `IssuerError` `invalid_input`, otherwise | 422 | `invalid_input` |
-/// | `IssuerError` `forbidden` | 403 | `insufficient_scope` (+ `scope`: what was too wide) |
-/// | `IssuerError` `not_found` | 404 | `not_found` |
-/// | `IssuerError` `conflict` | 409 | `conflict` |
-/// | `IssuerError` `lock_busy` | 503 | `unavailable` (+ `Retry-After`) |
-/// | `VerificationError` | 401 | `invalid_token` (+ `reason`, `WWW-Authenticate`) |
-/// | anything else | 500 | `internal` (logged; the message says nothing more) |
+/// | error | status, `error`, `code` |
+/// |---|---|
+/// | ``APIError`` | its own (`bad_request`, `too_large`, `unsupported_media_type`, …) |
+/// | `IssuerError` | ``ErrorContract/entry(for:)`` of its code (+ `scope`, `reason`, policy fields, `Retry-After`) |
+/// | `VerificationError` | 401 `invalid_token` (+ `reason`, `WWW-Authenticate`) |
+/// | anything else | 500 `internal` (logged; the message says nothing more) |
 public struct ErrorMiddleware: RouterMiddleware {
     public typealias Context = ServerContext
 
@@ -42,8 +37,8 @@ public struct ErrorMiddleware: RouterMiddleware {
             // The type and the library's message: neither ever holds a token.
             logger.error("internal error", metadata: ["error": "\(String(reflecting: type(of: error))): \(error)"])
         }
-        var body: [String: Any] = ["error": api.code, "message": api.message]
-        for (key, value) in api.fields { body[key] = value }
+        let body = WireError(
+            error: api.code, message: api.message, code: api.contract.rawValue, fields: api.fields)
         return JSONResponse.make(body, status: api.status, headers: api.headers)
     }
 
@@ -70,40 +65,34 @@ public struct ErrorMiddleware: RouterMiddleware {
     }
 
     static func map(_ error: IssuerError) -> APIError {
-        switch error.reason {
-        case .invalidInput:
-            switch error.detail {
-            case .sealedField: return APIError(.unprocessableContent, "sealed_field", error.message)
-            case .outsidePolicy(let policy, _, _):
-                var api = APIError(.unprocessableContent, "outside_policy", error.message)
-                api.fields["audience"] = policy.audience
-                api.fields["max_lifetime"] = TimeText.formatDuration(policy.maxLifetime)
-                api.fields["allow_never_expires"] = policy.allowNeverExpires ? "true" : "false"
-                return api
-            case .notASelector, .ambiguousPrefix, .emptyFilter: return .badRequest(error.message)
-            default: return APIError(.unprocessableContent, "invalid_input", error.message)
-            }
-        case .forbidden:
-            var api = APIError(.forbidden, "insufficient_scope", error.message)
-            if case .insufficientScope(let what) = error.detail { api.fields["scope"] = what }
-            api.headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""#
-            return api
-        case .notFound:
-            return APIError(.notFound, "not_found", error.message)
-        case .conflict:
-            if case .sequenceExhausted = error.detail {
-                return APIError(.serviceUnavailable, "sequence_exhausted", error.message)
-            }
-            return APIError(.conflict, "conflict", error.message)
-        case .lockBusy, .unavailable:
-            var api = APIError(
-                .serviceUnavailable, "unavailable", "the ledger database stayed busy; try again in a moment")
-            api.headers[.retryAfter] = "1"
-            return api
-        case .badData, .cannotWrite, .permissions:
-            return APIError(
-                .internalServerError, "internal", "the server failed (\(error.reason.rawValue)); see its log")
+        let code = error.code
+        let entry = ErrorContract.entry(for: code)
+        let status = HTTPResponse.Status(code: entry.httpStatus)
+        var message = error.message
+        switch status {
+        case .internalServerError: message = "the server failed (\(error.reason.rawValue)); see its log"
+        case .serviceUnavailable where code != .sequenceExhausted:
+            message = "the ledger database stayed busy; try again in a moment"
+        default: break
         }
+        var api = APIError(status, entry.httpError, message, contract: code)
+        switch error.detail {
+        case .outsidePolicy(let policy, _, _):
+            api.fields["audience"] = policy.audience
+            api.fields["max_lifetime"] = TimeText.formatDuration(policy.maxLifetime)
+            api.fields["allow_never_expires"] = policy.allowNeverExpires ? "true" : "false"
+        case .insufficientScope(let what):
+            api.fields["scope"] = what
+        case .tokenNotVerified(let why):
+            api = APIError(
+                status, entry.httpError,
+                "the token does not verify with this issuer's keys (\(why.rawValue)); nothing revoked", contract: code)
+            api.fields["reason"] = why.rawValue
+        default: break
+        }
+        if code == .forbidden { api.headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""# }
+        if status == .serviceUnavailable, code != .sequenceExhausted { api.headers[.retryAfter] = "1" }
+        return api
     }
 
     /// 401 with an RFC 6750 challenge; 503 if the ledger could not be read to check the token.

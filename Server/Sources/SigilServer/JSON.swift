@@ -174,61 +174,67 @@ public enum JSONResponse {
         return Array(data)
     }
 
-    /// A JSON response with `status`.
+    /// A JSON response with `status` for a loose object (health, catalog, session).
     public static func make(_ object: Any, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:])
         -> Response
     {
+        response(bytes(object), status: status, headers: extra)
+    }
+
+    /// A JSON response with `status` for one of the wire types (``WireToken``, ``WirePage``,
+    /// ``WireError``, ``WireBulkResult``), encoded as the CLI's `--json` encodes it.
+    public static func make(
+        _ value: some Encodable, status: HTTPResponse.Status = .ok, headers extra: HTTPFields = [:]
+    ) -> Response {
+        response(Wire.encode(value), status: status, headers: extra)
+    }
+
+    static func response(_ json: [UInt8], status: HTTPResponse.Status, headers extra: HTTPFields) -> Response {
         var headers = extra
         headers[.contentType] = "application/json; charset=utf-8"
         headers[.cacheControl] = "no-store"
-        var body = bytes(object)
+        var body = json
         body.append(0x0a)
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
 
-/// The JSON shapes of the API, one function per kind of object.
+/// A route may return a wire value itself: it answers 200 with the API's JSON and headers.
+extension WireToken: @retroactive ResponseGenerator, @retroactive ResponseEncodable {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(self)
+    }
+}
+
+extension WirePage: @retroactive ResponseGenerator, @retroactive ResponseEncodable {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(self)
+    }
+}
+
+extension WireBulkResult: @retroactive ResponseGenerator, @retroactive ResponseEncodable {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONResponse.make(self)
+    }
+}
+
+/// Loose JSON objects for answers outside the wire model (the session's `scope`).
 public enum Render {
-    /// A token row: exactly the keys of `sigil list --json` (docs/CLI.md), plus `parent`.
-    public static func token(_ t: TokenRecord) -> [String: Any] {
-        [
-            "audience": t.audience,
-            "created_at": t.createdAt,
-            "created_by": t.createdBy,
-            "deleted": t.isDeleted,
-            "description": t.description,
-            "expires": t.validTo.map { TimeText.format($0) } ?? "never",
-            "guid": t.id.description,
-            "kid": t.keyID,
-            "name": t.name,
-            "revoked_at": t.revokedAt.map { $0 as Any } ?? NSNull(),
-            "scope": scope(t.scope),
-            "status": t.status.rawValue,
-            "updated_at": t.updatedAt,
-            "valid_from": t.validFrom,
-            "valid_to": t.validTo.map { $0 as Any } ?? NSNull(),
-            "parent": t.parent.map { $0.description as Any } ?? NSNull(),
-        ]
-    }
-
+    /// A scope as ``WireScope`` writes it: `"all"`, `"read-only"` or an array.
     public static func scope(_ scope: Scope) -> Any {
-        switch scope {
-        case .all: "all"
-        case .readOnly: "read-only"
-        case .custom(let pairs): pairs
-        }
+        (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireScope(scope))), options: .fragmentsAllowed))
+            ?? NSNull()
     }
 
-    /// An audit event: the keys of `sigil log --json`.
+    /// Transitional, until every route answers with the wire types: a token row as a loose
+    /// object, from ``WireToken``.
+    public static func token(_ t: TokenRecord) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireToken(t, writesParent: true)))))
+            as? [String: Any] ?? [:]
+    }
+
+    /// Transitional: an audit event as a loose object, from ``WireEvent``.
     public static func event(_ e: AuditEvent) -> [String: Any] {
-        let details =
-            (try? JSONSerialization.jsonObject(with: Data(e.detailsJSON.utf8))) as? [String: Any] ?? [:]
-        return [
-            "action": e.action.rawValue,
-            "actor": e.actor,
-            "at": e.at,
-            "details": details,
-            "guids": e.guids.map(\.description),
-        ]
+        (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireEvent(e))))) as? [String: Any] ?? [:]
     }
 }

@@ -36,7 +36,7 @@ struct RemoteIssuer: Sendable {
     /// The largest answer read: a page of 1,000 rows is about 450 KB.
     static let maxResponseBytes = 16 << 20
     /// The API's largest page.
-    static let pageSize = 1_000
+    static let pageSize = PageRequest.maxLimit
 
     /// The remote issuer the options name, or nil in local mode.
     ///
@@ -146,14 +146,14 @@ struct RemoteIssuer: Sendable {
             ("audience", filters.audience), ("status", filters.status?.rawValue), ("sort", sort?.rawValue),
             ("violating_policy", violatingPolicy ? "true" : nil),
         ]
-        return try await pages("/v1/tokens", query: query, key: "tokens", limit: nil, decode: Self.record)
+        return try await pages("/v1/tokens", query: query, limit: nil, of: WireToken.self).map(\.record)
     }
 
     /// The token a selector names: a whole GUID (`GET /v1/tokens/{guid}`) or a unique prefix
     /// of at least 8 hex digits (looked up in the listing).
     func token(_ selector: String) async throws -> TokenRecord {
         switch try Self.parse(selector) {
-        case .id(let id): return try Self.record(try await send("GET", "/v1/tokens/\(id)"))
+        case .id(let id): return try await fetch(WireToken.self, "GET", "/v1/tokens/\(id)").record
         case .prefix(let hex): return try await byPrefix(hex)
         }
     }
@@ -169,7 +169,7 @@ struct RemoteIssuer: Sendable {
     /// The row of `id`, or nil when the caller may change the token but not read it (403).
     func rowIfReadable(_ id: TokenID) async throws -> TokenRecord? {
         do {
-            return try Self.record(try await send("GET", "/v1/tokens/\(id)"))
+            return try await fetch(WireToken.self, "GET", "/v1/tokens/\(id)").record
         } catch let failure as CLIFailure where failure.reason == "insufficient_scope" {
             return nil
         }
@@ -197,11 +197,9 @@ struct RemoteIssuer: Sendable {
             body["valid_from"] = TimeText.format(from)
             body["valid_to"] = TimeText.format(to)
         }
-        let answer = try await send("POST", "/v1/tokens", body: body)
-        guard let object = answer as? [String: Any], let token = object["token"] as? String else {
-            throw unexpected("the created token is missing")
-        }
-        return (token, try Self.record(object))
+        let row = try await fetch(WireToken.self, "POST", "/v1/tokens", body: body)
+        guard let token = row.token else { throw unexpected("the created token is missing") }
+        return (token, row.record)
     }
 
     /// `PATCH /v1/tokens/{guid}`. Sealed fields are sent as asked, for the server to refuse.
@@ -209,26 +207,19 @@ struct RemoteIssuer: Sendable {
         var body = sealed
         if let name { body["name"] = name }
         if let description { body["description"] = description }
-        return try Self.record(try await send("PATCH", "/v1/tokens/\(id)", body: body))
+        return try await fetch(WireToken.self, "PATCH", "/v1/tokens/\(id)", body: body).record
     }
 
     /// `POST /v1/tokens/bulk`: all or nothing. Returns the tokens whose state changed.
     func change(_ action: LifecycleAction, _ ids: [TokenID], cascade: Bool) async throws -> [TokenID] {
         var body: [String: Any] = ["action": action.rawValue, "guids": ids.map(\.description)]
         if cascade { body["cascade"] = true }
-        let answer = try await send("POST", "/v1/tokens/bulk", body: body)
-        guard let object = answer as? [String: Any], let guids = object["guids"] as? [String] else {
-            throw unexpected("the bulk answer has no guids")
-        }
-        return try guids.map { text in
-            guard let id = TokenID(uuidString: text) else { throw unexpected("a changed GUID is not a GUID") }
-            return id
-        }
+        return try await fetch(WireBulkResult.self, "POST", "/v1/tokens/bulk", body: body).guids
     }
 
     /// `POST /v1/tokens/revoke-by-token`: the server verifies the token's tag, then revokes it.
     func revoke(token: String) async throws -> TokenRecord {
-        try Self.record(try await send("POST", "/v1/tokens/revoke-by-token", body: ["token": token]))
+        try await fetch(WireToken.self, "POST", "/v1/tokens/revoke-by-token", body: ["token": token]).record
     }
 
     /// `GET /v1/audit`, newest first, up to `limit` events (as many pages as that takes).
@@ -239,7 +230,7 @@ struct RemoteIssuer: Sendable {
             ("guid", guid?.description), ("actor", actor), ("action", action?.rawValue),
             ("since", since.map(TimeText.format)),
         ]
-        return try await pages("/v1/audit", query: query, key: "events", limit: limit, decode: Self.event)
+        return try await pages("/v1/audit", query: query, limit: limit, of: WireEvent.self).map(\.event)
     }
 
     /// `GET /v1/catalog`.
@@ -266,47 +257,69 @@ struct RemoteIssuer: Sendable {
     static func parse(_ selector: String) throws -> TokenSelector { try TokenSelector(selector) }
 
     private func byPrefix(_ hex: String) async throws -> TokenRecord {
-        let matches = try await page("/v1/tokens", query: [("guid", hex), ("limit", "6")], key: "tokens").map(
-            Self.record)
+        let matches = try await fetch(
+            WirePage<WireToken>.self, "GET", "/v1/tokens", query: [("guid", hex), ("limit", "6")]
+        ).items.map(\.record)
         return try TokenSelector.unique(matches, prefix: hex)
     }
 
     // MARK: HTTP
 
     /// Follows `next_cursor` until the last page, or until `limit` items.
-    private func pages<T>(
-        _ path: String, query: [(String, String?)], key: String, limit: Int?, decode: (Any) throws -> T
-    ) async throws -> [T] {
-        var out: [T] = []
+    private func pages<Item: WireListItem>(
+        _ path: String, query: [(String, String?)], limit: Int?, of: Item.Type
+    ) async throws -> [Item] {
+        var out: [Item] = []
         var cursor: String? = nil
         repeat {
             let size = min(Self.pageSize, (limit ?? Int.max) - out.count)
             var q = query + [("limit", String(size))]
             if let cursor { q.append(("cursor", cursor)) }
-            let answer = try await send("GET", path, query: q)
-            guard let object = answer as? [String: Any], let items = object[key] as? [Any] else {
-                throw unexpected("the answer has no \(key)")
-            }
-            out += try items.map(decode)
-            cursor = object["next_cursor"] as? String
+            let page = try await fetch(WirePage<Item>.self, "GET", path, query: q)
+            out += page.items
+            cursor = page.nextCursor
         } while cursor != nil && out.count < (limit ?? Int.max)
         return out
     }
 
-    private func page(_ path: String, query: [(String, String?)], key: String) async throws -> [Any] {
-        guard let object = try await send("GET", path, query: query) as? [String: Any],
-            let items = object[key] as? [Any]
-        else { throw unexpected("the answer has no \(key)") }
-        return items
+    /// One request whose answer is a wire type (``WireToken``, ``WirePage``, …).
+    private func fetch<T: Decodable>(
+        _ type: T.Type, _ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil
+    ) async throws -> T {
+        let bytes = try await exchange(method, path, query: query, body: body)
+        do {
+            return try Wire.decoder.decode(T.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty {
+                throw CLIFailure(
+                    Exit.unavailable, "\(base) answered without JSON: is --server the base URL of a sigil-server?",
+                    reason: "unavailable")
+            }
+            let field = error.field.map { "field \($0)" } ?? "\(T.self)"
+            throw unexpected(field)
+        }
+    }
+
+    /// One request whose answer is read as plain JSON values (the catalog).
+    private func send(_ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil)
+        async throws -> Any
+    {
+        let bytes = try await exchange(method, path, query: query, body: body)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
+            throw CLIFailure(
+                Exit.unavailable, "\(base) answered without JSON: is --server the base URL of a sigil-server?",
+                reason: "unavailable")
+        }
+        return object
     }
 
     /// Query values are percent-encoded as RFC 3986 unreserved characters only.
     private static let unreserved = CharacterSet(
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
-    /// One request; answers the parsed JSON of a 2xx, and throws a ``CLIFailure`` otherwise.
-    private func send(_ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil)
-        async throws -> Any
+    /// One request; answers the body of a 2xx, and throws a ``CLIFailure`` otherwise.
+    private func exchange(_ method: String, _ path: String, query: [(String, String?)], body: Any?)
+        async throws -> [UInt8]
     {
         let items = query.compactMap { name, value in
             value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")" }
@@ -330,17 +343,12 @@ struct RemoteIssuer: Sendable {
         switch await http.run(request) {
         case .response(let response, let bytes):
             let status = response.statusCode
-            let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
             guard (200..<300).contains(status) else {
-                throw failure(status: status, body: object as? [String: Any], response: response)
+                throw failure(
+                    status: status, body: try? Wire.decoder.decode(WireError.self, from: Data(bytes)),
+                    response: response)
             }
-            guard let object else {
-                throw CLIFailure(
-                    Exit.unavailable,
-                    "\(base) answered HTTP \(status) without JSON: is --server the base URL of a sigil-server?",
-                    reason: "unavailable")
-            }
-            return object
+            return bytes
         case .tooLarge:
             throw CLIFailure(
                 Exit.unavailable,
@@ -361,45 +369,44 @@ struct RemoteIssuer: Sendable {
         }
     }
 
-    /// The failure for an HTTP error status: the server's message (scrubbed, escaped) and
-    /// the exit code of the same failure in local mode.
-    private func failure(status: Int, body: [String: Any]?, response: HTTPURLResponse) -> CLIFailure {
-        let code = (body?["error"] as? String).map { scrub(String($0.prefix(64))) } ?? "http_\(status)"
-        let said = (body?["message"] as? String).map { scrub(String($0.prefix(1_000))) } ?? "HTTP \(status)"
+    /// The failure for an HTTP error status: the server's message (scrubbed, escaped), and the
+    /// exit code of its `code` through ``ErrorContract``, the table local mode exits by; an
+    /// answer without a known code (a proxy, a redirect) is 69.
+    private func failure(status: Int, body: WireError?, response: HTTPURLResponse) -> CLIFailure {
+        let code = body.map { scrub(String($0.error.prefix(64))) } ?? "http_\(status)"
+        let said = body.map { scrub(String($0.message.prefix(1_000))) } ?? "HTTP \(status)"
+        let verification = body?.fields["reason"]
+        let exit = ErrorContract.exitCode(code: body?.code, verification: verification) ?? Exit.unavailable
         switch status {
         case 401:
-            let reason = (body?["reason"] as? String).map { scrub(String($0.prefix(64))) } ?? "refused"
+            let reason = verification.map { scrub(String($0.prefix(64))) } ?? "refused"
             return CLIFailure(
-                Exit.noPermission,
+                exit,
                 "\(base) refused the token in \(tokenFile) (\(reason)): \(said). Use a valid, active token of the issuer.",
                 reason: code)
         case 403:
-            let scope = (body?["scope"] as? String).map { "; too wide or missing: \(scrub(String($0.prefix(200))))" }
+            let scope = body?.fields["scope"].map { "; too wide or missing: \(scrub(String($0.prefix(200))))" }
             return CLIFailure(
-                Exit.noPermission,
-                "\(said) (HTTP 403 \(code)\(scope ?? "")): the token in \(tokenFile) may not do this",
+                exit, "\(said) (HTTP 403 \(code)\(scope ?? "")): the token in \(tokenFile) may not do this",
                 reason: code)
         case 422 where code == "token_not_verified":
-            // revoke --token: the verify exit code of the reason, as in local mode.
-            let reason = (body?["reason"] as? String).flatMap(VerificationError.Reason.init(rawValue:))
-            return CLIFailure(reason.map(Exit.code(for:)) ?? Exit.usage, said, reason: reason?.rawValue ?? code)
-        case 404: return CLIFailure(Exit.noInput, said, reason: code)
-        case 409: return CLIFailure(Exit.dataError, said, reason: code)
-        case 400, 413, 415, 422: return CLIFailure(Exit.usage, said, reason: code)
+            // revoke --token: the verify reason is the --json error, as in local mode.
+            let reason = verification.flatMap(VerificationError.Reason.init(rawValue:))
+            return CLIFailure(exit, said, reason: reason?.rawValue ?? code)
         case 429:
             let after = response.value(forHTTPHeaderField: "Retry-After").flatMap(Int.init).map { " in \($0) s" }
             return CLIFailure(
-                Exit.unavailable,
-                "\(said) (HTTP 429): too many failed authentications from here; retry\(after ?? " later")",
+                exit, "\(said) (HTTP 429): too many failed authentications from here; retry\(after ?? " later")",
                 reason: code)
         case 300..<400:
             return CLIFailure(
-                Exit.unavailable,
+                exit,
                 "\(base) answered HTTP \(status), a redirect; sigil does not follow redirects with a token. Give the final URL with --server.",
                 reason: "redirect")
+        case 500...:
+            return CLIFailure(exit, "\(base) answered HTTP \(status) \(code): \(said). Retry later.", reason: code)
         default:
-            return CLIFailure(
-                Exit.unavailable, "\(base) answered HTTP \(status) \(code): \(said). Retry later.", reason: code)
+            return CLIFailure(exit, said, reason: code)
         }
     }
 
@@ -422,85 +429,18 @@ struct RemoteIssuer: Sendable {
             "\(base) answered in a shape this sigil (\(Sigil.version)) cannot read (\(what)); is it a sigil-server of the same version?",
             reason: "unavailable")
     }
+}
 
-    // MARK: Decoding
-
-    /// A token row of the API (the keys of `list --json`, plus `parent`).
-    static func record(_ value: Any) throws -> TokenRecord {
-        guard let o = value as? [String: Any] else {
-            throw CLIFailure(Exit.unavailable, "a token row is not an object")
+extension DecodingError {
+    /// The path of the field that failed, for a message; nil at the top level.
+    var field: String? {
+        let path: [any CodingKey]
+        switch self {
+        case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c): path = c.codingPath
+        case .keyNotFound(let key, let c): path = c.codingPath + [key]
+        @unknown default: return nil
         }
-        func bad(_ field: String) -> CLIFailure {
-            CLIFailure(
-                Exit.unavailable, "the server sent a token row this sigil cannot read (field \(field))",
-                reason: "unavailable")
-        }
-        func string(_ key: String) throws -> String {
-            guard let s = o[key] as? String else { throw bad(key) }
-            return s
-        }
-        func integer(_ key: String) throws -> Int64 {
-            guard let n = int64(o[key]) else { throw bad(key) }
-            return n
-        }
-        func optionalInteger(_ key: String) throws -> Int64? {
-            if o[key] == nil || o[key] is NSNull { return nil }
-            return try integer(key)
-        }
-        guard let id = TokenID(uuidString: try string("guid")) else { throw bad("guid") }
-        let scope: Scope
-        switch o["scope"] {
-        case let text as String where text == "all": scope = .all
-        case let text as String where text == "read-only": scope = .readOnly
-        case let pairs as [String]: scope = .custom(pairs)
-        default: throw bad("scope")
-        }
-        guard let status = TokenStatus(rawValue: try string("status")) else { throw bad("status") }
-        guard let deleted = o["deleted"] as? Bool else { throw bad("deleted") }
-        var parent: TokenID? = nil
-        if let text = o["parent"] as? String {
-            guard let p = TokenID(uuidString: text) else { throw bad("parent") }
-            parent = p
-        }
-        let updated = try integer("updated_at")
-        return TokenRecord(
-            id: id, name: try string("name"), description: try string("description"), audience: try string("audience"),
-            scope: scope, validFrom: try integer("valid_from"), validTo: try optionalInteger("valid_to"),
-            keyID: try string("kid"), status: status, createdAt: try integer("created_at"), updatedAt: updated,
-            revokedAt: try optionalInteger("revoked_at"), createdBy: try string("created_by"),
-            deletedAt: deleted ? updated : nil, parent: parent)
-    }
-
-    /// An audit event of the API (the keys of `log --json`).
-    static func event(_ value: Any) throws -> AuditEvent {
-        func bad(_ field: String) -> CLIFailure {
-            CLIFailure(
-                Exit.unavailable, "the server sent an audit event this sigil cannot read (field \(field))",
-                reason: "unavailable")
-        }
-        guard let o = value as? [String: Any] else { throw bad("event") }
-        guard let at = int64(o["at"]) else { throw bad("at") }
-        guard let actor = o["actor"] as? String else { throw bad("actor") }
-        guard let name = o["action"] as? String, let action = AuditAction(rawValue: name) else { throw bad("action") }
-        guard let texts = o["guids"] as? [String] else { throw bad("guids") }
-        let guids = try texts.map { text in
-            guard let id = TokenID(uuidString: text) else { throw bad("guids") }
-            return id
-        }
-        guard let details = o["details"], details is [String: Any],
-            let data = try? JSONSerialization.data(
-                withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { throw bad("details") }
-        return AuditEvent(
-            at: at, actor: actor, action: action, guids: guids, detailsJSON: String(decoding: data, as: UTF8.self))
-    }
-
-    private static func int64(_ value: Any?) -> Int64? {
-        switch value {
-        case let n as Int: Int64(n)
-        case let n as Int64: n
-        case let n as NSNumber: n.int64Value
-        default: nil
-        }
+        guard !path.isEmpty else { return nil }
+        return path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }
