@@ -63,10 +63,10 @@ struct Sigil: AsyncParsableCommand {
             }
             exit(withError: error)
         }
-        // Commands without a remote mode refuse --server before they touch a home.
+        // A command that cannot run through the server refuses --server before it touches a home.
         if let refusal = remoteRefusal(for: command) {
-            report(refusal.failure, json: refusal.json)
-            exit(withError: ExitCode(refusal.failure.code))
+            report(refusal, json: (command as? any SigilCommand)?.global.json ?? false)
+            exit(withError: ExitCode(refusal.code))
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
