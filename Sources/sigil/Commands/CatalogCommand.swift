@@ -15,13 +15,14 @@ struct CatalogCommand: ParsableCommand {
         subcommands: [CatalogShow.self, CatalogAdd.self], defaultSubcommand: CatalogShow.self)
 }
 
-struct CatalogShow: AsyncParsableCommand {
+struct CatalogShow: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show the catalog.",
         discussion: """
             Example:
               sigil catalog show --json
             """)
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     func run() async throws {
         try await guardedAsync(json: global.json) {
@@ -44,7 +45,7 @@ struct CatalogShow: AsyncParsableCommand {
     }
 }
 
-struct CatalogAdd: ParsableCommand {
+struct CatalogAdd: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add an action to a resource (creating the resource).",
         discussion: """
@@ -54,6 +55,8 @@ struct CatalogAdd: ParsableCommand {
             Example:
               sigil catalog add devices reboot --access write
             """)
+    static let serverUse = ServerUse.issuerHost(
+        needs: "the issuer's home: the API has no route that changes the catalog")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Argument(help: "The resource, e.g. devices.") var resource: String

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Expiring: ParsableCommand {
+struct Expiring: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "List active tokens that expire soon, soonest first (for cron and reminders).",
         discussion: """
@@ -15,6 +15,8 @@ struct Expiring: ParsableCommand {
               sigil expiring --within 7d --json
             """)
 
+    static let serverUse = ServerUse.issuerHost(
+        needs: "the home's ledger (through the API: sigil list --status active --sort expires)")
     @OptionGroup var global: GlobalOptions
 
     @Option(help: ArgumentHelp("The window: a duration such as 30d, 12h or 2w (default 30d).", valueName: "duration"))

@@ -1,7 +1,7 @@
 import ArgumentParser
 import SigilIssuer
 
-struct Init: ParsableCommand {
+struct Init: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a home with a development keyring and an example catalog.",
         discussion: """
@@ -13,6 +13,7 @@ struct Init: ParsableCommand {
               sigil --home /etc/sigil init
             """)
 
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's secrets: it creates the home and its keyring")
     @OptionGroup var global: GlobalOptions
 
     func run() throws {

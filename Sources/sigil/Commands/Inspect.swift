@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Inspect: ParsableCommand {
+struct Inspect: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode a token's claims; marked unverified unless the keyring verifies its tag.",
         discussion: """
@@ -14,6 +14,7 @@ struct Inspect: ParsableCommand {
               echo "$TOKEN" | sigil inspect -
             """)
 
+    static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("The token, or - to read it from stdin (default).", valueName: "token"))

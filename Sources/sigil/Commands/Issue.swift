@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Issue: AsyncParsableCommand {
+struct Issue: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Issue a token. It is printed once and never stored.",
         discussion: """
@@ -22,6 +22,7 @@ struct Issue: AsyncParsableCommand {
               sigil issue --name reporting --audience billing --read-only --never-expires --json
             """)
 
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
 

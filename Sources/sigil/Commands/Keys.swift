@@ -30,13 +30,14 @@ func keyJSON(_ k: Keyring.TokenMasterKey) -> [String: Any] {
     ["kid": k.keyID, "state": k.state.rawValue, "created_at": k.createdAt]
 }
 
-struct KeysList: ParsableCommand {
+struct KeysList: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List token keys and the revocation signing key (never secrets).",
         discussion: """
             Example:
               sigil keys list --json
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     func run() throws {
         try guarded(json: global.json) {
@@ -84,7 +85,7 @@ func changeKeyring(
     }
 }
 
-struct KeysAdd: ParsableCommand {
+struct KeysAdd: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add a pending token key (exported, not yet issuing).",
         discussion: """
@@ -96,6 +97,7 @@ struct KeysAdd: ParsableCommand {
               sigil keys add && sigil keys export --audience billing -o billing.keyset.json
               sigil keys add --revocation
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Flag(help: "Add a revocation-list signing key instead of a token key.") var revocation = false
@@ -108,7 +110,7 @@ struct KeysAdd: ParsableCommand {
     }
 }
 
-struct KeysPromote: ParsableCommand {
+struct KeysPromote: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "promote", abstract: "Make a pending key the issuing key.",
         discussion: """
@@ -117,6 +119,7 @@ struct KeysPromote: ParsableCommand {
             Example:
               sigil keys promote k20261123-3fa9c1
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
@@ -134,7 +137,7 @@ struct KeysPromote: ParsableCommand {
     }
 }
 
-struct KeysRetire: ParsableCommand {
+struct KeysRetire: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "retire",
         abstract: "Retire a key: its tokens become unknown_key once services load the new keyset.",
@@ -145,6 +148,7 @@ struct KeysRetire: ParsableCommand {
             Example:
               sigil keys retire --yes k20261001-77aa01
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Argument(help: ArgumentHelp("The key id.", valueName: "kid")) var kid: String
@@ -158,7 +162,7 @@ struct KeysRetire: ParsableCommand {
     }
 }
 
-struct KeysRotate: ParsableCommand {
+struct KeysRotate: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "rotate", abstract: "Add a key and promote it at once (single-host setups).",
         discussion: """
@@ -170,6 +174,7 @@ struct KeysRotate: ParsableCommand {
               sigil keys rotate
               sigil keys rotate --revocation
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Flag(help: "Rotate the revocation-list signing key instead of the token key.") var revocation = false
@@ -183,7 +188,7 @@ struct KeysRotate: ParsableCommand {
     }
 }
 
-struct KeysExport: ParsableCommand {
+struct KeysExport: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Write the keyset one service needs (its audience's keys; never a master secret).",
@@ -195,6 +200,7 @@ struct KeysExport: ParsableCommand {
             Example:
               sigil keys export --audience billing -o /etc/billing/keyset.json
             """)
+    static let serverUse = ServerUse.issuerHost(needs: ServerUse.secrets)
     @OptionGroup var global: GlobalOptions
     @Option(help: "The service's audience.") var audience: String
     @Option(name: .shortAndLong, help: ArgumentHelp("Write here (0600) instead of stdout.", valueName: "file"))

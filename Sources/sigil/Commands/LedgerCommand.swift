@@ -13,7 +13,7 @@ struct LedgerCommand: ParsableCommand {
         subcommands: [LedgerCompact.self, LedgerMigrate.self])
 }
 
-struct LedgerCompact: ParsableCommand {
+struct LedgerCompact: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "compact",
         abstract: "Drop tombstones no list needs any more and rewrite the database compactly.",
@@ -24,6 +24,7 @@ struct LedgerCompact: ParsableCommand {
             Example:
               sigil ledger compact
             """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's database file (in its home)")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     func run() throws {
@@ -40,7 +41,7 @@ struct LedgerCompact: ParsableCommand {
     }
 }
 
-struct LedgerMigrate: ParsableCommand {
+struct LedgerMigrate: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
         abstract: "Copy this home's ledger into an empty PostgreSQL database, in one transaction.",
@@ -53,6 +54,7 @@ struct LedgerMigrate: ParsableCommand {
             Example:
               sigil ledger migrate --to "postgres://sigil@db.internal/sigil?sslmode=verify-full"
             """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home: it copies the home's ledger")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
 

@@ -140,7 +140,7 @@ private func remoteChange(
     return all.map { ($0, names[$0]) }
 }
 
-struct Deactivate: AsyncParsableCommand {
+struct Deactivate: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Deactivate tokens (reversible with activate).",
         discussion: """
@@ -148,6 +148,7 @@ struct Deactivate: AsyncParsableCommand {
               sigil deactivate 3f2a9c1e
               sigil deactivate --yes --all-matching --audience billing --name "old ci"
             """)
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
@@ -158,13 +159,14 @@ struct Deactivate: AsyncParsableCommand {
     }
 }
 
-struct Activate: AsyncParsableCommand {
+struct Activate: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-activate deactivated tokens (a revoked token cannot be activated).",
         discussion: """
             Example:
               sigil activate 3f2a9c1e
             """)
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
@@ -173,7 +175,7 @@ struct Activate: AsyncParsableCommand {
     }
 }
 
-struct Revoke: AsyncParsableCommand {
+struct Revoke: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Revoke tokens permanently (asks unless --yes).",
         discussion: """
@@ -188,6 +190,7 @@ struct Revoke: AsyncParsableCommand {
             revoked without looking up its GUID, and nobody revokes others' tokens by guessing \
             GUIDs. A forged token exits 13, another issuer's 12, a malformed one 10.
             """)
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection
@@ -242,7 +245,7 @@ struct Revoke: AsyncParsableCommand {
     }
 }
 
-struct Delete: AsyncParsableCommand {
+struct Delete: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete tokens: remove them from listings; they stay revoked until they expire.",
         discussion: """
@@ -252,6 +255,7 @@ struct Delete: AsyncParsableCommand {
             Example:
               sigil delete --yes 3f2a9c1e
             """)
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @OptionGroup var selection: TokenSelection

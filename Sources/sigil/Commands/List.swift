@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct List: AsyncParsableCommand {
+struct List: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "List issued tokens (metadata only), with filters.",
         discussion: """
@@ -15,6 +15,7 @@ struct List: AsyncParsableCommand {
               sigil --server http://127.0.0.1:8080 --token-file admin.token list
             """)
 
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var filters: TokenFilters
 

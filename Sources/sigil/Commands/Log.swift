@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Log: AsyncParsableCommand {
+struct Log: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the audit log: who issued, changed, exported or rotated what, newest first.",
         discussion: """
@@ -17,6 +17,7 @@ struct Log: AsyncParsableCommand {
               sigil --server http://127.0.0.1:8080 --token-file admin.token log --actor token:3f2a9c1e-…
             """)
 
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("Only events about this token (GUID or unique prefix).", valueName: "guid"))

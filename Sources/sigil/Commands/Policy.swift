@@ -31,7 +31,7 @@ func policyJSON(_ p: LifetimePolicy) -> [String: Any] {
     ]
 }
 
-struct PolicyShow: ParsableCommand {
+struct PolicyShow: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Show the lifetime policies, or one audience's.",
         discussion: """
@@ -40,6 +40,8 @@ struct PolicyShow: ParsableCommand {
             Example:
               sigil policy show --audience billing --json
             """)
+    static let serverUse = ServerUse.issuerHost(
+        needs: "the issuer's home: the API has no policy route yet (a refused issue names the policy)")
     @OptionGroup var global: GlobalOptions
     @Option(help: "Only this audience's policy.") var audience: String?
 
@@ -74,7 +76,7 @@ struct PolicyShow: ParsableCommand {
     }
 }
 
-struct PolicySet: ParsableCommand {
+struct PolicySet: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "set", abstract: "Set (or replace) an audience's lifetime policy.",
         discussion: """
@@ -86,6 +88,7 @@ struct PolicySet: ParsableCommand {
               sigil policy set --audience billing --max-lifetime 90d
               sigil list --violating-policy --audience billing
             """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home: the API has no route that changes policies")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Option(help: "The audience the policy is for.") var audience: String
@@ -124,7 +127,7 @@ struct PolicySet: ParsableCommand {
     }
 }
 
-struct PolicyClear: ParsableCommand {
+struct PolicyClear: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "clear", abstract: "Remove an audience's lifetime policy.",
         discussion: """
@@ -133,6 +136,7 @@ struct PolicyClear: ParsableCommand {
             Example:
               sigil policy clear --audience billing
             """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home: the API has no route that changes policies")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Option(help: "The audience whose policy goes.") var audience: String

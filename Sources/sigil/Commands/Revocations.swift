@@ -54,7 +54,7 @@ func listJSON(_ list: RevocationList) -> [String: Any] {
     ]
 }
 
-struct RevocationsExport: ParsableCommand {
+struct RevocationsExport: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
         abstract: "Sign and write the current revocation list (its sequence never goes backwards).",
@@ -68,6 +68,8 @@ struct RevocationsExport: ParsableCommand {
             Example:
               sigil revocations export -o revocations.sgl --next-update 1h
             """)
+    static let serverUse = ServerUse.issuerHost(
+        needs: "the issuer's revocation-list signing key (in its home); sigil-server publishes lists itself")
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
     @Option(
@@ -111,7 +113,7 @@ struct RevocationsExport: ParsableCommand {
     }
 }
 
-struct RevocationsPull: AsyncParsableCommand {
+struct RevocationsPull: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "pull",
         abstract: "Fetch a revocation list, verify it, and replace FILE if it is newer.",
@@ -138,6 +140,7 @@ struct RevocationsPull: AsyncParsableCommand {
             Example:
               sigil revocations pull https://issuer.example/revocations.sgl -o revocations.sgl --keys keyset.json
             """)
+    static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
     @Argument(help: "A file path or an http(s) URL.") var source: String
     @Option(name: .shortAndLong, help: ArgumentHelp("The list file to replace.", valueName: "file")) var output: String
@@ -365,7 +368,7 @@ struct RevocationsPull: AsyncParsableCommand {
     }
 }
 
-struct RevocationsShow: ParsableCommand {
+struct RevocationsShow: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a revocation list: sequence, times, counts, signer, and whether it verifies.",
@@ -373,6 +376,7 @@ struct RevocationsShow: ParsableCommand {
             Example:
               sigil revocations show revocations.sgl --keys keyset.json --json
             """)
+    static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The list file.") var file: String
     @Option(

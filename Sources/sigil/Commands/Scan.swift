@@ -7,7 +7,7 @@ import SigilVerifier
     import Glibc
 #endif
 
-struct Scan: ParsableCommand {
+struct Scan: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find Sigil tokens in files, folders or stdin; print where, never the token.",
         discussion: """
@@ -29,6 +29,7 @@ struct Scan: ParsableCommand {
               git diff --cached | sigil scan -
             """)
 
+    static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("Files or folders to scan, or - for stdin.", valueName: "path"))

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Show: AsyncParsableCommand {
+struct Show: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one token's metadata.",
         discussion: """
@@ -11,6 +11,7 @@ struct Show: AsyncParsableCommand {
               sigil show 3f2a9c1e
             """)
 
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("A GUID or a unique prefix of at least 8 hex digits.", valueName: "guid"))
@@ -48,7 +49,7 @@ struct Show: AsyncParsableCommand {
     }
 }
 
-struct Edit: AsyncParsableCommand {
+struct Edit: AsyncParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Change a token's name or description (scope and window are sealed).",
         discussion: """
@@ -59,6 +60,7 @@ struct Edit: AsyncParsableCommand {
               sigil edit 3f2a9c1e --name "CI deploy (prod)" --description "GitHub Actions"
             """)
 
+    static let serverUse = ServerUse.remote
     @OptionGroup var global: GlobalOptions
     @OptionGroup var actorOption: ActorOption
 

@@ -3,7 +3,7 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
-struct Verify: ParsableCommand {
+struct Verify: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify a token as a service would, offline.",
         discussion: """
@@ -21,6 +21,7 @@ struct Verify: ParsableCommand {
               sigil verify - --audience billing --revocations revocations.sgl --fail-if-stale < token.txt
             """)
 
+    static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: ArgumentHelp("The token, or - to read it from stdin (default).", valueName: "token"))
