@@ -131,9 +131,7 @@ struct Issue: AsyncParsableCommand, SigilCommand {
             }
             let record = issued.record
             if global.json {
-                var o = tokenJSON(record)
-                o["token"] = issued.token
-                Console.json(o)
+                Console.json(WireToken(record, token: issued.token))
             } else {
                 Console.out(issued.token)
             }

@@ -54,9 +54,7 @@ func runLifecycle(
             done = result.tokens.map { ($0.id, $0.name) }
         }
         if global.json {
-            Console.json([
-                "action": action.rawValue, "count": done.count, "guids": done.map { $0.id.description },
-            ])
+            Console.json(WireBulkResult(action: action, guids: done.map(\.id)))
         } else {
             if done.count <= 20 {
                 for t in done {
@@ -74,7 +72,7 @@ func runLifecycle(
 }
 
 private func reportNoMatch(_ action: LifecycleAction, json: Bool) {
-    if json { Console.json(["action": action.rawValue, "count": 0, "guids": [String]()]) }
+    if json { Console.json(WireBulkResult(action: action, guids: [])) }
     Console.note("No tokens match; nothing changed.")
 }
 
@@ -233,7 +231,7 @@ struct Revoke: AsyncParsableCommand, SigilCommand {
                 revoked = row
             }
             if global.json {
-                Console.json(["action": "revoke", "count": 1, "guids": [revoked.id.description]])
+                Console.json(WireBulkResult(action: .revoke, guids: [revoked.id]))
                 return
             }
             Console.note("Revoked \(revoked.id) (\(Terminal.safe(revoked.name)))")

@@ -83,7 +83,7 @@ struct TokenListWriter {
     mutating func add(_ t: TokenRecord) {
         if !first { w.byte(0x2c) }
         first = false
-        writeTokenJSON(t, into: &w)
+        w.token(t)
         if w.bytes.count > 1 << 16 { w.flush(writeStandardOutput) }
     }
 

@@ -67,26 +67,7 @@ struct Log: AsyncParsableCommand, SigilCommand {
                     AuditQuery(guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit))
             }
             if global.json {
-                var w = JSONWriter(capacity: events.count * 160 + 2)
-                w.byte(0x5b)
-                for (i, e) in events.enumerated() {
-                    if i > 0 { w.byte(0x2c) }
-                    w.byte(0x7b)
-                    w.key("action", first: true)
-                    w.string(e.action.rawValue)
-                    w.key("actor")
-                    w.string(e.actor)
-                    w.key("at")
-                    w.int(e.at)
-                    w.key("details")
-                    w.rawJSON(e.detailsJSON)
-                    w.key("guids")
-                    w.stringArray(e.guids.map(\.description))
-                    w.byte(0x7d)
-                }
-                w.byte(0x5d)
-                w.byte(0x0a)
-                writeStandardOutput(w.bytes)
+                Console.json(events.map(WireEvent.init))
                 return
             }
             guard !events.isEmpty else {

@@ -27,7 +27,7 @@ struct Show: AsyncParsableCommand, SigilCommand {
                 t = try Home(global).issuer().token(guid)
             }
             if global.json {
-                Console.json(tokenJSON(t))
+                Console.json(WireToken(t))
                 return
             }
             Console.out(
@@ -137,7 +137,7 @@ struct Edit: AsyncParsableCommand, SigilCommand {
                     guid, name: name, description: description, sealed: sealedFields, by: actor, now: Home.now)
             }
             if global.json {
-                Console.json(tokenJSON(t))
+                Console.json(WireToken(t))
             } else {
                 Console.note("Updated \(t.id) (\(Terminal.safe(t.name))).")
             }
