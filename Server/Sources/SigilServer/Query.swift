@@ -110,17 +110,19 @@ extension ServerContext {
 /// ``QueryValues/parameters``; paths that are no route are left to the router's 404.
 ///
 /// ```swift
-/// router.add(middleware: QueryParametersMiddleware())
+/// router.add(middleware: QueryParametersMiddleware(routes: app.routeTable()))
 /// ```
 struct QueryParametersMiddleware: RouterMiddleware {
     typealias Context = ServerContext
+    /// The registered routes: a path and method that are no route are left to the 404 or 405.
+    let routes: RouteTable
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         // A method the path does not take is left to the 405, an unknown path to the 404.
         if let query = request.uri.query, !query.isEmpty,
-            SigilServerApp.allowedMethods(for: request.uri.path)?.contains(request.method) == true
+            routes.allowedMethods(for: request.uri.path)?.contains(request.method) == true
         {
             let values = try QueryValues(request)
             if let name = values.unknown {

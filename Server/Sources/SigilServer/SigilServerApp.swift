@@ -61,46 +61,31 @@ public struct SigilServerApp: Sendable {
     /// The OpenAPI document, `docs/openapi.yaml` embedded at build time.
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }
 
-    /// Every route: pattern and methods. Requests to a known pattern with another method get 405.
-    public static let routes: [(pattern: String, methods: [HTTPRequest.Method])] = [
-        ("/v1/health", [.get]),
-        ("/v1/openapi.yaml", [.get]),
-        ("/v1/revocations", [.get]),
-        ("/v1/session", [.get, .post, .delete]),
-        ("/v1/catalog", [.get]),
-        ("/v1/audit", [.get]),
-        ("/v1/tokens", [.get, .post]),
-        ("/v1/tokens/bulk", [.post]),
-        ("/v1/tokens/revoke-by-token", [.post]),
-        ("/v1/leak-reports/revocable_token_types", [.get]),
-        ("/v1/leak-reports/revoke_tokens", [.post]),
-        ("/v1/tokens/{guid}", [.get, .patch, .delete]),
-        ("/v1/tokens/{guid}/deactivate", [.post]),
-        ("/v1/tokens/{guid}/activate", [.post]),
-        ("/v1/tokens/{guid}/revoke", [.post]),
-    ]
-
-    /// The methods a known route pattern allows for `path`, or nil for an unknown path.
-    static func allowedMethods(for path: String) -> [HTTPRequest.Method]? {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        for route in routes {
-            let pattern = route.pattern.split(separator: "/")
-            guard pattern.count == parts.count else { continue }
-            if zip(pattern, parts).allSatisfy({ $0 == "{guid}" || $0 == $1 }) { return route.methods }
-        }
-        return nil
+    /// Every route the router holds, with its methods, read from the registrations themselves
+    /// (a router built once to be asked): a known path asked with another method gets 405.
+    public func routeTable() -> RouteTable {
+        let probe = Router(context: ServerContext.self)
+        addRoutes(to: probe)
+        return RouteTable(probe.routes.map { ($0.path.description, $0.method) })
     }
 
     /// The router: log line outermost, then security headers, then errors to JSON, then the routes.
     public func router() -> Router<ServerContext> {
+        let routes = routeTable()
         let router = Router(context: ServerContext.self)
         router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
-        router.add(middleware: MethodNotAllowedMiddleware())
-        router.add(middleware: QueryParametersMiddleware())
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
+        router.add(middleware: QueryParametersMiddleware(routes: routes))
+        addRoutes(to: router)
+        return router
+    }
 
+    /// Registers every route; ``router()`` and ``routeTable()`` both call it, so the 405 table
+    /// cannot miss a route.
+    func addRoutes(to router: Router<ServerContext>) {
         let v1 = router.group("v1")
         v1.get("health") { [publisher] _, _ in
             // 503 while the publisher cannot keep the list current, so a load balancer or a
@@ -125,7 +110,6 @@ public struct SigilServerApp: Sendable {
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
         ConsoleController().addRoutes(to: router)
-        return router
     }
 
     /// Publishes a list if none is current, then serves until SIGTERM or SIGINT.
@@ -164,6 +148,7 @@ public struct SigilServerApp: Sendable {
 /// alone would say 404).
 struct MethodNotAllowedMiddleware: RouterMiddleware {
     typealias Context = ServerContext
+    let routes: RouteTable
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -173,11 +158,67 @@ struct MethodNotAllowedMiddleware: RouterMiddleware {
         } catch let error as HTTPError
             where error.status == .notFound && (context.endpointPath ?? "NotFound") == "NotFound"
         {
-            guard let methods = SigilServerApp.allowedMethods(for: request.uri.path) else { throw error }
+            guard let methods = routes.allowedMethods(for: request.uri.path) else { throw error }
             let allowed = methods.map(\.rawValue).joined(separator: ", ")
             var api = APIError(.methodNotAllowed, "method_not_allowed", "this route takes \(allowed)")
             api.headers[.allow] = allowed
             throw api
         }
     }
+}
+
+/// The routes a router holds: each path pattern with the methods it takes.
+///
+/// Built from Hummingbird's `Router.routes`, so it lists exactly what was registered.
+public struct RouteTable: Sendable {
+    struct Entry: Sendable {
+        let pattern: [Substring]
+        var methods: [HTTPRequest.Method]
+    }
+    private let entries: [Entry]
+
+    /// The order `Allow` lists methods in (the order the API documents them).
+    private static let order: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete]
+
+    /// A table of `(pattern, method)` pairs, patterns written like `/v1/tokens/{guid}`.
+    public init(_ routes: [(pattern: String, method: HTTPRequest.Method)]) {
+        var entries: [Entry] = []
+        for (pattern, method) in routes {
+            let parts = pattern.split(separator: "/", omittingEmptySubsequences: true)
+            if let i = entries.firstIndex(where: { $0.pattern == parts }) {
+                entries[i].methods.append(method)
+            } else {
+                entries.append(Entry(pattern: parts, methods: [method]))
+            }
+        }
+        for i in entries.indices {
+            entries[i].methods.sort { a, b in
+                (Self.order.firstIndex(of: a) ?? Self.order.count, a.rawValue)
+                    < (Self.order.firstIndex(of: b) ?? Self.order.count, b.rawValue)
+            }
+        }
+        // Literal segments before captures, as the router matches (`bulk` before `{guid}`).
+        self.entries = entries.sorted { $0.captures < $1.captures }
+    }
+
+    /// Every pattern with its methods, for tests and docs.
+    public var routes: [(pattern: String, methods: [HTTPRequest.Method])] {
+        entries.map { ("/" + $0.pattern.joined(separator: "/"), $0.methods) }
+    }
+
+    /// The methods a known route pattern allows for `path`, or nil for an unknown path.
+    public func allowedMethods(for path: String) -> [HTTPRequest.Method]? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        for entry in entries where entry.pattern.count == parts.count {
+            if zip(entry.pattern, parts).allSatisfy({ $0.hasPrefix("{") && $0.hasSuffix("}") || $0 == $1 }) {
+                return entry.methods
+            }
+        }
+        return nil
+    }
+}
+
+extension RouteTable.Entry {
+    /// How many segments are captures: fewer first, so a literal route wins over `{guid}`.
+    var captures: Int { pattern.filter { $0.hasPrefix("{") }.count }
 }
