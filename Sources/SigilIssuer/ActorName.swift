@@ -25,9 +25,11 @@ public struct ActorName: Sendable, Hashable, CustomStringConvertible {
     ///   be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got N bytes)".
     public init(_ text: String, field: String = "actor") throws(IssuerError) {
         guard (1...Self.maxBytes).contains(text.utf8.count), text.utf8.allSatisfy(Self.isAllowed) else {
+            // The message is the field and the problem, so front ends that name the field their
+            // own way (`--actor`) still say the same words.
+            let problem = "\(Self.rule) (got \(text.utf8.count) bytes)"
             throw IssuerError(
-                .invalidInput, "\(field) \(Self.rule) (got \(text.utf8.count) bytes)",
-                detail: .invalidLabel(field: field, problem: Self.rule))
+                .invalidInput, "\(field) \(problem)", detail: .invalidLabel(field: field, problem: problem))
         }
         self.text = text
     }

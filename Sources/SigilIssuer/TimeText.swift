@@ -57,7 +57,18 @@ public enum TimeText {
         return days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - Int64(offset)
     }
 
-    /// `90d`, `12h`, `30m`, `45s`, `2w`, `1y` (365 days). Positive, at most 100 years.
+    /// The longest duration accepted: 100 years of 365 days.
+    public static let maxDuration: Int64 = 100 * 31_536_000
+
+    /// What ``parseDuration(_:)`` takes, for messages.
+    public static let acceptedDurations = "a duration like 90d, 12h, 2w or 1y"
+
+    /// Whether `seconds` is a duration Sigil accepts: positive and at most ``maxDuration``.
+    public static func isDuration(_ seconds: Int64) -> Bool { (1...maxDuration).contains(seconds) }
+
+    /// `90d`, `12h`, `30m`, `45s`, `2w`, `1y` (365 days). Positive, at most ``maxDuration``.
+    ///
+    /// The one duration parser: the CLI's `--expires-in` and the API's `expires_in` both use it.
     public static func parseDuration(_ text: String) -> Int64? {
         guard let unit = text.last, let value = Int64(text.dropLast()), value > 0, text.first != "+" else {
             return nil
@@ -73,7 +84,7 @@ public enum TimeText {
         default: return nil
         }
         let (total, overflow) = value.multipliedReportingOverflow(by: seconds)
-        guard !overflow, total <= 100 * 31_536_000 else { return nil }
+        guard !overflow, isDuration(total) else { return nil }
         return total
     }
 

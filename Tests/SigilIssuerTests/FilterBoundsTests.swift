@@ -53,7 +53,8 @@ struct FilterBoundsTests {
         let filter = try TokenFilter(name: Self.words.joined(separator: " "))
         let names = try issuer.tokens(TokenQuery(filter: filter)).map(\.name)
         #expect(names == ["Deploy Billing CI", "ci deploy users"])
-        _ = try TokenFilter(audience: String(repeating: "a", count: TokenFilter.maxValueBytes))
+        // An audience filter is an Audience (#21): at most Audience.maxBytes, within the byte bound.
+        _ = try TokenFilter(audience: String(repeating: "a", count: Audience.maxBytes))
     }
 
     @Test(
