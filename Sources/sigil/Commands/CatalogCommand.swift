@@ -26,12 +26,7 @@ struct CatalogShow: AsyncParsableCommand, SigilCommand {
     @OptionGroup var global: GlobalOptions
     func run() async throws {
         try await guardedAsync(json: global.json) {
-            let catalog: Catalog
-            if let remote = try RemoteIssuer.open(global) {
-                catalog = try await remote.catalog()
-            } else {
-                catalog = try Home(global).issuer().catalog()
-            }
+            let catalog = try await issuerClient(global).catalog()
             if global.json {
                 Console.json(catalog.resources.mapValues { $0.mapValues(\.rawValue) })
                 return

@@ -109,26 +109,10 @@ struct Issue: AsyncParsableCommand, SigilCommand {
 
     func run() async throws {
         try await guardedAsync(json: global.json) {
-            let issued: (token: String, record: TokenRecord)
-            if let remote = try RemoteIssuer.open(global) {
-                try refuseActor(actorOption)
-                guard createdBy == nil else {
-                    throw CLIFailure.usage(
-                        "--created-by does not apply with --server: the server records token:GUID of the calling token")
-                }
-                // The server checks everything else (labels, audience, window, delegation).
-                issued = try await remote.issue(try request(), now: Home.now)
-            } else {
-                let home = Home(global, actor: actorOption)
-                let request = try request()
-                let now = Home.now
-                // Every check that needs no ledger runs before a home is created.
-                _ = try Issuer.checkRequest(request, now: now)
-                let actor = try home.actor()
-                let issuer = try home.issuer(.createIfMissing)
-                let result = try issuer.issue(request, by: actor, now: now)
-                issued = (result.token, result.record)
-            }
+            let client = try issuerClient(global, actor: actorOption)
+            try client.refuseLocalOnly(
+                "--created-by", given: createdBy != nil, because: "the server records token:GUID of the calling token")
+            let issued = try await client.issue(try request())
             let record = issued.record
             if global.json {
                 Console.json(WireToken(record, token: issued.token))

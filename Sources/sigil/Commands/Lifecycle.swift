@@ -24,34 +24,10 @@ func runLifecycle(
         let asks = action.isPermanent || selection.allMatching
         let stdinNeedsYes = CLIFailure.usage(
             "reading GUIDs from stdin leaves no way to confirm: pass --yes to \(action.rawValue) them")
-        let done: [(id: TokenID, name: String?)]
-        let remote = try RemoteIssuer.open(global)
-        if let remote {
-            try refuseActor(actorOption)
-            if asks, selection.readsStdin, !yes { throw stdinNeedsYes }
-            guard
-                let changed = try await remoteChange(
-                    action, remote: remote, selection: selection, asks: asks, yes: yes, cascade: cascade)
-            else { return reportNoMatch(action, json: global.json) }
-            done = changed
-        } else {
-            let home = Home(global, actor: actorOption)
-            let actor = try home.actor()
-            if asks, selection.readsStdin, !yes { throw stdinNeedsYes }
-            let issuer = try home.issuer()
-            let result: ChangeResult
-            if !selection.allMatching, !cascade, !asks || yes {
-                // Nothing to confirm: resolve and change in one transaction (10k GUIDs on stdin).
-                result = try issuer.change(action, selectors: try selection.selectors(), by: actor, now: Home.now)
-            } else {
-                let tokens = try selection.resolve(in: issuer)
-                guard !tokens.isEmpty else { return reportNoMatch(action, json: global.json) }
-                if asks, action.isPermanent || tokens.count > 1 {
-                    try confirm(action, tokens.map { ($0.id, $0.name) }, yes: yes)
-                }
-                result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
-            }
-            done = result.tokens.map { ($0.id, $0.name) }
+        let client = try issuerClient(global, actor: actorOption)
+        if asks, selection.readsStdin, !yes { throw stdinNeedsYes }
+        guard let done = try await client.change(action, selection, asks: asks, yes: yes, cascade: cascade) else {
+            return reportNoMatch(action, json: global.json)
         }
         if global.json {
             Console.json(WireBulkResult(action: action, guids: done.map(\.id)))
@@ -63,10 +39,7 @@ func runLifecycle(
             } else {
                 Console.note("\(action.pastTense) \(done.count) tokens.")
             }
-            Console.note(
-                remote == nil
-                    ? "Services see this after the next revocation-list export: sigil revocations export"
-                    : "sigil-server publishes the new revocation list within about a second.")
+            Console.note(client.publicationNote)
         }
     }
 }
@@ -76,66 +49,13 @@ private func reportNoMatch(_ action: LifecycleAction, json: Bool) {
     Console.note("No tokens match; nothing changed.")
 }
 
-private func confirm(_ action: LifecycleAction, _ tokens: [(id: TokenID, name: String?)], yes: Bool) throws {
+/// Asks before changing `tokens` (named where known).
+func confirm(_ action: LifecycleAction, _ tokens: [(id: TokenID, name: String?)], yes: Bool) throws {
     let what =
         tokens.count == 1
         ? (tokens[0].name.map { "\(Terminal.safe($0)) (\(tokens[0].id))" } ?? "\(tokens[0].id)")
         : "\(tokens.count) tokens"
     try confirm("\(action.rawValue.capitalized) \(what)?", yes: yes, permanent: action.isPermanent)
-}
-
-/// The most GUIDs one remote change sends: the bulk route is all or nothing, and its body
-/// must stay under the server's 64 KiB limit (a GUID takes 39 bytes there).
-let remoteBulkLimit = 1_000
-
-/// A lifecycle change through sigil-server's `POST /v1/tokens/bulk`, all or nothing as
-/// locally. Returns what the local change reports (the selected tokens, then any descendant
-/// `--cascade` changed), with names when there are at most 20 to print; nil when
-/// `--all-matching` matched nothing.
-private func remoteChange(
-    _ action: LifecycleAction, remote: RemoteIssuer, selection: TokenSelection, asks: Bool, yes: Bool,
-    cascade: Bool
-) async throws -> [(id: TokenID, name: String?)]? {
-    var ids: [TokenID] = []
-    var names: [TokenID: String] = [:]
-    var seen = Set<TokenID>()
-    if selection.allMatching {
-        for t in try await remote.tokens(selection.filters) where seen.insert(t.id).inserted {
-            ids.append(t.id)
-            names[t.id] = t.name
-        }
-        if ids.isEmpty { return nil }
-    } else {
-        for selector in try selection.selectors() {
-            let id: TokenID
-            switch try RemoteIssuer.parse(selector) {
-            case .id(let whole): id = whole
-            case .prefix:
-                let t = try await remote.token(selector)
-                id = t.id
-                names[t.id] = t.name
-            }
-            if seen.insert(id).inserted { ids.append(id) }
-        }
-    }
-    guard ids.count <= remoteBulkLimit else {
-        throw CLIFailure.usage(
-            "\(ids.count) tokens selected, but one change through --server takes at most \(remoteBulkLimit) (all or nothing, within the server's 64 KiB body limit); split the GUIDs into parts (split -l \(remoteBulkLimit)) and run once per part"
-        )
-    }
-    // Names for the prompt and the report; a token the caller may change but not read stays nameless.
-    func name(_ missing: [TokenID]) async throws {
-        for id in missing where names[id] == nil {
-            if let t = try await remote.rowIfReadable(id) { names[id] = t.name }
-        }
-    }
-    if ids.count <= 20 { try await name(ids) }
-    if asks, action.isPermanent || ids.count > 1 { try confirm(action, ids.map { ($0, names[$0]) }, yes: yes) }
-    let changed = try await remote.change(action, ids, cascade: cascade)
-    // Locally the report lists descendants a cascade revoked after the selected tokens.
-    let all = ids + changed.filter { seen.insert($0).inserted }
-    if all.count <= 20 { try await name(all) }
-    return all.map { ($0, names[$0]) }
 }
 
 struct Deactivate: AsyncParsableCommand, SigilCommand {
@@ -218,27 +138,14 @@ struct Revoke: AsyncParsableCommand, SigilCommand {
         try await guardedAsync(json: global.json) {
             let text = try readToken("-")
             // Revoking a token whose tag has just verified needs no confirmation: it has leaked.
-            let revoked: TokenRecord
-            let remote = try RemoteIssuer.open(global)
-            if let remote {
-                try refuseActor(actorOption)
-                revoked = try await remote.revoke(token: text)
-            } else {
-                let home = Home(global, actor: actorOption)
-                let result = try home.issuer().revoke(
-                    token: text, by: try home.actor(), details: [("source", "revoke_by_token")], now: Home.now)
-                guard let row = result.tokens.first else { return }
-                revoked = row
-            }
+            let client = try issuerClient(global, actor: actorOption)
+            guard let revoked = try await client.revoke(token: text) else { return }
             if global.json {
                 Console.json(WireBulkResult(action: .revoke, guids: [revoked.id]))
                 return
             }
             Console.note("Revoked \(revoked.id) (\(Terminal.safe(revoked.name)))")
-            Console.note(
-                remote == nil
-                    ? "Services see this after the next revocation-list export: sigil revocations export"
-                    : "sigil-server publishes the new revocation list within about a second.")
+            Console.note(client.publicationNote)
         }
     }
 }

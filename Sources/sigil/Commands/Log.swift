@@ -50,22 +50,8 @@ struct Log: AsyncParsableCommand, SigilCommand {
                 }
                 return t
             }
-            let events: [AuditEvent]
-            if let remote = try RemoteIssuer.open(global) {
-                var guidID: TokenID?
-                if let guid { guidID = try await remote.id(guid) }
-                events = try await remote.events(
-                    guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit)
-            } else {
-                let issuer = try Home(global).issuer()
-                var guidID: TokenID?
-                if let guid {
-                    // A deleted token's history stays readable: resolve whole GUIDs without the ledger.
-                    guidID = try TokenID(uuidString: guid) ?? issuer.token(guid).id
-                }
-                events = try issuer.events(
-                    AuditQuery(guid: guidID, actor: byActor, action: action, since: sinceTime, limit: limit))
-            }
+            let events = try await issuerClient(global).events(
+                guid: guid, actor: byActor, action: action, since: sinceTime, limit: limit)
             if global.json {
                 Console.json(events.map(WireEvent.init))
                 return

@@ -20,12 +20,7 @@ struct Show: AsyncParsableCommand, SigilCommand {
     func run() async throws {
         try await guardedAsync(json: global.json) {
             guard guid != "-" else { throw CLIFailure.usage("show takes one GUID") }
-            let t: TokenRecord
-            if let remote = try RemoteIssuer.open(global) {
-                t = try await remote.token(guid)
-            } else {
-                t = try Home(global).issuer().token(guid)
-            }
+            let t = try await issuerClient(global).token(guid)
             if global.json {
                 Console.json(WireToken(t))
                 return
@@ -125,17 +120,8 @@ struct Edit: AsyncParsableCommand, SigilCommand {
     func run() async throws {
         try await guardedAsync(json: global.json) {
             guard guid != "-" else { throw CLIFailure.usage("edit takes one GUID") }
-            let t: TokenRecord
-            if let remote = try RemoteIssuer.open(global) {
-                try refuseActor(actorOption)
-                let id = try await remote.id(guid)
-                t = try await remote.edit(id, name: name, description: description, sealed: sealedBody)
-            } else {
-                let home = Home(global, actor: actorOption)
-                let actor = try home.actor()
-                t = try home.issuer().edit(
-                    guid, name: name, description: description, sealed: sealedFields, by: actor, now: Home.now)
-            }
+            let t = try await issuerClient(global, actor: actorOption).edit(
+                guid, name: name, description: description, sealedFields: sealedFields, sealedBody: sealedBody)
             if global.json {
                 Console.json(WireToken(t))
             } else {

@@ -64,12 +64,3 @@ struct ActorOption: ParsableArguments {
             valueName: "name"))
     var actor: String?
 }
-
-/// Remote mode: the server's audit log names the calling token (`token:GUID`), so an
-/// `--actor` could only be ignored; it is refused instead.
-func refuseActor(_ option: ActorOption) throws {
-    guard option.actor == nil else {
-        throw CLIFailure.usage(
-            "--actor does not apply with --server: the server's audit log names the calling token (token:GUID)")
-    }
-}
