@@ -18,9 +18,13 @@ public struct AuditController: Sendable {
         let caller = try context.authenticated
         let q = try QueryValues(request)
         let guid = try q.string("guid").map { try parseGUID($0) }
-        let actor = try q.string("actor")
-        if let actor, !Actor.isValid(actor) {
-            throw APIError.badRequest("actor must be 1-64 characters of A-Z a-z 0-9 . _ @ : -")
+        let actor: String?
+        let pageRequest: PageRequest
+        do {
+            actor = try q.string("actor").map { try ActorName($0).text }
+            pageRequest = try q.page()
+        } catch let error as IssuerError {
+            throw APIError.badRequest(error.message)  // a query value, not a body
         }
         let action = try q.choice("action", AuditAction.self)
         let since = try q.string("since").map { text -> Int64 in
@@ -29,11 +33,8 @@ public struct AuditController: Sendable {
             }
             return t
         }
-        let limit = try q.int("limit", in: 1...1_000, default: 100)
-        let offset = try q.cursor()
-        let query = AuditQuery(guid: guid, actor: actor, action: action, since: since, limit: limit + 1, offset: offset)
-        let events = try await issuer.query(as: caller) { try $0.events(query, as: caller) }
-        let next: Any = events.count > limit ? String(offset + limit) : NSNull()
-        return JSONResponse.make(["events": events.prefix(limit).map(Render.event), "next_cursor": next])
+        let query = AuditQuery(guid: guid, actor: actor, action: action, since: since)
+        let page = try await issuer.query(as: caller) { try $0.events(query, page: pageRequest, as: caller) }
+        return JSONResponse.make(WirePage(items: page.items.map(WireEvent.init), nextCursor: page.nextCursor))
     }
 }

@@ -80,13 +80,12 @@ struct QueryValues {
         return value
     }
 
-    /// The opaque page cursor: the offset of the page's first row.
-    func cursor() throws -> Int {
-        guard let text = try string("cursor") else { return 0 }
-        guard let n = Int(text), n >= 0, n <= 999_999_999 else {
-            throw APIError.badRequest("cursor is not one this server gave out")
-        }
-        return n
+    /// The page `limit` and `cursor` ask for. ``PageRequest`` holds the limits and the cursor's
+    /// meaning; its `IssuerError` names the parameter.
+    func page() throws -> PageRequest {
+        // Text that is not an integer is out of range too: PageRequest's one message says so.
+        let limit = try string("limit").map { Int($0) ?? 0 } ?? PageRequest.defaultLimit
+        return try PageRequest(limit: limit, cursor: try string("cursor"))
     }
 }
 

@@ -73,8 +73,11 @@ public struct SessionController: Sendable {
     /// may call and what it may grant. Every answer comes from SigilIssuer's own rules
     /// (`authorize`, ``Issuer/uncovered(_:by:catalog:)``), so the page never re-implements them.
     func describe(_ caller: Caller, session: SessionStore.Session?) async throws -> [String: Any] {
-        let (permissions, catalog) = try await issuer.run { issuer in
+        let (permissions, catalog, policies) = try await issuer.run { issuer in
             let catalog = try issuer.catalog()
+            // The lifetime policies of the audiences the caller reaches: the console checks a
+            // window against them with the issuer's values.
+            let policies = try issuer.policies().filter { caller.reaches($0.audience) }
             let permissions = Catalog.issuer.resources.flatMap { resource, actions in
                 actions.keys.map { "\(resource).\($0)" }
             }.filter { permission in
@@ -85,7 +88,7 @@ public struct SessionController: Sendable {
                     return false
                 }
             }.sorted()
-            return (permissions, catalog)
+            return (permissions, catalog, policies)
         }
         let pairs = catalog.resources.flatMap { resource, actions in actions.keys.map { "\(resource).\($0)" } }
             .filter { Issuer.uncovered(.custom([$0]), by: caller.scope, catalog: catalog) == nil }.sorted()
@@ -95,6 +98,13 @@ public struct SessionController: Sendable {
             "audiences": caller.audiences.map { Array($0).sorted() as Any } ?? NSNull(),
             "scope": Render.scope(caller.scope),
             "valid_to": caller.validTo.map { $0 as Any } ?? NSNull(),
+            "valid_from": caller.validFrom.map { $0 as Any } ?? NSNull(),
+            "policies": policies.map { policy -> [String: Any] in
+                [
+                    "audience": policy.audience, "max_lifetime": TimeText.formatDuration(policy.maxLifetime),
+                    "max_lifetime_seconds": policy.maxLifetime, "allow_never_expires": policy.allowNeverExpires,
+                ]
+            },
             "permissions": permissions,
             "grantable": [
                 "all": Issuer.uncovered(.all, by: caller.scope, catalog: catalog) == nil,

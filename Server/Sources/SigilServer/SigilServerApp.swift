@@ -107,6 +107,7 @@ public struct SigilServerApp: Sendable {
         SessionController(issuer: issuer, sessions: sessions, limiter: limiter)
             .addRoutes(open: v1, guarded: authenticated)
         CatalogController(issuer: issuer).addRoutes(to: authenticated)
+        RulesController().addRoutes(to: authenticated)
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
         ConsoleController().addRoutes(to: router)

@@ -32,34 +32,28 @@ public struct TokensController: Sendable {
         group.post("{guid}/revoke") { request, context in try await change(.revoke, request, context) }
     }
 
-    static let maxPage = 1_000
-
     @Sendable func list(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let q = try QueryValues(request)
-        if let audience = try q.string("audience"), !TokenClaims.isValidAudience(audience) {
-            throw APIError.badRequest("audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-        }
         let filter: TokenFilter
+        let pageRequest: PageRequest
         do {
+            // TokenFilter checks the audience (Audience's rule and message) with the other values.
             filter = try TokenFilter(
                 name: try q.string("name"), guidPrefix: try q.string("guid"), scope: try q.string("scope"),
                 audience: try q.string("audience"), status: try q.choice("status", TokenStatus.self))
+            pageRequest = try q.page()
         } catch let error as IssuerError {
             throw APIError.badRequest(error.message)  // a query value, not a body
         }
         let sort = try q.choice("sort", TokenSort.self) ?? .created
-        let limit = try q.int("limit", in: 1...Self.maxPage, default: 100)
-        let offset = try q.cursor()
         let violating = try q.bool("violating_policy")
-        let rows = try await issuer.query(as: caller) { issuer in
+        let page = try await issuer.query(as: caller) { issuer in
             try issuer.tokens(
-                TokenQuery(filter: filter, sort: sort, limit: limit + 1, offset: offset, violatingPolicy: violating),
-                as: caller)
+                TokenQuery(filter: filter, sort: sort, violatingPolicy: violating), page: pageRequest, as: caller)
         }
-        let page = rows.prefix(limit)
-        let next: Any = rows.count > limit ? String(offset + limit) : NSNull()
-        return JSONResponse.make(["tokens": page.map(Render.token), "next_cursor": next])
+        return JSONResponse.make(
+            WirePage(items: page.items.map { WireToken($0, writesParent: true) }, nextCursor: page.nextCursor))
     }
 
     @Sendable func create(_ request: Request, context: ServerContext) async throws -> Response {
@@ -70,17 +64,19 @@ public struct TokensController: Sendable {
         let issueRequest = IssueRequest(
             name: body.name, description: body.description ?? "", audience: body.audience, scope: body.scope,
             validFrom: body.validFrom, expiry: body.expiry)
-        let issued = try await issuer.run { try $0.issue(issueRequest, as: caller) }
-        var object = Render.token(issued.record)
-        object["token"] = issued.token
-        return JSONResponse.make(object, status: .created, headers: [.location: "/v1/tokens/\(issued.record.id)"])
+        // The server's clock (SIGIL_NOW in tests) starts the window and counts expires_in.
+        let now = Publisher.wallClock()
+        let issued = try await issuer.run { try $0.issue(issueRequest, as: caller, now: now) }
+        return JSONResponse.make(
+            WireToken(issued.record, token: issued.token, writesParent: true), status: .created,
+            headers: [.location: "/v1/tokens/\(issued.record.id)"])
     }
 
     @Sendable func get(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let id = try context.guidParameter()
         let row = try await issuer.run { try $0.token(id.description, as: caller) }
-        return JSONResponse.make(Render.token(row))
+        return JSONResponse.make(WireToken(row, writesParent: true))
     }
 
     @Sendable func update(_ request: Request, context: ServerContext) async throws -> Response {
@@ -93,7 +89,7 @@ public struct TokensController: Sendable {
             try issuer.edit(
                 id.description, name: body.name, description: body.description, sealed: body.sealed, as: caller)
         }
-        return JSONResponse.make(Render.token(row))
+        return JSONResponse.make(WireToken(row, writesParent: true))
     }
 
     @Sendable func delete(_ request: Request, context: ServerContext) async throws -> Response {
@@ -113,7 +109,7 @@ public struct TokensController: Sendable {
         guard let row = result.tokens.first(where: { $0.id == id }) else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
         }
-        return JSONResponse.make(Render.token(row))
+        return JSONResponse.make(WireToken(row, writesParent: true))
     }
 
     /// Revokes the token in the body after its tag verifies with the issuer's keys; the caller
@@ -123,22 +119,13 @@ public struct TokensController: Sendable {
         guard let body = try await APIBody.decode(TokenBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body: {\"token\": \"sgl_…\"}")
         }
-        let result: ChangeResult
-        do {
-            result = try await issuer.run { try $0.revoke(token: body.token, as: caller) }
-        } catch let error as IssuerError {
-            guard case .tokenNotVerified(let why) = error.detail else { throw error }
-            var api = APIError(
-                .unprocessableContent, "token_not_verified",
-                "the token does not verify with this issuer's keys (\(why.rawValue)); nothing revoked")
-            api.fields["reason"] = why.rawValue
-            throw api
-        }
+        // A token that does not verify is 422 `token_not_verified` with its `reason` (ErrorMiddleware).
+        let result = try await issuer.run { try $0.revoke(token: body.token, as: caller) }
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
         }
-        return JSONResponse.make(Render.token(row))
+        return JSONResponse.make(WireToken(row, writesParent: true))
     }
 
     @Sendable func bulk(_ request: Request, context: ServerContext) async throws -> Response {
@@ -150,10 +137,7 @@ public struct TokensController: Sendable {
             try issuer.change(body.action, body.guids, cascade: body.cascade, as: caller)
         }
         if !result.changed.isEmpty { publisher.noteChange() }
-        return JSONResponse.make([
-            "action": body.action.rawValue, "count": result.changed.count,
-            "guids": result.changed.map(\.description),
-        ])
+        return JSONResponse.make(WireBulkResult(action: body.action, guids: result.changed))
     }
 }
 
@@ -197,7 +181,7 @@ struct CreateBody: Decodable {
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["name", "description", "audience", "scope", "valid_from", "valid_to"])
+        try c.refuseUnknown(["name", "description", "audience", "scope", "valid_from", "valid_to", "expires_in"])
         name = try c.decode(String.self, forKey: AnyKey("name"))
         description = try c.decodeIfPresent(String.self, forKey: AnyKey("description"))
         audience = try c.decode(String.self, forKey: AnyKey("audience"))
@@ -211,7 +195,15 @@ struct CreateBody: Decodable {
             }
         }
         validFrom = try c.time("valid_from")
-        if !c.contains(AnyKey("valid_to")) {
+        if c.contains(AnyKey("expires_in")) {
+            // The expiry is computed on the issuer's clock (Expiry.after), not the client's.
+            if c.contains(AnyKey("valid_to")) {
+                let never = try c.decodeNil(forKey: AnyKey("valid_to"))
+                throw APIError.badRequest(
+                    "expires_in conflicts with valid_to\(never ? ": null (never expires)" : ""); give one of them")
+            }
+            expiry = .after(try Self.duration(c))
+        } else if !c.contains(AnyKey("valid_to")) {
             expiry = .default
         } else if try c.decodeNil(forKey: AnyKey("valid_to")) {
             expiry = .never
@@ -220,6 +212,23 @@ struct CreateBody: Decodable {
         } else {
             expiry = .default
         }
+    }
+}
+
+extension CreateBody {
+    /// `expires_in`: a number of seconds, or text such as `90d` (``TimeText/parseDuration(_:)``).
+    static func duration(_ c: KeyedDecodingContainer<AnyKey>) throws -> Int64 {
+        let key = AnyKey("expires_in")
+        let refused = APIError.badRequest(
+            "expires_in must be a whole number of seconds from 1 to \(TimeText.maxDuration) or \(TimeText.acceptedDurations)")
+        if let seconds = try? c.decode(Int64.self, forKey: key) {
+            guard TimeText.isDuration(seconds) else { throw refused }
+            return seconds
+        }
+        guard let text = try? c.decode(String.self, forKey: key), let seconds = TimeText.parseDuration(text) else {
+            throw refused
+        }
+        return seconds
     }
 }
 

@@ -9,11 +9,17 @@ import { auditPage } from './audit.js';
 const main = document.getElementById('main');
 const bar = document.getElementById('bar');
 let me = null;
+let rules = null;
 
 /** The signed-in token, as GET/POST /v1/session describe it. */
 const session = {
   get me() { return me; },
   can(permission) { return Boolean(me && me.permissions.includes(permission)); },
+  /** The issuer's limits and enumerations (GET /v1/rules): the console keeps none of its own. */
+  async rules() {
+    if (!rules) rules = await api('GET', '/v1/rules');
+    return rules;
+  },
 };
 
 function signedIn(info) {
@@ -28,6 +34,7 @@ function signedIn(info) {
 
 function signedOut(message) {
   me = null;
+  rules = null;
   setCSRF(null);
   bar.hidden = true;
   showSignIn(message);

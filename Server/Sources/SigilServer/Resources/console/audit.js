@@ -2,17 +2,16 @@
 import { api, describe } from './api.js';
 import { h, field, errorBox, formatTime, pageHeading } from './ui.js';
 
-const ACTIONS = ['issue', 'edit', 'deactivate', 'activate', 'revoke', 'delete', 'export', 'keys', 'catalog', 'migrate', 'compact'];
-
 export async function auditPage(session) {
   if (!session.can('audit.list')) {
     return h('section', { class: 'page' }, pageHeading('Audit'), h('p', {}, 'Your token may not read the audit log (audit.list).'));
   }
+  const rules = await session.rules();
   const errors = errorBox();
   const [actorField, actorInput] = field('Actor', h('input', { type: 'search', id: 'audit-actor', spellcheck: 'false' }),
     'e.g. alice, token:<GUID>, sigil-server');
   const actionSelect = h('select', { id: 'audit-action' }, h('option', { value: '' }, 'Any action'),
-    ACTIONS.map((a) => h('option', { value: a }, a)));
+    rules.audit_actions.map((a) => h('option', { value: a }, a)));
   const [actionField] = field('Action', actionSelect);
   const [sinceField, sinceInput] = field('Since (your local time)', h('input', { type: 'datetime-local', id: 'audit-since' }));
   const apply = h('button', { type: 'submit', class: 'primary' }, 'Apply');

@@ -3,7 +3,8 @@
 import { api, describe } from './api.js';
 import { h, field, errorBox, openDialog, copyText, formatTime, pageHeading, uid } from './ui.js';
 
-const AUDIENCE = /^[A-Za-z0-9._:-]{1,64}$/;
+/** UTF-8 length: the issuer limits names and descriptions in bytes, not characters. */
+function byteLength(text) { return new TextEncoder().encode(text).length; }
 
 /** `datetime-local` text (local time) as Unix seconds, or null when empty or invalid. */
 function localSeconds(text) {
@@ -25,20 +26,23 @@ export async function createPage(session) {
       h('p', {}, 'Your token may not create tokens (it lacks tokens.create).'));
   }
   const catalog = await api('GET', '/v1/catalog');
+  // Every limit, pattern and message below comes from the issuer (GET /v1/rules, GET /v1/session).
+  const rules = await session.rules();
+  const audiencePattern = new RegExp(`^(?:${rules.audience.pattern})$`);
   const grantable = new Set(me.grantable.pairs);
   const errors = errorBox();
 
-  const [nameField, nameInput] = field('Name (required)', h('input', { type: 'text', id: 'token-name', maxlength: 200, required: true }));
+  const [nameField, nameInput] = field('Name (required)', h('input', { type: 'text', id: 'token-name', maxlength: rules.name.max_bytes, required: true }));
   const [descriptionField, descriptionInput] = field('Description',
-    h('textarea', { id: 'token-description', rows: 2, maxlength: 2000 }));
+    h('textarea', { id: 'token-description', rows: 2, maxlength: rules.description.max_bytes }));
   let audienceControl;
   if (me.audiences === null) {
-    audienceControl = h('input', { type: 'text', id: 'token-audience', required: true, spellcheck: 'false', pattern: '[A-Za-z0-9._:-]{1,64}' });
+    audienceControl = h('input', { type: 'text', id: 'token-audience', required: true, spellcheck: 'false', pattern: rules.audience.pattern });
   } else {
     audienceControl = h('select', { id: 'token-audience' }, me.audiences.map((a) => h('option', { value: a }, a)));
   }
   const [audienceField] = field('Audience', audienceControl,
-    me.audiences === null ? 'The service the token is for: 1–64 of A–Z a–z 0–9 . _ : -' : 'Your token manages this audience only.');
+    me.audiences === null ? `The service the token is for: ${rules.audience.message.replace(/^audience /, '')}.` : 'Your token manages this audience only.');
 
   // Scope.
   const scopeAll = radio('scope-kind', 'all', 'All permissions', { disabled: !me.grantable.all });
@@ -80,6 +84,7 @@ export async function createPage(session) {
   const [fromField, fromInput] = field('Valid from (your local time; empty means now)',
     h('input', { type: 'datetime-local', id: 'token-valid-from' }));
   const callerEnd = me.valid_to;
+  const callerStart = me.valid_from ?? null;
   const expiryYear = radio('expiry', 'default', callerEnd ? `One year (or ${formatTime(callerEnd)}, when your token expires, if sooner)` : 'One year (default)', { checked: true });
   const expiryNever = radio('expiry', 'never', 'Never expires', {
     disabled: callerEnd !== null, hint: callerEnd !== null ? '(only a token that never expires may grant this)' : undefined,
@@ -104,8 +109,12 @@ export async function createPage(session) {
     const wrong = [];
     const now = Math.floor(Date.now() / 1000);
     if (!nameInput.value.trim()) wrong.push('Give the token a name.');
+    if (byteLength(nameInput.value.trim()) > rules.name.max_bytes) wrong.push(`The name is longer than ${rules.name.max_bytes} bytes (UTF-8).`);
+    if (byteLength(descriptionInput.value.trim()) > rules.description.max_bytes) {
+      wrong.push(`The description is longer than ${rules.description.max_bytes} bytes (UTF-8).`);
+    }
     const audience = audienceControl.value.trim();
-    if (!AUDIENCE.test(audience)) wrong.push('Give an audience of 1–64 characters: A–Z a–z 0–9 . _ : -');
+    if (!audiencePattern.test(audience)) wrong.push(`The ${rules.audience.message}.`);
     let scope = kind();
     if (!scope) wrong.push('Your token may grant no scope.');
     if (scope === 'custom') {
@@ -114,8 +123,10 @@ export async function createPage(session) {
     }
     const from = localSeconds(fromInput.value);
     if (fromInput.value && from === null) wrong.push('Valid from is not a date.');
-    if (from !== null && from < now - 60) wrong.push('Valid from is in the past: leave it empty for now.');
-    if (from !== null && callerEnd !== null && from >= callerEnd) wrong.push('Valid from is after your own token expires.');
+    // The caller's window is the issuer's delegation rule, with the session's values.
+    if (from !== null && callerStart !== null && from < callerStart) {
+      wrong.push(`Valid from may not be earlier than your own token's (${formatTime(callerStart)}).`);
+    }
     const body = { name: nameInput.value.trim(), description: descriptionInput.value.trim(), audience, scope };
     if (from !== null) body.valid_from = new Date(from * 1000).toISOString().replace('.000Z', 'Z');
     const expiry = expiryKind();
@@ -131,7 +142,19 @@ export async function createPage(session) {
     return { body, wrong };
   }
 
+  // The audience's lifetime policy, from the session: a hint only, as the issuer decides at
+  // submit time (a policy set after sign-in is not in this page's copy).
+  const policyHint = h('p', { class: 'hint', id: 'policy-hint', 'aria-live': 'polite' });
+  audienceField.append(policyHint);
+  function showPolicy() {
+    const policy = (me.policies || []).find((p) => p.audience === audienceControl.value.trim());
+    policyHint.textContent = policy
+      ? `Audience ${policy.audience}: lifetime at most ${policy.max_lifetime}${policy.allow_never_expires ? '' : ', never-expiring tokens refused'}.`
+      : '';
+  }
+
   function refresh() {
+    showPolicy();
     customBox.hidden = kind() !== 'custom';
     atField.hidden = expiryKind() !== 'at';
     const { wrong } = check();

@@ -37,8 +37,10 @@ export async function detailPage(session, guid) {
 
   // Edit name and description (the rest is sealed into the token).
   let editForm = null;
-  if (session.can('tokens.update') && token.status !== 'revoked') {
-    const [nameField, nameInput] = field('Name', h('input', { type: 'text', id: 'edit-name', value: token.name, required: true }));
+  // The issuer lets a revoked token be renamed (its record stays readable): so does the page.
+  if (session.can('tokens.update')) {
+    const rules = await session.rules();
+    const [nameField, nameInput] = field('Name', h('input', { type: 'text', id: 'edit-name', value: token.name, required: true, maxlength: rules.name.max_bytes }));
     const [descriptionField, descriptionInput] = field('Description',
       h('textarea', { id: 'edit-description', rows: 2 }, token.description));
     const saveEdit = h('button', { type: 'submit', class: 'primary', id: 'edit-save' }, 'Save changes');

@@ -53,14 +53,13 @@ export async function tokensPage(session) {
   }
   scopeSelect.value = state.scope;
   const [scopeField] = field('Scope', scopeSelect);
-  const statusSelect = h('select', { id: 'filter-status' },
-    h('option', { value: '' }, 'Any status'), h('option', { value: 'active' }, 'Active'),
-    h('option', { value: 'inactive' }, 'Inactive'), h('option', { value: 'revoked' }, 'Revoked'));
+  const rules = await session.rules();
+  const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+  const statusSelect = h('select', { id: 'filter-status' }, h('option', { value: '' }, 'Any status'),
+    rules.statuses.map((s) => h('option', { value: s }, capitalized(s))));
   statusSelect.value = state.status;
   const [statusField] = field('Status', statusSelect);
-  const sortSelect = h('select', { id: 'sort' },
-    h('option', { value: 'created' }, 'Created'), h('option', { value: 'name' }, 'Name'),
-    h('option', { value: 'status' }, 'Status'), h('option', { value: 'expires' }, 'Expires'));
+  const sortSelect = h('select', { id: 'sort' }, rules.sorts.map((s) => h('option', { value: s }, capitalized(s))));
   sortSelect.value = state.sort;
   const [sortField] = field('Sort by', sortSelect);
 
