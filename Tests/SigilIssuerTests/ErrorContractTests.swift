@@ -16,6 +16,7 @@ struct ErrorContractTests {
         (.sequenceExhausted, 65, 503, "sequence_exhausted"),
         (.notFound, 66, 404, "not_found"),
         (.unavailable, 69, 503, "unavailable"),
+        (.queryTimedOut, 69, 503, "query_timeout"),
         (.cannotWrite, 73, 500, "internal"),
         (.lockBusy, 75, 503, "unavailable"),
         (.permissions, 77, 500, "internal"),
@@ -53,6 +54,7 @@ struct ErrorContractTests {
             (.sequenceExhausted(last: 9), .conflict, .sequenceExhausted),
             (.tokenNotVerified(.badSignature), .badData, .tokenNotVerified),
             (.databaseBusy(path: "p", seconds: 1), .lockBusy, .lockBusy),
+            (.queryTimedOut(seconds: 5), .unavailable, .queryTimedOut),
         ])
     func details(detail: IssuerError.Detail, reason: IssuerError.Reason, code: IssuerError.Code) {
         #expect(IssuerError(reason, "x", detail: detail).code == code)

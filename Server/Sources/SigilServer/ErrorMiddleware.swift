@@ -69,10 +69,11 @@ public struct ErrorMiddleware: RouterMiddleware {
         let entry = ErrorContract.entry(for: code)
         let status = HTTPResponse.Status(code: entry.httpStatus)
         var message = error.message
-        switch status {
-        case .internalServerError: message = "the server failed (\(error.reason.rawValue)); see its log"
-        case .serviceUnavailable where code != .sequenceExhausted:
-            message = "the ledger database stayed busy; try again in a moment"
+        // The ledger's own words stay in the log: the caller learns what to do.
+        switch code {
+        case _ where status == .internalServerError:
+            message = "the server failed (\(error.reason.rawValue)); see its log"
+        case .lockBusy, .unavailable: message = "the ledger database stayed busy; try again in a moment"
         default: break
         }
         var api = APIError(status, entry.httpError, message, contract: code)
@@ -91,7 +92,7 @@ public struct ErrorMiddleware: RouterMiddleware {
         default: break
         }
         if code == .forbidden { api.headers[.wwwAuthenticate] = #"Bearer error="insufficient_scope""# }
-        if status == .serviceUnavailable, code != .sequenceExhausted { api.headers[.retryAfter] = "1" }
+        if code == .lockBusy || code == .unavailable { api.headers[.retryAfter] = "1" }
         return api
     }
 

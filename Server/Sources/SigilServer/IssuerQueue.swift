@@ -103,12 +103,8 @@ public final class IssuerQueue: @unchecked Sendable {
                 running[caller.id] = count > 0 ? count : nil
             }
         }
-        do {
-            return try await Self.run(body, with: queryIssuer, on: queryQueue)
-        } catch let error as IssuerError {
-            guard case .queryTimedOut = error.detail else { throw error }
-            throw APIError(.serviceUnavailable, "query_timeout", error.message)
-        }
+        // A read stopped at the time limit is 503 `query_timeout` (ErrorMiddleware).
+        return try await Self.run(body, with: queryIssuer, on: queryQueue)
     }
 
     private static func run<T: Sendable>(

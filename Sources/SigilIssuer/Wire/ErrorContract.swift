@@ -23,6 +23,8 @@ extension IssuerError {
         case sequenceExhausted = "sequence_exhausted"
         case forbidden
         case unavailable
+        /// A read ran past the store's time limit and was stopped.
+        case queryTimedOut = "query_timeout"
     }
 
     /// This error's ``Code``: its ``reason``, refined by its ``detail``.
@@ -33,6 +35,7 @@ extension IssuerError {
         case .notASelector, .ambiguousPrefix, .emptyFilter: return .invalidSelector
         case .tokenNotVerified: return .tokenNotVerified
         case .sequenceExhausted: return .sequenceExhausted
+        case .queryTimedOut: return .queryTimedOut
         default: break
         }
         return switch reason {
@@ -99,6 +102,7 @@ public enum ErrorContract {
         case .sequenceExhausted: Entry(ExitStatus.dataError, 503, "sequence_exhausted")
         case .notFound: Entry(ExitStatus.noInput, 404, "not_found")
         case .unavailable: Entry(ExitStatus.unavailable, 503, "unavailable")
+        case .queryTimedOut: Entry(ExitStatus.unavailable, 503, "query_timeout")
         case .cannotWrite: Entry(ExitStatus.cannotCreate, 500, "internal")
         case .lockBusy: Entry(ExitStatus.tempFail, 503, "unavailable")
         case .permissions: Entry(ExitStatus.noPermission, 500, "internal")
