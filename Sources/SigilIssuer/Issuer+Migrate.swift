@@ -33,7 +33,7 @@ extension Issuer {
     public func copyLedger(to url: String, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
         -> CopiedLedger
     {
-        guard PostgresStore.isURL(url) else {
+        guard DatabaseLocation.isPostgresURL(url) else {
             throw IssuerError(.invalidInput, "the target must be a postgres:// or postgresql:// URL")
         }
         let snapshot = try transaction(write: false) { try store.snapshot() }

@@ -17,13 +17,7 @@ package struct PostgresError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A value bound to a statement parameter; the type decides the OID sent with it.
-package enum PostgresValue {
-    case int(Int64?)
-    case text(String?)
-    case bytes([UInt8]?)
-    /// A `bytea[]`, for statements over many GUIDs at once (`= ANY($1)`).
-    case byteArrays([[UInt8]])
-}
+package typealias PostgresValue = SQLValue
 
 /// One connection to PostgreSQL through libpq. The only Swift code in Sigil that calls libpq.
 ///
@@ -132,6 +126,49 @@ package final class PostgresConnection {
     /// (`PQexecParams`, binary format both ways).
     @discardableResult
     package func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
+        let result = withParameters(parameters) { count, types, values, lengths, formats in
+            PQexecParams(handle, sql, count, types, values, lengths, formats, 1)
+        }
+        let status = PQresultStatus(result)
+        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
+            defer { PQclear(result) }
+            throw failure(result)
+        }
+        return PostgresResult(result)
+    }
+
+    /// Runs one query and calls `body` with each row as it arrives, holding one row at a time
+    /// (`PQsendQueryParams`, `PQsetSingleRowMode`, `PQgetResult`). An error from the server
+    /// after some rows (a damaged row, `statement_timeout`) is thrown after those rows; if
+    /// `body` throws, the rest of the result is read and dropped, so the connection is ready
+    /// for the next statement, and `body`'s error is thrown.
+    package func stream(_ sql: String, _ parameters: [PostgresValue], _ body: (PostgresRow) throws -> Void) throws {
+        let sent = withParameters(parameters) { count, types, values, lengths, formats in
+            PQsendQueryParams(handle, sql, count, types, values, lengths, formats, 1)
+        }
+        guard sent == 1 else { throw failure(nil) }
+        _ = PQsetSingleRowMode(handle)
+        var failed: (any Error)?
+        while let result = PQgetResult(handle) {
+            let status = PQresultStatus(result)
+            if failed != nil || status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK {
+                PQclear(result)
+            } else if status == PGRES_SINGLE_TUPLE {
+                do { try body(PostgresRow(result: PostgresResult(result), row: 0)) } catch { failed = error }
+            } else {
+                failed = failure(result)
+                PQclear(result)
+            }
+        }
+        if let failed { throw failed }
+    }
+
+    /// Lays `parameters` out in binary format for libpq and calls `body` with their count,
+    /// type OIDs, value pointers (NULL for SQL NULL), lengths and formats.
+    private func withParameters<R>(
+        _ parameters: [PostgresValue],
+        _ body: (Int32, [UInt32], [UnsafePointer<CChar>?], [Int32], [Int32]) -> R
+    ) -> R {
         var buffer: [UInt8] = []
         var ranges: [Range<Int>?] = []
         var types: [UInt32] = []
@@ -174,19 +211,13 @@ package final class PostgresConnection {
         buffer.append(0)  // a valid base address even when every value is empty
         let lengths = ranges.map { Int32($0?.count ?? 0) }
         let formats = [Int32](repeating: 1, count: parameters.count)
-        let result = buffer.withUnsafeBytes { bytes -> OpaquePointer? in
+        return buffer.withUnsafeBytes { bytes in
             let base = bytes.bindMemory(to: CChar.self).baseAddress
             let pointers: [UnsafePointer<CChar>?] = ranges.map { range in
                 range.flatMap { r in base.map { $0 + r.lowerBound } }
             }
-            return PQexecParams(handle, sql, Int32(parameters.count), types, pointers, lengths, formats, 1)
+            return body(Int32(parameters.count), types, pointers, lengths, formats)
         }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            defer { PQclear(result) }
-            throw failure(result)
-        }
-        return PostgresResult(result)
     }
 
     /// Notifications that arrived since the last call (`PQconsumeInput`, `PQnotifies`): the
@@ -225,7 +256,7 @@ package final class PostgresResult {
 
     package func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(raw, Int32(row), Int32(column)) == 1 }
 
-    private func withBytes<T>(_ row: Int, _ column: Int, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+    package func withBytes<T>(_ row: Int, _ column: Int, _ body: (UnsafeRawBufferPointer) -> T) -> T {
         let count = Int(PQgetlength(raw, Int32(row), Int32(column)))
         guard let base = PQgetvalue(raw, Int32(row), Int32(column)), count > 0 else {
             return body(UnsafeRawBufferPointer(start: nil, count: 0))
@@ -254,4 +285,17 @@ package final class PostgresResult {
     package func optionalText(_ row: Int, _ column: Int) -> String? { isNull(row, column) ? nil : text(row, column) }
 
     package func bytes(_ row: Int, _ column: Int) -> [UInt8] { withBytes(row, column) { Array($0) } }
+}
+
+/// One row of a ``PostgresResult``, for the shared decoding (``SQLRow``).
+package struct PostgresRow: SQLRow {
+    let result: PostgresResult
+    let row: Int
+
+    package func isNull(_ column: Int) -> Bool { result.isNull(row, column) }
+    package func int64(_ column: Int) -> Int64 { result.int64(row, column) }
+    package func text(_ column: Int) -> String { result.text(row, column) }
+    package func withBytes<T>(_ column: Int, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        result.withBytes(row, column, body)
+    }
 }

@@ -247,6 +247,19 @@ package final class SQLiteStatement {
         try database.check(rc)
     }
 
+    /// Binds `values` to parameters 1, 2, … in order: the one bind helper of the SQLite store.
+    package func bind(_ values: [SQLValue]) throws(SQLiteError) {
+        for (i, value) in values.enumerated() {
+            let index = Int32(i + 1)
+            switch value {
+            case .int(let n): try bind(index, n)
+            case .text(let t): try bind(index, t)
+            case .bytes(let b): try bind(index, bytes: b)
+            case .byteArrays: preconditionFailure("SQLite has no array parameters")
+            }
+        }
+    }
+
     /// Advances to the next row: true for a row, false when done (`sqlite3_step`).
     @discardableResult
     package func step() throws(SQLiteError) -> Bool {
@@ -288,4 +301,16 @@ package final class SQLiteStatement {
     }
 
     package func blob(_ column: Int32) -> [UInt8] { withBlob(column) { Array($0) } }
+}
+
+/// The row a statement stands on, for the shared decoding (``SQLRow``).
+package struct SQLiteRow: SQLRow {
+    let statement: SQLiteStatement
+
+    package func isNull(_ column: Int) -> Bool { statement.isNull(Int32(column)) }
+    package func int64(_ column: Int) -> Int64 { statement.int64(Int32(column)) }
+    package func text(_ column: Int) -> String { statement.text(Int32(column)) }
+    package func withBytes<T>(_ column: Int, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        statement.withBlob(Int32(column), body)
+    }
 }

@@ -1,0 +1,510 @@
+import Foundation
+package import SigilVerifier
+
+/// A ledger store that speaks SQL: the query text, bindings and row decoding of every
+/// ``LedgerStore`` call are written once, here, and each store supplies only its connection
+/// (``query(_:_:_:)``, ``run(_:_:)``), its ``SQLDialect`` and how it opens, migrates and
+/// runs transactions.
+package protocol SQLStore: LedgerStore {
+    associatedtype Row: SQLRow
+    var dialect: SQLDialect { get }
+    /// Statements run through ``query(_:_:_:)`` and ``run(_:_:)`` so far: a test hook that
+    /// shows how many round trips a call takes.
+    var statements: Int { get }
+    /// Runs a query and calls `body` with each row in order, as it arrives.
+    func query(_ sql: String, _ values: [SQLValue], _ body: (Row) throws -> Void) throws
+    /// Runs a change and returns how many rows it touched.
+    @discardableResult func run(_ sql: String, _ values: [SQLValue]) throws -> Int
+    /// Runs a change for `ids`, bound after `values` (``SQLDialect/guidIs``): per GUID or at once.
+    func run(_ sql: String, _ values: [SQLValue], forEachOf ids: [TokenID]) throws
+    /// Refuses a restore into a store that already holds a ledger and clears what a new one holds.
+    func prepareRestore() throws
+    /// Whatever a restore leaves to do (identity counters).
+    func finishRestore() throws
+}
+
+/// The `tokens` columns every token read selects, in the order ``TokenRecord/init(row:location:)`` reads.
+private let tokenColumns = """
+    guid, name, description, audience, scope_kind, scope_pairs, valid_from, valid_to, kid, status, \
+    created_at, updated_at, revoked_at, deleted_at, created_by, parent
+    """
+
+/// `?1, ?2, …, ?count`.
+private func placeholders(_ count: Int) -> String {
+    (1...count).map { "?\($0)" }.joined(separator: ", ")
+}
+
+/// `bad_data` for a damaged database, naming what is damaged.
+private func corrupt(_ location: String, _ what: String) -> IssuerError {
+    IssuerError(.badData, "\(location): \(what)", detail: .databaseCorrupt(path: location))
+}
+
+/// Collects bound values while a statement's text is built: `next(v)` returns its placeholder.
+private struct Bindings {
+    var values: [SQLValue] = []
+    mutating func next(_ value: SQLValue) -> String {
+        values.append(value)
+        return "?\(values.count)"
+    }
+    mutating func list(_ texts: some Sequence<String>) -> String {
+        texts.map { next(.text($0)) }.joined(separator: ", ")
+    }
+}
+
+extension TokenRecord {
+    /// A `tokens` row as a record, refusing any damage instead of reading it as a default: a
+    /// NULL in a required column, an unknown status or scope kind, a scope pair that is not one.
+    init(row r: some SQLRow, location: String) throws(IssuerError) {
+        guard let id = r.tokenID(0) else { throw IssuerError(.badData, "\(location): a token row has a bad GUID") }
+        func damaged(_ what: String) -> IssuerError {
+            corrupt(location, "token \(id) is damaged (\(what)); restore the database from a backup")
+        }
+        // name, description, audience, scope_kind, scope_pairs, valid_from, kid, status, created_at,
+        // updated_at, created_by: never NULL.
+        for column in [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 14] where r.isNull(column) {
+            throw damaged("a required column is empty")
+        }
+        let scope: Scope
+        switch r.text(4) {
+        case "all": scope = .all
+        case "read-only": scope = .readOnly
+        case "custom":
+            let pairs = r.text(5).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard !pairs.isEmpty, pairs.allSatisfy({ Scope.isValidPair($0) }) else { throw damaged("its scope") }
+            scope = .custom(pairs)
+        default: throw damaged("its scope kind")
+        }
+        guard let status = TokenStatus(rawValue: r.text(9)) else { throw damaged("its status") }
+        self.init(
+            id: id, name: r.text(1), description: r.text(2), audience: r.text(3), scope: scope,
+            validFrom: r.int64(6), validTo: r.optionalInt64(7), keyID: r.text(8), status: status,
+            createdAt: r.int64(10), updatedAt: r.int64(11), revokedAt: r.optionalInt64(12),
+            createdBy: r.text(14), deletedAt: r.optionalInt64(13), parent: r.tokenID(15))
+    }
+
+    /// The values of ``tokenColumns`` and then `name_folded`.
+    var columnValues: [SQLValue] {
+        let (kind, pairs) =
+            switch scope {
+            case .all: ("all", "")
+            case .readOnly: ("read-only", "")
+            case .custom(let pairs): ("custom", pairs.joined(separator: ","))
+            }
+        return [
+            .bytes(id.bytes), .text(name), .text(description), .text(audience), .text(kind), .text(pairs),
+            .int(validFrom), .int(validTo), .text(keyID), .text(status.rawValue), .int(createdAt), .int(updatedAt),
+            .int(revokedAt), .int(deletedAt), .text(createdBy), .bytes(parent?.bytes), .text(name.lowercased()),
+        ]
+    }
+}
+
+extension SQLStore {
+    /// Runs `body`, then `COMMIT`, in the transaction the caller began; any error rolls it back,
+    /// and an error of the connection's own type `E` comes out as ``translate``'s answer.
+    func committing<T, E: Error>(
+        _ execute: (String) throws -> Void, translate: (E) -> IssuerError, _ body: () throws -> T
+    ) throws -> T {
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            if let error = error as? E { throw translate(error) }
+            throw error
+        }
+    }
+
+    /// Every row of a query, decoded.
+    func rows<T>(_ sql: String, _ values: [SQLValue] = [], _ decode: (Row) throws -> T) throws -> [T] {
+        var out: [T] = []
+        try query(sql, values) { out.append(try decode($0)) }
+        return out
+    }
+
+    /// The first column of the first row, as an integer.
+    func integer(_ sql: String, _ values: [SQLValue] = []) throws -> Int64? {
+        try rows(sql, values) { $0.optionalInt64(0) }.first ?? nil
+    }
+
+    private func record(_ row: Row) throws -> TokenRecord { try TokenRecord(row: row, location: location) }
+
+    // MARK: Tokens
+
+    package func insert(_ t: TokenRecord) throws {
+        try run("INSERT INTO tokens (\(tokenColumns), name_folded) VALUES (\(placeholders(17)))", t.columnValues)
+    }
+
+    /// The token with `id`, deleted or not.
+    package func token(_ id: TokenID) throws -> TokenRecord? {
+        try rows("SELECT \(tokenColumns) FROM tokens WHERE guid = ?1", [.bytes(id.bytes)], record).first
+    }
+
+    /// Live tokens whose GUID starts with `hex` (lowercase hex digits), at most `limit`.
+    package func tokens(withPrefix hex: String, limit: Int) throws -> [TokenRecord] {
+        let (low, high) = Self.range(ofPrefix: hex)
+        return try rows(
+            "SELECT \(tokenColumns) FROM tokens WHERE guid BETWEEN ?1 AND ?2 AND deleted_at IS NULL ORDER BY guid LIMIT ?3",
+            [.bytes(low), .bytes(high), .int(Int64(limit))], record)
+    }
+
+    /// The smallest and largest 16-byte GUIDs that start with `hex`: a range the primary
+    /// index answers without reading other rows.
+    static func range(ofPrefix hex: String) -> ([UInt8], [UInt8]) {
+        // Digits were checked by the caller: 0-9, a-f (A-F read alike).
+        let digits = hex.utf8.prefix(32).map { $0 <= 0x39 ? $0 - 0x30 : ($0 | 0x20) - 0x61 + 10 }
+        func padded(_ pad: UInt8) -> [UInt8] {
+            let all = digits + [UInt8](repeating: pad, count: 32 - digits.count)
+            return (0..<16).map { all[2 * $0] << 4 | all[2 * $0 + 1] }
+        }
+        return (padded(0), padded(0x0f))
+    }
+
+    /// Builds the WHERE clause and its bindings for a filter. Values are always bound.
+    private func whereClause(_ query: TokenQuery, access: (String) -> Access?) -> (String, Bindings) {
+        // In issue order, reading the table in rowid order beats an index on deleted_at (which
+        // every live row matches) followed by a sort: SQLite's `+` keeps the planner off that index.
+        var parts = ["\(query.sort == .created ? dialect.skipIndex : "")deleted_at IS NULL"]
+        var b = Bindings()
+        let f = query.filter
+        for word in f.nameWords { parts.append(dialect.contains("name_folded", b.next(.text(word)))) }
+        if let prefix = f.guidPrefix {
+            let (low, high) = Self.range(ofPrefix: prefix)
+            parts.append("guid BETWEEN \(b.next(.bytes(low))) AND \(b.next(.bytes(high)))")
+        }
+        if let audience = f.audience { parts.append("audience = \(b.next(.text(audience)))") }
+        if let status = f.status { parts.append("status = \(b.next(.text(status.rawValue)))") }
+        if let scope = f.scope {
+            switch scope {
+            case .all: parts.append("scope_kind = 'all'")
+            case .readOnly: parts.append("scope_kind = 'read-only'")
+            case .grants(let pair):
+                // Unknown pairs count as write: a read-only token never grants what might write.
+                let isRead = access(pair) == .read
+                let listed = dialect.contains("',' || scope_pairs || ','", b.next(.text("," + pair + ",")))
+                parts.append(
+                    "(scope_kind = 'all'\(isRead ? " OR scope_kind = 'read-only'" : "") OR (scope_kind = 'custom' AND \(listed)))"
+                )
+            }
+        }
+        if let audiences = query.audiences {
+            parts.append(audiences.isEmpty ? "FALSE" : "audience IN (\(b.list(audiences.sorted())))")
+        }
+        if query.violatingPolicy { parts.append(Self.violatesPolicy) }
+        return (parts.joined(separator: " AND "), b)
+    }
+
+    /// Calls `body` with each live token the query selects, in its order, without building an array.
+    package func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
+    {
+        var (clause, b) = whereClause(query, access: access)
+        let order =
+            switch query.sort {
+            case .created: "seq"
+            case .name: "name_folded, seq"
+            case .status: "status, seq"
+            case .expires: "valid_to IS NULL, valid_to, seq"
+            }
+        let limit = b.next(query.limit.map { SQLValue.int(Int64($0)) } ?? dialect.unlimited)
+        clause += " ORDER BY \(order) LIMIT \(limit) OFFSET \(b.next(.int(Int64(query.offset))))"
+        try self.query("SELECT \(tokenColumns) FROM tokens WHERE \(clause)", b.values) { try body(try record($0)) }
+    }
+
+    /// How many live tokens the query's filter selects (ignoring limit and offset).
+    package func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int {
+        let (clause, b) = whereClause(query, access: access)
+        return Int(try integer("SELECT count(*) FROM tokens WHERE \(clause)", b.values) ?? 0)
+    }
+
+    package func tokenRowCount() throws -> Int { Int(try integer("SELECT count(*) FROM tokens") ?? 0) }
+
+    /// Whether any token (deleted ones included) exists.
+    package func isEmpty() throws -> Bool { try integer("SELECT NOT EXISTS (SELECT 1 FROM tokens)") == 1 }
+
+    package func updateLabels(_ id: TokenID, name: String?, description: String?, now: Int64) throws {
+        try run(
+            """
+            UPDATE tokens SET name = coalesce(?2, name), name_folded = coalesce(?3, name_folded),
+                description = coalesce(?4, description), updated_at = ?5
+            WHERE guid = ?1
+            """, [.bytes(id.bytes), .text(name), .text(name?.lowercased()), .text(description), .int(now)])
+    }
+
+    /// Sets a status; a revoke keeps the first revocation time.
+    package func setStatus(_ ids: [TokenID], to status: TokenStatus, now: Int64) throws {
+        try run(
+            """
+            UPDATE tokens SET status = ?1, updated_at = ?2,
+                revoked_at = CASE WHEN ?1 = 'revoked' THEN coalesce(revoked_at, ?2) ELSE revoked_at END
+            WHERE \(dialect.guidIs("?3"))
+            """, [.text(status.rawValue), .int(now)], forEachOf: ids)
+    }
+
+    /// Tombstones: deleted tokens leave listings and stay revoked.
+    package func markDeleted(_ ids: [TokenID], now: Int64) throws {
+        try run(
+            """
+            UPDATE tokens SET status = 'revoked', deleted_at = coalesce(deleted_at, ?1), updated_at = ?1,
+                revoked_at = coalesce(revoked_at, ?1)
+            WHERE \(dialect.guidIs("?2"))
+            """, [.int(now)], forEachOf: ids)
+    }
+
+    /// Removes deleted tokens whose window closed before `cutoff`, unless another token names
+    /// them as parent. Returns how many went.
+    package func purgeTombstones(before cutoff: Int64) throws -> Int {
+        try run(
+            """
+            DELETE FROM tokens WHERE deleted_at IS NOT NULL AND valid_to IS NOT NULL AND valid_to <= ?1
+                AND guid NOT IN (SELECT parent FROM tokens WHERE parent IS NOT NULL)
+            """, [.int(cutoff)])
+    }
+
+    /// Every token `id` created, and theirs, through `parent` links (not `id` itself).
+    package func descendants(of id: TokenID) throws -> [TokenID] {
+        try rows(
+            """
+            WITH RECURSIVE tree(guid) AS (
+                SELECT guid FROM tokens WHERE parent = ?1
+                UNION SELECT t.guid FROM tokens t JOIN tree ON t.parent = tree.guid
+            ) SELECT guid FROM tree
+            """, [.bytes(id.bytes)]
+        ) { $0.tokenID(0) }.compactMap { $0 }
+    }
+
+    /// GUIDs a revocation list must name at `now`: inactive tokens as deactivated, revoked and
+    /// deleted ones as revoked, until `valid_to + grace` has passed (services accept a token
+    /// up to their leeway after `valid_to`).
+    package func revocationEntries(now: Int64, grace: Int64) throws -> [(TokenID, RevocationStatus)] {
+        // `IS NOT`: a row whose status was damaged to NULL must stop the export, not drop off it.
+        var out = try rows(
+            "SELECT guid, status FROM tokens WHERE status \(dialect.isNot) 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)",
+            [.int(now), .int(grace)]
+        ) { r -> (TokenID, RevocationStatus) in
+            // A list that silently leaves a revoked token off is worse than no new list.
+            guard let id = r.tokenID(0) else {
+                throw corrupt(location, "a revoked or inactive token has a damaged GUID; no list was signed")
+            }
+            switch r.optionalText(1) {
+            case "revoked": return (id, .revoked)
+            case "inactive": return (id, .deactivated)
+            default:
+                throw corrupt(location, "token \(id) has a damaged status; no list was signed")
+            }
+        }
+        // Sorted here: walking the GUID index instead would fetch every row by a random lookup.
+        out.sort { $0.0 < $1.0 }
+        return out
+    }
+
+    // MARK: Lifetime policies
+
+    package func policies() throws -> [LifetimePolicy] {
+        try rows("SELECT audience, max_lifetime, allow_never_expires, set_at, set_by FROM policies ORDER BY audience") {
+            LifetimePolicy(
+                audience: $0.text(0), maxLifetime: $0.int64(1), allowNeverExpires: $0.int64(2) != 0,
+                setAt: $0.int64(3), setBy: $0.text(4))
+        }
+    }
+
+    package func putPolicy(_ policy: LifetimePolicy) throws {
+        try run(
+            """
+            INSERT INTO policies (audience, max_lifetime, allow_never_expires, set_at, set_by)
+            VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (audience) DO UPDATE SET max_lifetime = excluded.max_lifetime,
+            allow_never_expires = excluded.allow_never_expires, set_at = excluded.set_at, set_by = excluded.set_by
+            """,
+            [
+                .text(policy.audience), .int(policy.maxLifetime), .int(policy.allowNeverExpires ? 1 : 0),
+                .int(policy.setAt), .text(policy.setBy),
+            ])
+    }
+
+    package func removePolicy(audience: String) throws -> Bool {
+        try run("DELETE FROM policies WHERE audience = ?1", [.text(audience)]) > 0
+    }
+
+    // MARK: Issuer state
+
+    package func state(_ key: String) throws -> Int64? {
+        try integer("SELECT value FROM issuer_state WHERE key = ?1", [.text(key)])
+    }
+
+    package func setState(_ key: String, _ value: Int64) throws {
+        try run(
+            "INSERT INTO issuer_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [.text(key), .int(value)])
+    }
+
+    package func incrementState(_ key: String) throws {
+        try run(
+            "INSERT INTO issuer_state (key, value) VALUES (?1, 1) ON CONFLICT (key) DO UPDATE SET value = issuer_state.value + 1",
+            [.text(key)])
+    }
+
+    // MARK: Published lists
+
+    /// Stores a signed list and keeps only the four with the highest sequences (`sequence < 0`
+    /// first: the column holds the u64's bit pattern, so sequences from 2^63 up read negative).
+    package func putList(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8]) throws {
+        try run(
+            "\(dialect.insertList) INTO revocation_lists (sequence, issued_at, changes, bytes) VALUES (?1, ?2, ?3, ?4)",
+            [.int(Int64(bitPattern: sequence)), .int(issuedAt), .int(changes), .bytes(bytes)])
+        try run(
+            "DELETE FROM revocation_lists WHERE sequence NOT IN (SELECT sequence FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 4)",
+            [])
+    }
+
+    private func lists(_ order: String) throws -> [(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])]
+    {
+        try rows("SELECT sequence, issued_at, changes, bytes FROM revocation_lists ORDER BY \(order)") {
+            (UInt64(bitPattern: $0.int64(0)), $0.int64(1), $0.int64(2), $0.bytes(3))
+        }
+    }
+
+    /// The stored list with the highest sequence (whatever its issue time): its sequence, issue
+    /// time, the change count it reflects and its bytes.
+    package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
+        try lists("sequence < 0 DESC, sequence DESC LIMIT 1").first
+    }
+
+    // MARK: Catalog
+
+    private func catalogEntries() throws -> [(resource: String, action: String, access: Access)] {
+        try rows("SELECT resource, action, access FROM catalog ORDER BY resource, action") { r in
+            Access(rawValue: r.text(2)).map { (r.text(0), r.text(1), $0) }
+        }.compactMap { $0 }
+    }
+
+    package func catalog() throws -> Catalog {
+        var resources: [String: [String: Access]] = [:]
+        for entry in try catalogEntries() { resources[entry.resource, default: [:]][entry.action] = entry.access }
+        return Catalog(resources: resources).withIssuerResources()
+    }
+
+    /// Whether the catalog table holds any entry of the home's own (the issuer's resources are not stored).
+    package func hasCatalogEntries() throws -> Bool {
+        try integer("SELECT EXISTS (SELECT 1 FROM catalog)") == 1
+    }
+
+    package func putCatalogEntry(resource: String, action: String, access: Access) throws {
+        try run(
+            """
+            INSERT INTO catalog (resource, action, access) VALUES (?1, ?2, ?3)
+            ON CONFLICT (resource, action) DO UPDATE SET access = excluded.access
+            """, [.text(resource), .text(action), .text(access.rawValue)])
+    }
+
+    // MARK: Audit
+
+    package func append(_ event: AuditEvent) throws {
+        try run(
+            "INSERT INTO events (at, actor, action, details) VALUES (?1, ?2, ?3, ?4)",
+            [.int(event.at), .text(event.actor), .text(event.action.rawValue), .text(event.detailsJSON)])
+        try link(event: try integer(dialect.lastID) ?? 0, event.guids)
+    }
+
+    /// Links an event to its GUIDs: one statement for all of them on PostgreSQL, so a bulk
+    /// revoke of 10k tokens is one round trip.
+    private func link(event id: Int64, _ guids: [TokenID]) throws {
+        guard !guids.isEmpty else { return }
+        try run(
+            "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2")) WHERE TRUE ON CONFLICT DO NOTHING",
+            [.int(id)], forEachOf: guids)
+    }
+
+    /// Events with their GUIDs, from one query whose rows are `id, at, actor, action, details,
+    /// guid` ordered by event (a NULL `guid` for an event without one).
+    private func events(_ sql: String, _ values: [SQLValue], checkDetails: Bool) throws -> [(
+        id: Int64, event: AuditEvent
+    )] {
+        var out: [(id: Int64, event: AuditEvent)] = []
+        try query(sql, values) { r in
+            let id = r.int64(0)
+            if out.last?.id != id {
+                guard let action = AuditAction(rawValue: r.text(3)) else {
+                    throw corrupt(location, "audit event \(id) has an unknown action")
+                }
+                // Details are passed on as JSON: damaged text must not become other JSON downstream.
+                let details = r.text(4)
+                if checkDetails, !((try? JSONSerialization.jsonObject(with: Data(details.utf8))) is [String: Any]) {
+                    throw corrupt(location, "audit event \(id) has damaged details")
+                }
+                out.append(
+                    (id, AuditEvent(at: r.int64(1), actor: r.text(2), action: action, guids: [], detailsJSON: details)))
+            }
+            if let guid = r.tokenID(5) { out[out.count - 1].event.guids.append(guid) }
+        }
+        return out
+    }
+
+    /// Events newest first, each with its GUIDs (only those of `query.audiences`' tokens when
+    /// set), from one query.
+    package func events(_ query: AuditQuery) throws -> [AuditEvent] {
+        var parts = ["TRUE"]
+        var b = Bindings()
+        if let guid = query.guid {
+            parts.append("id IN (SELECT event FROM event_tokens WHERE guid = \(b.next(.bytes(guid.bytes))))")
+        }
+        if let actor = query.actor { parts.append("actor = \(b.next(.text(actor)))") }
+        if let action = query.action { parts.append("action = \(b.next(.text(action.rawValue)))") }
+        if let since = query.since { parts.append("at >= \(b.next(.int(since)))") }
+        // A caller limited to some audiences sees only their tokens' GUIDs in each event.
+        var reach = ""
+        if let audiences = query.audiences {
+            let list = b.list(audiences.sorted())
+            let inReach = "IN (SELECT guid FROM tokens WHERE audience IN (\(list)))"
+            parts.append(audiences.isEmpty ? "FALSE" : "id IN (SELECT event FROM event_tokens WHERE guid \(inReach))")
+            reach = audiences.isEmpty ? "AND FALSE" : "AND et.guid \(inReach)"
+        }
+        let page = "LIMIT \(b.next(.int(Int64(query.limit)))) OFFSET \(b.next(.int(Int64(query.offset))))"
+        return try events(
+            """
+            SELECT e.id, e.at, e.actor, e.action, e.details, et.guid FROM (SELECT id, at, actor, action, details
+                FROM events WHERE \(parts.joined(separator: " AND ")) ORDER BY id DESC \(page)) e
+            LEFT JOIN event_tokens et ON et.event = e.id \(reach) ORDER BY e.id DESC, et.guid
+            """, b.values, checkDetails: true
+        ).map(\.event)
+    }
+
+    // MARK: Copying a whole ledger
+
+    package func snapshot() throws -> LedgerSnapshot {
+        var out = LedgerSnapshot()
+        out.tokens = try rows("SELECT \(tokenColumns), seq FROM tokens ORDER BY seq") { ($0.int64(16), try record($0)) }
+        out.events = try events(
+            """
+            SELECT e.id, e.at, e.actor, e.action, e.details, et.guid FROM events e
+            LEFT JOIN event_tokens et ON et.event = e.id ORDER BY e.id, et.guid
+            """, [], checkDetails: false)
+        out.catalog = try catalogEntries()
+        out.policies = try policies()
+        out.state = try rows("SELECT key, value FROM issuer_state ORDER BY key") { ($0.text(0), $0.int64(1)) }
+        out.lists = try lists("sequence")
+        return out
+    }
+
+    package func restore(_ snapshot: LedgerSnapshot) throws {
+        try prepareRestore()
+        for (seq, t) in snapshot.tokens {
+            try run(
+                "INSERT INTO tokens (\(tokenColumns), name_folded, seq) VALUES (\(placeholders(18)))",
+                t.columnValues + [.int(seq)])
+        }
+        for (id, e) in snapshot.events {
+            try run(
+                "INSERT INTO events (id, at, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
+                [.int(id), .int(e.at), .text(e.actor), .text(e.action.rawValue), .text(e.detailsJSON)])
+            try link(event: id, e.guids)
+        }
+        for entry in snapshot.catalog {
+            try putCatalogEntry(resource: entry.resource, action: entry.action, access: entry.access)
+        }
+        for (key, value) in snapshot.state { try setState(key, value) }
+        for policy in snapshot.policies { try putPolicy(policy) }
+        for list in snapshot.lists {
+            try putList(sequence: list.sequence, issuedAt: list.issuedAt, changes: list.changes, bytes: list.bytes)
+        }
+        try finishRestore()
+    }
+}
