@@ -34,7 +34,7 @@ struct Issue: AsyncParsableCommand, SigilCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The one application or tenant the token is for ([A-Za-z0-9._:-], 1-64).", valueName: "audience"))
+            "The one application or tenant the token is for (\(Audience.pattern)).", valueName: "audience"))
     var audience: String
 
     @Flag(help: "Grant everything, including resources added later.")

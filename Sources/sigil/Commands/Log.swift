@@ -37,9 +37,6 @@ struct Log: AsyncParsableCommand, SigilCommand {
 
     func validate() throws {
         guard (1...100_000).contains(limit) else { throw ValidationError("--limit must be 1-100000") }
-        if let byActor, !Actor.isValid(byActor) {
-            throw ValidationError("--actor must be 1-64 characters of A-Z a-z 0-9 . _ @ : -")
-        }
     }
 
     func run() async throws {
@@ -50,6 +47,8 @@ struct Log: AsyncParsableCommand, SigilCommand {
                 }
                 return t
             }
+            // ActorName's one rule and message, before the filter goes to the ledger or the server.
+            let byActor = try byActor.map { try ActorName($0).text }
             let events = try await issuerClient(global).events(
                 guid: guid, actor: byActor, action: action, since: sinceTime, limit: limit)
             if global.json {

@@ -57,9 +57,7 @@ struct Verify: ParsableCommand, SigilCommand {
         var exitCode: Int32 = 0
         try guarded(json: global.json) {
             let home = Home(global)
-            guard TokenClaims.isValidAudience(audience) else {
-                throw CLIFailure.usage("--audience must be 1-64 characters of A-Z a-z 0-9 . _ : -")
-            }
+            _ = try Audience(audience)
             guard (0...86_400).contains(leeway) else {
                 throw CLIFailure.usage("--leeway must be 0...86400 seconds (got \(leeway))")
             }

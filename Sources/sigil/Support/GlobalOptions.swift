@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilIssuer
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -60,7 +61,7 @@ struct ActorOption: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Who the audit log names for this change (default: the OS user; [A-Za-z0-9._@:-], 1-64).",
+            "Who the audit log names for this change (default: the OS user; \(ActorName.pattern)).",
             valueName: "name"))
     var actor: String?
 }

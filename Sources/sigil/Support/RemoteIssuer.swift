@@ -190,12 +190,8 @@ struct RemoteIssuer: Sendable {
         case .never: body["valid_to"] = NSNull()
         case .at(let t): body["valid_to"] = TimeText.format(t)
         case .after(let d):
-            // The window's start is sent too, so the length is exactly the duration asked for.
-            let from = request.validFrom ?? now
-            let (to, overflow) = from.addingReportingOverflow(d)
-            guard !overflow else { throw CLIFailure.usage("--expires-in is too long") }
-            body["valid_from"] = TimeText.format(from)
-            body["valid_to"] = TimeText.format(to)
+            // The server computes the expiry on its own clock, from valid_from or its now.
+            body["expires_in"] = d
         }
         let row = try await fetch(WireToken.self, "POST", "/v1/tokens", body: body)
         guard let token = row.token else { throw unexpected("the created token is missing") }
