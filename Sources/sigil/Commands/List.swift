@@ -88,13 +88,6 @@ struct TokenListWriter {
     }
 }
 
-/// Writes `tokens` as `list --json` does.
-func writeTokenList(_ tokens: [TokenRecord]) {
-    var writer = TokenListWriter()
-    for t in tokens { writer.add(t) }
-    writer.finish()
-}
-
 /// Writes bytes to stdout with write(2), without copying them into a `Data` first.
 func writeStandardOutput(_ bytes: [UInt8]) {
     bytes.withUnsafeBytes { raw in
