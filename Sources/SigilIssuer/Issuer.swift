@@ -108,7 +108,7 @@ public final class Issuer {
         if mode == .existing {
             let hasSomething =
                 homeExists
-                && (Keyring.exists(home: home) || lstat(dbPath, &st) == 0 || lstat(ledgerPath, &st) == 0)
+                && (Keyring.exists(home: home) || SQLiteStore.fileExists(dbPath) || lstat(ledgerPath, &st) == 0)
             guard hasSomething else {
                 throw IssuerError(
                     .notFound, "no Sigil home at \(home) (no keyring or ledger there)", detail: .noHome(home))
@@ -119,7 +119,7 @@ public final class Issuer {
 
         // A v0.1 home: read its journal before the database exists, so a damaged journal
         // stops here with nothing created.
-        let isNewDatabase = lstat(dbPath, &st) != 0
+        let isNewDatabase = !SQLiteStore.fileExists(dbPath)
         var legacy: LegacyImport.Result?
         var legacyCatalog: Catalog?
         if isNewDatabase {
@@ -128,20 +128,9 @@ public final class Issuer {
                 legacy = try LegacyImport.readLedger(ledgerPath)
             }
             if lstat(catalogPath, &st) == 0 { legacyCatalog = try LegacyImport.readCatalog(catalogPath) }
-            // SQLite would create the file 0644; make it 0600 first, never through a link.
-            let fd = open(dbPath, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            if fd >= 0 {
-                Glibc.close(fd)
-            } else if errno != EEXIST {
-                throw SecureFile.ioError("cannot create \(dbPath)", errno, write: true)
-            }
         }
-        try SecureFile.checkPrivate(dbPath)
-        // SQLite opens these by name too: a link planted in their place is refused like the database.
-        for companion in [dbPath + "-wal", dbPath + "-shm"] where lstat(companion, &st) == 0 {
-            try SecureFile.checkCompanion(companion)
-        }
-        store = try SQLiteStore(path: dbPath, busyTimeout: busyTimeout)
+        let sqlite = try SQLiteStore(securing: dbPath, busyTimeout: busyTimeout)
+        store = sqlite
 
         if legacy != nil || legacyCatalog != nil {
             do {
@@ -150,8 +139,7 @@ public final class Issuer {
                         legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath, now: now))
             } catch {
                 // Leave no half-made database behind: the next run imports again.
-                store.close()
-                for suffix in ["", "-wal", "-shm"] { unlink(dbPath + suffix) }
+                sqlite.closeAndRemoveFiles()
                 throw error
             }
         }
