@@ -18,14 +18,7 @@ public struct AuditController: Sendable {
         let caller = try context.authenticated
         let q = try QueryValues(request)
         let guid = try q.string("guid").map { try parseGUID($0) }
-        let actor: String?
-        let pageRequest: PageRequest
-        do {
-            actor = try q.string("actor").map { try ActorName($0).text }
-            pageRequest = try q.page()
-        } catch let error as IssuerError {
-            throw APIError.badRequest(error.message)  // a query value, not a body
-        }
+        let (actor, pageRequest) = try q.values { (try q.string("actor").map { try ActorName($0).text }, try q.page()) }
         let action = try q.choice("action", AuditAction.self)
         let since = try q.string("since").map { text -> Int64 in
             guard let t = TimeText.parseTime(text) else {

@@ -225,16 +225,4 @@ public enum Render {
         (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireScope(scope))), options: .fragmentsAllowed))
             ?? NSNull()
     }
-
-    /// Transitional, until every route answers with the wire types: a token row as a loose
-    /// object, from ``WireToken``.
-    public static func token(_ t: TokenRecord) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireToken(t, writesParent: true)))))
-            as? [String: Any] ?? [:]
-    }
-
-    /// Transitional: an audit event as a loose object, from ``WireEvent``.
-    public static func event(_ e: AuditEvent) -> [String: Any] {
-        (try? JSONSerialization.jsonObject(with: Data(Wire.encode(WireEvent(e))))) as? [String: Any] ?? [:]
-    }
 }

@@ -35,16 +35,12 @@ public struct TokensController: Sendable {
     @Sendable func list(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let q = try QueryValues(request)
-        let filter: TokenFilter
-        let pageRequest: PageRequest
-        do {
-            // TokenFilter checks the audience (Audience's rule and message) with the other values.
-            filter = try TokenFilter(
+        // TokenFilter checks the audience (Audience's rule and message) with the other values.
+        let (filter, pageRequest) = try q.values {
+            let filter = try TokenFilter(
                 name: try q.string("name"), guidPrefix: try q.string("guid"), scope: try q.string("scope"),
                 audience: try q.string("audience"), status: try q.choice("status", TokenStatus.self))
-            pageRequest = try q.page()
-        } catch let error as IssuerError {
-            throw APIError.badRequest(error.message)  // a query value, not a body
+            return (filter, try q.page())
         }
         let sort = try q.choice("sort", TokenSort.self) ?? .created
         let violating = try q.bool("violating_policy")
