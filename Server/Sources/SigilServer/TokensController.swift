@@ -137,14 +137,8 @@ public struct TokensController: Sendable {
     }
 }
 
-/// Any JSON object key.
-struct AnyKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(_ s: String) { stringValue = s }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
+/// Any JSON object key: the wire model's.
+typealias AnyKey = WireKey
 
 extension KeyedDecodingContainer where K == AnyKey {
     /// Refuses keys outside `known`: a typo (`expires`) must not be silently ignored.

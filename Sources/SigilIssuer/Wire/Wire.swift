@@ -70,11 +70,12 @@ public enum JSONValue: Codable, Sendable, Hashable {
     }
 }
 
-/// A JSON object key named at run time.
-struct WireKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(_ s: String) { stringValue = s }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+/// A JSON object key named at run time (a page's item key, an error's fields, a request
+/// body read key by key).
+public struct WireKey: CodingKey, Sendable {
+    public let stringValue: String
+    public var intValue: Int? { nil }
+    public init(_ s: String) { stringValue = s }
+    public init?(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
 }
