@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SigilIssuer
 
 @main
 struct Sigil: AsyncParsableCommand {
@@ -59,7 +60,7 @@ struct Sigil: AsyncParsableCommand {
             let code = exitCode(for: error)
             // Only flags before a `--` terminator are options; after it, `--json` is a value.
             if code != .success, arguments.prefix(while: { $0 != "--" }).contains("--json") {
-                Console.json(["error": "usage", "message": message(for: error), "exit_code": Int(code.rawValue)])
+                Console.json(WireError(error: "usage", message: message(for: error), exitCode: code.rawValue))
             }
             exit(withError: error)
         }
