@@ -32,6 +32,24 @@ public enum TokenSelector: Sendable, Hashable {
         self = .prefix(hex)
     }
 
+    /// A whole GUID, as the API's paths and bodies take: a prefix, a
+    /// token or anything else is refused, and the text is not echoed.
+    ///
+    /// - Parameters:
+    ///   - text: The value as given.
+    ///   - field: The name the message gives it (`guid`, `guids[3]`).
+    /// - Returns: The token ID.
+    /// - Throws: ``IssuerError`` `invalid_input` / `notASelector`: "guid must be a whole GUID
+    ///   (N characters given)".
+    public static func wholeID(_ text: String, field: String = "guid") throws(IssuerError) -> TokenID {
+        guard let id = TokenID(uuidString: text) else {
+            throw IssuerError(
+                .invalidInput, "\(field) must be a whole GUID (\(text.count) characters given)",
+                detail: .notASelector(length: text.count))
+        }
+        return id
+    }
+
     /// The one token among `matches` (at most 6 rows, as both look-ups ask for) for `hex`.
     ///
     /// - Throws: ``IssuerError`` `not_found` for none, `invalid_input` / `ambiguousPrefix`

@@ -195,3 +195,26 @@ struct IssuerRulesForFrontEndsTests {
         #expect((text.wholeMatch(of: regex) != nil) == ((try? Audience(text)) != nil))
     }
 }
+
+@Suite("A whole GUID is the API's selector")
+struct WholeGUIDTests {
+    @Test(
+        "Whole GUIDs in either case are accepted",
+        arguments: [
+            "3f2a9c1e-0b1c-4d5e-8f90-a1b2c3d4e5f6", "3F2A9C1E-0B1C-4D5E-8F90-A1B2C3D4E5F6",
+        ])
+    func whole(text: String) throws {
+        #expect(try TokenSelector.wholeID(text).description == "3f2a9c1e-0b1c-4d5e-8f90-a1b2c3d4e5f6")
+    }
+
+    @Test(
+        "A prefix, a token or nothing is refused without being echoed",
+        arguments: [
+            "3f2a9c1e", "", "sgl_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "3f2a9c1e-0b1c-4d5e-8f90-a1b2c3d4e5f6x",
+        ])
+    func refused(text: String) {
+        let error = #expect(throws: IssuerError.self) { try TokenSelector.wholeID(text, field: "guids[1]") }
+        #expect(error?.message == "guids[1] must be a whole GUID (\(text.count) characters given)")
+        if !text.isEmpty { #expect(error?.message.contains(text) == false) }
+    }
+}

@@ -105,11 +105,11 @@ extension QueryValues {
 }
 
 func parseGUID(_ text: String, field: String = "guid") throws -> TokenID {
-    guard let id = TokenID(uuidString: text) else {
-        // Never echoed: people paste tokens where GUIDs go.
-        throw APIError.badRequest("\(field) must be a whole GUID (\(text.count) characters given)")
+    do {
+        return try TokenSelector.wholeID(text, field: field)
+    } catch {
+        throw APIError.badRequest(error.message)  // a path, query or body value: 400 as before
     }
-    return id
 }
 
 extension ServerContext {
