@@ -93,5 +93,21 @@ let package = Package(
             ],
             path: "IntegrationTests/SigilHummingbirdTests",
             swiftSettings: strict),
+        // sigil-server's router in memory (HummingbirdTesting): the error mapping, query parsing,
+        // sessions, the failed-authentication limiter and the broadcaster (scripts/hummingbird-test.sh).
+        .testTarget(
+            name: "SigilServerTests",
+            dependencies: [
+                "SigilServer",
+                .product(name: "SigilIssuer", package: "Sigil"),
+                .product(name: "SigilVerifier", package: "Sigil"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "IntegrationTests/SigilServerTests",
+            swiftSettings: strict),
     ]
 )

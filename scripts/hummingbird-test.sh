@@ -4,10 +4,13 @@
 # 1. A throwaway package that depends on Sigil's SigilVerifier product only must resolve no
 #    Hummingbird and no swift-nio: the root package names no server package (docs/DESIGN.md).
 # 2. The same with Server/'s SigilHummingbird product must resolve Hummingbird (so check 1 can fail).
-# 3. swift test --filter SigilHummingbirdTests in Server/: the bearer middleware and the
-#    revocation follower over real HTTP on 127.0.0.1, including a real sigil-server process
-#    changed through the real sigil CLI (both built here; scripts/test.sh has built them
-#    already in its server stage). Bounded by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800).
+# 3. One swift test in Server/ for both test targets (one build of the package's tests):
+#    SigilHummingbirdTests, the bearer middleware and the revocation follower over real HTTP on
+#    127.0.0.1, including a real sigil-server process changed through the real sigil CLI (both
+#    built here; scripts/test.sh has built them already in its server stage); and
+#    SigilServerTests, sigil-server's router through HummingbirdTesting (error mapping, query
+#    parsing, sessions, the failed-authentication limiter, the broadcaster).
+#    Bounded by HUMMINGBIRD_TEST_TIMEOUT seconds (default 1800).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SWIFT_BACKTRACE=enable=no
@@ -62,12 +65,12 @@ export SIGIL_SERVER_BIN="$root/Server/.build/debug/sigil-server"
 export SIGIL_BIN="$root/.build/debug/sigil"
 
 set +e
-timeout "${HUMMINGBIRD_TEST_TIMEOUT:-1800}" swift test --package-path Server --filter SigilHummingbirdTests \
+timeout "${HUMMINGBIRD_TEST_TIMEOUT:-1800}" swift test --package-path Server --filter 'SigilHummingbirdTests|SigilServerTests' \
     >"$work/test.log" 2>&1
 status=$?
 set -e
 mkdir -p .build
 cp "$work/test.log" .build/hummingbird-test-output.log
 grep -E "Test run with|^✘|recorded an issue|error:|revocation enforced|revoke enforced|skipped" .build/hummingbird-test-output.log | tail -40
-[[ $status -eq 124 ]] && echo "SigilHummingbird tests did not finish within ${HUMMINGBIRD_TEST_TIMEOUT:-1800} s"
-[[ $status -eq 0 ]] || { echo "SigilHummingbird tests failed (exit $status); log: .build/hummingbird-test-output.log"; exit 1; }
+[[ $status -eq 124 ]] && echo "Server tests did not finish within ${HUMMINGBIRD_TEST_TIMEOUT:-1800} s"
+[[ $status -eq 0 ]] || { echo "Server tests failed (exit $status); log: .build/hummingbird-test-output.log"; exit 1; }
