@@ -324,6 +324,7 @@ struct CallerRuleTests {
             ("billing", "Billing", false), ("billing", "billing ", false), ("billing", "sigil", false),
             ("billing", "", false), ("billing-eu", "billing", false), ("sigil", "billing", true),
             ("sigil", "billing-eu", true), ("sigil", "sigil", true), ("Sigil", "billing", false),
+            ("sigil-eu", "billing", false), ("sigi", "billing", false),
         ])
     func reach(caller audience: String, target: String, reaches: Bool) {
         #expect(Self.caller(audience).reaches(target) == reaches)
