@@ -71,7 +71,7 @@ public struct IssuerRules: Codable, Sendable, Hashable {
             maxBytes: Audience.maxBytes, pattern: Audience.pattern, message: "audience \(Audience.rule)"),
         actor: PatternRule(
             maxBytes: ActorName.maxBytes, pattern: ActorName.pattern, message: "actor \(ActorName.rule)"),
-        name: TextRule(maxBytes: Labels.maxNameBytes, required: true),
+        name: TextRule(maxBytes: TokenName.maxBytes, required: true),
         description: TextRule(maxBytes: TokenDescription.maxBytes, required: false),
         page: PageRule(maxLimit: PageRequest.maxLimit, defaultLimit: PageRequest.defaultLimit),
         defaultLifetime: Issuer.defaultLifetime,

@@ -28,10 +28,6 @@ public struct Actor: Sendable, Hashable {
 
 /// The checks every free-text label and identifier passes.
 public enum Labels {
-    /// Names are limited in UTF-8 bytes, not characters: 200 graphemes of combining marks
-    /// were 80 KB. (A description's limit is ``TokenDescription/maxBytes``.)
-    public static let maxNameBytes = 200
-
     /// Free text: no control characters, no format characters (bidi overrides such as U+202E,
     /// zero-width characters), a byte limit, and not blank when required.
     public static func checkText(_ text: String, field: String, required: Bool, maxBytes: Int) throws(IssuerError) {

@@ -2,7 +2,7 @@
 /// look like what it holds.
 ///
 /// On top of the rules every label follows (``Labels/checkText(_:field:required:maxBytes:)``:
-/// not blank, at most ``Labels/maxNameBytes`` UTF-8 bytes, no control or format character, no
+/// not blank, at most ``maxBytes`` UTF-8 bytes, no control or format character, no
 /// line or paragraph separator), a name may hold no letter that renders as blank (U+115F and
 /// U+1160 HANGUL CHOSEONG/JUNGSEONG FILLER, U+3164 HANGUL FILLER, U+FFA0 HALFWIDTH HANGUL
 /// FILLER, U+2800 BRAILLE PATTERN BLANK) and no run of more than ``maxCombiningRun``
@@ -13,6 +13,10 @@
 /// print(name.text)
 /// ```
 public struct TokenName: Sendable, Hashable, CustomStringConvertible {
+    /// The longest name, in UTF-8 bytes: limited in bytes, not characters, because 200
+    /// graphemes of combining marks were 80 KB.
+    public static let maxBytes = 200
+
     /// The most combining marks (Mn, Me) one character may stack: vocalised Hebrew needs three
     /// (a letter, dagesh, a dot and a vowel), "Zalgo" text stacks dozens.
     public static let maxCombiningRun = 3
@@ -25,7 +29,7 @@ public struct TokenName: Sendable, Hashable, CustomStringConvertible {
     /// - Throws: ``IssuerError`` `invalid_input` / `invalidLabel(field: "name", …)` naming
     ///   the problem (and the code point, never the name).
     public init(_ text: String) throws(IssuerError) {
-        try Labels.checkText(text, field: "name", required: true, maxBytes: Labels.maxNameBytes)
+        try Labels.checkText(text, field: "name", required: true, maxBytes: Self.maxBytes)
         func refuse(_ problem: String) -> IssuerError {
             IssuerError(.invalidInput, "name \(problem)", detail: .invalidLabel(field: "name", problem: problem))
         }
