@@ -51,15 +51,6 @@ struct QueryValues {
         return values.first
     }
 
-    /// An integer in `range`, or `default` when absent.
-    func int(_ name: String, in range: ClosedRange<Int>, default value: Int) throws -> Int {
-        guard let text = try string(name) else { return value }
-        guard let n = Int(text), range.contains(n) else {
-            throw APIError.badRequest("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound)")
-        }
-        return n
-    }
-
     /// `true` or `false` exactly; `default` when absent.
     func bool(_ name: String, default value: Bool = false) throws -> Bool {
         guard let text = try string(name) else { return value }
