@@ -54,7 +54,9 @@ let package = Package(
             swiftSettings: strict),
         // README's service snippet and every doc-comment example, compiled (and checked against the text).
         .testTarget(name: "DocExamplesTests", dependencies: ["SigilVerifier", "SigilIssuer"], swiftSettings: strict),
-        .testTarget(name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier"], swiftSettings: strict),
+        .testTarget(
+            name: "SigilIssuerTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilTestSupport"],
+            swiftSettings: strict),
         // How every suite runs the built `sigil` binary (and the tools around it).
         .target(
             name: "SigilTestSupport", dependencies: ["SigilIssuer", "SigilVerifier"], path: "Tests/SigilTestSupport",

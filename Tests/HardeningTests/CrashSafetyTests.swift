@@ -30,13 +30,13 @@ struct Operation: Sendable {
     let kind: Kind
     let guid: String?
     let name: String?
-    let run: Run
+    let run: CommandResult
     let started: ContinuousClock.Instant
     let ended: ContinuousClock.Instant
     var succeeded: Bool { !run.signaled && run.status == 0 }
 
     /// What `--json` printed, for the commands that print an object.
-    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any] }
+    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [String: Any] }
 }
 
 @Suite("Crash safety", .serialized)
@@ -47,16 +47,16 @@ struct CrashSafetyTests {
     static let minimumOperations = 48
     static let hardStop: Duration = .seconds(90)
 
-    static func run(_ arguments: [String], home: String, live: LiveProcesses) async throws -> Run {
+    static func run(_ arguments: [String], home: String, live: LiveProcesses) async throws -> CommandResult {
         let child = ChildProcess(
             SigilBinary.path, arguments, environment: Sigil.environment(home: home, ["SIGIL_LOCK_TIMEOUT": "60"]),
             stdin: .nullDevice, onSpawn: live.add, onExit: live.remove)
-        return Run(try await child.run(), arguments: arguments)
+        return CommandResult(try await child.run(), arguments: arguments)
     }
 
     @Test("8 processes issue, revoke, deactivate and export under a SIGKILL storm: every reported change is there once")
     func sigkillStorm() async throws {
-        let scratch = try Scratch("crash")
+        let scratch = try TempFolder("crash")
         let home = try Home(in: scratch)
         // Targets for revoke and deactivate, stored with the library.
         var targets: [String] = [home.guid.description]
@@ -111,7 +111,8 @@ struct CrashSafetyTests {
                         let run = try await Self.run(arguments, home: home.path, live: live)
                         if kind == .issue {
                             guid =
-                                (try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any])?["guid"]
+                                (try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [String: Any])?[
+                                    "guid"]
                                 as? String
                         }
                         ops.append(Operation(kind: kind, guid: guid, name: name, run: run, started: begin, ended: .now))
@@ -131,7 +132,7 @@ struct CrashSafetyTests {
         #expect(results.contains { $0.succeeded }, "nothing succeeded")
         for op in results where !op.succeeded && !op.run.signaled {
             // A survivor may fail only in the documented way: a revoked target cannot be deactivated.
-            #expect(op.kind == .deactivate && op.run.status == 65 && op.run.err.contains("revoked"), "\(op.run)")
+            #expect(op.kind == .deactivate && op.run.status == 65 && op.run.stderr.contains("revoked"), "\(op.run)")
         }
 
         // The database is sound.
@@ -198,7 +199,7 @@ struct CrashSafetyTests {
         #expect(exports.allSatisfy { $0.0 < finalSequence }, "the sequence went backwards after the storm")
         let show = try await home.run(["revocations", "show", listPath])
         #expect(show.status == 0, "\(show)")
-        let list = try RevocationList(verifying: Home.read(listPath) ?? [], keys: [Known.revocationKey])
+        let list = try RevocationList(verifying: readFile(listPath) ?? [], keys: [Known.revocationKey])
         for (guid, token) in byGUID {
             let id = try #require(TokenID(uuidString: guid))
             switch token["status"] as? String {

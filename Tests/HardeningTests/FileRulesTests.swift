@@ -29,7 +29,7 @@ struct DurabilityTests {
 
     @Test("The database is opened in WAL mode with synchronous=FULL, and WAL is recorded in the file")
     func settings() async throws {
-        let scratch = try Scratch("durable")
+        let scratch = try TempFolder("durable")
         let path = scratch.path("home")
         let run = try await Sigil.run(Self.issue, home: path)
         #expect(run.status == 0, "\(run)")
@@ -37,7 +37,7 @@ struct DurabilityTests {
         #expect(synchronous == 2, "synchronous is \(synchronous), not FULL (2)")
         #expect(journalMode == "wal")
         // Bytes 18 and 19 of the header are 2 in a WAL database: any later connection runs in WAL.
-        let header = Home.read(path + "/sigil.db") ?? []
+        let header = readFile(path + "/sigil.db") ?? []
         #expect(header.count > 19 && header[18] == 2 && header[19] == 2, "the file is not in WAL mode")
     }
 
@@ -45,14 +45,14 @@ struct DurabilityTests {
         "issue fsyncs the database's -wal before it prints the token",
         .enabled(if: Strace.available, "needs strace allowed to ptrace"))
     func fsyncBeforeReport() async throws {
-        let scratch = try Scratch("fsync")
+        let scratch = try TempFolder("fsync")
         let home = try Home(in: scratch)
         let trace = scratch.path("trace.txt")
         let strace = try #require(Strace.path)
         let run = try await home.run(
             Self.issue, wrapper: [strace, "-f", "-y", "-e", "trace=fsync,fdatasync,write", "-o", trace])
-        #expect(run.status == 0 && run.out.contains("sgl_"), "\(run)")
-        let lines = String(decoding: Home.read(trace) ?? [], as: UTF8.self).split(separator: "\n")
+        #expect(run.status == 0 && run.stdout.contains("sgl_"), "\(run)")
+        let lines = String(decoding: readFile(trace) ?? [], as: UTF8.self).split(separator: "\n")
         let synced = lines.firstIndex {
             ($0.contains("fsync(") || $0.contains("fdatasync(")) && $0.contains("sigil.db")
         }
@@ -70,7 +70,7 @@ struct DurabilityTests {
 struct FileRulesTests {
     @Test("Under umask 000, sigil's files are 0600 (the list may be 0644) and its home 0700")
     func modes() async throws {
-        let scratch = try Scratch("modes")
+        let scratch = try TempFolder("modes")
         let path = scratch.path("fresh-home")
         for arguments in [
             ["init"], ["issue", "--name", "n", "--audience", "billing", "--all"], ["revocations", "export"],
@@ -112,20 +112,20 @@ struct FileRulesTests {
     /// Replaces the home's sigil.db with what `plant` makes, runs a reading and a writing
     /// command, and checks both refuse with 77 and the hint, leaving `victim` as it was.
     func refuses(_ plant: (Home, String) throws -> Void, hint: String) async throws {
-        let scratch = try Scratch("planted")
+        let scratch = try TempFolder("planted")
         let home = try Home(in: scratch)
         let victim = scratch.path("victim.db")
         try plant(home, victim)
-        let before = Home.read(victim)
+        let before = readFile(victim)
         let modeBefore = Home.mode(victim)
         for arguments in [
             ["list"], ["issue", "--name", "n", "--audience", "billing", "--all"], ["revocations", "export"],
         ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 77, "\(run)")
-            #expect(run.err.contains(hint), "\(run)")
+            #expect(run.stderr.contains(hint), "\(run)")
         }
-        #expect(Home.read(victim) == before, "the other file was changed through sigil.db")
+        #expect(readFile(victim) == before, "the other file was changed through sigil.db")
         #expect(Home.mode(victim) == modeBefore)
     }
 
@@ -148,14 +148,14 @@ struct FileRulesTests {
 
     @Test("A sigil.db others can read (0644) is refused with the chmod fix")
     func openDatabase() async throws {
-        let scratch = try Scratch("planted")
+        let scratch = try TempFolder("planted")
         let home = try Home(in: scratch)
         _ = chmod(home.path + "/sigil.db", 0o644)
         let before = home.snapshot()
         for arguments in [["list"], ["issue", "--name", "n", "--audience", "billing", "--all"]] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 77, "\(run)")
-            #expect(run.err.contains("chmod 600"), "\(run)")
+            #expect(run.stderr.contains("chmod 600"), "\(run)")
         }
         #expect(home.snapshot() == before)
         #expect(Home.mode(home.path + "/sigil.db") == 0o644, "refused, not silently re-moded")
@@ -166,15 +166,15 @@ struct FileRulesTests {
     @Test("A symbolic link planted as sigil.db-wal or -shm never lets sigil write through it")
     func symlinkedSidecars() async throws {
         for suffix in ["-wal", "-shm"] {
-            let scratch = try Scratch("planted")
+            let scratch = try TempFolder("planted")
             let home = try Home(in: scratch)
             let victim = scratch.path("victim.txt")
-            try Home.write(Array(String(repeating: "precious bytes\n", count: 3000).utf8), to: victim)
+            try writeFile(Array(String(repeating: "precious bytes\n", count: 3000).utf8), to: victim)
             #expect(symlink(victim, home.path + "/sigil.db" + suffix) == 0)
             let run = try await home.run(["issue", "--name", "n", "--audience", "billing", "--all"])
             #expect(!run.signaled && (run.status == 77 || run.status == 73), "\(run)")
             #expect(
-                Home.read(victim) == Array(String(repeating: "precious bytes\n", count: 3000).utf8),
+                readFile(victim) == Array(String(repeating: "precious bytes\n", count: 3000).utf8),
                 "sigil\(suffix) wrote through a planted link")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -23,7 +24,7 @@ struct FileSystemTests {
     func readOnlyHomeReads() async throws { try await Self.readOnly(strict: true) }
 
     static func readOnly(strict: Bool) async throws {
-        let scratch = try Scratch("rofs")
+        let scratch = try TempFolder("rofs")
         let mountPoint = scratch.path("m")
         try Home.mkdir(mountPoint)
         try Mounts.tmpfs(mountPoint, options: "size=2m,mode=0700")
@@ -37,13 +38,13 @@ struct FileSystemTests {
         ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 73, "\(run)")
-            #expect(run.err.contains("read-only"), "\(run)")
-            if strict { #expect(run.err.contains("--home") && run.err.contains("writable folder"), "\(run)") }
+            #expect(run.stderr.contains("read-only"), "\(run)")
+            if strict { #expect(run.stderr.contains("--home") && run.stderr.contains("writable folder"), "\(run)") }
         }
         #expect(home.snapshot() == before)
         guard strict else { return }
         let list = try await home.run(["list"])
-        #expect(list.status == 0 && list.out.contains("ci deploy"), "\(list)")
+        #expect(list.status == 0 && list.stdout.contains("ci deploy"), "\(list)")
         let verify = try await home.run(["verify", home.token, "--audience", "billing"])
         #expect(verify.status == 0, "\(verify)")
         #expect(home.snapshot() == before)
@@ -57,7 +58,7 @@ struct FileSystemTests {
     func fullDiskMessage() async throws { try await Self.fullDisk(namesFullDisk: true) }
 
     static func fullDisk(namesFullDisk: Bool) async throws {
-        let scratch = try Scratch("fullfs")
+        let scratch = try TempFolder("fullfs")
         let mountPoint = scratch.path("m")
         try Home.mkdir(mountPoint)
         try Mounts.tmpfs(mountPoint, options: "size=1m,mode=0700")
@@ -76,8 +77,8 @@ struct FileSystemTests {
         ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 73, "\(run)")
-            if namesFullDisk { #expect(run.err.lowercased().contains("the disk is full"), "\(run)") }
-            #expect(run.err.contains("nothing was changed"), "\(run)")
+            if namesFullDisk { #expect(run.stderr.lowercased().contains("the disk is full"), "\(run)") }
+            #expect(run.stderr.contains("nothing was changed"), "\(run)")
             #expect(home.snapshot() == before, "\(arguments) changed a file")
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: home.path).filter { $0.hasSuffix(".tmp") }

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -181,7 +182,7 @@ struct HostileCLITests {
             return .init(arguments: issue)
         },
         CLICase("keyring that is not JSON", exit: 65, hint: "Restore it from your backup") { home in
-            try Home.write(Array("{\"format\":".utf8), to: home.path + "/keyring.json")
+            try writeFile(Array("{\"format\":".utf8), to: home.path + "/keyring.json")
             return .init(arguments: issue)
         },
         CLICase("keyring with two active keys", exit: 65, hint: "exactly one active token key") { home in
@@ -190,13 +191,13 @@ struct HostileCLITests {
                 with:
                     "\"token_keys\" : [ { \"created_at\" : 1, \"kid\" : \"k2\", \"secret\" : \"\(Base64URL.encode([UInt8](repeating: 9, count: 32)))\", \"state\" : \"active\" },"
             )
-            try Home.write(Array(text.utf8), to: home.path + "/keyring.json")
+            try writeFile(Array(text.utf8), to: home.path + "/keyring.json")
             return .init(arguments: issue)
         },
         CLICase("keyring secret of 31 bytes", exit: 65, hint: "Restore it from your backup") { home in
             let text = String(decoding: Known.keyringJSON, as: UTF8.self).replacingOccurrences(
                 of: Base64URL.encode(Known.secret), with: Base64URL.encode(Known.secret.dropLast()))
-            try Home.write(Array(text.utf8), to: home.path + "/keyring.json")
+            try writeFile(Array(text.utf8), to: home.path + "/keyring.json")
             return .init(arguments: issue)
         },
         CLICase("symlinked database", exit: 77, hint: "symbolic link") { home in
@@ -205,13 +206,13 @@ struct HostileCLITests {
             return .init(arguments: ["revoke", "--yes", "0ba28b74"])
         },
         CLICase("database with a zeroed header", exit: 65, hint: "PRAGMA integrity_check") { home in
-            var bytes = Home.read(home.path + "/sigil.db") ?? []
+            var bytes = readFile(home.path + "/sigil.db") ?? []
             for i in 0..<min(100, bytes.count) { bytes[i] = 0 }
-            try Home.write(bytes, to: home.path + "/sigil.db")
+            try writeFile(bytes, to: home.path + "/sigil.db")
             return .init(arguments: ["revoke", "--yes", "0ba28b74"])
         },
         CLICase("home is a file", exit: 64, hint: "pass --home to pick another") { home in
-            try Home.write([1], to: home.path + "/file")
+            try writeFile([1], to: home.path + "/file")
             return .init(arguments: ["--home", home.path + "/file"] + issue)
         },
         CLICase("home writable by others", exit: 77, hint: "chmod 700") { home in
@@ -226,14 +227,14 @@ struct HostileCLITests {
             let ring = try Keyring.load(home: home.path)
             var keyset = try ring.keyset(audience: "shipping").json()
             keyset.append(0x0a)
-            try Home.write(keyset, to: home.path + "/../shipping.keyset.json")
+            try writeFile(keyset, to: home.path + "/../shipping.keyset.json")
             return .init(arguments: [
                 "verify", home.token, "--audience", "billing", "--keys", home.path + "/../shipping.keyset.json",
             ])
         },
         CLICase("verify with a corrupt revocation list", exit: 65, hint: "not a well-formed Sigil v1 revocation list") {
             home in
-            try Home.write([0x53, 0x47, 0x4c, 0x52, 1, 0], to: home.path + "/../bad.sgl")
+            try writeFile([0x53, 0x47, 0x4c, 0x52, 1, 0], to: home.path + "/../bad.sgl")
             return .init(arguments: [
                 "verify", home.token, "--audience", "billing", "--revocations", home.path + "/../bad.sgl",
             ])
@@ -241,28 +242,28 @@ struct HostileCLITests {
         CLICase("pull a list with a flipped byte", exit: 21, hint: "Keep the old list") { home in
             var bytes = try Lists.valid()
             bytes[bytes.count - 3] ^= 1
-            try Home.write(bytes, to: home.path + "/../incoming.sgl")
+            try writeFile(bytes, to: home.path + "/../incoming.sgl")
             return .init(arguments: [
                 "revocations", "pull", home.path + "/../incoming.sgl", "-o", home.path + "/../current.sgl",
             ])
         },
         CLICase("pull an older list (rollback)", exit: 22, hint: "rollback") { home in
-            try Home.write(try Lists.valid(sequence: 9), to: home.path + "/../current.sgl", mode: 0o644)
-            try Home.write(try Lists.valid(sequence: 8), to: home.path + "/../incoming.sgl")
+            try writeFile(try Lists.valid(sequence: 9), to: home.path + "/../current.sgl", mode: 0o644)
+            try writeFile(try Lists.valid(sequence: 8), to: home.path + "/../incoming.sgl")
             return .init(arguments: [
                 "revocations", "pull", home.path + "/../incoming.sgl", "-o", home.path + "/../current.sgl",
             ])
         },
         CLICase("pull a different list with the same sequence", exit: 23, hint: "Investigate the distribution host") {
             home in
-            try Home.write(try Lists.valid(sequence: 9), to: home.path + "/../current.sgl", mode: 0o644)
-            try Home.write(try Lists.valid(count: 1, sequence: 9), to: home.path + "/../incoming.sgl")
+            try writeFile(try Lists.valid(sequence: 9), to: home.path + "/../current.sgl", mode: 0o644)
+            try writeFile(try Lists.valid(count: 1, sequence: 9), to: home.path + "/../incoming.sgl")
             return .init(arguments: [
                 "revocations", "pull", home.path + "/../incoming.sgl", "-o", home.path + "/../current.sgl",
             ])
         },
         CLICase("pull a list over --max-bytes", exit: 65, hint: "Raise the limit") { home in
-            try Home.write(try Lists.valid(), to: home.path + "/../incoming.sgl")
+            try writeFile(try Lists.valid(), to: home.path + "/../incoming.sgl")
             return .init(arguments: [
                 "revocations", "pull", home.path + "/../incoming.sgl", "-o", home.path + "/../current.sgl",
                 "--max-bytes", "10",
@@ -272,7 +273,7 @@ struct HostileCLITests {
 
     @Test("Each hostile command line fails with its exit code and a fix, and changes nothing", arguments: cases)
     func hostile(_ c: CLICase) async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         let invocation = try c.make(home)
         let before = home.snapshot()
@@ -290,8 +291,8 @@ struct HostileCLITests {
         lock?.close()
         #expect(!run.signaled, "\(run)")
         #expect(run.status == c.exit || run.status == c.alsoAccepted, "\(run)")
-        #expect(run.err.contains(c.hint), "the message says how to fix it: \(run)")
-        #expect(!run.err.contains(home.token) && !run.out.contains(home.token), "a message echoes the token")
+        #expect(run.stderr.contains(c.hint), "the message says how to fix it: \(run)")
+        #expect(!run.stderr.contains(home.token) && !run.stdout.contains(home.token), "a message echoes the token")
         #expect(home.snapshot() == before, "keyring, database and high-water mark are byte-for-byte unchanged")
         _ = chmod(home.path, 0o700)
         let listsAfter = [scratch.path("current.sgl"), scratch.path("incoming.sgl")].map {
@@ -302,11 +303,11 @@ struct HostileCLITests {
 
     @Test("A token pasted with CRLF or spaces on stdin still verifies")
     func crlfOnStdin() async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         let run = try await home.run(
             ["verify", "-", "--audience", "billing"], stdin: Array(("  " + home.token + "\r\n").utf8))
-        #expect(run.status == 0 && run.out == "valid\n", "\(run)")
+        #expect(run.status == 0 && run.stdout == "valid\n", "\(run)")
     }
 
     @Test(
@@ -315,7 +316,7 @@ struct HostileCLITests {
             id: "fullwidth-guid-prefix",
             "TokenSelection.resolve uses Character.isHexDigit, which accepts fullwidth digits"))
     func fullwidthPrefix() async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         let before = home.snapshot()
         // "０ｂａ２８ｂ７４": fullwidth 0ba28b74, the prefix of the home's token.
@@ -331,7 +332,7 @@ struct HostileCLITests {
         .bug(id: "format-overflow", "TimeText.format traps for seconds < Int64.min + 86399 (inspect, revocations show)")
     )
     func inspectExtremeTime() async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         let token = try Known.token(Known.claims(validFrom: .min, validTo: nil))
         let run = try await home.run(["inspect", token])
@@ -342,13 +343,13 @@ struct HostileCLITests {
         "revocations show reports a hostile list instead of trapping",
         .bug(id: "format-overflow", "TimeText.format traps on an unverified list's issued_at = Int64.min"))
     func showExtremeList() async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         var bytes = Array("SGLR".utf8) + [1, 2] + Array("r1".utf8)
         bytes +=
             [0, 0, 0, 0, 0, 0, 0, 1] + [0x80, 0, 0, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 0]
         bytes += [UInt8](repeating: 0, count: 64)
-        try Home.write(bytes, to: scratch.path("hostile.sgl"))
+        try writeFile(bytes, to: scratch.path("hostile.sgl"))
         let run = try await home.run(["revocations", "show", scratch.path("hostile.sgl")])
         #expect(!run.signaled && run.status == 20, "\(run)")
     }
@@ -357,12 +358,12 @@ struct HostileCLITests {
         "A home folder that others can read is refused, as SecureFile.ensureHome documents",
         .bug(id: "open-home", "SecureFile.ensureHome accepts an existing 0755 folder; its doc says it refuses one"))
     func groupReadableHome() async throws {
-        let scratch = try Scratch("cli")
+        let scratch = try TempFolder("cli")
         let home = try Home(in: scratch)
         _ = chmod(home.path, 0o755)
         let before = home.snapshot()
         let run = try await home.run(issue)
-        #expect(run.status == 77 && run.err.contains("chmod 700"), "\(run)")
+        #expect(run.status == 77 && run.stderr.contains("chmod 700"), "\(run)")
         #expect(home.snapshot() == before)
     }
 }

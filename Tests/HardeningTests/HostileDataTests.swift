@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -78,11 +79,11 @@ enum Legacy {
     }
 
     /// A home with the known keyring and `journal` as its v0.1 ledger, no database.
-    static func home(_ scratch: Scratch, journal: [UInt8]) throws -> String {
+    static func home(_ scratch: TempFolder, journal: [UInt8]) throws -> String {
         let home = scratch.path("home")
         try Home.mkdir(home)
-        try Home.write(Known.keyringJSON, to: home + "/keyring.json")
-        try Home.write(journal, to: home + "/ledger.jsonl")
+        try writeFile(Known.keyringJSON, to: home + "/keyring.json")
+        try writeFile(journal, to: home + "/ledger.jsonl")
         return home
     }
 }
@@ -289,26 +290,26 @@ struct HostileDataTests {
         LegacyCase(
             name: "corrupt middle line",
             setup: { home in
-                try Home.write(
+                try writeFile(
                     Array((Legacy.issue() + "{not json}\n" + Legacy.issue(Lists.ids[1])).utf8),
                     to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "remove that line")),
         LegacyCase(
             name: "NUL bytes in a middle line",
             setup: { home in
-                try Home.write(
+                try writeFile(
                     Array(Legacy.issue().utf8) + [0, 0, 0, 0x0a] + Array(Legacy.issue(Lists.ids[1]).utf8),
                     to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "ledger.jsonl line 2")),
         LegacyCase(
             name: "torn last record (no newline)",
             setup: { home in
-                try Home.write(Array((Legacy.issue() + #"{"at":1,"op":"iss"#).utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array((Legacy.issue() + #"{"at":1,"op":"iss"#).utf8), to: home + "/ledger.jsonl")
             }, outcome: .imports(tokens: 1)),
         LegacyCase(
             name: "CRLF line ends",
             setup: { home in
-                try Home.write(
+                try writeFile(
                     Array(
                         (Legacy.issue() + Legacy.issue(Lists.ids[1])).replacingOccurrences(of: "\n", with: "\r\n").utf8),
                     to: home + "/ledger.jsonl")
@@ -317,27 +318,27 @@ struct HostileDataTests {
             name: "GUID with Cyrillic а",
             setup: { home in
                 let line = Legacy.issue().replacingOccurrences(of: "0ba28b74", with: "0b\u{0430}28b74")
-                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "line 1")),
         LegacyCase(
             name: "unknown key nested 10,000 deep",
             setup: { home in
                 let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
                 let line = Legacy.issue().replacingOccurrences(of: "{\"at\":", with: "{\"x\":\(deep),\"at\":")
-                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "line 1")),
         LegacyCase(
             name: "unknown keys from a newer version",
             setup: { home in
                 let line = Legacy.issue().replacingOccurrences(
                     of: "{\"at\":", with: "{\"future\":{\"a\":[1,true,null,\"s\"]},\"at\":")
-                try Home.write(Array(line.utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array(line.utf8), to: home + "/ledger.jsonl")
             }, outcome: .imports(tokens: 1)),
         LegacyCase(
             name: "name with raw invalid UTF-8",
             setup: { home in
                 let parts = Legacy.issue(name: "NAME").components(separatedBy: "NAME")
-                try Home.write(
+                try writeFile(
                     Array(parts[0].utf8) + [0xff, 0xfe] + Array(parts[1].utf8) + Array(Legacy.issue(Lists.ids[1]).utf8),
                     to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "line 1")),
@@ -345,7 +346,7 @@ struct HostileDataTests {
             name: "name with an ANSI escape",
             setup: { home in
                 let line = Legacy.issue(name: "NAME").replacingOccurrences(of: "NAME", with: "\\u001b[2J")
-                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
             }, outcome: .imports(tokens: 2)),
         LegacyCase(
             name: "symlinked ledger",
@@ -368,22 +369,22 @@ struct HostileDataTests {
 
     @Test("Each hostile v0.1 journal imports whole, or fails with a fix and leaves no database", arguments: legacy)
     func hostileJournal(_ c: LegacyCase) async throws {
-        let scratch = try Scratch("journal")
+        let scratch = try TempFolder("journal")
         let home = try Legacy.home(scratch, journal: Array(Legacy.issue().utf8))
         try c.setup(home)
-        let before = Home.read(home + "/ledger.jsonl")
+        let before = readFile(home + "/ledger.jsonl")
         let run = try await Sigil.run(["--json", "list"], home: home)
         #expect(!run.signaled && run.status < 128, "\(run)")
         switch c.outcome {
         case .imports(let tokens):
-            #expect(run.status == 0 && run.err.contains("imported the v0.1 ledger"), "\(run)")
-            let list = try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [[String: Any]]
+            #expect(run.status == 0 && run.stderr.contains("imported the v0.1 ledger"), "\(run)")
+            let list = try JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [[String: Any]]
             #expect(list?.count == tokens, "\(run)")
-            #expect(!run.out.contains("\u{1b}"), "a raw escape reached stdout")
-            #expect(Home.read(home + "/ledger.jsonl.imported") == before, "the journal is kept, renamed")
+            #expect(!run.stdout.contains("\u{1b}"), "a raw escape reached stdout")
+            #expect(readFile(home + "/ledger.jsonl.imported") == before, "the journal is kept, renamed")
         case .fails(let exit, let hint):
-            #expect(run.status == exit && run.err.contains(hint), "\(run)")
-            #expect(Home.read(home + "/ledger.jsonl") == before, "a failed import never changes the journal")
+            #expect(run.status == exit && run.stderr.contains(hint), "\(run)")
+            #expect(readFile(home + "/ledger.jsonl") == before, "a failed import never changes the journal")
             #expect(Home.mode(home + "/sigil.db") == nil, "a failed import leaves no database behind")
         }
     }
@@ -394,7 +395,7 @@ struct HostileDataTests {
             setup: { home in
                 let line = Legacy.issue().replacingOccurrences(
                     of: "\"at\":\(Sigil.now)", with: "\"at\":9223372036854775808")
-                try Home.write(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
+                try writeFile(Array((line + Legacy.issue(Lists.ids[1])).utf8), to: home + "/ledger.jsonl")
             }, outcome: .fails(exit: 65, hint: "line 1"))
     ]
 
@@ -409,11 +410,12 @@ struct HostileDataTests {
             id: "ledger-blank-tail", "Ledger.load called a newline-terminated bad last line torn; Ledger.append kept it"
         ))
     func blankLastLine() async throws {
-        let scratch = try Scratch("journal")
+        let scratch = try TempFolder("journal")
         let home = try Legacy.home(scratch, journal: Array((Legacy.issue() + "\n").utf8))
         let run = try await Sigil.run(["--json", "list"], home: home)
         #expect(run.status == 0, "\(run)")
-        #expect((try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [[String: Any]])?.count == 1, "\(run)")
+        #expect(
+            (try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [[String: Any]])?.count == 1, "\(run)")
     }
 
     @Test(
@@ -422,12 +424,12 @@ struct HostileDataTests {
             id: "journal-sequence-sign",
             "JournalCodec.encode wrote sequence > Int64.max as a negative number the reader refused"))
     func hugeImportedSequence() async throws {
-        let scratch = try Scratch("journal")
+        let scratch = try TempFolder("journal")
         let home = try Legacy.home(
             scratch, journal: Array((Legacy.issue() + Legacy.export(UInt64(Int64.max) + 1)).utf8))
         let run = try await Sigil.run(["--json", "revocations", "export", "-o", scratch.path("list.sgl")], home: home)
         #expect(run.status == 0, "\(run)")
-        let object = try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any]
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [String: Any]
         #expect((object?["sequence"] as? NSNumber)?.uint64Value == UInt64(Int64.max) + 2, "\(run)")
     }
 
@@ -435,7 +437,7 @@ struct HostileDataTests {
         "A sequence past Int64.max round-trips through the database, the high-water mark and the export",
         .bug(id: "journal-sequence-sign", "a sequence > Int64.max was written so that it read back negative"))
     func hugeSequenceRoundTrip() async throws {
-        let scratch = try Scratch("sequence")
+        let scratch = try TempFolder("sequence")
         let home = try Home(in: scratch)
         try Home.withIssuer(home.path) { issuer in
             try issuer.store.setState("export_sequence", Int64(bitPattern: UInt64.max - 2))
@@ -448,18 +450,18 @@ struct HostileDataTests {
             sequences.append(((json as? [String: Any])?["sequence"] as? NSNumber)?.uint64Value ?? 0)
             let show = try await home.run(["revocations", "show", listPath])
             #expect(show.status == 0, "\(show)")
-            let list = try RevocationList(verifying: Home.read(listPath) ?? [], keys: [Known.revocationKey])
+            let list = try RevocationList(verifying: readFile(listPath) ?? [], keys: [Known.revocationKey])
             #expect(list.sequence == sequences.last)
         }
         #expect(sequences == [UInt64.max - 1, UInt64.max])
-        #expect(Home.read(home.path + "/revocations.seq") == Array("\(UInt64.max)\n".utf8))
+        #expect(readFile(home.path + "/revocations.seq") == Array("\(UInt64.max)\n".utf8))
         let stored = try Home.withIssuer(home.path) { try $0.lastExportSequence() }
         #expect(stored == UInt64.max)
         // Exhausted: refused, never wrapped to 0 or 1.
         let last = try await home.run(["revocations", "export", "-o", listPath])
-        #expect(!last.signaled && last.status == 65 && last.err.contains("exhausted"), "\(last)")
+        #expect(!last.signaled && last.status == 65 && last.stderr.contains("exhausted"), "\(last)")
         #expect(
-            try RevocationList(verifying: Home.read(listPath) ?? [], keys: [Known.revocationKey]).sequence == UInt64.max
+            try RevocationList(verifying: readFile(listPath) ?? [], keys: [Known.revocationKey]).sequence == UInt64.max
         )
     }
 
@@ -467,7 +469,7 @@ struct HostileDataTests {
         "Every Int64 the database stores, list, show, log and export read back without trapping",
         .bug(id: "journal-int-min", "JSONReader.int could not read -9223372036854775808, which JSONWriter.int writes"))
     func extremeIntegersRoundTrip() async throws {
-        let scratch = try Scratch("extremes")
+        let scratch = try TempFolder("extremes")
         let home = try Home(in: scratch)
         let id = Lists.ids[1]
         try Home.withIssuer(home.path) { issuer in
@@ -501,7 +503,7 @@ struct HostileDataTests {
             #expect(!run.signaled && run.status == 0, "\(run)")
         }
         // valid_to Int64.max: still on the list.
-        let list = try RevocationList(verifying: Home.read(scratch.path("l.sgl")) ?? [], keys: [Known.revocationKey])
+        let list = try RevocationList(verifying: readFile(scratch.path("l.sgl")) ?? [], keys: [Known.revocationKey])
         #expect(list.status(of: id) == .revoked)
     }
 }

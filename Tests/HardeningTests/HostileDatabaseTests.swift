@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -13,7 +14,7 @@ enum Probe: String, Sendable, CaseIterable {
 
     var isJSON: Bool { self == .listJSON || self == .showJSON || self == .logJSON }
 
-    func arguments(_ scratch: Scratch) -> [String] {
+    func arguments(_ scratch: TempFolder) -> [String] {
         switch self {
         case .list: ["list"]
         case .listJSON: ["--json", "list"]
@@ -34,7 +35,7 @@ enum Victim {
     static let healthyRow = "guid = x'0ba28b748a0441aea9a8b51c2231ba58'"
 
     /// The test home plus the victim, revoked through the use case (so an event names it).
-    static func home(_ scratch: Scratch) throws -> Home {
+    static func home(_ scratch: TempFolder) throws -> Home {
         let home = try Home(in: scratch)
         try Home.withIssuer(home.path) { issuer in
             let claims = try Known.claims(id: id, validFrom: Sigil.now - 3600, validTo: Sigil.now + 30 * 86_400)
@@ -78,7 +79,7 @@ struct RowDamage: Sendable, CustomTestStringConvertible {
     /// Write commands run after the probes: exit 0 or 65, never a trap or a hang.
     var extra: [[String]] = []
     /// A case-specific check of an exit-0 output; returns what is wrong.
-    var check: (@Sendable (Probe, Run) -> String?)? = nil
+    var check: (@Sendable (Probe, CommandResult) -> String?)? = nil
     var testDescription: String { name }
 }
 
@@ -114,7 +115,7 @@ struct HostileDatabaseTests {
             check: { probe, run in
                 // Shown as stored, or refused: never turned into a sound-looking scope.
                 guard [.show, .showJSON, .list].contains(probe) else { return nil }
-                return run.out.contains("NOT A PAIR") ? nil : "the garbage scope is not shown as stored"
+                return run.stdout.contains("NOT A PAIR") ? nil : "the garbage scope is not shown as stored"
             }),
         RowDamage(
             name: "name with control characters and escape sequences",
@@ -124,7 +125,7 @@ struct HostileDatabaseTests {
                 """,
             check: { probe, run in
                 guard probe == .show || probe == .list else { return nil }
-                return run.out.contains("\\u{1b}") ? nil : "the escape is not shown escaped"
+                return run.stdout.contains("\\u{1b}") ? nil : "the escape is not shown escaped"
             }),
         RowDamage(
             name: "description with an escape sequence",
@@ -161,7 +162,7 @@ struct HostileDatabaseTests {
     @Test(
         "Each damaged row is refused with 65 naming sigil.db or survived, never trapped or shown raw", arguments: rows)
     func damagedRow(_ c: RowDamage) async throws {
-        let scratch = try Scratch("rows")
+        let scratch = try TempFolder("rows")
         let home = try Victim.home(scratch)
         if let schema = c.schema { try Home.withIssuer(home.path) { try $0.store.db.execute(schema) } }
         try Home.withIssuer(home.path) { issuer in
@@ -172,7 +173,7 @@ struct HostileDatabaseTests {
         for arguments in c.extra {
             let run = try await home.run(arguments)
             #expect(!run.signaled && (run.status == 0 || run.status == 65), "\(run)")
-            #expect(rawControls(run.stdout + run.stderr, json: false).isEmpty, "\(run)")
+            #expect(rawControls(run.stdoutBytes + run.stderrBytes, json: false).isEmpty, "\(run)")
         }
     }
 
@@ -236,7 +237,7 @@ struct HostileDatabaseTests {
             check: { probe, run in
                 // No edit ever happened: the damaged event must not be reported as one.
                 guard probe == .log || probe == .logJSON else { return nil }
-                return run.out.contains("edit") ? "an unknown action is reported as edit" : nil
+                return run.stdout.contains("edit") ? "an unknown action is reported as edit" : nil
             }),
     ]
 
@@ -247,32 +248,32 @@ struct HostileDatabaseTests {
 
     static let files: [FileDamage] = [
         FileDamage(name: "truncated to half") { db in
-            #expect(truncate(db, off_t((Home.read(db)?.count ?? 0) / 2)) == 0)
+            #expect(truncate(db, off_t((readFile(db)?.count ?? 0) / 2)) == 0)
         },
         FileDamage(name: "truncated to 100 bytes") { db in #expect(truncate(db, 100) == 0) },
         FileDamage(name: "header page zeroed") { db in
-            var bytes = Home.read(db) ?? []
+            var bytes = readFile(db) ?? []
             for i in 0..<min(4096, bytes.count) { bytes[i] = 0 }
-            try Home.write(bytes, to: db)
+            try writeFile(bytes, to: db)
         },
         FileDamage(name: "a page in the middle overwritten") { db in
-            var bytes = Home.read(db) ?? []
+            var bytes = readFile(db) ?? []
             for i in 4096..<min(3 * 4096, bytes.count) { bytes[i] = UInt8(truncatingIfNeeded: i &* 131) }
-            try Home.write(bytes, to: db)
+            try writeFile(bytes, to: db)
         },
         FileDamage(name: "garbage appended") { db in
-            try Home.write((Home.read(db) ?? []) + (0..<8191).map { UInt8(truncatingIfNeeded: $0 &* 97) }, to: db)
+            try writeFile((readFile(db) ?? []) + (0..<8191).map { UInt8(truncatingIfNeeded: $0 &* 97) }, to: db)
         },
         FileDamage(name: "a -wal file of garbage") { db in
-            try Home.write((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }, to: db + "-wal")
+            try writeFile((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }, to: db + "-wal")
         },
         FileDamage(name: "a -wal file with a valid magic and garbage frames") { db in
-            try Home.write(
+            try writeFile(
                 [0x37, 0x7f, 0x06, 0x82, 0, 0x2d, 0xe2, 0x18]
                     + (0..<32_760).map { UInt8(truncatingIfNeeded: $0 &* 13) }, to: db + "-wal")
         },
         FileDamage(name: "a -shm file of garbage") { db in
-            try Home.write((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 29) }, to: db + "-shm")
+            try writeFile((0..<32_768).map { UInt8(truncatingIfNeeded: $0 &* 29) }, to: db + "-shm")
         },
     ]
 
@@ -280,7 +281,7 @@ struct HostileDatabaseTests {
         "Each damaged database file is refused with 65 naming sigil.db or read correctly, and never rewritten by a read",
         arguments: files)
     func damagedFile(_ c: FileDamage) async throws {
-        let scratch = try Scratch("dbfile")
+        let scratch = try TempFolder("dbfile")
         let home = try Victim.home(scratch)
         try c.damage(home.path + "/sigil.db")
         try await Self.probe(home, scratch: scratch, refuse: [], victimListed: true, check: nil)
@@ -288,32 +289,32 @@ struct HostileDatabaseTests {
 
     /// Runs every probe and checks the rules every damaged home must keep.
     static func probe(
-        _ home: Home, scratch: Scratch, refuse: Set<Probe>, victimListed: Bool,
-        check: (@Sendable (Probe, Run) -> String?)?
+        _ home: Home, scratch: TempFolder, refuse: Set<Probe>, victimListed: Bool,
+        check: (@Sendable (Probe, CommandResult) -> String?)?
     ) async throws {
         let db = home.path + "/sigil.db"
-        let before = Home.read(db)
+        let before = readFile(db)
         for probe in Probe.allCases {
             let run = try await home.run(probe.arguments(scratch))
             #expect(!run.signaled && run.status < 128, "a trap: \(run)")
             #expect(run.status == 0 || run.status == 65, "\(run)")
-            if run.status == 65 { #expect(run.err.contains("sigil.db"), "the message names the database: \(run)") }
+            if run.status == 65 { #expect(run.stderr.contains("sigil.db"), "the message names the database: \(run)") }
             if refuse.contains(probe) { #expect(run.status == 65, "damaged data shown as sound: \(run)") }
-            let raw = rawControls(run.stdout, json: probe.isJSON) + rawControls(run.stderr, json: false)
+            let raw = rawControls(run.stdoutBytes, json: probe.isJSON) + rawControls(run.stderrBytes, json: false)
             #expect(raw.isEmpty, "\(raw) written raw to the terminal: \(run)")
             if probe != .export {
-                #expect(Home.read(db) == before, "a read command rewrote sigil.db: \(run.arguments)")
+                #expect(readFile(db) == before, "a read command rewrote sigil.db: \(run.arguments)")
             }
             guard run.status == 0 else { continue }
             switch probe {
             case .listJSON:
-                let list = try? JSONSerialization.jsonObject(with: Data(run.stdout)) as? [[String: Any]]
+                let list = try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [[String: Any]]
                 #expect(list?.count == 2, "a token went missing: \(run)")
             case .showJSON, .logJSON:
-                #expect((try? JSONSerialization.jsonObject(with: Data(run.stdout))) != nil, "not JSON: \(run)")
+                #expect((try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes))) != nil, "not JSON: \(run)")
             case .export:
                 let list = try? RevocationList(
-                    verifying: Home.read(scratch.path("list.sgl")) ?? [], keys: [Known.revocationKey])
+                    verifying: readFile(scratch.path("list.sgl")) ?? [], keys: [Known.revocationKey])
                 #expect(list != nil, "the exported list does not verify: \(run)")
                 if victimListed {
                     #expect(list?.status(of: Victim.id) != nil, "the revoked token is missing from the list: \(run)")

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -53,7 +54,7 @@ struct SecretFileTests {
             "SecureFile checked the path with lstat, then opened it; no link-count or owner check"),
         arguments: cases)
     func unsafeHome(_ c: UnsafeHomeCase) async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
         try c.setup(home)
         let before = home.snapshot()
@@ -64,17 +65,17 @@ struct SecretFileTests {
         ] {
             let run = try await home.run(arguments)
             #expect(!run.signaled && run.status == 77, "\(run)")
-            #expect(run.err.contains(c.hint), "the message gives the fix: \(run)")
-            #expect(!run.out.contains(home.token) && !run.err.contains(home.token))
+            #expect(run.stderr.contains(c.hint), "the message gives the fix: \(run)")
+            #expect(!run.stdout.contains(home.token) && !run.stderr.contains(home.token))
         }
         #expect(home.snapshot() == before, "keyring, ledger and catalog are byte-for-byte unchanged")
     }
 
     @Test("The library refuses the same files: openPrivate checks the open descriptor")
     func openPrivateRefuses() throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let file = scratch.path("secret.json")
-        try Home.write([1, 2, 3], to: file)
+        try writeFile([1, 2, 3], to: file)
         #expect(try SecureFile.read(file) == [1, 2, 3])
         #expect(link(file, scratch.path("second-name")) == 0)
         let linked = #expect(throws: IssuerError.self) { try SecureFile.read(file) }
@@ -95,9 +96,9 @@ struct ReadingCommandHomeTests {
             id: "reader-home-check",
             "inspect and revocations pull/show loaded the home keyring without ensureHome's checks"))
     func worldWritableHome() async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
-        try Home.write(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
+        try writeFile(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
         _ = chmod(home.path, 0o777)
         let before = home.snapshot()
         for arguments in [
@@ -106,8 +107,8 @@ struct ReadingCommandHomeTests {
         ] {
             let run = try await home.run(arguments, stdin: Array((home.token + "\n").utf8))
             #expect(!run.signaled && run.status == 77, "\(run)")
-            #expect(run.err.contains("chmod 700 \(home.path)"), "\(run)")
-            #expect(!run.out.contains(home.token) && !run.err.contains(home.token))
+            #expect(run.stderr.contains("chmod 700 \(home.path)"), "\(run)")
+            #expect(!run.stdout.contains(home.token) && !run.stderr.contains(home.token))
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.path("current.sgl")), "nothing was installed")
         #expect(home.snapshot() == before)
@@ -116,19 +117,19 @@ struct ReadingCommandHomeTests {
 
     @Test("Without a home, pull and show ask for --keys (66) and create nothing; inspect says unverified")
     func noHome() async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let missing = scratch.path("no-home")
-        try Home.write(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
+        try writeFile(try Lists.valid(), to: scratch.path("incoming.sgl"), mode: 0o644)
         for arguments in [
             ["revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl")],
             ["revocations", "show", scratch.path("incoming.sgl")],
         ] {
             let run = try await Sigil.run(arguments, home: missing)
-            #expect(run.status == 66 && run.err.contains("pass --keys"), "\(run)")
+            #expect(run.status == 66 && run.stderr.contains("pass --keys"), "\(run)")
         }
         let token = try Known.token(Known.claims())
         let inspect = try await Sigil.run(["inspect", token], home: missing)
-        #expect(inspect.status == 0 && inspect.out.contains("unverified (no keyring"), "\(inspect)")
+        #expect(inspect.status == 0 && inspect.stdout.contains("unverified (no keyring"), "\(inspect)")
         #expect(!FileManager.default.fileExists(atPath: missing), "no home was created")
         #expect(!FileManager.default.fileExists(atPath: scratch.path("current.sgl")))
     }
@@ -177,42 +178,42 @@ struct PullUnverifiedFileTests {
             "pull skipped the rollback check when FILE did not verify and installed any older list"),
         arguments: cases)
     func refusedUnlessForced(_ c: Case) async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
         let current = scratch.path("current.sgl")
         let incoming = scratch.path("incoming.sgl")
         let damaged = try c.current()
-        try Home.write(damaged, to: current, mode: 0o644)
-        try Home.write(try Lists.valid(sequence: 8), to: incoming, mode: 0o644)
+        try writeFile(damaged, to: current, mode: 0o644)
+        try writeFile(try Lists.valid(sequence: 8), to: incoming, mode: 0o644)
         let pull = ["--json", "revocations", "pull", incoming, "-o", current]
         let refused = try await home.run(pull)
         #expect(!refused.signaled && refused.status == 22, "\(refused)")
-        #expect(refused.err.contains(c.hint) && refused.err.contains("--force"), "\(refused)")
-        #expect(refused.out.contains("\"error\":\"rollback\""), "\(refused)")
+        #expect(refused.stderr.contains(c.hint) && refused.stderr.contains("--force"), "\(refused)")
+        #expect(refused.stdout.contains("\"error\":\"rollback\""), "\(refused)")
         #expect(FileManager.default.contents(atPath: current).map(Array.init) == damaged, "FILE was kept")
 
         let forced = try await home.run(pull + ["--force"])
-        #expect(forced.status == 0 && forced.out.contains("\"outcome\":\"replaced\""), "\(forced)")
+        #expect(forced.status == 0 && forced.stdout.contains("\"outcome\":\"replaced\""), "\(forced)")
         #expect(FileManager.default.contents(atPath: current).map(Array.init) == (try Lists.valid(sequence: 8)))
     }
 
     @Test("A newer list still replaces a FILE that fails to verify, with a warning")
     func newerReplaces() async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
         var damaged = try Lists.valid(sequence: 9)
         damaged[damaged.count - 3] ^= 1
-        try Home.write(damaged, to: scratch.path("current.sgl"), mode: 0o644)
-        try Home.write(try Lists.valid(sequence: 10), to: scratch.path("incoming.sgl"), mode: 0o644)
+        try writeFile(damaged, to: scratch.path("current.sgl"), mode: 0o644)
+        try writeFile(try Lists.valid(sequence: 10), to: scratch.path("incoming.sgl"), mode: 0o644)
         let run = try await home.run([
             "revocations", "pull", scratch.path("incoming.sgl"), "-o", scratch.path("current.sgl"),
         ])
-        #expect(run.status == 0 && run.err.contains("did not verify with these keys"), "\(run)")
+        #expect(run.status == 0 && run.stderr.contains("did not verify with these keys"), "\(run)")
         #expect(
             FileManager.default.contents(atPath: scratch.path("current.sgl")).map(Array.init)
                 == (try Lists.valid(sequence: 10)))
         // --force does not override the checks against a FILE that verifies.
-        try Home.write(try Lists.valid(sequence: 8), to: scratch.path("older.sgl"), mode: 0o644)
+        try writeFile(try Lists.valid(sequence: 8), to: scratch.path("older.sgl"), mode: 0o644)
         let older = try await home.run([
             "revocations", "pull", scratch.path("older.sgl"), "-o", scratch.path("current.sgl"), "--force",
         ])
@@ -235,33 +236,35 @@ struct UsageJSONTests {
             (["verify", "--json", "--audience", "billing", "--leeway", "soon", "-"], "The value 'soon' is invalid"),
         ])
     func usageJSON(arguments: [String], message: String) async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
         let before = home.snapshot()
         let run = try await home.run(arguments)
         #expect(!run.signaled && run.status == 64, "\(run)")
         let object = try #require(
-            try JSONSerialization.jsonObject(with: Data(run.stdout)) as? [String: Any],
+            try JSONSerialization.jsonObject(with: Data(run.stdoutBytes)) as? [String: Any],
             "stdout is one JSON object: \(run)")
         #expect(object["error"] as? String == "usage")
         #expect(object["exit_code"] as? Int == 64)
         #expect((object["message"] as? String)?.contains(message) == true, "\(run)")
-        #expect(run.err.contains("Error: ") && run.err.contains("Usage: "), "the usual message stays on stderr: \(run)")
+        #expect(
+            run.stderr.contains("Error: ") && run.stderr.contains("Usage: "),
+            "the usual message stays on stderr: \(run)")
         #expect(home.snapshot() == before)
     }
 
     @Test("Without --json, and for --help and --version, stdout is unchanged")
     func noJSONOtherwise() async throws {
-        let scratch = try Scratch("round2")
+        let scratch = try TempFolder("round2")
         let home = try Home(in: scratch)
         let plain = try await home.run(["issue", "--bogus"])
-        #expect(plain.status == 64 && plain.stdout.isEmpty, "\(plain)")
+        #expect(plain.status == 64 && plain.stdoutBytes.isEmpty, "\(plain)")
         let help = try await home.run(["issue", "--help", "--json"])
-        #expect(help.status == 0 && help.out.hasPrefix("OVERVIEW: Issue a token"), "\(help)")
+        #expect(help.status == 0 && help.stdout.hasPrefix("OVERVIEW: Issue a token"), "\(help)")
         let version = try await home.run(["--version", "--json"])
-        #expect(version.status == 0 && version.out == "0.1.0\n", "\(version)")
+        #expect(version.status == 0 && version.stdout == "0.1.0\n", "\(version)")
         // After `--`, `--json` is a value, not the flag.
         let token = try await home.run(["inspect", "--bogus", "--", "--json"])
-        #expect(token.status == 64 && token.stdout.isEmpty, "\(token)")
+        #expect(token.status == 64 && token.stdoutBytes.isEmpty, "\(token)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -50,7 +51,7 @@ extension Array where Element == UInt8 {
 struct SecretHygieneTests {
     @Test("No command prints a master secret, a K_aud, a seed or a whole token, and the database holds none")
     func nothingLeaks() async throws {
-        let scratch = try Scratch("hygiene")
+        let scratch = try TempFolder("hygiene")
         let home = try Home(in: scratch)
         // An idle connection of this process keeps sigil.db-wal (with every commit's frames) alive.
         let holder = try Issuer(home: home.path, mode: .existing)
@@ -95,15 +96,15 @@ struct SecretHygieneTests {
             ["keys", "rotate"], ["--yes", "keys", "retire", Known.keyID], ["keys", "retire", "--yes", Known.keyID],
             ["--help"], ["issue", "--help"], ["nonsense"],
         ]
-        var runs: [Run] = []
+        var runs: [CommandResult] = []
         for arguments in commands { runs.append(try await home.run(arguments)) }
         let issued = try await home.run(["--json", "issue", "--name", "printed once", "--audience", "billing", "--all"])
         #expect(issued.status == 0, "\(issued)")
         let newToken = try #require(
-            (try JSONSerialization.jsonObject(with: Data(issued.stdout)) as? [String: Any])?["token"] as? String)
+            (try JSONSerialization.jsonObject(with: Data(issued.stdoutBytes)) as? [String: Any])?["token"] as? String)
         let plain = try await home.run(["issue", "--name", "printed once too", "--audience", "billing", "--all"])
-        #expect(plain.status == 0 && plain.out.hasPrefix("sgl_"), "\(plain)")
-        let plainToken = plain.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(plain.status == 0 && plain.stdout.hasPrefix("sgl_"), "\(plain)")
+        let plainToken = plain.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         // The keyset export to stdout is the one output meant to hold K_aud (of its audience only).
         let keysetOut = try await home.run(["keys", "export", "--audience", "billing"])
 
@@ -114,7 +115,8 @@ struct SecretHygieneTests {
         ])
         #expect(afterRotation.status == 0, "\(afterRotation)")
         let rotatedToken = try #require(
-            (try JSONSerialization.jsonObject(with: Data(afterRotation.stdout)) as? [String: Any])?["token"] as? String)
+            (try JSONSerialization.jsonObject(with: Data(afterRotation.stdoutBytes)) as? [String: Any])?["token"]
+                as? String)
         let log = try await home.run(["--json", "log", "--limit", "100000"])
         #expect(log.status == 0, "\(log)")
 
@@ -122,7 +124,7 @@ struct SecretHygieneTests {
         // "secret" and "seed" (keys rotate and add made new ones).
         var secrets = Forbidden()
         let ringJSON = try #require(
-            try JSONSerialization.jsonObject(with: Data(Home.read(home.path + "/keyring.json") ?? [])) as? [String: Any]
+            try JSONSerialization.jsonObject(with: Data(readFile(home.path + "/keyring.json") ?? [])) as? [String: Any]
         )
         var masters: [[UInt8]] = [Known.secret]
         var seeds: [[UInt8]] = [Known.seed]
@@ -154,21 +156,21 @@ struct SecretHygieneTests {
         }
 
         for run in runs + [issued, plain, rotated, afterRotation, log] {
-            for (stream, bytes) in [("stdout", run.stdout), ("stderr", run.stderr)] {
+            for (stream, bytes) in [("stdout", run.stdoutBytes), ("stderr", run.stderrBytes)] {
                 #expect(
                     secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) on \(stream) of \(run.arguments)")
             }
             #expect(!run.signaled, "\(run)")
         }
         for run in runs + [rotated, log] {
-            let found = tokens.found(in: run.stdout + run.stderr)
+            let found = tokens.found(in: run.stdoutBytes + run.stderrBytes)
             #expect(found.isEmpty, "\(found) printed by \(run.arguments)")
         }
         // issue prints its own token on stdout, once, and nothing else secret.
-        #expect(tokens.found(in: issued.stderr + plain.stderr + afterRotation.stderr).isEmpty)
-        #expect(!issued.out.contains(token) && !plain.out.contains(newToken))
+        #expect(tokens.found(in: issued.stderrBytes + plain.stderrBytes + afterRotation.stderrBytes).isEmpty)
+        #expect(!issued.stdout.contains(token) && !plain.stdout.contains(newToken))
         // keys export to stdout holds billing's K_aud and nothing else of ours.
-        let exported = secrets.found(in: keysetOut.stdout)
+        let exported = secrets.found(in: keysetOut.stdoutBytes)
         #expect(!exported.isEmpty && exported.allSatisfy { $0.hasPrefix("K_aud billing") }, "\(exported)")
 
         #expect(Home.mode(home.path + "/sigil.db-wal") != nil, "no -wal to search")
@@ -176,12 +178,12 @@ struct SecretHygieneTests {
         for file in ["sigil.db", "sigil.db-wal", "sigil.db-shm", "revocations.seq"]
             + leftovers.filter({ $0.hasSuffix(".tmp") })
         {
-            let bytes = Home.read(home.path + "/" + file) ?? []
+            let bytes = readFile(home.path + "/" + file) ?? []
             #expect(secrets.found(in: bytes).isEmpty, "\(secrets.found(in: bytes)) in \(file)")
             #expect(tokens.found(in: bytes).isEmpty, "\(tokens.found(in: bytes)) in \(file)")
         }
         for list in [listFile, home.path + "/revocations.sgl"] {
-            let bytes = Home.read(list) ?? []
+            let bytes = readFile(list) ?? []
             #expect(secrets.found(in: bytes).isEmpty && tokens.found(in: bytes).isEmpty, "\(list)")
         }
     }

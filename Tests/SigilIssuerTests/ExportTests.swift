@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 

@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 /// An incident must never block revocation while issuing goes on (hardening round 2, item 10).

@@ -34,14 +34,14 @@ struct DatabaseTests {
         let (box, _) = try await Self.populated()
         let db = box.home + "/sigil.db"
         #expect(!FileManager.default.fileExists(atPath: db + "-wal"), "the last command checkpointed")
-        var bytes = readFile(db)
+        var bytes = readFile(db) ?? []
         try #require(bytes.count > 4096)
         if damage == "truncated" {
             bytes = Array(bytes.prefix(1000))
         } else {
             for i in 0..<100 { bytes[i] = UInt8(truncatingIfNeeded: 0x5a &+ i &* 7) }
         }
-        try writeFile(bytes, db)
+        try writeFile(bytes, to: db)
         for command in Self.commands {
             let result = try await box.run(command)
             #expect(result.exitCode == 65, "\(result)")
@@ -77,7 +77,7 @@ struct DatabaseTests {
         let issuer = try Issuer(home: box.home)
         try issuer.store.db.execute("PRAGMA user_version = 99")
         issuer.close()
-        let bytes = readFile(db)
+        let bytes = readFile(db) ?? []
         // user_version is the big-endian word at offset 60 of the header.
         try #require(bytes.count > 64 && Array(bytes[60..<64]) == [0, 0, 0, 99])
         #expect(SQLiteStore.schemaVersion == 3)
@@ -97,7 +97,7 @@ struct DatabaseTests {
     func readOnlyHome() async throws {
         let (box, guids) = try await Self.populated()
         let before = try LedgerFixture.snapshot(home: box.home)
-        let bytes = readFile(box.home + "/sigil.db")
+        let bytes = readFile(box.home + "/sigil.db") ?? []
         let method = try #require(ReadOnlyHome.method)
         try ReadOnlyHome.protect(box.home, method)
         defer { ReadOnlyHome.release(box.home, method) }
@@ -178,7 +178,7 @@ struct DatabaseTests {
             }
             #expect(try await box.exportRevocations()["sequence"] as? Int == expected)
         }
-        #expect(String(decoding: readFile(box.home + "/revocations.seq"), as: UTF8.self) == "3\n")
+        #expect(String(decoding: (readFile(box.home + "/revocations.seq") ?? []), as: UTF8.self) == "3\n")
         func restore() throws {
             for s in suffixes {
                 try? FileManager.default.removeItem(atPath: db + s)
@@ -192,7 +192,7 @@ struct DatabaseTests {
         try restore()
         let elsewhere = box.path("elsewhere.sgl")
         #expect(try await box.exportRevocations(to: elsewhere)["sequence"] as? Int == 4)
-        #expect(String(decoding: readFile(box.home + "/revocations.seq"), as: UTF8.self) == "4\n")
+        #expect(String(decoding: (readFile(box.home + "/revocations.seq") ?? []), as: UTF8.self) == "4\n")
 
         // Without revocations.seq either, the list already at the output path is the floor.
         try restore()
@@ -249,7 +249,7 @@ enum ReadOnlyHome {
         case .bindMount:
             // Unmount only while `home` is still our bind mount (a second call does nothing).
             let path = URL(fileURLWithPath: home).standardizedFileURL.resolvingSymlinksInPath().path
-            let mounts = String(decoding: readFile("/proc/self/mountinfo"), as: UTF8.self)
+            let mounts = String(decoding: (readFile("/proc/self/mountinfo") ?? []), as: UTF8.self)
             if mounts.split(separator: "\n").contains(where: {
                 $0.split(separator: " ").dropFirst(4).first == Substring(path)
             }) {

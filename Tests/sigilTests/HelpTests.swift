@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 @Suite("Help and version")

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -107,7 +108,7 @@ struct HomeTests {
         #expect((object["revocation_kid"] as? String)?.hasPrefix("r") == true)
         #expect(fileMode(box.home) == 0o700)
         #expect(fileMode(box.home + "/keyring.json") == 0o600)
-        let before = readFile(box.home + "/keyring.json")
+        let before = readFile(box.home + "/keyring.json") ?? []
 
         let again = try await box.run("init")
         #expect(again.exitCode == 65, "\(again)")

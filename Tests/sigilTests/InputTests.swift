@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import Testing
 
 @Suite("Labels, creators and filters that must not reach the ledger")

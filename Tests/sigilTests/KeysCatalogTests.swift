@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 @Suite("keys and catalog")
@@ -55,7 +56,8 @@ struct KeysCatalogTests {
         // A pending key is exported but does not issue.
         let keyset = box.path("billing.keyset.json")
         #expect(try await box.run("keys", "export", "--audience", "billing", "-o", keyset).exitCode == 0)
-        let exported = try #require(try JSONSerialization.jsonObject(with: Data(readFile(keyset))) as? [String: Any])
+        let exported = try #require(
+            try JSONSerialization.jsonObject(with: Data((readFile(keyset) ?? []))) as? [String: Any])
         let exportedIDs = (exported["token_keys"] as? [[String: Any]])?.compactMap { $0["kid"] as? String }
         #expect(Set(exportedIDs ?? []) == [oldKey, added])
         #expect(try await box.activeKeyID() == oldKey)
@@ -74,7 +76,7 @@ struct KeysCatalogTests {
 
         box.recordSecrets()
         // Retiring destroys a secret: off a terminal it needs --yes, and without it nothing changes.
-        let keyring = readFile(box.home + "/keyring.json")
+        let keyring = readFile(box.home + "/keyring.json") ?? []
         let unconfirmed = try await box.run("keys", "retire", oldKey)
         #expect(unconfirmed.exitCode == 64, "\(unconfirmed)")
         #expect(unconfirmed.stderr.contains("--yes"), "\(unconfirmed.stderr)")
@@ -144,11 +146,11 @@ struct KeysCatalogTests {
         let box = try Sandbox()
         try #require(try await box.run("init").exitCode == 0)
         let active = try await box.activeKeyID()
-        let before = readFile(box.home + "/keyring.json")
+        let before = readFile(box.home + "/keyring.json") ?? []
         let result = try await box.run("keys", "promote", active)
         #expect(result.exitCode == 0, "\(result)")
         #expect(try await box.activeKeyID() == active)
-        #expect(readFile(box.home + "/keyring.json").count == before.count)
+        #expect(readFile(box.home + "/keyring.json")?.count == before.count)
         #expect(!result.stderr.contains("sigil keys retire \(active)"), "\(result.stderr)")
         #expect(result.stderr.contains("already the issuing key"), "\(result.stderr)")
         #expect(try await box.run("keys", "retire", "--yes", active).exitCode == 65, "following that advice fails")
@@ -172,13 +174,13 @@ struct KeysCatalogTests {
 
         let file = box.path("out/billing.keyset.json")
         try FileManager.default.createDirectory(atPath: box.path("out"), withIntermediateDirectories: true)
-        try writeFile(Array("old".utf8), file, mode: 0o644)
+        try writeFile(Array("old".utf8), to: file, mode: 0o644)
         let written = try await box.run("keys", "export", "--audience", "billing", "-o", file)
         #expect(written.exitCode == 0)
         #expect(written.stdout.isEmpty)
         #expect(written.stderr.contains("(0600)"))
         #expect(fileMode(file) == 0o600, "an existing 0644 file is replaced by a 0600 one")
-        #expect(String(decoding: readFile(file), as: UTF8.self) == stdout.stdout)
+        #expect(String(decoding: (readFile(file) ?? []), as: UTF8.self) == stdout.stdout)
 
         #expect(try await box.run("keys", "export", "--audience", "bad audience").exitCode == 64)
         #expect(try await box.run("keys", "export").exitCode == 64)

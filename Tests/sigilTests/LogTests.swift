@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 @Suite("sigil log: the audit log of every change")

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -95,8 +96,8 @@ struct LegacyHome {
     }
 
     func writeFiles(ledger: [String]? = nil) throws {
-        try writeFile(Array(((ledger ?? lines).joined(separator: "\n") + "\n").utf8), ledgerPath)
-        try writeFile(Array(Self.catalog.utf8), catalogPath)
+        try writeFile(Array(((ledger ?? lines).joined(separator: "\n") + "\n").utf8), to: ledgerPath)
+        try writeFile(Array(Self.catalog.utf8), to: catalogPath)
     }
 }
 
@@ -106,8 +107,8 @@ struct MigrationTests {
     func importsLegacyHome() async throws {
         let home = try await LegacyHome.make()
         let box = home.box
-        let ledgerBytes = readFile(home.ledgerPath)
-        let catalogBytes = readFile(home.catalogPath)
+        let ledgerBytes = readFile(home.ledgerPath) ?? []
+        let catalogBytes = readFile(home.catalogPath) ?? []
         let g = { (name: String) in home.guid(name) }
 
         let first = try await box.run("--json", "list")
@@ -215,7 +216,7 @@ struct MigrationTests {
         var lines = home.lines
         lines[2] = String(lines[2].prefix(30)) + "#garbage#" + String(lines[2].dropFirst(40))
         try home.writeFiles(ledger: lines)
-        let ledgerBytes = readFile(home.ledgerPath)
+        let ledgerBytes = readFile(home.ledgerPath) ?? []
         for command in [
             ["list"], ["issue", "--name", "x", "--audience", "billing", "--all"], ["revocations", "export"],
         ] {
@@ -247,7 +248,7 @@ struct MigrationTests {
         let home = try await LegacyHome.make(write: false)
         let box = home.box
         let torn = #"{"at":1800000000,"guids":[""# + home.guid("active") + #"""#
-        try writeFile(Array((home.lines.joined(separator: "\n") + "\n" + torn).utf8), home.ledgerPath)
+        try writeFile(Array((home.lines.joined(separator: "\n") + "\n" + torn).utf8), to: home.ledgerPath)
         let result = try await box.run("--json", "list")
         #expect(result.exitCode == 0, "\(result)")
         #expect(result.stderr.contains("imported the v0.1 ledger"), "\(result.stderr)")

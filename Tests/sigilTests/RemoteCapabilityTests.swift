@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 /// Which commands run through `--server`, stated for every subcommand at once.

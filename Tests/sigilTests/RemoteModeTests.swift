@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 #if canImport(Glibc)

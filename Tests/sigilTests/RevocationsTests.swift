@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ struct RevocationsTests {
         #expect(o["issued_at"] as? Int64 == Sandbox.defaultNow)
         #expect(o["next_update"] as? Int64 == Sandbox.defaultNow + 86_400, "a day by default")
         #expect(o["path"] as? String == box.home + "/revocations.sgl")
-        #expect(o["bytes"] as? Int == readFile(box.home + "/revocations.sgl").count)
+        #expect(o["bytes"] as? Int == (readFile(box.home + "/revocations.sgl") ?? []).count)
         let keys = try await box.run("--json", "keys", "list").jsonObject()
         let rkid = (keys["revocation_keys"] as? [[String: Any]])?.first?["kid"] as? String
         #expect(o["kid"] as? String == rkid)
@@ -202,11 +203,11 @@ struct RevocationsTests {
         let f = try await PullFixture.make()
         let output = f.box.path("service/revocations.sgl")
         #expect(try await f.pull(f.seq1, into: output).exitCode == 0)
-        var bytes = readFile(f.seq2)
+        var bytes = readFile(f.seq2) ?? []
         // -1 and -40: in the signature; -70: in the last entry's GUID.
         bytes[bytes.count + offsetFromEnd] ^= 0x01
         let forged = f.box.path("forged.sgl")
-        try writeFile(bytes, forged, mode: 0o644)
+        try writeFile(bytes, to: forged, mode: 0o644)
         let result = try await f.pull(forged, into: output)
         #expect(result.exitCode == 21, "\(result)")
         #expect(try result.jsonObject()["error"] as? String == "bad_signature")
@@ -245,11 +246,11 @@ struct RevocationsTests {
         let output = f.box.path("service/revocations.sgl")
         #expect(try await f.pull(f.seq1, into: output).exitCode == 0)
         #expect(try await f.pull(f.box.path("missing.sgl"), into: output).exitCode == 66)
-        try writeFile(Array("not a list".utf8), f.box.path("junk.sgl"))
+        try writeFile(Array("not a list".utf8), to: f.box.path("junk.sgl"))
         #expect(try await f.pull(f.box.path("junk.sgl"), into: output).exitCode == 65)
-        var truncated = readFile(f.seq2)
+        var truncated = readFile(f.seq2) ?? []
         truncated.removeLast(10)
-        try writeFile(truncated, f.box.path("truncated.sgl"))
+        try writeFile(truncated, to: f.box.path("truncated.sgl"))
         #expect(try await f.pull(f.box.path("truncated.sgl"), into: output).exitCode == 65)
         let big = try await f.box.run(
             ["revocations", "pull", f.seq2, "-o", output, "--keys", f.keyset, "--max-bytes", "100"])
@@ -265,7 +266,7 @@ struct RevocationsTests {
         let www = f.box.path("www")
         try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
         let published = www + "/revocations.sgl"
-        try writeFile(readFile(f.seq1), published, mode: 0o644)
+        try writeFile((readFile(f.seq1) ?? []), to: published, mode: 0o644)
         // Whole-second Last-Modified values that differ, so If-Modified-Since is unambiguous.
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSince1970: 1_700_000_000)], ofItemAtPath: published)
@@ -287,7 +288,7 @@ struct RevocationsTests {
         #expect(outcome["outcome"] as? String == "unchanged")
         #expect((outcome["message"] as? String)?.contains("304") == true, "\(outcome)")
 
-        try writeFile(readFile(f.seq2), published, mode: 0o644)
+        try writeFile((readFile(f.seq2) ?? []), to: published, mode: 0o644)
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSince1970: 1_700_000_100)], ofItemAtPath: published)
         let third = try await f.pull(url, into: output)
@@ -295,7 +296,7 @@ struct RevocationsTests {
         #expect(readFile(output) == readFile(f.seq2))
 
         // Publishing an older list is a rollback even over HTTP.
-        try writeFile(readFile(f.seq1), published, mode: 0o644)
+        try writeFile((readFile(f.seq1) ?? []), to: published, mode: 0o644)
         try FileManager.default.setAttributes(
             [.modificationDate: Date(timeIntervalSince1970: 1_700_000_200)], ofItemAtPath: published)
         #expect(try await f.pull(url, into: output).exitCode == 22)

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import Testing
 
 @Suite("The CLI refuses a bad value with the issuer's one message")

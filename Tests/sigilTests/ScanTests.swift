@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -18,11 +19,11 @@ struct ScanTests {
         let forged = try Tamper.flipMiddle(live)
         let tree = box.path("repo")
         try FileManager.default.createDirectory(atPath: tree + "/src/deep", withIntermediateDirectories: true)
-        try writeFile(Array("a\nTOKEN=\(live)\n".utf8), tree + "/src/deep/.env")
-        try writeFile(Array("{\"k\": \"\(gone)\"}\n\n  \(forged)\n".utf8), tree + "/config.json")
-        try writeFile(Array("nothing here sgl_AAAA\n".utf8), tree + "/README")
+        try writeFile(Array("a\nTOKEN=\(live)\n".utf8), to: tree + "/src/deep/.env")
+        try writeFile(Array("{\"k\": \"\(gone)\"}\n\n  \(forged)\n".utf8), to: tree + "/config.json")
+        try writeFile(Array("nothing here sgl_AAAA\n".utf8), to: tree + "/README")
         // A link out of the tree and a FIFO are neither followed nor read (a FIFO would block).
-        try writeFile(Array("TOKEN=\(live)\n".utf8), box.path("outside.txt"))
+        try writeFile(Array("TOKEN=\(live)\n".utf8), to: box.path("outside.txt"))
         #expect(symlink(box.path("outside.txt"), tree + "/link.txt") == 0)
         #expect(mkfifo(tree + "/pipe", 0o600) == 0)
 
@@ -82,8 +83,8 @@ struct ScanTests {
         #expect(none.exitCode == 64)
         #expect(none.stderr.contains("give at least one file or folder"))
 
-        try writeFile(Array(token.utf8), box.path("locked.txt"), mode: 0o000)
-        try writeFile(Array(token.utf8), box.path("open.txt"))
+        try writeFile(Array(token.utf8), to: box.path("locked.txt"), mode: 0o000)
+        try writeFile(Array(token.utf8), to: box.path("open.txt"))
         let partial = try await box.run("--json", "scan", box.path("locked.txt"), box.path("open.txt"))
         #expect(partial.exitCode == 1)
         if getuid() != 0 {  // root reads a mode-000 file

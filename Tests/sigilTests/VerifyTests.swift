@@ -1,4 +1,5 @@
 import Foundation
+import SigilTestSupport
 import Testing
 
 @Suite("sigil verify")
@@ -287,7 +288,7 @@ struct VerifyTests {
             stdin: token + "\n", env: ["SIGIL_HOME": box.path("service-home")])
         #expect(service.exitCode == 0, "\(service)")
         #expect(!FileManager.default.fileExists(atPath: box.path("service-home") + "/keyring.json"))
-        let keysetText = String(decoding: readFile(keyset), as: UTF8.self)
+        let keysetText = String(decoding: (readFile(keyset) ?? []), as: UTF8.self)
         box.recordSecrets()
         let o = try #require(try JSONSerialization.jsonObject(with: Data(keysetText.utf8)) as? [String: Any])
         #expect(o["audience"] as? String == "billing")
@@ -305,7 +306,7 @@ struct VerifyTests {
         #expect(result.exitCode == 64, "\(result)")
         #expect(result.stderr.contains("keyset of audience shop, not billing"))
         #expect(try await box.verify(token, ["--keys", box.path("missing.json")]).exitCode == 66)
-        try writeFile(Array("{}".utf8), box.path("broken.json"))
+        try writeFile(Array("{}".utf8), to: box.path("broken.json"))
         #expect(try await box.verify(token, ["--keys", box.path("broken.json")]).exitCode == 65)
     }
 }

@@ -8,33 +8,6 @@ import Testing
     import Glibc
 #endif
 
-/// What one run of `sigil` printed and how it ended.
-struct Run: Sendable, CustomStringConvertible {
-    let arguments: [String]
-    let status: Int32
-    /// True when the process died of a signal (a trap, or our SIGKILL), not by exit.
-    let signaled: Bool
-    let stdout: [UInt8]
-    let stderr: [UInt8]
-
-    var out: String { String(decoding: stdout, as: UTF8.self) }
-    var err: String { String(decoding: stderr, as: UTF8.self) }
-
-    var description: String {
-        "sigil \(arguments.joined(separator: " ")) → \(signaled ? "signal" : "exit") \(status)\n--- stdout\n\(out)--- stderr\n\(err)"
-    }
-
-    /// What the shared runner reported for `sigil ARGUMENTS` (perhaps inside a wrapper);
-    /// `status` is the signal's number when one ended the process.
-    init(_ result: ProcessResult, arguments: [String]) {
-        self.arguments = arguments
-        status = result.signal ?? result.exitCode
-        signaled = result.signal != nil
-        stdout = result.stdout
-        stderr = result.stderr
-    }
-}
-
 /// Runs the `sigil` binary of this build (``SigilBinary/path``) the way every hardening test does.
 enum Sigil {
     /// 2027-01-15T08:00:00Z: every command runs at this fixed time unless told otherwise.
@@ -45,13 +18,13 @@ enum Sigil {
     /// `arguments` after its own.
     static func run(
         _ arguments: [String], home: String, stdin: [UInt8] = [], env: [String: String] = [:], wrapper: [String] = []
-    ) async throws -> Run {
+    ) async throws -> CommandResult {
         let child = ChildProcess(
             wrapper.first ?? SigilBinary.path,
             wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [SigilBinary.path] + arguments,
             environment: environment(home: home, env), stdin: .bytes(stdin),
             directory: (home as NSString).deletingLastPathComponent)
-        return Run(try await child.run(), arguments: arguments)
+        return CommandResult(try await child.run(), arguments: arguments)
     }
 
     static func environment(home: String, _ extra: [String: String]) -> [String: String] {
@@ -65,26 +38,6 @@ enum Sigil {
 
     /// Runs `sigil` under umask 000, so only sigil's own modes protect what it creates.
     static let openUmask = ["/bin/sh", "-c", "umask 000 && exec \"$0\" \"$@\""]
-}
-
-/// A temporary folder removed when the value goes away.
-final class Scratch: Sendable {
-    let root: String
-
-    init(_ label: String = "hardening") throws {
-        var template = Array((NSTemporaryDirectory() + "/sigil-\(label)-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.flatMap { mkdtemp($0) } }
-        guard made != nil else { throw POSIXError(.EIO) }
-        root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    deinit {
-        // A test may leave a read-only mode behind; make it removable first.
-        _ = chmod(root, 0o700)
-        try? FileManager.default.removeItem(atPath: root)
-    }
-
-    func path(_ name: String) -> String { root + "/" + name }
 }
 
 /// Known secrets for homes the tests write themselves: fixed bytes, never random.
@@ -185,10 +138,10 @@ struct Home {
 
     static let files = ["keyring.json", "sigil.db", "revocations.seq"]
 
-    init(in scratch: Scratch, name: String = "home") throws {
+    init(in scratch: TempFolder, name: String = "home") throws {
         path = scratch.path(name)
         try Self.mkdir(path)
-        try Self.write(Known.keyringJSON, to: path + "/keyring.json")
+        try writeFile(Known.keyringJSON, to: path + "/keyring.json")
         let claims = try Known.claims(validFrom: Sigil.now - 86_400, validTo: Sigil.now + 30 * 86_400)
         token = try Known.token(claims)
         guid = claims.id
@@ -220,17 +173,6 @@ struct Home {
         _ = chmod(path, mode)
     }
 
-    static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o600) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        _ = fchmod(fd, mode)
-    }
-
-    static func read(_ path: String) -> [UInt8]? { FileManager.default.contents(atPath: path).map(Array.init) }
-
     /// The permission bits of `path` itself (not a link's target); nil if missing.
     static func mode(_ path: String) -> mode_t? {
         var st = stat()
@@ -240,20 +182,20 @@ struct Home {
     /// The bytes of the home's secret and state files (nil for a missing file).
     func snapshot() -> [String: [UInt8]?] {
         var out: [String: [UInt8]?] = [:]
-        for name in Self.files { out[name] = Self.read(path + "/" + name) }
+        for name in Self.files { out[name] = readFile(path + "/" + name) }
         return out
     }
 
     func run(
         _ arguments: [String], stdin: [UInt8] = [], env: [String: String] = [:], wrapper: [String] = []
-    ) async throws -> Run {
+    ) async throws -> CommandResult {
         try await Sigil.run(arguments, home: path, stdin: stdin, env: env, wrapper: wrapper)
     }
 
     /// Runs `sigil --json ARGS` and parses its stdout (nil when it is not JSON).
-    func json(_ arguments: [String]) async throws -> (Run, Any?) {
+    func json(_ arguments: [String]) async throws -> (CommandResult, Any?) {
         let run = try await run(["--json"] + arguments)
-        return (run, try? JSONSerialization.jsonObject(with: Data(run.stdout), options: [.fragmentsAllowed]))
+        return (run, try? JSONSerialization.jsonObject(with: Data(run.stdoutBytes), options: [.fragmentsAllowed]))
     }
 }
 
@@ -261,7 +203,7 @@ struct Home {
 /// container)? Checked once by mounting and unmounting a scratch tmpfs.
 enum Mounts {
     static let available: Bool = {
-        guard getuid() == 0, let scratch = try? Scratch("mount-probe") else { return false }
+        guard getuid() == 0, let scratch = try? TempFolder("mount-probe") else { return false }
         let dir = scratch.path("m")
         guard (try? Home.mkdir(dir)) != nil else { return false }
         guard mount("tmpfs", dir, "tmpfs", 0, "size=16k") == 0 else { return false }

@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -15,6 +16,8 @@ let day: Int64 = 86_400
 ///
 /// `home` is a not-yet-existing folder inside it, so tests can open it in any mode.
 final class TempHome {
+    /// The temporary folder, removed with this value.
+    let folder: TempFolder
     let root: String
     var home: String { root + "/home" }
     var database: String { home + "/sigil.db" }
@@ -24,9 +27,8 @@ final class TempHome {
     private let schema: PostgresSchema?
 
     init() throws {
-        root = FileManager.default.temporaryDirectory.path + "/sigil-issuer-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(
-            atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        folder = try TempFolder("issuer-tests")
+        root = folder.root
         store = StoreUnderTest.current
         if store == .postgres, let url = StoreUnderTest.postgresURL {
             schema = try PostgresSchema(url: url)
@@ -37,8 +39,6 @@ final class TempHome {
 
     /// What `Issuer(home:database:)` gets: nil (the home's SQLite file) or the schema's URL.
     var databaseURL: String? { schema?.url }
-
-    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     func path(_ name: String) -> String { home + "/" + name }
 
@@ -54,16 +54,6 @@ final class TempHome {
     func issuer(_ mode: Issuer.OpenMode = .createIfMissing, busyTimeout: Double = 5) throws -> Issuer {
         try Issuer(home: home, database: databaseURL, mode: mode, busyTimeout: busyTimeout)
     }
-}
-
-/// Reads a file's bytes, or nil if it is missing.
-func readFile(_ path: String) -> [UInt8]? {
-    FileManager.default.contents(atPath: path).map { [UInt8]($0) }
-}
-
-func writeFile(_ bytes: [UInt8], to path: String, mode: Int = 0o600) throws {
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
 }
 
 func permissions(_ path: String) throws -> Int {

@@ -7,48 +7,19 @@ import Testing
     import Glibc
 #endif
 
-/// What one run of a command printed and how it exited.
-struct CommandResult: Sendable, CustomStringConvertible {
-    let arguments: [String]
-    let stdin: String
-    let exitCode: Int32
-    let stdout: String
-    let stderr: String
-    /// Wall time from spawning the process to reaping it (not counting a wait for a process slot).
-    let elapsed: Duration
-
-    /// What the shared runner reported, with its streams as text.
-    init(_ result: ProcessResult, stdin: String) {
-        arguments = result.arguments
-        self.stdin = stdin
-        exitCode = result.exitCode
-        stdout = String(decoding: result.stdout, as: UTF8.self)
-        stderr = String(decoding: result.stderr, as: UTF8.self)
-        elapsed = result.elapsed
-    }
-
-    /// stdout split into lines, without the empty string after a trailing newline.
-    var stdoutLines: [String] {
-        stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast(stdout.hasSuffix("\n") ? 1 : 0).map(
-            String.init)
-    }
-
+extension CommandResult {
     /// stdout parsed as one JSON object.
     func jsonObject(sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
-        let value = try JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed])
+        let value = try JSONSerialization.jsonObject(with: Data(stdoutBytes), options: [.fragmentsAllowed])
         return try #require(
             value as? [String: Any], "stdout is not a JSON object: \(stdout)", sourceLocation: sourceLocation)
     }
 
     /// stdout parsed as a JSON array of objects.
     func jsonArray(sourceLocation: SourceLocation = #_sourceLocation) throws -> [[String: Any]] {
-        let value = try JSONSerialization.jsonObject(with: Data(stdout.utf8), options: [.fragmentsAllowed])
+        let value = try JSONSerialization.jsonObject(with: Data(stdoutBytes), options: [.fragmentsAllowed])
         return try #require(
             value as? [[String: Any]], "stdout is not a JSON array: \(stdout)", sourceLocation: sourceLocation)
-    }
-
-    var description: String {
-        "sigil \(arguments.joined(separator: " ")) → exit \(exitCode)\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
     }
 }
 
@@ -61,6 +32,8 @@ final class Sandbox: Sendable {
     /// 2027-01-15T08:00:00Z.
     static let defaultNow: Int64 = 1_800_000_000
 
+    /// The temporary folder (removed with the sandbox); the home is `home` inside it.
+    let folder: TempFolder
     let root: String
     let home: String
     let now: Int64?
@@ -69,20 +42,11 @@ final class Sandbox: Sendable {
     private let secrets = Mutex<Set<String>>([])
 
     init(now: Int64? = Sandbox.defaultNow) throws {
-        var template = Array((NSTemporaryDirectory() + "/sigil-cli-test-XXXXXX").utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { $0.baseAddress.flatMap { mkdtemp($0) } }
-        guard made != nil else { throw CocoaError(.fileWriteUnknown) }
-        root =
-            URL(
-                fileURLWithPath: String(
-                    decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            )
-            .standardizedFileURL.path
+        folder = try TempFolder("cli-test")
+        root = folder.root
         home = root + "/home"
         self.now = now
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: root) }
 
     /// The environment every command gets: nothing from the test's own SIGIL_* variables.
     func environment(_ extra: [String: String] = [:]) -> [String: String] {
@@ -240,13 +204,6 @@ func fileMode(_ path: String) -> mode_t? {
     var st = stat()
     guard lstat(path, &st) == 0 else { return nil }
     return st.st_mode & 0o777
-}
-
-func readFile(_ path: String) -> [UInt8] { FileManager.default.contents(atPath: path).map { Array($0) } ?? [] }
-
-func writeFile(_ bytes: [UInt8], _ path: String, mode: Int = 0o600) throws {
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
 }
 
 func appendToFile(_ text: String, _ path: String) throws {
