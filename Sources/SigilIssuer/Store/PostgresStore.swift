@@ -56,22 +56,13 @@ package final class PostgresStore: SQLStore {
         } catch {
             throw Self.unavailable(error, location: DatabaseLocation.redact(url))
         }
-        do {
+        try opening(close: connection.close, translate: translate) {
             let milliseconds = Int64(min(max(seconds, 0), 3_600) * 1000)
             // lock_timeout 0 would mean "wait for ever": 1 ms is the closest to "do not wait".
             try connection.executeScript(
                 "SET lock_timeout = \(max(milliseconds, 1)); SET client_min_messages = warning; SET TIME ZONE 'UTC'")
             try migrate()
             schema = try connection.execute("SELECT current_schema()").text(0, 0)
-        } catch let error as PostgresError {
-            connection.close()
-            throw translate(error)
-        } catch let error as IssuerError {
-            connection.close()
-            throw error
-        } catch {
-            connection.close()
-            throw IssuerError(.badData, "\(location): \(error)")
         }
     }
 

@@ -115,6 +115,19 @@ extension SQLStore {
         }
     }
 
+    /// Runs the rest of opening; a failure closes the connection and comes out as an
+    /// ``IssuerError`` (an error of the connection's own type `E` through `translate`).
+    func opening<E: Error>(
+        close: () -> Void, translate: (E) -> IssuerError, _ body: () throws -> Void
+    ) throws(IssuerError) {
+        do { try body() } catch {
+            close()
+            if let error = error as? E { throw translate(error) }
+            if let error = error as? IssuerError { throw error }
+            throw IssuerError(.badData, "\(location): \(error)")
+        }
+    }
+
     /// Every row of a query, decoded.
     func rows<T>(_ sql: String, _ values: [SQLValue] = [], _ decode: (Row) throws -> T) throws -> [T] {
         var out: [T] = []

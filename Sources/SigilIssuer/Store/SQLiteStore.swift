@@ -40,7 +40,7 @@ package final class SQLiteStore: SQLStore {
         } catch {
             throw Self.translate(error, path: path, seconds: seconds)
         }
-        do {
+        try opening(close: db.close, translate: translate) {
             if db.isReadOnly {
                 // Fails on a file that is not a database: the header is read here for the first time.
                 let version = Int(try db.integer("PRAGMA user_version") ?? 0)
@@ -64,15 +64,6 @@ package final class SQLiteStore: SQLStore {
             try db.execute(
                 "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-32768")
             try migrate()
-        } catch let error as SQLiteError {
-            db.close()
-            throw Self.translate(error, path: path, seconds: seconds)
-        } catch let error as IssuerError {
-            db.close()
-            throw error
-        } catch {
-            db.close()
-            throw IssuerError(.badData, "\(path): \(error)")
         }
     }
 
