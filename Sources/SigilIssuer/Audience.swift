@@ -1,6 +1,6 @@
 public import SigilVerifier
 
-/// The application or tenant a token is for: 1–64 ASCII characters of `A-Z a-z 0-9 . _ : -`.
+/// The application or tenant a token is for, by the token format's rule (``TokenClaims/audiencePattern``).
 ///
 /// The token format fixes the character set (``TokenClaims/isValidAudience(_:)``, the
 /// verifier's rule); this type gives it the issuer's one message, so the CLI, the API and the
@@ -13,16 +13,16 @@ public import SigilVerifier
 /// ```
 public struct Audience: Sendable, Hashable, CustomStringConvertible {
     /// The longest audience, in bytes (every character is ASCII).
-    public static let maxBytes = 64
+    public static let maxBytes = TokenClaims.maxAudienceBytes
     /// The rule as people read it, after the field's name.
-    public static let rule = "must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -"
+    public static let rule = TokenClaims.audienceRule
     /// The rule as a regular expression (JavaScript and HTML `pattern` syntax) for the console.
-    public static let pattern = "[A-Za-z0-9._:-]{1,64}"
+    public static let pattern = TokenClaims.audiencePattern
 
     public let text: String
 
-    /// - Throws: ``IssuerError`` `invalid_input` / `invalidAudience(length:)`: "audience must be
-    ///   1-64 ASCII characters of A-Z a-z 0-9 . _ : - (got N bytes)". The text is not echoed.
+    /// - Throws: ``IssuerError`` `invalid_input` / `invalidAudience(length:)`: "audience " +
+    ///   ``rule`` + " (got N bytes)". The text is not echoed.
     public init(_ text: String) throws(IssuerError) {
         guard TokenClaims.isValidAudience(text) else {
             throw IssuerError(

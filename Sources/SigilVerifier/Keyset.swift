@@ -36,7 +36,9 @@ public struct Keyset: Sendable {
     public let revocationKeys: [RevocationKey]
 
     public init(audience: String, tokenKeys: [TokenKey], revocationKeys: [RevocationKey]) throws(KeysetError) {
-        guard TokenClaims.isValidAudience(audience) else { throw KeysetError("audience is not [A-Za-z0-9._:-]{1,64}") }
+        guard TokenClaims.isValidAudience(audience) else {
+            throw KeysetError("audience is not \(TokenClaims.audiencePattern)")
+        }
         // A duplicate id would make the key a list or token is checked with depend on order.
         guard Set(tokenKeys.map(\.keyID)).count == tokenKeys.count else {
             throw KeysetError("token key ids must be unique; export the keyset again")

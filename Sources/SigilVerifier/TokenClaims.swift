@@ -36,7 +36,7 @@ public struct TokenClaims: Sendable, Hashable {
             throw VerificationError(.malformed, "key id must be 1-32 characters of [A-Za-z0-9_-]")
         }
         guard Self.isValidAudience(audience) else {
-            throw VerificationError(.malformed, "audience must be 1-64 characters of [A-Za-z0-9._:-]")
+            throw VerificationError(.malformed, "audience \(Self.audienceRule)")
         }
         if let validTo {
             guard validTo != 0, validTo > validFrom else {
@@ -70,7 +70,15 @@ public struct TokenClaims: Sendable, Hashable {
         return b.withUnsafeBufferPointer { TokenLayout.isKeyID($0) }
     }
 
-    /// Whether `audience` is 1-64 characters of `[A-Za-z0-9._:-]`.
+    /// The audience rule of the token format (docs/FORMAT.md), written once: the verifier's
+    /// messages, the issuer's `Audience` and the console's form all show these.
+    public static let audiencePattern = "[A-Za-z0-9._:-]{1,64}"
+    /// ``audiencePattern`` as people read it, after the word "audience".
+    public static let audienceRule = "must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -"
+    /// The longest audience, in bytes (every allowed character is ASCII).
+    public static let maxAudienceBytes = 64
+
+    /// Whether `audience` matches ``audiencePattern``.
     public static func isValidAudience(_ audience: some StringProtocol) -> Bool {
         let b = Array(audience.utf8)
         return b.withUnsafeBufferPointer { TokenLayout.isAudience($0) }

@@ -129,7 +129,9 @@ public struct Verifier: @unchecked Sendable {
         audience: String, keys: [TokenKey], leeway: Int64 = Verifier.defaultLeeway,
         revocations: (any RevocationSource)? = nil
     ) throws(KeysetError) {
-        guard TokenClaims.isValidAudience(audience) else { throw KeysetError("audience is not [A-Za-z0-9._:-]{1,64}") }
+        guard TokenClaims.isValidAudience(audience) else {
+            throw KeysetError("audience is not \(TokenClaims.audiencePattern)")
+        }
         guard leeway >= 0, leeway <= 86_400 else { throw KeysetError("leeway must be 0...86400 seconds") }
         var prepared: [([UInt8], KeyedHMAC)] = []
         for key in keys {
