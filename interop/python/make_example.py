@@ -13,9 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+import sys
+from pathlib import Path
 from typing import List, Tuple
 
-import sigil_verify as sv
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+
+import sigil_verify as sv  # noqa: E402
+from sigil_verify import ed25519  # noqa: E402
 
 MASTER_SECRET = bytes(range(0x00, 0x20))  # 00 01 02 ... 1f
 KID = "k1"
@@ -83,12 +88,8 @@ def token_example() -> Tuple[List[str], str, bytes]:
 
 
 def revocation_example() -> Tuple[List[str], bytes, bytes]:
-    """(lines, list bytes, public key). Needs the `cryptography` package."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
-    private = Ed25519PrivateKey.from_private_bytes(REVOCATION_SEED)
-    public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    """(lines, list bytes, public key)."""
+    public = ed25519.public_key(REVOCATION_SEED)
     kid = REVOCATION_KID.encode()
     header = (
         sv.REVOCATION_MAGIC
@@ -97,7 +98,7 @@ def revocation_example() -> Tuple[List[str], bytes, bytes]:
         + struct.pack(">QqqI", REVOCATION_SEQUENCE, REVOCATION_ISSUED_AT, REVOCATION_NEXT_UPDATE, len(REVOCATION_ENTRIES))
     )
     entries = b"".join(sv.guid_bytes(g) + bytes([s]) for g, s in REVOCATION_ENTRIES)
-    signature = private.sign(sv.REVOCATION_CONTEXT + header + entries)
+    signature = ed25519.sign(REVOCATION_SEED, sv.REVOCATION_CONTEXT + header + entries)
     data = header + entries + signature
     lines = [
         f"signing seed (r1)   {REVOCATION_SEED.hex()}",

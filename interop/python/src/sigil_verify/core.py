@@ -1,33 +1,32 @@
-#!/usr/bin/env python3
-"""A second, independent verifier of Sigil v1 tokens and revocation lists.
+"""Sigil v1 tokens, keysets and revocation lists, verified as docs/FORMAT.md says.
 
-Written from docs/FORMAT.md alone, with the Python standard library only (hmac, hashlib),
-so that the Swift implementation has something to disagree with. Revocation-list
-signatures are Ed25519 and need the `cryptography` package; everything else works without it.
-
-Library use:
+Standard library only (hmac, hashlib, struct, json, threading); Ed25519 for revocation lists
+comes from `sigil_verify.ed25519` (the `cryptography` package or the system's libcrypto).
 
     keyset = load_keyset(open("keyset.json", "rb").read())
-    verifier = Verifier(keyset.audience, keyset.token_keys)
-    valid, reason, claims = verifier.verify(token, permission="devices.list", access="read")
-
-CLI use (exit 0 valid, 10..19 per reason; see EXIT_CODES):
-
-    python3 sigil_verify.py --keyset keyset.json [--revocations FILE] \
-        [--permission devices.list --access read] TOKEN|-
+    store = RevocationStore(keyset.revocation_keys, when_no_list="fail_closed")
+    verifier = Verifier(keyset.audience, keyset.token_keys, revocations=store)
+    claims = verifier.check(token, "devices.list", "read")     # raises VerificationError
 """
 
 from __future__ import annotations
 
-import argparse
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import os
+import re
 import struct
-import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Union
+
+from typing import Literal
+
+from . import ed25519
 
 # ---------------------------------------------------------------------------------------------
 # Constants (docs/FORMAT.md)
@@ -39,6 +38,7 @@ TAG_LENGTH = 32
 MAX_SCOPE_ENTRIES = 256
 HKDF_INFO_PREFIX = b"sigil/v1/token\x00"
 DEFAULT_LEEWAY = 60
+MAX_LEEWAY = 86_400
 
 SCOPE_ALL = 1
 SCOPE_READ_ONLY = 2
@@ -70,41 +70,33 @@ REASONS = (
     "expired",
     "scope_not_granted",
 )
+#: Reasons for a token that is not authentic: nothing read from it is reported.
+UNAUTHENTIC_REASONS = frozenset(REASONS[:4])
 
-#: CLI exit codes, the same as `sigil verify`.
-EXIT_CODES = {
-    "malformed": 10,
-    "wrong_audience": 11,
-    "unknown_key": 12,
-    "bad_signature": 13,
-    "revoked": 14,
-    "deactivated": 15,
-    "not_yet_valid": 16,
-    "expired": 17,
-    "scope_not_granted": 18,
-    "revocations_stale": 19,
-}
-#: CLI exit codes for a refused revocation list or keyset, the same as `sigil`.
-EXIT_USAGE = 64
-EXIT_DATA = 65
-EXIT_NO_INPUT = 66
-REVOCATION_EXIT_CODES = {
-    "too_large": EXIT_DATA,
-    "malformed": EXIT_DATA,
-    "unsupported_version": EXIT_DATA,
-    "unknown_key": 20,
-    "bad_signature": 21,
-    "rollback": 22,
-    "equivocation": 23,
-    "io": EXIT_NO_INPUT,
-}
+#: Revocation list refusal reasons (§4.2), plus `io` for a file that cannot be read.
+LIST_REASONS = (
+    "too_large",
+    "malformed",
+    "unsupported_version",
+    "unknown_key",
+    "bad_signature",
+    "rollback",
+    "equivocation",
+    "io",
+)
+
+Access = Literal["read", "write"]
+StalePolicy = Literal["keep_serving", "fail_closed"]
+NoListPolicy = Literal["fail_open", "fail_closed"]
+#: What a revocation source says about a GUID: clear (None), or one of these.
+RevocationCheck = Optional[Literal["revoked", "deactivated", "stale"]]
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_VALUE = {c: i for i, c in enumerate(_B64_ALPHABET)}
-_KID_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_AUDIENCE_CHARS = _KID_CHARS | frozenset(b".:")
-_PART_FIRST = frozenset(b"abcdefghijklmnopqrstuvwxyz")
-_PART_CHARS = _PART_FIRST | frozenset(b"0123456789_-")
+_B64URL_TEXT = re.compile(rb"[A-Za-z0-9_-]*")
+_KID_BYTES = re.compile(rb"[A-Za-z0-9_-]{1,32}")
+_AUDIENCE_BYTES = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+_PAIR_BYTES = re.compile(rb"[a-z][a-z0-9_-]{0,31}\.[a-z][a-z0-9_-]{0,31}")
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -124,8 +116,7 @@ class VerificationError(SigilError):
 
 
 class RevocationListError(SigilError):
-    """A revocation list was refused: too_large, malformed, unsupported_version, unknown_key,
-    bad_signature, rollback or equivocation."""
+    """A revocation list was refused; `reason` is one of LIST_REASONS."""
 
 
 class KeysetError(ValueError):
@@ -138,13 +129,23 @@ class KeysetError(ValueError):
 
 
 def b64url_encode(data: bytes) -> str:
-    out = bytearray()
-    for i in range(0, len(data), 3):
-        chunk = data[i : i + 3]
-        n = int.from_bytes(chunk.ljust(3, b"\x00"), "big")
-        chars = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63]
-        out += bytes(_B64_ALPHABET[c] for c in chars[: len(chunk) + 1])
-    return out.decode("ascii")
+    """Unpadded base64url."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode_bytes(raw: bytes) -> Optional[bytes]:
+    rest = len(raw) % 4
+    if rest == 1 or _B64URL_TEXT.fullmatch(raw) is None:
+        return None
+    # The unused low bits of the last character must be zero, or two texts would decode alike.
+    if rest == 2 and _B64_VALUE[raw[-1]] & 0x0F:
+        return None
+    if rest == 3 and _B64_VALUE[raw[-1]] & 0x03:
+        return None
+    try:
+        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - the checks above exclude it
+        return None
 
 
 def b64url_decode(text: Union[str, bytes]) -> Optional[bytes]:
@@ -156,55 +157,34 @@ def b64url_decode(text: Union[str, bytes]) -> Optional[bytes]:
             return None
     else:
         raw = bytes(text)
-    if len(raw) % 4 == 1:
-        return None
-    values = []
-    for c in raw:
-        v = _B64_VALUE.get(c)
-        if v is None:
-            return None
-        values.append(v)
-    out = bytearray()
-    full = len(values) // 4 * 4
-    for i in range(0, full, 4):
-        n = values[i] << 18 | values[i + 1] << 12 | values[i + 2] << 6 | values[i + 3]
-        out += n.to_bytes(3, "big")
-    rest = values[full:]
-    if len(rest) == 2:
-        if rest[1] & 0x0F:
-            return None
-        out.append((rest[0] << 2 | rest[1] >> 4) & 0xFF)
-    elif len(rest) == 3:
-        if rest[2] & 0x03:
-            return None
-        n = rest[0] << 10 | rest[1] << 4 | rest[2] >> 2
-        out += n.to_bytes(2, "big")
-    return bytes(out)
+    return _b64url_decode_bytes(raw)
 
 
 # ---------------------------------------------------------------------------------------------
-# HKDF-SHA256 (RFC 5869) and the per-audience key
+# HKDF-SHA256 (RFC 5869) over the standard library's HMAC, and the per-audience key
 
 
 def hkdf_extract(salt: bytes, ikm: bytes) -> bytes:
     """PRK = HMAC-SHA256(salt, IKM); an empty salt means HashLen zero bytes (RFC 5869 2.2)."""
-    return hmac.new(salt if salt else b"\x00" * 32, ikm, hashlib.sha256).digest()
+    return hmac.digest(salt if salt else b"\x00" * 32, ikm, "sha256")
 
 
 def hkdf_expand(prk: bytes, info: bytes, length: int) -> bytes:
+    """OKM = T(1) || T(2) || ... truncated to `length` (1..8160) bytes."""
     if not 0 < length <= 255 * 32:
         raise ValueError("HKDF-SHA256 output length must be 1..8160 bytes")
     okm = b""
     block = b""
     counter = 1
     while len(okm) < length:
-        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        block = hmac.digest(prk, block + info + bytes([counter]), "sha256")
         okm += block
         counter += 1
     return okm[:length]
 
 
 def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int) -> bytes:
+    """RFC 5869 extract then expand, with SHA-256."""
     return hkdf_expand(hkdf_extract(salt, ikm), info, length)
 
 
@@ -222,20 +202,15 @@ def audience_key(master_secret: bytes, audience: str) -> bytes:
 
 
 def _is_kid_bytes(b: bytes) -> bool:
-    return 1 <= len(b) <= 32 and all(c in _KID_CHARS for c in b)
+    return _KID_BYTES.fullmatch(b) is not None
 
 
 def _is_audience_bytes(b: bytes) -> bool:
-    return 1 <= len(b) <= 64 and all(c in _AUDIENCE_CHARS for c in b)
-
-
-def _is_part_bytes(b: bytes) -> bool:
-    return 1 <= len(b) <= 32 and b[0] in _PART_FIRST and all(c in _PART_CHARS for c in b[1:])
+    return _AUDIENCE_BYTES.fullmatch(b) is not None
 
 
 def _is_pair_bytes(b: bytes) -> bool:
-    dot = b.find(b".")
-    return dot >= 0 and _is_part_bytes(b[:dot]) and _is_part_bytes(b[dot + 1 :])
+    return _PAIR_BYTES.fullmatch(b) is not None
 
 
 def _ascii(s: str) -> Optional[bytes]:
@@ -246,16 +221,19 @@ def _ascii(s: str) -> Optional[bytes]:
 
 
 def is_valid_kid(kid: str) -> bool:
+    """A key id: 1-32 bytes of [A-Za-z0-9_-]."""
     b = _ascii(kid)
     return b is not None and _is_kid_bytes(b)
 
 
 def is_valid_audience(audience: str) -> bool:
+    """An audience: 1-64 bytes of [A-Za-z0-9._:-]."""
     b = _ascii(audience)
     return b is not None and _is_audience_bytes(b)
 
 
 def is_valid_pair(pair: str) -> bool:
+    """A permission name `resource.action`, each part [a-z][a-z0-9_-]{0,31}."""
     b = _ascii(pair)
     return b is not None and _is_pair_bytes(b)
 
@@ -271,21 +249,55 @@ def guid_bytes(text: str) -> bytes:
     t = text.strip()
     if len(t) == 36:
         if any(t[i] != "-" for i in (8, 13, 18, 23)):
-            raise ValueError(f"not a GUID: {text!r}")
+            raise ValueError("not a GUID")
         t = t.replace("-", "")
     if len(t) != 32 or any(c not in "0123456789abcdefABCDEF" for c in t):
-        raise ValueError(f"not a GUID: {text!r}")
+        raise ValueError("not a GUID")
     return bytes.fromhex(t)
+
+
+# ---------------------------------------------------------------------------------------------
+# Permissions
+
+
+@dataclass(frozen=True)
+class Permission:
+    """What a request needs: a `resource.action` name and whether it reads or writes."""
+
+    name: str
+    access: Access
+
+    def __post_init__(self) -> None:
+        # A bad permission is the service's programming error, not a token outcome (§3).
+        if not is_valid_pair(self.name):
+            raise ValueError("permission must be resource.action, each part [a-z][a-z0-9_-]{0,31}")
+        if self.access not in ("read", "write"):
+            raise ValueError("access must be read or write")
+
+
+def _permission(permission: Union[Permission, str, None], access: Optional[str]) -> Optional[Permission]:
+    if permission is None:
+        if access is not None:
+            raise ValueError("access needs a permission")
+        return None
+    if isinstance(permission, Permission):
+        return permission
+    if access not in ("read", "write"):
+        raise ValueError("access must be read or write")
+    return Permission(permission, "read" if access == "read" else "write")
 
 
 # ---------------------------------------------------------------------------------------------
 # Token claims and strict parsing
 
-Scope = Union[str, Tuple[str, ...]]  # "all", "read-only" or the sorted resource.action pairs
+#: "all", "read-only" or the resource.action pairs in token order (strictly ascending).
+Scope = Union[str, Tuple[str, ...]]
 
 
 @dataclass(frozen=True)
 class Claims:
+    """What an authentic token says."""
+
     kid: str
     audience: str
     guid: str  # lowercase hyphenated
@@ -297,7 +309,15 @@ class Claims:
     def guid_bytes(self) -> bytes:
         return guid_bytes(self.guid)
 
-    def to_json(self) -> dict:
+    def grants(self, permission: Permission) -> bool:
+        """The scope rule of §3: all grants everything, read-only every read, custom its names."""
+        if self.scope == "all":
+            return True
+        if self.scope == "read-only":
+            return permission.access == "read"
+        return permission.name in self.scope
+
+    def to_json(self) -> Dict[str, object]:
         return {
             "kid": self.kid,
             "audience": self.audience,
@@ -310,9 +330,12 @@ class Claims:
 
 @dataclass(frozen=True)
 class ParsedToken:
+    """A strictly parsed token whose MAC has **not** been checked."""
+
     claims: Claims
     body: bytes  # what the tag covers
     tag: bytes
+    guid: bytes  # the 16 raw bytes
 
 
 def _malformed(detail: str) -> VerificationError:
@@ -332,13 +355,16 @@ def decode_token_text(token: Union[str, bytes]) -> bytes:
         raise _malformed("longer than 4096 characters")
     if not text.startswith(TOKEN_PREFIX):
         raise _malformed("missing the sgl_ prefix")
-    payload = text[len(TOKEN_PREFIX) :]
+    payload = text[4:]
     if len(payload) % 4 == 1 or len(payload) * 3 // 4 <= TAG_LENGTH:
         raise _malformed("too short or an impossible base64url length")
-    raw = b64url_decode(payload)
+    raw = _b64url_decode_bytes(payload)
     if raw is None:
         raise _malformed("not canonical unpadded base64url")
     return raw
+
+
+_TIMES = struct.Struct(">qq")
 
 
 def parse_token_bytes(raw: bytes) -> ParsedToken:
@@ -348,30 +374,26 @@ def parse_token_bytes(raw: bytes) -> ParsedToken:
     end = len(raw) - TAG_LENGTH
     if raw[0] != TOKEN_VERSION:
         raise _malformed("unknown version")
-    i = 1
-    if i >= end:
+    if end < 2:
         raise _malformed("truncated at key id")
-    n = raw[i]
-    i += 1
-    kid = raw[i : i + n]
-    if not (1 <= n <= 32 and i + n <= end and _is_kid_bytes(kid)):
+    n = raw[1]
+    i = 2 + n
+    kid = raw[2:i]
+    if i > end or not _is_kid_bytes(kid):
         raise _malformed("bad key id field")
-    i += n
     if i >= end:
         raise _malformed("truncated at audience")
     n = raw[i]
-    i += 1
-    aud = raw[i : i + n]
-    if not (1 <= n <= 64 and i + n <= end and _is_audience_bytes(aud)):
+    aud = raw[i + 1 : i + 1 + n]
+    i += 1 + n
+    if i > end or not _is_audience_bytes(aud):
         raise _malformed("bad audience field")
-    i += n
-    if i + 16 + 8 + 8 + 1 > end:
+    if i + 33 > end:
         raise _malformed("truncated at guid or times")
     guid = raw[i : i + 16]
-    i += 16
-    valid_from, valid_to = struct.unpack_from(">qq", raw, i)
-    i += 16
-    if not (valid_to == 0 or valid_to > valid_from):
+    valid_from, valid_to = _TIMES.unpack_from(raw, i + 16)
+    i += 32
+    if valid_to != 0 and valid_to <= valid_from:
         raise _malformed("valid_to is not after valid_from")
     kind = raw[i]
     i += 1
@@ -398,7 +420,7 @@ def parse_token_bytes(raw: bytes) -> ParsedToken:
             entry = raw[i : i + n]
             if not _is_pair_bytes(entry):
                 raise _malformed("bad scope entry")
-            if pairs and not pairs[-1] < entry:  # bytes compare bytewise
+            if pairs and not pairs[-1] < entry:  # bytes compare bytewise, shorter prefix first
                 raise _malformed("scope entries not strictly ascending")
             pairs.append(entry)
             i += n
@@ -415,7 +437,7 @@ def parse_token_bytes(raw: bytes) -> ParsedToken:
         valid_to=None if valid_to == 0 else valid_to,
         scope=scope,
     )
-    return ParsedToken(claims=claims, body=raw[:end], tag=raw[end:])
+    return ParsedToken(claims=claims, body=raw[:end], tag=raw[end:], guid=guid)
 
 
 def parse_token(token: Union[str, bytes]) -> ParsedToken:
@@ -446,9 +468,9 @@ def encode_body(claims: Claims) -> bytes:
 
 def mint(claims: Claims, key: bytes) -> str:
     """`sgl_` + base64url(body || HMAC-SHA256(K_aud, body)). Does not validate `claims`:
-    tests use it to build deliberately broken tokens."""
+    tests use it to build deliberately broken tokens. Services never mint."""
     body = encode_body(claims)
-    return "sgl_" + b64url_encode(body + hmac.new(key, body, hashlib.sha256).digest())
+    return "sgl_" + b64url_encode(body + hmac.digest(key, body, "sha256"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,38 +478,42 @@ def mint(claims: Claims, key: bytes) -> str:
 
 
 class RevocationSource(Protocol):
-    def check(self, guid: bytes, now: int) -> Optional[str]:
-        """None (clear), "revoked", "deactivated" or "stale" (fail closed)."""
+    """Anything a Verifier can ask about a GUID after the token's MAC matched."""
+
+    def check(self, guid: bytes, now: int) -> RevocationCheck:
+        """None (clear), "revoked", "deactivated" or "stale" (the policy fails closed)."""
+        ...
 
 
 class StaticRevocations:
-    """A fixed GUID -> status mapping (what test vectors describe)."""
+    """A fixed GUID -> status mapping (what test vectors describe); never stale."""
 
     def __init__(self, entries: Mapping[bytes, str]) -> None:
-        self.entries = dict(entries)
+        for status in entries.values():
+            if status not in ("revoked", "deactivated", "stale"):
+                raise ValueError("a status is revoked, deactivated or stale")
+        self.entries: Dict[bytes, str] = dict(entries)
 
-    def check(self, guid: bytes, now: int) -> Optional[str]:
-        return self.entries.get(guid)
+    def check(self, guid: bytes, now: int) -> RevocationCheck:
+        s = self.entries.get(guid)
+        if s == "revoked":
+            return "revoked"
+        if s == "deactivated":
+            return "deactivated"
+        if s == "stale":
+            return "stale"
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
 # Verifier
 
 
-def _permission_bytes(permission: Optional[str], access: Optional[str]) -> Optional[Tuple[bytes, str]]:
-    if permission is None:
-        if access is not None:
-            raise ValueError("access needs a permission")
-        return None
-    if not is_valid_pair(permission):
-        raise ValueError("permission must be resource.action, each part [a-z][a-z0-9_-]{0,31}")
-    if access not in ("read", "write"):
-        raise ValueError("access must be read or write")
-    return permission.encode("ascii"), access
-
-
 class Verifier:
-    """Verifies v1 tokens for one audience under a set of K_aud keys (by key id)."""
+    """Verifies v1 tokens for one audience under a set of K_aud keys (by key id).
+
+    Immutable after construction and safe to share between threads.
+    """
 
     def __init__(
         self,
@@ -498,84 +524,92 @@ class Verifier:
     ) -> None:
         if not is_valid_audience(audience):
             raise KeysetError("audience is not [A-Za-z0-9._:-]{1,64}")
-        if not 0 <= leeway <= 86_400:
+        if isinstance(leeway, bool) or not isinstance(leeway, int) or not 0 <= leeway <= MAX_LEEWAY:
             raise KeysetError("leeway must be 0..86400 seconds")
         pairs = list(keys.items()) if isinstance(keys, Mapping) else list(keys)
-        self.keys: Dict[bytes, bytes] = {}
+        self.keys: Dict[str, bytes] = {}
         for kid, key in pairs:
             if not is_valid_kid(kid):
                 raise KeysetError("token key id is not [A-Za-z0-9_-]{1,32}")
             if len(key) != 32:
                 raise KeysetError(f"token key {kid} must be 32 bytes")
-            if kid.encode("ascii") in self.keys:
+            if kid in self.keys:
                 raise KeysetError(f"key id {kid} appears twice")
-            self.keys[kid.encode("ascii")] = bytes(key)
+            self.keys[kid] = bytes(key)
         self.audience = audience
         self.leeway = leeway
         self.revocations = revocations
 
-    def check(
-        self,
-        token: Union[str, bytes],
-        permission: Optional[str] = None,
-        access: Optional[str] = None,
-        now: Optional[int] = None,
-    ) -> Claims:
-        """Returns the claims of a valid token or raises VerificationError (first failed check)."""
-        wanted = _permission_bytes(permission, access)
+    @classmethod
+    def from_keyset(
+        cls, keyset: "Keyset", leeway: int = DEFAULT_LEEWAY, revocations: Optional[RevocationSource] = None
+    ) -> "Verifier":
+        """A verifier for the keyset's audience and token keys."""
+        return cls(keyset.audience, keyset.token_keys, leeway, revocations)
+
+    def authenticate(self, token: Union[str, bytes]) -> ParsedToken:
+        """Checks 1-4 of §3 (malformed, wrong_audience, unknown_key, bad_signature)."""
         parsed = parse_token(token)
         c = parsed.claims
         if c.audience != self.audience:
             raise VerificationError("wrong_audience")
-        key = self.keys.get(c.kid.encode("ascii"))
+        key = self.keys.get(c.kid)
         if key is None:  # never tried against another key
             raise VerificationError("unknown_key", f"key id {c.kid}")
-        expected = hmac.new(key, parsed.body, hashlib.sha256).digest()
-        if not hmac.compare_digest(expected, parsed.tag):
+        if not hmac.compare_digest(hmac.digest(key, parsed.body, "sha256"), parsed.tag):
             raise VerificationError("bad_signature", f"key id {c.kid}")
-        # From here on the claims are authentic.
+        return parsed
+
+    def _after_mac(self, parsed: ParsedToken, wanted: Optional[Permission], now: Optional[int]) -> Claims:
+        c = parsed.claims
         t = int(time.time()) if now is None else int(now)
         if self.revocations is not None:
-            status = self.revocations.check(guid_bytes(c.guid), t)
-            if status == "stale":
-                raise VerificationError("revocations_stale")
-            if status == "revoked":
-                raise VerificationError("revoked")
-            if status == "deactivated":
-                raise VerificationError("deactivated")
-        # Exact integer arithmetic; equal to the Swift verifier's overflow-skipping checks.
+            status = self.revocations.check(parsed.guid, t)
+            if status is not None:
+                raise VerificationError("revocations_stale" if status == "stale" else status)
+        # Exact integers: the same answers as the Swift verifier's overflow-skipping checks.
         if t + self.leeway < c.valid_from:
             raise VerificationError("not_yet_valid")
         if c.valid_to is not None and t - self.leeway >= c.valid_to:
             raise VerificationError("expired")
-        if wanted is not None:
-            name, mode = wanted
-            if c.scope == "all":
-                granted = True
-            elif c.scope == "read-only":
-                granted = mode == "read"
-            else:
-                granted = name.decode("ascii") in c.scope
-            if not granted:
-                raise VerificationError("scope_not_granted", name.decode("ascii"))
+        if wanted is not None and not c.grants(wanted):
+            raise VerificationError("scope_not_granted", wanted.name)
         return c
+
+    def check(
+        self,
+        token: Union[str, bytes],
+        permission: Union[Permission, str, None] = None,
+        access: Optional[str] = None,
+        now: Optional[int] = None,
+    ) -> Claims:
+        """Returns the claims of a valid token or raises VerificationError (first failed check).
+
+        `permission` is a Permission, or a `resource.action` name with `access` "read" or
+        "write"; a bad permission raises ValueError (a programming error, not a token outcome).
+        """
+        wanted = _permission(permission, access)
+        return self._after_mac(self.authenticate(token), wanted, now)
 
     def verify(
         self,
         token: Union[str, bytes],
-        permission: Optional[str] = None,
+        permission: Union[Permission, str, None] = None,
         access: Optional[str] = None,
         now: Optional[int] = None,
     ) -> Tuple[bool, Optional[str], Optional[Claims]]:
         """(valid, reason, claims). Claims are returned whenever the MAC matched (also for
         revoked, expired, ... tokens) and are None before that: unauthenticated bytes are
         never handed out."""
+        wanted = _permission(permission, access)
         try:
-            return True, None, self.check(token, permission, access, now)
+            parsed = self.authenticate(token)
         except VerificationError as e:
-            if e.reason in ("malformed", "wrong_audience", "unknown_key", "bad_signature"):
-                return False, e.reason, None
-            return False, e.reason, parse_token(token).claims
+            return False, e.reason, None
+        try:
+            return True, None, self._after_mac(parsed, wanted, now)
+        except VerificationError as e:
+            return False, e.reason, parsed.claims
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,6 +618,8 @@ class Verifier:
 
 @dataclass(frozen=True)
 class Keyset:
+    """A `sigil-keyset-v1` export: what one service needs."""
+
     audience: str
     token_keys: Dict[str, bytes]  # kid -> K_aud
     revocation_keys: Dict[str, bytes]  # kid -> Ed25519 public key
@@ -591,12 +627,11 @@ class Keyset:
 
 def load_keyset(data: Union[bytes, str]) -> Keyset:
     """Parses a `sigil-keyset-v1` export. Errors name the field, never its value."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if len(data) > KEYSET_MAX_BYTES:
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if len(raw) > KEYSET_MAX_BYTES:
         raise KeysetError("keyset is larger than 1 MiB")
     try:
-        wire = json.loads(data)
+        wire: object = json.loads(raw)
     except ValueError:
         raise KeysetError("keyset is not JSON") from None
     if not isinstance(wire, dict):
@@ -620,17 +655,23 @@ def load_keyset(data: Union[bytes, str]) -> Keyset:
                 raise KeysetError(f"{field}: key id is not [A-Za-z0-9_-]{{1,32}}")
             if not isinstance(value, str):
                 raise KeysetError(f"{field}: {kid} has no {value_field}")
-            raw = b64url_decode(value)
-            if raw is None:
+            decoded = b64url_decode(value)
+            if decoded is None:
                 raise KeysetError(f"{field}: {kid} is not canonical base64url")
-            if len(raw) != 32:
+            if len(decoded) != 32:
                 raise KeysetError(f"{field}: {kid} must be 32 bytes")
             if kid in out:
                 raise KeysetError(f"{field}: key id {kid} appears twice")
-            out[kid] = raw
+            out[kid] = decoded
         return out
 
     return Keyset(audience, entries("token_keys", "key"), entries("revocation_keys", "public_key"))
+
+
+def read_keyset(path: Union[str, "os.PathLike[str]"]) -> Keyset:
+    """Reads and parses a keyset file, reading at most 1 MiB + 1 bytes."""
+    with open(path, "rb") as f:
+        return load_keyset(f.read(KEYSET_MAX_BYTES + 1))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,34 +679,66 @@ def load_keyset(data: Union[bytes, str]) -> Keyset:
 
 
 def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Ed25519 verification through `cryptography` (raises ImportError if it is missing)."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
+    """Ed25519 verification (see sigil_verify.ed25519 for where it comes from)."""
+    return ed25519.verify(public_key, message, signature)
 
 
-@dataclass(frozen=True)
+#: Lists with more entries than this are searched in their bytes instead of a dict
+#: (a dict costs about 100 bytes per entry in CPython).
+INDEX_LIMIT = 1 << 18
+
+_HEADER_TAIL = struct.Struct(">QqqI")
+
+
 class RevocationList:
-    kid: str
-    sequence: int
-    issued_at: int
-    next_update: Optional[int]  # None: no next update promised
-    entries: Tuple[Tuple[bytes, int], ...]  # (guid, status), ascending
-    raw: bytes
-    verified: bool
+    """A parsed v1 list. Lookups are O(1) (a dict) up to INDEX_LIMIT entries, else a binary
+    search over the list's own bytes."""
+
+    __slots__ = ("kid", "sequence", "issued_at", "next_update", "raw", "verified", "count", "_start", "_index")
+
+    def __init__(
+        self,
+        kid: str,
+        sequence: int,
+        issued_at: int,
+        next_update: Optional[int],
+        raw: bytes,
+        verified: bool,
+        count: int,
+        start: int,
+        index_limit: int = INDEX_LIMIT,
+    ) -> None:
+        self.kid = kid
+        self.sequence = sequence
+        self.issued_at = issued_at
+        self.next_update = next_update  # None: no next update promised
+        self.raw = raw
+        self.verified = verified
+        self.count = count
+        self._start = start
+        self._index: Optional[Dict[bytes, int]] = None
+        if count <= index_limit:
+            self._index = {raw[at : at + 16]: raw[at + 16] for at in range(start, start + 17 * count, 17)}
+
+    @property
+    def entries(self) -> Tuple[Tuple[bytes, int], ...]:
+        """(guid, status) pairs in list order (ascending GUIDs)."""
+        r, s = self.raw, self._start
+        return tuple((r[at : at + 16], r[at + 16]) for at in range(s, s + 17 * self.count, 17))
 
     def status(self, guid: bytes) -> Optional[str]:
-        lo, hi = 0, len(self.entries)
-        while lo < hi:  # entries are strictly ascending: binary search
+        """"revoked", "deactivated" or None (not listed)."""
+        if self._index is not None:
+            found = self._index.get(guid)
+            return None if found is None else STATUS_NAMES[found]
+        r, start = self.raw, self._start
+        lo, hi = 0, self.count
+        while lo < hi:  # entries are strictly ascending
             mid = (lo + hi) // 2
-            g, s = self.entries[mid]
+            at = start + 17 * mid
+            g = r[at : at + 16]
             if g == guid:
-                return STATUS_NAMES[s]
+                return STATUS_NAMES[r[at + 16]]
             if g < guid:
                 lo = mid + 1
             else:
@@ -673,9 +746,10 @@ class RevocationList:
         return None
 
     def is_stale(self, now: int) -> bool:
+        """Past its next_update (a list without one is never stale)."""
         return self.next_update is not None and now >= self.next_update
 
-    def entries_json(self) -> List[dict]:
+    def entries_json(self) -> List[Dict[str, str]]:
         return [{"guid": guid_text(g), "status": STATUS_NAMES[s]} for g, s in self.entries]
 
 
@@ -683,10 +757,11 @@ def parse_revocation_list(
     data: bytes,
     public_keys: Optional[Mapping[str, bytes]] = None,
     max_bytes: int = REVOCATION_DEFAULT_MAX_BYTES,
+    index_limit: int = INDEX_LIMIT,
 ) -> RevocationList:
     """Parses a v1 list and, unless `public_keys` is None, checks its Ed25519 signature.
 
-    Checks in this order: too_large, malformed (magic), unsupported_version, malformed
+    Checks in this order (§4.2): too_large, malformed (magic), unsupported_version, malformed
     (header, exact length, entry order and statuses), unknown_key, bad_signature.
     """
     b = bytes(data)
@@ -706,19 +781,15 @@ def parse_revocation_list(
     i += n
     if len(b) < i + 28:
         raise RevocationListError("malformed", "truncated header")
-    sequence, issued_at, next_update, count = struct.unpack_from(">QqqI", b, i)
+    sequence, issued_at, next_update, count = _HEADER_TAIL.unpack_from(b, i)
     i += 28
-    expected = i + count * REVOCATION_ENTRY_SIZE + REVOCATION_SIGNATURE_SIZE
-    if len(b) != expected:
+    if len(b) != i + count * REVOCATION_ENTRY_SIZE + REVOCATION_SIGNATURE_SIZE:
         raise RevocationListError("malformed", f"length {len(b)} does not match {count} entries")
-    entries = []
-    previous = None
-    for k in range(count):
-        at = i + k * REVOCATION_ENTRY_SIZE
-        guid, status = b[at : at + 16], b[at + 16]
-        if status not in STATUS_NAMES or (previous is not None and not previous < guid):
+    previous = b""
+    for at in range(i, i + 17 * count, 17):
+        guid = b[at : at + 16]
+        if b[at + 16] not in STATUS_NAMES or (at > i and not previous < guid):
             raise RevocationListError("malformed", "entries must be strictly ascending GUIDs with status 1 or 2")
-        entries.append((guid, status))
         previous = guid
     kid_text = kid.decode("ascii")
     verified = False
@@ -735,113 +806,137 @@ def parse_revocation_list(
         sequence=sequence,
         issued_at=issued_at,
         next_update=None if next_update == 0 else next_update,
-        entries=tuple(entries),
         raw=b,
         verified=verified,
+        count=count,
+        start=i,
+        index_limit=index_limit,
     )
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What offering a list to a RevocationStore did: `installed`, `unchanged` or `refused`."""
+
+    kind: Literal["installed", "unchanged", "refused"]
+    sequence: Optional[int] = None
+    error: Optional[RevocationListError] = None
+
+
 class RevocationStore:
-    """The list in force for a service. Refuses forged, malformed, older (rollback) and
-    same-sequence-different-bytes (equivocation) lists; the old list then stays in force."""
+    """The list in force for a service, swapped atomically while verifiers read it.
+
+    A list is parsed and its signature checked before the lock is taken; the lock serialises
+    installs only (the rollback and equivocation checks and the swap are one step). Readers
+    take one reference to the list in force and never lock, so they see the old list or the
+    new one, never a mix. A refused list (forged, malformed, older: rollback, same sequence
+    with other bytes: equivocation) changes nothing and the old list stays in force.
+
+    Policies, both explicit: `stale_policy` ("keep_serving", the default, or "fail_closed":
+    refuse every token with revocations_stale once the list is past next_update) and
+    `when_no_list` ("fail_open" or "fail_closed": what to do before the first list).
+    """
 
     def __init__(
         self,
         public_keys: Mapping[str, bytes],
         fail_closed: bool = False,
         max_bytes: int = REVOCATION_DEFAULT_MAX_BYTES,
+        *,
+        stale_policy: Optional[StalePolicy] = None,
+        when_no_list: NoListPolicy = "fail_open",
+        on_event: Optional[Callable[[Outcome], None]] = None,
+        index_limit: int = INDEX_LIMIT,
     ) -> None:
-        self.public_keys = dict(public_keys)
-        self.fail_closed = fail_closed
+        if stale_policy is None:
+            stale_policy = "fail_closed" if fail_closed else "keep_serving"
+        if stale_policy not in ("keep_serving", "fail_closed"):
+            raise ValueError("stale_policy is keep_serving or fail_closed")
+        if when_no_list not in ("fail_open", "fail_closed"):
+            raise ValueError("when_no_list is fail_open or fail_closed")
+        self.public_keys: Dict[str, bytes] = dict(public_keys)
+        self.stale_policy: StalePolicy = stale_policy
+        self.when_no_list: NoListPolicy = when_no_list
         self.max_bytes = max_bytes
-        self.current: Optional[RevocationList] = None
+        self.index_limit = index_limit
+        self.on_event = on_event
+        self._current: Optional[RevocationList] = None
+        self._install_lock = threading.Lock()
+
+    @property
+    def fail_closed(self) -> bool:
+        """Whether a stale list refuses every token."""
+        return self.stale_policy == "fail_closed"
+
+    @property
+    def current(self) -> Optional[RevocationList]:
+        """The list in force, or None before the first one."""
+        return self._current
 
     def load(self, data: bytes) -> RevocationList:
-        candidate = parse_revocation_list(data, self.public_keys, self.max_bytes)
-        cur = self.current
-        if cur is not None:
-            if candidate.sequence < cur.sequence:
-                raise RevocationListError("rollback", f"sequence {candidate.sequence} < {cur.sequence} in force")
-            if candidate.sequence == cur.sequence:
-                if candidate.raw != cur.raw:
-                    raise RevocationListError("equivocation", f"sequence {candidate.sequence}")
-                return cur
-        self.current = candidate
-        return candidate
+        """Verifies `data` and installs it if it is newer. Returns the list in force.
 
-    def check(self, guid: bytes, now: int) -> Optional[str]:
-        cur = self.current
-        if cur is None:
-            return None
-        if self.fail_closed and cur.is_stale(now):
-            return "stale"
-        return cur.status(guid)
+        Raises RevocationListError; the old list then stays in force.
+        """
+        outcome = self.offer(data)
+        if outcome.error is not None:
+            raise outcome.error
+        cur = self._current
+        assert cur is not None
+        return cur
 
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(
-        description="Verify a Sigil v1 token offline (independent Python implementation).",
-        epilog="Exit codes: 0 valid; 10 malformed, 11 wrong_audience, 12 unknown_key, 13 bad_signature, "
-        "14 revoked, 15 deactivated, 16 not_yet_valid, 17 expired, 18 scope_not_granted, "
-        "19 revocations_stale; 64 usage, 65 bad keyset or list, 66 unreadable file, "
-        "20-23 list unknown_key/bad_signature/rollback/equivocation.",
-    )
-    p.add_argument("token", nargs="?", default="-", help="the token, or - to read it from stdin (default)")
-    p.add_argument("--keyset", required=True, help="keyset export (sigil keys export)")
-    p.add_argument("--revocations", help="signed revocation list file")
-    p.add_argument("--fail-closed", action="store_true", help="refuse all tokens once the list is past next_update")
-    p.add_argument("--permission", help="resource.action the request needs")
-    p.add_argument("--access", choices=("read", "write"), help="whether the permission reads or writes")
-    p.add_argument("--at", type=int, help="Unix seconds to verify at (default now)")
-    p.add_argument("--leeway", type=int, default=DEFAULT_LEEWAY, help="clock-skew leeway in seconds (default 60)")
-    args = p.parse_args(argv)
-
-    def fail(code: int, reason: str, message: str) -> int:
-        print(json.dumps({"error": reason, "message": message, "exit_code": code}))
-        print(f"sigil_verify: {message}", file=sys.stderr)
-        return code
-
-    if (args.permission is None) != (args.access is None):
-        return fail(EXIT_USAGE, "usage", "--permission and --access go together")
-    if args.permission is not None and not is_valid_pair(args.permission):
-        return fail(EXIT_USAGE, "usage", "--permission must be resource.action, each part [a-z][a-z0-9_-]{0,31}")
-    try:
-        with open(args.keyset, "rb") as f:
-            keyset = load_keyset(f.read(KEYSET_MAX_BYTES + 1))
-    except OSError as e:
-        return fail(EXIT_NO_INPUT, "io", f"cannot read the keyset: {e.strerror}")
-    except KeysetError as e:
-        return fail(EXIT_DATA, "bad_keyset", str(e))
-    store = None
-    if args.revocations is not None:
-        store = RevocationStore(keyset.revocation_keys, fail_closed=args.fail_closed)
+    def load_file(self, path: Union[str, "os.PathLike[str]"]) -> RevocationList:
+        """Reads at most max_bytes + 1 bytes of `path` and loads them (`io` if unreadable)."""
         try:
-            with open(args.revocations, "rb") as f:
-                store.load(f.read(store.max_bytes + 1))
+            with open(path, "rb") as f:
+                data = f.read(self.max_bytes + 1)
         except OSError as e:
-            return fail(EXIT_NO_INPUT, "io", f"cannot read the revocation list: {e.strerror}")
+            error = RevocationListError("io", f"cannot read the list: {e.strerror}")
+            self._tell(Outcome("refused", error=error))
+            raise error from None
+        return self.load(data)
+
+    def offer(self, data: bytes) -> Outcome:
+        """The checks of RevocationListUpdate, then the swap; never raises for a bad list."""
+        try:
+            candidate = parse_revocation_list(data, self.public_keys, self.max_bytes, self.index_limit)
         except RevocationListError as e:
-            return fail(REVOCATION_EXIT_CODES.get(e.reason, EXIT_DATA), e.reason, f"revocation list refused: {e}")
-        except ImportError:
-            return fail(EXIT_DATA, "unavailable", "checking a revocation list needs the 'cryptography' package")
-    try:
-        verifier = Verifier(keyset.audience, keyset.token_keys, leeway=args.leeway, revocations=store)
-    except KeysetError as e:
-        return fail(EXIT_USAGE, "usage", str(e))
-    token = args.token
-    if token == "-":
-        token = sys.stdin.read(1 << 20).strip()
-    valid, reason, claims = verifier.verify(token, args.permission, args.access, args.at)
-    out: dict = {"valid": valid, "reason": reason, "guid": claims.guid if claims else None}
-    if claims is not None:
-        out.update({k: v for k, v in claims.to_json().items() if k != "guid"})
-    print(json.dumps(out))
-    return 0 if valid else EXIT_CODES[reason]  # type: ignore[index]
+            return self._tell(Outcome("refused", error=e))
+        with self._install_lock:
+            cur = self._current
+            if cur is not None and candidate.sequence < cur.sequence:
+                error = RevocationListError("rollback", f"sequence {candidate.sequence} < {cur.sequence} in force")
+                outcome = Outcome("refused", candidate.sequence, error)
+            elif cur is not None and candidate.sequence == cur.sequence:
+                if candidate.raw == cur.raw:
+                    outcome = Outcome("unchanged", candidate.sequence)
+                else:
+                    error = RevocationListError("equivocation", f"sequence {candidate.sequence}")
+                    outcome = Outcome("refused", candidate.sequence, error)
+            else:
+                self._current = candidate  # one reference store: readers see old or new
+                outcome = Outcome("installed", candidate.sequence)
+        return self._tell(outcome)
 
+    def _tell(self, outcome: Outcome) -> Outcome:
+        if self.on_event is not None:
+            self.on_event(outcome)
+        return outcome
 
-if __name__ == "__main__":
-    sys.exit(main())
+    def is_stale(self, now: Optional[int] = None) -> bool:
+        """Whether the list in force is past its next_update (False before the first list)."""
+        cur = self._current
+        return cur is not None and cur.is_stale(int(time.time()) if now is None else now)
+
+    def check(self, guid: bytes, now: int) -> RevocationCheck:
+        cur = self._current  # one read: a concurrent swap cannot mix two lists
+        if cur is None:
+            return "stale" if self.when_no_list == "fail_closed" else None
+        if self.stale_policy == "fail_closed" and cur.is_stale(now):
+            return "stale"
+        s = cur.status(guid)
+        if s == "revoked":
+            return "revoked"
+        if s == "deactivated":
+            return "deactivated"
+        return None
