@@ -54,3 +54,91 @@ def ed_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
         pytest.fail("no Ed25519 backend: neither cryptography nor libcrypto is usable")
     monkeypatch.setenv("SIGIL_ED25519_BACKEND", request.param)
     yield request.param
+
+
+# ---------------------------------------------------------------------------------------------
+# Material for the HTTP, follower and example tests
+
+import http.client  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+from typing import Callable, Optional, Sequence, Tuple  # noqa: E402
+
+import sigil_verify as sv  # noqa: E402
+
+KEY = bytes(range(32))
+SEED = b"\x11" * 32
+AUDIENCE = "billing"
+
+
+def make_token(scope: sv.Scope = "all", guid: Optional[bytes] = None, key: bytes = KEY) -> Tuple[str, bytes]:
+    """A token valid now, and its GUID."""
+    g = guid if guid is not None else os.urandom(16)
+    now = int(time.time())
+    c = sv.Claims("k1", AUDIENCE, sv.guid_text(g), now - 60, now + 3600, scope)
+    return sv.mint(c, key), g
+
+
+def make_list(entries: Sequence[Tuple[bytes, int]], sequence: int, next_update: int = 0, seed: bytes = SEED) -> bytes:
+    items = sorted(entries)
+    header = b"SGLR\x01\x02r1" + struct.pack(">QqqI", sequence, int(time.time()), next_update, len(items))
+    body = header + b"".join(g + bytes([s]) for g, s in items)
+    return body + ed25519.sign(seed, sv.REVOCATION_CONTEXT + body)
+
+
+def keyset_json(public: Optional[bytes] = None) -> str:
+    pub = public if public is not None else ed25519.public_key(SEED)
+    return json.dumps(
+        {
+            "format": "sigil-keyset-v1",
+            "audience": AUDIENCE,
+            "token_keys": [{"kid": "k1", "key": sv.b64url_encode(KEY)}],
+            "revocation_keys": [{"kid": "r1", "public_key": sv.b64url_encode(pub)}],
+        }
+    )
+
+
+class Answer:
+    def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {dict(self.headers)}, {self.body!r})"
+
+
+def get(port: int, path: str, headers: Sequence[Tuple[str, str]] = (), timeout: float = 10) -> Answer:
+    """GET over a real connection to 127.0.0.1; repeated header names are sent as given."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.putrequest("GET", path)
+        for k, v in headers:
+            conn.putheader(k, v)
+        conn.endheaders()
+        r = conn.getresponse()
+        return Answer(r.status, r.headers, r.read())
+    finally:
+        conn.close()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    """A bounded poll: True as soon as check() is, False after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return check()
+
+
+def free_socket() -> socket.socket:
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    return s

@@ -22,7 +22,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Protocol, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Tuple, Union
 
 from typing import Literal
 
@@ -94,6 +94,7 @@ RevocationCheck = Optional[Literal["revoked", "deactivated", "stale"]]
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_VALUE = {c: i for i, c in enumerate(_B64_ALPHABET)}
 _B64URL_TEXT = re.compile(rb"[A-Za-z0-9_-]*")
+_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 _KID_BYTES = re.compile(rb"[A-Za-z0-9_-]{1,32}")
 _AUDIENCE_BYTES = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _PAIR_BYTES = re.compile(rb"[a-z][a-z0-9_-]{0,31}\.[a-z][a-z0-9_-]{0,31}")
@@ -143,7 +144,7 @@ def _b64url_decode_bytes(raw: bytes) -> Optional[bytes]:
     if rest == 3 and _B64_VALUE[raw[-1]] & 0x03:
         return None
     try:
-        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+        return binascii.a2b_base64(raw.translate(_URL_TO_STD) + b"=" * (-len(raw) % 4))
     except (binascii.Error, ValueError):  # pragma: no cover - the checks above exclude it
         return None
 
@@ -328,14 +329,21 @@ class Claims:
         }
 
 
-@dataclass(frozen=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     """A strictly parsed token whose MAC has **not** been checked."""
 
     claims: Claims
     body: bytes  # what the tag covers
     tag: bytes
     guid: bytes  # the 16 raw bytes
+
+
+def _claims(kid: str, audience: str, guid: str, valid_from: int, valid_to: Optional[int], scope: Scope) -> Claims:
+    # The hot path skips the frozen dataclass's __init__ (one object.__setattr__ per field):
+    # the values come from the strict parser, so there is nothing to check.
+    c = object.__new__(Claims)
+    c.__dict__.update(kid=kid, audience=audience, guid=guid, valid_from=valid_from, valid_to=valid_to, scope=scope)
+    return c
 
 
 def _malformed(detail: str) -> VerificationError:
@@ -429,15 +437,16 @@ def parse_token_bytes(raw: bytes) -> ParsedToken:
         raise _malformed("unknown scope kind")
     if i != end:
         raise _malformed("trailing bytes after the scope")
-    claims = Claims(
-        kid=kid.decode("ascii"),
-        audience=aud.decode("ascii"),
-        guid=guid_text(guid),
-        valid_from=valid_from,
-        valid_to=None if valid_to == 0 else valid_to,
-        scope=scope,
+    h = guid.hex()
+    claims = _claims(
+        kid.decode("ascii"),
+        aud.decode("ascii"),
+        f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}",
+        valid_from,
+        None if valid_to == 0 else valid_to,
+        scope,
     )
-    return ParsedToken(claims=claims, body=raw[:end], tag=raw[end:], guid=guid)
+    return ParsedToken(claims, raw[:end], raw[end:], guid)
 
 
 def parse_token(token: Union[str, bytes]) -> ParsedToken:

@@ -61,6 +61,7 @@ def _libcrypto_candidates() -> List[str]:
 
 class _LibCrypto:
     def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
         vp, sz, c_int = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int
         self.new_public = lib.EVP_PKEY_new_raw_public_key
         self.new_public.argtypes = [c_int, vp, ctypes.c_char_p, sz]

@@ -80,6 +80,12 @@ class RevocationFollower(_Thread):
 
     name = "sigil-revocation-follower"
 
+    #: Backoff after a failure: from min_backoff seconds, doubling to max_backoff.
+    min_backoff = MIN_BACKOFF
+    max_backoff = MAX_BACKOFF
+    #: Seconds a request may take beyond `wait` before it is abandoned.
+    slack = 15.0
+
     def __init__(self, url: str, store: RevocationStore, wait: int = 30) -> None:
         super().__init__()
         scheme = urllib.parse.urlsplit(url).scheme.lower()
@@ -111,7 +117,7 @@ class RevocationFollower(_Thread):
         if self.etag is not None:
             req.add_header("If-None-Match", self.etag)
         req.add_header("Accept", "application/octet-stream")
-        budget = self.wait + 15
+        budget = self.wait + self.slack
         deadline = time.monotonic() + budget
         limit = self.store.max_bytes
         try:
@@ -147,21 +153,21 @@ class RevocationFollower(_Thread):
     def _run(self) -> None:
         host = urllib.parse.urlsplit(self.url).hostname
         logger.info("following revocations: host=%s wait=%s", host, self.wait)
-        backoff = MIN_BACKOFF
+        backoff = self.min_backoff
         while not self._stop.is_set():
             started = time.monotonic()
             result = self.poll_once()
             if result in ("not_modified", "current"):
-                backoff = MIN_BACKOFF
+                backoff = self.min_backoff
                 # A server that answers at once (no long poll) is asked at most once a second.
                 pause = 1.0 - (time.monotonic() - started)
                 if pause > 0 and self._stop.wait(pause):
                     return
             else:
-                logger.warning("revocations: %s; retrying in %.0f s (host=%s)", result, backoff, host)
+                logger.warning("revocations: %s; retrying in %.1f s (host=%s)", result, backoff, host)
                 if self._stop.wait(backoff):
                     return
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                backoff = min(backoff * 2, self.max_backoff)
 
 
 class FileWatcher(_Thread):
