@@ -136,8 +136,9 @@ def test_asgi_middleware_with_fastapi(uvicorn_serve: Callable[[Any], int], caplo
     run_table(uvicorn_serve(app), store, caplog, "multiple_authorization_headers")
 
 
-def test_asgi_passes_lifespan_and_keeps_state() -> None:
-    """Non-HTTP scopes go straight through; the app's own state survives next to the token."""
+def test_asgi_passes_lifespan_checks_websockets_and_keeps_state() -> None:
+    """Lifespan goes straight through, a WebSocket handshake is checked like a request, and
+    the app's own state survives next to the token."""
     import asyncio
 
     verifier, store = new_verifier()
@@ -150,14 +151,23 @@ def test_asgi_passes_lifespan_and_keeps_state() -> None:
     mw = SigilASGIMiddleware(app, verifier)
     good, _ = make_token()
 
+    sent: List[Dict[str, Any]] = []
+
+    async def send(message: Dict[str, Any]) -> None:
+        sent.append(message)
+
     async def go() -> None:
         await mw({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
         scope = {"type": "http", "headers": [(b"authorization", f"Bearer {good}".encode())], "state": {"db": 1}}
         await mw(scope, None, None)  # type: ignore[arg-type]
+        await mw({"type": "websocket", "headers": []}, None, send)  # type: ignore[arg-type]
+        await mw({"type": "websocket", "headers": [(b"authorization", f"Bearer {good}".encode())]}, None, send)  # type: ignore[arg-type]
 
     asyncio.run(go())
     assert seen[0] == {"type": "lifespan"}
     assert seen[1]["state"]["db"] == 1 and seen[1]["state"]["sigil_token"].guid == sv.parse_token(good).claims.guid
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert len(seen) == 3 and seen[2]["type"] == "websocket"
 
 
 # ---------------------------------------------------------------------------------------------

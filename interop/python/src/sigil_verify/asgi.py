@@ -5,7 +5,9 @@ brings Starlette for the tests and examples; the middleware itself needs nothing
 
 An accepted request reaches the app with the token's Claims in `scope["state"]["sigil_token"]`
 (Starlette / FastAPI: `request.state.sigil_token`). A refusal is answered here (see
-sigil_verify.bearer); non-HTTP scopes (lifespan, websocket) pass through untouched.
+sigil_verify.bearer). A WebSocket handshake is checked the same way and refused with
+`websocket.close` (code 1008, which servers answer with HTTP 403) so that a socket route is
+never left open by accident; lifespan events pass through.
 """
 
 from __future__ import annotations
@@ -34,13 +36,17 @@ class SigilASGIMiddleware:
         self.permission = permission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("type") != "http":
+        kind = scope.get("type")
+        if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         values = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"authorization"]
         result = authorize(self.verifier, values, self.permission)
         if isinstance(result, Challenge):
-            await _answer(result, send)
+            if kind == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _answer(result, send)
             return
         state: Dict[str, Any] = dict(scope.get("state") or {})
         state["sigil_token"] = result
