@@ -197,6 +197,24 @@ package final class BackgroundProcess: Sendable {
         }
     }
 
+    /// Starts a program whose stdout and stderr both go to the file `log` (appended to, made
+    /// if missing), for a program that says where it listens on stderr and keeps logging
+    /// there (sigil-server): a file, unlike a pipe nobody reads, never blocks or breaks it.
+    /// ``firstLine`` is empty; read `log` for what it printed.
+    package init(_ executable: String, _ arguments: [String], environment: [String: String], log: String) throws {
+        pid = try spawnLock.withLock { _ in
+            let file = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+            guard file >= 0 else { throw SpawnError(what: "open \(log)", code: errno) }
+            defer { close(file) }
+            let devNull = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            defer { close(devNull) }
+            return try spawn(
+                executable, arguments, environment: environment, directory: nil, stdin: devNull, stdout: file,
+                stderr: file)
+        }
+        firstLine = ""
+    }
+
     /// Stops the program (SIGTERM to this one process id) and reaps it; later calls do nothing.
     package func stop() {
         let already = stopped.withLock { done in

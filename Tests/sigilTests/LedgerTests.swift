@@ -116,6 +116,8 @@ struct LedgerTests {
         let json = try await box.run(["--json", "issue", "--name", "y", "--audience", "billing", "--all"], env: env)
         #expect(json.exitCode == 75)
         #expect(try json.jsonObject()["error"] as? String == "lock_busy")
+        // The error contract's code, as sigil-server's 503 body carries it (#21).
+        #expect(try json.jsonObject()["code"] as? String == "lock_busy")
         for command in [
             ["revoke", "--yes", "--all-matching", "--name", "x"], ["revocations", "export"], ["keys", "rotate"],
             ["catalog", "add", "a", "b", "--access", "read"], ["ledger", "compact"],

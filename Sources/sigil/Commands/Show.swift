@@ -96,23 +96,23 @@ struct Edit: AsyncParsableCommand, SigilCommand {
 
     /// The sealed fields asked for, with their values as the API names them, for the server
     /// to refuse (422 `sealed_field`, exit 64) as the library does locally.
-    var sealedBody: [String: Any] {
-        var body: [String: Any] = [:]
+    var sealedBody: [String: JSONValue] {
+        var body: [String: JSONValue] = [:]
         if all {
-            body["scope"] = "all"
+            body["scope"] = .string("all")
         } else if readOnly {
-            body["scope"] = "read-only"
+            body["scope"] = .string("read-only")
         } else if !scope.isEmpty {
-            body["scope"] = scope
+            body["scope"] = .array(scope.map(JSONValue.string))
         }
-        if let audience { body["audience"] = audience }
-        if let validFrom { body["valid_from"] = validFrom }
+        if let audience { body["audience"] = .string(audience) }
+        if let validFrom { body["valid_from"] = .string(validFrom) }
         if let expires {
-            body["valid_to"] = expires
+            body["valid_to"] = .string(expires)
         } else if let expiresIn {
-            body["valid_to"] = expiresIn
+            body["valid_to"] = .string(expiresIn)
         } else if neverExpires {
-            body["valid_to"] = NSNull()
+            body["valid_to"] = .null
         }
         return body
     }

@@ -9,11 +9,16 @@ struct CLIFailure: Error {
     let message: String
     /// The stable reason code shown in `--json` errors.
     let reason: String
+    /// The error contract's code (``IssuerError/Code``) the exit code comes from: `code` in
+    /// `--json` errors, the same key and value sigil-server's error bodies carry, so a script
+    /// reads one code locally and remotely. Nil for failures that are not the issuer's.
+    var contractCode: String?
 
-    init(_ code: Int32, _ message: String, reason: String = "error") {
+    init(_ code: Int32, _ message: String, reason: String = "error", contractCode: String? = nil) {
         self.code = code
         self.message = message
         self.reason = reason
+        self.contractCode = contractCode
     }
 
     static func usage(_ message: String) -> CLIFailure { CLIFailure(Exit.usage, message, reason: "usage") }
@@ -48,7 +53,8 @@ private func translate(_ error: any Error, json: Bool) -> any Error {
         report(failure, json: json)
         return ExitCode(failure.code)
     } catch let error as IssuerError {
-        let failure = render(error)
+        var failure = render(error)
+        failure.contractCode = error.code.rawValue
         report(failure, json: json)
         return ExitCode(failure.code)
     } catch let error as RevocationListError {
@@ -64,5 +70,9 @@ private func translate(_ error: any Error, json: Bool) -> any Error {
 
 func report(_ failure: CLIFailure, json: Bool) {
     Console.error(failure.message)
-    if json { Console.json(WireError(error: failure.reason, message: failure.message, exitCode: failure.code)) }
+    if json {
+        Console.json(
+            WireError(
+                error: failure.reason, message: failure.message, code: failure.contractCode, exitCode: failure.code))
+    }
 }

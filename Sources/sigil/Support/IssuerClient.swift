@@ -39,7 +39,7 @@ protocol IssuerClient {
     /// Renames or redescribes a token; sealed fields are passed on for the issuer to refuse,
     /// as `sealedFields` (the library's names) and `sealedBody` (the API's values).
     func edit(
-        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: Any]
+        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: JSONValue]
     ) async throws -> TokenRecord
 
     /// Changes the selected tokens, all or nothing, after confirming when `asks`. Returns the

@@ -45,7 +45,7 @@ final class LocalIssuerClient: IssuerClient {
     }
 
     func edit(
-        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: Any]
+        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: JSONValue]
     ) async throws -> TokenRecord {
         let actor = try home.actor()
         return try issuer().edit(

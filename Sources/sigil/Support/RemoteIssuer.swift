@@ -176,46 +176,27 @@ struct RemoteIssuer: Sendable {
     }
 
     /// `POST /v1/tokens`: the token text (shown once) and its row.
-    func issue(_ request: IssueRequest, now: Int64) async throws -> (token: String, record: TokenRecord) {
-        var body: [String: Any] = ["name": request.name, "audience": request.audience]
-        if !request.description.isEmpty { body["description"] = request.description }
-        switch request.scope {
-        case .all: body["scope"] = "all"
-        case .readOnly: body["scope"] = "read-only"
-        case .custom(let pairs): body["scope"] = pairs
-        }
-        if let from = request.validFrom { body["valid_from"] = TimeText.format(from) }
-        switch request.expiry {
-        case .default: break
-        case .never: body["valid_to"] = NSNull()
-        case .at(let t): body["valid_to"] = TimeText.format(t)
-        case .after(let d):
-            // The server computes the expiry on its own clock, from valid_from or its now.
-            body["expires_in"] = d
-        }
-        let row = try await fetch(WireToken.self, "POST", "/v1/tokens", body: body)
+    func issue(_ request: IssueRequest) async throws -> (token: String, record: TokenRecord) {
+        // An `.after` expiry goes as expires_in: the server counts it on its own clock.
+        let row = try await fetch(WireToken.self, "POST", "/v1/tokens", body: WireIssueRequest(request))
         guard let token = row.token else { throw unexpected("the created token is missing") }
         return (token, row.record)
     }
 
     /// `PATCH /v1/tokens/{guid}`. Sealed fields are sent as asked, for the server to refuse.
-    func edit(_ id: TokenID, name: String?, description: String?, sealed: [String: Any]) async throws -> TokenRecord {
-        var body = sealed
-        if let name { body["name"] = name }
-        if let description { body["description"] = description }
-        return try await fetch(WireToken.self, "PATCH", "/v1/tokens/\(id)", body: body).record
+    func edit(_ id: TokenID, _ patch: WireTokenPatch) async throws -> TokenRecord {
+        try await fetch(WireToken.self, "PATCH", "/v1/tokens/\(id)", body: patch).record
     }
 
     /// `POST /v1/tokens/bulk`: all or nothing. Returns the tokens whose state changed.
     func change(_ action: LifecycleAction, _ ids: [TokenID], cascade: Bool) async throws -> [TokenID] {
-        var body: [String: Any] = ["action": action.rawValue, "guids": ids.map(\.description)]
-        if cascade { body["cascade"] = true }
+        let body = WireBulkRequest(action: action, guids: ids, cascade: cascade)
         return try await fetch(WireBulkResult.self, "POST", "/v1/tokens/bulk", body: body).guids
     }
 
     /// `POST /v1/tokens/revoke-by-token`: the server verifies the token's tag, then revokes it.
     func revoke(token: String) async throws -> TokenRecord {
-        try await fetch(WireToken.self, "POST", "/v1/tokens/revoke-by-token", body: ["token": token]).record
+        try await fetch(WireToken.self, "POST", "/v1/tokens/revoke-by-token", body: WireTokenText(token)).record
     }
 
     /// `GET /v1/audit`, newest first, up to `limit` events (as many pages as that takes).
@@ -231,20 +212,7 @@ struct RemoteIssuer: Sendable {
 
     /// `GET /v1/catalog`.
     func catalog() async throws -> Catalog {
-        guard let object = try await send("GET", "/v1/catalog") as? [String: Any],
-            let resources = object["resources"] as? [String: Any]
-        else { throw unexpected("the catalog has no resources") }
-        var out: [String: [String: Access]] = [:]
-        for (resource, value) in resources {
-            guard let actions = value as? [String: Any] else { throw unexpected("catalog resource \(resource)") }
-            out[resource] = try actions.mapValues { access in
-                guard let text = access as? String, let mode = Access(rawValue: text) else {
-                    throw unexpected("catalog access of \(resource)")
-                }
-                return mode
-            }
-        }
-        return Catalog(resources: out)
+        try await fetch(WireCatalog.self, "GET", "/v1/catalog").catalog
     }
 
     // MARK: Selectors
@@ -280,7 +248,8 @@ struct RemoteIssuer: Sendable {
 
     /// One request whose answer is a wire type (``WireToken``, ``WirePage``, …).
     private func fetch<T: Decodable>(
-        _ type: T.Type, _ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil
+        _ type: T.Type, _ method: String, _ path: String, query: [(String, String?)] = [],
+        body: (any Encodable & Sendable)? = nil
     ) async throws -> T {
         let bytes = try await exchange(method, path, query: query, body: body)
         do {
@@ -296,27 +265,14 @@ struct RemoteIssuer: Sendable {
         }
     }
 
-    /// One request whose answer is read as plain JSON values (the catalog).
-    private func send(_ method: String, _ path: String, query: [(String, String?)] = [], body: Any? = nil)
-        async throws -> Any
-    {
-        let bytes = try await exchange(method, path, query: query, body: body)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) else {
-            throw CLIFailure(
-                Exit.unavailable, "\(base) answered without JSON: is --server the base URL of a sigil-server?",
-                reason: "unavailable")
-        }
-        return object
-    }
-
     /// Query values are percent-encoded as RFC 3986 unreserved characters only.
     private static let unreserved = CharacterSet(
         charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
     /// One request; answers the body of a 2xx, and throws a ``CLIFailure`` otherwise.
-    private func exchange(_ method: String, _ path: String, query: [(String, String?)], body: Any?)
-        async throws -> [UInt8]
-    {
+    private func exchange(
+        _ method: String, _ path: String, query: [(String, String?)], body: (any Encodable & Sendable)?
+    ) async throws -> [UInt8] {
         let items = query.compactMap { name, value in
             value.map { "\(name)=\($0.addingPercentEncoding(withAllowedCharacters: Self.unreserved) ?? "")" }
         }
@@ -331,8 +287,7 @@ struct RemoteIssuer: Sendable {
         request.setValue("application/json", forHTTPHeaderField: "Accept")
         request.setValue("sigil/\(Sigil.version)", forHTTPHeaderField: "User-Agent")
         if let body {
-            request.httpBody = try JSONSerialization.data(
-                withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+            request.httpBody = Data(Wire.encode(body))
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let http = BoundedHTTP(maxBytes: Self.maxResponseBytes, timeout: timeout, followsRedirects: false)
@@ -369,6 +324,13 @@ struct RemoteIssuer: Sendable {
     /// exit code of its `code` through ``ErrorContract``, the table local mode exits by; an
     /// answer without a known code (a proxy, a redirect) is 69.
     private func failure(status: Int, body: WireError?, response: HTTPURLResponse) -> CLIFailure {
+        var failure = described(status: status, body: body, response: response)
+        // The server's code, passed on as it is: the same `code` a local failure shows.
+        failure.contractCode = body?.code.map { scrub(String($0.prefix(64))) }
+        return failure
+    }
+
+    private func described(status: Int, body: WireError?, response: HTTPURLResponse) -> CLIFailure {
         let code = body.map { scrub(String($0.error.prefix(64))) } ?? "http_\(status)"
         let said = body.map { scrub(String($0.message.prefix(1_000))) } ?? "HTTP \(status)"
         let verification = body?.fields["reason"]

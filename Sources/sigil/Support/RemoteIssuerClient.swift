@@ -33,14 +33,14 @@ struct RemoteIssuerClient: IssuerClient {
 
     func issue(_ request: IssueRequest) async throws -> (token: String, record: TokenRecord) {
         // The server checks everything (labels, audience, window, delegation).
-        try await remote.issue(request, now: Home.now)
+        try await remote.issue(request)
     }
 
     func edit(
-        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: Any]
+        _ selector: String, name: String?, description: String?, sealedFields: [String], sealedBody: [String: JSONValue]
     ) async throws -> TokenRecord {
         let id = try await remote.id(selector)
-        return try await remote.edit(id, name: name, description: description, sealed: sealedBody)
+        return try await remote.edit(id, WireTokenPatch(name: name, description: description, sealed: sealedBody))
     }
 
     func revoke(token text: String) async throws -> TokenRecord? { try await remote.revoke(token: text) }
