@@ -93,7 +93,6 @@ RevocationCheck = Optional[Literal["revoked", "deactivated", "stale"]]
 
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _B64_VALUE = {c: i for i, c in enumerate(_B64_ALPHABET)}
-_B64URL_TEXT = re.compile(rb"[A-Za-z0-9_-]*")
 _URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 _KID_BYTES = re.compile(rb"[A-Za-z0-9_-]{1,32}")
 _AUDIENCE_BYTES = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
@@ -136,7 +135,8 @@ def b64url_encode(data: bytes) -> str:
 
 def _b64url_decode_bytes(raw: bytes) -> Optional[bytes]:
     rest = len(raw) % 4
-    if rest == 1 or _B64URL_TEXT.fullmatch(raw) is None:
+    # Deleting every alphabet byte must leave nothing (faster than a regex).
+    if rest == 1 or raw.translate(None, _B64_ALPHABET):
         return None
     # The unused low bits of the last character must be zero, or two texts would decode alike.
     if rest == 2 and _B64_VALUE[raw[-1]] & 0x0F:
