@@ -55,16 +55,10 @@ struct Family {
 }
 
 @Suite("A token never changes its ancestors", .bothStores)
-struct AncestorRuleTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct AncestorRuleTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     @Test(
         "Action × relation: allowed on self, sibling and child; 403 ancestor on parent and grandparent",

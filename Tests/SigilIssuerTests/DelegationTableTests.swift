@@ -174,16 +174,10 @@ let delegationTable: [DelegationRow] = [
 ]
 
 @Suite("Delegation: a token grants only what it holds, where it reaches, inside its window", .bothStores)
-struct DelegationTableTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct DelegationTableTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func caller(_ kind: DelegatingCaller) throws -> Caller {
         let token = try issuer.issue(kind.request, by: alice, now: t0)

@@ -5,16 +5,10 @@ import SigilVerifier
 import Testing
 
 @Suite("Exporting revocation lists and compacting the ledger", .bothStores)
-struct ExportTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct ExportTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     /// The list in `bytes`, verified with the keyring's revocation public key.
     func verified(_ bytes: [UInt8], issuer: Issuer? = nil) throws -> RevocationList {

@@ -7,15 +7,10 @@ import Testing
 /// clause over every row, ~1,000 words reached SQLite's expression limit, and PostgreSQL
 /// refuses NUL in text. The same table runs on both stores.
 @Suite("Bounded filters", .bothStores)
-struct FilterBoundsTests {
-    let temp: TempHome
-    let issuer: Issuer
+struct FilterBoundsTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        try issuer.insertForTesting(try QueryFixture.records())
-    }
+    init() throws { fixture = try IssuerFixture(seeding: try QueryFixture.records()) }
 
     static let words = Array(repeating: "deploy", count: TokenFilter.maxNameWords)
     static let overlong = String(repeating: "a", count: TokenFilter.maxValueBytes + 1)

@@ -5,16 +5,10 @@ import SigilVerifier
 import Testing
 
 @Suite("Issuing tokens", .bothStores)
-struct IssueTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct IssueTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func verifier(_ audience: String = "billing") throws -> Verifier {
         try Verifier(keyset: try issuer.keyset(audience: audience))

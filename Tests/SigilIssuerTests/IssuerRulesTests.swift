@@ -4,16 +4,10 @@ import SigilVerifier
 import Testing
 
 @Suite("Issuer rules of round 3: audit reach, names, echoes, no-op edits, delegated windows", .bothStores)
-struct IssuerRulesTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct IssuerRulesTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func caller(_ token: IssuedToken) throws -> Caller { Caller(claims: try TokenClaims.decodeUnverified(token.token)) }
 

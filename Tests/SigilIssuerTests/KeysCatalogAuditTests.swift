@@ -5,16 +5,10 @@ import SigilVerifier
 import Testing
 
 @Suite("Keys, catalog and audit log", .bothStores)
-struct KeysCatalogAuditTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct KeysCatalogAuditTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func keyEvents() throws -> [AuditEvent] { try issuer.events(AuditQuery(actor: "alice", action: .keys)) }
 

@@ -21,16 +21,10 @@ enum Outcome: Sendable, CustomTestStringConvertible {
 }
 
 @Suite("Editing and lifecycle changes", .bothStores)
-struct LifecycleTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct LifecycleTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func seed(_ records: TokenRecord...) throws -> [TokenID] {
         try issuer.insertForTesting(records)

@@ -4,16 +4,10 @@ import SigilVerifier
 import Testing
 
 @Suite("Lifetime policies", .bothStores)
-struct PolicyTests {
-    let temp: TempHome
-    let issuer: Issuer
-    let alice: Actor
+struct PolicyTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        alice = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     @Test("A window longer than the policy, or one that never expires, is refused naming the policy")
     func refusesOutsidePolicy() throws {

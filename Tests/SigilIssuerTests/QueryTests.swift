@@ -42,15 +42,10 @@ struct QueryFixture {
 }
 
 @Suite("Listing, counting and resolving tokens", .bothStores)
-struct QueryTests {
-    let temp: TempHome
-    let issuer: Issuer
+struct QueryTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        issuer = try temp.issuer()
-        try issuer.insertForTesting(try QueryFixture.records())
-    }
+    init() throws { fixture = try IssuerFixture(seeding: try QueryFixture.records()) }
 
     /// The fixture names of what `query` lists, in order.
     func listed(_ query: TokenQuery) throws -> [String] {

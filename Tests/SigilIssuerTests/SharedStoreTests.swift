@@ -5,14 +5,10 @@ import Testing
 
 /// The SQL both stores share: one query per audit page, rows streamed from PostgreSQL.
 @Suite("Stores that share their SQL", .bothStores)
-struct SharedStoreTests {
-    let temp: TempHome
-    let actor: Actor
+struct SharedStoreTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try TempHome()
-        actor = try Actor(name: "alice")
-    }
+    init() throws { fixture = try IssuerFixture() }
 
     func statements(_ issuer: Issuer) throws -> Int { try #require(issuer.store as? any SQLStore).statements }
 
@@ -20,12 +16,11 @@ struct SharedStoreTests {
         "A page of audit events and their GUIDs is one query, whatever its size",
         .bug(id: "21", "item 5: events() ran one query per event"), arguments: [1, 12])
     func eventsInOneQuery(events: Int) throws {
-        let issuer = try temp.issuer()
         var ids: [TokenID] = []
         for i in 0..<events {
-            ids.append(try issuer.issue(request("t\(i)"), by: actor, now: t0).record.id)
+            ids.append(try issuer.issue(request("t\(i)"), by: alice, now: t0).record.id)
         }
-        _ = try issuer.change(.revoke, ids, by: actor, now: t0 + 1)
+        _ = try issuer.change(.revoke, ids, by: alice, now: t0 + 1)
         let before = try statements(issuer)
         let page = try issuer.events(AuditQuery(limit: 100))
         #expect(try statements(issuer) - before == 1)
@@ -37,10 +32,9 @@ struct SharedStoreTests {
 
     @Test("A caller's reach keeps only its audiences' GUIDs in each event of the one query")
     func reachInOneQuery() throws {
-        let issuer = try temp.issuer()
-        let mine = try issuer.issue(request("mine", audience: "billing"), by: actor, now: t0).record.id
-        let other = try issuer.issue(request("other", audience: "billing-eu"), by: actor, now: t0).record.id
-        _ = try issuer.change(.revoke, [mine, other], by: actor, now: t0 + 1)
+        let mine = try issuer.issue(request("mine", audience: "billing"), by: alice, now: t0).record.id
+        let other = try issuer.issue(request("other", audience: "billing-eu"), by: alice, now: t0).record.id
+        _ = try issuer.change(.revoke, [mine, other], by: alice, now: t0 + 1)
         let before = try statements(issuer)
         let page = try issuer.events(AuditQuery(limit: 100, audiences: ["billing"]))
         #expect(try statements(issuer) - before == 1)
@@ -55,22 +49,17 @@ struct SharedStoreTests {
     .enabled(
         if: StoreUnderTest.postgresURL != nil,
         "SIGIL_TEST_DATABASE_URL is unset; run scripts/postgres-test.sh for the PostgreSQL store tests"))
-struct PostgresStreamingTests {
-    let temp: TempHome
-    let actor: Actor
+struct PostgresStreamingTests: IssuerSuite {
+    let fixture: IssuerFixture
 
-    init() throws {
-        temp = try StoreUnderTest.$current.withValue(.postgres) { try TempHome() }
-        actor = try Actor(name: "alice")
-    }
+    init() throws { fixture = try StoreUnderTest.$current.withValue(.postgres) { try IssuerFixture() } }
 
     @Test("A listing of many rows arrives whole, in order, one row at a time")
     func manyRows() throws {
-        let issuer = try temp.issuer()
         var names: [String] = []
         for i in 0..<60 {
             names.append(String(format: "t%03d", i))
-            _ = try issuer.issue(request(names[i]), by: actor, now: t0)
+            _ = try issuer.issue(request(names[i]), by: alice, now: t0)
         }
         var seen: [String] = []
         try issuer.forEachToken(TokenQuery(sort: .name)) { seen.append($0.name) }
@@ -83,8 +72,7 @@ struct PostgresStreamingTests {
         "A damaged row in the middle of a stream is an error, and the connection serves the next call",
         .bug(id: "21", "item 5: PostgreSQL results were loaded whole"))
     func damagedRowMidStream() throws {
-        let issuer = try temp.issuer()
-        for i in 0..<50 { _ = try issuer.issue(request(String(format: "t%03d", i)), by: actor, now: t0) }
+        for i in 0..<50 { _ = try issuer.issue(request(String(format: "t%03d", i)), by: alice, now: t0) }
         let admin = try PostgresConnection(url: try #require(temp.databaseURL))
         defer { admin.close() }
         try admin.executeScript(
