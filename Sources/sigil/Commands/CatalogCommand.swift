@@ -65,7 +65,7 @@ struct CatalogAdd: ParsableCommand, SigilCommand {
             let actor = try home.actor()
             try home.issuer().addToCatalog(resource: resource, action: action, access: mode, by: actor, now: Home.now)
             if global.json {
-                Console.json(["permission": "\(resource).\(action)", "access": mode.rawValue])
+                Console.json(["permission": "\(resource).\(action)", "access": mode.rawValue] as JSONObject)
             } else {
                 Console.note("Added \(resource).\(action) (\(mode.rawValue)).")
             }

@@ -37,8 +37,8 @@ struct Expiring: ParsableCommand, SigilCommand {
             count = soon.count
             if global.json {
                 Console.json(
-                    soon.map { t -> [String: Any] in
-                        var o = tokenJSON(t)
+                    soon.map { t in
+                        var o = JSONObject(fieldsOf: WireToken(t))
                         o["expires_in_seconds"] = (t.validTo ?? now) - now
                         return o
                     })

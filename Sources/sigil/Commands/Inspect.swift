@@ -50,12 +50,13 @@ struct Inspect: ParsableCommand, SigilCommand {
             }
             let verified = signature.hasPrefix("verified")
             if global.json {
-                var o: [String: Any] = [
+                var o: JSONObject = [
                     "verified": verified, "signature": signature, "kid": claims.keyID, "guid": claims.id.description,
                     "audience": claims.audience, "valid_from": claims.validFrom,
-                    "valid_to": claims.validTo.map { $0 as Any } ?? NSNull(), "scope": scopeJSON(claims.scope),
+                    "valid_to": claims.validTo, "scope": WireScope(claims.scope),
                 ]
-                if let record { o["ledger"] = tokenJSON(record) }
+                // The row as show and list write it.
+                if let record { o["ledger"] = WireToken(record) }
                 Console.json(o)
                 return
             }

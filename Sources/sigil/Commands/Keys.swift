@@ -26,7 +26,7 @@ struct Keys: ParsableCommand {
         defaultSubcommand: KeysList.self)
 }
 
-func keyJSON(_ k: Keyring.TokenMasterKey) -> [String: Any] {
+func keyJSON(_ k: Keyring.TokenMasterKey) -> JSONObject {
     ["kid": k.keyID, "state": k.state.rawValue, "created_at": k.createdAt]
 }
 
@@ -45,10 +45,10 @@ struct KeysList: ParsableCommand, SigilCommand {
             if global.json {
                 Console.json([
                     "token_keys": ring.tokenKeys.map(keyJSON),
-                    "revocation_keys": ring.revocationKeys.map {
+                    "revocation_keys": ring.revocationKeys.map { key -> JSONObject in
                         [
-                            "kid": $0.keyID, "public_key": Base64URL.encode($0.publicKey), "created_at": $0.createdAt,
-                            "state": ($0.state ?? .verifying).rawValue,
+                            "kid": key.keyID, "public_key": Base64URL.encode(key.publicKey),
+                            "created_at": key.createdAt, "state": (key.state ?? .verifying).rawValue,
                         ]
                     },
                 ])
@@ -78,7 +78,7 @@ func changeKeyring(
         let issuer = try home.issuer()
         let message = try change(issuer, actor)
         if global.json {
-            Console.json(["token_keys": try issuer.keyring().tokenKeys.map(keyJSON), "message": message])
+            Console.json(["token_keys": try issuer.keyring().tokenKeys.map(keyJSON), "message": message] as JSONObject)
         } else {
             Console.note(message)
         }

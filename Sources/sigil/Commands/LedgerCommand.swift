@@ -33,7 +33,7 @@ struct LedgerCompact: ParsableCommand, SigilCommand {
             let actor = try home.actor()
             let (before, after) = try home.issuer().compactLedger(by: actor, now: Home.now)
             if global.json {
-                Console.json(["records_before": before, "records_after": after])
+                Console.json(["records_before": before, "records_after": after] as JSONObject)
             } else {
                 Console.note("Compacted the ledger: \(before) → \(after) token records.")
             }
@@ -67,10 +67,11 @@ struct LedgerMigrate: ParsableCommand, SigilCommand {
             let actor = try home.actor()
             let copied = try home.issuer().copyLedger(to: to, by: actor, now: Home.now)
             if global.json {
-                Console.json([
-                    "database": copied.location, "tokens": copied.tokens, "events": copied.events,
-                    "sequence": Int(clamping: copied.sequence),
-                ])
+                Console.json(
+                    [
+                        "database": copied.location, "tokens": copied.tokens, "events": copied.events,
+                        "sequence": Int(clamping: copied.sequence),
+                    ] as JSONObject)
             } else {
                 Console.note(
                     "Copied \(copied.tokens) tokens, \(copied.events) events and list sequence \(copied.sequence) to \(copied.location)."

@@ -23,7 +23,7 @@ struct PolicyCommand: ParsableCommand {
 }
 
 /// `--json` shape of one policy (also what `policy set --json` prints).
-func policyJSON(_ p: LifetimePolicy) -> [String: Any] {
+func policyJSON(_ p: LifetimePolicy) -> JSONObject {
     [
         "audience": p.audience, "max_lifetime": TimeText.formatDuration(p.maxLifetime),
         "max_lifetime_seconds": p.maxLifetime, "allow_never_expires": p.allowNeverExpires,
@@ -150,7 +150,7 @@ struct PolicyClear: ParsableCommand, SigilCommand {
                     reason: "not_found")
             }
             if global.json {
-                Console.json(["audience": audience, "cleared": true])
+                Console.json(["audience": audience, "cleared": true] as JSONObject)
                 return
             }
             Console.out("Removed the lifetime policy of \(Terminal.safe(audience)).")

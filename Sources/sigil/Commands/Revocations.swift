@@ -44,13 +44,17 @@ func existingKeyring(_ home: Home) throws -> Keyring? {
     return try Keyring.load(home: home.path)
 }
 
-func listJSON(_ list: RevocationList) -> [String: Any] {
+/// How many entries of `list` are deactivated and how many revoked.
+func statusCounts(_ list: RevocationList) -> (deactivated: Int, revoked: Int) {
     let entries = list.entries
+    return (entries.filter { $0.status == .deactivated }.count, entries.filter { $0.status == .revoked }.count)
+}
+
+func listJSON(_ list: RevocationList) -> JSONObject {
+    let counts = statusCounts(list)
     return [
-        "kid": list.keyID, "sequence": list.sequence, "issued_at": list.issuedAt,
-        "next_update": list.nextUpdate.map { $0 as Any } ?? NSNull(), "count": list.count,
-        "deactivated": entries.filter { $0.status == .deactivated }.count,
-        "revoked": entries.filter { $0.status == .revoked }.count,
+        "kid": list.keyID, "sequence": list.sequence, "issued_at": list.issuedAt, "next_update": list.nextUpdate,
+        "count": list.count, "deactivated": counts.deactivated, "revoked": counts.revoked,
     ]
 }
 
@@ -289,7 +293,7 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
         // A sidecar reports what it installed, not every round that found nothing new.
         if follow, outcome == "unchanged" { return }
         if global.json {
-            var o: [String: Any] = ["outcome": outcome, "message": detail]
+            var o: JSONObject = ["outcome": outcome, "message": detail]
             if let list { o["list"] = listJSON(list) }
             Console.json(o)
         } else {
@@ -407,23 +411,23 @@ struct RevocationsShow: ParsableCommand, SigilCommand {
             if global.json {
                 var o = listJSON(list)
                 o["verified"] = failure == nil
-                o["reason"] = failure.map { $0.reason.rawValue as Any } ?? NSNull()
+                o["reason"] = failure?.reason.rawValue
                 o["bytes"] = bytes.count
                 if entries {
-                    o["entries"] = list.entries.map {
-                        ["guid": $0.id.description, "status": $0.status == .revoked ? "revoked" : "deactivated"]
+                    o["entries"] = list.entries.map { entry -> JSONObject in
+                        ["guid": entry.id.description, "status": entry.status == .revoked ? "revoked" : "deactivated"]
                     }
                 }
                 Console.json(o)
             } else {
-                let counts = listJSON(list)
+                let counts = statusCounts(list)
                 var lines = [
                     "signature    \(verification)",
                     "signer       \(list.keyID)",
                     "sequence     \(list.sequence)",
                     "issued       \(TimeText.format(list.issuedAt))",
                     "next update  \(list.nextUpdate.map(TimeText.format) ?? "none")",
-                    "entries      \(list.count) (\(counts["deactivated"] ?? 0) deactivated, \(counts["revoked"] ?? 0) revoked)",
+                    "entries      \(list.count) (\(counts.deactivated) deactivated, \(counts.revoked) revoked)",
                 ]
                 if entries {
                     lines += list.entries.map { "  \($0.id)  \($0.status == .revoked ? "revoked" : "deactivated")" }

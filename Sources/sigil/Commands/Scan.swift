@@ -99,19 +99,20 @@ struct Scan: ParsableCommand, SigilCommand {
 
     private func render(_ matches: [Match], _ walk: Walk) {
         if global.json {
-            Console.json([
-                "found": matches.count, "files_scanned": walk.files, "unreadable": walk.unreadable,
-                "findings": matches.map { m -> [String: Any] in
-                    var o: [String: Any] = [
-                        "path": m.path, "line": m.finding.line, "column": m.finding.column,
-                        "guid": m.finding.claims.id.description, "kid": m.finding.claims.keyID,
-                        "audience": m.finding.claims.audience, "status": m.status,
-                        "verified": m.verified.map { $0 as Any } ?? NSNull(),
-                    ]
-                    if let name = m.name { o["name"] = name }
-                    return o
-                },
-            ])
+            Console.json(
+                [
+                    "found": matches.count, "files_scanned": walk.files, "unreadable": walk.unreadable,
+                    "findings": matches.map { m -> JSONObject in
+                        var o: JSONObject = [
+                            "path": m.path, "line": m.finding.line, "column": m.finding.column,
+                            "guid": m.finding.claims.id.description, "kid": m.finding.claims.keyID,
+                            "audience": m.finding.claims.audience, "status": m.status,
+                            "verified": m.verified,
+                        ]
+                        if let name = m.name { o["name"] = name }
+                        return o
+                    },
+                ] as JSONObject)
             return
         }
         for m in matches {

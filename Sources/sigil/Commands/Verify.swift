@@ -90,11 +90,12 @@ struct Verify: ParsableCommand, SigilCommand {
                 text = try readToken(token)
                 let claims = try verifier.verifyClaims(text, for: wanted, at: now)
                 if global.json {
-                    Console.json([
-                        "valid": true, "reason": NSNull(), "guid": claims.id.description, "audience": claims.audience,
-                        "kid": claims.keyID, "valid_from": claims.validFrom,
-                        "valid_to": claims.validTo.map { $0 as Any } ?? NSNull(), "scope": scopeJSON(claims.scope),
-                    ])
+                    Console.json(
+                        [
+                            "valid": true, "reason": nil, "guid": claims.id.description, "audience": claims.audience,
+                            "kid": claims.keyID, "valid_from": claims.validFrom, "valid_to": claims.validTo,
+                            "scope": WireScope(claims.scope),
+                        ] as JSONObject)
                 } else {
                     Console.out("valid")
                     Console.note(
@@ -107,10 +108,10 @@ struct Verify: ParsableCommand, SigilCommand {
                 let trusted = ![.malformed, .wrongAudience, .unknownKey, .badSignature].contains(error.reason)
                 let guid = trusted ? (try? TokenClaims.decodeUnverified(text))?.id.description : nil
                 if global.json {
-                    Console.json([
-                        "valid": false, "reason": error.reason.rawValue, "guid": guid.map { $0 as Any } ?? NSNull(),
-                        "message": error.description,
-                    ])
+                    Console.json(
+                        [
+                            "valid": false, "reason": error.reason.rawValue, "guid": guid, "message": error.description,
+                        ] as JSONObject)
                 } else {
                     Console.out("invalid: \(error.reason.rawValue)")
                     Console.note(error.description)

@@ -21,16 +21,6 @@ enum Console {
     static func json(_ value: some Encodable) {
         FileHandle.standardOutput.write(Data(Wire.encode(value) + [0x0a]))
     }
-
-    /// One JSON value on stdout, keys sorted so output is stable for scripts and tests.
-    static func json(_ value: Any) {
-        guard
-            let data = try? JSONSerialization.data(
-                withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
-        else { return }
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
-    }
 }
 
 /// Text bound for a terminal: control characters escaped, so stored labels can never move
