@@ -88,6 +88,12 @@ def make_list(entries: Sequence[Tuple[bytes, int]], sequence: int, next_update: 
     return body + ed25519.sign(seed, sv.REVOCATION_CONTEXT + body)
 
 
+def damage_signature(data: bytes) -> bytes:
+    """Flips a bit of R, the signature's first half: always invalid, unlike overwriting the
+    last byte, which is already 0 in about one signature in sixteen."""
+    return data[:-64] + bytes([data[-64] ^ 0x01]) + data[-63:]
+
+
 def keyset_json(public: Optional[bytes] = None) -> str:
     pub = public if public is not None else ed25519.public_key(SEED)
     return json.dumps(

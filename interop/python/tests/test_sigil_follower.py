@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from conftest import AUDIENCE, KEY, make_list, make_token, wait_until
+from conftest import AUDIENCE, KEY, damage_signature, make_list, make_token, wait_until
 from fake_issuer import Issuer
 
 import sigil_verify as sv
@@ -62,7 +62,7 @@ def test_follower_refuses_rollback_equivocation_and_forgery(issuer: Issuer) -> N
         (make_list([], sequence=4), 4),  # rollback
         (make_list([(g, 1)], sequence=5), 6),  # equivocation (served under another ETag)
         (make_list([], sequence=9, seed=b"\x22" * 32), 9),  # signed by another key
-        (make_list([], sequence=10)[:-1] + b"\x00", 10),  # damaged signature
+        (damage_signature(make_list([], sequence=10)), 10),  # damaged signature
     ):
         issuer.publish(data, seq)
         assert follower.poll_once() == "failed: refused"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
-from conftest import AUDIENCE, KEY, PACKAGE_ROOT, REPO, get, keyset_json, make_list, make_token, python_env, wait_until
+from conftest import AUDIENCE, KEY, PACKAGE_ROOT, REPO, get, damage_signature, keyset_json, make_list, make_token, python_env, wait_until
 from fake_issuer import Issuer
 
 import sigil_verify as sv
@@ -171,7 +171,7 @@ def test_conformance_runner_lists_and_policies() -> None:
         "access": None, "now": int(time.time()), "leeway": 60, "when_no_list": "fail_open",
     }
     good = base64.b64encode(make_list([(g, 1)], sequence=1)).decode()
-    damaged = base64.b64encode(make_list([], sequence=1)[:-1] + b"\x00").decode()
+    damaged = base64.b64encode(damage_signature(make_list([], sequence=1))).decode()
     stale = base64.b64encode(make_list([], sequence=1, next_update=1)).decode()
     answers = run_conformance(
         [
