@@ -1,0 +1,164 @@
+package dev.sigil.verify.tests;
+
+import dev.sigil.verify.Reason;
+import dev.sigil.verify.RevocationFileWatcher;
+import dev.sigil.verify.RevocationList;
+import dev.sigil.verify.RevocationListException;
+import dev.sigil.verify.RevocationStore;
+import dev.sigil.verify.RevocationStore.NoListPolicy;
+import dev.sigil.verify.RevocationStore.StalePolicy;
+import dev.sigil.verify.VerificationException;
+import dev.sigil.verify.Verifier;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Revocation store state: rollback, equivocation, staleness, no-list policy, swaps under load, files. */
+final class StoreTests {
+    private StoreTests() {}
+
+    static RevocationListException.Reason refusal(RevocationStore store, byte[] list) {
+        return Check.raises(RevocationListException.class, () -> store.load(list)).reason();
+    }
+
+    static void testRollbackAndEquivocationAreRefused() throws Exception {
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_OPEN);
+        byte[] five = World.list(5, 0, World.GUID, 2);
+        Check.eq(RevocationStore.Loaded.INSTALLED, store.load(five), "first list");
+        Check.eq(RevocationStore.Loaded.UNCHANGED, store.load(five.clone()), "same bytes again");
+        Check.eq(RevocationListException.Reason.ROLLBACK, refusal(store, World.list(4, 0)), "lower sequence");
+        // An equivocating list that un-revokes the token is refused and the revocation stays.
+        Check.eq(RevocationListException.Reason.EQUIVOCATION, refusal(store, World.list(5, 0)), "same sequence, other bytes");
+        Check.eq(5L, store.list().sequence(), "list in force");
+        Check.eq(Reason.REVOKED, VerifierTests.reason(World.verifier(store), World.EXAMPLE_TOKEN, null, World.NOW), "still revoked");
+        Check.eq(RevocationStore.Loaded.INSTALLED, store.load(World.list(6, 0)), "higher sequence");
+        Check.eq(null, VerifierTests.reason(World.verifier(store), World.EXAMPLE_TOKEN, null, World.NOW), "un-revoked by #6");
+        // Sequences are unsigned: 2^63 is above 6.
+        Check.eq(RevocationStore.Loaded.INSTALLED, store.load(World.list(Long.MIN_VALUE, 0)), "sequence 2^63");
+        Check.eq(RevocationListException.Reason.ROLLBACK, refusal(store, World.list(7, 0)), "7 < 2^63");
+    }
+
+    static void testForgedListsChangeNothing() throws Exception {
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_OPEN);
+        store.load(World.list(5, 0, World.GUID, 2));
+        byte[] forged = World.list(9, 0);
+        forged[forged.length - 1] ^= 1;
+        Check.eq(RevocationListException.Reason.BAD_SIGNATURE, refusal(store, forged), "forged");
+        byte[] other = dev.sigil.verify.tools.Fixtures.list(VectorTests.TEST_SEED, "r1", 9, 0, 0, List.of());
+        Check.eq(RevocationListException.Reason.BAD_SIGNATURE, refusal(store, other), "another signer under r1's id");
+        Check.eq(5L, store.list().sequence(), "list in force");
+        RevocationStore small = new RevocationStore(Map.of("r1", World.PUB_R1), StalePolicy.KEEP_SERVING,
+                NoListPolicy.FAIL_OPEN, 100, null);
+        Check.eq(RevocationListException.Reason.TOO_LARGE, refusal(small, World.list(1, 0, World.GUID, 2, World.OTHER, 1)), "size");
+    }
+
+    static void testStalenessPolicies() throws Exception {
+        long next = World.NOW + 10;
+        String token = World.token(World.guid(1), 1);
+        AtomicInteger staleEvents = new AtomicInteger();
+        RevocationStore keep = new RevocationStore(Map.of("r1", World.PUB_R1), StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_OPEN,
+                RevocationList.DEFAULT_MAX_BYTES, new RevocationStore.Listener() {
+                    @Override
+                    public void stale(long sequence, long nextUpdate) {
+                        staleEvents.incrementAndGet();
+                    }
+                });
+        keep.load(World.list(1, next));
+        Verifier v = World.verifier(keep);
+        Check.eq(null, VerifierTests.reason(v, token, null, next - 1), "fresh");
+        Check.eq(null, VerifierTests.reason(v, token, null, next), "stale, kept serving");
+        VerifierTests.reason(v, token, null, next + 1);
+        Check.eq(1, staleEvents.get(), "staleness reported once");
+
+        RevocationStore closed = World.store(StalePolicy.FAIL_CLOSED, NoListPolicy.FAIL_OPEN);
+        closed.load(World.list(1, next));
+        Verifier c = World.verifier(closed);
+        Check.eq(null, VerifierTests.reason(c, token, null, next - 1), "fresh, fail-closed");
+        Check.eq(Reason.REVOCATIONS_STALE, VerifierTests.reason(c, token, null, next), "stale at next_update");
+        Check.isTrue(closed.refusesAsStale(next), "reported for health checks");
+        closed.load(World.list(2, next + 100));
+        Check.eq(null, VerifierTests.reason(c, token, null, next), "a fresher list ends it");
+        // Staleness is checked after the MAC: a forged token is still bad_signature.
+        Check.eq(Reason.BAD_SIGNATURE, VerifierTests.reason(c, token.substring(0, token.length() - 2) + "AA", null, next + 200),
+                "forged while stale");
+    }
+
+    static void testNoListPolicies() throws Exception {
+        String token = World.token(World.guid(1), 1);
+        Check.eq(null, VerifierTests.reason(World.verifier(World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_OPEN)),
+                token, null, World.NOW), "fail open");
+        RevocationStore closed = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        Check.eq(Reason.REVOCATIONS_STALE, VerifierTests.reason(World.verifier(closed), token, null, World.NOW), "fail closed");
+        closed.load(World.list(1, 0));
+        Check.eq(null, VerifierTests.reason(World.verifier(closed), token, null, World.NOW), "first list loaded");
+    }
+
+    /** Readers on 4 threads while lists are swapped: each sees the old or the new list, never an error. */
+    static void testSwapUnderConcurrentVerifies() throws Exception {
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        Verifier v = World.verifier(store);
+        byte[] g = World.guid(77);
+        String token = World.token(g, 1);
+        List<byte[]> lists = new ArrayList<>();
+        for (int k = 1; k <= 60; k++) lists.add(k % 2 == 0 ? World.list(k, 0, g, 2) : World.list(k, 0, g, 1));
+        store.load(lists.get(0));
+        AtomicInteger wrong = new AtomicInteger();
+        AtomicInteger seen = new AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        List<Thread> readers = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            Thread r = new Thread(() -> {
+                while (!done.get()) {
+                    try {
+                        v.verify(token, null, World.NOW);
+                        wrong.incrementAndGet();
+                    } catch (VerificationException e) {
+                        if (e.reason() != Reason.REVOKED && e.reason() != Reason.DEACTIVATED) wrong.incrementAndGet();
+                        seen.incrementAndGet();
+                    }
+                }
+            });
+            r.start();
+            readers.add(r);
+        }
+        for (byte[] list : lists.subList(1, lists.size())) store.load(list);
+        done.set(true);
+        for (Thread r : readers) r.join();
+        Check.eq(0, wrong.get(), "every read saw a whole list");
+        Check.isTrue(seen.get() > 0, "readers ran");
+        Check.eq(60L, store.list().sequence(), "last list in force");
+    }
+
+    static void testFileLoadAndWatcher() throws Exception {
+        Path dir = World.tempDir();
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        Path file = dir.resolve("revocations.sgl");
+        Check.eq(RevocationListException.Reason.IO, Check.raises(RevocationListException.class, () -> store.load(file)).reason(),
+                "missing file");
+        RevocationFileWatcher watcher = new RevocationFileWatcher(file, store, Duration.ofMillis(20));
+        Check.isTrue(!watcher.checkOnce(), "no file yet");
+        World.write(dir, "revocations.sgl", World.list(3, 0));
+        Check.isTrue(watcher.checkOnce(), "file appeared");
+        Check.eq(3L, store.list().sequence(), "loaded");
+        Check.isTrue(!watcher.checkOnce(), "unchanged file is not read again");
+        World.write(dir, "revocations.sgl", World.list(2, 0, World.GUID, 2));
+        watcher.checkOnce();
+        Check.eq(3L, store.list().sequence(), "rollback through the file refused");
+        World.write(dir, "revocations.sgl", World.list(4, 0, World.GUID, 2));
+        RevocationFileWatcher running = new RevocationFileWatcher(file, store, Duration.ofMillis(20)).start();
+        try {
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (store.list().sequence() != 4L && System.nanoTime() < deadline) Thread.sleep(10);
+        } finally {
+            running.close();
+        }
+        Check.eq(4L, store.list().sequence(), "watcher thread installed #4");
+        RevocationStore small = new RevocationStore(Map.of("r1", World.PUB_R1), StalePolicy.KEEP_SERVING,
+                NoListPolicy.FAIL_OPEN, 50, null);
+        Check.eq(RevocationListException.Reason.TOO_LARGE,
+                Check.raises(RevocationListException.class, () -> small.load(file)).reason(), "bounded file read");
+    }
+}

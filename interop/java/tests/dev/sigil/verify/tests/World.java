@@ -1,0 +1,79 @@
+package dev.sigil.verify.tests;
+
+import static dev.sigil.verify.tools.Fixtures.hex;
+
+import dev.sigil.verify.RevocationList;
+import dev.sigil.verify.RevocationStore;
+import dev.sigil.verify.Verifier;
+import dev.sigil.verify.tools.Fixtures;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/** The keys of docs/FORMAT.md §6 (published test values) and helpers to mint with them. */
+final class World {
+    private World() {}
+
+    static final byte[] K_BILLING = hex("7f05810a26078ef370c3e277a38ca4a8a97c12b6e7797b12fb8f18b63969a940");
+    static final byte[] SEED_R1 = hex("202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
+    static final byte[] PUB_R1 = hex("29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd7");
+    static final byte[] GUID = hex("0b0e5c6a2f4d4c1e9a535d3f1e2b7c90");
+    static final byte[] OTHER = hex("7d4448409dc041b2a5d02f1c9e3b5a61");
+    static final String EXAMPLE_TOKEN = "sgl_AQJrMQdiaWxsaW5nCw5cai9NTB6aU10_Hit8kAAAAABpVbkAAAAAAGs27IADAAIMZGV2aWNlcy5saXN0"
+            + "DWludm9pY2VzLnJlYWRc1D-I36F1cesPo-N1ml0TucoPmNsDetaclNGR789aGg";
+    static final long NOW = 1_780_000_000L;
+
+    static String token(byte[] guid, int kind, String... scope) {
+        return Fixtures.token("k1", K_BILLING, "billing", guid, NOW - 3600, NOW + 86_400, kind, List.of(scope));
+    }
+
+    static byte[] guid(int n) {
+        byte[] g = new byte[16];
+        g[0] = (byte) 0x10;
+        g[15] = (byte) n;
+        return g;
+    }
+
+    /** A list signed by r1; {@code entries} alternate GUID bytes and status, in any order. */
+    static byte[] list(long sequence, long nextUpdate, Object... entries) {
+        List<Map.Entry<byte[], Integer>> e = new ArrayList<>();
+        for (int k = 0; k < entries.length; k += 2) e.add(Map.entry((byte[]) entries[k], (Integer) entries[k + 1]));
+        e.sort((a, b) -> Arrays.compareUnsigned(a.getKey(), b.getKey()));
+        return Fixtures.list(SEED_R1, "r1", sequence, NOW - 60, nextUpdate, e);
+    }
+
+    static RevocationStore store(RevocationStore.StalePolicy stale, RevocationStore.NoListPolicy noList) {
+        return new RevocationStore(Map.of("r1", PUB_R1), stale, noList, RevocationList.DEFAULT_MAX_BYTES, null);
+    }
+
+    static Verifier verifier(RevocationStore store) throws Exception {
+        return new Verifier("billing", Map.of("k1", K_BILLING), Verifier.DEFAULT_LEEWAY, store);
+    }
+
+    static String keysetJson() {
+        return "{\"format\":\"sigil-keyset-v1\",\"audience\":\"billing\",\"token_keys\":[{\"kid\":\"k1\",\"key\":\""
+                + dev.sigil.verify.Base64Url.encode(K_BILLING) + "\"}],\"revocation_keys\":[{\"kid\":\"r1\",\"public_key\":\""
+                + dev.sigil.verify.Base64Url.encode(PUB_R1) + "\"}]}";
+    }
+
+    static Path tempDir() throws Exception {
+        Path dir = Files.createTempDirectory("sigil-java-test");
+        dir.toFile().deleteOnExit();
+        return dir;
+    }
+
+    static Path write(Path dir, String name, byte[] bytes) throws Exception {
+        Path tmp = dir.resolve(name + ".tmp");
+        Files.write(tmp, bytes);
+        return Files.move(tmp, dir.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static Path writeKeyset(Path dir) throws Exception {
+        return write(dir, "keyset.json", keysetJson().getBytes(StandardCharsets.UTF_8));
+    }
+}
