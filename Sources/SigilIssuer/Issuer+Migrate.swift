@@ -51,7 +51,7 @@ extension Issuer {
                     AuditEvent(
                         at: now, actor: actor.name, action: .migrate, guids: [],
                         detailsJSON:
-                            #"{"from":"\#(store is SQLiteStore ? "sqlite" : "postgres")","tokens":"\#(snapshot.tokens.count)","sequence":"\#(sequence)"}"#
+                            #"{"from":"\#(store.engine)","tokens":"\#(snapshot.tokens.count)","sequence":"\#(sequence)"}"#
                     ))
             }
         } catch let error as IssuerError {

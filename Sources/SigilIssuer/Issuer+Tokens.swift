@@ -173,15 +173,13 @@ extension Issuer {
 
     /// The live tokens the selectors name, de-duplicated, in the order given.
     public func resolve(_ selectors: [String]) throws(IssuerError) -> [TokenRecord] {
-        try transaction(write: false) {
-            var seen = Set<TokenID>()
-            var out: [TokenRecord] = []
-            for selector in selectors {
-                let t = try resolveOne(selector)
-                if seen.insert(t.id).inserted { out.append(t) }
-            }
-            return out
-        }
+        try transaction(write: false) { try resolveAll(selectors) }
+    }
+
+    /// The live tokens the selectors name, de-duplicated, in the order given, inside the caller's transaction.
+    private func resolveAll(_ selectors: [String]) throws -> [TokenRecord] {
+        var seen = Set<TokenID>()
+        return try selectors.map(resolveOne).filter { seen.insert($0.id).inserted }
     }
 
     private func resolveOne(_ selector: String) throws -> TokenRecord {
@@ -289,13 +287,7 @@ extension Issuer {
         _ action: LifecycleAction, selectors: [String], by actor: Actor, now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> ChangeResult {
         try transaction(write: true) {
-            var seen = Set<TokenID>()
-            var tokens: [TokenRecord] = []
-            for selector in selectors {
-                let t = try resolveOne(selector)
-                if seen.insert(t.id).inserted { tokens.append(t) }
-            }
-            return try apply(action, to: tokens, cascade: false, by: actor, now: now)
+            try apply(action, to: try resolveAll(selectors), cascade: false, by: actor, now: now)
         }
     }
 

@@ -199,8 +199,6 @@ public final class Issuer {
             return try store.transaction(write: write, body)
         } catch let error as IssuerError {
             throw error
-        } catch let error as SQLiteError {
-            throw SQLiteStore.translate(error, path: store.location, seconds: 0)
         } catch {
             throw IssuerError(.badData, "\(error)")
         }
@@ -312,9 +310,9 @@ extension Issuer {
         try transaction(write: true) { for record in records { try store.insert(record) } }
     }
 
-    /// `PRAGMA synchronous` (2 = FULL) and `journal_mode` as the connection runs them.
+    /// `PRAGMA synchronous` (2 = FULL) and `journal_mode` as the connection runs them
+    /// (``LedgerStore/durabilitySettings()``).
     package func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String) {
-        guard let sqlite = store as? SQLiteStore else { return (synchronous: -1, journalMode: "postgres") }
-        return try sqlite.durabilitySettings()
+        try store.durabilitySettings()
     }
 }

@@ -15,25 +15,27 @@ public import SigilVerifier
 /// }
 /// ```
 public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The broad kind of failure. Its raw value is also a ``Code``: the exit code and HTTP
+    /// status of each are ``ErrorContract``'s, stated there only.
     public enum Reason: String, Sendable, CaseIterable {
-        /// Bad arguments or input the caller can fix (CLI 64, HTTP 400/422).
+        /// Bad arguments or input the caller can fix.
         case invalidInput = "invalid_input"
-        /// Data on disk or on stdin is not in the expected format (65).
+        /// Data on disk or on stdin is not in the expected format.
         case badData = "bad_data"
-        /// A GUID, key, file or resource does not exist (66, HTTP 404).
+        /// A GUID, key, file or resource does not exist.
         case notFound = "not_found"
-        /// A file could not be written (73).
+        /// A file could not be written.
         case cannotWrite = "cannot_write"
-        /// Another process holds the database's write lock past the timeout (75, HTTP 503).
+        /// Another process holds the database's write lock past the timeout.
         case lockBusy = "lock_busy"
-        /// A file's permissions or owner are unsafe, or access was denied (77).
+        /// A file's permissions or owner are unsafe, or access was denied.
         case permissions
-        /// The operation is not allowed in the current state (65, HTTP 409).
+        /// The operation is not allowed in the current state.
         case conflict
-        /// The caller's rights do not cover the request (77, HTTP 403).
+        /// The caller's rights do not cover the request.
         case forbidden
         /// The ledger database cannot be reached: a bad URL, a server that is down, refused
-        /// credentials (69, HTTP 503; sigil-server refuses to start).
+        /// credentials (sigil-server refuses to start).
         case unavailable
     }
 

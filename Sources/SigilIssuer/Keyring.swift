@@ -27,36 +27,15 @@ public struct Keyring: Sendable {
 
     public struct TokenMasterKey: Codable, Sendable {
         public var keyID: String
-        public var secret: [UInt8]
+        @KeyBytes public var secret: [UInt8]
         public var state: KeyState
         public var createdAt: Int64
 
-        enum CodingKeys: String, CodingKey {
-            case keyID = "kid", secret, state, createdAt = "created_at"
-        }
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            keyID = try c.decode(String.self, forKey: .keyID)
-            guard let s = Base64URL.decode(try c.decode(String.self, forKey: .secret)), s.count == 32 else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .secret, in: c, debugDescription: "secret is not 32 bytes of base64url")
-            }
-            secret = s
-            state = try c.decode(KeyState.self, forKey: .state)
-            createdAt = try c.decode(Int64.self, forKey: .createdAt)
-        }
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(keyID, forKey: .keyID)
-            try c.encode(Base64URL.encode(secret), forKey: .secret)
-            try c.encode(state, forKey: .state)
-            try c.encode(createdAt, forKey: .createdAt)
-        }
-        init(keyID: String, secret: [UInt8], state: KeyState, createdAt: Int64) {
-            self.keyID = keyID
-            self.secret = secret
-            self.state = state
-            self.createdAt = createdAt
+        enum CodingKeys: String, CodingKey { case keyID = "kid", secret, state, createdAt = "created_at" }
+
+        mutating func retire() {
+            state = .retired
+            _secret.destroy()
         }
     }
 
@@ -65,37 +44,46 @@ public struct Keyring: Sendable {
     /// (a former signer services still accept), `retired` (seed destroyed, out of keysets).
     public struct SigningKey: Codable, Sendable {
         public var keyID: String
-        public var seed: [UInt8]
+        @KeyBytes public var seed: [UInt8]
         public var createdAt: Int64
         /// nil only while reading a v0.1 keyring, which had no states: its newest key signed.
         public var state: KeyState?
         enum CodingKeys: String, CodingKey { case keyID = "kid", seed, createdAt = "created_at", state }
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            keyID = try c.decode(String.self, forKey: .keyID)
-            guard let s = Base64URL.decode(try c.decode(String.self, forKey: .seed)), s.count == 32 else {
-                throw DecodingError.dataCorruptedError(
-                    forKey: .seed, in: c, debugDescription: "seed is not 32 bytes of base64url")
-            }
-            seed = s
-            createdAt = try c.decode(Int64.self, forKey: .createdAt)
-            state = try c.decodeIfPresent(KeyState.self, forKey: .state)
+
+        mutating func retire() {
+            state = .retired
+            _seed.destroy()
         }
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(keyID, forKey: .keyID)
-            try c.encode(Base64URL.encode(seed), forKey: .seed)
-            try c.encode(createdAt, forKey: .createdAt)
-            try c.encodeIfPresent(state, forKey: .state)
-        }
-        init(keyID: String, seed: [UInt8], createdAt: Int64, state: KeyState) {
-            self.keyID = keyID
-            self.seed = seed
-            self.createdAt = createdAt
-            self.state = state
-        }
+
         /// The Ed25519 public key services verify lists with.
         public var publicKey: [UInt8] { OpenSSL.ed25519PublicKey(seed: seed) ?? [] }
+    }
+
+    /// 32 key bytes, written as base64url text; anything else is refused when the file is read.
+    @propertyWrapper
+    public struct KeyBytes: Codable, Sendable {
+        public var wrappedValue: [UInt8]
+
+        public init(wrappedValue: [UInt8]) { self.wrappedValue = wrappedValue }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            guard let bytes = Base64URL.decode(try c.decode(String.self)), bytes.count == 32 else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "not 32 bytes of base64url")
+            }
+            wrappedValue = bytes
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            try c.encode(Base64URL.encode(wrappedValue))
+        }
+
+        /// Overwrites the bytes where they lie, then holds random ones: a retired key is gone for good.
+        mutating func destroy() {
+            wrappedValue.withUnsafeMutableBytes { OpenSSL.cleanse($0) }
+            wrappedValue = OpenSSL.randomBytes(count: 32)
+        }
     }
 
     private struct Wire: Codable {
@@ -255,28 +243,21 @@ public struct Keyring: Sendable {
 
     /// Stops a key from verifying: tokens under it become `unknown_key` once services load the new keyset.
     public mutating func retire(_ keyID: String) throws(IssuerError) {
+        func refuse(_ isActive: Bool, _ role: String) throws(IssuerError) {
+            guard isActive else { return }
+            throw IssuerError(
+                .conflict, "key \(keyID) \(role); promote another key before retiring it", detail: .keyIsActive(keyID))
+        }
         if let index = revocationKeys.firstIndex(where: { $0.keyID == keyID }) {
-            guard revocationKeys[index].state != .active else {
-                throw IssuerError(
-                    .conflict, "key \(keyID) signs revocation lists; promote another key before retiring it",
-                    detail: .keyIsActive(keyID))
-            }
-            revocationKeys[index].state = .retired
-            revocationKeys[index].seed.withUnsafeMutableBytes { OpenSSL.cleanse($0) }
-            revocationKeys[index].seed = OpenSSL.randomBytes(count: 32)
+            try refuse(revocationKeys[index].state == .active, "signs revocation lists")
+            revocationKeys[index].retire()
             return
         }
         guard let index = tokenKeys.firstIndex(where: { $0.keyID == keyID }) else {
             throw IssuerError(.notFound, "no token key \(keyID)", detail: .keyNotFound(keyID))
         }
-        guard tokenKeys[index].state != .active else {
-            throw IssuerError(
-                .conflict, "key \(keyID) is the issuing key; promote another key before retiring it",
-                detail: .keyIsActive(keyID))
-        }
-        tokenKeys[index].state = .retired
-        tokenKeys[index].secret.withUnsafeMutableBytes { OpenSSL.cleanse($0) }
-        tokenKeys[index].secret = OpenSSL.randomBytes(count: 32)  // the old secret is gone for good
+        try refuse(tokenKeys[index].state == .active, "is the issuing key")
+        tokenKeys[index].retire()
     }
 
     /// The keyset a service of `audience` needs: K_aud of every non-retired key and the

@@ -21,6 +21,9 @@ package protocol LedgerStore: AnyObject {
     /// Where the ledger lives, for messages: a file path, or a URL without its password.
     var location: String { get }
 
+    /// Which database this is, `sqlite` or `postgres`, as the audit log names it.
+    var engine: String { get }
+
     /// Closes the connection(s) now instead of at deinit.
     func close()
 
@@ -83,6 +86,10 @@ package protocol LedgerStore: AnyObject {
 
     /// Gives freed space back after a purge (SQLite: checkpoint and VACUUM). Outside transactions.
     func compact() throws(IssuerError)
+
+    /// What durability rests on, as this connection runs it: SQLite's `PRAGMA synchronous`
+    /// (2 = FULL) and `journal_mode`; `(-1, "postgres")` for PostgreSQL, where it is the server's.
+    func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String)
 
     /// Every row of every table, for copying a ledger to another store (`ledger migrate`).
     func snapshot() throws -> LedgerSnapshot

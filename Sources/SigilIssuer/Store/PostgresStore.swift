@@ -2,26 +2,18 @@ import Foundation
 package import SigilVerifier
 
 /// The ledger in PostgreSQL, for several issuer hosts (`sigil-server` replicas, CLIs) on one
-/// shared database. The same tables and rules as ``SQLiteStore``; the only code that speaks SQL
-/// to PostgreSQL.
+/// shared database: the same tables and rules as ``SQLiteStore``.
 ///
-/// - Every call of ``Issuer`` is one transaction. A write transaction first takes a
-///   transaction-level advisory lock (`pg_advisory_xact_lock`), so writers on every host run one
-///   at a time, exactly as SQLite's `BEGIN IMMEDIATE` makes them on one host: a rule checked in
-///   a transaction still holds when it commits, and making a revocation list (next sequence,
-///   sign, store) can never give one sequence to two lists. The lock waits at most the busy
-///   timeout (`lock_timeout`), then `lock_busy`. Readers take a `REPEATABLE READ` snapshot and
-///   never wait.
+/// - A write transaction first takes a transaction-level advisory lock (`pg_advisory_xact_lock`),
+///   so writers on every host run one at a time as ``LedgerStore`` requires. It waits at most the
+///   busy timeout (`lock_timeout`), then `lock_busy`. Readers take a `REPEATABLE READ` snapshot.
 /// - A write that changed something sends `NOTIFY sigil_ledger` with the ledger's schema and this
-///   store's random ID before it commits; ``changeCounter()`` counts the notifications of other
-///   stores on the same schema, which
-///   is how every replica learns of a new list (LISTEN/NOTIFY) and wakes its long polls.
-/// - The schema version is one row in `schema_version`; migrations are numbered, forward-only
-///   and run under an advisory lock, so two hosts starting at once do not both migrate.
+///   store's random ID before it commits; ``changeCounter()`` counts other stores' notes on the
+///   same schema: how every replica learns of a new list and wakes its long polls.
+/// - The schema version is one row in `schema_version`; migrations run under an advisory lock,
+///   so two hosts starting at once do not both migrate.
 /// - The database holds no secret: keyrings stay files in each host's home.
 package final class PostgresStore: SQLStore {
-    /// The schema version this build writes. A database with a higher one is refused.
-    package static let schemaVersion = SQLSchema.version
     /// The `LISTEN`/`NOTIFY` channel every change is announced on.
     package static let channel = "sigil_ledger"
     /// Advisory lock keys ("SIGILWR" and "SIGILMG" as numbers): one for writers, one for migrations.
@@ -113,8 +105,8 @@ package final class PostgresStore: SQLStore {
     private func migrate() throws {
         // Readers must not wait: only a database that needs migrating takes the lock.
         if let version = try schemaVersionNow() {
-            if version == Self.schemaVersion { return }
-            if version > Self.schemaVersion { throw SQLSchema.tooNew(location: location, version: version) }
+            if version == SQLSchema.version { return }
+            if version > SQLSchema.version { throw SQLSchema.tooNew(location: location, version: version) }
         }
         try connection.executeScript("BEGIN")
         try committing(connection.executeScript, translate: translate) {
@@ -195,6 +187,11 @@ package final class PostgresStore: SQLStore {
     /// Nothing to give back by hand: autovacuum reclaims the purged rows.
     package func compact() throws(IssuerError) {}
 
+    /// Durability is the server's (`fsync`, `synchronous_commit`), not this connection's.
+    package func durabilitySettings() throws(IssuerError) -> (synchronous: Int, journalMode: String) {
+        (synchronous: -1, journalMode: "postgres")
+    }
+
     // MARK: Statements
 
     package var dialect: SQLDialect { .postgres }
@@ -203,9 +200,9 @@ package final class PostgresStore: SQLStore {
     /// otherwise; values are always bound).
     private static func dollars(_ sql: String) -> String { sql.replacing("?", with: "$") }
 
-    /// Streams rows (single-row mode): a listing or an export holds one row at a time.
     package private(set) var statements = 0
 
+    /// Streams rows (single-row mode): a listing or an export holds one row at a time.
     package func query(_ sql: String, _ values: [SQLValue], _ body: (PostgresRow) throws -> Void) throws {
         statements += 1
         try connection.stream(Self.dollars(sql), values, body)
@@ -222,20 +219,6 @@ package final class PostgresStore: SQLStore {
     /// One statement for all of `ids`, bound as one `bytea[]`.
     package func run(_ sql: String, _ values: [SQLValue], forEachOf ids: [TokenID]) throws {
         try run(sql, values + [.byteArrays(ids.map(\.bytes))])
-    }
-
-    /// Copies go only into an empty database.
-    package func prepareRestore() throws {
-        let empty = try integer(
-            """
-            SELECT NOT EXISTS (SELECT 1 FROM tokens) AND NOT EXISTS (SELECT 1 FROM events)
-                AND NOT EXISTS (SELECT 1 FROM catalog) AND NOT EXISTS (SELECT 1 FROM issuer_state)
-                AND NOT EXISTS (SELECT 1 FROM revocation_lists) AND NOT EXISTS (SELECT 1 FROM policies)
-            """)
-        guard empty == 1 else {
-            throw IssuerError(
-                .conflict, "\(location) already holds a ledger; copy only into an empty database. Nothing was copied.")
-        }
     }
 
     /// Identity columns continue above the copied rows.

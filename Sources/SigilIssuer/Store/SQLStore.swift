@@ -17,9 +17,7 @@ package protocol SQLStore: LedgerStore {
     @discardableResult func run(_ sql: String, _ values: [SQLValue]) throws -> Int
     /// Runs a change for `ids`, bound after `values` (``SQLDialect/guidIs``): per GUID or at once.
     func run(_ sql: String, _ values: [SQLValue], forEachOf ids: [TokenID]) throws
-    /// Refuses a restore into a store that already holds a ledger and clears what a new one holds.
-    func prepareRestore() throws
-    /// Whatever a restore leaves to do (identity counters).
+    /// Whatever a restore leaves to do (identity counters); nothing by default.
     func finishRestore() throws
 }
 
@@ -141,6 +139,20 @@ extension SQLStore {
     }
 
     private func record(_ row: Row) throws -> TokenRecord { try TokenRecord(row: row, location: location) }
+
+    /// Inserts a row, or updates the columns after the first `keys` of the row those keys name.
+    private func upsert(_ table: String, _ columns: [String], keys: Int = 1, _ values: [SQLValue]) throws {
+        let updates = columns.dropFirst(keys).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        try run(
+            """
+            INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(placeholders(columns.count)))
+            ON CONFLICT (\(columns.prefix(keys).joined(separator: ", "))) DO UPDATE SET \(updates)
+            """, values)
+    }
+
+    package func finishRestore() throws {}
+
+    package var engine: String { dialect.name }
 
     // MARK: Tokens
 
@@ -321,12 +333,8 @@ extension SQLStore {
     }
 
     package func putPolicy(_ policy: LifetimePolicy) throws {
-        try run(
-            """
-            INSERT INTO policies (audience, max_lifetime, allow_never_expires, set_at, set_by)
-            VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (audience) DO UPDATE SET max_lifetime = excluded.max_lifetime,
-            allow_never_expires = excluded.allow_never_expires, set_at = excluded.set_at, set_by = excluded.set_by
-            """,
+        try upsert(
+            "policies", ["audience", "max_lifetime", "allow_never_expires", "set_at", "set_by"],
             [
                 .text(policy.audience), .int(policy.maxLifetime), .int(policy.allowNeverExpires ? 1 : 0),
                 .int(policy.setAt), .text(policy.setBy),
@@ -344,9 +352,7 @@ extension SQLStore {
     }
 
     package func setState(_ key: String, _ value: Int64) throws {
-        try run(
-            "INSERT INTO issuer_state (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [.text(key), .int(value)])
+        try upsert("issuer_state", ["key", "value"], [.text(key), .int(value)])
     }
 
     package func incrementState(_ key: String) throws {
@@ -401,11 +407,9 @@ extension SQLStore {
     }
 
     package func putCatalogEntry(resource: String, action: String, access: Access) throws {
-        try run(
-            """
-            INSERT INTO catalog (resource, action, access) VALUES (?1, ?2, ?3)
-            ON CONFLICT (resource, action) DO UPDATE SET access = excluded.access
-            """, [.text(resource), .text(action), .text(access.rawValue)])
+        try upsert(
+            "catalog", ["resource", "action", "access"], keys: 2,
+            [.text(resource), .text(action), .text(access.rawValue)])
     }
 
     // MARK: Audit
@@ -497,8 +501,14 @@ extension SQLStore {
         return out
     }
 
+    /// Copies go only into an empty database.
     package func restore(_ snapshot: LedgerSnapshot) throws {
-        try prepareRestore()
+        let tables = ["tokens", "events", "catalog", "issuer_state", "revocation_lists", "policies"]
+        guard try integer("SELECT " + tables.map { "NOT EXISTS (SELECT 1 FROM \($0))" }.joined(separator: " AND ")) == 1
+        else {
+            throw IssuerError(
+                .conflict, "\(location) already holds a ledger; copy only into an empty database. Nothing was copied.")
+        }
         for (seq, t) in snapshot.tokens {
             try run(
                 "INSERT INTO tokens (\(tokenColumns), name_folded, seq) VALUES (\(placeholders(18)))",

@@ -41,28 +41,17 @@ package final class SQLiteStore: SQLStore {
             throw Self.translate(error, path: path, seconds: seconds)
         }
         try opening(close: db.close, translate: translate) {
-            if db.isReadOnly {
+            if !db.isReadOnly {
                 // Fails on a file that is not a database: the header is read here for the first time.
-                let version = Int(try db.integer("PRAGMA user_version") ?? 0)
-                guard version == Self.schemaVersion else {
-                    if version > Self.schemaVersion { throw SQLSchema.tooNew(location: path, version: version) }
-                    throw IssuerError(
-                        .cannotWrite,
-                        "\(path) needs its schema upgraded (version \(version) to \(Self.schemaVersion)) but is on a read-only file system",
-                        detail: .readOnly(path: path))
+                let mode = try db.text("PRAGMA journal_mode=WAL")
+                guard mode == "wal" else {
+                    throw IssuerError(.cannotWrite, "\(path): SQLite would not switch to WAL mode (\(mode ?? "none"))")
                 }
-                try db.execute("PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF")
-                return
+                // A bulk change of 10k random rows dirties more pages than the default cache holds;
+                // 32 MiB keeps them in memory until the commit.
+                try db.execute("PRAGMA synchronous=FULL; PRAGMA cache_size=-32768")
             }
-            // Fails on a file that is not a database: the header is read here for the first time.
-            let mode = try db.text("PRAGMA journal_mode=WAL")
-            guard mode == "wal" else {
-                throw IssuerError(.cannotWrite, "\(path): SQLite would not switch to WAL mode (\(mode ?? "none"))")
-            }
-            // A bulk change of 10k random rows dirties more pages than the default cache holds;
-            // 32 MiB keeps them in memory until the commit.
-            try db.execute(
-                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF; PRAGMA cache_size=-32768")
+            try db.execute("PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF")
             try migrate()
         }
     }
@@ -155,9 +144,16 @@ package final class SQLiteStore: SQLStore {
 
     private func migrate() throws {
         // Readers must not wait for a writer: only a database that needs migrating takes the lock.
+        // On a read-only view this is where a file that is not a database fails.
         let current = Int(try db.integer("PRAGMA user_version") ?? 0)
         if current == Self.schemaVersion { return }
         if current > Self.schemaVersion { throw SQLSchema.tooNew(location: path, version: current) }
+        guard !db.isReadOnly else {
+            throw IssuerError(
+                .cannotWrite,
+                "\(path) needs its schema upgraded (version \(current) to \(Self.schemaVersion)) but is on a read-only file system",
+                detail: .readOnly(path: path))
+        }
         // IMMEDIATE: two first commands racing on a new home must not both create tables; the
         // version is read again under the lock.
         try db.execute("BEGIN IMMEDIATE")
@@ -180,15 +176,10 @@ package final class SQLiteStore: SQLStore {
     /// Runs `body` in one transaction: a write takes the write lock first (`BEGIN IMMEDIATE`),
     /// so the busy timeout applies before any work, and everything lands or nothing does.
     package func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T {
-        do {
-            try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN")
-        } catch {
-            throw translate(error)
-        }
-        if !write, let limit = queryTimeLimit {
-            db.armDeadline(after: limit)
-        }
-        defer { if !write, queryTimeLimit != nil { db.disarmDeadline() } }
+        do { try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN") } catch { throw translate(error) }
+        let limit = write ? nil : queryTimeLimit
+        if let limit { db.armDeadline(after: limit) }
+        defer { if limit != nil { db.disarmDeadline() } }
         return try committing(db.execute, translate: translate, body)
     }
 
@@ -220,16 +211,6 @@ package final class SQLiteStore: SQLStore {
     package func run(_ sql: String, _ values: [SQLValue], forEachOf ids: [TokenID]) throws {
         for id in ids { try run(sql, values + [.bytes(id.bytes)]) }
     }
-
-    /// A new home's database holds the example catalog and state: a copy replaces them.
-    package func prepareRestore() throws {
-        guard try isEmpty(), try integer("SELECT NOT EXISTS (SELECT 1 FROM events)") == 1 else {
-            throw IssuerError(.conflict, "\(path) already holds a ledger; nothing was copied")
-        }
-        try db.execute("DELETE FROM catalog; DELETE FROM issuer_state; DELETE FROM revocation_lists")
-    }
-
-    package func finishRestore() throws {}
 }
 
 extension LedgerStore {

@@ -7,47 +7,32 @@ extension IssuerError {
     /// Finer than ``Reason`` where a front end answers differently (a sealed field, a selector,
     /// an exhausted sequence). Codes may be added: clients switch with a `default`.
     public enum Code: String, Sendable, CaseIterable {
-        case invalidInput = "invalid_input"
+        // Each ``Reason``, under its own raw value: the code of an error no detail refines.
+        case invalidInput = "invalid_input", badData = "bad_data", notFound = "not_found", cannotWrite = "cannot_write"
+        case lockBusy = "lock_busy", permissions, conflict, forbidden, unavailable
+        // Codes a ``Detail`` refines a reason into (see ``code``).
         /// A GUID selector or a filter value is malformed, ambiguous or empty.
         case invalidSelector = "invalid_selector"
         case sealedField = "sealed_field"
         case outsidePolicy = "outside_policy"
         /// A token given by value does not verify with the issuer's keys.
         case tokenNotVerified = "token_not_verified"
-        case badData = "bad_data"
-        case notFound = "not_found"
-        case cannotWrite = "cannot_write"
-        case lockBusy = "lock_busy"
-        case permissions
-        case conflict
         case sequenceExhausted = "sequence_exhausted"
-        case forbidden
-        case unavailable
         /// A read ran past the store's time limit and was stopped.
         case queryTimedOut = "query_timeout"
     }
 
-    /// This error's ``Code``: its ``reason``, refined by its ``detail``.
+    /// This error's ``Code``: its ``reason``'s, refined by its ``detail``.
     public var code: Code {
         switch detail {
-        case .sealedField: return .sealedField
-        case .outsidePolicy: return .outsidePolicy
-        case .notASelector, .ambiguousPrefix, .emptyFilter: return .invalidSelector
-        case .tokenNotVerified: return .tokenNotVerified
-        case .sequenceExhausted: return .sequenceExhausted
-        case .queryTimedOut: return .queryTimedOut
-        default: break
-        }
-        return switch reason {
-        case .invalidInput: .invalidInput
-        case .badData: .badData
-        case .notFound: .notFound
-        case .cannotWrite: .cannotWrite
-        case .lockBusy: .lockBusy
-        case .permissions: .permissions
-        case .conflict: .conflict
-        case .forbidden: .forbidden
-        case .unavailable: .unavailable
+        case .sealedField: .sealedField
+        case .outsidePolicy: .outsidePolicy
+        case .notASelector, .ambiguousPrefix, .emptyFilter: .invalidSelector
+        case .tokenNotVerified: .tokenNotVerified
+        case .sequenceExhausted: .sequenceExhausted
+        case .queryTimedOut: .queryTimedOut
+        // Every reason's raw value is a code (ReasonCodeTests states it).
+        default: Code(rawValue: reason.rawValue) ?? .badData
         }
     }
 }
