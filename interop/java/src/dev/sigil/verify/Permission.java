@@ -6,7 +6,7 @@ import java.nio.charset.StandardCharsets;
  * What a request needs: a {@code resource.action} name and an access mode (docs/FORMAT.md §3).
  *
  * <pre>{@code
- * static final Permission LIST_DEVICES = Permission.of("devices.list", Permission.Access.READ);
+ * static final Permission LIST_DEVICES = Permission.read("devices.list");
  * }</pre>
  */
 public final class Permission {
@@ -36,6 +36,16 @@ public final class Permission {
         }
         if (access == null) throw new IllegalArgumentException("access is required");
         return new Permission(name, access);
+    }
+
+    /** {@code Permission.of(name, Access.READ)}. */
+    public static Permission read(String name) {
+        return of(name, Access.READ);
+    }
+
+    /** {@code Permission.of(name, Access.WRITE)}. */
+    public static Permission write(String name) {
+        return of(name, Access.WRITE);
     }
 
     public String name() {

@@ -2,10 +2,12 @@ package dev.sigil.verify;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -13,7 +15,8 @@ import java.util.Objects;
  * {@code sigil revocations pull} sidecar replaces: one {@code stat} per interval on a daemon
  * thread, and a bounded read only when size, modification time or file identity changed. Each
  * read goes through {@link RevocationStore#load(byte[])}, so a damaged, older or forked list is
- * refused and the list in force stays.
+ * refused and the list in force stays. The file is read only if it is a regular file, opened
+ * without following a symlink ({@code O_NOFOLLOW}) and bounded by the store's size limit.
  *
  * <pre>{@code
  * RevocationFileWatcher watcher = new RevocationFileWatcher(Path.of("revocations.sgl"), store,
@@ -55,21 +58,28 @@ public final class RevocationFileWatcher implements AutoCloseable {
      * @return true if the file changed and was offered to the store (installed or refused)
      */
     public synchronized boolean checkOnce() {
-        Object stamp;
+        BasicFileAttributes a;
         try {
-            BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class);
-            stamp = java.util.List.of(a.size(), a.lastModifiedTime(), Objects.toString(a.fileKey()));
+            a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return false;
         } catch (IOException e) {
             return false;
         }
+        Object stamp = List.of(a.size(), a.lastModifiedTime(), Objects.toString(a.fileKey()), a.isRegularFile());
         if (stamp.equals(lastStamp)) return false;
         lastStamp = stamp;
         try {
-            store.load(path);
+            // Only a regular file, opened without following a symlink: a FIFO would block the
+            // read, and a link could be pointed at a file the service never meant to trust.
+            if (!a.isRegularFile()) {
+                throw new RevocationListException(RevocationListException.Reason.IO,
+                        path.getFileName() + " is not a regular file (symlinks are not followed)");
+            }
+            store.load(RevocationStore.readBounded(path, store.maxBytes(), LinkOption.NOFOLLOW_LINKS));
         } catch (RevocationListException e) {
-            // Logged by the store's listener; the list in force stays.
+            if (e.reason() == RevocationListException.Reason.IO) store.listenerRefused(e);
+            // Other refusals were told to the listener by the store; the list in force stays.
         }
         return true;
     }

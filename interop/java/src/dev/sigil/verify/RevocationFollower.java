@@ -24,7 +24,7 @@ import java.util.concurrent.TimeoutException;
  * Ed25519 signature, then no rollback and no equivocation; a refused list leaves the list in
  * force. Reads are bounded in size (the store's limit, checked against {@code Content-Length}
  * and again while the body arrives) and in time (each request ends after {@code wait + 15} s);
- * failures back off from 1 s, doubling to 30 s. Logs carry sequences, reason codes and the
+ * failures back off from 1 s, doubling to 30 s ({@link #timing}). Logs carry sequences, reason codes and the
  * host, never a token.
  *
  * <pre>{@code
@@ -43,6 +43,9 @@ public final class RevocationFollower implements AutoCloseable {
     private volatile boolean closed;
     private volatile Thread thread;
     private volatile String etag;
+    private volatile long minBackoffMillis = 1000;
+    private volatile long maxBackoffMillis = 30_000;
+    private volatile long slackMillis = 15_000;
 
     /**
      * @param url the {@code GET /v1/revocations} URL (http or https)
@@ -56,8 +59,29 @@ public final class RevocationFollower implements AutoCloseable {
         this.store = store;
         this.waitSeconds = Math.min(Math.max(waitSeconds, 1), 60);
         // Redirects are followed (a CDN in front): the list is signed and no credential is sent.
-        this.client = HttpClient.newBuilder().followRedirects(HttpClient.Redirect.NORMAL)
-                .connectTimeout(Duration.ofSeconds(10)).build();
+        // HTTP/1.1: an h2c upgrade offer on a long poll gains nothing and some servers mishandle it.
+        this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .followRedirects(HttpClient.Redirect.NORMAL).connectTimeout(Duration.ofSeconds(10)).build();
+    }
+
+    /**
+     * Changes the backoff after a failure (from {@code minBackoff}, doubling up to
+     * {@code maxBackoff}; default 1–30 s) and how long a request may run past {@code wait}
+     * before it is abandoned (default 15 s). Call before {@link #start()}.
+     */
+    public RevocationFollower timing(Duration minBackoff, Duration maxBackoff, Duration slack) {
+        if (minBackoff.isNegative() || maxBackoff.compareTo(minBackoff) < 0 || slack.isNegative()) {
+            throw new IllegalArgumentException("backoff must be 0 <= min <= max and slack >= 0");
+        }
+        this.minBackoffMillis = minBackoff.toMillis();
+        this.maxBackoffMillis = maxBackoff.toMillis();
+        this.slackMillis = slack.toMillis();
+        return this;
+    }
+
+    /** The ETag of the list last installed or confirmed, sent as {@code If-None-Match}; null before. */
+    public String etag() {
+        return etag;
     }
 
     /** Follows {@code url} with 30-second polls. */
@@ -111,8 +135,9 @@ public final class RevocationFollower implements AutoCloseable {
      */
     public Poll pollOnce() throws InterruptedException {
         String address = url.toString() + (url.getRawQuery() == null ? "?" : "&") + "wait=" + waitSeconds;
+        long budget = waitSeconds * 1000L + slackMillis;
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(address)).GET()
-                .timeout(Duration.ofSeconds(waitSeconds + 15));
+                .header("Accept", "application/octet-stream").timeout(Duration.ofMillis(Math.max(1, budget)));
         String tag = etag;
         if (tag != null) request.header("If-None-Match", tag);
         CompletableFuture<HttpResponse<byte[]>> future =
@@ -121,10 +146,10 @@ public final class RevocationFollower implements AutoCloseable {
         HttpResponse<byte[]> response;
         try {
             // The request timeout covers the headers only; this bounds the body too.
-            response = future.get(waitSeconds + 15, TimeUnit.SECONDS);
+            response = future.get(budget, TimeUnit.MILLISECONDS);
         } catch (TimeoutException e) {
             future.cancel(true);
-            return failed("no answer within " + (waitSeconds + 15) + " s");
+            return failed("no whole answer within " + budget + " ms");
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof TooLarge) {
@@ -154,7 +179,7 @@ public final class RevocationFollower implements AutoCloseable {
 
     private void run() {
         LOG.log(System.Logger.Level.INFO, "following revocations from {0} (wait {1} s)", url.getHost(), waitSeconds);
-        long backoff = 1;
+        long backoff = minBackoffMillis;
         while (!closed) {
             long started = System.nanoTime();
             Poll poll;
@@ -167,12 +192,12 @@ public final class RevocationFollower implements AutoCloseable {
             }
             long pauseMillis;
             if (poll == Poll.INSTALLED || poll == Poll.CURRENT) {
-                backoff = 1;
+                backoff = minBackoffMillis;
                 // A server that answers at once (no long poll) is asked at most once a second.
                 pauseMillis = 1000 - (System.nanoTime() - started) / 1_000_000;
             } else {
-                pauseMillis = backoff * 1000;
-                backoff = Math.min(backoff * 2, 30);
+                pauseMillis = backoff;
+                backoff = Math.min(backoff * 2, maxBackoffMillis);
             }
             if (pauseMillis > 0 && !pause(pauseMillis)) return;
         }

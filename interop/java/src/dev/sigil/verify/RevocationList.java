@@ -43,9 +43,10 @@ public final class RevocationList {
     private final long nextUpdate;
     private final int count;
     private final int entriesOffset;
+    private final byte[] verifiedKey;
 
     private RevocationList(byte[] bytes, String keyId, long sequence, long issuedAt, long nextUpdate, int count,
-            int entriesOffset) {
+            int entriesOffset, byte[] verifiedKey) {
         this.bytes = bytes;
         this.keyId = keyId;
         this.sequence = sequence;
@@ -53,6 +54,7 @@ public final class RevocationList {
         this.nextUpdate = nextUpdate;
         this.count = count;
         this.entriesOffset = entriesOffset;
+        this.verifiedKey = verifiedKey;
     }
 
     /**
@@ -96,7 +98,7 @@ public final class RevocationList {
         byte[] raw = keys.get(kid);
         if (raw == null) throw new RevocationListException(UNKNOWN_KEY, "signed by key " + kid);
         if (!signatureMatches(raw, bytes)) throw new RevocationListException(BAD_SIGNATURE, "key " + kid);
-        return new RevocationList(bytes.clone(), kid, sequence, issuedAt, nextUpdate, (int) count, i);
+        return new RevocationList(bytes.clone(), kid, sequence, issuedAt, nextUpdate, (int) count, i, raw.clone());
     }
 
     private static boolean signatureMatches(byte[] rawKey, byte[] list) {
@@ -123,18 +125,6 @@ public final class RevocationList {
             // A key the JDK cannot decode, or a signature it cannot parse, verifies nothing.
             return false;
         }
-    }
-
-    /**
-     * The sequence named by the header of {@code bytes}, unverified, or -1 if the fixed start
-     * (magic, version, key id, sequence) does not parse. Used to keep a damaged held list from
-     * being rolled back.
-     */
-    static long headerSequence(byte[] b) {
-        if (b.length < 6 || b[0] != 'S' || b[1] != 'G' || b[2] != 'L' || b[3] != 'R' || b[4] != 1) return -1;
-        int n = b[5] & 0xff;
-        if (n < 1 || n > 32 || b.length < 6 + n + 8) return -1;
-        return u64(b, 6 + n);
     }
 
     private static final java.lang.invoke.VarHandle BIG_ENDIAN_LONG =
@@ -217,7 +207,15 @@ public final class RevocationList {
         return bytes.clone();
     }
 
-    boolean hasSameBytes(byte[] other) {
-        return Arrays.equals(bytes, other);
+    boolean hasSameBytes(RevocationList other) {
+        return Arrays.equals(bytes, other.bytes);
+    }
+
+    boolean wasVerifiedWith(byte[] key) {
+        return Arrays.equals(verifiedKey, key);
+    }
+
+    int byteCount() {
+        return bytes.length;
     }
 }

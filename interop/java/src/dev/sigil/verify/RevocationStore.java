@@ -3,6 +3,7 @@ package dev.sigil.verify;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -17,8 +18,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * changes nothing.
  *
  * <pre>{@code
- * RevocationStore store = new RevocationStore(keyset.revocationKeys(),
- *         RevocationStore.StalePolicy.KEEP_SERVING, RevocationStore.NoListPolicy.FAIL_CLOSED);
+ * RevocationStore store = new RevocationStore(keyset.revocationKeys(), RevocationStore.NoListPolicy.FAIL_CLOSED);
  * store.load(Path.of("/etc/billing/revocations.sgl"));
  * }</pre>
  */
@@ -122,6 +122,14 @@ public final class RevocationStore {
         this(keys, stalePolicy, noListPolicy, RevocationList.DEFAULT_MAX_BYTES, LOGGING);
     }
 
+    /**
+     * A store that keeps serving a stale list (reporting it once), with the 64 MiB limit, logging
+     * through {@link #LOGGING}; {@code noListPolicy} says what happens before the first list.
+     */
+    public RevocationStore(Map<String, byte[]> keys, NoListPolicy noListPolicy) {
+        this(keys, StalePolicy.KEEP_SERVING, noListPolicy);
+    }
+
     /** The list in force, or null before the first load. */
     public RevocationList list() {
         return current.get();
@@ -168,6 +176,24 @@ public final class RevocationStore {
             listener.refused(e);
             throw e;
         }
+        return install(candidate);
+    }
+
+    /**
+     * Installs a list already verified by {@link RevocationList#verify}, so one signature check
+     * can serve several stores. The rollback and equivocation checks apply as for bytes; a list
+     * verified under another key than this store holds for its key id, or larger than this
+     * store's limit, is checked again from its bytes.
+     *
+     * @throws RevocationListException the refusal; the list in force stays
+     */
+    public Loaded load(RevocationList list) throws RevocationListException {
+        byte[] key = keys.get(list.keyId());
+        if (key == null || !list.wasVerifiedWith(key) || list.byteCount() > maxBytes) return load(list.bytes());
+        return install(list);
+    }
+
+    private Loaded install(RevocationList candidate) throws RevocationListException {
         RevocationListException refusal = null;
         Loaded loaded = null;
         synchronized (installLock) {
@@ -178,7 +204,7 @@ public final class RevocationStore {
                         "sequence " + Long.toUnsignedString(candidate.sequence()) + " < "
                                 + Long.toUnsignedString(held.sequence()) + " in force");
             } else if (c == 0) {
-                if (held.hasSameBytes(bytes)) loaded = Loaded.UNCHANGED;
+                if (candidate.hasSameBytes(held)) loaded = Loaded.UNCHANGED;
                 else refusal = new RevocationListException(RevocationListException.Reason.EQUIVOCATION,
                         "same sequence " + Long.toUnsignedString(candidate.sequence()) + ", other bytes");
             } else {
@@ -213,8 +239,8 @@ public final class RevocationStore {
         listener.refused(error);
     }
 
-    static byte[] readBounded(Path path, int maxBytes) throws RevocationListException {
-        try (InputStream in = Files.newInputStream(path)) {
+    static byte[] readBounded(Path path, int maxBytes, OpenOption... options) throws RevocationListException {
+        try (InputStream in = Files.newInputStream(path, options)) {
             byte[] bytes = in.readNBytes(maxBytes + 1 > 0 ? maxBytes + 1 : Integer.MAX_VALUE - 8);
             if (bytes.length > maxBytes) {
                 throw new RevocationListException(RevocationListException.Reason.TOO_LARGE,

@@ -5,6 +5,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -35,6 +41,36 @@ final class Check {
             throw new AssertionError("expected " + type.getSimpleName() + " but got " + t, t);
         }
         throw new AssertionError("expected " + type.getSimpleName() + " but nothing was thrown");
+    }
+
+    /** What the library logged (through System.Logger, java.util.logging by default). */
+    static final List<String> LOGS = Collections.synchronizedList(new ArrayList<>());
+
+    /** Keeps log records in {@link #LOGS} instead of printing them, so tests can read them. */
+    static void captureLogs() {
+        Logger root = Logger.getLogger("");
+        for (Handler h : root.getHandlers()) root.removeHandler(h);
+        root.addHandler(new Handler() {
+            private final java.util.logging.Formatter format = new java.util.logging.SimpleFormatter();
+
+            @Override
+            public void publish(LogRecord r) {
+                LOGS.add(r.getLevel() + " " + format.formatMessage(r));
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        });
+    }
+
+    /** Fails if any log line so far holds {@code secret}. */
+    static void notLogged(String secret, String what) {
+        synchronized (LOGS) {
+            for (String line : LOGS) isTrue(!line.contains(secret), what + ": logged " + line);
+        }
     }
 
     static Path repo() {

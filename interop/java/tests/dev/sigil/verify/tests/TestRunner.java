@@ -14,12 +14,13 @@ import java.util.Comparator;
 public final class TestRunner {
     private static final Class<?>[] SUITES = {
         CryptoTests.class, JsonTests.class, VectorTests.class, VerifierTests.class, StoreTests.class,
-        BearerTests.class,
+        BearerTests.class, FollowerTests.class,
     };
 
     private TestRunner() {}
 
     public static void main(String[] args) {
+        Check.captureLogs();
         String filter = args.length > 0 ? args[0] : "";
         int passed = 0;
         int failed = 0;

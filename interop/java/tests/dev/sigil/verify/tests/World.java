@@ -31,6 +31,40 @@ final class World {
         return Fixtures.token("k1", K_BILLING, "billing", guid, NOW - 3600, NOW + 86_400, kind, List.of(scope));
     }
 
+    /** A token of key k1 for billing, valid from a minute ago for an hour of real time. */
+    static String tokenNow(byte[] guid, int kind, String... scope) {
+        long now = System.currentTimeMillis() / 1000;
+        return Fixtures.token("k1", K_BILLING, "billing", guid, now - 60, now + 3600, kind, List.of(scope));
+    }
+
+    /** A random GUID. */
+    static byte[] randomGuid() {
+        byte[] g = new byte[16];
+        new java.security.SecureRandom().nextBytes(g);
+        return g;
+    }
+
+    interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    /** A bounded poll: true as soon as the condition holds, false after {@code millis}. */
+    static boolean waitUntil(Condition c, long millis) throws Exception {
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        while (System.nanoTime() < deadline) {
+            if (c.holds()) return true;
+            Thread.sleep(20);
+        }
+        return c.holds();
+    }
+
+    /** Flips a bit of R, the signature's first half: always invalid. */
+    static byte[] damageSignature(byte[] list) {
+        byte[] out = list.clone();
+        out[out.length - 64] ^= 1;
+        return out;
+    }
+
     static byte[] guid(int n) {
         byte[] g = new byte[16];
         g[0] = (byte) 0x10;
@@ -40,10 +74,15 @@ final class World {
 
     /** A list signed by r1; {@code entries} alternate GUID bytes and status, in any order. */
     static byte[] list(long sequence, long nextUpdate, Object... entries) {
+        return signedList(SEED_R1, sequence, nextUpdate, entries);
+    }
+
+    /** As {@link #list}, signed with another seed under the key id r1. */
+    static byte[] signedList(byte[] seed, long sequence, long nextUpdate, Object... entries) {
         List<Map.Entry<byte[], Integer>> e = new ArrayList<>();
         for (int k = 0; k < entries.length; k += 2) e.add(Map.entry((byte[]) entries[k], (Integer) entries[k + 1]));
         e.sort((a, b) -> Arrays.compareUnsigned(a.getKey(), b.getKey()));
-        return Fixtures.list(SEED_R1, "r1", sequence, NOW - 60, nextUpdate, e);
+        return Fixtures.list(seed, "r1", sequence, NOW - 60, nextUpdate, e);
     }
 
     static RevocationStore store(RevocationStore.StalePolicy stale, RevocationStore.NoListPolicy noList) {

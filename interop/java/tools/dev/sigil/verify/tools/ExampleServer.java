@@ -1,6 +1,8 @@
 package dev.sigil.verify.tools;
 
+import com.sun.net.httpserver.Filter;
 import com.sun.net.httpserver.HttpContext;
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.sigil.verify.Keyset;
 import dev.sigil.verify.Permission;
@@ -8,6 +10,7 @@ import dev.sigil.verify.RevocationFollower;
 import dev.sigil.verify.RevocationStore;
 import dev.sigil.verify.SigilFilter;
 import dev.sigil.verify.Verifier;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -24,6 +27,7 @@ import java.util.concurrent.Executors;
  *
  * <pre>
  * example-server --port N --keyset PATH --revocations-url URL --permission RESOURCE.ACTION --access read|write
+ *                [--wait SECONDS]
  * </pre>
  *
  * Prints {@code listening <port>} once it accepts connections; exits on SIGTERM.
@@ -42,28 +46,49 @@ public final class ExampleServer {
         }
         String access = opts.get("access");
         if (!access.equals("read") && !access.equals("write")) usage("--access is read or write");
-        Permission permission = Permission.of(opts.get("permission"),
-                access.equals("write") ? Permission.Access.WRITE : Permission.Access.READ);
+        Permission permission = access.equals("write") ? Permission.write(opts.get("permission"))
+                : Permission.read(opts.get("permission"));
+        int wait = Integer.parseInt(opts.getOrDefault("wait", "30"));
 
         Keyset keyset = Keyset.load(Path.of(opts.get("keyset")));
         RevocationStore store = new RevocationStore(keyset.revocationKeys(), RevocationStore.StalePolicy.FAIL_CLOSED,
                 RevocationStore.NoListPolicy.FAIL_CLOSED);
         Verifier verifier = Verifier.of(keyset, store);
-        RevocationFollower follower = new RevocationFollower(URI.create(opts.get("revocations-url")), store).start();
+        RevocationFollower follower = new RevocationFollower(URI.create(opts.get("revocations-url")), store, wait).start();
 
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(opts.get("port"))), 64);
         ExecutorService pool = Executors.newFixedThreadPool(4);
         server.setExecutor(pool);
-        HttpContext context = server.createContext("/protected", exchange -> {
-            boolean found = exchange.getRequestURI().getPath().equals("/protected");
-            byte[] body = found
-                    ? ("{\"guid\":\"" + SigilFilter.token(exchange).guid() + "\"}").getBytes(StandardCharsets.UTF_8)
-                    : "{\"error\":\"not_found\"}".getBytes(StandardCharsets.UTF_8);
+        HttpContext context = server.createContext("/", exchange -> {
+            byte[] body = ("{\"guid\":\"" + SigilFilter.token(exchange).guid() + "\"}").getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.getResponseHeaders().set("Cache-Control", "no-store");
-            exchange.sendResponseHeaders(found ? 200 : 404, body.length);
+            exchange.sendResponseHeaders(200, body.length);
             try (OutputStream out = exchange.getResponseBody()) {
                 out.write(body);
+            }
+        });
+        // Routing first, as the Python example does: only GET or HEAD /protected meets the token check.
+        context.getFilters().add(new Filter() {
+            @Override
+            public void doFilter(HttpExchange exchange, Chain chain) throws IOException {
+                String method = exchange.getRequestMethod();
+                if (exchange.getRequestURI().getPath().equals("/protected") && (method.equals("GET") || method.equals("HEAD"))) {
+                    chain.doFilter(exchange);
+                    return;
+                }
+                byte[] body = "{\"error\":\"not_found\"}".getBytes(StandardCharsets.UTF_8);
+                exchange.getRequestBody().close();
+                exchange.getResponseHeaders().set("Content-Type", "application/json");
+                exchange.sendResponseHeaders(404, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            }
+
+            @Override
+            public String description() {
+                return "GET /protected only";
             }
         });
         context.getFilters().add(new SigilFilter(verifier, permission));
@@ -72,6 +97,8 @@ public final class ExampleServer {
             follower.close();
             server.stop(0);
             pool.shutdownNow();
+            // SIGTERM is the expected way to stop: exit 0, as the other languages' servers do.
+            Runtime.getRuntime().halt(0);
         }));
         System.out.println("listening " + server.getAddress().getPort());
         System.out.flush();
