@@ -1,0 +1,3 @@
+module sigil.dev/verify
+
+go 1.19
