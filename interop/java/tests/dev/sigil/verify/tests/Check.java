@@ -73,6 +73,87 @@ final class Check {
         }
     }
 
+    /** JSON text of maps, lists, strings, numbers, booleans and null (for cases and fixtures). */
+    static String toJson(Object v) {
+        StringBuilder out = new StringBuilder();
+        writeJson(out, v);
+        return out.toString();
+    }
+
+    private static void writeJson(StringBuilder out, Object v) {
+        if (v == null || v == Json.NULL) {
+            out.append("null");
+        } else if (v instanceof String) {
+            Json.quote(out, (String) v);
+        } else if (v instanceof Map) {
+            out.append('{');
+            boolean first = true;
+            for (Map.Entry<?, ?> e : ((Map<?, ?>) v).entrySet()) {
+                if (!first) out.append(',');
+                first = false;
+                Json.quote(out, (String) e.getKey()).append(':');
+                writeJson(out, e.getValue());
+            }
+            out.append('}');
+        } else if (v instanceof List) {
+            out.append('[');
+            boolean first = true;
+            for (Object o : (List<?>) v) {
+                if (!first) out.append(',');
+                first = false;
+                writeJson(out, o);
+            }
+            out.append(']');
+        } else {
+            out.append(v);
+        }
+    }
+
+    /** The interop/java folder. */
+    static Path here() {
+        return repo().resolve("interop/java");
+    }
+
+    /** What a child process printed and how it ended. */
+    static final class Run {
+        final int code;
+        final String out;
+        final String err;
+
+        Run(int code, String out, String err) {
+            this.code = code;
+            this.out = out;
+            this.err = err;
+        }
+    }
+
+    /** Runs {@code command} with {@code stdin}, waiting at most {@code seconds}. */
+    static Run run(List<String> command, String stdin, int seconds) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().remove("SIGIL_HOME");
+        Process p = pb.start();
+        java.util.concurrent.CompletableFuture<byte[]> out =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> readAll(p.getInputStream()));
+        java.util.concurrent.CompletableFuture<byte[]> err =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()));
+        try (java.io.OutputStream in = p.getOutputStream()) {
+            if (stdin != null) in.write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
+        if (!p.waitFor(seconds, java.util.concurrent.TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError(String.join(" ", command) + " did not end within " + seconds + " s");
+        }
+        return new Run(p.exitValue(), new String(out.get(), StandardCharsets.UTF_8), new String(err.get(), StandardCharsets.UTF_8));
+    }
+
+    private static byte[] readAll(java.io.InputStream in) {
+        try {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            return new byte[0];
+        }
+    }
+
     static Path repo() {
         String r = System.getenv("SIGIL_REPO");
         return Path.of(r != null ? r : "../..").toAbsolutePath().normalize();

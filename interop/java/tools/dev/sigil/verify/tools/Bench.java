@@ -3,6 +3,7 @@ package dev.sigil.verify.tools;
 import dev.sigil.verify.Permission;
 import dev.sigil.verify.RevocationList;
 import dev.sigil.verify.RevocationStore;
+import dev.sigil.verify.VerificationException;
 import dev.sigil.verify.Verifier;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,16 +12,36 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import javax.crypto.Mac;
+import javax.crypto.ShortBufferException;
 import javax.crypto.spec.SecretKeySpec;
 
 /**
  * Prints one JSON line: ns per verify of a valid token against a list of 10,000 revoked GUIDs,
  * ns per bare HMAC-SHA256 (a keyed JDK Mac) over the same body bytes, and their ratio.
+ *
+ * <pre>
+ * bench [--seconds S]
+ * </pre>
  */
 public final class Bench {
     private Bench() {}
 
+    private static long sink;
+
+    private static long time(Runnable r, long n) {
+        long t0 = System.nanoTime();
+        for (long k = 0; k < n; k++) r.run();
+        return System.nanoTime() - t0;
+    }
+
     public static void main(String[] args) throws Exception {
+        double seconds = 2;
+        if (args.length == 2 && args[0].equals("--seconds")) {
+            seconds = Double.parseDouble(args[1]);
+        } else if (args.length != 0) {
+            System.err.println("usage: bench [--seconds S]   (time per measurement, default 2)");
+            System.exit(64);
+        }
         Random random = new Random(23);
         byte[] key = new byte[32];
         random.nextBytes(key);
@@ -53,25 +74,43 @@ public final class Bench {
         mac.init(new SecretKeySpec(key, "HmacSHA256"));
         byte[] out = new byte[32];
 
-        int n = 200_000;
-        long sink = 0;
+        Runnable verify = () -> {
+            try {
+                sink += verifier.verify(token, permission, now).validFrom();
+            } catch (VerificationException e) {
+                throw new IllegalStateException(e.reason().code());
+            }
+        };
+        Runnable bare = () -> {
+            mac.update(body, 0, body.length);
+            try {
+                mac.doFinal(out, 0);
+            } catch (ShortBufferException e) {
+                throw new IllegalStateException(e);
+            }
+            sink += out[0];
+        };
+        // Warm the JIT up on both loops, calibrate, then take the best of five rounds of each,
+        // interleaved, each about seconds / 10 long.
+        long warmUntil = System.nanoTime() + (long) (Math.min(1.0, seconds / 2) * 1e9);
+        while (System.nanoTime() < warmUntil) {
+            time(verify, 10_000);
+            time(bare, 10_000);
+        }
+        long n = 1000;
+        while (true) {
+            long took = time(verify, n) + time(bare, n);
+            if (took > 50_000_000L) {
+                n = Math.max(1000, (long) (n * seconds / 10 / (took / 2 / 1e9)));
+                break;
+            }
+            n *= 2;
+        }
         double bestVerify = Double.MAX_VALUE;
         double bestHmac = Double.MAX_VALUE;
-        for (int round = 0; round < 8; round++) {
-            long t0 = System.nanoTime();
-            for (int k = 0; k < n; k++) sink += verifier.verify(token, permission, now).validFrom();
-            long t1 = System.nanoTime();
-            for (int k = 0; k < n; k++) {
-                mac.update(body, 0, body.length);
-                mac.doFinal(out, 0);
-                sink += out[0];
-            }
-            long t2 = System.nanoTime();
-            // The first rounds warm the JIT up; the best later round is reported.
-            if (round >= 2) {
-                bestVerify = Math.min(bestVerify, (double) (t1 - t0) / n);
-                bestHmac = Math.min(bestHmac, (double) (t2 - t1) / n);
-            }
+        for (int round = 0; round < 5; round++) {
+            bestVerify = Math.min(bestVerify, (double) time(verify, n) / n);
+            bestHmac = Math.min(bestHmac, (double) time(bare, n) / n);
         }
         if (sink == 42) System.err.println();
         System.out.printf("{\"language\":\"java\",\"verify_ns\":%.0f,\"hmac_ns\":%.0f,\"ratio\":%.2f}%n", bestVerify,
