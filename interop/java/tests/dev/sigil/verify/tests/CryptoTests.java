@@ -101,4 +101,48 @@ final class CryptoTests {
         for (int k = 0; k < 256; k++) all[k] = (byte) k;
         Check.eq(toHex(all), toHex(Base64Url.decode(Base64Url.encode(all))), "round trip");
     }
+
+    /** Wycheproof HMAC-SHA256: valid tags match (leftmost tagSize bits), invalid ones do not. */
+    static void testHmacWycheproof() throws Exception {
+        Map<String, Object> file = Check.json(Check.vectors().resolve("wycheproof_hmac_sha256_test.json"));
+        int n = 0;
+        for (Object g : Json.asArray(file.get("testGroups"))) {
+            Map<String, Object> group = Json.asObject(g);
+            int tagBytes = ((Long) group.get("tagSize")).intValue() / 8;
+            for (Object o : Json.asArray(group.get("tests"))) {
+                Map<String, Object> t = Json.asObject(o);
+                byte[] mac = Fixtures.hmac(hex((String) t.get("key")), hex((String) t.get("msg")));
+                boolean same = java.security.MessageDigest.isEqual(java.util.Arrays.copyOf(mac, tagBytes), hex((String) t.get("tag")));
+                Check.eq("valid".equals(t.get("result")), same, "Wycheproof HMAC tcId " + t.get("tcId"));
+                n++;
+            }
+        }
+        Check.eq(174, n, "Wycheproof HMAC cases");
+    }
+
+    static void testBase64UrlRfc4648() throws Exception {
+        Map<String, Object> file = Check.json(Check.vectors().resolve("rfc4648_base_encodings.json"));
+        int n = 0;
+        for (Object o : Json.asArray(file.get("tests"))) {
+            Map<String, Object> t = Json.asObject(o);
+            byte[] input = ((String) t.get("input_ascii")).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            Check.eq(t.get("base64url_nopad"), Base64Url.encode(input), "encode " + t.get("input_ascii"));
+            Check.eq(toHex(input), toHex(Base64Url.decode((String) t.get("base64url_nopad"))), "decode " + t.get("input_ascii"));
+            if (!t.get("base64url").equals(t.get("base64url_nopad"))) {
+                Check.eq(null, Base64Url.decode((String) t.get("base64url")), "padded " + t.get("base64url") + " is refused");
+            }
+            n++;
+        }
+        for (Object o : Json.asArray(file.get("derived_url_alphabet"))) {
+            Map<String, Object> t = Json.asObject(o);
+            Check.eq(t.get("base64url_nopad"), Base64Url.encode(hex((String) t.get("input_hex"))), "encode " + t.get("input_hex"));
+            Check.eq(t.get("input_hex"), toHex(Base64Url.decode((String) t.get("base64url_nopad"))), "decode " + t.get("input_hex"));
+            String standard = (String) t.get("base64");
+            if (standard.contains("+") || standard.contains("/") || standard.contains("=")) {
+                Check.eq(null, Base64Url.decode(standard), "refused: " + standard);
+            }
+            n++;
+        }
+        Check.eq(14, n, "RFC 4648 rows");
+    }
 }

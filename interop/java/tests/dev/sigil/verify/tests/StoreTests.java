@@ -161,4 +161,51 @@ final class StoreTests {
         Check.eq(RevocationListException.Reason.TOO_LARGE,
                 Check.raises(RevocationListException.class, () -> small.load(file)).reason(), "bounded file read");
     }
+
+    static void testWatcherDoesNotFollowSymlinksOrReadFifos() throws Exception {
+        Path dir = World.tempDir();
+        Path real = World.write(dir, "real.sgl", World.list(3, 0));
+        Path link = dir.resolve("link.sgl");
+        java.nio.file.Files.createSymbolicLink(link, real);
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        List<RevocationListException.Reason> refused = new ArrayList<>();
+        RevocationStore listening = new RevocationStore(Map.of("r1", World.PUB_R1), StalePolicy.KEEP_SERVING,
+                NoListPolicy.FAIL_CLOSED, RevocationList.DEFAULT_MAX_BYTES, new RevocationStore.Listener() {
+                    @Override
+                    public void refused(RevocationListException error) {
+                        refused.add(error.reason());
+                    }
+                });
+        Check.isTrue(new RevocationFileWatcher(link, listening, Duration.ofMillis(20)).checkOnce(), "the link was looked at");
+        Check.eq(null, listening.list(), "a symlink is not followed");
+        Check.eq(List.of(RevocationListException.Reason.IO), refused, "reported as io");
+        Path fifo = dir.resolve("fifo.sgl");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        if (mk.waitFor() == 0) {
+            long started = System.nanoTime();
+            new RevocationFileWatcher(fifo, store, Duration.ofMillis(20)).checkOnce();
+            Check.isTrue(System.nanoTime() - started < 1_000_000_000L, "a FIFO is not opened (it would block)");
+            Check.eq(null, store.list(), "nothing from a FIFO");
+        }
+        RevocationFileWatcher direct = new RevocationFileWatcher(real, store, Duration.ofMillis(20));
+        Check.isTrue(direct.checkOnce(), "the real file");
+        Check.eq(3L, store.list().sequence(), "loaded");
+    }
+
+    static void testOneVerifiedListServesSeveralStores() throws Exception {
+        RevocationList list = RevocationList.verify(World.list(4, 0, World.GUID, 2), Map.of("r1", World.PUB_R1),
+                RevocationList.DEFAULT_MAX_BYTES);
+        RevocationStore a = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        Check.eq(RevocationStore.Loaded.INSTALLED, a.load(list), "installed without a second check");
+        Check.eq(RevocationStore.Loaded.UNCHANGED, a.load(list), "same list");
+        Check.eq(RevocationListException.Reason.EQUIVOCATION, refusal(a, World.list(4, 0)), "still guarded");
+        RevocationStore other = new RevocationStore(Map.of("r1", dev.sigil.verify.tools.Fixtures.publicKey(VectorTests.TEST_SEED)),
+                StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED, RevocationList.DEFAULT_MAX_BYTES, null);
+        Check.eq(RevocationListException.Reason.BAD_SIGNATURE,
+                Check.raises(RevocationListException.class, () -> other.load(list)).reason(), "checked again under another key");
+        RevocationStore none = new RevocationStore(Map.of(), StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED,
+                RevocationList.DEFAULT_MAX_BYTES, null);
+        Check.eq(RevocationListException.Reason.UNKNOWN_KEY,
+                Check.raises(RevocationListException.class, () -> none.load(list)).reason(), "no key r1");
+    }
 }

@@ -12,6 +12,7 @@ import dev.sigil.verify.VerificationException;
 import dev.sigil.verify.Verifier;
 import dev.sigil.verify.tools.Fixtures;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -140,5 +141,113 @@ final class VerifierTests {
         String extra = json.replace("{\"format\"", "{\"comment\":[1,{\"x\":null}],\"format\"");
         Check.eq("billing", Keyset.parse(extra.getBytes(StandardCharsets.UTF_8)).audience(), "unknown members ignored");
         Check.eq(0, hex("").length, "hex");
+    }
+
+    static void testEveryFlippedBitIsRefused() throws Exception {
+        Verifier v = World.verifier(null);
+        String token = World.token(World.guid(1), 3, "devices.list", "invoices.read");
+        byte[] raw = dev.sigil.verify.Base64Url.decode(token.substring(4));
+        for (int i = 0; i < raw.length; i++) {
+            for (int bit : new int[] {0x01, 0x80}) {
+                byte[] m = raw.clone();
+                m[i] ^= (byte) bit;
+                Reason r = reason(v, "sgl_" + dev.sigil.verify.Base64Url.encode(m), null, World.NOW);
+                Check.isTrue(r == Reason.MALFORMED || r == Reason.WRONG_AUDIENCE || r == Reason.UNKNOWN_KEY
+                        || r == Reason.BAD_SIGNATURE, "byte " + i + " bit " + bit + ": " + r);
+            }
+        }
+    }
+
+    static void testReasonOrder() throws Exception {
+        long vf = 1_767_225_600L;
+        byte[] g = World.guid(9);
+        String token = Fixtures.token("k1", World.K_BILLING, "billing", g, vf, vf + 10, 3, List.of("devices.list"));
+        byte[] other = new byte[32];
+        Arrays.fill(other, (byte) 1);
+        Verifier plain = World.verifier(null);
+        Check.eq(Reason.WRONG_AUDIENCE, reason(plain, Fixtures.token("zz", other, "other", g, vf, 0, 1, List.of()), null, vf),
+                "audience before key id");
+        Check.eq(Reason.UNKNOWN_KEY, reason(plain, Fixtures.token("zz", other, "billing", g, vf, 0, 1, List.of()), null, vf),
+                "key id before MAC");
+        RevocationStore revoked = World.store(RevocationStore.StalePolicy.FAIL_CLOSED, RevocationStore.NoListPolicy.FAIL_OPEN);
+        revoked.load(World.list(1, 0, g, 2));
+        Check.eq(Reason.BAD_SIGNATURE, reason(World.verifier(revoked), Fixtures.token("k1", other, "billing", g, vf, 0, 1,
+                List.of()), null, vf), "MAC before revocation");
+        Permission write = Permission.write("x.y");
+        RevocationStore stale = World.store(RevocationStore.StalePolicy.FAIL_CLOSED, RevocationStore.NoListPolicy.FAIL_OPEN);
+        stale.load(World.list(1, 1, g, 2));
+        Check.eq(Reason.REVOCATIONS_STALE, reason(World.verifier(stale), token, write, World.NOW), "stale first");
+        Check.eq(Reason.REVOKED, reason(World.verifier(revoked), token, write, World.NOW), "then revoked");
+        RevocationStore deactivated = World.store(RevocationStore.StalePolicy.FAIL_CLOSED, RevocationStore.NoListPolicy.FAIL_OPEN);
+        deactivated.load(World.list(1, 0, g, 1));
+        Check.eq(Reason.DEACTIVATED, reason(World.verifier(deactivated), token, write, World.NOW), "then deactivated");
+        Check.eq(Reason.NOT_YET_VALID, reason(plain, token, write, 0), "then not yet valid");
+        Check.eq(Reason.EXPIRED, reason(plain, token, write, World.NOW), "then expired");
+        Check.eq(Reason.SCOPE_NOT_GRANTED, reason(plain, token, write, vf), "then scope");
+        Check.eq(null, reason(plain, token, Permission.write("devices.list"), vf), "valid");
+    }
+
+    static void testUnknownKeyIsNeverTriedAgainstAnotherKey() throws Exception {
+        String token = Fixtures.token("k2", World.K_BILLING, "billing", World.guid(1), 0, 0, 1, List.of());
+        byte[] two = new byte[32];
+        Arrays.fill(two, (byte) 2);
+        Check.eq(Reason.UNKNOWN_KEY, reason(World.verifier(null), token, null, World.NOW), "k2 unknown");
+        Check.eq(Reason.BAD_SIGNATURE, reason(new Verifier("billing", Map.of("k1", World.K_BILLING, "k2", two), 60, null), token,
+                null, World.NOW), "k2's own key only");
+        Check.eq(null, reason(new Verifier("billing", Map.of("k2", World.K_BILLING), 60, null), token, null, World.NOW), "valid");
+    }
+
+    static void testLeewayBoundaries() throws Exception {
+        long vf = 1_767_225_600L;
+        long vt = vf + 3600;
+        String token = Fixtures.token("k1", World.K_BILLING, "billing", World.guid(1), vf, vt, 1, List.of());
+        Verifier v = World.verifier(null);
+        Check.eq(null, reason(v, token, null, vf - 60), "valid_from - leeway");
+        Check.eq(Reason.NOT_YET_VALID, reason(v, token, null, vf - 61), "one second earlier");
+        Check.eq(null, reason(v, token, null, vt + 59), "valid_to + leeway - 1");
+        Check.eq(Reason.EXPIRED, reason(v, token, null, vt + 60), "valid_to + leeway");
+        Verifier strict = new Verifier("billing", Map.of("k1", World.K_BILLING), 0, null);
+        Check.eq(Reason.NOT_YET_VALID, reason(strict, token, null, vf - 1), "leeway 0: before");
+        Check.eq(null, reason(strict, token, null, vf), "leeway 0: valid_from is inclusive");
+        Check.eq(Reason.EXPIRED, reason(strict, token, null, vt), "leeway 0: valid_to is exclusive");
+    }
+
+    static void testLongestPartsAndTheTextLimit() throws Exception {
+        Verifier v = World.verifier(null);
+        String pair = "d".repeat(32) + "." + "l".repeat(32);
+        Check.eq(null, reason(v, World.token(World.guid(1), 3, pair), null, World.NOW), "32-byte parts");
+        Check.eq(null, reason(v, World.token(World.guid(1), 3, "a-_9.b_-0", "a.b"), null, World.NOW), "- sorts before .");
+        Check.eq(Reason.MALFORMED, reason(v, World.token(World.guid(1), 3, "d".repeat(33) + ".l"), null, World.NOW), "33 bytes");
+        // A custom scope sized so the text is exactly 4096 characters verifies; longer ones do not.
+        String exact = null;
+        List<String> longer = new java.util.ArrayList<>();
+        for (int n = 40; n < 50; n++) {
+            for (int last = 3; last < 35; last++) {
+                List<String> pairs = new java.util.ArrayList<>();
+                for (int k = 0; k < n; k++) pairs.add(String.format("r%03d%s.%s", k, "x".repeat(28), "a".repeat(32)));
+                pairs.add("z." + "b".repeat(last - 2));
+                String t = Fixtures.token("k1", World.K_BILLING, "billing", World.guid(1), World.NOW - 10, 0, 3, pairs);
+                if (t.length() == 4096 && exact == null) exact = t;
+                if (t.length() == 4097 || t.length() == 4098) longer.add(t);
+            }
+        }
+        Check.isTrue(exact != null && !longer.isEmpty(), "found tokens at the limit");
+        Check.eq(null, reason(v, exact, null, World.NOW), "4096 characters");
+        for (String t : longer) Check.eq(Reason.MALFORMED, reason(v, t, null, World.NOW), t.length() + " characters");
+    }
+
+    static void testUnusedBitsMustBeZero() throws Exception {
+        Verifier v = World.verifier(null);
+        String good = World.token(World.guid(1), 1);
+        int rest = (good.length() - 4) % 4;
+        Check.isTrue(rest == 2 || rest == 3, "the token leaves unused bits");
+        String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        int last = alphabet.indexOf(good.charAt(good.length() - 1));
+        String bumped = good.substring(0, good.length() - 1) + alphabet.charAt(last | 1);
+        Check.eq(Reason.MALFORMED, reason(v, bumped, null, World.NOW), "non-zero unused bit");
+        Check.eq(Reason.MALFORMED, reason(v, "sgl_" + dev.sigil.verify.Base64Url.encode(new byte[32]), null, World.NOW),
+                "32 bytes: no body");
+        Check.eq(Reason.MALFORMED, reason(v, " " + good, null, World.NOW), "leading space");
+        Check.eq(Reason.MALFORMED, reason(v, good.replace('-', '+').replace('_', '/') + "+", null, World.NOW), "standard alphabet");
     }
 }
