@@ -1,3 +1,5 @@
+import SigilVerifier
+
 /// The issuer's rules as a front end needs them before it submits: limits, patterns,
 /// messages and enumerations, each read from its one definition (``Audience``,
 /// ``ActorName``, ``TokenName``, ``TokenDescription``, ``PageRequest``, the enums).
@@ -77,7 +79,7 @@ public struct IssuerRules: Codable, Sendable, Hashable {
         defaultLifetime: Issuer.defaultLifetime,
         statuses: TokenStatus.allCases.map(\.rawValue),
         sorts: TokenSort.allCases.map(\.rawValue),
-        scopeKinds: ["all", "read-only", "custom"],
+        scopeKinds: Scope.kindNames,
         lifecycleActions: LifecycleAction.allCases.map(\.rawValue),
         cascadingActions: LifecycleAction.allCases.filter(\.cascades).map(\.rawValue),
         auditActions: AuditAction.allCases.map(\.rawValue))

@@ -327,3 +327,34 @@ public struct AuditQuery: Sendable, Hashable {
         if let actor { _ = try ActorName(actor) }
     }
 }
+
+extension Scope {
+    /// The kinds' names, as the ledger, the wire and the rules answer spell them.
+    package static let kindNames = ["all", "read-only", "custom"]
+
+    /// `all`, `read-only` or `custom`.
+    package var kindName: String {
+        switch self {
+        case .all: "all"
+        case .readOnly: "read-only"
+        case .custom: "custom"
+        }
+    }
+
+    /// A custom scope's pairs; none for the other kinds.
+    package var pairs: [String] {
+        if case .custom(let pairs) = self { return pairs }
+        return []
+    }
+
+    /// The scope a kind name and its pairs describe; nil for an unknown kind, pairs given to a
+    /// kind that takes none, or a custom scope whose pairs are missing or not `resource.action`.
+    package init?(kindName: String, pairs: [String]) {
+        switch kindName {
+        case "all" where pairs == [""] || pairs.isEmpty: self = .all
+        case "read-only" where pairs == [""] || pairs.isEmpty: self = .readOnly
+        case "custom" where !pairs.isEmpty && pairs.allSatisfy(Scope.isValidPair): self = .custom(pairs)
+        default: return nil
+        }
+    }
+}

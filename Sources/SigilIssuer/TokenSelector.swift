@@ -66,3 +66,17 @@ public enum TokenSelector: Sendable, Hashable {
         return first
     }
 }
+
+extension TokenSelector {
+    /// The smallest and largest 16-byte GUIDs that start with `hex`: a range the primary
+    /// index answers without reading other rows.
+    package static func range(ofPrefix hex: String) -> ([UInt8], [UInt8]) {
+        // Digits were checked by the caller: 0-9, a-f (A-F read alike).
+        let digits = hex.utf8.prefix(32).map { $0 <= 0x39 ? $0 - 0x30 : ($0 | 0x20) - 0x61 + 10 }
+        func padded(_ pad: UInt8) -> [UInt8] {
+            let all = digits + [UInt8](repeating: pad, count: 32 - digits.count)
+            return (0..<16).map { all[2 * $0] << 4 | all[2 * $0 + 1] }
+        }
+        return (padded(0), padded(0x0f))
+    }
+}

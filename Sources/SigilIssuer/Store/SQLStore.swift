@@ -62,16 +62,8 @@ extension TokenRecord {
         for column in [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 14] where r.isNull(column) {
             throw damaged("a required column is empty")
         }
-        let scope: Scope
-        switch r.text(4) {
-        case "all": scope = .all
-        case "read-only": scope = .readOnly
-        case "custom":
-            let pairs = r.text(5).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard !pairs.isEmpty, pairs.allSatisfy({ Scope.isValidPair($0) }) else { throw damaged("its scope") }
-            scope = .custom(pairs)
-        default: throw damaged("its scope kind")
-        }
+        let pairs = r.text(5).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard let scope = Scope(kindName: r.text(4), pairs: pairs) else { throw damaged("its scope") }
         guard let status = TokenStatus(rawValue: r.text(9)) else { throw damaged("its status") }
         self.init(
             id: id, name: r.text(1), description: r.text(2), audience: r.text(3), scope: scope,
@@ -82,14 +74,9 @@ extension TokenRecord {
 
     /// The values of ``tokenColumns`` and then `name_folded`.
     var columnValues: [SQLValue] {
-        let (kind, pairs) =
-            switch scope {
-            case .all: ("all", "")
-            case .readOnly: ("read-only", "")
-            case .custom(let pairs): ("custom", pairs.joined(separator: ","))
-            }
         return [
-            .bytes(id.bytes), .text(name), .text(description), .text(audience), .text(kind), .text(pairs),
+            .bytes(id.bytes), .text(name), .text(description), .text(audience), .text(scope.kindName),
+            .text(scope.pairs.joined(separator: ",")),
             .int(validFrom), .int(validTo), .text(keyID), .text(status.rawValue), .int(createdAt), .int(updatedAt),
             .int(revokedAt), .int(deletedAt), .text(createdBy), .bytes(parent?.bytes), .text(name.lowercased()),
         ]
@@ -167,22 +154,10 @@ extension SQLStore {
 
     /// Live tokens whose GUID starts with `hex` (lowercase hex digits), at most `limit`.
     package func tokens(withPrefix hex: String, limit: Int) throws -> [TokenRecord] {
-        let (low, high) = Self.range(ofPrefix: hex)
+        let (low, high) = TokenSelector.range(ofPrefix: hex)
         return try rows(
             "SELECT \(tokenColumns) FROM tokens WHERE guid BETWEEN ?1 AND ?2 AND deleted_at IS NULL ORDER BY guid LIMIT ?3",
             [.bytes(low), .bytes(high), .int(Int64(limit))], record)
-    }
-
-    /// The smallest and largest 16-byte GUIDs that start with `hex`: a range the primary
-    /// index answers without reading other rows.
-    static func range(ofPrefix hex: String) -> ([UInt8], [UInt8]) {
-        // Digits were checked by the caller: 0-9, a-f (A-F read alike).
-        let digits = hex.utf8.prefix(32).map { $0 <= 0x39 ? $0 - 0x30 : ($0 | 0x20) - 0x61 + 10 }
-        func padded(_ pad: UInt8) -> [UInt8] {
-            let all = digits + [UInt8](repeating: pad, count: 32 - digits.count)
-            return (0..<16).map { all[2 * $0] << 4 | all[2 * $0 + 1] }
-        }
-        return (padded(0), padded(0x0f))
     }
 
     /// Builds the WHERE clause and its bindings for a filter. Values are always bound.
@@ -194,7 +169,7 @@ extension SQLStore {
         let f = query.filter
         for word in f.nameWords { parts.append(dialect.contains("name_folded", b.next(.text(word)))) }
         if let prefix = f.guidPrefix {
-            let (low, high) = Self.range(ofPrefix: prefix)
+            let (low, high) = TokenSelector.range(ofPrefix: prefix)
             parts.append("guid BETWEEN \(b.next(.bytes(low))) AND \(b.next(.bytes(high)))")
         }
         if let audience = f.audience { parts.append("audience = \(b.next(.text(audience)))") }
