@@ -49,6 +49,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        // The Swift conformance runner (the reference scripts/conformance.sh compares every language's
+        // runner with) and the generator of its cases, built with the issuer's own minting and signing.
+        .executableTarget(
+            name: "sigil-conformance",
+            dependencies: [
+                "SigilVerifier", "SigilIssuer", "SigilIssuerCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ConformanceTests", dependencies: ["sigil-conformance", "SigilVerifier", "SigilIssuer"],
+            swiftSettings: strict),
         .testTarget(
             name: "SigilVerifierTests", dependencies: ["SigilVerifier", "SigilIssuer", "SigilIssuerCrypto"],
             swiftSettings: strict),
