@@ -233,3 +233,12 @@ test("verifying while lists are swapped sees the old list or the new one", async
   assert.equal(store.current.sequence, 11n);
   assert.equal((await verifier.verify(token)).reason, "revoked");
 });
+
+test("the core module stays runtime-neutral: no imports, no Node globals", async () => {
+  const { readFileSync } = await import("node:fs");
+  const source = readFileSync(new URL("../sigil.js", import.meta.url), "utf8").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+  assert.doesNotMatch(source, /^\s*import\b|\bimport\(|\brequire\(/m);
+  for (const name of ["process", "Buffer", "global", "__dirname", "setImmediate"]) {
+    assert.doesNotMatch(source, new RegExp(`\\b${name}\\b`), name);
+  }
+});
