@@ -8,11 +8,12 @@ package dev.sigil.verify;
 public final class Base64Url {
     private static final char[] ALPHABET =
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".toCharArray();
-    private static final byte[] VALUES = new byte[128];
+    /** The 6-bit value of each byte, or -1 (all bits set) outside the alphabet. */
+    private static final int[] TABLE = new int[256];
 
     static {
-        java.util.Arrays.fill(VALUES, (byte) -1);
-        for (int k = 0; k < ALPHABET.length; k++) VALUES[ALPHABET[k]] = (byte) k;
+        java.util.Arrays.fill(TABLE, -1);
+        for (int k = 0; k < ALPHABET.length; k++) TABLE[ALPHABET[k]] = k;
     }
 
     private Base64Url() {}
@@ -25,20 +26,22 @@ public final class Base64Url {
 
     /**
      * Decodes {@code text[from, to)} into {@code out} (exactly {@link #decodedLength} bytes long).
+     * {@code text} holds one byte per character (ISO-8859-1; anything wider was already
+     * replaced by {@code '?'}, which is outside the alphabet).
      *
      * @return false if the text is not canonical
      */
-    static boolean decode(String text, int from, int to, byte[] out) {
+    static boolean decode(byte[] text, int from, int to, byte[] out) {
         int n = to - from;
         int full = from + n / 4 * 4;
         int o = 0;
         int bad = 0;
         int k = from;
-        // Four characters to three bytes; any character outside the alphabet maps to -1, which
-        // sets the sign bit of `bad` through the OR.
+        // Four characters to three bytes; any byte outside the alphabet maps to -1, which sets
+        // the sign bit of `bad` through the OR, so the loop has no branch per character.
         for (; k < full; k += 4) {
-            int v = value(text.charAt(k)) << 18 | value(text.charAt(k + 1)) << 12 | value(text.charAt(k + 2)) << 6
-                    | value(text.charAt(k + 3));
+            int v = TABLE[text[k] & 0xff] << 18 | TABLE[text[k + 1] & 0xff] << 12 | TABLE[text[k + 2] & 0xff] << 6
+                    | TABLE[text[k + 3] & 0xff];
             bad |= v;
             out[o] = (byte) (v >> 16);
             out[o + 1] = (byte) (v >> 8);
@@ -50,17 +53,17 @@ public final class Base64Url {
             case 0:
                 return true;
             case 2: {
-                int a = value(text.charAt(k));
-                int b = value(text.charAt(k + 1));
+                int a = TABLE[text[k] & 0xff];
+                int b = TABLE[text[k + 1] & 0xff];
                 // Unused bits in the last character must be zero: one byte string, one text.
                 if ((a | b) < 0 || (b & 0x0f) != 0) return false;
                 out[o] = (byte) (a << 2 | b >> 4);
                 return true;
             }
             case 3: {
-                int a = value(text.charAt(k));
-                int b = value(text.charAt(k + 1));
-                int c = value(text.charAt(k + 2));
+                int a = TABLE[text[k] & 0xff];
+                int b = TABLE[text[k + 1] & 0xff];
+                int c = TABLE[text[k + 2] & 0xff];
                 if ((a | b | c) < 0 || (c & 0x03) != 0) return false;
                 out[o] = (byte) (a << 2 | b >> 4);
                 out[o + 1] = (byte) (b << 4 | c >> 2);
@@ -71,17 +74,13 @@ public final class Base64Url {
         }
     }
 
-    /** The 6-bit value of {@code c}, or a negative number (all high bits set) for any other character. */
-    private static int value(char c) {
-        return c < 128 ? VALUES[c] : -1;
-    }
-
     /** Decodes canonical unpadded base64url, or returns null. */
     public static byte[] decode(String text) {
         int length = decodedLength(text.length());
         if (length < 0) return null;
         byte[] out = new byte[length];
-        return decode(text, 0, text.length(), out) ? out : null;
+        byte[] t = text.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        return decode(t, 0, t.length, out) ? out : null;
     }
 
     /** Encodes {@code bytes} as canonical unpadded base64url. */

@@ -143,7 +143,10 @@ public final class Verifier {
         int length = Base64Url.decodedLength(n - 4);
         if (length <= TAG) throw new VerificationException(MALFORMED);
         byte[] d = new byte[length];
-        if (!Base64Url.decode(token, 4, n, d)) throw new VerificationException(MALFORMED);
+        // One byte per character (an intrinsic copy); a character past U+00FF becomes '?',
+        // which is outside the alphabet, so nothing wider can slip through.
+        byte[] text = token.getBytes(StandardCharsets.ISO_8859_1);
+        if (!Base64Url.decode(text, 4, n, d)) throw new VerificationException(MALFORMED);
 
         // Byte rules 6–13, on bytes not yet authenticated.
         int end = length - TAG;

@@ -90,8 +90,9 @@ public final class Bench {
             }
             sink += out[0];
         };
-        // Warm the JIT up on both loops, calibrate, then take the best of five rounds of each,
-        // interleaved, each about seconds / 10 long.
+        // Warm the JIT up on both loops, calibrate, then take the best of fifteen rounds of each,
+        // interleaved, each about seconds / 30 long: on a busy machine the best round is the
+        // one that had a core to itself.
         long warmUntil = System.nanoTime() + (long) (Math.min(1.0, seconds / 2) * 1e9);
         while (System.nanoTime() < warmUntil) {
             time(verify, 10_000);
@@ -101,14 +102,14 @@ public final class Bench {
         while (true) {
             long took = time(verify, n) + time(bare, n);
             if (took > 50_000_000L) {
-                n = Math.max(1000, (long) (n * seconds / 10 / (took / 2 / 1e9)));
+                n = Math.max(1000, (long) (n * seconds / 30 / (took / 2 / 1e9)));
                 break;
             }
             n *= 2;
         }
         double bestVerify = Double.MAX_VALUE;
         double bestHmac = Double.MAX_VALUE;
-        for (int round = 0; round < 5; round++) {
+        for (int round = 0; round < 15; round++) {
             bestVerify = Math.min(bestVerify, (double) time(verify, n) / n);
             bestHmac = Math.min(bestHmac, (double) time(bare, n) / n);
         }
