@@ -18,7 +18,9 @@ import (
 
 func TestMain(m *testing.M) {
 	log.SetOutput(io.Discard) // the follower and watcher log every list; keep test output short
-	os.Exit(m.Run())
+	code := m.Run()
+	cleanupCommands()
+	os.Exit(code)
 }
 
 type request struct {
@@ -124,6 +126,7 @@ func (f *fakeIssuer) handle(w http.ResponseWriter, r *http.Request) {
 func quiet(string, ...any) {}
 
 func TestFollowerSeesARevokeWithinTwoSeconds(t *testing.T) {
+	t.Parallel()
 	issuer := newFakeIssuer(t)
 	token, g := makeToken(Scope{Kind: ScopeAll})
 	issuer.publish(makeList(nil, 1, 0, testSeed), 1)
@@ -168,6 +171,7 @@ func TestFollowerSeesARevokeWithinTwoSeconds(t *testing.T) {
 }
 
 func TestFollowerRefusesRollbackEquivocationAndForgery(t *testing.T) {
+	t.Parallel()
 	issuer := newFakeIssuer(t)
 	store := newStore(FailClosed)
 	follower, _ := NewRevocationFollower(issuer.url, store, 1)
@@ -208,6 +212,7 @@ func TestFollowerRefusesRollbackEquivocationAndForgery(t *testing.T) {
 }
 
 func TestFollowerBoundsSizeAndTime(t *testing.T) {
+	t.Parallel()
 	issuer := newFakeIssuer(t)
 	store := newStore(FailClosed, MaxListBytes(4096))
 	follower, _ := NewRevocationFollower(issuer.url, store, 1)
@@ -240,6 +245,7 @@ func TestFollowerBoundsSizeAndTime(t *testing.T) {
 }
 
 func TestFollowerBacksOffDoublingToACap(t *testing.T) {
+	t.Parallel()
 	if MinBackoff != time.Second || MaxBackoff != 30*time.Second {
 		t.Errorf("backoff bounds %v..%v, want 1 s..30 s", MinBackoff, MaxBackoff)
 	}
@@ -276,6 +282,7 @@ func TestFollowerTakesOnlyHTTPURLs(t *testing.T) {
 }
 
 func TestFileWatcher(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "revocations.sgl")
 	store := newStore(FailClosed)
 	w := NewFileWatcher(path, store)

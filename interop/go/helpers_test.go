@@ -44,7 +44,8 @@ func repoPath(parts ...string) string {
 	return filepath.Join(append([]string{"..", ".."}, parts...)...)
 }
 
-func sharedVector(name string) string { return filepath.Join("..", "..", "..", "shared", "vectors", name) }
+// sharedVector is a crypto vector file copied from ../shared/vectors into testdata.
+func sharedVector(name string) string { return filepath.Join("testdata", name) }
 
 func readJSON(t testing.TB, path string, into any) bool {
 	t.Helper()

@@ -239,7 +239,7 @@ func TestRFC4231HMAC(t *testing.T) {
 		} `json:"tests"`
 	}
 	if !readJSON(t, sharedVector("rfc4231_hmac_sha256.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	for _, c := range file.Tests {
 		sum := newMACKey(unhex(t, c.Key)).sum(unhex(t, c.Data))
@@ -270,7 +270,7 @@ func TestWycheproofHMAC(t *testing.T) {
 		} `json:"testGroups"`
 	}
 	if !readJSON(t, sharedVector("wycheproof_hmac_sha256_test.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	n := 0
 	for _, g := range file.Groups {
@@ -301,7 +301,7 @@ func TestRFC5869HKDF(t *testing.T) {
 		} `json:"tests"`
 	}
 	if !readJSON(t, sharedVector("rfc5869_hkdf_sha256.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	for _, c := range file.Tests {
 		okm, err := HKDFSHA256(unhex(t, c.IKM), unhex(t, c.Salt), unhex(t, c.Info), c.L)
@@ -330,7 +330,7 @@ func TestRFC8032Ed25519(t *testing.T) {
 		} `json:"tests"`
 	}
 	if !readJSON(t, sharedVector("rfc8032_ed25519.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	for _, c := range file.Tests {
 		priv := ed25519.NewKeyFromSeed(unhex(t, c.Secret))
@@ -361,7 +361,7 @@ func TestWycheproofEd25519(t *testing.T) {
 		} `json:"testGroups"`
 	}
 	if !readJSON(t, sharedVector("wycheproof_ed25519_test.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	n := 0
 	for _, g := range file.Groups {
@@ -392,7 +392,7 @@ func TestRFC4648Base64URL(t *testing.T) {
 		} `json:"derived_url_alphabet"`
 	}
 	if !readJSON(t, sharedVector("rfc4648_base_encodings.json"), &file) {
-		t.Skip("../shared/vectors is missing")
+		t.Skip("testdata is missing")
 	}
 	check := func(input []byte, text string) {
 		if got := EncodeBase64URL(input); got != text {
