@@ -143,6 +143,7 @@ function decodeB64url(text, start) {
         out[o++] = n & 255;
     }
     if (rest) {
+        // With two characters left, "A" (value 0) stands in for the absent third.
         const a = text.charCodeAt(i), b = text.charCodeAt(i + 1), c = rest === 3 ? text.charCodeAt(i + 2) : 65;
         if ((a | b | c) > 127)
             return null;
