@@ -20,7 +20,8 @@ import java.util.List;
  * </table>
  *
  * <p>Everything in a header or body is a reason code or a permission name: the token is never
- * echoed, logged or put in an exception.
+ * echoed, logged or put in an exception. Refusals are logged at DEBUG on the
+ * {@code dev.sigil.verify} logger with their reason code.
  *
  * <pre>{@code
  * SigilBearer.Outcome o = bearer.authorize(request.getHeader("Authorization"));
@@ -28,6 +29,8 @@ import java.util.List;
  * }</pre>
  */
 public final class SigilBearer {
+    private static final System.Logger LOG = System.getLogger("dev.sigil.verify");
+
     private final Verifier verifier;
     private final Permission permission;
 
@@ -114,16 +117,29 @@ public final class SigilBearer {
 
     /** As {@link #authorize(List)}, at {@code now} (Unix seconds). */
     public Outcome authorize(List<String> values, long now) {
-        if (values.size() > 1) return REPEATED;
         if (values.isEmpty()) return MISSING;
-        String token = bearerToken(values.get(0));
-        if (token == null) return MISSING;
-        if (token.isEmpty()) return MALFORMED;
-        try {
-            return new Outcome(200, null, null, verifier.verify(token, permission, now), null);
-        } catch (VerificationException e) {
-            return refusal(e.reason(), permission);
+        Outcome refused;
+        if (values.size() > 1) {
+            refused = REPEATED;
+        } else {
+            String token = bearerToken(values.get(0));
+            if (token == null) return MISSING;
+            if (token.isEmpty()) {
+                refused = MALFORMED;
+            } else {
+                try {
+                    return new Outcome(200, null, null, verifier.verify(token, permission, now), null);
+                } catch (VerificationException e) {
+                    refused = refusal(e.reason(), permission);
+                }
+            }
         }
+        // The reason code and the permission only: never the header or the token.
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, "refused: reason={0}{1}", refused.reason(),
+                    permission == null ? "" : " permission=" + permission.name());
+        }
+        return refused;
     }
 
     /** The answer SigilHummingbird gives for a verifier's refusal. */

@@ -66,9 +66,16 @@ final class BearerTests {
 
     /** One raw HTTP/1.1 exchange, so repeated headers and odd values go out exactly as written. */
     static String raw(int port, String... headers) throws Exception {
+        if (headers.length > 0 && headers[0].equals("HEAD")) {
+            return raw(port, "HEAD", java.util.Arrays.copyOfRange(headers, 1, headers.length));
+        }
+        return raw(port, "GET", headers);
+    }
+
+    static String raw(int port, String method, String[] headers) throws Exception {
         try (Socket s = new Socket("127.0.0.1", port)) {
             s.setSoTimeout(10_000);
-            StringBuilder req = new StringBuilder("GET /invoices HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+            StringBuilder req = new StringBuilder(method + " /invoices HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
             for (String h : headers) req.append(h).append("\r\n");
             req.append("\r\n");
             OutputStream out = s.getOutputStream();
@@ -136,6 +143,14 @@ final class BearerTests {
             r = raw(port, "Authorization: Bearer " + all + " extra");
             Check.isTrue(r.startsWith("HTTP/1.1 400") && r.contains("malformed_authorization"), "two words: " + firstLine(r));
             Check.isTrue(!r.contains(all.substring(4, 40)), "the token is not echoed in a 400");
+
+            r = raw(port, "HEAD", "Authorization: Bearer " + forged);
+            Check.isTrue(r.startsWith("HTTP/1.1 401"), "HEAD: " + firstLine(r));
+            Check.isTrue(r.endsWith("\r\n\r\n"), "HEAD: no body");
+
+            Check.isTrue(Check.LOGS.stream().anyMatch(l -> l.contains("reason=bad_signature")), "refusals are logged");
+            Check.notLogged(all.substring(4, 40), "valid token");
+            Check.notLogged(forged.substring(4, 40), "forged token");
         } finally {
             server.stop(0);
         }

@@ -50,6 +50,7 @@ final class Check {
     static void captureLogs() {
         Logger root = Logger.getLogger("");
         for (Handler h : root.getHandlers()) root.removeHandler(h);
+        root.setLevel(java.util.logging.Level.ALL);
         root.addHandler(new Handler() {
             private final java.util.logging.Formatter format = new java.util.logging.SimpleFormatter();
 
