@@ -582,10 +582,13 @@ package struct CaseGenerator {
         let empty = try list([])
         let noNext = try list([(idRevoked, .revoked), (idDeactivated, .deactivated)], nextUpdate: nil)
         let extremes = try list([(TokenID(rawValue: 0), .revoked), (TokenID(rawValue: .max), .deactivated)])
+        // GUIDs on both sides of the first byte's high bit: entries sort as unsigned bytes.
+        let highBit = try list(Self.highBitIDs.map { ($0, .revoked) })
         let lists: [(String, List)] = [
             ("standard", .bytes(standard)), ("2,002 entries", .bytes(bigList)), ("neighbours", .bytes(neighbours)),
             ("statuses swapped", .bytes(swapped)), ("signed by r2", .bytes(byR2)), ("empty", .bytes(empty)),
-            ("no next_update", .bytes(noNext)), ("GUIDs 0 and max", .bytes(extremes)), ("no list", .none),
+            ("no next_update", .bytes(noNext)), ("GUIDs 0 and max", .bytes(extremes)),
+            ("GUIDs around the high bit", .bytes(highBit)), ("no list", .none),
             ("url-safe base64", .text(Base64URL.encode(standard))),
         ]
         var tokens: [(String, String)] = []
@@ -599,6 +602,9 @@ package struct CaseGenerator {
         }
         tokens += [
             ("GUID 0", try mint(id: TokenID(rawValue: 0))), ("GUID max", try mint(id: TokenID(rawValue: .max))),
+            ("GUID 7f..", try mint(id: Self.highBitIDs[1])), ("GUID 80..", try mint(id: Self.highBitIDs[2])),
+            ("GUID ff..00", try mint(id: Self.highBitIDs[3])),
+            ("GUID 80..01 (unlisted)", try mint(id: TokenID(rawValue: Self.highBitIDs[2].rawValue + 1))),
             ("revoked, expired", try mint(id: idRevoked, from: Self.now - 1_000, to: Self.now - 500)),
             ("revoked, not yet valid", try mint(id: idRevoked, from: Self.now + 1_000, to: Self.now + 5_000)),
             ("deactivated, expired", try mint(id: idDeactivated, from: Self.now - 1_000, to: Self.now - 500)),
@@ -717,9 +723,10 @@ package struct CaseGenerator {
             changed[entriesAt + 16] = status
             damaged.append(("status \(status), signed", .bytes(resigned(changed))))
         }
-        for count: UInt8 in [1, 3] {
+        // Counts whose entry bytes overflow 32-bit arithmetic must still be refused, not wrapped.
+        for count: UInt32 in [0, 1, 3, 0x0F0F_0F0F, 0x8000_0000, 0xFFFF_FFFF] {
             var changed = small
-            changed[countAt + 3] = count
+            for k in 0..<4 { changed[countAt + k] = UInt8(truncatingIfNeeded: count >> (24 - 8 * UInt32(k))) }
             damaged.append(("count \(count), signed", .bytes(resigned(changed))))
         }
         for (name, kid) in [
@@ -799,6 +806,15 @@ package struct CaseGenerator {
         add("token empty", "", list: .bytes(list))
         add("token sgl_", "sgl_", list: .bytes(list))
         add("token prefix only, fail_closed", "sgl_", whenNoList: "fail_closed")
+        // Fields of the wrong type fall back as the reference's `case.get` checks do.
+        add("revocations a number", token: .string(token), list: .none, permission: nil)
+        cases[cases.count - 1] = Self.replacing(cases[cases.count - 1], "revocations", with: .int(5))
+        add("revocations an object, fail_closed", token: .string(token), whenNoList: "fail_closed")
+        cases[cases.count - 1] = Self.replacing(cases[cases.count - 1], "revocations", with: .object([:]))
+        add("permission a number", token: .string(token), list: .bytes(list))
+        cases[cases.count - 1] = Self.replacing(cases[cases.count - 1], "permission", with: .int(1))
+        add("audience a number", token: .string(token), list: .bytes(list))
+        cases[cases.count - 1] = Self.replacing(cases[cases.count - 1], "audience", with: .int(1))
         let bad: [(String, CaseJSON)] = [
             (
                 "format v2",
@@ -859,6 +875,23 @@ package struct CaseGenerator {
         for (name, value) in bad {
             add("invalid keyset \(name)", token: .string(token), keyset: value, list: .bytes(list))
         }
+    }
+
+    /// GUIDs 00.., 7f.., 80.., ff..00: a verifier that compares bytes as signed sees them out of order.
+    static let highBitIDs: [TokenID] = [0x00, 0x7f, 0x80, 0xff].map { TokenID(rawValue: UInt128($0) << 120) }
+
+    /// `c` with one field replaced, keeping the protocol's field order.
+    static func replacing(_ c: Case, _ key: String, with value: CaseJSON) -> Case {
+        guard case .object(var fields) = c.fields else { return c }
+        fields[key] = value
+        let order = [
+            "keyset", "revocations", "token", "audience", "permission", "access", "now", "leeway", "when_no_list",
+        ]
+        let line =
+            "{"
+            + order.compactMap { k in fields[k].map { CaseJSON.quoted(k) + ":" + $0.compact } }
+            .joined(separator: ",") + "}"
+        return Case(label: c.label, line: line, fields: .object(fields))
     }
 
     /// A seeded random case: a base token with 1-4 changes (text, bytes, or sealed body), a
