@@ -226,26 +226,26 @@ public final class Verifier {
         if (revocations != null) {
             switch (revocations.check(d, guidOffset, now)) {
                 case STALE:
-                    throw new VerificationException(REVOCATIONS_STALE);
+                    throw new VerificationException(REVOCATIONS_STALE, d, guidOffset);
                 case REVOKED:
-                    throw new VerificationException(REVOKED);
+                    throw new VerificationException(REVOKED, d, guidOffset);
                 case DEACTIVATED:
-                    throw new VerificationException(DEACTIVATED);
+                    throw new VerificationException(DEACTIVATED, d, guidOffset);
                 default:
                     break;
             }
         }
         // Exact arithmetic: a comparison whose now ± leeway overflows is skipped (FORMAT.md §3).
-        if (now <= Long.MAX_VALUE - leeway && now + leeway < validFrom) throw new VerificationException(NOT_YET_VALID);
+        if (now <= Long.MAX_VALUE - leeway && now + leeway < validFrom) throw new VerificationException(NOT_YET_VALID, d, guidOffset);
         if (validTo != 0 && now >= Long.MIN_VALUE + leeway && now - leeway >= validTo) {
-            throw new VerificationException(EXPIRED);
+            throw new VerificationException(EXPIRED, d, guidOffset);
         }
         if (permission != null) {
             boolean granted;
             if (kind == 1) granted = true;
             else if (kind == 2) granted = permission.access() == Permission.Access.READ;
             else granted = scopeContains(d, scopeOffset, scopeCount, permission.nameBytes);
-            if (!granted) throw new VerificationException(SCOPE_NOT_GRANTED);
+            if (!granted) throw new VerificationException(SCOPE_NOT_GRANTED, d, guidOffset);
         }
         return new VerifiedToken(d, kidOffset, audOffset, guidOffset, validFrom, validTo, kind, scopeOffset, scopeCount);
     }

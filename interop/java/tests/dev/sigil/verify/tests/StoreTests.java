@@ -190,6 +190,13 @@ final class StoreTests {
         RevocationFileWatcher direct = new RevocationFileWatcher(real, store, Duration.ofMillis(20));
         Check.isTrue(direct.checkOnce(), "the real file");
         Check.eq(3L, store.list().sequence(), "loaded");
+        // Links before the last component are followed: a ConfigMap's ..data/revocations.sgl.
+        Path version = java.nio.file.Files.createDirectory(dir.resolve("..2026"));
+        World.write(version, "revocations.sgl", World.list(5, 0));
+        java.nio.file.Files.createSymbolicLink(dir.resolve("..data"), version.getFileName());
+        Check.isTrue(new RevocationFileWatcher(dir.resolve("..data/revocations.sgl"), store, Duration.ofMillis(20)).checkOnce(),
+                "through ..data");
+        Check.eq(5L, store.list().sequence(), "loaded through a linked directory");
     }
 
     static void testOneVerifiedListServesSeveralStores() throws Exception {

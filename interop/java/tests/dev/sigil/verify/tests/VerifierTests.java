@@ -185,6 +185,12 @@ final class VerifierTests {
         Check.eq(Reason.EXPIRED, reason(plain, token, write, World.NOW), "then expired");
         Check.eq(Reason.SCOPE_NOT_GRANTED, reason(plain, token, write, vf), "then scope");
         Check.eq(null, reason(plain, token, Permission.write("devices.list"), vf), "valid");
+        // The GUID of an authentic token is reported with its refusal; never before the MAC matched.
+        Check.eq("10000000-0000-0000-0000-000000000009",
+                Check.raises(VerificationException.class, () -> plain.verify(token, write, vf)).guid(), "scope refusal");
+        Check.eq(null, Check.raises(VerificationException.class,
+                () -> plain.verify(Fixtures.token("k1", other, "billing", g, vf, 0, 1, List.of()), null, vf)).guid(),
+                "bad_signature: nothing from the token");
     }
 
     static void testUnknownKeyIsNeverTriedAgainstAnotherKey() throws Exception {
