@@ -155,7 +155,11 @@ func (f *RevocationFollower) request(ctx context.Context) (int, []byte, string, 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, nil, "", fmt.Errorf("sigil: revocations fetch failed (host %s): %w", f.host, errors.Unwrap(err))
+		// *url.Error repeats the whole URL; the logs name the host only.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
+		return 0, nil, "", fmt.Errorf("sigil: revocations fetch failed (host %s): %w", f.host, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
