@@ -14,7 +14,7 @@ import java.util.Comparator;
 public final class TestRunner {
     private static final Class<?>[] SUITES = {
         CryptoTests.class, JsonTests.class, VectorTests.class, VerifierTests.class, StoreTests.class,
-        BearerTests.class, FollowerTests.class, ConformanceTests.class, ExampleTests.class, CliTests.class,
+        BearerTests.class, FollowerTests.class, ConformanceTests.class, ExampleTests.class, CliTests.class, LiveTests.class,
     };
 
     private TestRunner() {}
