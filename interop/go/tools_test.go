@@ -367,3 +367,16 @@ func TestBenchPrintsOneJSONLine(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// The README shows the example's main function verbatim; the example is what the tests run.
+func TestREADMEShowsTheExample(t *testing.T) {
+	readme, err1 := os.ReadFile("README.md")
+	example, err2 := os.ReadFile(filepath.Join("examples", "verify_token", "main.go"))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	body := string(example[bytes.Index(example, []byte("func main() {")):])
+	if !strings.Contains(string(readme), "```go\n"+body+"```\n") {
+		t.Error("README.md does not show examples/verify_token/main.go's main function verbatim")
+	}
+}

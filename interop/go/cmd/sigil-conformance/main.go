@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -115,7 +116,12 @@ func answer(line []byte) []byte {
 	}
 	now := time.Now().Unix()
 	if n, isInt, err := integer(c["now"]); err != nil {
-		return failure(errors.New("now is outside the int64 range"))
+		// Python compares exact integers; past the int64 range the clamped value gives the
+		// same answers except for a valid_to within the leeway of the limit.
+		now = math.MaxInt64
+		if bytes.HasPrefix(bytes.TrimSpace(c["now"]), []byte("-")) {
+			now = math.MinInt64
+		}
 	} else if isInt {
 		now = n
 	} else if b, ok := boolean(c["now"]); ok && b { // Python's True is the integer 1

@@ -13,11 +13,11 @@ import (
 
 func main() {
 	keyset, err := verify.ReadKeyset(os.Args[1]) // from `sigil keys export --audience billing`
-	store := verify.NewRevocationStore(keyset.RevocationKeys, verify.FailClosed)
-	if err == nil {
-		_, err = store.LoadFile(os.Args[2]) // or keep it current: go follower.Run(ctx)
-	}
 	if err != nil {
+		log.Fatal(err)
+	}
+	store := verify.NewRevocationStore(keyset.RevocationKeys, verify.FailClosed)
+	if _, err := store.LoadFile(os.Args[2]); err != nil { // or keep it current: go follower.Run(ctx)
 		log.Fatal(err)
 	}
 	token, _ := bufio.NewReader(os.Stdin).ReadString('\n')
