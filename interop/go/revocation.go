@@ -147,13 +147,15 @@ func parseRevocationList(data []byte, keys map[string]ed25519.PublicKey, maxByte
 	if !ok {
 		return nil, listError(UnknownKey, "signed by key %s", l.KeyID)
 	}
-	body := len(b) - signatureSize
-	signed := make([]byte, 0, len(RevocationContext)+body)
-	signed = append(append(signed, RevocationContext...), b[:body]...)
-	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, signed, b[body:]) {
+	// One copy serves twice: the signed message (context || list) and, after it, the list
+	// the store keeps, which must not change if the caller reuses data.
+	signed := make([]byte, 0, len(RevocationContext)+len(b))
+	signed = append(append(signed, RevocationContext...), b...)
+	body := len(signed) - signatureSize
+	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, signed[:body], signed[body:]) {
 		return nil, listError(BadSignature, "key %s", l.KeyID)
 	}
-	l.raw = append([]byte(nil), b...) // the caller may reuse data
+	l.raw = signed[len(RevocationContext):]
 	if l.Count <= indexLimit {
 		l.index = make(map[GUID]RevocationStatus, l.Count)
 		for at := i; at < i+entrySize*l.Count; at += entrySize {
