@@ -4,23 +4,40 @@ package dev.sigil.verify;
 final class Names {
     private Names() {}
 
+    // One table lookup per byte instead of a chain of range tests: the verify hot path checks
+    // the key id, the audience and every scope entry of each token.
+    private static final byte KEY_ID = 1;
+    private static final byte AUDIENCE = 2;
+    private static final byte PART_FIRST = 4;
+    private static final byte PART_REST = 8;
+    private static final byte[] CLASS = new byte[256];
+
+    static {
+        for (int c = 0; c < 128; c++) {
+            boolean upper = c >= 'A' && c <= 'Z';
+            boolean lower = c >= 'a' && c <= 'z';
+            boolean digit = c >= '0' && c <= '9';
+            int k = 0;
+            if (upper || lower || digit || c == '_' || c == '-') k |= KEY_ID | AUDIENCE;
+            if (c == '.' || c == ':') k |= AUDIENCE;
+            if (lower) k |= PART_FIRST;
+            if (lower || digit || c == '_' || c == '-') k |= PART_REST;
+            CLASS[c] = (byte) k;
+        }
+    }
+
     static boolean isKeyId(byte[] b, int from, int n) {
-        return isIdentifier(b, from, n, 32, false);
+        return n >= 1 && n <= 32 && all(b, from, n, KEY_ID);
     }
 
     static boolean isAudience(byte[] b, int from, int n) {
-        return isIdentifier(b, from, n, 64, true);
+        return n >= 1 && n <= 64 && all(b, from, n, AUDIENCE);
     }
 
-    private static boolean isIdentifier(byte[] b, int from, int n, int max, boolean dotAndColon) {
-        if (n < 1 || n > max) return false;
-        for (int k = from; k < from + n; k++) {
-            int c = b[k] & 0xff;
-            boolean ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'
-                    || c == '-' || (dotAndColon && (c == '.' || c == ':'));
-            if (!ok) return false;
-        }
-        return true;
+    private static boolean all(byte[] b, int from, int n, byte kind) {
+        int ok = kind;
+        for (int k = from; k < from + n; k++) ok &= CLASS[b[k] & 0xff];
+        return ok != 0;
     }
 
     static boolean isKeyId(String s) {
@@ -46,13 +63,7 @@ final class Names {
     }
 
     private static boolean isPart(byte[] b, int from, int n) {
-        if (n < 1 || n > 32) return false;
-        if (b[from] < 'a' || b[from] > 'z') return false;
-        for (int k = from + 1; k < from + n; k++) {
-            int c = b[k];
-            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
-        }
-        return true;
+        return n >= 1 && n <= 32 && (CLASS[b[from] & 0xff] & PART_FIRST) != 0 && all(b, from + 1, n - 1, PART_REST);
     }
 
     static boolean isPair(String s) {
@@ -69,5 +80,13 @@ final class Names {
             b[k] = (byte) c;
         }
         return b;
+    }
+
+    /** Whether {@code a[from, from + n)} equals all of {@code b}; a plain loop beats the vectorised mismatch for names this short. */
+    static boolean same(byte[] a, int from, int n, byte[] b) {
+        if (n != b.length) return false;
+        int diff = 0;
+        for (int k = 0; k < n; k++) diff |= a[from + k] ^ b[k];
+        return diff == 0;
     }
 }

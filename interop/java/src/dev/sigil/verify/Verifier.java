@@ -13,7 +13,6 @@ import static dev.sigil.verify.Reason.WRONG_AUDIENCE;
 
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
-import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.Map;
 import javax.crypto.Mac;
@@ -52,7 +51,6 @@ public final class Verifier {
     /** Per thread: a keyed Mac per key (cloned from the prototypes once) and a tag buffer. */
     private static final class Scratch {
         final Mac[] macs;
-        final byte[] tag = new byte[TAG];
         final byte[] expected = new byte[TAG];
 
         Scratch(Mac[] prototypes) {
@@ -199,12 +197,12 @@ public final class Verifier {
         }
         if (i != end) throw new VerificationException(MALFORMED);
 
-        if (!Arrays.equals(d, audOffset + 1, audOffset + 1 + audLength, audienceBytes, 0, audienceBytes.length)) {
+        if (!Names.same(d, audOffset + 1, audLength, audienceBytes)) {
             throw new VerificationException(WRONG_AUDIENCE);
         }
         int key = -1;
         for (int k = 0; k < keyIds.length; k++) {
-            if (Arrays.equals(d, kidOffset + 1, kidOffset + 1 + kidLength, keyIds[k], 0, keyIds[k].length)) {
+            if (Names.same(d, kidOffset + 1, kidLength, keyIds[k])) {
                 key = k;
                 break;
             }
@@ -220,8 +218,10 @@ public final class Verifier {
         } catch (GeneralSecurityException e) {
             throw new VerificationException(BAD_SIGNATURE);
         }
-        System.arraycopy(d, end, s.tag, 0, TAG);
-        if (!MessageDigest.isEqual(s.expected, s.tag)) throw new VerificationException(BAD_SIGNATURE);
+        // Constant time: every byte is compared whatever the first difference.
+        int diff = 0;
+        for (int k = 0; k < TAG; k++) diff |= s.expected[k] ^ d[end + k];
+        if (diff != 0) throw new VerificationException(BAD_SIGNATURE);
 
         if (revocations != null) {
             switch (revocations.check(d, guidOffset, now)) {
@@ -254,7 +254,7 @@ public final class Verifier {
         int i = offset;
         for (int k = 0; k < count; k++) {
             int n = d[i] & 0xff;
-            if (Arrays.equals(d, i + 1, i + 1 + n, name, 0, name.length)) return true;
+            if (Names.same(d, i + 1, n, name)) return true;
             i += 1 + n;
         }
         return false;
