@@ -50,6 +50,7 @@ public final class TestRunner {
                 }
             }
         }
+        World.removeTempDirs();
         System.out.printf("%d passed, %d failed (%.1f s)%n", passed, failed, (System.nanoTime() - start) / 1e9);
         System.exit(failed == 0 && passed > 0 ? 0 : 1);
     }

@@ -99,10 +99,26 @@ final class World {
                 + dev.sigil.verify.Base64Url.encode(PUB_R1) + "\"}]}";
     }
 
+    private static final List<Path> TEMP_DIRS = java.util.Collections.synchronizedList(new ArrayList<>());
+
     static Path tempDir() throws Exception {
         Path dir = Files.createTempDirectory("sigil-java-test");
-        dir.toFile().deleteOnExit();
+        TEMP_DIRS.add(dir);
         return dir;
+    }
+
+    /** Removes every folder {@link #tempDir} made (links are removed, never followed). */
+    static void removeTempDirs() {
+        synchronized (TEMP_DIRS) {
+            for (Path dir : TEMP_DIRS) {
+                try (java.util.stream.Stream<Path> walk = Files.walk(dir)) {
+                    walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                } catch (java.io.IOException | RuntimeException e) {
+                    // Best effort: a leftover temporary folder fails no test.
+                }
+            }
+            TEMP_DIRS.clear();
+        }
     }
 
     static Path write(Path dir, String name, byte[] bytes) throws Exception {
