@@ -15,7 +15,7 @@ import java.util.List;
  *
  * <pre>{@code
  * HttpContext ctx = server.createContext("/devices", handler);
- * ctx.getFilters().add(new SigilFilter(verifier, Permission.of("devices.list", Permission.Access.READ)));
+ * ctx.getFilters().add(new SigilFilter(verifier, Permission.read("devices.list")));
  * }</pre>
  */
 public final class SigilFilter extends Filter {

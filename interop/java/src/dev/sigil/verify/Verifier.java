@@ -29,7 +29,7 @@ import javax.crypto.spec.SecretKeySpec;
  *
  * <pre>{@code
  * Verifier verifier = Verifier.of(keyset, store);
- * VerifiedToken token = verifier.verify(text, Permission.of("invoices.read", Permission.Access.READ));
+ * VerifiedToken token = verifier.verify(text, Permission.read("invoices.read"));
  * }</pre>
  */
 public final class Verifier {
@@ -59,7 +59,7 @@ public final class Verifier {
                 try {
                     macs[k] = (Mac) prototypes[k].clone();
                 } catch (CloneNotSupportedException e) {
-                    macs[k] = null; // rebuilt below from the prototype's key
+                    macs[k] = null; // the constructor tries one Scratch and refuses the verifier then
                 }
             }
         }
