@@ -17,7 +17,7 @@ stale() { # jar, dirs...
 
 if stale build/sigil-verify.jar src tools; then
   rm -rf build/classes && mkdir -p build/classes
-  javac --release 17 -Xlint:all -Werror -d build/classes $(find src tools -name '*.java')
+  javac --release 17 -Xlint:all -Xdoclint:all,-missing -Werror -d build/classes $(find src tools -name '*.java')
   jar --create --file build/sigil-verify.jar -C build/classes .
 fi
 if [[ "${1:-}" == "--tests" ]] && stale build/sigil-verify-tests.jar tests examples src tools; then
