@@ -63,9 +63,10 @@ public final class ExampleServer {
             byte[] body = ("{\"guid\":\"" + SigilFilter.token(exchange).guid() + "\"}").getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.getResponseHeaders().set("Cache-Control", "no-store");
-            exchange.sendResponseHeaders(200, body.length);
+            boolean head = exchange.getRequestMethod().equals("HEAD");
+            exchange.sendResponseHeaders(200, head ? -1 : body.length);
             try (OutputStream out = exchange.getResponseBody()) {
-                out.write(body);
+                if (!head) out.write(body);
             }
         });
         // Routing first, as the Python example does: only GET or HEAD /protected meets the token check.
