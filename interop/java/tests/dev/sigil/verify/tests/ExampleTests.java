@@ -69,6 +69,9 @@ final class ExampleTests {
             if (!t.isEmpty() && !t.startsWith("//") && !t.equals("}") && !t.startsWith(".")) code++;
         }
         Check.isTrue(code <= 12, "the example is " + code + " lines of code");
+        String example = Files.readString(Check.here().resolve("examples/VerifyToken.java"));
+        Check.isTrue(Files.readString(Check.here().resolve("README.md")).contains("```java\n" + example + "```\n"),
+                "README.md shows examples/VerifyToken.java verbatim");
     }
 
     static String javaBin() {
