@@ -41,12 +41,7 @@ package struct ConformanceRunner {
 
     /// The answer to one line of JSON.
     package mutating func answer(line: String) -> Answer {
-        let value: CaseJSON
-        do {
-            value = try JSONDecoder().decode(CaseJSON.self, from: Data(line.utf8))
-        } catch {
-            return .error("ValueError: the line is not JSON")
-        }
+        guard let value = CaseJSON.parse(line) else { return .error("ValueError: the line is not JSON") }
         guard case .object = value else { return .error("TypeError: a case is a JSON object") }
         return answer(value)
     }
@@ -72,11 +67,17 @@ package struct ConformanceRunner {
                 return .listError(error.reason.rawValue)
             }
         }
+        // Python's reference takes any int as the leeway (and refuses bools and huge ones in its
+        // Verifier), anything else means the default.
+        let leeway: Int64
+        switch testCase["leeway"] {
+        case .int(let value)?: leeway = value
+        case .bool?, .bigInteger?: return .error("KeysetError: leeway must be 0...86400 seconds")
+        default: leeway = Verifier.defaultLeeway
+        }
         let verifier: Verifier
         do {
-            verifier = try Verifier(
-                audience: audience, keys: keyset.tokenKeys, leeway: testCase["leeway"]?.int ?? Verifier.defaultLeeway,
-                revocations: store)
+            verifier = try Verifier(audience: audience, keys: keyset.tokenKeys, leeway: leeway, revocations: store)
         } catch {
             return .error("KeysetError: \(error.message)")
         }
@@ -90,10 +91,19 @@ package struct ConformanceRunner {
         }
         do {
             let token = try verifier.verify(
-                testCase["token"]?.string ?? "", for: permission, at: testCase["now"]?.int)
+                testCase["token"]?.string ?? "", for: permission, at: Self.now(testCase["now"]))
             return .valid(guid: token.id.description)
         } catch {
             return .refused(reason: error.reason.rawValue)
+        }
+    }
+
+    /// The case's clock: an int, or a bool as the int Python sees in it; otherwise the system's.
+    private static func now(_ value: CaseJSON?) -> Int64? {
+        switch value {
+        case .int(let value)?: value
+        case .bool(let value)?: value ? 1 : 0
+        default: nil
         }
     }
 

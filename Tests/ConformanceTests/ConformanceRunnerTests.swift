@@ -130,6 +130,29 @@ struct ConformanceRunnerTests {
         #expect(runner.answer(line: "[1]").description.hasPrefix(#"{"error":"#))
     }
 
+    @Test("Numbers are read as the reference reads them: 100 is an int, 100.0 and 1e2 are not")
+    func numbers() throws {
+        #expect(CaseJSON.parse("100") == .int(100))
+        #expect(CaseJSON.parse("100.0") == .double(100))
+        #expect(CaseJSON.parse("1e2") == .double(100))
+        #expect(CaseJSON.parse("-9223372036854775808") == .int(.min))
+        #expect(CaseJSON.parse("9223372036854775808") == .bigInteger("9223372036854775808"))
+        #expect(
+            CaseJSON.parse(#"{"a":[true,null,"\u00e9\ud83d\ude00"]}"#)
+                == .object(["a": .array([.bool(true), .null, .string("\u{e9}\u{1F600}")])]))
+        for bad in ["01", "1.", "{\"a\":1,}", "[1", "\"\u{1}\"", "1 2", "{'a':1}", ""] {
+            #expect(CaseJSON.parse(bad) == nil, "\(bad)")
+        }
+        var g = try CaseGenerator(seed: 7)
+        let token = try g.mint(id: g.newID(), from: now, to: now + 100)
+        // 40 s early: a leeway of 100 accepts, 100.0 is not an int and means the default 60.
+        #expect(answer(g, token: token, now: now - 61, leeway: .int(100)).contains(#""valid":true"#))
+        #expect(
+            answer(g, token: token, now: now - 61, leeway: .double(100)) == #"{"valid":false,"reason":"not_yet_valid"}"#
+        )
+        #expect(answer(g, token: token, leeway: .bool(true)).hasPrefix(#"{"error":"#))
+    }
+
     @Test("The generator is deterministic, honours --count, and covers every reason")
     func generator() throws {
         var a = try CaseGenerator(seed: 23)
