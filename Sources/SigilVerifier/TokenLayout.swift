@@ -94,9 +94,9 @@ struct TokenLayout {
     /// Key ids are 1-32 characters of `[A-Za-z0-9_-]`.
     static func isKeyID(_ s: UnsafeBufferPointer<UInt8>) -> Bool { isIdentifier(s, maxLength: 32, dotAndColon: false) }
 
-    /// Audiences are 1-64 characters of `[A-Za-z0-9._:-]`: a key id's charset plus `.` and `:`.
+    /// ``TokenClaims/audiencePattern``: a key id's charset plus `.` and `:`.
     static func isAudience(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        isIdentifier(s, maxLength: 64, dotAndColon: true)
+        isIdentifier(s, maxLength: TokenClaims.maxAudienceBytes, dotAndColon: true)
     }
 
     private static func isIdentifier(_ s: UnsafeBufferPointer<UInt8>, maxLength: Int, dotAndColon: Bool) -> Bool {
