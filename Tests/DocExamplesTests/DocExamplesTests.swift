@@ -69,6 +69,45 @@ struct DocExamplesTests {
         #expect(snippet + "\n" == file)
     }
 
+    /// Issue #23: README's "Verifying in your language" blocks are cut from the examples CI runs:
+    /// each line of a block is a line of that language's example (indentation aside), in the
+    /// example's order, so the README cannot show a call the example no longer makes.
+    @Test("README's examples in other languages are lines of the examples CI runs", .bug("#23"))
+    func readmeLanguageBlocksAreCutFromExamples() throws {
+        let examples = [
+            "go": "interop/go/examples/verify_token/main.go",
+            "typescript": "interop/typescript/examples/verify-token.ts",
+            "java": "interop/java/examples/VerifyToken.java",
+            "python": "interop/python/examples/verify_token.py",
+        ]
+        let readme = try Self.text("README.md")
+        let start = try #require(readme.range(of: "## Verifying in your language"))
+        let end = try #require(readme[start.upperBound...].range(of: "\n## "))
+        var blocks: [String: [String]] = [:]
+        var language: String? = nil
+        for line in readme[start.upperBound..<end.lowerBound].split(separator: "\n") {
+            if line.hasPrefix("```") {
+                language = language == nil ? String(line.dropFirst(3)) : nil
+                if let language { blocks[language] = [] }
+            } else if let language {
+                blocks[language]?.append(line.trimmingCharacters(in: .whitespaces))
+            }
+        }
+        #expect(Set(blocks.keys) == Set(examples.keys))
+        for (language, path) in examples {
+            let block = try #require(blocks[language])
+            #expect(block.count >= 4, "\(language): a short example, not a fragment")
+            var remaining = try Self.text(path).split(separator: "\n").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }[...]
+            for line in block {
+                let found = remaining.firstIndex(of: line)
+                #expect(found != nil, "\(language): not in \(path) (or out of order): \(line)")
+                remaining = found.map { remaining[($0 + 1)...] } ?? remaining
+            }
+        }
+    }
+
     /// Issue #21: README had grown to 504 lines of history and contradicted itself. Design goes to
     /// docs/DESIGN.md, dated figures to Benchmarks/README.md, fixes to docs/SECURITY.md.
     @Test("README stays short: at most 200 lines", .bug("#21"))

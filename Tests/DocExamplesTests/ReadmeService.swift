@@ -21,8 +21,6 @@ func status(bearer: String, sigil: VerifierService) -> Int {
         print("token \(token.id) may delete devices")
         return 204
     } catch {
-        // error.reason: .malformed, .wrongAudience, .unknownKey, .badSignature, .revoked,
-        // .deactivated, .notYetValid, .expired, .scopeNotGranted or .revocationsStale
         return error.reason == .scopeNotGranted ? 403 : 401
     }
 }

@@ -17,7 +17,8 @@ func main() {
 		log.Fatal(err)
 	}
 	store := verify.NewRevocationStore(keyset.RevocationKeys, verify.FailClosed)
-	if _, err := store.LoadFile(os.Args[2]); err != nil { // or keep it current: go follower.Run(ctx)
+	_, err = store.LoadFile(os.Args[2]) // or keep it current: go follower.Run(ctx)
+	if err != nil {
 		log.Fatal(err)
 	}
 	token, _ := bufio.NewReader(os.Stdin).ReadString('\n')
