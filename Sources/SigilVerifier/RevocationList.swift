@@ -15,6 +15,8 @@ public struct RevocationListError: Error, Sendable, Hashable, CustomStringConver
         case rollback
         case equivocation
         case io
+        /// A delta (docs/FORMAT.md §4.3) for another list than the one in force.
+        case deltaBaseMismatch = "delta_base_mismatch"
     }
     public let reason: Reason
     public let detail: String
@@ -35,6 +37,7 @@ public struct RevocationListError: Error, Sendable, Hashable, CustomStringConver
             case .rollback: "The list is older (lower sequence) than the one in force: refused as a rollback."
             case .equivocation: "The list has the same sequence as the one in force but different contents."
             case .io: "The list could not be read."
+            case .deltaBaseMismatch: "The delta applies to another list than the one in force. Fetch the full list."
             }
         return "[\(reason.rawValue)] \(help)" + (detail.isEmpty ? "" : " (\(detail))")
     }
@@ -115,17 +118,29 @@ public struct RevocationList: Sendable {
         guard bytes.count <= maxBytes else {
             throw RevocationListError(.tooLarge, "\(bytes.count) bytes, limit \(maxBytes)")
         }
-        let header = try Self.parseHeader(bytes)
+        var combined = Self.signingContext
+        combined.reserveCapacity(Self.signingContext.count + bytes.count)
+        combined.append(contentsOf: bytes)
+        try self.init(combined: combined, keys: keys)
+    }
+
+    /// Checks a list given as `signingContext || list bytes`, the buffer a delta rebuilds, so
+    /// applying a delta copies the resulting list once.
+    init(signedMessage combined: [UInt8], keys: [RevocationKey], maxBytes: Int) throws(RevocationListError) {
+        let size = combined.count - Self.signingContext.count
+        guard size <= maxBytes else { throw RevocationListError(.tooLarge, "\(size) bytes, limit \(maxBytes)") }
+        try self.init(combined: combined, keys: keys)
+    }
+
+    private init(combined: [UInt8], keys: [RevocationKey]?) throws(RevocationListError) {
+        let context = Self.signingContext.count
+        let header = try Self.parseHeader(combined, from: context)
         keyID = header.keyID
         sequence = header.sequence
         issuedAt = header.issuedAt
         nextUpdate = header.nextUpdate == 0 ? nil : header.nextUpdate
         count = header.count
 
-        var combined = Self.signingContext
-        combined.reserveCapacity(Self.signingContext.count + bytes.count)
-        combined.append(contentsOf: bytes)
-        let context = Self.signingContext.count
         entriesOffset = context + header.entriesOffset
 
         // Sorted, unique, known statuses: one pass over the entries.
@@ -173,38 +188,61 @@ public struct RevocationList: Sendable {
         var entriesOffset: Int
     }
 
-    static func parseHeader(_ b: [UInt8]) throws(RevocationListError) -> Header {
-        guard b.count >= 4 + 1 + 1, Array(b[0..<4]) == magic else {
+    /// Parses the header of the list in `b[base...]` and checks the list's total length;
+    /// `entriesOffset` is relative to `base`.
+    static func parseHeader(_ b: [UInt8], from base: Int = 0) throws(RevocationListError) -> Header {
+        let length = b.count - base
+        guard length >= 4 + 1 + 1, b[base..<(base + 4)].elementsEqual(magic) else {
             throw RevocationListError(.malformed, "missing the SGLR magic")
         }
-        guard b[4] == version else { throw RevocationListError(.unsupportedVersion, "version \(b[4])") }
-        let kidLength = Int(b[5])
+        guard b[base + 4] == version else { throw RevocationListError(.unsupportedVersion, "version \(b[base + 4])") }
+        let kidLength = Int(b[base + 5])
         var i = 6
-        guard kidLength >= 1, kidLength <= 32, b.count >= i + kidLength else {
+        guard kidLength >= 1, kidLength <= 32, length >= i + kidLength else {
             throw RevocationListError(.malformed, "bad key id length")
         }
-        let kid = b[i..<(i + kidLength)]
+        let kid = b[(base + i)..<(base + i + kidLength)]
         guard kid.withContiguousStorageIfAvailable({ TokenLayout.isKeyID($0) }) == true else {
             throw RevocationListError(.malformed, "bad key id")
         }
         i += kidLength
-        guard b.count >= i + 8 + 8 + 8 + 4 else { throw RevocationListError(.malformed, "truncated header") }
-        func u64(_ at: Int) -> UInt64 { b[at..<(at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
+        guard length >= i + 8 + 8 + 8 + 4 else { throw RevocationListError(.malformed, "truncated header") }
+        func u64(_ at: Int) -> UInt64 { b[(base + at)..<(base + at + 8)].reduce(0) { $0 << 8 | UInt64($1) } }
         let sequence = u64(i)
         let issuedAt = Int64(bitPattern: u64(i + 8))
         let nextUpdate = Int64(bitPattern: u64(i + 16))
         i += 24
-        let count = Int(b[i..<(i + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        let count = Int(b[(base + i)..<(base + i + 4)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         i += 4
         let (entryBytes, o1) = count.multipliedReportingOverflow(by: entrySize)
         let (expected, o2) = (i + signatureSize).addingReportingOverflow(entryBytes)
-        guard !o1, !o2, b.count == expected else {
+        guard !o1, !o2, length == expected else {
             throw RevocationListError(
-                .malformed, "length \(b.count) does not match \(count) entries (expected \(o1 || o2 ? -1 : expected))")
+                .malformed, "length \(length) does not match \(count) entries (expected \(o1 || o2 ? -1 : expected))")
         }
         return Header(
             keyID: String(decoding: kid, as: UTF8.self), sequence: sequence, issuedAt: issuedAt,
             nextUpdate: nextUpdate, count: count, entriesOffset: i)
+    }
+
+    /// Calls `body` with the entries' bytes: `count` × 17 (16-byte GUID, status byte), ascending
+    /// by GUID, as on the wire; for merging and comparing lists without copying them.
+    ///
+    /// ```swift
+    /// let revoked = list.withEntryBytes { entries in
+    ///     stride(from: 16, to: entries.count, by: RevocationList.entrySize).filter { entries[$0] == 2 }.count
+    /// }
+    /// ```
+    public func withEntryBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let range = entriesOffset..<(entriesOffset + count * Self.entrySize)
+        let result = storage.bytes.withUnsafeBytes { raw -> Result<R, E> in
+            do throws(E) {
+                return .success(try body(UnsafeRawBufferPointer(rebasing: raw[range])))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
     }
 
     /// The file bytes this list was parsed from.

@@ -133,6 +133,29 @@ public enum RevocationListUpdate {
         }
     }
 
+    /// Verifies downloaded bytes, a full list or a delta (docs/FORMAT.md §4.3), and returns the
+    /// list they make; ``decide(_:over:force:)`` then compares it with what is held.
+    ///
+    /// ```swift
+    /// let incoming = try RevocationListUpdate.verify(downloaded, over: held, keys: keyset.revocationKeys)
+    /// ```
+    ///
+    /// - Throws: ``RevocationListError``; a delta whose base is not the held, verified list is
+    ///   `delta_base_mismatch` (fetch the full list).
+    public static func verify(
+        _ bytes: [UInt8], over held: Held, keys: [RevocationKey], maxBytes: Int = RevocationList.defaultMaxBytes
+    ) throws(RevocationListError) -> RevocationList {
+        guard RevocationDelta.isDelta(bytes) else {
+            return try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
+        }
+        let delta = try RevocationDelta(parsing: bytes, maxBytes: maxBytes)
+        guard case .verified(let base) = held else {
+            throw RevocationListError(
+                .deltaBaseMismatch, "the delta applies to list \(delta.baseSequence), and no verified list is held")
+        }
+        return try delta.applied(to: base, keys: keys, maxBytes: maxBytes)
+    }
+
     /// The sequence from the fixed start of a v1 list (magic, version, key ID, sequence;
     /// docs/FORMAT.md §4.1), unverified: for a file damaged further on.
     static func headerSequence(_ b: [UInt8]) -> UInt64? {

@@ -101,20 +101,30 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         }
     }
 
-    /// Verifies `bytes` and, if it is newer than the list in force, makes it current.
+    /// Verifies `bytes`, a full list or a delta (docs/FORMAT.md §4.3), and, if the list it
+    /// makes is newer than the list in force, makes that current.
+    ///
+    /// A delta is applied to the list in force while installs are held off (readers are not),
+    /// so the base it was checked against is the list it replaces.
     ///
     /// - Returns: The list now in force.
-    /// - Throws: ``RevocationListError``; the old list stays in force.
+    /// - Throws: ``RevocationListError`` (for a delta also `delta_base_mismatch`); the old list
+    ///   stays in force.
     @discardableResult
     public func load(bytes: [UInt8]) throws(RevocationListError) -> RevocationList {
-        let candidate: RevocationList
         do {
-            candidate = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
+            if RevocationDelta.isDelta(bytes) {
+                let delta = try RevocationDelta(parsing: bytes, maxBytes: maxBytes)
+                return try install { [keys, maxBytes] inForce throws(RevocationListError) in
+                    try delta.applied(to: inForce, keys: keys, maxBytes: maxBytes)
+                }
+            }
+            let candidate = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
+            return try install { _ in candidate }
         } catch {
             onEvent(.refused(error))
             throw error
         }
-        return try install(candidate)
     }
 
     /// Reads and loads the list at `path`; see ``load(bytes:)``.
@@ -133,11 +143,22 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
         return try load(bytes: bytes)
     }
 
-    private func install(_ candidate: RevocationList) throws(RevocationListError) -> RevocationList {
-        enum Outcome { case installed, unchanged, rollback(UInt64), equivocation }
+    /// Installs the list `make` returns from the list in force; refusals are reported by the caller.
+    private func install(_ make: (RevocationList) throws(RevocationListError) -> RevocationList)
+        throws(RevocationListError) -> RevocationList
+    {
+        enum Outcome { case installed, unchanged, rollback(UInt64), equivocation, failed(RevocationListError) }
         // Installs are serialised so the sequence check and the swap are one step.
+        var made: RevocationList? = nil
         let outcome = installLock.withLock { _ -> Outcome in
             let list = current.withHome { $0 }
+            let candidate: RevocationList
+            do throws(RevocationListError) {
+                candidate = try make(list)
+            } catch {
+                return .failed(error)
+            }
+            made = candidate
             if candidate.sequence < list.sequence { return .rollback(list.sequence) }
             if candidate.sequence == list.sequence, list.isVerified {
                 return candidate.hasSameBytes(as: list) ? .unchanged : .equivocation
@@ -152,7 +173,13 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
             withExtendedLifetime(old) {}
             return .installed
         }
+        guard let candidate = made else {
+            if case .failed(let error) = outcome { throw error }
+            preconditionFailure("an install without a candidate failed")
+        }
         switch outcome {
+        case .failed(let error):
+            throw error
         case .installed:
             staleReported.store(false, ordering: .relaxed)
             onEvent(.loaded(sequence: candidate.sequence, count: candidate.count))
@@ -161,13 +188,9 @@ public final class RevocationStore: RevocationSource, @unchecked Sendable {
             onEvent(.unchanged(sequence: candidate.sequence))
             return candidate
         case .rollback(let inForce):
-            let error = RevocationListError(.rollback, "sequence \(candidate.sequence) < \(inForce) in force")
-            onEvent(.refused(error))
-            throw error
+            throw RevocationListError(.rollback, "sequence \(candidate.sequence) < \(inForce) in force")
         case .equivocation:
-            let error = RevocationListError(.equivocation, "sequence \(candidate.sequence)")
-            onEvent(.refused(error))
-            throw error
+            throw RevocationListError(.equivocation, "sequence \(candidate.sequence)")
         }
     }
 }

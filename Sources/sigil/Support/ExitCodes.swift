@@ -26,6 +26,7 @@ enum Exit {
         case .badSignature: 21
         case .rollback: 22
         case .equivocation: 23
+        case .deltaBaseMismatch: 24
         case .io: noInput
         }
     }
