@@ -76,7 +76,7 @@ MUTANTS = [
     (AUTH, "guard current.tokens < 1 else { return nil }", "guard current.tokens < 0 else { return nil }",
      SERVER_TESTS),
     # X-Forwarded-For names the client behind a trusted proxy.
-    (CONTEXT, "context.client = client.limitKey", "context.client = context.client", SERVER_TESTS),
+    (CONTEXT, "context.client = client.limitKey", "context.client = peer.limitKey", SERVER_TESTS),
     # Query parsing: repeats and unknown names are 400.
     (QUERY, "guard values.count <= 1 else", "guard values.count <= 2 else", SERVER_TESTS),
     (QUERY, "if let name = values.unknown {", "if let name = values.unknown, name.isEmpty {", SERVER_TESTS),
