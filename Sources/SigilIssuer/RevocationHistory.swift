@@ -85,10 +85,12 @@ public final class RevocationHistory: Sendable {
     }
 
     /// The delta from list `since` to the newest list, or nil when `since` is not held (too old,
-    /// never seen, the newest itself) or the delta would be no smaller than the full list.
-    public func delta(since: UInt64) -> [UInt8]? {
+    /// never seen, the newest itself), the newest list is not `target` (when given), or the
+    /// delta would be no smaller than the full list.
+    public func delta(since: UInt64, to target: UInt64? = nil) -> [UInt8]? {
         state.withLock { s -> [UInt8]? in
-            guard let newest = s.newest, since < newest.sequence else { return nil }
+            guard let newest = s.newest, since < newest.sequence, target.map({ $0 == newest.sequence }) ?? true
+            else { return nil }
             if let made = s.deltas[since] { return made }
             guard let start = s.steps.firstIndex(where: { $0.from == since }) else { return nil }
             var base: [TokenID: RevocationStatus?] = [:]

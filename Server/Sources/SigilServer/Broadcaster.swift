@@ -1,5 +1,7 @@
 import Dispatch
 public import NIOCore
+public import SigilIssuer
+public import SigilVerifier
 import Synchronization
 
 /// The newest stored revocation list, held once in memory: every response and every long poll
@@ -12,10 +14,14 @@ public struct PublishedList: Sendable {
     public let sequence: UInt64
     /// The signed list's bytes; `ByteBuffer` is copy-on-write, so responses share the storage.
     public let body: ByteBuffer
+    /// The same list parsed (this server signed it or read it from its own ledger), for
+    /// deltas; nil if the bytes do not parse as a list.
+    public let list: RevocationList?
 
     public init(sequence: UInt64, bytes: [UInt8]) {
         self.sequence = sequence
         body = ByteBuffer(bytes: bytes)
+        list = try? RevocationList.parseUnverified(bytes)
     }
 }
 
@@ -51,8 +57,12 @@ public final class RevocationBroadcaster: Sendable {
     }
 
     private let state = Mutex(State())
+    /// The lists published before, as changes: `GET /v1/revocations?since=` answers deltas from it.
+    public let history: RevocationHistory
 
-    public init() {}
+    public init(history: RevocationHistory = RevocationHistory()) {
+        self.history = history
+    }
 
     /// The newest sequence published so far (0 before the first).
     public var sequence: UInt64 { state.withLock { $0.sequence } }
@@ -70,6 +80,8 @@ public final class RevocationBroadcaster: Sendable {
     /// sequence changes nothing: the list in force is always the highest sequence.
     public func publish(_ list: PublishedList) {
         let sequence = list.sequence
+        // Recorded before any waiter wakes, so each one's `since` finds the list it woke for.
+        if let parsed = list.list, sequence > self.sequence { history.record(parsed) }
         let woken = state.withLock { s -> [[Int: CheckedContinuation<Void, Never>]] in
             guard sequence > s.sequence else { return [] }
             s.list = list

@@ -15,7 +15,7 @@ struct QueryValues {
             "name", "guid", "scope", "audience", "status", "sort", "limit", "cursor", "violating_policy",
         ],
         "GET /v1/audit": ["guid", "actor", "action", "since", "limit", "cursor"],
-        "GET /v1/revocations": ["wait"],
+        "GET /v1/revocations": ["wait", "since"],
     ]
 
     /// Decoded (name, value) pairs in order: `+` is a space, `%XX` a byte (form encoding).

@@ -2,6 +2,7 @@ import Foundation
 public import Hummingbird
 import NIOCore
 import SigilIssuer
+import SigilVerifier
 
 /// `GET /v1/revocations`: the newest signed revocation list, for services and `sigil revocations pull`.
 ///
@@ -14,16 +15,29 @@ import SigilIssuer
 /// before the request enters the router: a request waiting inside the middleware chain keeps
 /// every middleware's async frame (about 30 KB in a debug build), one waiting at the connection
 /// keeps a few hundred bytes. The route then answers the conditional GET as it stands.
+///
+/// `?since=SEQ` (the sequence the caller holds) answers a delta (docs/FORMAT.md §4.3) when the
+/// server still holds list SEQ in its ``RevocationHistory``, else the full list; the media type
+/// says which. The list is public and signed, so plain GETs are cacheable for `maxAge` seconds
+/// (a CDN or proxy cache may answer followers; docs/API.md); long polls are `no-store`.
 public struct RevocationsController: Sendable {
     let issuer: IssuerQueue
     let broadcaster: RevocationBroadcaster
+    let maxAge: Int
 
-    public init(issuer: IssuerQueue, broadcaster: RevocationBroadcaster) {
+    public init(issuer: IssuerQueue, broadcaster: RevocationBroadcaster, maxAge: Int = Self.defaultMaxAge) {
         self.issuer = issuer
         self.broadcaster = broadcaster
+        self.maxAge = maxAge
     }
 
     public static let maxWait = 60.0
+    /// Seconds a cache may keep the list (`--list-max-age`): a revoke reaches followers behind a
+    /// cache within this plus their poll.
+    public static let defaultMaxAge = 1
+    public static let maxMaxAge = 3_600
+    /// The media type of a full list.
+    public static let listMediaType = "application/vnd.sigil.revocations"
 
     public func addRoutes(to group: RouterGroup<ServerContext>) {
         group.get("revocations", use: latest)
@@ -31,15 +45,35 @@ public struct RevocationsController: Sendable {
 
     @Sendable func latest(_ request: Request, context: ServerContext) async throws -> Response {
         // Refuses a bad `wait` (400); a good one was served by `holdLongPoll` already.
-        _ = try Self.waitSeconds(QueryValues(request))
+        let q = try QueryValues(request)
+        let wait = try Self.waitSeconds(q)
+        let since = try Self.since(q)
         let tags = Self.entityTags(request.headers[values: .ifNoneMatch])
         let list = try current()
-        var headers: HTTPFields = [.eTag: "\"\(list.sequence)\"", .cacheControl: "no-store"]
+        // A long poll's answer depends on when it was asked: no cache may hand it to another.
+        var headers: HTTPFields = [
+            .eTag: "\"\(list.sequence)\"", .cacheControl: wait == nil ? "public, max-age=\(maxAge)" : "no-store",
+        ]
         if Self.matches(tags, list.sequence) {
             return Response(status: .notModified, headers: headers)
         }
-        headers[.contentType] = "application/octet-stream"
+        if let since, let delta = broadcaster.history.delta(since: since, to: list.sequence) {
+            headers[.contentType] = RevocationDelta.mediaType
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: delta)))
+        }
+        headers[.contentType] = Self.listMediaType
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: list.body))
+    }
+
+    /// `?since=SEQ`: the sequence of the list the caller holds, nil when absent.
+    ///
+    /// - Throws: ``APIError`` 400 unless SEQ is a decimal sequence number.
+    static func since(_ q: QueryValues) throws -> UInt64? {
+        guard let text = try q.string("since") else { return nil }
+        guard text.utf8.count <= 20, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let n = UInt64(text) else {
+            throw APIError.badRequest("since must be the sequence of the list you hold (a decimal number)")
+        }
+        return n
     }
 
     /// Holds a long poll (`GET /v1/revocations?wait=S` whose `If-None-Match` names the current

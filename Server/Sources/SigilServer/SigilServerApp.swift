@@ -32,6 +32,8 @@ public struct SigilServerApp: Sendable {
     public var connectionLimits = ConnectionLimits(descriptorLimit: DescriptorLimit.current.soft)
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); empty: none.
     public var trustedProxies: [IPAddressRange] = []
+    /// Seconds a cache may keep the revocation list (`--list-max-age`).
+    public var listMaxAge = RevocationsController.defaultMaxAge
 
     /// Opens the home (it must exist; the server never creates one).
     ///
@@ -56,7 +58,9 @@ public struct SigilServerApp: Sendable {
     }
 
     /// `GET /v1/revocations`; its long polls wait before routing (``GuardedHTTP1Channel``).
-    var revocations: RevocationsController { RevocationsController(issuer: issuer, broadcaster: broadcaster) }
+    var revocations: RevocationsController {
+        RevocationsController(issuer: issuer, broadcaster: broadcaster, maxAge: listMaxAge)
+    }
 
     /// The OpenAPI document, `docs/openapi.yaml` embedded at build time.
     public static var openAPIDocument: [UInt8] { PackageResources.openapi_yaml }

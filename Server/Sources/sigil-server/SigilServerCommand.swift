@@ -119,7 +119,17 @@ struct SigilServerCommand: AsyncParsableCommand {
             "Listings and audit reads one token may have running or waiting at once; more are 429.", valueName: "n"))
     var maxListingsPerToken = IssuerQueue.defaultMaxQueriesPerCaller
 
+    @Option(
+        name: .customLong("list-max-age"),
+        help: ArgumentHelp(
+            "Seconds a CDN or proxy cache may keep GET /v1/revocations (Cache-Control: public, max-age); a revoke reaches followers behind a cache within this plus their poll. Long polls are never cached.",
+            valueName: "seconds"))
+    var listMaxAge = RevocationsController.defaultMaxAge
+
     func validate() throws {
+        guard (0...RevocationsController.maxMaxAge).contains(listMaxAge) else {
+            throw ValidationError("--list-max-age must be 0...\(RevocationsController.maxMaxAge) seconds")
+        }
         guard (1...1_000_000).contains(failedAuthBurst) else {
             throw ValidationError("--failed-auth-burst must be 1...1000000")
         }
@@ -201,6 +211,7 @@ struct SigilServerCommand: AsyncParsableCommand {
                 maxQueriesPerCaller: maxListingsPerToken)
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             server.connectionLimits = limits
+            server.listMaxAge = listMaxAge
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
             if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {
                 server.webhooks = WebhookService(
