@@ -86,7 +86,7 @@ public final class RevocationHistory: Sendable {
 
     /// The delta from list `since` to the newest list, or nil when `since` is not held (too old,
     /// never seen, the newest itself), the newest list is not `target` (when given), or the
-    /// delta would be no smaller than the full list.
+    /// delta would not be smaller than the full list.
     public func delta(since: UInt64, to target: UInt64? = nil) -> [UInt8]? {
         state.withLock { s -> [UInt8]? in
             guard let newest = s.newest, since < newest.sequence, target.map({ $0 == newest.sequence }) ?? true
@@ -101,8 +101,10 @@ public final class RevocationHistory: Sendable {
                 let now = newest.status(of: id)
                 return now == old ? nil : RevocationDelta.Change(id: id, status: now)
             }.sorted { $0.id < $1.id }
+            // Changes alone as large as the list: the whole list is the better answer.
             guard changes.count * RevocationDelta.changeSize < newest.bytes.count else { return nil }
             let delta = RevocationDeltaBuilder.encode(baseSequence: since, changes: changes, target: newest)
+            guard delta.count < newest.bytes.count else { return nil }
             s.deltas[since] = delta
             return delta
         }

@@ -137,3 +137,23 @@ func bearerCredentialsExample() {
     case .absent, .repeated, .malformed: print("refused")
     }
 }
+
+func revocationDeltaExample(downloaded: [UInt8], inForce: RevocationList, keyset: Keyset) throws {
+    let delta = try RevocationDelta(parsing: downloaded)
+    let next = try delta.applied(to: inForce, keys: keyset.revocationKeys)
+    print("list \(next.sequence): \(delta.changes.count) changes")
+}
+
+func withEntryBytesExample(list: RevocationList) -> Int {
+    let revoked = list.withEntryBytes { entries in
+        stride(from: 16, to: entries.count, by: RevocationList.entrySize).filter { entries[$0] == 2 }.count
+    }
+    return revoked
+}
+
+func revocationListVerifyExample(
+    downloaded: [UInt8], held: RevocationListUpdate.Held, keyset: Keyset
+) throws -> RevocationList {
+    let incoming = try RevocationListUpdate.verify(downloaded, over: held, keys: keyset.revocationKeys)
+    return incoming
+}

@@ -13,13 +13,25 @@ import Testing
 /// the list's bytes with `ETag: "<sequence>"`, 304 for a matching `If-None-Match`, and a
 /// request with `?wait=S` and a matching `If-None-Match` held until a new list is published
 /// or S seconds pass. Served over real HTTP on 127.0.0.1 by HummingbirdTesting's live mode.
+/// With `deltas`, `?since=S` is answered with a delta from a ``RevocationHistory``, as
+/// sigil-server does; `forcedDelta` answers every `since` with given bytes instead.
 final class ListServer: Sendable {
     private let current = Mutex<(bytes: [UInt8], etag: String)>(([], #""0""#))
     /// How many requests are being held right now.
     let waiting = Atomic<Int>(0)
     let requests = Atomic<Int>(0)
+    let history: RevocationHistory?
+    let forcedDelta = Mutex<[UInt8]?>(nil)
+    /// The `since` of every request, and how many deltas were sent.
+    let sinceAsked = Mutex<[UInt64]>([])
+    let deltasSent = Atomic<Int>(0)
 
-    func publish(_ bytes: [UInt8], etag: String) { current.withLock { $0 = (bytes, etag) } }
+    init(deltas: Bool = false) { history = deltas ? RevocationHistory() : nil }
+
+    func publish(_ bytes: [UInt8], etag: String) {
+        if let history, let list = try? RevocationList.parseUnverified(bytes) { history.record(list) }
+        current.withLock { $0 = (bytes, etag) }
+    }
 
     func application() -> some ApplicationProtocol {
         let router = Router()
@@ -40,8 +52,18 @@ final class ListServer: Sendable {
             var headers = HTTPFields()
             headers[.eTag] = list.etag
             if asked == list.etag { return Response(status: .notModified, headers: headers) }
-            headers[.contentType] = "application/octet-stream"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: list.bytes)))
+            var body = list.bytes
+            headers[.contentType] = "application/vnd.sigil.revocations"
+            if let since = request.uri.queryParameters.get("since", as: UInt64.self) {
+                self.sinceAsked.withLock { $0.append(since) }
+                let sequence = UInt64(list.etag.dropFirst().dropLast())
+                if let delta = self.forcedDelta.withLock({ $0 }) ?? self.history?.delta(since: since, to: sequence) {
+                    self.deltasSent.add(1, ordering: .relaxed)
+                    headers[.contentType] = RevocationDelta.mediaType
+                    body = delta
+                }
+            }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
         return Application(router: router)
     }
@@ -102,6 +124,40 @@ struct RevocationFollowerTests {
             #expect(server.requests.load(ordering: .relaxed) - before <= 2)
         }
         #expect(capture.all.contains { $0.message == "revocations installed" && $0.metadata["sequence"] == "2" })
+    }
+
+    @Test("It asks with since, installs the server's deltas, and recovers from a delta for another list")
+    func followsDeltas() async throws {
+        let store = RevocationStore(keys: fixture.keyset.revocationKeys, noListPolicy: .failClosed)
+        let a = TokenMinter.newTokenID()
+        let b = TokenMinter.newTokenID()
+        let server = ListServer(deltas: true)
+        let first = try fixture.list([(a, .deactivated)], sequence: 1)
+        server.publish(first, etag: #""1""#)
+        try await following(store: store, server: server, wait: 2) { _ in
+            #expect(try await eventually { store.list.sequence == 1 } != nil)
+            server.publish(try fixture.list([(a, .revoked), (b, .revoked)], sequence: 2), etag: #""2""#)
+            #expect(try await eventually { store.list.sequence == 2 } != nil)
+            #expect(store.status(of: a) == .revoked && store.status(of: b) == .revoked)
+            #expect(server.deltasSent.load(ordering: .relaxed) == 1, "list 2 came as a delta")
+            #expect(server.sinceAsked.withLock { $0.contains(1) })
+
+            // A delta built from another list 2 does not apply: refused, and the whole list follows.
+            let c = TokenMinter.newTokenID()
+            let stranger = try RevocationList.parseUnverified(
+                try fixture.list([(a, .revoked), (c, .revoked)], sequence: 2))
+            let three = try fixture.list([(b, .deactivated)], sequence: 3)
+            server.forcedDelta.withLock {
+                $0 = RevocationDeltaBuilder.build(from: stranger, to: try! RevocationList.parseUnverified(three))
+            }
+            server.publish(three, etag: #""3""#)
+            #expect(try await eventually { refusals("malformed") >= 1 } != nil, "c is not in the list in force")
+            #expect(store.list.sequence == 2, "a delta that does not fit changes nothing")
+            server.forcedDelta.withLock { $0 = nil }
+            #expect(try await eventually { store.list.sequence == 3 } != nil)
+            #expect(store.status(of: a) == nil && store.status(of: b) == .deactivated)
+        }
+        #expect(capture.all.contains { $0.message == "revocations installed from a delta" })
     }
 
     enum Bad: String, CaseIterable, CustomTestStringConvertible {

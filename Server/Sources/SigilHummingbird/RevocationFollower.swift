@@ -12,7 +12,9 @@ public import SigilVerifier
 /// polling with `?wait=` and `If-None-Match`, docs/API.md) or from a file, as a
 /// ServiceLifecycle `Service`.
 ///
-/// Every list goes through the checks of `sigil revocations pull` (``RevocationListUpdate``):
+/// It asks with `?since=` the sequence in force, so sigil-server answers a delta when it can
+/// (docs/FORMAT.md §4.3), applied by the store to the list in force and then checked as a full
+/// list. Every list goes through the checks of `sigil revocations pull` (``RevocationListUpdate``):
 /// the size bound, the format, a known key and its Ed25519 signature, then no rollback
 /// (lower sequence) and no equivocation (same sequence, other bytes). A refused list is
 /// logged and the list in force stays. Reads are bounded in size (the store's `maxBytes`,
@@ -106,6 +108,19 @@ public struct RevocationFollower: Service {
     /// - Returns: What happened; a refusal is also logged.
     @discardableResult
     public func offer(_ bytes: [UInt8]) -> Outcome {
+        if RevocationDelta.isDelta(bytes) {
+            // The store applies a delta to the list in force under its install lock, so the base
+            // it is checked against cannot change underneath; then every check of a full list.
+            do {
+                let list = try store.load(bytes: bytes)
+                logger.info(
+                    "revocations installed from a delta",
+                    metadata: ["sequence": "\(list.sequence)", "entries": "\(list.count)"])
+                return .installed(sequence: list.sequence)
+            } catch {
+                return refused(error)
+            }
+        }
         let incoming: RevocationList
         do {
             incoming = try RevocationList(verifying: bytes, keys: store.keys, maxBytes: store.maxBytes)
@@ -194,7 +209,11 @@ public struct RevocationFollower: Service {
     }
 
     private func fetch(_ source: String, etag: String?) async -> Fetched {
-        let address = source + (source.contains("?") ? "&" : "?") + "wait=\(wait)"
+        // Asking with the sequence in force lets sigil-server answer a delta (a few bytes per
+        // change, docs/FORMAT.md §4.3) instead of the whole list.
+        let inForce = store.list
+        let since = inForce.isVerified ? "since=\(inForce.sequence)&" : ""
+        let address = source + (source.contains("?") ? "&" : "?") + since + "wait=\(wait)"
         guard let url = URL(string: address), let scheme = url.scheme?.lowercased(),
             scheme == "http" || scheme == "https"
         else {

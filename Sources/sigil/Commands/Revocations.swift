@@ -129,6 +129,11 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
             GET /v1/revocations?wait=S and installs each newer list within about a second, \
             retrying with backoff when the server is away.
 
+            When FILE verifies, an HTTP pull asks with ?since=<its sequence>, and sigil-server \
+            answers a delta (docs/FORMAT.md §4.3: the changes, a few bytes per revoke) when it still \
+            holds that list; the delta is applied to FILE, the resulting list checked as a full \
+            list, and FILE replaced with it. A delta for another list is fetched again whole.
+
             If FILE does not verify (damaged, or signed by another key), its sequence is still read \
             from its header and a lower incoming sequence is refused (22); if FILE cannot be read \
             or its header does not parse, any list is refused (22). --force replaces such a FILE \
@@ -139,7 +144,8 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
             seconds.
 
             Exit codes: 0 replaced or unchanged; 65 malformed/too large; 66 source missing; \
-            69 fetch failed or timed out; 20 unknown_key; 21 bad_signature; 22 rollback; 23 equivocation.
+            69 fetch failed or timed out; 20 unknown_key; 21 bad_signature; 22 rollback; 23 equivocation; \
+            24 a delta (from a file SOURCE) for another list than FILE.
 
             Example:
               sigil revocations pull https://issuer.example/revocations.sgl -o revocations.sgl --keys keyset.json
@@ -228,23 +234,43 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
     private func pullOnce(keys: [RevocationKey]) async throws {
         let current = currentList(keys: keys)
         let metaPath = output + ".http.json"
-        var fetched: [UInt8]? = nil
         var newState = HTTPState()
+        var incoming: RevocationList? = nil
+        // How the list came: whole, or as a delta applied to FILE (reported, for scripts).
+        var via = "list"
         if isHTTP {
-            // A conditional GET only for a FILE that verifies: a 304 must not keep a damaged one.
-            var conditional = false
-            if case .verified = current { conditional = true }
-            let result = try await fetch(metaPath: metaPath, conditional: conditional)
-            fetched = result.0
+            // A conditional GET, and a delta, only for a FILE that verifies: a 304 must not keep
+            // a damaged one, and a delta needs the list it applies to.
+            var held: RevocationList? = nil
+            if case .verified(let list) = current { held = list }
+            let result = try await fetch(metaPath: metaPath, since: held?.sequence)
             newState = result.1
+            if let bytes = result.0 {
+                let checked = Result { () throws(RevocationListError) in
+                    try RevocationListUpdate.verify(bytes, over: current, keys: keys, maxBytes: maxBytes)
+                }
+                switch checked {
+                case .success(let list):
+                    incoming = list
+                    if RevocationDelta.isDelta(bytes) { via = "delta" }
+                case .failure(let error) where error.reason == .deltaBaseMismatch:
+                    // The server's delta does not fit FILE (changed meanwhile): ask for the whole list.
+                    let whole = try await fetch(metaPath: metaPath, since: nil)
+                    newState = whole.1
+                    incoming = try whole.0.map { try RevocationList(verifying: $0, keys: keys, maxBytes: maxBytes) }
+                case .failure(let error):
+                    throw error
+                }
+            }
         } else {
-            fetched = try readSource()
+            let bytes = try readSource()
+            incoming = try RevocationListUpdate.verify(bytes, over: current, keys: keys, maxBytes: maxBytes)
+            if RevocationDelta.isDelta(bytes) { via = "delta" }
         }
-        guard let bytes = fetched else {
+        guard let incoming else {
             finish("unchanged", detail: "the server says the list has not changed (304)", list: nil)
             return
         }
-        let incoming = try RevocationList(verifying: bytes, keys: keys, maxBytes: maxBytes)
         // The checks live in SigilVerifier, shared with SigilHummingbird's RevocationFollower;
         // the messages (naming FILE) stay here.
         switch RevocationListUpdate.decide(incoming, over: current, force: force) {
@@ -278,23 +304,27 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
         case .replaceForced(let why):
             Console.warning("\(output) could not be checked (\(why)); replacing it because of --force")
         }
-        try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
+        // The whole list, also when a delta brought it: FILE is always a list services can load.
+        try SecureFile.writeAtomically(Array(incoming.bytes), to: output, mode: 0o644)
         if newState.etag != nil || newState.lastModified != nil,
             let data = try? JSONEncoder().encode(newState)
         {
             try? SecureFile.writeAtomically(Array(data), to: metaPath, mode: 0o644)
         }
         finish(
-            "replaced", detail: "installed sequence \(incoming.sequence) (\(incoming.count) entries) in \(output)",
-            list: incoming)
+            "replaced",
+            detail:
+                "installed sequence \(incoming.sequence) (\(incoming.count) entries\(via == "delta" ? ", from a delta" : "")) in \(output)",
+            list: incoming, via: via)
     }
 
-    private func finish(_ outcome: String, detail: String, list: RevocationList?) {
+    private func finish(_ outcome: String, detail: String, list: RevocationList?, via: String? = nil) {
         // A sidecar reports what it installed, not every round that found nothing new.
         if follow, outcome == "unchanged" { return }
         if global.json {
             var o: JSONObject = ["outcome": outcome, "message": detail]
             if let list { o["list"] = listJSON(list) }
+            if let via { o["via"] = via }
             Console.json(o)
         } else {
             Console.note("\(outcome): \(detail)")
@@ -317,10 +347,18 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
         return RevocationListUpdate.Held(bytes: bytes, keys: keys, maxBytes: limit)
     }
 
-    private func fetch(metaPath: String, conditional: Bool) async throws -> ([UInt8]?, HTTPState) {
+    /// Fetches SOURCE; `since` (the sequence FILE holds, when it verifies) makes the GET
+    /// conditional and asks sigil-server for a delta.
+    private func fetch(metaPath: String, since: UInt64?) async throws -> ([UInt8]?, HTTPState) {
         // Following sigil-server: ask it to hold the request until a newer list exists.
+        var parameters: [String] = []
+        if let since { parameters.append("since=\(since)") }
+        if follow { parameters.append("wait=\(wait)") }
         var address = source
-        if follow { address += (source.contains("?") ? "&" : "?") + "wait=\(wait)" }
+        if !parameters.isEmpty {
+            address += (source.contains("?") ? "&" : "?") + parameters.joined(separator: "&")
+        }
+        let conditional = since != nil
         guard let url = URL(string: address) else { throw CLIFailure.usage("'\(source)' is not a valid URL") }
         // The idle timeout; the whole fetch is bounded by --timeout below.
         var request = URLRequest(
@@ -375,10 +413,19 @@ struct RevocationsPull: AsyncParsableCommand, SigilCommand {
 struct RevocationsShow: ParsableCommand, SigilCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show a revocation list: sequence, times, counts, signer, and whether it verifies.",
+        abstract: "Show a revocation list or delta: sequence, times, counts, signer, and whether it verifies.",
         discussion: """
-            Example:
+            A delta (docs/FORMAT.md §4.3, what sigil-server answers to ?since=) carries the \
+            signature of the list it makes, so it is checked by applying it to the list it starts \
+            from: give that list with --base. Without --base, a delta's fields and changes are \
+            shown unchecked.
+
+            Exit codes: 0 shown (and verified, for a list or a delta with --base); 65 malformed; \
+            66 file missing; 20 unknown_key; 21 bad_signature; 24 --base is not the delta's base list.
+
+            Examples:
               sigil revocations show revocations.sgl --keys keyset.json --json
+              sigil revocations show changes.sgld --base revocations.sgl --entries
             """)
     static let serverUse = ServerUse.offline
     @OptionGroup var global: GlobalOptions
@@ -387,17 +434,26 @@ struct RevocationsShow: ParsableCommand, SigilCommand {
         help: ArgumentHelp(
             "Keyset export with the revocation public keys (default: the home keyring).", valueName: "keyset.json"))
     var keys: String?
-    @Flag(help: "Also list every entry.") var entries = false
+    @Flag(help: "Also list every entry (for a delta: every change).") var entries = false
+    @Option(
+        help: ArgumentHelp(
+            "For a delta: the list it applies to, so the list it makes can be verified.", valueName: "file"))
+    var base: String?
+
+    static func read(_ path: String) throws -> [UInt8] {
+        do {
+            return try FileBytes.read(path: path, maxBytes: RevocationList.defaultMaxBytes)
+        } catch {
+            throw CLIFailure(error.errno == ENOENT ? Exit.noInput : Exit.dataError, error.description, reason: "io")
+        }
+    }
 
     func run() throws {
         try guarded(json: global.json) {
             let home = Home(global)
-            let bytes: [UInt8]
-            do {
-                bytes = try FileBytes.read(path: file, maxBytes: RevocationList.defaultMaxBytes)
-            } catch let error as FileBytes.IOError {
-                throw CLIFailure(error.errno == ENOENT ? Exit.noInput : Exit.dataError, error.description, reason: "io")
-            }
+            let bytes = try Self.read(file)
+            if RevocationDelta.isDelta(bytes) { return try showDelta(bytes, home: home) }
+            if base != nil { throw CLIFailure.usage("--base is for a delta; \(file) is a full list") }
             let list = try RevocationList.parseUnverified(bytes)
             var verification = "verified"
             var failure: RevocationListError? = nil
@@ -436,5 +492,62 @@ struct RevocationsShow: ParsableCommand, SigilCommand {
             }
             if let failure { throw ExitCode(Exit.code(for: failure.reason)) }
         }
+    }
+
+    private func showDelta(_ bytes: [UInt8], home: Home) throws {
+        let delta = try RevocationDelta(parsing: bytes)
+        var made: RevocationList? = nil
+        var failure: RevocationListError? = nil
+        if let base {
+            let keys = try revocationKeys(keyset: self.keys, home: home)
+            do {
+                let held = try RevocationList(verifying: try Self.read(base), keys: keys)
+                made = try delta.applied(to: held, keys: keys)
+            } catch let error as RevocationListError {
+                failure = error
+            }
+        }
+        func name(_ status: RevocationStatus?) -> String {
+            switch status {
+            case nil: "leaves"
+            case .deactivated: "deactivated"
+            case .revoked: "revoked"
+            }
+        }
+        if global.json {
+            var o: JSONObject = [
+                "kind": "delta", "kid": delta.keyID, "base_sequence": delta.baseSequence, "sequence": delta.sequence,
+                "issued_at": delta.issuedAt, "next_update": delta.nextUpdate, "count": delta.count,
+                "changes": delta.changes.count, "bytes": bytes.count,
+                "verified": base == nil ? nil : failure == nil, "reason": failure?.reason.rawValue,
+            ]
+            if let made { o["list"] = listJSON(made) }
+            if entries {
+                o["entries"] = delta.changes.map {
+                    ["guid": $0.id.description, "status": name($0.status)] as JSONObject
+                }
+            }
+            Console.json(o)
+        } else {
+            let verification =
+                if base == nil {
+                    "not checked: give the list it applies to with --base"
+                } else if let failure {
+                    "NOT VERIFIED: \(failure.description)"
+                } else {
+                    "verified (the list it makes, applied to \(base ?? ""))"
+                }
+            var lines = [
+                "delta        from list \(delta.baseSequence) to list \(delta.sequence)",
+                "signature    \(verification)",
+                "signer       \(delta.keyID)",
+                "issued       \(TimeText.format(delta.issuedAt))",
+                "next update  \(delta.nextUpdate.map(TimeText.format) ?? "none")",
+                "changes      \(delta.changes.count) (\(delta.changes.filter { $0.status == nil }.count) leave); the list then has \(delta.count) entries",
+            ]
+            if entries { lines += delta.changes.map { "  \($0.id)  \(name($0.status))" } }
+            Console.out(lines.joined(separator: "\n"))
+        }
+        if let failure { throw ExitCode(Exit.code(for: failure.reason)) }
     }
 }
