@@ -58,7 +58,9 @@ public final class RevocationHistory: Sendable {
 
     /// Records `list` as the newest; an older or equal sequence changes nothing.
     ///
-    /// - Parameter now: When it was recorded, on the monotonic clock (tests pass their own).
+    /// - Parameters:
+    ///   - list: The newest list (this server's own, parsed).
+    ///   - now: When it was recorded, on the monotonic clock (tests pass their own).
     public func record(_ list: RevocationList, now: ContinuousClock.Instant = .now) {
         // The merge walk over two large lists happens outside the lock.
         guard let previous = newest else {

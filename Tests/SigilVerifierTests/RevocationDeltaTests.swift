@@ -8,7 +8,9 @@ import Testing
 /// history's bounds.
 @Suite("Revocation deltas")
 struct RevocationDeltaTests {
-    static let keys = [try! TestKeys.revocationKey()]
+    static var keys: [RevocationKey] {
+        get throws { [try TestKeys.revocationKey()] }
+    }
 
     /// Deterministic pseudo-random numbers (SplitMix64), so a failure reproduces.
     struct Random: RandomNumberGenerator {
@@ -27,7 +29,7 @@ struct RevocationDeltaTests {
             verifying: try buildList(
                 entries.map { ($0.key, $0.value) }, sequence: sequence, issuedAt: TestKeys.now + Int64(sequence),
                 nextUpdate: TestKeys.now + 3_600 + Int64(sequence)),
-            keys: keys)
+            keys: try keys)
     }
 
     @Test("Every delta the history makes, from every base it holds, rebuilds the newest list byte for byte")
@@ -68,7 +70,7 @@ struct RevocationDeltaTests {
             let parsed = try RevocationDelta(parsing: delta)
             #expect(parsed.changes.map(\.id) == expected.map(\.id), "only what changed, base \(base.sequence)")
             #expect(delta == RevocationDeltaBuilder.build(from: base, to: newest), "history = direct diff")
-            let store = RevocationStore(keys: Self.keys, initial: base)
+            let store = RevocationStore(keys: try Self.keys, initial: base)
             let made = try store.load(bytes: delta)
             #expect(made.hasSameBytes(as: newest), "base \(base.sequence)")
             #expect(history.delta(since: base.sequence) == delta, "made once, then shared")
@@ -137,7 +139,7 @@ struct RevocationDeltaTests {
     @Test("A store refuses a delta for another list, says why, and keeps its list")
     func storeRefusesMismatch() throws {
         let events = Mutex<[String]>([])
-        let store = RevocationStore(keys: Self.keys) { event in
+        let store = RevocationStore(keys: try Self.keys) { event in
             if case .refused(let error) = event { events.withLock { $0.append(error.reason.rawValue) } }
         }
         let l1 = try Self.list([TestKeys.id1: .revoked], sequence: 1)
