@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"os"
@@ -336,6 +337,65 @@ func TestLoadFileRefusesSymlinksAndOddFiles(t *testing.T) {
 	}
 	if _, err := store.LoadFile(path); err != nil {
 		t.Errorf("the file itself: %v", err)
+	}
+}
+
+func TestStoreAppliesDeltasFromBytesAndFiles(t *testing.T) {
+	var mu sync.Mutex
+	var outcomes []Outcome
+	store := newStore(FailClosed, IndexLimit(0), OnOutcome(func(o Outcome) { mu.Lock(); outcomes = append(outcomes, o); mu.Unlock() }))
+	var entries []entry
+	for i := 0; i < 200; i++ {
+		entries = append(entries, entry{randomGUID(), byte(1 + i%2)})
+	}
+	first := makeList(entries, 1, 0, testSeed)
+	if _, err := store.Load(first); err != nil {
+		t.Fatal(err)
+	}
+	added := randomGUID()
+	changed := append([]entry{{added, 2}, {entries[0].guid, 2}}, entries[2:]...) // entries[1] leaves
+	second := makeList(changed, 2, 0, testSeed)
+	path := filepath.Join(t.TempDir(), "delta.sgld")
+	if err := os.WriteFile(path, makeDelta(first, second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := store.LoadFile(path)
+	if err != nil || !bytes.Equal(l.Bytes(), second) || l.Sequence != 2 {
+		t.Fatalf("the delta from a file: %v", err)
+	}
+	if store.Status(added, 0) != StatusRevoked || store.Status(entries[0].guid, 0) != StatusRevoked || store.Status(entries[1].guid, 0) != NotRevoked {
+		t.Error("the rebuilt list answers wrongly")
+	}
+	if o := outcomes[len(outcomes)-1]; o.Kind != Installed || !o.Delta || o.Sequence != 2 {
+		t.Errorf("outcome %+v", o)
+	}
+	if _, err := store.LoadFile(path); ReasonOf(err) != DeltaBaseMismatch || store.Current() != l {
+		t.Errorf("the same delta again: %v", err)
+	}
+
+	// Racing offers of one delta: the base is checked under the install lock, so exactly one
+	// applies and the others find list 3 in force.
+	third := makeList(changed[1:], 3, 0, testSeed)
+	delta := makeDelta(second, third)
+	results := make(chan Outcome, 8)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); results <- store.Offer(delta) }()
+	}
+	wg.Wait()
+	close(results)
+	installed := 0
+	for o := range results {
+		switch {
+		case o.Kind == Installed:
+			installed++
+		case o.Err == nil || o.Err.Reason != DeltaBaseMismatch:
+			t.Errorf("a racing offer: %+v", o)
+		}
+	}
+	if installed != 1 || !bytes.Equal(store.Current().Bytes(), third) {
+		t.Errorf("%d racing offers installed", installed)
 	}
 }
 

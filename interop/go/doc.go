@@ -15,6 +15,8 @@
 // Verifier is immutable and safe for concurrent use; a valid verify allocates at most once
 // (a custom scope). A RevocationStore swaps lists atomically, refuses rollback and
 // equivocation, and makes both policies explicit: what to do before the first list
-// (FailOpen or FailClosed) and whether a stale list refuses tokens (StaleFailsClosed).
+// (FailOpen or FailClosed) and whether a stale list refuses tokens (StaleFailsClosed). It
+// also takes revocation deltas (FORMAT.md §4.3), which a RevocationFollower asks for with
+// ?since=, and rebuilds the signed list each one makes.
 // Middleware wraps an http.Handler and answers refusals like SigilHummingbird.
 package verify

@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Reason is a stable refusal code: the token reasons of FORMAT.md §3 and the list reasons
-// of §4.2. Codes may be added later, so a switch over them needs a default case.
+// Reason is a stable refusal code: the token reasons of FORMAT.md §3 and the list and
+// delta reasons of §4.2 and §4.3. Codes may be added later, so a switch over them needs a
+// default case.
 type Reason string
 
 // Token reasons, in the order the verifier checks them (FORMAT.md §3).
@@ -23,13 +24,14 @@ const (
 	ScopeNotGranted  Reason = "scope_not_granted"
 )
 
-// List reasons (FORMAT.md §4.2; Malformed, UnknownKey and BadSignature are shared), plus
-// IO for a list file that cannot be read.
+// List reasons (FORMAT.md §4.2; Malformed, UnknownKey and BadSignature are shared), the
+// delta reason of §4.3, plus IO for a list file that cannot be read.
 const (
 	TooLarge           Reason = "too_large"
 	UnsupportedVersion Reason = "unsupported_version"
 	Rollback           Reason = "rollback"
 	Equivocation       Reason = "equivocation"
+	DeltaBaseMismatch  Reason = "delta_base_mismatch" // a delta for another list than the one in force
 	IO                 Reason = "io"
 )
 

@@ -46,6 +46,12 @@ func (r PollResult) String() string {
 // RevocationFollower keeps a RevocationStore current from sigil-server's
 // `GET /v1/revocations`: a long poll with `?wait=` and `If-None-Match` (docs/API.md).
 //
+// While a list is in force it asks with `?since=<its sequence>`, so the server may answer a
+// delta (FORMAT.md §4.3: a few bytes per change instead of the whole list); the store
+// applies it to the list in force and checks the list it makes like a full one. A refused
+// delta (delta_base_mismatch or any other reason) makes the next request leave `since` out,
+// so the server answers the whole list and the list in force becomes current again.
+//
 // Every list goes through RevocationStore.Offer, the checks of RevocationListUpdate (size,
 // format, a known key and its signature, no rollback, no equivocation); a refused list is
 // logged, the list in force stays and the ETag does not move. Each request is bounded in
@@ -68,8 +74,9 @@ type RevocationFollower struct {
 	store *RevocationStore
 	wait  int
 
-	mu   sync.Mutex
-	etag string
+	mu       sync.Mutex
+	etag     string
+	wholeNow bool // a delta was refused: ask without since until a poll succeeds
 }
 
 // NewRevocationFollower follows rawURL (http or https) into store. wait is the seconds the
@@ -106,15 +113,18 @@ func (f *RevocationFollower) logf(format string, args ...any) {
 	}
 }
 
-// PollOnce makes one request. It returns PollCurrent (a list installed or unchanged),
-// PollNotModified, or PollFailed with the reason (an HTTP status, a refused list, a
-// network error, a body too large or too slow).
+// PollOnce makes one request. It returns PollCurrent (a list or a delta installed, or the
+// same list again), PollNotModified, or PollFailed with the reason (an HTTP status, a
+// refused list or delta, a network error, a body too large or too slow).
 func (f *RevocationFollower) PollOnce(ctx context.Context) (PollResult, error) {
 	status, data, etag, err := f.request(ctx)
 	if err != nil {
 		return PollFailed, err
 	}
 	if status == http.StatusNotModified {
+		f.mu.Lock()
+		f.wholeNow = false
+		f.mu.Unlock()
 		return PollNotModified, nil
 	}
 	if status != http.StatusOK {
@@ -122,14 +132,23 @@ func (f *RevocationFollower) PollOnce(ctx context.Context) (PollResult, error) {
 	}
 	o := f.store.Offer(data)
 	if o.Kind == Refused {
-		f.logf("sigil: revocations refused (the list in force stays): reason=%s %s", o.Err.Reason, o.Err.Detail)
+		if o.Delta {
+			f.mu.Lock()
+			f.wholeNow = true
+			f.mu.Unlock()
+			f.logf("sigil: revocation delta refused (the list in force stays; the whole list is asked for next): reason=%s %s", o.Err.Reason, o.Err.Detail)
+		} else {
+			f.logf("sigil: revocations refused (the list in force stays): reason=%s %s", o.Err.Reason, o.Err.Detail)
+		}
 		return PollFailed, o.Err
 	}
-	if o.Kind == Installed {
+	if o.Kind == Installed && o.Delta {
+		f.logf("sigil: revocations installed from a delta: sequence=%d", o.Sequence)
+	} else if o.Kind == Installed {
 		f.logf("sigil: revocations installed: sequence=%d", o.Sequence)
 	}
 	f.mu.Lock()
-	f.etag = etag
+	f.etag, f.wholeNow = etag, false
 	f.mu.Unlock()
 	return PollCurrent, nil
 }
@@ -141,14 +160,21 @@ func (f *RevocationFollower) request(ctx context.Context) (int, []byte, string, 
 	if strings.Contains(f.url, "?") {
 		sep = "&"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+sep+"wait="+strconv.Itoa(f.wait), nil)
+	f.mu.Lock()
+	etag, whole := f.etag, f.wholeNow
+	f.mu.Unlock()
+	query := "wait=" + strconv.Itoa(f.wait)
+	if cur := f.store.Current(); cur != nil && !whole {
+		query = "since=" + strconv.FormatUint(cur.Sequence, 10) + "&" + query
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url+sep+query, nil)
 	if err != nil {
 		return 0, nil, "", err
 	}
-	if etag := f.ETag(); etag != "" {
+	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
-	req.Header.Set("Accept", "application/octet-stream")
+	req.Header.Set("Accept", RevocationsMediaType+", "+RevocationDeltaMediaType)
 	client := f.Client
 	if client == nil {
 		client = http.DefaultClient

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -24,26 +25,34 @@ func TestMain(m *testing.M) {
 }
 
 type request struct {
-	at   time.Time
-	etag string
-	path string
+	at     time.Time
+	etag   string
+	path   string
+	accept string
 }
 
 // fakeIssuer stands in for sigil-server's GET /v1/revocations: ETag "<sequence>",
-// If-None-Match, and ?wait= long polls that a publish wakes (docs/API.md).
+// If-None-Match, and ?wait= long polls that a publish wakes (docs/API.md). With deltas,
+// ?since=S is answered with the delta from the list published as S (makeDelta), even when
+// it is not smaller than the list (sigil-server would send the list then; test lists are
+// small); forcedDelta answers every since instead.
 type fakeIssuer struct {
-	mu       sync.Mutex
-	data     []byte
-	sequence int
-	changed  chan struct{}
-	mode     string // normal | error | declare_huge | stream_huge | stall
-	requests []request
-	srv      *httptest.Server
-	url      string
+	mu          sync.Mutex
+	data        []byte
+	sequence    int
+	changed     chan struct{}
+	mode        string // normal | error | declare_huge | stream_huge | stall
+	requests    []request
+	srv         *httptest.Server
+	url         string
+	deltas      bool
+	published   map[int][]byte // every list published, by its ETag sequence
+	forcedDelta []byte
+	deltasSent  int
 }
 
 func newFakeIssuer(t *testing.T) *fakeIssuer {
-	f := &fakeIssuer{changed: make(chan struct{})}
+	f := &fakeIssuer{changed: make(chan struct{}), published: map[int][]byte{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.handle))
 	f.url = f.srv.URL + "/v1/revocations"
 	t.Cleanup(f.srv.Close)
@@ -53,6 +62,9 @@ func newFakeIssuer(t *testing.T) *fakeIssuer {
 func (f *fakeIssuer) publish(data []byte, sequence int) {
 	f.mu.Lock()
 	f.data, f.sequence = data, sequence
+	if _, ok := f.published[sequence]; !ok {
+		f.published[sequence] = data
+	}
 	close(f.changed)
 	f.changed = make(chan struct{})
 	f.mu.Unlock()
@@ -64,6 +76,18 @@ func (f *fakeIssuer) setMode(mode string) {
 	f.mu.Unlock()
 }
 
+func (f *fakeIssuer) setDeltas(on bool, forced []byte) {
+	f.mu.Lock()
+	f.deltas, f.forcedDelta = on, forced
+	f.mu.Unlock()
+}
+
+func (f *fakeIssuer) sentDeltas() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deltasSent
+}
+
 func (f *fakeIssuer) log() []request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -73,7 +97,7 @@ func (f *fakeIssuer) log() []request {
 func (f *fakeIssuer) handle(w http.ResponseWriter, r *http.Request) {
 	etag := r.Header.Get("If-None-Match")
 	f.mu.Lock()
-	f.requests = append(f.requests, request{time.Now(), etag, r.URL.RequestURI()})
+	f.requests = append(f.requests, request{time.Now(), etag, r.URL.RequestURI(), r.Header.Get("Accept")})
 	mode := f.mode
 	f.mu.Unlock()
 	switch mode {
@@ -119,7 +143,20 @@ func (f *fakeIssuer) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("ETag", fmt.Sprintf(`"%d"`, seq))
-	w.Header().Set("Content-Type", "application/octet-stream")
+	mediaType := RevocationsMediaType
+	if since, err := strconv.Atoi(r.URL.Query().Get("since")); err == nil {
+		f.mu.Lock()
+		delta := f.forcedDelta
+		if base, ok := f.published[since]; ok && delta == nil && f.deltas && since != seq {
+			delta = makeDelta(base, data)
+		}
+		if delta != nil {
+			data, mediaType = delta, RevocationDeltaMediaType
+			f.deltasSent++
+		}
+		f.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", mediaType)
 	_, _ = w.Write(data)
 }
 
@@ -128,6 +165,7 @@ func quiet(string, ...any) {}
 func TestFollowerSeesARevokeWithinTwoSeconds(t *testing.T) {
 	t.Parallel()
 	issuer := newFakeIssuer(t)
+	issuer.setDeltas(true, nil)
 	token, g := makeToken(Scope{Kind: ScopeAll})
 	issuer.publish(makeList(nil, 1, 0, testSeed), 1)
 	store := newStore(FailClosed)
@@ -165,8 +203,88 @@ func TestFollowerSeesARevokeWithinTwoSeconds(t *testing.T) {
 		t.Errorf("took %v", took)
 	}
 	log := issuer.log()
-	if log[0].etag != "" || !strings.Contains(log[0].path, "wait=5") || log[1].etag != `"1"` {
+	if log[0].etag != "" || log[0].path != "/v1/revocations?wait=5" || log[1].etag != `"1"` ||
+		log[1].path != "/v1/revocations?since=1&wait=5" {
 		t.Errorf("requests %+v", log[:2])
+	}
+	if issuer.sentDeltas() != 1 {
+		t.Errorf("the revoke came in %d deltas, want 1", issuer.sentDeltas())
+	}
+}
+
+func TestFollowerAsksWithSinceAndInstallsDeltas(t *testing.T) {
+	t.Parallel()
+	issuer := newFakeIssuer(t)
+	issuer.setDeltas(true, nil)
+	store := newStore(FailClosed)
+	follower, _ := NewRevocationFollower(issuer.url, store, 1)
+	follower.Logf = quiet
+	ctx := context.Background()
+	a, b, c := randomGUID(), randomGUID(), randomGUID()
+	first := makeList([]entry{{a, 1}}, 1, 0, testSeed)
+	issuer.publish(first, 1)
+	if r, err := follower.PollOnce(ctx); r != PollCurrent || store.Current().Sequence != 1 {
+		t.Fatalf("the first list: %v %v", r, err)
+	}
+	second := makeList([]entry{{a, 2}, {b, 2}}, 2, 0, testSeed)
+	issuer.publish(second, 2)
+	if r, err := follower.PollOnce(ctx); r != PollCurrent || !bytes.Equal(store.Current().Bytes(), second) {
+		t.Fatalf("the delta to list 2: %v %v", r, err)
+	}
+	if issuer.sentDeltas() != 1 || store.Status(a, 0) != StatusRevoked || store.Status(b, 0) != StatusRevoked || follower.ETag() != `"2"` {
+		t.Errorf("list 2 was not installed from a delta (%d sent)", issuer.sentDeltas())
+	}
+	log := issuer.log()
+	want := RevocationsMediaType + ", " + RevocationDeltaMediaType
+	if log[0].path != "/v1/revocations?wait=1" || log[1].path != "/v1/revocations?since=1&wait=1" || log[0].accept != want || log[1].accept != want {
+		t.Errorf("requests %+v", log)
+	}
+
+	// A delta that does not apply is refused, and the next request asks for the whole list
+	// (no since), even though the server keeps answering since with that delta.
+	stranger := makeList([]entry{{a, 2}, {c, 2}}, 2, 0, testSeed) // another list 2
+	sequence := 2
+	for _, bad := range []struct {
+		delta func(next []byte) []byte
+		want  Reason
+	}{
+		{func(next []byte) []byte { return makeDelta(stranger, next) }, Malformed}, // c is not in force
+		{func(next []byte) []byte { return makeDelta(makeList(nil, 7, 0, testSeed), next) }, DeltaBaseMismatch},
+		{func(next []byte) []byte { return damageSignature(makeDelta(store.Current().Bytes(), next)) }, BadSignature},
+	} {
+		inForce := store.Current()
+		sequence++
+		next := makeList([]entry{{b, 1}, {randomGUID(), 2}}, uint64(sequence), 0, testSeed)
+		issuer.setDeltas(true, bad.delta(next))
+		issuer.publish(next, sequence)
+		if r, err := follower.PollOnce(ctx); r != PollFailed || ReasonOf(err) != bad.want {
+			t.Errorf("%s: %v %v", bad.want, r, err)
+		}
+		if store.Current() != inForce || follower.ETag() != fmt.Sprintf(`"%d"`, sequence-1) {
+			t.Errorf("%s: a refused delta changed something", bad.want)
+		}
+		if r, err := follower.PollOnce(ctx); r != PollCurrent || !bytes.Equal(store.Current().Bytes(), next) {
+			t.Errorf("%s: no recovery: %v %v", bad.want, r, err)
+		}
+		log := issuer.log()
+		if p := log[len(log)-2].path; p != fmt.Sprintf("/v1/revocations?since=%d&wait=1", sequence-1) {
+			t.Errorf("%s: the delta was asked for with %s", bad.want, p)
+		}
+		if p := log[len(log)-1].path; p != "/v1/revocations?wait=1" {
+			t.Errorf("%s: the recovery asked with %s", bad.want, p)
+		}
+	}
+
+	// Recovered: since again, and deltas again.
+	issuer.setDeltas(true, nil)
+	sent := issuer.sentDeltas()
+	last := makeList([]entry{{c, 1}}, uint64(sequence+1), 0, testSeed)
+	issuer.publish(last, sequence+1)
+	if r, err := follower.PollOnce(ctx); r != PollCurrent || !bytes.Equal(store.Current().Bytes(), last) || issuer.sentDeltas() != sent+1 {
+		t.Errorf("after recovery: %v %v", r, err)
+	}
+	if log := issuer.log(); log[len(log)-1].path != fmt.Sprintf("/v1/revocations?since=%d&wait=1", sequence) {
+		t.Errorf("after recovery: %s", log[len(log)-1].path)
 	}
 }
 

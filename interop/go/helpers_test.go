@@ -148,3 +148,51 @@ func waitUntil(timeout time.Duration, check func() bool) bool {
 	}
 	return check()
 }
+
+// listEntries reads a v1 list's key ID length and entries without checking its signature.
+func listEntries(list []byte) (kidLength int, entries []entry) {
+	kidLength = int(list[5])
+	countAt := 6 + kidLength + 24
+	count := int(binary.BigEndian.Uint32(list[countAt:]))
+	for at := countAt + 4; at < countAt+4+entrySize*count; at += entrySize {
+		var e entry
+		copy(e.guid[:], list[at:at+16])
+		e.status = list[at+16]
+		entries = append(entries, e)
+	}
+	return kidLength, entries
+}
+
+// makeDelta is the delta (FORMAT.md §4.3) from the signed list from to the signed list to,
+// as sigil-server builds it: every GUID whose status differs, in GUID order, then to's own
+// signature. It signs nothing.
+func makeDelta(from, to []byte) []byte {
+	fromKid, a := listEntries(from)
+	toKid, b := listEntries(to)
+	var changes []entry
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		switch {
+		case j == len(b) || (i < len(a) && bytes.Compare(a[i].guid[:], b[j].guid[:]) < 0):
+			changes = append(changes, entry{a[i].guid, 0})
+			i++
+		case i == len(a) || bytes.Compare(b[j].guid[:], a[i].guid[:]) < 0:
+			changes = append(changes, b[j])
+			j++
+		default:
+			if a[i].status != b[j].status {
+				changes = append(changes, b[j])
+			}
+			i++
+			j++
+		}
+	}
+	d := []byte("SGLD\x01")
+	d = append(d, to[5:6+toKid]...)               // the resulting list's key ID
+	d = append(d, from[6+fromKid:6+fromKid+8]...) // base_sequence
+	d = append(d, to[6+toKid:6+toKid+28]...)      // sequence, issued_at, next_update, count
+	d = binary.BigEndian.AppendUint32(d, uint32(len(changes)))
+	for _, c := range changes {
+		d = append(append(d, c.guid[:]...), c.status)
+	}
+	return append(d, to[len(to)-signatureSize:]...)
+}

@@ -100,6 +100,13 @@ func ParseRevocationList(data []byte, keys map[string]ed25519.PublicKey, maxByte
 }
 
 func parseRevocationList(data []byte, keys map[string]ed25519.PublicKey, maxBytes, indexLimit int) (*RevocationList, error) {
+	return parseListMessage(data, nil, keys, maxBytes, indexLimit)
+}
+
+// parseListMessage checks the list data. When signed is not nil it is RevocationContext ||
+// data, built by the caller (a delta's rebuilt list) and kept as the list's bytes; otherwise
+// that message is copied from data once the layout checks pass.
+func parseListMessage(data, signed []byte, keys map[string]ed25519.PublicKey, maxBytes, indexLimit int) (*RevocationList, error) {
 	if maxBytes <= 0 {
 		maxBytes = RevocationDefaultMaxBytes
 	}
@@ -149,8 +156,10 @@ func parseRevocationList(data []byte, keys map[string]ed25519.PublicKey, maxByte
 	}
 	// One copy serves twice: the signed message (context || list) and, after it, the list
 	// the store keeps, which must not change if the caller reuses data.
-	signed := make([]byte, 0, len(RevocationContext)+len(b))
-	signed = append(append(signed, RevocationContext...), b...)
+	if signed == nil {
+		signed = make([]byte, 0, len(RevocationContext)+len(b))
+		signed = append(append(signed, RevocationContext...), b...)
+	}
 	body := len(signed) - signatureSize
 	if len(key) != ed25519.PublicKeySize || !ed25519.Verify(key, signed[:body], signed[body:]) {
 		return nil, listError(BadSignature, "key %s", l.KeyID)
@@ -199,12 +208,14 @@ func (k OutcomeKind) String() string {
 	return "invalid"
 }
 
-// Outcome is what offering a list did. Sequence is the offered list's (0 if it could not
-// be read); Err is set when the list was refused.
+// Outcome is what offering a list or a delta did. Sequence is the offered list's (for a
+// delta, the resulting list's; 0 if it could not be read); Err is set when it was refused;
+// Delta is true when the offered bytes were a delta (FORMAT.md §4.3).
 type Outcome struct {
 	Kind     OutcomeKind
 	Sequence uint64
 	Err      *RevocationListError
+	Delta    bool
 }
 
 // StoreOption configures a RevocationStore.
@@ -228,8 +239,10 @@ func IndexLimit(n int) StoreOption { return func(s *RevocationStore) { s.indexLi
 // RevocationStore is the list in force for a service, swapped atomically while verifiers
 // read it. A list is parsed and its signature checked before the lock is taken; the lock
 // serialises installs only (the rollback and equivocation checks and the swap are one
-// step). Readers load one pointer and never lock, so they see the old list or the new one,
-// never a mix. A refused list changes nothing.
+// step). A delta (FORMAT.md §4.3) is parsed before the lock and applied to the list in force
+// under it, so the base it was checked against is the list it replaces. Readers load one
+// pointer and never lock, so they see the old list or the new one, never a mix. A refused
+// list or delta changes nothing.
 type RevocationStore struct {
 	keys             map[string]ed25519.PublicKey
 	whenNoList       Policy
@@ -269,8 +282,10 @@ func (s *RevocationStore) MaxBytes() int { return s.maxBytes }
 // Current returns the list in force, or nil before the first one.
 func (s *RevocationStore) Current() *RevocationList { return s.current.Load() }
 
-// Load verifies data and installs it if it is newer; it returns the list in force. On a
-// *RevocationListError the previous list stays in force.
+// Load verifies data, a full list or a delta (FORMAT.md §4.3, applied to the list in
+// force), and installs the list it makes if that is newer; it returns the list in force. On
+// a *RevocationListError (for a delta also delta_base_mismatch) the previous list stays in
+// force.
 func (s *RevocationStore) Load(data []byte) (*RevocationList, error) {
 	o := s.Offer(data)
 	if o.Err != nil {
@@ -280,7 +295,8 @@ func (s *RevocationStore) Load(data []byte) (*RevocationList, error) {
 }
 
 // LoadFile reads at most MaxBytes()+1 bytes of path, without following a symbolic link in
-// its last component, and loads them (reason io if it cannot be read).
+// its last component, and loads them like Load, a list or a delta (reason io if it cannot
+// be read).
 func (s *RevocationStore) LoadFile(path string) (*RevocationList, error) {
 	data, err := readListFile(path, s.maxBytes)
 	if err != nil {
@@ -304,30 +320,54 @@ func readListFile(path string, maxBytes int) ([]byte, *RevocationListError) {
 }
 
 // Offer runs the checks of RevocationListUpdate, then the swap; it never panics or returns
-// an error for a bad list: the Outcome says what happened.
+// an error for a bad list: the Outcome says what happened. data may be a full list (SGLR)
+// or a delta (SGLD), which is applied to the list in force under the install lock and then
+// checked like a full list (FORMAT.md §4.3).
 func (s *RevocationStore) Offer(data []byte) Outcome {
+	if IsRevocationDelta(data) {
+		return s.offerDelta(data)
+	}
 	candidate, err := parseRevocationList(data, s.keys, s.maxBytes, s.indexLimit)
 	if err != nil {
 		return s.tell(Outcome{Kind: Refused, Err: err.(*RevocationListError)})
 	}
+	s.install.Lock()
+	o := s.swapLocked(candidate)
+	s.install.Unlock()
+	return s.tell(o)
+}
+
+func (s *RevocationStore) offerDelta(data []byte) Outcome {
+	d, err := parseRevocationDelta(data, s.maxBytes)
+	if err != nil {
+		return s.tell(Outcome{Kind: Refused, Err: err, Delta: true})
+	}
 	var o Outcome
 	s.install.Lock()
+	if candidate, err := d.apply(s.current.Load(), s.keys, s.maxBytes, s.indexLimit); err != nil {
+		o = Outcome{Kind: Refused, Sequence: d.Sequence, Err: err}
+	} else {
+		o = s.swapLocked(candidate)
+	}
+	s.install.Unlock()
+	o.Delta = true
+	return s.tell(o)
+}
+
+// swapLocked refuses a rollback or an equivocation, or installs candidate; s.install is held.
+func (s *RevocationStore) swapLocked(candidate *RevocationList) Outcome {
 	cur := s.current.Load()
 	switch {
 	case cur != nil && candidate.Sequence < cur.Sequence:
-		o = Outcome{Refused, candidate.Sequence, listError(Rollback, "sequence %d < %d in force", candidate.Sequence, cur.Sequence)}
+		return Outcome{Kind: Refused, Sequence: candidate.Sequence, Err: listError(Rollback, "sequence %d < %d in force", candidate.Sequence, cur.Sequence)}
 	case cur != nil && candidate.Sequence == cur.Sequence:
 		if bytes.Equal(candidate.raw, cur.raw) {
-			o = Outcome{Unchanged, candidate.Sequence, nil}
-		} else {
-			o = Outcome{Refused, candidate.Sequence, listError(Equivocation, "sequence %d", candidate.Sequence)}
+			return Outcome{Kind: Unchanged, Sequence: candidate.Sequence}
 		}
-	default:
-		s.current.Store(candidate)
-		o = Outcome{Installed, candidate.Sequence, nil}
+		return Outcome{Kind: Refused, Sequence: candidate.Sequence, Err: listError(Equivocation, "sequence %d", candidate.Sequence)}
 	}
-	s.install.Unlock()
-	return s.tell(o)
+	s.current.Store(candidate)
+	return Outcome{Kind: Installed, Sequence: candidate.Sequence}
 }
 
 func (s *RevocationStore) tell(o Outcome) Outcome {

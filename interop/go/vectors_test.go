@@ -228,6 +228,105 @@ func TestRevocationVectors(t *testing.T) {
 	}
 }
 
+// deltaReasons are the reasons FORMAT.md §4.3 names; revocation-deltas-v1.json covers each.
+var deltaReasons = []string{"too_large", "malformed", "unsupported_version", "delta_base_mismatch", "unknown_key", "bad_signature", "rollback", "equivocation"}
+
+func TestRevocationDeltaVectors(t *testing.T) {
+	var file struct {
+		Format  string `json:"format"`
+		Vectors []struct {
+			Name       string `json:"name"`
+			PublicKeys []struct {
+				Kid string `json:"kid"`
+				Hex string `json:"public_key_hex"`
+			} `json:"public_keys"`
+			BaseHex  *string `json:"base_hex"`
+			DeltaHex string  `json:"delta_hex"`
+			MaxBytes int     `json:"max_bytes"`
+			Expected struct {
+				Valid   bool    `json:"valid"`
+				Reason  *string `json:"reason"`
+				ListHex *string `json:"list_hex"`
+			} `json:"expected"`
+		} `json:"vectors"`
+	}
+	if !readJSON(t, repoPath("Tests", "Vectors", "revocation-deltas-v1.json"), &file) {
+		t.Skip("Tests/Vectors/revocation-deltas-v1.json is missing")
+	}
+	if file.Format != "sigil-revocation-delta-vectors-v1" || len(file.Vectors) == 0 {
+		t.Fatal("unexpected revocation delta vector file")
+	}
+	inFile, passed := map[string]bool{}, map[string]bool{}
+	for _, v := range file.Vectors {
+		v := v
+		want := ""
+		if v.Expected.Reason != nil {
+			want = *v.Expected.Reason
+			inFile[want] = true
+		}
+		t.Run(v.Name, func(t *testing.T) {
+			keys := map[string]ed25519.PublicKey{}
+			for _, k := range v.PublicKeys {
+				keys[k.Kid] = unhex(t, k.Hex)
+			}
+			// The base goes in force under the default limit; the delta meets the vector's.
+			store := NewRevocationStore(keys, FailClosed)
+			var base *RevocationList
+			if v.BaseHex != nil {
+				var err error
+				if base, err = store.Load(unhex(t, *v.BaseHex)); err != nil {
+					t.Fatalf("the base list does not load: %v", err)
+				}
+			}
+			store.maxBytes = v.MaxBytes
+			delta := unhex(t, v.DeltaHex)
+			o := store.Offer(delta)
+			got := ""
+			if o.Err != nil {
+				got = string(o.Err.Reason)
+			}
+			if got != want || (o.Err == nil) != v.Expected.Valid || o.Delta != IsRevocationDelta(delta) {
+				t.Fatalf("got %q (%+v), want %q", got, o, want)
+			}
+			// The public functions agree up to the store's own checks (rollback, equivocation).
+			if want != "rollback" && want != "equivocation" {
+				d, err := ParseRevocationDelta(delta, v.MaxBytes)
+				if err == nil {
+					_, err = d.Apply(base, keys, v.MaxBytes)
+				}
+				if string(ReasonOf(err)) != want {
+					t.Errorf("ParseRevocationDelta + Apply: %v, want %q", err, want)
+				}
+			}
+			if !v.Expected.Valid {
+				if store.Current() != base {
+					t.Error("a refused delta changed the list in force")
+				}
+				passed[want] = true
+				return
+			}
+			if v.Expected.ListHex == nil || !bytes.Equal(store.Current().Bytes(), unhex(t, *v.Expected.ListHex)) {
+				t.Error("the resulting list's bytes differ from expected.list_hex")
+			}
+			// The rebuilt list is the issuer's list: loading it whole gives the same bytes.
+			whole, err := ParseRevocationList(unhex(t, *v.Expected.ListHex), keys, 0)
+			if err != nil || !reflect.DeepEqual(whole.Entries(), store.Current().Entries()) || whole.Sequence != o.Sequence {
+				t.Errorf("the expected list does not load alike: %v", err)
+			}
+		})
+	}
+	wantSet := map[string]bool{}
+	for _, r := range deltaReasons {
+		wantSet[r] = true
+	}
+	if !reflect.DeepEqual(inFile, wantSet) {
+		t.Errorf("the vectors cover %v, FORMAT.md §4.3 names %v", inFile, deltaReasons)
+	}
+	if !t.Failed() && !reflect.DeepEqual(passed, inFile) {
+		t.Errorf("reasons passed %v, in the file %v", passed, inFile)
+	}
+}
+
 func TestRFC4231HMAC(t *testing.T) {
 	var file struct {
 		Tests []struct {
