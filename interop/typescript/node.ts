@@ -65,7 +65,8 @@ function ioError(store: RevocationStore, error: string): Outcome {
   return store.tell({ kind: "refused", sequence: null, error: new RevocationListError("io", `cannot read the list: ${error}`) });
 }
 
-/** Reads a list file (no symlink, at most the store's maxBytes + 1 bytes) and offers it to `store`. */
+/** Reads a list file (no symlink, at most the store's maxBytes + 1 bytes) and offers it to `store`;
+ *  the file may hold a full list or a delta (§4.3), applied to the list in force. */
 export async function offerFile(store: RevocationStore, path: string): Promise<Outcome> {
   const read = await readBounded(path, store.maxBytes);
   if (read.data === null) return ioError(store, read.error ?? "unreadable");

@@ -24,6 +24,9 @@ export const MAX_SCOPE_ENTRIES = 256;
 export const DEFAULT_LEEWAY = 60;
 export const MAX_LEEWAY = 86_400;
 export const REVOCATION_DEFAULT_MAX_BYTES = 64 << 20;
+/** The media types sigil-server answers `GET /v1/revocations` with: a full list, a delta (§4.3). */
+export const REVOCATIONS_MEDIA_TYPE = "application/vnd.sigil.revocations";
+export const REVOCATION_DELTA_MEDIA_TYPE = "application/vnd.sigil.revocation-delta";
 export const KEYSET_FORMAT = "sigil-keyset-v1";
 export const KEYSET_MAX_BYTES = 1 << 20;
 
@@ -42,7 +45,7 @@ export const REASONS = [
 ] as const;
 export type Reason = typeof REASONS[number];
 
-/** Revocation list refusal reasons (§4.2), plus `io` for a file that cannot be read. */
+/** Revocation list and delta refusal reasons (§4.2, §4.3), plus `io` for a file that cannot be read. */
 export const LIST_REASONS = [
   "too_large",
   "malformed",
@@ -51,6 +54,7 @@ export const LIST_REASONS = [
   "bad_signature",
   "rollback",
   "equivocation",
+  "delta_base_mismatch",
   "io",
 ] as const;
 export type ListReason = typeof LIST_REASONS[number];
@@ -66,6 +70,7 @@ const SCOPE_ALL = 1;
 const SCOPE_READ_ONLY = 2;
 const SCOPE_CUSTOM = 3;
 const REVOCATION_VERSION = 1;
+const DELTA_VERSION = 1;
 const REVOCATION_ENTRY_SIZE = 17;
 const REVOCATION_SIGNATURE_SIZE = 64;
 const STATUS_DEACTIVATED = 1;
@@ -829,11 +834,190 @@ export async function parseRevocationList(
   return signed(list, key);
 }
 
-/** What offering a list to a RevocationStore did. */
+// ---------------------------------------------------------------------------------------------
+// Revocation deltas (§4.3)
+
+/** A parsed v1 delta: the changes that turn the signed list `baseSequence` into the signed list
+ *  `sequence`. It carries the resulting list's signature and none of its own, so nothing in it is
+ *  trusted until applyRevocationDelta rebuilt that list and verified it. */
+export class RevocationDelta {
+  constructor(
+    /** The resulting list's key id. */
+    readonly kid: string,
+    /** The sequence of the list the changes apply to. */
+    readonly baseSequence: bigint,
+    /** The resulting list's sequence, issued_at, next_update (null: none) and entry count. */
+    readonly sequence: bigint,
+    readonly issuedAt: bigint,
+    readonly nextUpdate: bigint | null,
+    readonly count: number,
+    readonly raw: Uint8Array,
+    readonly changeCount: number,
+    /** Offset of the first change in `raw`. */
+    readonly changesAt: number,
+  ) {
+    Object.freeze(this);
+  }
+
+  /** (guid, status) pairs in GUID order; status null: the GUID leaves the list. */
+  *changes(): IterableIterator<{ guid: string; status: "revoked" | "deactivated" | null }> {
+    for (let k = 0; k < this.changeCount; k++) {
+      const at = this.changesAt + REVOCATION_ENTRY_SIZE * k;
+      const wire = this.raw[at + 16];
+      yield { guid: guidText(this.raw, at), status: wire === STATUS_REVOKED ? "revoked" : wire === STATUS_DEACTIVATED ? "deactivated" : null };
+    }
+  }
+}
+
+/** Whether `data` starts like a delta (`SGLD`) rather than a full list (`SGLR`). */
+export function isRevocationDelta(data: Uint8Array): boolean {
+  return data.length >= 4 && data[0] === 0x53 && data[1] === 0x47 && data[2] === 0x4c && data[3] === 0x44;
+}
+
+/** Rules 1–4 of §4.3 in order: too_large, malformed (magic), unsupported_version, malformed (key
+ *  id, header, exact length, change statuses and order). Throws RevocationListError. */
+export function parseRevocationDelta(data: Uint8Array, maxBytes = REVOCATION_DEFAULT_MAX_BYTES): RevocationDelta {
+  const b = data;
+  if (b.length > maxBytes) throw new RevocationListError("too_large", `${b.length} bytes, limit ${maxBytes}`);
+  if (b.length < 6 || !isRevocationDelta(b)) throw new RevocationListError("malformed", "missing the SGLD magic");
+  if (b[4] !== DELTA_VERSION) throw new RevocationListError("unsupported_version", `delta version ${b[4]}`);
+  const n = b[5];
+  let i = 6;
+  if (!(n >= 1 && n <= 32 && b.length >= i + n) || !allIn(KID_BYTE, b, i, i + n)) {
+    throw new RevocationListError("malformed", "bad key id");
+  }
+  const kid = latin1(b, i, i + n);
+  i += n;
+  if (b.length < i + 40) throw new RevocationListError("malformed", "truncated delta header");
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const baseSequence = view.getBigUint64(i);
+  const sequence = view.getBigUint64(i + 8);
+  const issuedAt = view.getBigInt64(i + 16);
+  const nextUpdate = view.getBigInt64(i + 24);
+  const count = view.getUint32(i + 32);
+  const changeCount = view.getUint32(i + 36);
+  i += 40;
+  if (b.length !== i + changeCount * REVOCATION_ENTRY_SIZE + REVOCATION_SIGNATURE_SIZE) {
+    throw new RevocationListError("malformed", `length ${b.length} does not match ${changeCount} changes`);
+  }
+  for (let k = 0; k < changeCount; k++) {
+    const at = i + REVOCATION_ENTRY_SIZE * k;
+    if (b[at + 16] > STATUS_REVOKED) throw new RevocationListError("malformed", "a change's status must be 0, 1 or 2");
+    if (k > 0 && compareBytes(b, at - 17, at - 1, b, at, at + 16) >= 0) {
+      throw new RevocationListError("malformed", "changes must be strictly ascending GUIDs");
+    }
+  }
+  return new RevocationDelta(kid, baseSequence, sequence, issuedAt, nextUpdate === 0n ? null : nextUpdate, count, b, changeCount, i);
+}
+
+/** Rules 5–7 of §4.3: applies `delta` to `base` (the list in force, verified) and returns the
+ *  resulting list's bytes, parsed but not yet verified. delta_base_mismatch (no verified base, or
+ *  its sequence is not baseSequence), too_large (the result is beyond maxBytes), malformed (a
+ *  change that changes nothing, or the result does not hold `count` entries). */
+export function rebuildRevocationList(
+  delta: RevocationDelta,
+  base: RevocationList | null,
+  maxBytes = REVOCATION_DEFAULT_MAX_BYTES,
+): RevocationList {
+  if (base === null || !base.verified) {
+    throw new RevocationListError("delta_base_mismatch", `the delta applies to list ${delta.baseSequence}, and no list is in force`);
+  }
+  if (base.sequence !== delta.baseSequence) {
+    throw new RevocationListError(
+      "delta_base_mismatch",
+      `the delta applies to list ${delta.baseSequence}, the list in force is ${base.sequence}`,
+    );
+  }
+  const header = 34 + delta.kid.length;
+  const size = header + REVOCATION_ENTRY_SIZE * delta.count + REVOCATION_SIGNATURE_SIZE;
+  if (size > maxBytes) {
+    throw new RevocationListError("too_large", `the resulting list of ${delta.count} entries exceeds ${maxBytes} bytes`);
+  }
+  const out = new Uint8Array(size);
+  out.set([0x53, 0x47, 0x4c, 0x52, REVOCATION_VERSION, delta.kid.length]);
+  out.set(delta.raw.subarray(6, 6 + delta.kid.length), 6);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(6 + delta.kid.length, delta.sequence);
+  view.setBigInt64(14 + delta.kid.length, delta.issuedAt);
+  view.setBigInt64(22 + delta.kid.length, delta.nextUpdate ?? 0n);
+  view.setUint32(30 + delta.kid.length, delta.count);
+  const end = size - REVOCATION_SIGNATURE_SIZE;
+  let w = header;
+  const tooMany = (): RevocationListError =>
+    new RevocationListError("malformed", `the changes leave more entries than the delta's ${delta.count}`);
+  // One merge walk: each change finds its place by binary search from the last one, and the
+  // entries between two changes are copied as one run.
+  const e = base.raw;
+  const from = base.entriesAt;
+  const total = base.count;
+  const d = delta.raw;
+  let next = 0;
+  for (let k = 0; k < delta.changeCount; k++) {
+    const c = delta.changesAt + REVOCATION_ENTRY_SIZE * k;
+    let lo = next;
+    let hi = total;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = from + REVOCATION_ENTRY_SIZE * mid;
+      if (compareBytes(e, at, at + 16, d, c, c + 16) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    const run = e.subarray(from + REVOCATION_ENTRY_SIZE * next, from + REVOCATION_ENTRY_SIZE * lo);
+    if (w + run.length > end) throw tooMany();
+    out.set(run, w);
+    w += run.length;
+    next = lo;
+    const at = from + REVOCATION_ENTRY_SIZE * lo;
+    const listed = lo < total && compareBytes(e, at, at + 16, d, c, c + 16) === 0;
+    const current = listed ? e[at + 16] : 0;
+    const wire = d[c + 16];
+    if (current === wire) {
+      throw new RevocationListError(
+        "malformed",
+        wire === 0 ? "a change removes a GUID the base list does not hold" : "a change sets the status a GUID already has",
+      );
+    }
+    if (listed) next = lo + 1;
+    if (wire !== 0) {
+      if (w + REVOCATION_ENTRY_SIZE > end) throw tooMany();
+      out.set(d.subarray(c, c + REVOCATION_ENTRY_SIZE), w);
+      w += REVOCATION_ENTRY_SIZE;
+    }
+  }
+  const rest = e.subarray(from + REVOCATION_ENTRY_SIZE * next, from + REVOCATION_ENTRY_SIZE * total);
+  if (w + rest.length > end) throw tooMany();
+  out.set(rest, w);
+  w += rest.length;
+  if (w !== end) {
+    throw new RevocationListError("malformed", `the changes leave ${(w - header) / REVOCATION_ENTRY_SIZE} entries, the delta says ${delta.count}`);
+  }
+  out.set(d.subarray(d.length - REVOCATION_SIGNATURE_SIZE), end);
+  return parseRevocationListUnsigned(out, maxBytes);
+}
+
+/** Rules 5–9 of §4.3: rebuildRevocationList, then the resulting list's key and signature
+ *  (unknown_key, bad_signature). Rollback and equivocation are the store's checks, as for a full
+ *  list. Throws RevocationListError; `base` is not changed. */
+export async function applyRevocationDelta(
+  delta: RevocationDelta,
+  base: RevocationList | null,
+  publicKeys: ReadonlyMap<string, Uint8Array | CryptoKey>,
+  maxBytes = REVOCATION_DEFAULT_MAX_BYTES,
+): Promise<RevocationList> {
+  const list = rebuildRevocationList(delta, base, maxBytes);
+  const key = publicKeys.get(list.kid);
+  if (key === undefined) throw new RevocationListError("unknown_key", `signed by key ${list.kid}`);
+  return signed(list, key);
+}
+
+/** What offering a list or a delta to a RevocationStore did. `sequence` is the offered list's
+ *  (for a delta, the resulting list's; null when it could not be read); `delta` is true when the
+ *  offered bytes were a delta. */
 export interface Outcome {
   readonly kind: "installed" | "unchanged" | "refused";
   readonly sequence: bigint | null;
   readonly error: RevocationListError | null;
+  readonly delta?: boolean;
 }
 
 export interface RevocationStoreOptions {
@@ -856,10 +1040,13 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * The list in force for a service, swapped atomically while verifiers read it.
  *
- * A list is parsed and its signature checked first; then, with no await in between, the
- * rollback and equivocation checks and the swap, so concurrent offers cannot interleave. A
- * refused list (forged, malformed, older: rollback, same sequence with other bytes:
- * equivocation) changes nothing and the old list stays in force.
+ * A list is parsed and its signature checked first; then, under the store's install lock (a
+ * promise chain: one install step at a time), the rollback and equivocation checks and the
+ * swap, with no await in between. A delta (§4.3) is parsed first and then, under the install
+ * lock, applied to the list in force, its result verified, checked and swapped in, so the base
+ * it was checked against is the list it replaces. A refused list or delta (forged, malformed,
+ * older: rollback, same sequence with other bytes: equivocation, for another list:
+ * delta_base_mismatch) changes nothing and the old list stays in force. Verifiers never wait.
  */
 export class RevocationStore implements RevocationSource {
   readonly publicKeys: ReadonlyMap<string, Uint8Array>;
@@ -869,6 +1056,7 @@ export class RevocationStore implements RevocationSource {
   onEvent: ((outcome: Outcome) => void) | null;
   private list: RevocationList | null = null;
   private readonly imported = new Map<string, Promise<CryptoKey | null>>();
+  private installs: Promise<unknown> = Promise.resolve();
 
   constructor(publicKeys: ReadonlyMap<string, Uint8Array> | Iterable<[string, Uint8Array]>, options: RevocationStoreOptions = {}) {
     const stale = options.stalePolicy ?? "keep_serving";
@@ -887,47 +1075,84 @@ export class RevocationStore implements RevocationSource {
     return this.list;
   }
 
-  /** Verifies `data` and installs it if it is newer; returns the list in force.
-   *  Throws RevocationListError, and the old list then stays in force. */
+  /** Verifies `data`, a full list or a delta (applied to the list in force, §4.3), and installs
+   *  the list it makes if that is newer; returns the list in force. Throws RevocationListError
+   *  (for a delta also delta_base_mismatch), and the old list then stays in force. */
   async load(data: Uint8Array): Promise<RevocationList> {
     const outcome = await this.offer(data);
     if (outcome.error !== null) throw outcome.error;
     return this.list as RevocationList;
   }
 
-  /** The checks of RevocationListUpdate, then the swap; never throws for a bad list. */
+  /** The checks of RevocationListUpdate, then the swap; never throws for a bad list. `data` may
+   *  be a full list (`SGLR`) or a delta (`SGLD`), told apart by the magic. */
   async offer(data: Uint8Array): Promise<Outcome> {
+    if (isRevocationDelta(data)) return this.offerDelta(data);
     let candidate: RevocationList;
     try {
-      const unsigned = parseRevocationListUnsigned(data, this.maxBytes);
-      const raw = this.publicKeys.get(unsigned.kid);
-      if (raw === undefined) throw new RevocationListError("unknown_key", `signed by key ${unsigned.kid}`);
-      let key = this.imported.get(unsigned.kid);
-      if (key === undefined) {
-        key = crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
-        this.imported.set(unsigned.kid, key);
-      }
-      const imported = await key;
-      candidate = await signed(unsigned, imported ?? raw);
+      candidate = await this.verify(parseRevocationListUnsigned(data, this.maxBytes));
     } catch (e) {
       if (e instanceof RevocationListError) return this.tell({ kind: "refused", sequence: null, error: e });
       throw e;
     }
-    // From here to the swap there is no await: the check and the install are one step.
+    return this.tell(await this.exclusively(() => this.swap(candidate)));
+  }
+
+  private async offerDelta(data: Uint8Array): Promise<Outcome> {
+    let delta: RevocationDelta;
+    try {
+      delta = parseRevocationDelta(data, this.maxBytes);
+    } catch (e) {
+      if (e instanceof RevocationListError) return this.tell({ kind: "refused", sequence: null, error: e, delta: true });
+      throw e;
+    }
+    const outcome = await this.exclusively(async (): Promise<Outcome> => {
+      let candidate: RevocationList;
+      try {
+        candidate = await this.verify(rebuildRevocationList(delta, this.list, this.maxBytes));
+      } catch (e) {
+        if (e instanceof RevocationListError) return { kind: "refused", sequence: delta.sequence, error: e };
+        throw e;
+      }
+      return this.swap(candidate);
+    });
+    return this.tell({ ...outcome, delta: true });
+  }
+
+  /** unknown_key, bad_signature; the imported keys are kept. */
+  private async verify(unsigned: RevocationList): Promise<RevocationList> {
+    const raw = this.publicKeys.get(unsigned.kid);
+    if (raw === undefined) throw new RevocationListError("unknown_key", `signed by key ${unsigned.kid}`);
+    let key = this.imported.get(unsigned.kid);
+    if (key === undefined) {
+      key = crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
+      this.imported.set(unsigned.kid, key);
+    }
+    const imported = await key;
+    return signed(unsigned, imported ?? raw);
+  }
+
+  /** The install lock: runs `step` once every step queued before it has finished. */
+  private exclusively<T>(step: () => T | Promise<T>): Promise<T> {
+    const run = this.installs.then(step);
+    this.installs = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Refuses a rollback or an equivocation, or installs `candidate`: one step, no await. */
+  private swap(candidate: RevocationList): Outcome {
     const cur = this.list;
-    let outcome: Outcome;
     if (cur !== null && candidate.sequence < cur.sequence) {
       const error = new RevocationListError("rollback", `sequence ${candidate.sequence} < ${cur.sequence} in force`);
-      outcome = { kind: "refused", sequence: candidate.sequence, error };
-    } else if (cur !== null && candidate.sequence === cur.sequence) {
-      outcome = sameBytes(candidate.raw, cur.raw)
+      return { kind: "refused", sequence: candidate.sequence, error };
+    }
+    if (cur !== null && candidate.sequence === cur.sequence) {
+      return sameBytes(candidate.raw, cur.raw)
         ? { kind: "unchanged", sequence: candidate.sequence, error: null }
         : { kind: "refused", sequence: candidate.sequence, error: new RevocationListError("equivocation", `sequence ${candidate.sequence}`) };
-    } else {
-      this.list = candidate;
-      outcome = { kind: "installed", sequence: candidate.sequence, error: null };
     }
-    return this.tell(outcome);
+    this.list = candidate;
+    return { kind: "installed", sequence: candidate.sequence, error: null };
   }
 
   /** Reports an outcome decided outside `offer` (a file that cannot be read: `io`). */
@@ -1203,7 +1428,10 @@ function hostOf(url: string): string {
 /**
  * Long-polls sigil-server's `GET /v1/revocations` (`?wait=` with `If-None-Match`) and offers every
  * list to `store`, whose checks are RevocationListUpdate's: a refused list changes nothing and
- * the ETag is not moved. Reads are bounded in size (the store's maxBytes, checked against
+ * the ETag is not moved. While a list is in force it asks with `?since=<its sequence>`, so the
+ * server may answer a delta (§4.3), which the store applies to the list in force; after a refused
+ * delta (delta_base_mismatch or any other reason) the next request leaves `since` out, so the
+ * whole list comes and the list in force is current again. Reads are bounded in size (the store's maxBytes, checked against
  * Content-Length and again while the body arrives) and in time (wait + slack per request);
  * failures back off from 1 s, doubling to 30 s. Logs carry sequences, reason codes and the
  * server's host only. Uses the global `fetch`, so it runs wherever the core does.
@@ -1224,6 +1452,8 @@ export class RevocationFollower {
   private readonly fetcher: typeof fetch;
   private stopper = new AbortController();
   private running: Promise<void> | null = null;
+  /** A delta was refused: ask without `since` until a poll succeeds. */
+  private wholeNext = false;
 
   constructor(url: string, readonly store: RevocationStore, options: FollowerOptions = {}) {
     const scheme = new URL(url).protocol;
@@ -1258,18 +1488,31 @@ export class RevocationFollower {
     return this.stopper.signal.aborted;
   }
 
-  /** One request: "current" (a list installed or unchanged), "not_modified" or "failed: ...". */
+  /** One request: "current" (a list or a delta installed, or the same list again), "not_modified"
+   *  or "failed: ..." ("failed: refused", "failed: refused delta", "failed: HTTP 500", …). */
   async pollOnce(): Promise<string> {
     const { status, data, etag } = await this.request();
-    if (status === 304) return "not_modified";
+    if (status === 304) {
+      this.wholeNext = false;
+      return "not_modified";
+    }
     if (status !== 200 || data === null) return status === 0 ? "failed: no list" : `failed: HTTP ${status}`;
     const outcome = await this.store.offer(data);
-    if (outcome.kind === "installed") this.log("info", `revocations installed: sequence=${outcome.sequence}`);
+    if (outcome.kind === "installed") {
+      this.log("info", `revocations installed${outcome.delta ? " from a delta" : ""}: sequence=${outcome.sequence}`);
+    }
     if (outcome.kind !== "refused") {
       this.etag = etag;
+      this.wholeNext = false;
       return "current";
     }
-    this.refused(outcome.error as RevocationListError);
+    const error = outcome.error as RevocationListError;
+    if (outcome.delta) {
+      this.wholeNext = true;
+      this.log("error", `revocation delta refused (the list in force stays; the whole list is asked for next): reason=${error.reason} ${error.detail}`);
+      return "failed: refused delta";
+    }
+    this.refused(error);
     return "failed: refused";
   }
 
@@ -1279,8 +1522,10 @@ export class RevocationFollower {
 
   private async request(): Promise<{ status: number; data: Uint8Array | null; etag: string | null }> {
     const url = new URL(this.url);
+    const inForce = this.store.current;
+    if (inForce !== null && !this.wholeNext) url.searchParams.set("since", String(inForce.sequence));
     url.searchParams.set("wait", String(this.wait));
-    const headers: Record<string, string> = { Accept: "application/octet-stream" };
+    const headers: Record<string, string> = { Accept: `${REVOCATIONS_MEDIA_TYPE}, ${REVOCATION_DELTA_MEDIA_TYPE}` };
     if (this.etag !== null) headers["If-None-Match"] = this.etag;
     const limit = this.store.maxBytes;
     const controller = new AbortController();

@@ -1,7 +1,12 @@
 // A local stand-in for sigil-server's GET /v1/revocations: ETag "<sequence>", If-None-Match,
-// and ?wait= long polls that publish() wakes, as docs/API.md describes.
+// and ?wait= long polls that publish() wakes, as docs/API.md describes. With `deltas`, ?since=S
+// is answered with the delta from the list published as S (makeDelta), even when it is not
+// smaller than the list (sigil-server would send the list then; test lists are small);
+// `forcedDelta` answers every since instead.
 
 import { createServer } from "node:http";
+import { REVOCATIONS_MEDIA_TYPE, REVOCATION_DELTA_MEDIA_TYPE } from "../sigil.js";
+import { makeDelta } from "./helpers.js";
 
 export class Issuer {
   data = null;
@@ -10,6 +15,11 @@ export class Issuer {
   mode = "normal";
   requests = [];
   waiters = new Set();
+  deltas = false;
+  forcedDelta = null;
+  deltasSent = 0;
+  /** Every list published, by its ETag sequence (the first one published as it). */
+  published = new Map();
 
   async start() {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -21,13 +31,14 @@ export class Issuer {
   publish(data, sequence) {
     this.data = data;
     this.sequence = sequence;
+    if (!this.published.has(sequence)) this.published.set(sequence, data);
     for (const wake of this.waiters) wake();
   }
 
   async handle(req, res) {
     const url = new URL(req.url, "http://x");
     const etag = req.headers["if-none-match"] ?? null;
-    this.requests.push({ at: Date.now(), etag, path: req.url });
+    this.requests.push({ at: Date.now(), etag, path: req.url, accept: req.headers.accept ?? null });
     if (this.mode === "error") return this.send(res, 500, "oops");
     if (this.mode === "declare_huge") {
       res.writeHead(200, { "Content-Length": String(1 << 30) });
@@ -57,7 +68,16 @@ export class Issuer {
       });
     }
     if (this.data === null || etag === `"${this.sequence}"`) return this.send(res, 304, "");
-    return this.send(res, 200, this.data, { ETag: `"${this.sequence}"`, "Content-Type": "application/octet-stream" });
+    const since = url.searchParams.get("since");
+    if (since !== null) {
+      const base = this.published.get(Number(since));
+      const delta = this.forcedDelta ?? (this.deltas && base !== undefined && Number(since) !== this.sequence ? makeDelta(base, this.data) : null);
+      if (delta !== null) {
+        this.deltasSent++;
+        return this.send(res, 200, delta, { ETag: `"${this.sequence}"`, "Content-Type": REVOCATION_DELTA_MEDIA_TYPE });
+      }
+    }
+    return this.send(res, 200, this.data, { ETag: `"${this.sequence}"`, "Content-Type": REVOCATIONS_MEDIA_TYPE });
   }
 
   send(res, status, body, headers = {}) {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import * as sv from "../sigil.js";
 import { FileWatcher, loadFile, offerFile } from "../node.js";
 import { Issuer } from "./fake-issuer.js";
-import { SEED, damageSignature, ed25519Public, makeList, randomGuid, sleep, waitUntil } from "./helpers.js";
+import { SEED, damageSignature, ed25519Public, makeDelta, makeList, randomGuid, sleep, waitUntil } from "./helpers.js";
 
 async function newStore(options = {}) {
   return new sv.RevocationStore([["r1", await ed25519Public(SEED)]], options);
@@ -28,6 +28,7 @@ const logInto = (logs) => (level, message) => logs.push(`${level} ${message}`);
 
 test("follower: installs, long-polls with If-None-Match, and sees a publish within a second", () =>
   withIssuer(async (issuer) => {
+    issuer.deltas = true;
     const store = await newStore();
     const logs = [];
     const g = randomGuid();
@@ -41,13 +42,113 @@ test("follower: installs, long-polls with If-None-Match, and sees a publish with
       issuer.publish(await makeList([[g, 2]], 2), 2);
       assert.ok(await waitUntil(() => store.current.status(g) === "revoked", 2000));
       assert.ok(Date.now() - published < 1000, `${Date.now() - published} ms`);
-      assert.ok(issuer.requests.some((r) => r.etag === '"1"' && r.path.includes("wait=5")));
+      assert.ok(issuer.requests.some((r) => r.etag === '"1"' && r.path === "/v1/revocations?since=1&wait=5"));
+      assert.equal(issuer.requests[0].path, "/v1/revocations?wait=5");
     } finally {
       await follower.stop();
     }
     assert.ok(follower.stopped);
-    assert.ok(logs.some((l) => l.includes("installed: sequence=2")), logs.join("\n"));
+    assert.equal(issuer.deltasSent, 1);
+    assert.ok(logs.some((l) => l.includes("installed from a delta: sequence=2")), logs.join("\n"));
   }));
+
+test("follower: asks with since, installs deltas, and recovers from a refused delta with the whole list", () =>
+  withIssuer(async (issuer) => {
+    issuer.deltas = true;
+    const store = await newStore();
+    const logs = [];
+    const follower = new sv.RevocationFollower(issuer.url, store, { wait: 1, log: logInto(logs) });
+    const [a, b, c] = [randomGuid(), randomGuid(), randomGuid()];
+    issuer.publish(await makeList([[a, 1]], 1), 1);
+    assert.equal(await follower.pollOnce(), "current");
+    const second = await makeList([[a, 2], [b, 2]], 2);
+    issuer.publish(second, 2);
+    assert.equal(await follower.pollOnce(), "current");
+    assert.equal(issuer.deltasSent, 1);
+    assert.equal(sv.toHex(store.current.raw), sv.toHex(second));
+    assert.deepEqual([store.current.status(a), store.current.status(b), follower.etag], ["revoked", "revoked", '"2"']);
+    const accept = `${sv.REVOCATIONS_MEDIA_TYPE}, ${sv.REVOCATION_DELTA_MEDIA_TYPE}`;
+    assert.deepEqual(
+      issuer.requests.map((r) => [r.path, r.accept]),
+      [["/v1/revocations?wait=1", accept], ["/v1/revocations?since=1&wait=1", accept]],
+    );
+
+    // A delta that does not apply is refused; the next request asks without since, even though
+    // the server keeps answering since with that delta.
+    const stranger = await makeList([[a, 2], [c, 2]], 2); // another list 2
+    const bad = [
+      ["malformed", (next) => makeDelta(stranger, next)], // c is not in force
+      ["delta_base_mismatch", async (next) => makeDelta(await makeList([], 7), next)],
+      ["bad_signature", (next) => damageSignature(makeDelta(store.current.raw, next))],
+    ];
+    let sequence = 2;
+    for (const [reason, build] of bad) {
+      const inForce = store.current;
+      sequence++;
+      const next = await makeList([[b, 1], [randomGuid(), 2]], sequence);
+      issuer.forcedDelta = await build(next);
+      issuer.publish(next, sequence);
+      assert.equal(await follower.pollOnce(), "failed: refused delta", reason);
+      assert.equal(store.current, inForce, reason);
+      assert.equal(follower.etag, `"${sequence - 1}"`, reason);
+      assert.ok(logs.at(-1).includes(`reason=${reason}`), logs.at(-1));
+      assert.equal(await follower.pollOnce(), "current", reason);
+      assert.equal(sv.toHex(store.current.raw), sv.toHex(next), reason);
+      assert.deepEqual(
+        issuer.requests.slice(-2).map((r) => r.path),
+        [`/v1/revocations?since=${sequence - 1}&wait=1`, "/v1/revocations?wait=1"],
+        reason,
+      );
+    }
+
+    // Recovered: since and deltas again.
+    issuer.forcedDelta = null;
+    const sent = issuer.deltasSent;
+    const last = await makeList([[c, 1]], sequence + 1);
+    issuer.publish(last, sequence + 1);
+    assert.equal(await follower.pollOnce(), "current");
+    assert.equal(issuer.deltasSent, sent + 1);
+    assert.equal(sv.toHex(store.current.raw), sv.toHex(last));
+    assert.equal(issuer.requests.at(-1).path, `/v1/revocations?since=${sequence}&wait=1`);
+  }));
+
+test("store: deltas from files, and racing offers of one delta install it once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sigil-ts-delta-"));
+  try {
+    const store = await newStore();
+    const entries = Array.from({ length: 200 }, (_, i) => [randomGuid(), 1 + (i % 2)]);
+    const first = await makeList(entries, 1);
+    await store.load(first);
+    const added = randomGuid();
+    const changed = [[added, 2], [entries[0][0], 2], ...entries.slice(2)]; // entries[1] leaves
+    const second = await makeList(changed, 2);
+    const path = join(dir, "delta.sgld");
+    writeFileSync(path, makeDelta(first, second));
+    const outcome = await offerFile(store, path);
+    assert.deepEqual([outcome.kind, outcome.sequence, outcome.delta], ["installed", 2n, true]);
+    assert.equal(sv.toHex(store.current.raw), sv.toHex(second));
+    assert.deepEqual(
+      [store.current.status(added), store.current.status(entries[0][0]), store.current.status(entries[1][0])],
+      ["revoked", "revoked", null],
+    );
+    await assert.rejects(loadFile(store, path), (e) => e.reason === "delta_base_mismatch");
+
+    // The base is checked under the install lock: one offer applies, the others find list 3.
+    const third = await makeList(changed.slice(1), 3);
+    const delta = makeDelta(second, third);
+    const outcomes = await Promise.all(Array.from({ length: 8 }, () => store.offer(delta)));
+    assert.equal(outcomes.filter((o) => o.kind === "installed").length, 1);
+    assert.ok(outcomes.every((o) => o.kind === "installed" || o.error.reason === "delta_base_mismatch"));
+    // A full list offered alongside a delta: both orders end at the newest list.
+    const fourth = await makeList([], 4);
+    const [viaDelta, whole] = await Promise.all([store.offer(makeDelta(third, fourth)), store.offer(fourth)]);
+    assert.equal(store.current.sequence, 4n);
+    assert.ok([viaDelta.kind, whole.kind].includes("installed"), JSON.stringify([viaDelta.kind, whole.kind]));
+    assert.equal(sv.toHex(store.current.raw), sv.toHex(fourth));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("follower: a refused list changes nothing and the ETag does not move", () =>
   withIssuer(async (issuer) => {

@@ -77,6 +77,51 @@ export async function makeList(entries, sequence, { nextUpdate = 0, seed = SEED,
   return concat(body, signature);
 }
 
+/** The key id length and [guid bytes, status] entries of a v1 list, signature unchecked. */
+function listEntries(list) {
+  const kidLength = list[5];
+  const countAt = 6 + kidLength + 24;
+  const count = new DataView(list.buffer, list.byteOffset, list.byteLength).getUint32(countAt);
+  const entries = [];
+  for (let k = 0; k < count; k++) {
+    const at = countAt + 4 + 17 * k;
+    entries.push([list.subarray(at, at + 16), list[at + 16]]);
+  }
+  return { kidLength, entries };
+}
+
+/** The delta (FORMAT.md §4.3) from the signed list `from` to the signed list `to`, as sigil-server
+ *  builds it: every GUID whose status differs, in GUID order (status 0: it leaves), then `to`'s own
+ *  signature. It signs nothing. */
+export function makeDelta(from, to) {
+  const a = listEntries(from);
+  const b = listEntries(to);
+  const changes = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.entries.length || j < b.entries.length) {
+    const order = i === a.entries.length ? 1 : j === b.entries.length ? -1 : compareGuids(a.entries[i], b.entries[j]);
+    if (order < 0) changes.push([a.entries[i++][0], 0]);
+    else if (order > 0) changes.push(b.entries[j++]);
+    else {
+      if (a.entries[i][1] !== b.entries[j][1]) changes.push(b.entries[j]);
+      i++;
+      j++;
+    }
+  }
+  const head = new Uint8Array(4);
+  new DataView(head.buffer).setUint32(0, changes.length);
+  return concat(
+    Uint8Array.of(0x53, 0x47, 0x4c, 0x44, 1),
+    to.subarray(5, 6 + b.kidLength), // the resulting list's key id
+    from.subarray(6 + a.kidLength, 6 + a.kidLength + 8), // base_sequence
+    to.subarray(6 + b.kidLength, 6 + b.kidLength + 28), // sequence, issued_at, next_update, count
+    head,
+    ...changes.map(([g, s]) => concat(g, Uint8Array.of(s))),
+    to.subarray(to.length - 64),
+  );
+}
+
 /** Flips a bit of R, the signature's first half: always invalid. */
 export function damageSignature(data) {
   const out = data.slice();

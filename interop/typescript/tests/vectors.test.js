@@ -10,6 +10,9 @@ import { REPO, bytes, ed25519Private, ed25519Public, fixture } from "./helpers.j
 
 const TOKENS = `${REPO}Tests/Vectors/tokens-v1.json`;
 const LISTS = `${REPO}Tests/Vectors/revocations-v1.json`;
+const DELTAS = `${REPO}Tests/Vectors/revocation-deltas-v1.json`;
+/** The reasons FORMAT.md §4.3 names; revocation-deltas-v1.json covers each. */
+const DELTA_REASONS = ["too_large", "malformed", "unsupported_version", "delta_base_mismatch", "unknown_key", "bad_signature", "rollback", "equivocation"];
 
 function claimsFor(c) {
   // JSON numbers past 2^53 are rounded on both sides the same way, so Number() compares them.
@@ -79,6 +82,49 @@ test("revocations-v1.json: every vector", { skip: !existsSync(LISTS) && "no Test
     // The same answer from the stateless parser.
     assert.equal((await sv.parseRevocationList(data, keys, v.max_bytes)).sequence, list.sequence);
   }
+});
+
+test("revocation-deltas-v1.json: every vector", { skip: !existsSync(DELTAS) && "no Tests/Vectors" }, async () => {
+  const file = JSON.parse(readFileSync(DELTAS, "utf8"));
+  assert.equal(file.format, "sigil-revocation-delta-vectors-v1");
+  const inFile = new Set();
+  const passed = new Set();
+  for (const v of file.vectors) {
+    const keys = new Map(v.public_keys.map((k) => [k.kid, bytes(k.public_key_hex)]));
+    const e = v.expected;
+    if (e.reason !== null) inFile.add(e.reason);
+    // The base goes in force under the default limit; the delta meets the vector's.
+    const store = new sv.RevocationStore(keys);
+    if (v.base_hex !== null) await store.load(bytes(v.base_hex));
+    const base = store.current;
+    store.maxBytes = v.max_bytes; // readonly in TypeScript; the tests set it between the two loads
+    const delta = bytes(v.delta_hex);
+    const outcome = await store.offer(delta);
+    assert.equal(outcome.error?.reason ?? null, e.reason, v.name);
+    assert.equal(outcome.kind !== "refused", e.valid, v.name);
+    assert.equal(outcome.delta === true, sv.isRevocationDelta(delta), v.name);
+    // The stateless functions agree up to the store's own checks (rollback, equivocation).
+    if (e.reason !== "rollback" && e.reason !== "equivocation") {
+      let reason = null;
+      try {
+        await sv.applyRevocationDelta(sv.parseRevocationDelta(delta, v.max_bytes), base, keys, v.max_bytes);
+      } catch (error) {
+        assert.ok(error instanceof sv.RevocationListError, v.name);
+        reason = error.reason;
+      }
+      assert.equal(reason, e.reason, `${v.name}: parseRevocationDelta + applyRevocationDelta`);
+    }
+    if (!e.valid) {
+      assert.equal(store.current, base, `${v.name}: a refused delta changed the list in force`);
+      passed.add(e.reason);
+      continue;
+    }
+    assert.equal(sv.toHex(store.current.raw), e.list_hex, v.name);
+    assert.equal(store.current.sequence, (await sv.parseRevocationList(bytes(e.list_hex), keys)).sequence, v.name);
+  }
+  assert.deepEqual([...inFile].sort(), [...DELTA_REASONS].sort());
+  assert.deepEqual([...passed].sort(), [...inFile].sort());
+  assert.ok(sv.LIST_REASONS.includes("delta_base_mismatch"));
 });
 
 test("RFC 4231 HMAC-SHA256 through WebCrypto", async () => {
