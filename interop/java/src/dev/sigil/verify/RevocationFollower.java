@@ -20,6 +20,11 @@ import java.util.concurrent.TimeoutException;
  * Keeps a {@link RevocationStore} current from sigil-server's {@code GET /v1/revocations}: a
  * long poll with {@code ?wait=} and {@code If-None-Match} (docs/API.md), on one daemon thread.
  *
+ * <p>While a list is in force it asks with {@code ?since=<its sequence>}, so the server may answer
+ * a revocation delta (docs/FORMAT.md §4.3) instead of the whole list; the store applies it to the
+ * list in force. After a refused delta ({@code delta_base_mismatch} or any other reason) the next
+ * request leaves {@code since} out, so the whole list comes and the list in force is current again.
+ *
  * <p>Every list goes through {@link RevocationStore#load(byte[])}: size bound, format, known key,
  * Ed25519 signature, then no rollback and no equivocation; a refused list leaves the list in
  * force. Reads are bounded in size (the store's limit, checked against {@code Content-Length}
@@ -43,6 +48,8 @@ public final class RevocationFollower implements AutoCloseable {
     private volatile boolean closed;
     private volatile Thread thread;
     private volatile String etag;
+    /** A delta was refused: ask without {@code since} until a poll succeeds. */
+    private volatile boolean wholeNext;
     private volatile long minBackoffMillis = 1000;
     private volatile long maxBackoffMillis = 30_000;
     private volatile long slackMillis = 15_000;
@@ -123,21 +130,25 @@ public final class RevocationFollower implements AutoCloseable {
         INSTALLED,
         /** 304, or the same list as the one in force. */
         CURRENT,
-        /** A list was refused (logged by the store's listener); the list in force stays. */
+        /** A list or a delta was refused (logged by the store's listener); the list in force stays. */
         REFUSED,
         /** No answer, a non-2xx/304 answer, or a body past the size limit. */
         FAILED
     }
 
     /**
-     * One poll: asks for a newer list than the ETag last installed and offers it to the store.
-     * The loop of {@link #start()} calls this; tests and one-shot tools may call it directly.
+     * One poll: asks for a newer list than the ETag last installed (with {@code since} the
+     * sequence in force, so a delta may come) and offers it to the store. The loop of
+     * {@link #start()} calls this; tests and one-shot tools may call it directly.
      */
     public Poll pollOnce() throws InterruptedException {
-        String address = url.toString() + (url.getRawQuery() == null ? "?" : "&") + "wait=" + waitSeconds;
+        RevocationList inForce = store.list();
+        String since = inForce == null || wholeNext ? "" : "since=" + Long.toUnsignedString(inForce.sequence()) + "&";
+        String address = url.toString() + (url.getRawQuery() == null ? "?" : "&") + since + "wait=" + waitSeconds;
         long budget = waitSeconds * 1000L + slackMillis;
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(address)).GET()
-                .header("Accept", "application/octet-stream").timeout(Duration.ofMillis(Math.max(1, budget)));
+                .header("Accept", RevocationList.MEDIA_TYPE + ", " + RevocationDelta.MEDIA_TYPE)
+                .timeout(Duration.ofMillis(Math.max(1, budget)));
         String tag = etag;
         if (tag != null) request.header("If-None-Match", tag);
         CompletableFuture<HttpResponse<byte[]>> future =
@@ -161,13 +172,22 @@ public final class RevocationFollower implements AutoCloseable {
             future.cancel(true);
             throw e;
         }
-        if (response.statusCode() == 304) return Poll.CURRENT;
+        if (response.statusCode() == 304) {
+            wholeNext = false;
+            return Poll.CURRENT;
+        }
         if (response.statusCode() != 200) return failed("HTTP " + response.statusCode());
         try {
             RevocationStore.Loaded loaded = store.load(response.body());
             etag = response.headers().firstValue("ETag").orElse(null);
+            wholeNext = false;
             return loaded == RevocationStore.Loaded.INSTALLED ? Poll.INSTALLED : Poll.CURRENT;
         } catch (RevocationListException e) {
+            if (RevocationDelta.isDelta(response.body())) {
+                wholeNext = true;
+                LOG.log(System.Logger.Level.WARNING, "revocation delta from {0} refused ({1}); asking for the whole list next",
+                        url.getHost(), e.reason().code());
+            }
             return Poll.REFUSED;
         }
     }

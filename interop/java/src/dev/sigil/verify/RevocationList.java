@@ -24,6 +24,8 @@ import java.util.Map;
 public final class RevocationList {
     /** The default size limit, 64 MiB (about 3.9 million entries). */
     public static final int DEFAULT_MAX_BYTES = 64 << 20;
+    /** The HTTP media type of a full list ({@link RevocationDelta#MEDIA_TYPE}: a delta). */
+    public static final String MEDIA_TYPE = "application/vnd.sigil.revocations";
 
     static final byte[] CONTEXT = "sigil/v1/revocations\0".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] ED25519_SPKI_PREFIX = {
@@ -66,6 +68,12 @@ public final class RevocationList {
      */
     public static RevocationList verify(byte[] bytes, Map<String, byte[]> keys, int maxBytes)
             throws RevocationListException {
+        return verify(bytes, keys, maxBytes, false);
+    }
+
+    /** As {@link #verify(byte[], Map, int)}; an {@code owned} array is kept instead of copied. */
+    static RevocationList verify(byte[] bytes, Map<String, byte[]> keys, int maxBytes, boolean owned)
+            throws RevocationListException {
         if (bytes.length > maxBytes) throw new RevocationListException(TOO_LARGE, bytes.length + " bytes, limit " + maxBytes);
         if (bytes.length < 6 || bytes[0] != 'S' || bytes[1] != 'G' || bytes[2] != 'L' || bytes[3] != 'R') {
             throw new RevocationListException(MALFORMED, "missing the SGLR magic");
@@ -98,7 +106,8 @@ public final class RevocationList {
         byte[] raw = keys.get(kid);
         if (raw == null) throw new RevocationListException(UNKNOWN_KEY, "signed by key " + kid);
         if (!signatureMatches(raw, bytes)) throw new RevocationListException(BAD_SIGNATURE, "key " + kid);
-        return new RevocationList(bytes.clone(), kid, sequence, issuedAt, nextUpdate, (int) count, i, raw.clone());
+        return new RevocationList(owned ? bytes : bytes.clone(), kid, sequence, issuedAt, nextUpdate, (int) count, i,
+                raw.clone());
     }
 
     private static boolean signatureMatches(byte[] rawKey, byte[] list) {
@@ -134,7 +143,7 @@ public final class RevocationList {
         return (long) BIG_ENDIAN_LONG.get(b, at);
     }
 
-    private static long u32(byte[] b, int at) {
+    static long u32(byte[] b, int at) {
         long v = 0;
         for (int k = 0; k < 4; k++) v = (v << 8) | (b[at + k] & 0xff);
         return v;
@@ -205,6 +214,15 @@ public final class RevocationList {
     /** A copy of the signed bytes. */
     public byte[] bytes() {
         return bytes.clone();
+    }
+
+    /** The signed bytes themselves, for {@link RevocationDelta} (never modified). */
+    byte[] rawBytes() {
+        return bytes;
+    }
+
+    int entriesOffset() {
+        return entriesOffset;
     }
 
     boolean hasSameBytes(RevocationList other) {

@@ -14,8 +14,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * The revocation list in force for a service, swapped atomically while verifiers read it from
  * any thread (an {@link AtomicReference}: a reader sees the old list or the new one, never a
  * mix). A new list is parsed and its signature checked before the swap; installs are
- * serialised so the rollback and equivocation checks and the swap are one step. A refused list
- * changes nothing.
+ * serialised so the rollback and equivocation checks and the swap are one step. A revocation
+ * delta (docs/FORMAT.md §4.3) is parsed first, then applied to the list in force and its result
+ * verified under the install lock, so the base it was checked against is the list it replaces.
+ * A refused list or delta changes nothing.
  *
  * <pre>{@code
  * RevocationStore store = new RevocationStore(keyset.revocationKeys(), RevocationStore.NoListPolicy.FAIL_CLOSED);
@@ -107,6 +109,19 @@ public final class RevocationStore {
      */
     public RevocationStore(Map<String, byte[]> keys, StalePolicy stalePolicy, NoListPolicy noListPolicy,
             int maxBytes, Listener listener) {
+        this(keys, stalePolicy, noListPolicy, maxBytes, listener, null);
+    }
+
+    /**
+     * A store with {@code initial} in force until the first load (null: none). {@code initial} was
+     * verified already ({@link RevocationList#verify}) and must have been verified under this
+     * store's key for its key id; it is not checked against {@code maxBytes}, which bounds what is
+     * loaded later (as in FORMAT.md §4.3, where the list in force is not re-checked against it).
+     *
+     * @throws IllegalArgumentException {@code initial} was verified under another key
+     */
+    public RevocationStore(Map<String, byte[]> keys, StalePolicy stalePolicy, NoListPolicy noListPolicy,
+            int maxBytes, Listener listener, RevocationList initial) {
         if (stalePolicy == null || noListPolicy == null) throw new IllegalArgumentException("policies are required");
         if (maxBytes < 0) throw new IllegalArgumentException("maxBytes must be >= 0");
         this.keys = new LinkedHashMap<>();
@@ -115,6 +130,13 @@ public final class RevocationStore {
         this.noListPolicy = noListPolicy;
         this.maxBytes = maxBytes;
         this.listener = listener == null ? new Listener() {} : listener;
+        if (initial != null) {
+            byte[] key = this.keys.get(initial.keyId());
+            if (key == null || !initial.wasVerifiedWith(key)) {
+                throw new IllegalArgumentException("the initial list was not verified under this store's key " + initial.keyId());
+            }
+            current.set(initial);
+        }
     }
 
     /** A store with the 64 MiB limit that logs through {@link #LOGGING}. */
@@ -166,9 +188,23 @@ public final class RevocationStore {
      * lower sequence than the list in force ({@code rollback}) or the same sequence with other
      * bytes ({@code equivocation}), and otherwise makes it the list in force.
      *
+     * <p>{@code bytes} may also be a revocation delta ({@code SGLD}, §4.3): it is applied to the
+     * list in force under the install lock and the list it makes goes through the same checks; a
+     * delta for another list than the one in force is refused with {@code delta_base_mismatch}.
+     *
      * @throws RevocationListException the refusal; the list in force stays
      */
     public Loaded load(byte[] bytes) throws RevocationListException {
+        if (RevocationDelta.isDelta(bytes)) {
+            RevocationDelta delta;
+            try {
+                delta = RevocationDelta.parse(bytes, maxBytes);
+            } catch (RevocationListException e) {
+                listener.refused(e);
+                throw e;
+            }
+            return install(held -> delta.apply(held, keys, maxBytes));
+        }
         RevocationList candidate;
         try {
             candidate = RevocationList.verify(bytes, keys, maxBytes);
@@ -176,7 +212,7 @@ public final class RevocationStore {
             listener.refused(e);
             throw e;
         }
-        return install(candidate);
+        return install(held -> candidate);
     }
 
     /**
@@ -190,24 +226,35 @@ public final class RevocationStore {
     public Loaded load(RevocationList list) throws RevocationListException {
         byte[] key = keys.get(list.keyId());
         if (key == null || !list.wasVerifiedWith(key) || list.byteCount() > maxBytes) return load(list.bytes());
-        return install(list);
+        return install(held -> list);
     }
 
-    private Loaded install(RevocationList candidate) throws RevocationListException {
+    /** Makes the candidate list from the list in force (null: none), under the install lock. */
+    private interface Candidate {
+        RevocationList from(RevocationList held) throws RevocationListException;
+    }
+
+    private Loaded install(Candidate make) throws RevocationListException {
         RevocationListException refusal = null;
         Loaded loaded = null;
+        RevocationList candidate = null;
         synchronized (installLock) {
             RevocationList held = current.get();
-            int c = held == null ? 1 : Long.compareUnsigned(candidate.sequence(), held.sequence());
-            if (c < 0) {
+            try {
+                candidate = make.from(held); // a delta is applied to `held` here, under the lock
+            } catch (RevocationListException e) {
+                refusal = e;
+            }
+            int c = candidate == null ? 0 : held == null ? 1 : Long.compareUnsigned(candidate.sequence(), held.sequence());
+            if (candidate != null && c < 0) {
                 refusal = new RevocationListException(RevocationListException.Reason.ROLLBACK,
                         "sequence " + Long.toUnsignedString(candidate.sequence()) + " < "
                                 + Long.toUnsignedString(held.sequence()) + " in force");
-            } else if (c == 0) {
+            } else if (candidate != null && c == 0) {
                 if (candidate.hasSameBytes(held)) loaded = Loaded.UNCHANGED;
                 else refusal = new RevocationListException(RevocationListException.Reason.EQUIVOCATION,
                         "same sequence " + Long.toUnsignedString(candidate.sequence()) + ", other bytes");
-            } else {
+            } else if (candidate != null) {
                 current.set(candidate);
                 staleReported.set(false);
                 loaded = Loaded.INSTALLED;

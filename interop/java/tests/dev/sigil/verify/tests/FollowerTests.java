@@ -1,6 +1,7 @@
 package dev.sigil.verify.tests;
 
 import dev.sigil.verify.Reason;
+import dev.sigil.verify.RevocationDelta;
 import dev.sigil.verify.RevocationFollower;
 import dev.sigil.verify.RevocationFollower.Poll;
 import dev.sigil.verify.RevocationList;
@@ -12,6 +13,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /** RevocationFollower against a local issuer that long-polls like sigil-server. */
 final class FollowerTests {
@@ -30,6 +32,7 @@ final class FollowerTests {
         byte[] g = World.randomGuid();
         String token = World.tokenNow(g, 1);
         try (FakeIssuer issuer = new FakeIssuer()) {
+            issuer.deltas = true;
             issuer.publish(World.list(1, 0), 1);
             RevocationStore store = store(RevocationList.DEFAULT_MAX_BYTES);
             Verifier v = World.verifier(store);
@@ -45,8 +48,76 @@ final class FollowerTests {
             }
             List<FakeIssuer.Request> r = issuer.requests();
             Check.eq(null, r.get(0).ifNoneMatch, "first poll has no ETag");
-            Check.isTrue(r.get(0).uri.endsWith("?wait=5"), "wait in the query: " + r.get(0).uri);
+            Check.eq("/v1/revocations?wait=5", r.get(0).uri, "wait in the query, no since before a list");
             Check.eq("\"1\"", r.get(1).ifNoneMatch, "If-None-Match: the ETag of the list in force");
+            Check.eq("/v1/revocations?since=1&wait=5", r.get(1).uri, "since: the sequence in force");
+            Check.eq(1, issuer.deltasSent.get(), "the revoke came as a delta");
+        }
+    }
+
+    static void testFollowerAsksWithSinceInstallsDeltasAndRecovers() throws Exception {
+        try (FakeIssuer issuer = new FakeIssuer()) {
+            issuer.deltas = true;
+            RevocationStore store = store(RevocationList.DEFAULT_MAX_BYTES);
+            RevocationFollower follower = new RevocationFollower(URI.create(issuer.url), store, 1);
+            byte[] a = World.randomGuid();
+            byte[] b = World.randomGuid();
+            byte[] c = World.randomGuid();
+            issuer.publish(World.list(1, 0, a, 1), 1);
+            Check.eq(Poll.INSTALLED, follower.pollOnce(), "the first list");
+            byte[] second = World.list(2, 0, a, 2, b, 2);
+            issuer.publish(second, 2);
+            Check.eq(Poll.INSTALLED, follower.pollOnce(), "list 2");
+            Check.eq(1, issuer.deltasSent.get(), "list 2 came as a delta");
+            Check.isTrue(java.util.Arrays.equals(second, store.list().bytes()), "the delta rebuilt list 2 exactly");
+            Check.eq(RevocationStore.Check.REVOKED, store.check(a, 0, World.NOW), "a revoked");
+            Check.eq(RevocationStore.Check.REVOKED, store.check(b, 0, World.NOW), "b revoked");
+            Check.eq("\"2\"", follower.etag(), "ETag of list 2");
+            String accept = RevocationList.MEDIA_TYPE + ", " + RevocationDelta.MEDIA_TYPE;
+            List<FakeIssuer.Request> r = issuer.requests();
+            Check.eq(List.of("/v1/revocations?wait=1", "/v1/revocations?since=1&wait=1"), List.of(r.get(0).uri, r.get(1).uri),
+                    "since only once a list is in force");
+            Check.eq(List.of(accept, accept), List.of(r.get(0).accept, r.get(1).accept), "Accept: both media types");
+
+            // A delta that does not apply is refused; the next request asks without since, even though
+            // the server keeps answering since with that delta.
+            byte[] stranger = World.list(2, 0, a, 2, c, 2); // another list 2
+            Object[][] bad = {
+                {"malformed", (Function<byte[], byte[]>) next -> World.delta(stranger, next)}, // c is not in force
+                {"delta_base_mismatch", (Function<byte[], byte[]>) next -> World.delta(World.list(7, 0), next)},
+                {"bad_signature", (Function<byte[], byte[]>) next -> World.damageSignature(World.delta(store.list().bytes(), next))},
+            };
+            long sequence = 2;
+            for (Object[] x : bad) {
+                String what = (String) x[0];
+                @SuppressWarnings("unchecked")
+                Function<byte[], byte[]> build = (Function<byte[], byte[]>) x[1];
+                RevocationList inForce = store.list();
+                sequence++;
+                byte[] next = World.list(sequence, 0, b, 1, World.randomGuid(), 2);
+                issuer.forcedDelta = build.apply(next);
+                issuer.publish(next, sequence);
+                Check.eq(Poll.REFUSED, follower.pollOnce(), what + ": refused");
+                Check.isTrue(store.list() == inForce, what + ": the list in force stays");
+                Check.eq("\"" + (sequence - 1) + "\"", follower.etag(), what + ": the ETag stays");
+                Check.isTrue(List.copyOf(Check.LOGS).stream().anyMatch(l -> l.contains("delta") && l.contains(what)), what + ": logged");
+                Check.eq(Poll.INSTALLED, follower.pollOnce(), what + ": the whole list next");
+                Check.isTrue(java.util.Arrays.equals(next, store.list().bytes()), what + ": current again");
+                r = issuer.requests();
+                Check.eq(List.of("/v1/revocations?since=" + (sequence - 1) + "&wait=1", "/v1/revocations?wait=1"),
+                        List.of(r.get(r.size() - 2).uri, r.get(r.size() - 1).uri), what + ": since, then without");
+            }
+
+            // Recovered: since and deltas again.
+            issuer.forcedDelta = null;
+            int sent = issuer.deltasSent.get();
+            byte[] last = World.list(sequence + 1, 0, c, 1);
+            issuer.publish(last, sequence + 1);
+            Check.eq(Poll.INSTALLED, follower.pollOnce(), "after recovery");
+            Check.eq(sent + 1, issuer.deltasSent.get(), "a delta again");
+            Check.isTrue(java.util.Arrays.equals(last, store.list().bytes()), "the last list");
+            r = issuer.requests();
+            Check.eq("/v1/revocations?since=" + sequence + "&wait=1", r.get(r.size() - 1).uri, "since again");
         }
     }
 

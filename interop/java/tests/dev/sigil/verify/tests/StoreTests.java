@@ -215,4 +215,65 @@ final class StoreTests {
         Check.eq(RevocationListException.Reason.UNKNOWN_KEY,
                 Check.raises(RevocationListException.class, () -> none.load(list)).reason(), "no key r1");
     }
+
+    static void testDeltasFromBytesAndFilesAndRacingOffers() throws Exception {
+        RevocationStore store = World.store(StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED);
+        List<Object> entries = new ArrayList<>();
+        for (int k = 0; k < 200; k++) {
+            entries.add(World.randomGuid());
+            entries.add(1 + k % 2);
+        }
+        byte[] first = World.list(1, 0, entries.toArray());
+        Check.eq(RevocationListException.Reason.DELTA_BASE_MISMATCH, refusal(store, World.delta(first, World.list(2, 0))),
+                "no list in force");
+        store.load(first);
+        byte[] added = World.randomGuid();
+        List<Object> changed = new ArrayList<>(entries);
+        changed.set(1, 2); // entries[0] is revoked now
+        changed.remove(2); // entries[1] leaves
+        changed.remove(2);
+        changed.add(added);
+        changed.add(2);
+        byte[] second = World.list(2, 0, changed.toArray());
+        Path file = World.write(World.tempDir(), "delta.sgld", World.delta(first, second));
+        Check.eq(RevocationStore.Loaded.INSTALLED, store.load(file), "a delta from a file");
+        Check.isTrue(java.util.Arrays.equals(second, store.list().bytes()), "the delta rebuilt list 2 exactly");
+        Check.eq(RevocationStore.Check.REVOKED, store.check((byte[]) entries.get(0), 0, World.NOW), "entries[0] revoked");
+        Check.eq(RevocationStore.Check.CLEAR, store.check((byte[]) entries.get(2), 0, World.NOW), "entries[1] left");
+        Check.eq(RevocationStore.Check.REVOKED, store.check(added, 0, World.NOW), "added");
+        Check.eq(RevocationListException.Reason.DELTA_BASE_MISMATCH,
+                Check.raises(RevocationListException.class, () -> store.load(file)).reason(), "the same delta again");
+
+        // The base is checked under the install lock: one offer applies, the others find list 3.
+        byte[] delta = World.delta(second, World.list(3, 0, changed.subList(2, changed.size()).toArray()));
+        AtomicInteger installed = new AtomicInteger();
+        AtomicInteger mismatched = new AtomicInteger();
+        List<Thread> threads = new ArrayList<>();
+        for (int k = 0; k < 8; k++) {
+            Thread t = new Thread(() -> {
+                try {
+                    if (store.load(delta) == RevocationStore.Loaded.INSTALLED) installed.incrementAndGet();
+                } catch (RevocationListException e) {
+                    if (e.reason() == RevocationListException.Reason.DELTA_BASE_MISMATCH) mismatched.incrementAndGet();
+                }
+            });
+            threads.add(t);
+            t.start();
+        }
+        for (Thread t : threads) t.join();
+        Check.eq(List.of(1, 7), List.of(installed.get(), mismatched.get()), "installed once, the others mismatched");
+        Check.eq(3L, store.list().sequence(), "list 3 in force");
+
+        // A store may start from a list verified already; its limit bounds only what comes later.
+        RevocationList big = RevocationList.verify(first, Map.of("r1", World.PUB_R1), RevocationList.DEFAULT_MAX_BYTES);
+        RevocationStore seeded = new RevocationStore(Map.of("r1", World.PUB_R1), StalePolicy.KEEP_SERVING,
+                NoListPolicy.FAIL_CLOSED, 3000, null, big);
+        Check.isTrue(seeded.list() == big && first.length > 3000, "the initial list (3,500 bytes) is in force");
+        byte[] half = World.list(2, 0, entries.subList(200, 400).toArray());
+        Check.eq(RevocationStore.Loaded.INSTALLED, seeded.load(World.delta(first, half)), "a result within the limit");
+        RevocationList foreign = RevocationList.verify(dev.sigil.verify.tools.Fixtures.list(VectorTests.TEST_SEED, "r1", 1, 0, 0,
+                List.of()), Map.of("r1", dev.sigil.verify.tools.Fixtures.publicKey(VectorTests.TEST_SEED)), 4096);
+        Check.raises(IllegalArgumentException.class, () -> new RevocationStore(Map.of("r1", World.PUB_R1),
+                StalePolicy.KEEP_SERVING, NoListPolicy.FAIL_CLOSED, 4096, null, foreign));
+    }
 }

@@ -5,6 +5,7 @@ import static dev.sigil.verify.tools.Fixtures.hex;
 import dev.sigil.verify.Hkdf;
 import dev.sigil.verify.Json;
 import dev.sigil.verify.Permission;
+import dev.sigil.verify.RevocationDelta;
 import dev.sigil.verify.RevocationList;
 import dev.sigil.verify.RevocationListException;
 import dev.sigil.verify.RevocationStore;
@@ -17,8 +18,12 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 
-/** Every vector of Tests/Vectors/tokens-v1.json and revocations-v1.json (docs/FORMAT.md §7). */
+/**
+ * Every vector of Tests/Vectors/tokens-v1.json, revocations-v1.json and
+ * revocation-deltas-v1.json (docs/FORMAT.md §7).
+ */
 final class VectorTests {
     private VectorTests() {}
 
@@ -132,5 +137,64 @@ final class VectorTests {
             n++;
         }
         Check.isTrue(n >= 20, "revocation vectors read: " + n);
+    }
+
+    /** The reasons FORMAT.md §4.3 names; revocation-deltas-v1.json covers each. */
+    static final List<String> DELTA_REASONS = List.of("too_large", "malformed", "unsupported_version", "delta_base_mismatch",
+            "unknown_key", "bad_signature", "rollback", "equivocation");
+
+    static void testRevocationDeltaVectors() throws Exception {
+        Map<String, Object> file = Check.json(Check.repo().resolve("Tests/Vectors/revocation-deltas-v1.json"));
+        Check.eq("sigil-revocation-delta-vectors-v1", file.get("format"), "format");
+        TreeSet<String> inFile = new TreeSet<>();
+        TreeSet<String> passed = new TreeSet<>();
+        int n = 0;
+        for (Object o : Json.asArray(file.get("vectors"))) {
+            Map<String, Object> v = Json.asObject(o);
+            String name = (String) v.get("name");
+            Map<String, byte[]> keys = new LinkedHashMap<>();
+            for (Object k : Json.asArray(v.get("public_keys"))) {
+                Map<String, Object> key = Json.asObject(k);
+                keys.put((String) key.get("kid"), hex((String) key.get("public_key_hex")));
+            }
+            Map<String, Object> expected = Json.asObject(v.get("expected"));
+            String want = expected.get("reason") == Json.NULL ? null : (String) expected.get("reason");
+            if (want != null) inFile.add(want);
+            int maxBytes = ((Long) v.get("max_bytes")).intValue();
+            // The base is verified under the default limit and put in force; the delta meets the vector's.
+            RevocationList base = v.get("base_hex") == Json.NULL ? null
+                    : RevocationList.verify(hex((String) v.get("base_hex")), keys, RevocationList.DEFAULT_MAX_BYTES);
+            RevocationStore store = new RevocationStore(keys, RevocationStore.StalePolicy.KEEP_SERVING,
+                    RevocationStore.NoListPolicy.FAIL_CLOSED, maxBytes, null, base);
+            byte[] delta = hex((String) v.get("delta_hex"));
+            String reason = null;
+            try {
+                store.load(delta);
+            } catch (RevocationListException e) {
+                reason = e.reason().code();
+            }
+            Check.eq(want, reason, name + ": reason");
+            Check.eq(expected.get("valid"), reason == null, name + ": valid");
+            // The public parse and apply agree up to the store's own checks (rollback, equivocation).
+            if (!"rollback".equals(want) && !"equivocation".equals(want)) {
+                String direct = null;
+                try {
+                    RevocationDelta.parse(delta, maxBytes).apply(base, keys, maxBytes);
+                } catch (RevocationListException e) {
+                    direct = e.reason().code();
+                }
+                Check.eq(want, direct, name + ": RevocationDelta.parse + apply");
+            }
+            if (reason != null) {
+                Check.isTrue(store.list() == base, name + ": a refused delta changes nothing");
+                passed.add(reason);
+            } else {
+                Check.eq((String) expected.get("list_hex"), Fixtures.toHex(store.list().bytes()), name + ": the resulting list");
+            }
+            n++;
+        }
+        Check.eq(new TreeSet<>(DELTA_REASONS), inFile, "the vectors cover every reason of §4.3");
+        Check.eq(inFile, passed, "every reason in the file was given");
+        Check.isTrue(n >= 30, "delta vectors read: " + n);
     }
 }

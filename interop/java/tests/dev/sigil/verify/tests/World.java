@@ -85,6 +85,51 @@ final class World {
         return Fixtures.list(seed, "r1", sequence, NOW - 60, nextUpdate, e);
     }
 
+    /**
+     * The delta (docs/FORMAT.md §4.3) from the signed list {@code from} to the signed list
+     * {@code to}, as sigil-server builds it: every GUID whose status differs, in GUID order
+     * (status 0: it leaves), then {@code to}'s own signature. It signs nothing.
+     */
+    static byte[] delta(byte[] from, byte[] to) {
+        int fromKid = from[5];
+        int toKid = to[5];
+        int a = 6 + fromKid + 28;
+        int aEnd = from.length - 64;
+        int b = 6 + toKid + 28;
+        int bEnd = to.length - 64;
+        java.io.ByteArrayOutputStream changes = new java.io.ByteArrayOutputStream();
+        int n = 0;
+        while (a < aEnd || b < bEnd) {
+            int order = a == aEnd ? 1 : b == bEnd ? -1 : Arrays.compareUnsigned(from, a, a + 16, to, b, b + 16);
+            if (order < 0) {
+                changes.write(from, a, 16);
+                changes.write(0);
+                a += 17;
+                n++;
+            } else if (order > 0) {
+                changes.write(to, b, 17);
+                b += 17;
+                n++;
+            } else {
+                if (from[a + 16] != to[b + 16]) {
+                    changes.write(to, b, 17);
+                    n++;
+                }
+                a += 17;
+                b += 17;
+            }
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.writeBytes(new byte[] {'S', 'G', 'L', 'D', 1});
+        out.write(to, 5, 1 + toKid); // the resulting list's key id
+        out.write(from, 6 + fromKid, 8); // base_sequence
+        out.write(to, 6 + toKid, 28); // sequence, issued_at, next_update, count
+        out.writeBytes(new byte[] {(byte) (n >>> 24), (byte) (n >>> 16), (byte) (n >>> 8), (byte) n});
+        out.writeBytes(changes.toByteArray());
+        out.write(to, to.length - 64, 64);
+        return out.toByteArray();
+    }
+
     static RevocationStore store(RevocationStore.StalePolicy stale, RevocationStore.NoListPolicy noList) {
         return new RevocationStore(Map.of("r1", PUB_R1), stale, noList, RevocationList.DEFAULT_MAX_BYTES, null);
     }
