@@ -88,6 +88,29 @@ def make_list(entries: Sequence[Tuple[bytes, int]], sequence: int, next_update: 
     return body + ed25519.sign(seed, sv.REVOCATION_CONTEXT + body)
 
 
+def make_delta(base: bytes, target: bytes, base_sequence: Optional[int] = None) -> bytes:
+    """A revocation delta (FORMAT.md §4.3) from list `base` to list `target`, as sigil-server
+    builds one: the GUIDs whose status differs (0 = leaves the list), `target`'s header fields
+    and `target`'s signature. `base_sequence` overrides the base's sequence (a delta that does
+    not fit). Test-only: the package reads deltas, it never makes them."""
+    old = sv.parse_revocation_list(base)  # no keys: structure only
+    new = sv.parse_revocation_list(target)
+    before, after = dict(old.entries), dict(new.entries)
+    changes = sorted((g, after.get(g, 0)) for g in before.keys() | after.keys() if before.get(g) != after.get(g))
+    kid = new.kid.encode("ascii")
+    header = b"SGLD\x01" + bytes([len(kid)]) + kid
+    header += struct.pack(
+        ">QQqqII",
+        old.sequence if base_sequence is None else base_sequence,
+        new.sequence,
+        new.issued_at,
+        new.next_update or 0,
+        new.count,
+        len(changes),
+    )
+    return header + b"".join(g + bytes([s]) for g, s in changes) + target[-64:]
+
+
 def damage_signature(data: bytes) -> bytes:
     """Flips a bit of R, the signature's first half: always invalid, unlike overwriting the
     last byte, which is already 0 in about one signature in sixteen."""

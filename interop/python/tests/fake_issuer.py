@@ -1,5 +1,10 @@
 """A local stand-in for sigil-server's GET /v1/revocations: ETag "<sequence>", If-None-Match,
-and ?wait= long polls that a publish() wakes, as docs/API.md describes."""
+?wait= long polls that a publish() wakes, and ?since=S answered with a revocation delta from
+list S when it published S (FORMAT.md §4.3), as docs/API.md describes.
+
+Unlike sigil-server it answers a delta even when the full list would be smaller (tests use
+lists of a few entries). `delta_from = N` makes the answer to every request with `since`
+a delta from list N, whatever `since` says: a delta that does not fit the follower's list."""
 
 from __future__ import annotations
 
@@ -8,6 +13,11 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
+
+from conftest import make_delta
+
+LIST_TYPE = "application/vnd.sigil.revocations"
+DELTA_TYPE = "application/vnd.sigil.revocation-delta"
 
 
 class Issuer:
@@ -19,6 +29,10 @@ class Issuer:
         self.sequence = 0
         self.mode = "normal"  # normal | error | declare_huge | stream_huge | stall
         self.requests: List[Tuple[float, Optional[str], str]] = []
+        self.accepts: List[Optional[str]] = []  # each request's Accept header
+        self.history: Dict[int, bytes] = {}  # every list published, by sequence
+        self.delta_from: Optional[int] = None
+        self.deltas_served = 0
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,12 +53,14 @@ class Issuer:
     def publish(self, data: bytes, sequence: int) -> None:
         with self.cond:
             self.data, self.sequence = data, sequence
+            self.history[sequence] = data
             self.cond.notify_all()
 
     def handle(self, h: BaseHTTPRequestHandler) -> None:
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query)
         etag = h.headers.get("If-None-Match")
         self.requests.append((time.monotonic(), etag, h.path))
+        self.accepts.append(h.headers.get("Accept"))
         if self.mode == "error":
             return self.send(h, 500, b"oops")
         if self.mode == "declare_huge":
@@ -71,7 +87,17 @@ class Issuer:
             if self.data is None or etag == f'"{self.sequence}"':
                 return self.send(h, 304, b"")
             data, seq = self.data, self.sequence
-        self.send(h, 200, data, {"ETag": f'"{seq}"', "Content-Type": "application/octet-stream"})
+            since = query.get("since", [""])[0]
+            base_seq = None
+            if since.isdigit():
+                base_seq = self.delta_from if self.delta_from is not None else int(since)
+            base = self.history.get(base_seq) if base_seq is not None and base_seq != seq else None
+            if base is not None:
+                self.deltas_served += 1
+        if base is not None:
+            self.send(h, 200, make_delta(base, data), {"ETag": f'"{seq}"', "Content-Type": DELTA_TYPE})
+        else:
+            self.send(h, 200, data, {"ETag": f'"{seq}"', "Content-Type": LIST_TYPE})
         return None
 
     @staticmethod

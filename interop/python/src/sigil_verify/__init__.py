@@ -10,12 +10,15 @@
 Standard library only; Ed25519 (revocation lists) comes from `cryptography` when installed,
 else from the system's libcrypto through ctypes (sigil_verify.ed25519). Middleware:
 sigil_verify.asgi (Starlette, FastAPI) and sigil_verify.wsgi (Flask). Keeping the list
-current: sigil_verify.follower.
+current: sigil_verify.follower (long polls with ?since=, so the server may answer a revocation
+delta: the changes since the list in force, FORMAT.md §4.3).
 """
 
 from .bearer import Challenge, Credentials, authorize, read_credentials
 from .core import (
     DEFAULT_LEEWAY,
+    DELTA_MAGIC,
+    DELTA_VERSION,
     HKDF_INFO_PREFIX,
     KEYSET_FORMAT,
     KEYSET_MAX_BYTES,
@@ -24,8 +27,10 @@ from .core import (
     REASONS,
     REVOCATION_CONTEXT,
     REVOCATION_DEFAULT_MAX_BYTES,
+    REVOCATION_DELTA_MEDIA_TYPE,
     REVOCATION_MAGIC,
     REVOCATION_VERSION,
+    REVOCATIONS_MEDIA_TYPE,
     STATUS_NAMES,
     Claims,
     Keyset,
@@ -34,6 +39,7 @@ from .core import (
     ParsedToken,
     Permission,
     RevocationCheck,
+    RevocationDelta,
     RevocationList,
     RevocationListError,
     RevocationSource,
@@ -55,6 +61,7 @@ from .core import (
     hkdf_sha256,
     is_valid_audience,
     is_valid_kid,
+    is_revocation_delta,
     is_valid_pair,
     load_keyset,
     mint,
@@ -69,6 +76,8 @@ __version__ = "1.0.0"
 
 __all__ = [
     "DEFAULT_LEEWAY",
+    "DELTA_MAGIC",
+    "DELTA_VERSION",
     "HKDF_INFO_PREFIX",
     "KEYSET_FORMAT",
     "KEYSET_MAX_BYTES",
@@ -77,8 +86,10 @@ __all__ = [
     "REASONS",
     "REVOCATION_CONTEXT",
     "REVOCATION_DEFAULT_MAX_BYTES",
+    "REVOCATION_DELTA_MEDIA_TYPE",
     "REVOCATION_MAGIC",
     "REVOCATION_VERSION",
+    "REVOCATIONS_MEDIA_TYPE",
     "STATUS_NAMES",
     "Challenge",
     "Claims",
@@ -90,6 +101,7 @@ __all__ = [
     "ParsedToken",
     "Permission",
     "RevocationCheck",
+    "RevocationDelta",
     "RevocationFollower",
     "RevocationList",
     "RevocationListError",
@@ -111,6 +123,7 @@ __all__ = [
     "hkdf_expand",
     "hkdf_extract",
     "hkdf_sha256",
+    "is_revocation_delta",
     "is_valid_audience",
     "is_valid_kid",
     "is_valid_pair",

@@ -1,7 +1,8 @@
 """The command-line verifier: `sigil-verify` or `python -m sigil_verify`.
 
 Exit codes are those of `sigil verify`: 0 valid; 10..19 per reason (EXIT_CODES); 64 usage,
-65 a bad keyset or list, 66 an unreadable file, 20..23 a refused list.
+65 a bad keyset or list, 66 an unreadable file, 20..24 a refused list (24: a revocation delta,
+which needs a list in force: give the full list).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ REVOCATION_EXIT_CODES = {
     "bad_signature": 21,
     "rollback": 22,
     "equivocation": 23,
+    "delta_base_mismatch": 24,
     "io": EXIT_NO_INPUT,
 }
 
@@ -59,11 +61,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         epilog="Exit codes: 0 valid; 10 malformed, 11 wrong_audience, 12 unknown_key, 13 bad_signature, "
         "14 revoked, 15 deactivated, 16 not_yet_valid, 17 expired, 18 scope_not_granted, "
         "19 revocations_stale; 64 usage, 65 bad keyset or list, 66 unreadable file, "
-        "20-23 list unknown_key/bad_signature/rollback/equivocation.",
+        "20-24 list unknown_key/bad_signature/rollback/equivocation/delta_base_mismatch.",
     )
     p.add_argument("token", nargs="?", default="-", help="the token, or - to read it from stdin (default)")
     p.add_argument("--keyset", required=True, help="keyset export (sigil keys export)")
-    p.add_argument("--revocations", help="signed revocation list file")
+    p.add_argument("--revocations", help="signed revocation list file (a full list: a delta needs a list in force)")
     p.add_argument("--fail-closed", action="store_true", help="refuse all tokens once the list is past next_update")
     p.add_argument("--permission", help="resource.action the request needs")
     p.add_argument("--access", choices=("read", "write"), help="whether the permission reads or writes")

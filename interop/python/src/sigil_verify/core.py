@@ -1,7 +1,8 @@
 """Sigil v1 tokens, keysets and revocation lists, verified as docs/FORMAT.md says.
 
 Standard library only (hmac, hashlib, struct, json, threading); Ed25519 for revocation lists
-comes from `sigil_verify.ed25519` (the `cryptography` package or the system's libcrypto).
+(and for the lists revocation deltas rebuild) comes from `sigil_verify.ed25519` (the
+`cryptography` package or the system's libcrypto).
 
     keyset = load_keyset(open("keyset.json", "rb").read())
     store = RevocationStore(keyset.revocation_keys, when_no_list="fail_closed")
@@ -50,6 +51,11 @@ REVOCATION_CONTEXT = b"sigil/v1/revocations\x00"
 REVOCATION_ENTRY_SIZE = 17
 REVOCATION_SIGNATURE_SIZE = 64
 REVOCATION_DEFAULT_MAX_BYTES = 64 << 20
+DELTA_MAGIC = b"SGLD"
+DELTA_VERSION = 1
+#: The media types sigil-server answers GET /v1/revocations with (docs/API.md).
+REVOCATIONS_MEDIA_TYPE = "application/vnd.sigil.revocations"
+REVOCATION_DELTA_MEDIA_TYPE = "application/vnd.sigil.revocation-delta"
 STATUS_DEACTIVATED = 1
 STATUS_REVOKED = 2
 STATUS_NAMES = {STATUS_DEACTIVATED: "deactivated", STATUS_REVOKED: "revoked"}
@@ -73,7 +79,8 @@ REASONS = (
 #: Reasons for a token that is not authentic: nothing read from it is reported.
 UNAUTHENTIC_REASONS = frozenset(REASONS[:4])
 
-#: Revocation list refusal reasons (§4.2), plus `io` for a file that cannot be read.
+#: Revocation list refusal reasons (§4.2), `delta_base_mismatch` for a delta (§4.3) made for
+#: another list than the one in force, and `io` for a file that cannot be read.
 LIST_REASONS = (
     "too_large",
     "malformed",
@@ -83,6 +90,7 @@ LIST_REASONS = (
     "rollback",
     "equivocation",
     "io",
+    "delta_base_mismatch",
 )
 
 Access = Literal["read", "write"]
@@ -116,7 +124,10 @@ class VerificationError(SigilError):
 
 
 class RevocationListError(SigilError):
-    """A revocation list was refused; `reason` is one of LIST_REASONS."""
+    """A revocation list or delta was refused; `reason` is one of LIST_REASONS.
+
+    `delta_base_mismatch`: the delta applies to another list than the one in force (or none
+    is in force); fetch the full list."""
 
 
 class KeysetError(ValueError):
@@ -803,12 +814,7 @@ def parse_revocation_list(
     kid_text = kid.decode("ascii")
     verified = False
     if public_keys is not None:
-        key = public_keys.get(kid_text)
-        if key is None:
-            raise RevocationListError("unknown_key", f"signed by key {kid_text}")
-        signed = REVOCATION_CONTEXT + b[:-REVOCATION_SIGNATURE_SIZE]
-        if not ed25519_verify(key, signed, b[-REVOCATION_SIGNATURE_SIZE:]):
-            raise RevocationListError("bad_signature", f"key {kid_text}")
+        _check_list_signature(b, kid_text, public_keys)
         verified = True
     return RevocationList(
         kid=kid_text,
@@ -823,13 +829,242 @@ def parse_revocation_list(
     )
 
 
+def _check_list_signature(b: bytes, kid: str, public_keys: Mapping[str, bytes]) -> None:
+    """§4.2 rules 5-6 on a list's whole bytes: unknown_key, then bad_signature."""
+    key = public_keys.get(kid)
+    if key is None:
+        raise RevocationListError("unknown_key", f"signed by key {kid}")
+    signed = REVOCATION_CONTEXT + b[:-REVOCATION_SIGNATURE_SIZE]
+    if not ed25519_verify(key, signed, b[-REVOCATION_SIGNATURE_SIZE:]):
+        raise RevocationListError("bad_signature", f"key {kid}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Revocation deltas (§4.3)
+
+_DELTA_HEADER_TAIL = struct.Struct(">QQqqII")
+
+
+def is_revocation_delta(data: bytes) -> bool:
+    """Whether `data` starts like a delta (`SGLD`) rather than a full list (`SGLR`)."""
+    return bytes(data[:4]) == DELTA_MAGIC
+
+
+class RevocationDelta:
+    """The changes that turn one signed revocation list into the next (§4.3).
+
+    A delta has no signature of its own: it carries the **resulting list's** signature.
+    `apply()` merges the changes into the list in force, rebuilds the resulting list's exact
+    bytes and checks them as a full list (known key, Ed25519 signature), so a delta is trusted
+    exactly as far as the list it makes. Rollback and equivocation are the store's checks, as
+    for a full list; `RevocationStore.offer()` takes a delta as well as a list.
+
+        delta = RevocationDelta.parse(downloaded)
+        newer = delta.apply(store.current, keyset.revocation_keys)
+
+    Immutable; the changes stay in the delta's own bytes (`changes` decodes them).
+    """
+
+    __slots__ = (
+        "kid",
+        "base_sequence",
+        "sequence",
+        "issued_at",
+        "next_update",
+        "count",
+        "change_count",
+        "signature",
+        "raw",
+        "_start",
+    )
+
+    def __init__(
+        self,
+        kid: str,
+        base_sequence: int,
+        sequence: int,
+        issued_at: int,
+        next_update: Optional[int],
+        count: int,
+        change_count: int,
+        raw: bytes,
+        start: int,
+    ) -> None:
+        self.kid = kid
+        self.base_sequence = base_sequence  # the sequence of the list the changes apply to
+        self.sequence = sequence  # the resulting list's sequence, issued_at, next_update, count
+        self.issued_at = issued_at
+        self.next_update = next_update  # None: no next update promised
+        self.count = count
+        self.change_count = change_count
+        self.signature = raw[-REVOCATION_SIGNATURE_SIZE:]  # the resulting list's signature
+        self.raw = raw
+        self._start = start
+
+    @property
+    def changes(self) -> Tuple[Tuple[bytes, int], ...]:
+        """(guid, status) pairs in ascending GUID order; status 0 = the GUID leaves the list."""
+        r, s = self.raw, self._start
+        return tuple((r[at : at + 16], r[at + 16]) for at in range(s, s + 17 * self.change_count, 17))
+
+    @classmethod
+    def parse(cls, data: bytes, max_bytes: int = REVOCATION_DEFAULT_MAX_BYTES) -> "RevocationDelta":
+        """Parses a delta's structure: rules 1-4 of §4.3 in order (too_large, malformed,
+        unsupported_version, malformed). Nothing in it is trusted until apply()."""
+        b = bytes(data)
+        if len(b) > max_bytes:
+            raise RevocationListError("too_large", f"{len(b)} bytes, limit {max_bytes}")
+        if len(b) < 6 or b[:4] != DELTA_MAGIC:
+            raise RevocationListError("malformed", "missing the SGLD magic")
+        if b[4] != DELTA_VERSION:
+            raise RevocationListError("unsupported_version", f"delta version {b[4]}")
+        n = b[5]
+        i = 6
+        if not (1 <= n <= 32 and len(b) >= i + n) or not _is_kid_bytes(b[i : i + n]):
+            raise RevocationListError("malformed", "bad key id")
+        kid = b[i : i + n].decode("ascii")
+        i += n
+        if len(b) < i + _DELTA_HEADER_TAIL.size:
+            raise RevocationListError("malformed", "truncated delta header")
+        base_sequence, sequence, issued_at, next_update, count, change_count = _DELTA_HEADER_TAIL.unpack_from(b, i)
+        i += _DELTA_HEADER_TAIL.size
+        if len(b) != i + change_count * REVOCATION_ENTRY_SIZE + REVOCATION_SIGNATURE_SIZE:
+            raise RevocationListError("malformed", f"length {len(b)} does not match {change_count} changes")
+        previous = b""
+        for at in range(i, i + 17 * change_count, 17):
+            guid = b[at : at + 16]
+            if b[at + 16] > STATUS_REVOKED:
+                raise RevocationListError("malformed", "a change's status must be 0, 1 or 2")
+            if at > i and not previous < guid:
+                raise RevocationListError("malformed", "changes must be strictly ascending GUIDs")
+            previous = guid
+        return cls(
+            kid,
+            base_sequence,
+            sequence,
+            issued_at,
+            None if next_update == 0 else next_update,
+            count,
+            change_count,
+            b,
+            i,
+        )
+
+    def apply(
+        self,
+        base: Optional[RevocationList],
+        public_keys: Mapping[str, bytes],
+        max_bytes: int = REVOCATION_DEFAULT_MAX_BYTES,
+        index_limit: int = INDEX_LIMIT,
+    ) -> RevocationList:
+        """Applies the changes to `base`, the list in force, and returns the verified list they
+        make: rules 5-9 of §4.3 in order (delta_base_mismatch, too_large, malformed,
+        unknown_key, bad_signature). Rollback and equivocation are the caller's checks.
+
+        The list in force is not re-checked against `max_bytes`; the result is.
+        """
+        if base is None or not base.verified:
+            raise RevocationListError(
+                "delta_base_mismatch", f"the delta applies to list {self.base_sequence}, and no list is in force"
+            )
+        if base.sequence != self.base_sequence:
+            raise RevocationListError(
+                "delta_base_mismatch",
+                f"the delta applies to list {self.base_sequence}, the list in force is {base.sequence}",
+            )
+        kid = self.kid.encode("ascii")
+        size = 34 + len(kid) + REVOCATION_ENTRY_SIZE * self.count + REVOCATION_SIGNATURE_SIZE
+        if size > max_bytes:
+            raise RevocationListError(
+                "too_large", f"the resulting list of {self.count} entries exceeds {max_bytes} bytes"
+            )
+        header = (
+            REVOCATION_MAGIC
+            + bytes([REVOCATION_VERSION, len(kid)])
+            + kid
+            + _HEADER_TAIL.pack(self.sequence, self.issued_at, self.next_update or 0, self.count)
+        )
+        entries = _merge(base, self.raw, self._start, self.change_count)
+        if len(entries) != REVOCATION_ENTRY_SIZE * self.count:
+            raise RevocationListError(
+                "malformed",
+                f"the changes leave {len(entries) // REVOCATION_ENTRY_SIZE} entries, the delta says {self.count}",
+            )
+        rebuilt = header + entries + self.signature
+        _check_list_signature(rebuilt, self.kid, public_keys)
+        return RevocationList(
+            kid=self.kid,
+            sequence=self.sequence,
+            issued_at=self.issued_at,
+            next_update=self.next_update,
+            raw=rebuilt,
+            verified=True,
+            count=self.count,
+            start=len(header),
+            index_limit=index_limit,
+        )
+
+
+def _merge(base: RevocationList, d: bytes, first: int, change_count: int) -> bytes:
+    """The base's entries with the changes d[first : first + 17 * change_count] merged in.
+
+    Runs of unchanged entries are copied as slices; each change finds its place by a galloping
+    search from the last one (changes are ascending), so a few changes to a long list cost a
+    few binary searches and one copy. Raises `malformed` for a change that changes nothing.
+    """
+    r, start, total = base.raw, base._start, base.count
+    view = memoryview(r)
+    parts: List[Union[bytes, memoryview]] = []
+    done = 0  # the first base entry not yet copied or replaced
+    for at in range(first, first + 17 * change_count, 17):
+        guid = d[at : at + 16]
+        status = d[at + 16]
+        # Galloping search from `done`: lo ends at the first entry whose GUID is not below guid.
+        lo, probe, step = done, done, 1
+        while probe < total:
+            p = start + 17 * probe
+            if r[p : p + 16] >= guid:
+                break
+            lo = probe + 1
+            probe = done + step
+            step <<= 1
+        hi = min(probe, total)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            p = start + 17 * mid
+            if r[p : p + 16] < guid:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > done:
+            parts.append(view[start + 17 * done : start + 17 * lo])
+        p = start + 17 * lo
+        listed = lo < total and r[p : p + 16] == guid
+        current = r[p + 16] if listed else 0
+        if current == status:
+            raise RevocationListError(
+                "malformed",
+                "a change removes a GUID the list in force does not hold"
+                if status == 0
+                else "a change sets the status a GUID already has",
+            )
+        done = lo + 1 if listed else lo
+        if status != 0:
+            parts.append(d[at : at + 17])
+    if done < total:
+        parts.append(view[start + 17 * done : start + 17 * total])
+    return b"".join(parts)
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """What offering a list to a RevocationStore did: `installed`, `unchanged` or `refused`."""
+    """What offering a list or delta to a RevocationStore did: `installed`, `unchanged` or
+    `refused`. `delta` says whether the bytes offered were a delta (§4.3)."""
 
     kind: Literal["installed", "unchanged", "refused"]
     sequence: Optional[int] = None
     error: Optional[RevocationListError] = None
+    delta: bool = False
 
 
 class RevocationStore:
@@ -840,6 +1075,12 @@ class RevocationStore:
     take one reference to the list in force and never lock, so they see the old list or the
     new one, never a mix. A refused list (forged, malformed, older: rollback, same sequence
     with other bytes: equivocation) changes nothing and the old list stays in force.
+
+    `load()`, `load_file()` and `offer()` take a delta (§4.3, `SGLD`) as well as a full list:
+    it is parsed first, then applied to the list in force under the install lock (so the base
+    it was checked against is the list it replaces), and the list it makes goes through the
+    same checks as a full one. A delta for another list than the one in force is refused with
+    `delta_base_mismatch`.
 
     Policies, both explicit: `stale_policy` ("keep_serving", the default, or "fail_closed":
     refuse every token with revocations_stale once the list is past next_update) and
@@ -856,7 +1097,10 @@ class RevocationStore:
         when_no_list: NoListPolicy = "fail_open",
         on_event: Optional[Callable[[Outcome], None]] = None,
         index_limit: int = INDEX_LIMIT,
+        initial: Optional[RevocationList] = None,
     ) -> None:
+        """`initial`: a verified list to start with (parse_revocation_list with keys), not
+        checked against `max_bytes`; None (the default) starts with no list in force."""
         if stale_policy is None:
             stale_policy = "fail_closed" if fail_closed else "keep_serving"
         if stale_policy not in ("keep_serving", "fail_closed"):
@@ -869,7 +1113,9 @@ class RevocationStore:
         self.max_bytes = max_bytes
         self.index_limit = index_limit
         self.on_event = on_event
-        self._current: Optional[RevocationList] = None
+        if initial is not None and not initial.verified:
+            raise ValueError("the initial list must be verified (parse_revocation_list with keys)")
+        self._current: Optional[RevocationList] = initial
         self._install_lock = threading.Lock()
 
     @property
@@ -883,7 +1129,8 @@ class RevocationStore:
         return self._current
 
     def load(self, data: bytes) -> RevocationList:
-        """Verifies `data` and installs it if it is newer. Returns the list in force.
+        """Verifies `data`, a full list or a delta, and installs the list it makes if that is
+        newer. Returns the list in force.
 
         Raises RevocationListError; the old list then stays in force.
         """
@@ -906,26 +1153,47 @@ class RevocationStore:
         return self.load(data)
 
     def offer(self, data: bytes) -> Outcome:
-        """The checks of RevocationListUpdate, then the swap; never raises for a bad list."""
+        """The checks of RevocationListUpdate (§4.2, or §4.3 for a delta), then the swap;
+        never raises for a bad list or delta."""
+        if is_revocation_delta(data):
+            return self._offer_delta(data)
         try:
             candidate = parse_revocation_list(data, self.public_keys, self.max_bytes, self.index_limit)
         except RevocationListError as e:
             return self._tell(Outcome("refused", error=e))
         with self._install_lock:
-            cur = self._current
-            if cur is not None and candidate.sequence < cur.sequence:
-                error = RevocationListError("rollback", f"sequence {candidate.sequence} < {cur.sequence} in force")
-                outcome = Outcome("refused", candidate.sequence, error)
-            elif cur is not None and candidate.sequence == cur.sequence:
-                if candidate.raw == cur.raw:
-                    outcome = Outcome("unchanged", candidate.sequence)
-                else:
-                    error = RevocationListError("equivocation", f"sequence {candidate.sequence}")
-                    outcome = Outcome("refused", candidate.sequence, error)
-            else:
-                self._current = candidate  # one reference store: readers see old or new
-                outcome = Outcome("installed", candidate.sequence)
+            outcome = self._install(candidate, delta=False)
         return self._tell(outcome)
+
+    def _offer_delta(self, data: bytes) -> Outcome:
+        try:
+            delta = RevocationDelta.parse(data, self.max_bytes)
+        except RevocationListError as e:
+            return self._tell(Outcome("refused", error=e, delta=True))
+        # Applied under the install lock: the list it is checked against is the one it
+        # replaces. Readers never take this lock, so the signature check does not stall them.
+        with self._install_lock:
+            try:
+                candidate = delta.apply(self._current, self.public_keys, self.max_bytes, self.index_limit)
+            except RevocationListError as e:
+                outcome = Outcome("refused", error=e, delta=True)
+            else:
+                outcome = self._install(candidate, delta=True)
+        return self._tell(outcome)
+
+    def _install(self, candidate: RevocationList, delta: bool) -> Outcome:
+        """Rollback and equivocation checks, then the swap; the caller holds the install lock."""
+        cur = self._current
+        if cur is not None and candidate.sequence < cur.sequence:
+            error = RevocationListError("rollback", f"sequence {candidate.sequence} < {cur.sequence} in force")
+            return Outcome("refused", candidate.sequence, error, delta)
+        if cur is not None and candidate.sequence == cur.sequence:
+            if candidate.raw == cur.raw:
+                return Outcome("unchanged", candidate.sequence, delta=delta)
+            error = RevocationListError("equivocation", f"sequence {candidate.sequence}")
+            return Outcome("refused", candidate.sequence, error, delta)
+        self._current = candidate  # one reference store: readers see old or new
+        return Outcome("installed", candidate.sequence, delta=delta)
 
     def _tell(self, outcome: Outcome) -> Outcome:
         if self.on_event is not None:

@@ -1,6 +1,12 @@
 """Keeping a RevocationStore current: from sigil-server's `GET /v1/revocations` (long poll with
 `?wait=` and `If-None-Match`, docs/API.md) or from a file, each in a daemon thread.
 
+While a list is in force the follower asks with `?since=<its sequence>`, so the server may
+answer a revocation delta (docs/FORMAT.md §4.3: a few bytes per change instead of the whole
+list); the store applies it to the list in force and checks the list it makes like a full one.
+After a refused delta (`delta_base_mismatch` or any other reason) the next request leaves
+`since` out, so the server answers the whole list.
+
 Every list goes through RevocationStore.offer, the checks of RevocationListUpdate: size bound,
 format, a known key and its Ed25519 signature, then no rollback (lower sequence) and no
 equivocation (same sequence, other bytes). A refused list is logged and the list in force stays.
@@ -23,7 +29,13 @@ import urllib.parse
 import urllib.request
 from typing import Optional, Tuple, Union
 
-from .core import Outcome, RevocationListError, RevocationStore
+from .core import (
+    REVOCATION_DELTA_MEDIA_TYPE,
+    REVOCATIONS_MEDIA_TYPE,
+    Outcome,
+    RevocationListError,
+    RevocationStore,
+)
 
 __all__ = ["FileWatcher", "RevocationFollower"]
 
@@ -65,18 +77,24 @@ class _Thread:
     def _offer(self, data: bytes, store: RevocationStore) -> Outcome:
         outcome = store.offer(data)
         if outcome.kind == "installed":
-            logger.info("revocations installed: sequence=%s", outcome.sequence)
+            how = " from a delta" if outcome.delta else ""
+            logger.info("revocations installed%s: sequence=%s", how, outcome.sequence)
         elif outcome.error is not None:
-            _log_refusal(outcome.error)
+            _log_refusal(outcome.error, outcome.delta)
         return outcome
 
 
-def _log_refusal(error: RevocationListError) -> None:
-    logger.error("revocations refused (the list in force stays): reason=%s %s", error.reason, error.detail)
+def _log_refusal(error: RevocationListError, delta: bool = False) -> None:
+    what = "revocation delta" if delta else "revocations"
+    logger.error("%s refused (the list in force stays): reason=%s %s", what, error.reason, error.detail)
 
 
 class RevocationFollower(_Thread):
-    """Long-polls sigil-server's `GET /v1/revocations` and offers every list to `store`."""
+    """Long-polls sigil-server's `GET /v1/revocations` and offers every list or delta to
+    `store`; asks with `?since=` while a list is in force (see the module's doc)."""
+
+    #: What the follower accepts: a full list or a delta (docs/API.md).
+    accept = f"{REVOCATIONS_MEDIA_TYPE}, {REVOCATION_DELTA_MEDIA_TYPE}"
 
     name = "sigil-revocation-follower"
 
@@ -95,28 +113,44 @@ class RevocationFollower(_Thread):
         self.store = store
         self.wait = min(max(int(wait), 1), 60)
         self.etag: Optional[str] = None
+        # After a refused delta: ask for the whole list (no since) until a poll succeeds.
+        self.whole_list_next = False
         # Redirects are followed (a CDN in front): the list is signed and no credential is sent.
         self._opener = urllib.request.build_opener()
 
     def poll_once(self) -> str:
-        """One request: "current" (a list installed or unchanged), "not_modified" or "failed: ..."."""
+        """One request: "current" (a list or delta installed, or the same list again),
+        "not_modified" or "failed: ..." (an HTTP status, a refused list or delta, no answer)."""
         status, data, etag = self._request()
         if status == 304:
+            self.whole_list_next = False
             return "not_modified"
         if status != 200 or data is None:
             return "failed: no list" if status == 0 else f"failed: HTTP {status}"
         outcome = self._offer(data, self.store)
         if outcome.kind != "refused":
             self.etag = etag
+            self.whole_list_next = False
             return "current"
+        if outcome.delta:
+            self.whole_list_next = True
+            logger.warning("revocations: the whole list is asked for next")
         return "failed: refused"
 
+    def request_url(self) -> str:
+        """The next request's URL: `since=<sequence in force>` (unless a delta was just
+        refused or no list is in force) and `wait=`."""
+        query = f"wait={self.wait}"
+        current = self.store.current
+        if current is not None and current.verified and not self.whole_list_next:
+            query = f"since={current.sequence}&{query}"
+        return self.url + ("&" if "?" in self.url else "?") + query
+
     def _request(self) -> Tuple[int, Optional[bytes], Optional[str]]:
-        sep = "&" if "?" in self.url else "?"
-        req = urllib.request.Request(self.url + f"{sep}wait={self.wait}", method="GET")
+        req = urllib.request.Request(self.request_url(), method="GET")
         if self.etag is not None:
             req.add_header("If-None-Match", self.etag)
-        req.add_header("Accept", "application/octet-stream")
+        req.add_header("Accept", self.accept)
         budget = self.wait + self.slack
         deadline = time.monotonic() + budget
         limit = self.store.max_bytes
