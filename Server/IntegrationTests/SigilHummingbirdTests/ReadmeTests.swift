@@ -21,11 +21,10 @@ struct ReadmeTests {
         let readme = try Self.text("README.md")
         let section = try #require(readme.range(of: "### Hummingbird services: SigilHummingbird"))
         let rest = readme[section.upperBound...]
-        let first = try #require(rest.range(of: "```swift\n"))
-        let afterFirst = rest[first.upperBound...]
-        let second = try #require(afterFirst.range(of: "```swift\n"))
-        let close = try #require(afterFirst[second.upperBound...].range(of: "\n```\n"))
-        let snippet = afterFirst[second.upperBound..<close.lowerBound]
+        // The section's one Swift block (the Package.swift lines live in Examples/HummingbirdService).
+        let open = try #require(rest.range(of: "```swift\n"))
+        let close = try #require(rest[open.upperBound...].range(of: "\n```\n"))
+        let snippet = rest[open.upperBound..<close.lowerBound]
         let file = try Self.text("Server/IntegrationTests/SigilHummingbirdTests/ReadmeHummingbird.swift")
         #expect(Self.collapsed(file).contains(Self.collapsed(snippet)))
         #expect(snippet.contains("RevocationFollower("))

@@ -132,11 +132,14 @@ struct RevocationFollowerTests {
         let a = TokenMinter.newTokenID()
         let b = TokenMinter.newTokenID()
         let server = ListServer(deltas: true)
-        let first = try fixture.list([(a, .deactivated)], sequence: 1)
+        // Other entries, so a change or two is smaller as a delta than as the list (else the
+        // server sends the list, as sigil-server does).
+        let others = (0..<8).map { _ in (TokenMinter.newTokenID(), RevocationStatus.revoked) }
+        let first = try fixture.list(others + [(a, .deactivated)], sequence: 1)
         server.publish(first, etag: #""1""#)
         try await following(store: store, server: server, wait: 2) { _ in
             #expect(try await eventually { store.list.sequence == 1 } != nil)
-            server.publish(try fixture.list([(a, .revoked), (b, .revoked)], sequence: 2), etag: #""2""#)
+            server.publish(try fixture.list(others + [(a, .revoked), (b, .revoked)], sequence: 2), etag: #""2""#)
             #expect(try await eventually { store.list.sequence == 2 } != nil)
             #expect(store.status(of: a) == .revoked && store.status(of: b) == .revoked)
             #expect(server.deltasSent.load(ordering: .relaxed) == 1, "list 2 came as a delta")
@@ -145,8 +148,8 @@ struct RevocationFollowerTests {
             // A delta built from another list 2 does not apply: refused, and the whole list follows.
             let c = TokenMinter.newTokenID()
             let stranger = try RevocationList.parseUnverified(
-                try fixture.list([(a, .revoked), (c, .revoked)], sequence: 2))
-            let three = try fixture.list([(b, .deactivated)], sequence: 3)
+                try fixture.list(others + [(a, .revoked), (c, .revoked)], sequence: 2))
+            let three = try fixture.list(others + [(b, .deactivated)], sequence: 3)
             server.forcedDelta.withLock {
                 $0 = RevocationDeltaBuilder.build(from: stranger, to: try! RevocationList.parseUnverified(three))
             }
