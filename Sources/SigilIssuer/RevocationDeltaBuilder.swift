@@ -63,9 +63,7 @@ public enum RevocationDeltaBuilder {
             (baseSequence, 8), (target.sequence, 8), (UInt64(bitPattern: target.issuedAt), 8),
             (UInt64(bitPattern: target.nextUpdate ?? 0), 8), (UInt64(target.count), 4), (UInt64(changes.count), 4),
         ] {
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i)))
-            }
+            RevocationList.appendBigEndian(value, width, &out)
         }
         for change in changes {
             out.append(contentsOf: change.id.bytes)

@@ -33,15 +33,11 @@ public enum RevocationListBuilder {
             sorted = merged.sorted { $0.key < $1.key }
         }
         guard sorted.count <= Int(UInt32.max) else { throw IssuerError(.invalidInput, "too many entries") }
-        var out = RevocationList.magic
+        var out: [UInt8] = []
         out.reserveCapacity(64 + sorted.count * RevocationList.entrySize + 64)
-        out.append(RevocationList.version)
-        out.append(UInt8(keyID.utf8.count))
-        out.append(contentsOf: keyID.utf8)
-        appendBigEndian(sequence, 8, &out)
-        appendBigEndian(UInt64(bitPattern: issuedAt), 8, &out)
-        appendBigEndian(UInt64(bitPattern: nextUpdate ?? 0), 8, &out)
-        appendBigEndian(UInt64(sorted.count), 4, &out)
+        RevocationList.appendHeader(
+            keyID: keyID, sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, count: sorted.count,
+            to: &out)
         for (id, status) in sorted {
             out.append(contentsOf: id.bytes)
             out.append(status.rawValue)
@@ -52,11 +48,5 @@ public enum RevocationListBuilder {
         }
         out.append(contentsOf: signature)
         return out
-    }
-
-    private static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
-        for i in stride(from: width - 1, through: 0, by: -1) {
-            out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i)))
-        }
     }
 }

@@ -120,14 +120,8 @@ public struct RevocationDelta: Sendable {
         }
         var out = RevocationList.signingContext
         out.reserveCapacity(out.count + size)
-        out.append(contentsOf: RevocationList.magic)
-        out.append(RevocationList.version)
-        out.append(UInt8(keyID.utf8.count))
-        out.append(contentsOf: keyID.utf8)
-        Self.appendBigEndian(sequence, 8, &out)
-        Self.appendBigEndian(UInt64(bitPattern: issuedAt), 8, &out)
-        Self.appendBigEndian(UInt64(bitPattern: nextUpdate ?? 0), 8, &out)
-        Self.appendBigEndian(UInt64(count), 4, &out)
+        RevocationList.appendHeader(
+            keyID: keyID, sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, count: count, to: &out)
         let entriesStart = out.count
         try base.withEntryBytes { (entries: UnsafeRawBufferPointer) throws(RevocationListError) in
             let size = RevocationList.entrySize
@@ -174,11 +168,5 @@ public struct RevocationDelta: Sendable {
         }
         out.append(contentsOf: signature)
         return try RevocationList(signedMessage: out, keys: keys, maxBytes: maxBytes)
-    }
-
-    static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
-        for i in stride(from: width - 1, through: 0, by: -1) {
-            out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i)))
-        }
     }
 }

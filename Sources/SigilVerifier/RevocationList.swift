@@ -245,6 +245,29 @@ public struct RevocationList: Sendable {
         return try result.get()
     }
 
+    /// The header of a list (§4.1: magic to count), appended to `out`: the one encoder the issuer's
+    /// builder and a delta's rebuild share, so a rebuilt list cannot differ from a signed one in
+    /// how its header is written.
+    package static func appendHeader(
+        keyID: String, sequence: UInt64, issuedAt: Int64, nextUpdate: Int64?, count: Int, to out: inout [UInt8]
+    ) {
+        out.append(contentsOf: magic)
+        out.append(version)
+        out.append(UInt8(keyID.utf8.count))
+        out.append(contentsOf: keyID.utf8)
+        appendBigEndian(sequence, 8, &out)
+        appendBigEndian(UInt64(bitPattern: issuedAt), 8, &out)
+        appendBigEndian(UInt64(bitPattern: nextUpdate ?? 0), 8, &out)
+        appendBigEndian(UInt64(count), 4, &out)
+    }
+
+    /// The low `width` bytes of `value`, big-endian.
+    package static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * i)))
+        }
+    }
+
     /// The file bytes this list was parsed from.
     public var bytes: ArraySlice<UInt8> { storage.bytes[Self.signingContext.count...] }
 
