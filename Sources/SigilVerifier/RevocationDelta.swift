@@ -53,9 +53,8 @@ public struct RevocationDelta: Sendable {
     ///   `unsupported_version`.
     public init(parsing b: [UInt8], maxBytes: Int = RevocationList.defaultMaxBytes) throws(RevocationListError) {
         guard b.count <= maxBytes else { throw RevocationListError(.tooLarge, "\(b.count) bytes, limit \(maxBytes)") }
-        guard b.count >= 6, b.starts(with: Self.magic) else {
-            throw RevocationListError(.malformed, "missing the SGLD magic")
-        }
+        guard b.starts(with: Self.magic) else { throw RevocationListError(.malformed, "missing the SGLD magic") }
+        guard b.count >= 6 else { throw RevocationListError(.malformed, "a delta cut short after \(b.count) bytes") }
         guard b[4] == Self.version else { throw RevocationListError(.unsupportedVersion, "delta version \(b[4])") }
         let kidLength = Int(b[5])
         var i = 6

@@ -126,6 +126,16 @@ struct RevocationDeltaTests {
         #expect(small.bases == [3, 4, 5, 6, 7], "five changes held")
     }
 
+    @Test("A delta cut short after its magic says so, not that the magic is missing")
+    func shortDeltaSaysWhy() {
+        let error = #expect(throws: RevocationListError.self) { try RevocationDelta(parsing: Array("SGLD".utf8) + [1]) }
+        #expect(error?.reason == .malformed && error?.detail == "a delta cut short after 5 bytes")
+        let other = #expect(throws: RevocationListError.self) {
+            try RevocationDelta(parsing: Array("SGLX".utf8) + [1, 2])
+        }
+        #expect(other?.detail == "missing the SGLD magic")
+    }
+
     @Test("A delta bigger than the whole list is not offered")
     func deltaNotLargerThanList() throws {
         let many = Dictionary(
