@@ -64,7 +64,11 @@ public protocol RevocationSource: AnyObject, Sendable {
 public struct Verifier: @unchecked Sendable {
     // @unchecked: the buffers below point into `tables`, which this value keeps alive and
     // which is never written after init; the hot path reads them without ARC traffic, so
-    // threads sharing one verifier do not bounce reference counts between cores.
+    // threads sharing one verifier do not bounce reference counts between cores. (Reading a
+    // class reference out of raw memory or `unowned(unsafe)` and calling it is not enough:
+    // the compiler retains and releases it around the call. Key entries hold
+    // `KeyedHMAC.Unretained` values instead, and the revocation source is called through
+    // `tables`, whose `let` it borrows.)
 
     /// The default clock-skew leeway applied to both ends of the validity window, in seconds.
     public static let defaultLeeway: Int64 = 60
@@ -74,13 +78,11 @@ public struct Verifier: @unchecked Sendable {
     private let tables: Tables
     private let audienceBytes: UnsafeBufferPointer<UInt8>
     private let keyEntries: UnsafeBufferPointer<KeyEntry>
-    /// `tables.revocations`, read without retain/release: `tables` keeps it alive.
-    private unowned(unsafe) let revocations: (any RevocationSource)?
 
     struct KeyEntry {
         let keyID: UnsafeBufferPointer<UInt8>
-        /// One of `Tables.macs`, which keeps it alive; read without retain/release.
-        unowned(unsafe) let mac: KeyedHMAC
+        /// The states of one of `Tables.macs`, which keeps them alive; no reference count.
+        let mac: KeyedHMAC.Unretained
     }
 
     /// Owns every buffer the hot path reads through raw pointers.
@@ -105,7 +107,7 @@ public struct Verifier: @unchecked Sendable {
             let storage = UnsafeMutableBufferPointer<KeyEntry>.allocate(capacity: max(keys.count, 1))
             for (i, (id, mac)) in zip(keyIDs, macs).enumerated() {
                 storage.initializeElement(
-                    at: i, to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: mac))
+                    at: i, to: KeyEntry(keyID: UnsafeBufferPointer(id), mac: mac.unretained))
             }
             entries = UnsafeMutableBufferPointer(rebasing: storage[0..<keys.count])
         }
@@ -147,7 +149,6 @@ public struct Verifier: @unchecked Sendable {
         self.tables = tables
         audienceBytes = UnsafeBufferPointer(tables.audience)
         keyEntries = UnsafeBufferPointer(tables.entries)
-        self.revocations = tables.revocations
     }
 
     /// Creates a verifier from a keyset export (its audience and token keys).
@@ -248,7 +249,8 @@ public struct Verifier: @unchecked Sendable {
 
         let id = TokenID(reading: bytes, at: layout.idOffset)
         let time = now ?? Self.unixNow()
-        let check = revocations?.check(id, at: time) ?? .clear
+        // Borrowed from `tables` (a `let` of an immutable final class): no retain around the call.
+        let check = tables.revocations?.check(id, at: time) ?? .clear
         switch check {
         case .clear: break
         case .stale: throw VerificationError(.revocationsStale)

@@ -107,11 +107,38 @@ package final class KeyedHMAC: @unchecked Sendable {
     /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing.
     /// Calls `SHA256_Update` and `SHA256_Final` on stack copies of the prepared states.
     package func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool {
-        precondition(output.count == 32, "output must be exactly 32 bytes")
-        // SHA256_Update accepts a NULL pointer only with length 0, which is what an empty
-        // buffer has.
-        return sigil_hmac_sha256_prepared(
-            states, states + 1, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
-            output.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
+        unretained.authenticate(message, into: output)
+    }
+
+    /// The prepared states without a reference to this object, for the verify hot path.
+    ///
+    /// Calling a method on a `KeyedHMAC` read through `unowned(unsafe)` or from raw memory
+    /// costs a `swift_retain` and a `swift_release` on it: two atomic writes to one cache line
+    /// that every thread verifying under this key shares, which stopped 2 threads from
+    /// scaling (Benchmarks/README.md, 2026-12-05). An ``Unretained`` is a plain pointer: copying
+    /// and calling it writes nothing shared. Its owner must keep this `KeyedHMAC` alive while
+    /// it is used, as `Verifier.Tables` does.
+    package var unretained: Unretained { Unretained(states: UnsafeRawPointer(states)) }
+
+    /// A ``KeyedHMAC``'s read-only states, held by address: no reference count.
+    package struct Unretained: @unchecked Sendable {
+        // @unchecked: the states are never written after the KeyedHMAC's init; whoever holds
+        // this keeps that KeyedHMAC alive.
+        fileprivate let states: UnsafeRawPointer
+
+        /// Writes HMAC-SHA256(key, message) into `output` (32 bytes). Allocates nothing and
+        /// writes only to `output` and the caller's stack.
+        /// Calls `SHA256_Update` and `SHA256_Final` on stack copies of the prepared states.
+        package func authenticate(_ message: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer)
+            -> Bool
+        {
+            precondition(output.count == 32, "output must be exactly 32 bytes")
+            let inner = states.assumingMemoryBound(to: sigil_sha256_state.self)
+            // SHA256_Update accepts a NULL pointer only with length 0, which is what an empty
+            // buffer has.
+            return sigil_hmac_sha256_prepared(
+                inner, inner + 1, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count,
+                output.baseAddress?.assumingMemoryBound(to: UInt8.self)) == 1
+        }
     }
 }
