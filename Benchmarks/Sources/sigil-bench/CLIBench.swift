@@ -28,6 +28,8 @@ enum CLIBench {
         var largeSize = 0
         var binary: String?
         var notes: [String] = []
+        /// Whether `<scratch>/large` holds an imported home of `largeSize` revoked tokens.
+        var largeHomeImported: Bool { importLarge != nil }
     }
 
     /// The `sigil` to time: `explicit` if given, else the main package's release build

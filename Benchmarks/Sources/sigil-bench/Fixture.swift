@@ -22,7 +22,7 @@ struct Fixture {
     let now: Int64
     let audienceKey: [UInt8]
     let tokenID: TokenID
-    let token: String
+    var token: String
     let customToken: String
     let permission: Permission
     let forgedWhole: String
@@ -36,6 +36,9 @@ struct Fixture {
     let revocationKeys: [RevocationKey]
     let revocationPublicKey: [UInt8]
     let store: RevocationStore
+    /// The delta (docs/FORMAT.md §4.3) from the 1M-entry list (sequence 1) to the list that
+    /// adds one revoked GUID to it (sequence 2): what followers fetch after one revoke.
+    let oneRevokeDelta: [UInt8]
     /// Verifies with `store` (1M entries) as its revocation source.
     let verifier: Verifier
     /// The same keys, no revocation source: shows what the store lookup costs.
@@ -91,6 +94,20 @@ struct Fixture {
         store = RevocationStore(keys: revocationKeys)
         try store.load(bytes: listBytes)
         guard store.list.count == Self.revocationCount else { throw BenchError("the store did not load 1M entries") }
+
+        // The next list: the same entries and one more revoked GUID (a new random one, so it
+        // lands somewhere in the middle), signed as sequence 2; the delta carries its signature.
+        entries.append((Self.randomTokenID(&random), .revoked))
+        entries.sort { $0.0 < $1.0 }
+        let nextBytes = try RevocationListBuilder.build(
+            entries: entries, sequence: 2, issuedAt: now + 1, nextUpdate: now + 86_401, keyID: Self.revocationKeyID,
+            seed: Self.testOnlyRevocationSeed)
+        let next = try RevocationList(verifying: nextBytes, keys: revocationKeys)
+        oneRevokeDelta = RevocationDeltaBuilder.build(from: store.list, to: next)
+        guard
+            try RevocationDelta(parsing: oneRevokeDelta).applied(to: store.list, keys: revocationKeys).bytes
+                == next.bytes
+        else { throw BenchError("the one-revoke delta does not rebuild the next list") }
 
         let keys = [try TokenKey(keyID: Self.keyID, key: audienceKey)]
         verifier = try Verifier(audience: Self.audience, keys: keys, revocations: store)

@@ -249,6 +249,17 @@ enum LoadGenerator {
         port: UInt16, connections: Int, duration: Duration, requests: Int? = nil, expect: Int,
         keepBodies: Int = 0, request: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]
     ) -> Result {
+        run(
+            ports: [port], connections: connections, duration: duration, requests: requests, expect: expect,
+            keepBodies: keepBodies, request: request)
+    }
+
+    /// Runs the load spread over several servers: connection `c` goes to `ports[c % ports.count]`.
+    static func run(
+        ports: [UInt16], connections: Int, duration: Duration, requests: Int? = nil, expect: Int,
+        keepBodies: Int = 0, request: @escaping @Sendable (_ connection: Int, _ n: Int) -> [UInt8]
+    ) -> Result {
+        precondition(!ports.isEmpty, "no port to load")
         let issued = Counter()
         let workers = (0..<connections).map { _ in Worker() }
         let clock = ContinuousClock()
@@ -257,7 +268,7 @@ enum LoadGenerator {
         _ = Threads.run(
             workers.enumerated().map { (c, worker) -> @Sendable () -> Threads.Timing in
                 {
-                    let connection = HTTPConnection(port: port)
+                    let connection = HTTPConnection(port: ports[c % ports.count])
                     var n = 0
                     while clock.now < deadline {
                         if let requests, issued.value.add(1, ordering: .relaxed).newValue > requests { break }

@@ -19,16 +19,24 @@ enum ServerBench {
         var notModifiedDuration: Duration
         var issueDuration: Duration
         var revocations: Int
+        /// Connections for the 304 phase.
         var connections: Int
+        /// Connections for the list phase, each with its own org token (the server lets one
+        /// token have 2 listings at once: `--max-listings-per-token`).
+        var listConnections: Int
+        /// Connections for the create phases (issue #22: 32).
+        var issueConnections: Int
+        /// Long polls held at once on the large list.
+        var longPollWaiters: Int
 
         static let full = Counts(
             ledgerSize: 100_000, listRequests: 500, listDuration: .seconds(60), notModifiedDuration: .seconds(10),
             issueDuration: .seconds(10),
-            revocations: 100, connections: 8)
+            revocations: 100, connections: 8, listConnections: 8, issueConnections: 32, longPollWaiters: 1_000)
         static let quick = Counts(
-            ledgerSize: 20_000, listRequests: 20, listDuration: .seconds(10), notModifiedDuration: .seconds(2),
+            ledgerSize: 20_000, listRequests: 40, listDuration: .seconds(10), notModifiedDuration: .seconds(2),
             issueDuration: .seconds(3),
-            revocations: 10, connections: 8)
+            revocations: 10, connections: 8, listConnections: 8, issueConnections: 32, longPollWaiters: 1_000)
     }
 
     struct Results {
@@ -45,6 +53,9 @@ enum ServerBench {
         var propagationCount = 0
         /// The same issue and propagation figures with the ledger in PostgreSQL.
         var postgres = PostgresResults()
+        /// Long polls on the large list (``LongPollBench``), and that list's size.
+        var longPoll = LongPollBench.Results()
+        var longPollListSize = 0
         var notes: [String] = []
     }
 
@@ -129,7 +140,11 @@ enum ServerBench {
     // MARK: Run
 
     /// Runs every server phase; a failure ends the run with null figures and a note, never a crash.
-    static func run(options: SigilBench.Options, timedCLI: String?, repoRoot: String) -> Results {
+    /// The long polls serve `largeHome`, whose ledger already names `largeSize` revoked tokens
+    /// (the CLI figures' large home); when it is nil they seed one here.
+    static func run(
+        options: SigilBench.Options, timedCLI: String?, repoRoot: String, largeHome: String?, largeSize: Int
+    ) -> Results {
         var results = Results(counts: options.quick ? .quick : .full)
         let scratch: String
         do {
@@ -151,6 +166,21 @@ enum ServerBench {
             } catch {
                 results.notes.append("server: \(error)")
             }
+            do {
+                let size =
+                    largeHome == nil
+                    ? (options.quick ? CLIBench.quickLargeLedgerSize : CLIBench.largeLedgerSize) : largeSize
+                let home = try largeHome ?? seedLargeHome(sigil: sigil, size: size, scratch: scratch, results: &results)
+                results.longPollListSize = size
+                SigilBench.progress(
+                    "server long polls: \(results.counts.longPollWaiters) waiters on a \(size)-entry list")
+                results.longPoll = try LongPollBench.measure(
+                    server: server.path, sigil: sigil, home: home, waiters: results.counts.longPollWaiters,
+                    scratch: scratch)
+                results.notes += results.longPoll.notes
+            } catch {
+                results.notes.append("server long polls: \(error)")
+            }
             if options.skipPostgres {
                 results.notes.append("server on PostgreSQL: skipped (--no-postgres)")
             } else {
@@ -164,6 +194,20 @@ enum ServerBench {
             results.notes.append("server: \(error)")
         }
         return results
+    }
+
+    /// Seeds a home of `size` revoked tokens as the CLI figures do (a v0.1 journal, imported by
+    /// the next command): only when the CLI figures did not leave one (`--no-cli`).
+    static func seedLargeHome(sigil sigilPath: String, size: Int, scratch: String, results: inout Results) throws
+        -> String
+    {
+        let home = scratch + "/large"
+        SigilBench.progress("server long polls: seeding and importing a \(size)-token home (the CLI figures left none)")
+        try sigil(sigilPath, ["--home", home, "init"], scratch: scratch)
+        _ = try CLIBench.writeLedger(home: home, count: size, status: "revoked", needleEvery: nil)
+        try sigil(sigilPath, ["--home", home, "list", "--status", "active"], scratch: scratch)
+        results.notes.append("server long polls: seeded their own \(size)-token home (no CLI large home)")
+        return home
     }
 
     /// Runs `sigil` with `arguments`, failing with its first stderr line.
@@ -209,9 +253,30 @@ enum ServerBench {
         }
         let auth = ("Authorization", "Bearer \(orgToken)")
 
-        // MARK: GET /v1/tokens?limit=100 on the seeded ledger, one connection (latency, not throughput)
-        SigilBench.progress("server: list a page of 100 from \(counts.ledgerSize) tokens, \(counts.listRequests) times")
-        let listRequest = HTTPConnection.request("GET", "/v1/tokens?limit=100", headers: [auth])
+        // MARK: GET /v1/tokens?limit=100 on the seeded ledger, 8 connections, each its own org token
+        // (one token may have only 2 listings at once), as 8 clients of the console would.
+        var listTokens = [orgToken]
+        let setup = HTTPConnection(port: port)
+        while listTokens.count < counts.listConnections {
+            let response = try setup.send(
+                HTTPConnection.request(
+                    "POST", "/v1/tokens", headers: [auth, ("Content-Type", "application/json")],
+                    body: Array(#"{"name":"bench lister \#(listTokens.count)","audience":"sigil","scope":"all"}"#.utf8))
+            )
+            guard response.status == 201,
+                let row = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
+                let token = row["token"] as? String
+            else { throw BenchError("POST /v1/tokens (an org token for listing) answered \(response.status)") }
+            listTokens.append(token)
+        }
+        setup.close()
+        SigilBench.progress(
+            "server: list a page of 100 from \(counts.ledgerSize) tokens, \(counts.listRequests) times on "
+                + "\(counts.listConnections) connections")
+        let listRequests = listTokens.map {
+            HTTPConnection.request("GET", "/v1/tokens?limit=100", headers: [("Authorization", "Bearer \($0)")])
+        }
+        let listRequest = listRequests[0]
         let warmList = LoadGenerator.run(
             port: port, connections: 1, duration: .seconds(60), requests: 3, expect: 200, keepBodies: 1
         ) { _, _ in listRequest }
@@ -222,8 +287,9 @@ enum ServerBench {
             throw BenchError("GET /v1/tokens?limit=100 did not answer a page of 100: \(warmList.firstFailure ?? "")")
         }
         let list = LoadGenerator.run(
-            port: port, connections: 1, duration: counts.listDuration, requests: counts.listRequests, expect: 200
-        ) { _, _ in listRequest }
+            port: port, connections: counts.listConnections, duration: counts.listDuration,
+            requests: counts.listRequests, expect: 200
+        ) { connection, _ in listRequests[connection % listRequests.count] }
         results.listP99 = list.percentile(99)
         results.listP50 = list.percentile(50)
         results.listCount = list.completed
@@ -243,7 +309,8 @@ enum ServerBench {
         note(notModified, "304", into: &results)
 
         // MARK: POST /v1/tokens: durable creates
-        let (issue, tokens) = try issuePhase(port: port, auth: auth, counts: counts, results: &results, phase: "issue")
+        let (issue, tokens) = try issuePhase(
+            ports: [port], auth: auth, counts: counts, results: &results, phase: "issue")
         results.issueRPS = issue.perSecond
 
         SigilBench.progress("server: revocation propagation over \(counts.revocations) revocations")
@@ -314,8 +381,9 @@ enum ServerBench {
         defer { _ = replicaB.stop() }
         let auth = ("Authorization", "Bearer \(orgToken)")
 
+        // Both replicas take creates (half the connections each), as behind a load balancer.
         let (issue, tokens) = try issuePhase(
-            port: portA, auth: auth, counts: counts, results: &results, phase: "issue on PostgreSQL")
+            ports: [portA, portB], auth: auth, counts: counts, results: &results, phase: "issue on PostgreSQL")
         results.postgres.issueRPS = issue.perSecond
 
         SigilBench.progress("server on PostgreSQL: propagation over \(counts.revocations) revocations, A to B")
@@ -335,14 +403,15 @@ enum ServerBench {
     /// Starts `sigil-server` on `home` and a free port (with `extra` arguments) and waits for it
     /// to log that port.
     static func startServer(
-        _ serverPath: String, home: String, extra: [String] = [], scratch: String, name: String
+        _ serverPath: String, home: String, extra: [String] = [], scratch: String, name: String,
+        timeout: Duration = .seconds(30)
     ) throws -> (ChildProcess, UInt16) {
         let server = try ChildProcess(
             "sigil-server", program: serverPath,
             arguments: ["--home", home, "--port", "0", "--failed-auth-burst", "1000000"] + extra,
             stdoutPath: scratch + "/\(name).stdout", stderrPath: scratch + "/\(name).log")
         var port: UInt16?
-        _ = ChildProcess.wait(timeout: .seconds(30), interval: .milliseconds(20)) {
+        _ = ChildProcess.wait(timeout: timeout, interval: .milliseconds(20)) {
             port = listeningPort(server.stderr())
             return port != nil || server.hasExited
         }
@@ -354,16 +423,18 @@ enum ServerBench {
         return (server, port)
     }
 
-    /// `POST /v1/tokens` on `counts.connections` connections for `counts.issueDuration`; then
-    /// tops the created tokens up to `counts.revocations` for the propagation phase.
+    /// `POST /v1/tokens` on `counts.issueConnections` connections (spread over `ports`) for
+    /// `counts.issueDuration`; then tops the created tokens up to `counts.revocations` for the
+    /// propagation phase.
     static func issuePhase(
-        port: UInt16, auth: (String, String), counts: Counts, results: inout Results, phase: String
+        ports: [UInt16], auth: (String, String), counts: Counts, results: inout Results, phase: String
     ) throws -> (LoadGenerator.Result, [(token: String, guid: String)]) {
         SigilBench.progress(
-            "server \(phase): POST /v1/tokens on \(counts.connections) connections for \(counts.issueDuration)")
-        let perConnection = (counts.revocations + counts.connections - 1) / counts.connections + 1
+            "server \(phase): POST /v1/tokens on \(counts.issueConnections) connections to \(ports.count) "
+                + "server(s) for \(counts.issueDuration)")
+        let perConnection = (counts.revocations + counts.issueConnections - 1) / counts.issueConnections + 1
         let issue = LoadGenerator.run(
-            port: port, connections: counts.connections, duration: counts.issueDuration, expect: 201,
+            ports: ports, connections: counts.issueConnections, duration: counts.issueDuration, expect: 201,
             keepBodies: perConnection
         ) { connection, n in
             HTTPConnection.request(
@@ -378,7 +449,7 @@ enum ServerBench {
             else { return nil }
             return (token, guid)
         }
-        let connection = HTTPConnection(port: port)
+        let connection = HTTPConnection(port: ports[0])
         defer { connection.close() }
         while tokens.count < counts.revocations {
             let response = try connection.send(
@@ -414,17 +485,18 @@ enum ServerBench {
 
     // MARK: Report
 
-    static func record(_ results: Results, into report: inout Report) {
+    static func record(_ results: Results, fsyncPerSecond: Double?, into report: inout Report) {
         let counts = results.counts
         let ledger = counts.ledgerSize == Counts.full.ledgerSize ? "100k" : "\(counts.ledgerSize) (--quick)"
         let connections = "\(counts.connections) keep-alive connections"
         report.add(
             "server_issue_rps", results.issueRPS, "/s",
-            "POST /v1/tokens (durable creates) per second, \(connections), \(counts.issueDuration)")
+            "POST /v1/tokens (durable creates) per second, \(counts.issueConnections) keep-alive connections, "
+                + "\(counts.issueDuration)")
         report.add(
             "server_list_p99_ms", results.listP99, "ms", decimals: 2,
-            "p99 of GET /v1/tokens?limit=100 on a \(ledger)-token ledger, \(results.listCount) requests, 1 connection"
-        )
+            "p99 of GET /v1/tokens?limit=100 on a \(ledger)-token ledger, \(results.listCount) requests, "
+                + "\(counts.listConnections) connections")
         report.add(
             "server_list_p50_ms", results.listP50, "ms", decimals: 2, "p50 of the same requests")
         report.add(
@@ -443,7 +515,8 @@ enum ServerBench {
         let overPG = "over \(pg.propagationCount) revocations"
         report.add(
             "server_issue_rps_postgres", pg.issueRPS, "/s",
-            "server_issue_rps with the ledger in PostgreSQL (a throwaway local cluster, fsync on)")
+            "server_issue_rps with the ledger in PostgreSQL (a throwaway local cluster, fsync on), "
+                + "the connections split over both replicas")
         report.add(
             "revocation_propagation_p50_ms_postgres", pg.propagationP50, "ms",
             "revoke sent to replica A -> a watcher pulling from replica B refuses the token, \(overPG)")
@@ -452,6 +525,30 @@ enum ServerBench {
         report.target(
             "revocation_propagation_p99_ms_postgres", "<= 1000 ms", value: pg.propagationP99
         ) { $0 <= 1000 }
+        let large =
+            results.longPollListSize == CLIBench.largeLedgerSize ? "1M" : "\(results.longPollListSize) (--quick)"
+        let poll = results.longPoll
+        report.add(
+            "server_longpoll_1000_p99_ms", poll.p99, "ms",
+            "\(counts.longPollWaiters) long polls (?since=SEQ&wait=60) on a \(large)-entry list: p99 from a revoke's "
+                + "200 to each waiter's whole answer (\(poll.answered) answered, \(poll.deltas) as deltas)")
+        report.add("server_longpoll_1000_p50_ms", poll.p50, "ms", "p50 of the same")
+        report.add(
+            "server_rss_mb", poll.peakRSSMB, "MiB",
+            "sigil-server's peak resident set (VmHWM) serving that list and those polls"
+                + (poll.waitingRSSMB.map { String(format: "; %.1f MiB (VmRSS) while they waited", $0) } ?? ""))
+
+        let issueGoal = fsyncPerSecond.map { max(2000, 0.35 * $0) }
+        report.target(
+            "server_issue_rps",
+            ">= 2000 and >= 0.35 x fsync_per_s"
+                + (issueGoal.map { String(format: " (here %.0f)", $0) } ?? ""),
+            value: results.issueRPS
+        ) { rps in issueGoal.map { rps >= $0 } ?? (rps >= 2000) }
+        report.target("server_issue_rps_postgres", ">= 1000 /s", value: pg.issueRPS) { $0 >= 1000 }
+        report.target("server_list_p99_ms", "<= 10 ms", value: results.listP99) { $0 <= 10 }
+        report.target("server_longpoll_1000_p99_ms", "<= 1000 ms", value: poll.p99) { $0 <= 1000 }
+        report.target("server_rss_mb", "<= 300 MiB", value: poll.peakRSSMB) { $0 <= 300 }
         report.header.append(("server_build", results.build.map(Report.Value.text) ?? .integer(nil)))
         report.notes += results.notes
     }

@@ -100,39 +100,77 @@ enum Threads {
             if realtime, bench_make_thread_realtime(10) != 0 { refused.add(1, ordering: .relaxed) }
         }
         var scaling = Scaling()
+        warmUp(iterations: iterations, elevate: elevate, work)
+        for _ in 0..<repetitions {
+            repetition(threadCount: threadCount, iterations: iterations, elevate: elevate, work, into: &scaling)
+        }
+        return (scaling, realtime && refused.load(ordering: .relaxed) == 0)
+    }
+
+    /// ``speedup(threadCount:iterations:repetitions:realtime:_:)`` of `work` and of `control`,
+    /// their repetitions interleaved (work, control, work, …), so both see the same machine:
+    /// on a shared machine the control's speed-up is the scaling the run could have had.
+    static func pairedSpeedup(
+        threadCount: Int, iterations: Int, controlIterations: Int, repetitions: Int, realtime: Bool,
+        _ work: @escaping @Sendable (Int, Int) -> UInt64, control: @escaping @Sendable (Int, Int) -> UInt64
+    ) -> (Scaling, control: Scaling, realtime: Bool) {
+        let refused = Atomic<Int>(0)
+        @Sendable func elevate() {
+            if realtime, bench_make_thread_realtime(10) != 0 { refused.add(1, ordering: .relaxed) }
+        }
+        var scaling = Scaling()
+        var controlScaling = Scaling()
+        warmUp(iterations: iterations, elevate: elevate, work)
+        warmUp(iterations: controlIterations, elevate: elevate, control)
+        for _ in 0..<repetitions {
+            repetition(threadCount: threadCount, iterations: iterations, elevate: elevate, work, into: &scaling)
+            repetition(
+                threadCount: threadCount, iterations: controlIterations, elevate: elevate, control,
+                into: &controlScaling)
+        }
+        return (scaling, controlScaling, realtime && refused.load(ordering: .relaxed) == 0)
+    }
+
+    private static func warmUp(
+        iterations: Int, elevate: @escaping @Sendable () -> Void, _ work: @escaping @Sendable (Int, Int) -> UInt64
+    ) {
         _ = run([
             {
                 elevate()
                 return time { work(0, max(1, iterations / 10)) }
             }
-        ])  // warm-up
+        ])
+    }
+
+    /// One repetition: `work` alone on one thread, then on `threadCount` threads at once.
+    private static func repetition(
+        threadCount: Int, iterations: Int, elevate: @escaping @Sendable () -> Void,
+        _ work: @escaping @Sendable (Int, Int) -> UInt64, into scaling: inout Scaling
+    ) {
         let n = Double(iterations)
-        for _ in 0..<repetitions {
-            let single = run([
-                {
-                    elevate()
-                    return time { work(0, iterations) }
-                }
-            ])[0]
-            // The threads start together: each waits until all have arrived.
-            let start = StartLine(threadCount)
-            let bodies: [@Sendable () -> Timing] = (0..<threadCount).map { index in
-                {
-                    elevate()
-                    start.arrive()
-                    return time { work(index, iterations) }
-                }
+        let single = run([
+            {
+                elevate()
+                return time { work(0, iterations) }
             }
-            let results = run(bodies)
-            let wall = results.map(\.wall).max() ?? .zero
-            let cpu = results.map(\.cpu.nanoseconds).reduce(0, +) / Double(threadCount)
-            scaling.speedup.append((Double(threadCount) * n / wall.nanoseconds) / (n / single.wall.nanoseconds))
-            scaling.single.append(single.wall.nanoseconds / n)
-            scaling.parallelWall.append(wall.nanoseconds / n)
-            scaling.singleCPU.append(single.cpu.nanoseconds / n)
-            scaling.parallelCPU.append(cpu / n)
+        ])[0]
+        // The threads start together: each waits until all have arrived.
+        let start = StartLine(threadCount)
+        let bodies: [@Sendable () -> Timing] = (0..<threadCount).map { index in
+            {
+                elevate()
+                start.arrive()
+                return time { work(index, iterations) }
+            }
         }
-        return (scaling, realtime && refused.load(ordering: .relaxed) == 0)
+        let results = run(bodies)
+        let wall = results.map(\.wall).max() ?? .zero
+        let cpu = results.map(\.cpu.nanoseconds).reduce(0, +) / Double(threadCount)
+        scaling.speedup.append((Double(threadCount) * n / wall.nanoseconds) / (n / single.wall.nanoseconds))
+        scaling.single.append(single.wall.nanoseconds / n)
+        scaling.parallelWall.append(wall.nanoseconds / n)
+        scaling.singleCPU.append(single.cpu.nanoseconds / n)
+        scaling.parallelCPU.append(cpu / n)
     }
 
     private static func time(_ work: () -> UInt64) -> Timing {
