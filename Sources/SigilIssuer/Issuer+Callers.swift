@@ -38,6 +38,15 @@ public struct Caller: Sendable, Hashable {
             validFrom: claims.validFrom)
     }
 
+    /// The caller a token's ledger row stands for: the same value ``Issuer/authenticate(_:now:)``
+    /// returns for the token itself (its GUID, audience, scope and window; its ancestry follows
+    /// from the GUID). A console session acts through it (``Issuer/checkSession(_:now:)``).
+    public init(record: TokenRecord) {
+        self.init(
+            id: record.id, audience: record.audience, scope: record.scope, validTo: record.validTo,
+            validFrom: record.validFrom)
+    }
+
     /// The audit log's name for this caller: `token:<GUID>`.
     public var actor: Actor { Actor(token: id) }
 

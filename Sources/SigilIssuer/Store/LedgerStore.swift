@@ -95,6 +95,24 @@ package protocol LedgerStore: AnyObject {
     func snapshot() throws -> LedgerSnapshot
     /// Writes a snapshot into this store, which must hold no token, event or list yet.
     func restore(_ snapshot: LedgerSnapshot) throws
+
+    // MARK: Console sessions (sigil-server; Issuer+Sessions.swift). Rows hold a hash of the
+    // session ID and the token's GUID, never the ID or the token. They are not part of a
+    // snapshot: `ledger migrate` signs every console out.
+
+    /// Adds a session row.
+    func insertSession(_ session: SessionRecord) throws
+    /// The session whose ID hashes to `idHash`, expired or not.
+    func session(idHash: [UInt8]) throws -> SessionRecord?
+    /// Removes the session whose ID hashes to `idHash`; whether there was one.
+    func deleteSession(idHash: [UInt8]) throws -> Bool
+    /// Removes every session whose `expires_at` is `now` or earlier; how many went.
+    func deleteSessions(expiredAt now: Int64) throws -> Int
+    /// The sessions of token `id`, oldest first.
+    func sessions(of id: TokenID) throws -> [SessionRecord]
+    /// How many session rows there are.
+    func sessionCount() throws -> Int
+    // MARK: End of console sessions
 }
 
 /// A whole ledger as plain values: what `ledger migrate` copies, identity columns included.

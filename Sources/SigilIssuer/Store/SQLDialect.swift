@@ -43,7 +43,7 @@ package struct SQLDialect: Sendable {
 /// The ledger's tables, one numbered list of migrations written once for both dialects.
 enum SQLSchema {
     /// The schema version this build writes. A database with a higher one is refused.
-    static let version = 3
+    static let version = 4
 
     /// Forward-only migrations: index i brings version i to i + 1. On PostgreSQL text compares
     /// bytewise (`COLLATE "C"`), as in SQLite, so listings sort the same on both stores.
@@ -120,6 +120,20 @@ enum SQLSchema {
                 set_at              \(d.integer) NOT NULL,
                 set_by              \(d.text) NOT NULL
             )\(d.withoutRowID);
+            """,
+            // 4: console sessions (sigil-server), so every replica serves every session. A row
+            // holds a hash of the session ID, never the ID, and the signing-in token's GUID,
+            // never the token; `seq` orders a token's sessions to find its oldest.
+            """
+            CREATE TABLE sessions (
+                seq         \(d.rowID),
+                id_hash     \(d.blob) NOT NULL UNIQUE CHECK (length(id_hash) = 32),
+                guid        \(d.blob) NOT NULL CHECK (length(guid) = 16),
+                created_at  \(d.integer) NOT NULL,
+                expires_at  \(d.integer) NOT NULL
+            );
+            CREATE INDEX sessions_guid ON sessions (guid, seq);
+            CREATE INDEX sessions_expires ON sessions (expires_at);
             """,
         ]
     }
