@@ -25,26 +25,28 @@ struct SessionLifetimeRuleTests {
         .bug(id: "21-6", "a session outliving its token's valid_to, or its last second, went unnoticed"),
         arguments: [(t0 + 3_600, t0 + 3_600), (nil, t0 + SessionStore.maxLifetime), (t0 + 86_400, t0 + 8 * 3_600)]
             as [(Int64?, Int64)])
-    func lifetime(validTo: Int64?, end: Int64) throws {
-        let store = SessionStore()
-        let (id, session) = try store.open(token: "sgl_x", caller: caller(validTo: validTo), now: t0)
+    func lifetime(validTo: Int64?, end: Int64) async throws {
+        let server = try ServerHarness()
+        let store = SessionStore(issuer: server.app.issuer)
+        let (id, session) = try await store.open(caller: caller(validTo: validTo), now: t0)
         #expect(session.expiresAt == end)
-        #expect(store.session(id, now: end - 1) != nil, "live until its last second")
-        #expect(store.session(id, now: end) == nil, "gone at its end")
-        #expect(store.count == 0, "an expired session is forgotten once looked at")
+        #expect(try await store.session(id, now: end - 1) != nil, "live until its last second")
+        #expect(try await store.session(id, now: end) == nil, "gone at its end")
+        #expect(try await store.sessionCount() == 0, "an expired session is forgotten once looked at")
     }
 
     @Test(
         "Expired sessions make room: a store full of them takes a new sign-in; a full store of live ones does not",
         .bug(id: "21-6", "that a full store drops its expired sessions first had no test"))
-    func expiredMakeRoom() throws {
-        let store = SessionStore(maxSessions: 1)
-        _ = try store.open(token: "sgl_a", caller: caller(validTo: nil), now: t0)
+    func expiredMakeRoom() async throws {
+        let server = try ServerHarness()
+        let store = SessionStore(issuer: server.app.issuer, maxSessions: 1)
+        _ = try await store.open(caller: caller(validTo: nil), now: t0)
         let later = t0 + SessionStore.maxLifetime
-        let (id, _) = try store.open(token: "sgl_b", caller: caller(validTo: nil), now: later)
-        #expect(store.session(id, now: later) != nil)
-        let refused = #expect(throws: APIError.self) {
-            _ = try store.open(token: "sgl_c", caller: caller(validTo: nil), now: later)
+        let (id, _) = try await store.open(caller: caller(validTo: nil), now: later)
+        #expect(try await store.session(id, now: later) != nil)
+        let refused = await #expect(throws: APIError.self) {
+            _ = try await store.open(caller: caller(validTo: nil), now: later)
         }
         #expect(refused?.status == .serviceUnavailable)
     }
@@ -65,7 +67,7 @@ struct SessionLifetimeRuleTests {
             let refused = try await client.send(.get, "/v1/tokens", headers: [("Cookie", cookie)])
             #expect(refused.status == .unauthorized)
             #expect(try json(refused)["reason"] as? String == "revoked")
-            #expect(server.app.sessions.count == 0, "the session ended with its token")
+            #expect(try await server.app.sessions.sessionCount() == 0, "the session ended with its token")
             let after = try await client.send(.get, "/v1/tokens", headers: [("Cookie", cookie)])
             #expect(after.status == .unauthorized)
             #expect(try json(after)["reason"] as? String == "session_expired")

@@ -20,8 +20,9 @@ import Synchronization
 /// The token is never logged: a refusal logs its reason code, a success the caller's GUID.
 ///
 /// Without an `Authorization` header, a console session cookie (``SessionStore``) stands in:
-/// its token then goes through the very same check, and a state-changing request must also
-/// carry the session's CSRF header.
+/// its ledger row names the token, whose ledger row then goes through the same checks (status,
+/// window, key) and yields the same ``Caller``; a state-changing request must also carry the
+/// session's CSRF header.
 public struct BearerAuthMiddleware: RouterMiddleware {
     public typealias Context = ServerContext
 
@@ -33,60 +34,57 @@ public struct BearerAuthMiddleware: RouterMiddleware {
         self.issuer = issuer
         self.limiter = limiter
         self.sessions = sessions
+        sessions?.attach(issuer)
     }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let token: String
-        var sessionID: String?
         let credentials = BearerCredentials(authorization: request.headers[values: .authorization])
-        if credentials == .absent, let sessions, let id = SessionStore.sessionID(in: request.headers) {
-            do {
-                token = try sessions.token(for: request, sessionID: id)
-            } catch let error as APIError {
-                // A guessed session ID costs like a guessed token; a CSRF failure (403) does not.
-                if error.status == .unauthorized { try limiter.chargeFailure(context.client) }
-                throw error
-            }
-            sessionID = id
-        } else {
-            switch credentials {
-            case .absent:
-                try limiter.chargeFailure(context.client)
-                var error = APIError(
-                    .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
-                error.fields["reason"] = "missing_token"
-                // RFC 6750 §3.1: no error code when the request carried no credentials at all.
-                error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
-                throw error
-            case .repeated:
-                try limiter.chargeFailure(context.client)
-                throw APIError.badRequest("send exactly one Authorization header")
-            case .malformed:
-                // Not one b64token after `Bearer `: no Sigil token can look like that.
-                try limiter.chargeFailure(context.client)
-                context.logger.notice("refused token", metadata: ["reason": "malformed"])
-                throw VerificationError(.malformed, "the Bearer credentials are not one token")
-            case .bearer(let text):
-                token = String(text)
-            }
-        }
         let caller: Caller
         do {
-            caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(token) }
+            if credentials == .absent, let sessions, let id = SessionStore.sessionID(in: request.headers) {
+                caller = try await sessions.caller(for: request, sessionID: id)
+            } else {
+                let token = try bearerToken(credentials, context: context)
+                caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(token) }
+            }
         } catch let error as VerificationError {
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
-            // A session whose token was revoked, deactivated or expired never works again.
-            if let sessionID, error.reason != .revocationsStale { sessions?.close(sessionID) }
             // An unreadable ledger is the server's failure, not the caller's.
             if error.reason != .revocationsStale { try limiter.chargeFailure(context.client) }
+            throw error
+        } catch let error as APIError {
+            // A guessed session ID costs like a guessed token; a CSRF failure (403) does not.
+            if error.status == .unauthorized { try limiter.chargeFailure(context.client) }
             throw error
         }
         var context = context
         context.caller = caller
         context.record.callerID = caller.id
         return try await next(request, context)
+    }
+
+    /// The bearer token of a request without a session. A 401 or a ``VerificationError`` thrown
+    /// here is charged to the client by ``handle(_:context:next:)``; a repeated header is charged here.
+    private func bearerToken(_ credentials: BearerCredentials, context: Context) throws -> String {
+        switch credentials {
+        case .absent:
+            var error = APIError(
+                .unauthorized, "invalid_token", "send a token in the Authorization header: Bearer, then the token")
+            error.fields["reason"] = "missing_token"
+            // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+            error.headers[.wwwAuthenticate] = #"Bearer realm="sigil""#
+            throw error
+        case .repeated:
+            try limiter.chargeFailure(context.client)
+            throw APIError.badRequest("send exactly one Authorization header")
+        case .malformed:
+            // Not one b64token after `Bearer `: no Sigil token can look like that.
+            throw VerificationError(.malformed, "the Bearer credentials are not one token")
+        case .bearer(let text):
+            return String(text)
+        }
     }
 }
 

@@ -8,9 +8,9 @@ import SigilVerifier
 ///
 /// `POST` checks the token exactly as ``BearerAuthMiddleware`` does (``Issuer/authenticate(_:now:)``,
 /// the same failed-authentication budget, which a good token never meets) and opens a
-/// ``SessionStore`` session (at most ``SessionStore/maxSessionsPerToken`` per token). `GET` and
-/// `DELETE` run behind the bearer middleware, which accepts the session cookie in place of
-/// `Authorization` and asks state-changing requests for the CSRF header.
+/// ``SessionStore`` session in the ledger (at most ``SessionStore/maxSessionsPerToken`` per
+/// token). `GET` and `DELETE` run behind the bearer middleware, which accepts the session
+/// cookie in place of `Authorization` and asks state-changing requests for the CSRF header.
 ///
 /// ```swift
 /// SessionController(issuer: issuer, sessions: sessions, limiter: limiter)
@@ -25,6 +25,7 @@ public struct SessionController: Sendable {
         self.issuer = issuer
         self.sessions = sessions
         self.limiter = limiter
+        sessions.attach(issuer)
     }
 
     /// `POST /v1/session` on `open` (no authentication); `GET` and `DELETE` on `guarded`.
@@ -48,7 +49,7 @@ public struct SessionController: Sendable {
             throw error
         }
         context.record.callerID = caller.id
-        let (id, session) = try sessions.open(token: body.token, caller: caller)
+        let (id, session) = try await sessions.open(caller: caller)
         let object = try await describe(caller, session: session)
         return JSONResponse.make(
             object, status: .created, headers: [.setCookie: sessions.cookie(id: id, session: session)])
@@ -56,13 +57,14 @@ public struct SessionController: Sendable {
 
     @Sendable func show(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
-        let session = SessionStore.sessionID(in: request.headers).flatMap { sessions.session($0) }
+        var session: SessionStore.Session?
+        if let id = SessionStore.sessionID(in: request.headers) { session = try await sessions.session(id) }
         return JSONResponse.make(try await describe(caller, session: session))
     }
 
     @Sendable func signOut(_ request: Request, context: ServerContext) async throws -> Response {
         _ = try context.authenticated
-        if let id = SessionStore.sessionID(in: request.headers) { sessions.close(id) }
+        if let id = SessionStore.sessionID(in: request.headers) { try await sessions.close(id) }
         var headers = HTTPFields()
         headers[.setCookie] = sessions.clearingCookie()
         headers[.cacheControl] = "no-store"
