@@ -77,7 +77,7 @@ let package = Package(
             name: "sigilTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilTestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilTestSupport"],
+            name: "HardeningTests", dependencies: ["SigilIssuer", "SigilVerifier", "SigilFetch", "SigilTestSupport"],
             swiftSettings: strict),
     ]
 )

@@ -14,7 +14,8 @@ import Synchronization
 /// `Content-Length` over the limit is refused as soon as the headers arrive, the body is
 /// counted chunk by chunk and the task cancelled one byte past the limit, and a timer ends
 /// the whole request at the deadline (the request's own timeout is only an idle timeout).
-/// The first outcome wins; later callbacks are ignored.
+/// The first outcome wins; later callbacks are ignored. Cancelling the calling task ends it
+/// at once (``cancelled``).
 ///
 /// ```swift
 /// let http = BoundedHTTP(maxBytes: 1 << 20, timeout: 30)
@@ -34,7 +35,8 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         case tooLarge(declared: Int64?)
         /// The deadline passed first.
         case timedOut
-        /// The transport failed (refused connection, reset, TLS, DNS): its description.
+        /// The transport failed (refused connection, reset, TLS, DNS): its description; or the
+        /// calling task was cancelled (``cancelled``).
         case failed(String)
         /// The answer was not HTTP.
         case notHTTP
@@ -46,6 +48,10 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         var outcome: Outcome?
         var continuation: CheckedContinuation<Outcome, Never>?
     }
+
+    /// What ``Outcome/failed(_:)`` says when the calling task was cancelled: the request
+    /// ends at once, not at its deadline.
+    public static let cancelled = "cancelled"
 
     public let maxBytes: Int
     public let timeout: Int
@@ -75,18 +81,25 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         defer { DispatchQueue.global().async { session.invalidateAndCancel() } }
         let task = session.dataTask(with: request)
         let deadline = DispatchWorkItem { [self] in finish(.timedOut, task) }
-        let outcome = await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
-            let early = state.withLock { state -> Outcome? in
-                if let outcome = state.outcome { return outcome }
-                state.continuation = continuation
-                return nil
+        // The task is only handed to `finish`, which cancels it from a global queue.
+        nonisolated(unsafe) let transfer = task
+        let outcome = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
+                let early = state.withLock { state -> Outcome? in
+                    if let outcome = state.outcome { return outcome }
+                    state.continuation = continuation
+                    return nil
+                }
+                if let early {
+                    continuation.resume(returning: early)
+                    return
+                }
+                task.resume()
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout), execute: deadline)
             }
-            if let early {
-                continuation.resume(returning: early)
-                return
-            }
-            task.resume()
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(timeout), execute: deadline)
+        } onCancel: {
+            // A follower or webhook sender stopping (graceful shutdown) does not wait for the deadline.
+            finish(.failed(Self.cancelled), transfer)
         }
         deadline.cancel()
         return outcome

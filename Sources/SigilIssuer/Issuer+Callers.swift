@@ -296,7 +296,7 @@ extension Issuer {
     public func authenticate(_ token: String, now: Int64 = Issuer.currentTime()) throws(VerificationError) -> Caller {
         let claims = try TokenClaims.decodeUnverified(token)
         guard let ring = try? keyring(), let master = ring.tokenKey(claims.keyID), master.state != .retired,
-            let key = try? TokenMinter.audienceKey(masterSecret: master.secret, audience: claims.audience),
+            let key = try? ring.audienceKey(master, audience: claims.audience),
             let verifier = try? Verifier(
                 audience: claims.audience, keys: [TokenKey(keyID: claims.keyID, key: key)], leeway: 0)
         else { throw VerificationError(.unknownKey, "key \(claims.keyID)") }

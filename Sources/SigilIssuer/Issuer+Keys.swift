@@ -175,7 +175,7 @@ extension Issuer {
     ) throws(IssuerError) -> ExportedList {
         let output = path ?? home + "/revocations.sgl"
         let ring = try keyring()
-        return try transaction(write: true) {
+        return try serialTransaction {
             var inFile: UInt64 = 0
             if let sequence = Self.sequenceInFile(output) { inFile = sequence }
             let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: inFile, ring: ring)
@@ -219,9 +219,10 @@ extension Issuer {
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
         let ring = try keyring()
-        let made = try transaction(write: true) { () -> (sequence: UInt64, bytes: [UInt8])? in
+        let made = try serialTransaction { () -> (sequence: UInt64, bytes: [UInt8])? in
             let changes = try store.state(Self.listChangesKey) ?? 0
-            if let latest = try store.latestList(), latest.changes == changes {
+            // The header only: the bytes (17 MB at a million entries) are not needed to decide.
+            if let latest = try store.latestListHeader(), latest.changes == changes {
                 let age =
                     clock?.age(of: latest.sequence, issuedAt: latest.issuedAt, now: now)
                     ?? ListClock.age(issuedAt: latest.issuedAt, now: now)
@@ -241,6 +242,22 @@ extension Issuer {
     /// The newest signed list in the database (exported or published), if any.
     public func latestRevocationList() throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
         try transaction(write: false) { try store.latestList().map { ($0.sequence, $0.bytes) } }
+    }
+
+    /// The newest stored list's sequence, reading none of its bytes.
+    public func latestRevocationSequence() throws(IssuerError) -> UInt64? {
+        try transaction(write: false) { try store.latestListSequence() }
+    }
+
+    /// Waits up to `timeout` seconds for another connection, process or host to commit to the
+    /// ledger; true if one did since the last call. Give it a connection of its own: it blocks.
+    ///
+    /// ```swift
+    /// let watcher = try Issuer(anotherConnectionTo: "keys")
+    /// if try watcher.waitForChange(timeout: 1) { print("the ledger changed") }
+    /// ```
+    public func waitForChange(timeout: Double) throws(IssuerError) -> Bool {
+        try store.waitForChange(timeout: timeout)
     }
 
     /// A number that changes whenever another process or host commits to the ledger (SQLite's

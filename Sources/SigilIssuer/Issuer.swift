@@ -47,7 +47,7 @@ public final class Issuer {
     public static let defaultNextUpdate: Int64 = 86_400
 
     public let home: String
-    package let store: any LedgerStore
+    package let store: any SQLStore
     public private(set) var setupNotes: [SetupNote] = []
 
     /// Where the ledger lives: the SQLite file's path, or the PostgreSQL URL without its password.
@@ -197,6 +197,47 @@ public final class Issuer {
     func transaction<T>(write: Bool, _ body: () throws -> T) throws(IssuerError) -> T {
         do {
             return try store.transaction(write: write, body)
+        } catch let error as IssuerError {
+            throw error
+        } catch {
+            throw IssuerError(.badData, "\(error)")
+        }
+    }
+
+    /// Runs `steps` in one write transaction, each in its own savepoint, and commits once:
+    /// on SQLite one fsync for all of them. sigil-server applies the writes waiting for its
+    /// one writer this way.
+    ///
+    /// A step that throws is undone alone; the others still commit. A step that undoes or
+    /// dooms the whole transaction (an I/O error, a lost connection, a PostgreSQL
+    /// serialization failure) makes the group throw, and nothing of it is committed. On
+    /// PostgreSQL a group refused for a serialization failure is run again from its first
+    /// step, so a step keeps its result by assigning it, never by appending.
+    ///
+    /// ```swift
+    /// let issuer = try Issuer(home: "keys", mode: .createIfMissing)
+    /// let actor = try Actor(name: "alice")
+    /// var outcomes: [Result<IssuedToken, any Error>?] = [nil, nil]
+    /// try issuer.group([
+    ///     { outcomes[0] = Result { try issuer.issue(IssueRequest(name: "a", audience: "billing", scope: .all), by: actor) } },
+    ///     { outcomes[1] = Result { try issuer.issue(IssueRequest(name: "b", audience: "billing", scope: .all), by: actor) } },
+    /// ])
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` when the transaction could not begin or commit, or a step lost
+    ///   it; then no step's change was kept.
+    public func group(_ steps: [() throws -> Void]) throws(IssuerError) {
+        try transaction(write: true) {
+            // A step's own error is its own (it undid only its savepoint); one that lost the
+            // transaction is thrown by the commit.
+            for step in steps { try? store.transaction(write: true, step) }
+        }
+    }
+
+    /// One write transaction, run one at a time across every host (``SQLStore/serially(_:)``).
+    func serialTransaction<T>(_ body: () throws -> T) throws(IssuerError) -> T {
+        do {
+            return try store.serially { () throws -> T in try transaction(write: true, body) }
         } catch let error as IssuerError {
             throw error
         } catch {

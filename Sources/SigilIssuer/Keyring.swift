@@ -1,6 +1,7 @@
 import Foundation
 import SigilIssuerCrypto
 public import SigilVerifier
+import Synchronization
 
 /// The issuer's secrets: token master secrets by key ID (one active for issuing) and the
 /// Ed25519 seed that signs revocation lists. Stored as `<home>/keyring.json`, mode 0600.
@@ -94,6 +95,34 @@ public struct Keyring: Sendable {
 
     public private(set) var tokenKeys: [TokenMasterKey]
     public private(set) var revocationKeys: [SigningKey]
+    /// Audience keys derived so far, shared by every copy of this keyring.
+    private let derived = DerivedKeys()
+
+    /// K_aud by key ID and audience. A master secret never changes under its key ID, so a
+    /// key derived once stays right; bounded, since audiences come from callers' tokens.
+    private final class DerivedKeys: Sendable {
+        let keys = Mutex<[String: [UInt8]]>([:])
+    }
+
+    /// The audience key `master` gives `audience` (``TokenMinter/audienceKey(masterSecret:audience:)``),
+    /// derived once per keyring and kept.
+    ///
+    /// ```swift
+    /// let ring = try Keyring.load(home: "keys")
+    /// let key = try ring.audienceKey(ring.activeKey, audience: "billing")
+    /// ```
+    ///
+    /// - Throws: ``IssuerError`` `invalid_input` for an audience that is not one.
+    public func audienceKey(_ master: TokenMasterKey, audience: String) throws(IssuerError) -> [UInt8] {
+        let name = master.keyID + "\u{0}" + audience
+        if let key = derived.keys.withLock({ $0[name] }) { return key }
+        let key = try TokenMinter.audienceKey(masterSecret: master.secret, audience: audience)
+        derived.keys.withLock { keys in
+            if keys.count >= 4_096 { keys.removeAll() }
+            keys[name] = key
+        }
+        return key
+    }
 
     /// A new keyring with one active token key and one revocation signing key.
     public static func generate(now: Int64) -> Keyring {
@@ -134,8 +163,51 @@ public struct Keyring: Sendable {
     }
 
     /// Loads `<home>/keyring.json`, refusing it if others can read it.
+    ///
+    /// A keyring read before is given again while the file is unchanged (same inode, size,
+    /// mode, change and modification times), so a server reads it once and again only after
+    /// a rotation replaced it, or after ``forgetLoaded()`` (sigil-server's SIGHUP).
     public static func load(home: String) throws(IssuerError) -> Keyring {
         let file = path(home: home)
+        var st = stat()
+        guard lstat(file, &st) == 0 else { return try read(file) }
+        let identity = FileIdentity(st)
+        if let ring = loaded.withLock({ $0[file].flatMap { $0.identity == identity ? $0.ring : nil } }) {
+            return ring
+        }
+        let ring = try read(file)
+        loaded.withLock { cache in
+            // A handful of homes per process; a test run that makes thousands starts over.
+            if cache.count >= 64 { cache.removeAll() }
+            cache[file] = (identity, ring)
+        }
+        return ring
+    }
+
+    /// Drops every keyring kept by ``load(home:)``: the next load reads the file again.
+    public static func forgetLoaded() { loaded.withLock { $0.removeAll() } }
+
+    /// What tells one version of the keyring file from the next: an atomic save makes a new
+    /// inode, an edit in place a new size or time, a chmod a new ctime.
+    private struct FileIdentity: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64, mode: UInt32
+        var modified: Int, modifiedNanos: Int, changed: Int, changedNanos: Int
+
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            mode = UInt32(st.st_mode)
+            modified = st.st_mtim.tv_sec
+            modifiedNanos = st.st_mtim.tv_nsec
+            changed = st.st_ctim.tv_sec
+            changedNanos = st.st_ctim.tv_nsec
+        }
+    }
+
+    private static let loaded = Mutex<[String: (identity: FileIdentity, ring: Keyring)]>([:])
+
+    private static func read(_ file: String) throws(IssuerError) -> Keyring {
         // One descriptor for the checks and the read: O_NOFOLLOW, regular, one link, ours, 0600.
         var bytes = try SecureFile.read(file)
         defer { bytes.withUnsafeMutableBytes { OpenSSL.cleanse($0) } }
@@ -265,7 +337,7 @@ public struct Keyring: Sendable {
     public func keyset(audience: String) throws(IssuerError) -> Keyset {
         var keys: [TokenKey] = []
         for master in tokenKeys where master.state != .retired {
-            let derived = try TokenMinter.audienceKey(masterSecret: master.secret, audience: audience)
+            let derived = try audienceKey(master, audience: audience)
             do { keys.append(try TokenKey(keyID: master.keyID, key: derived)) } catch {
                 throw IssuerError(.badData, error.message)
             }

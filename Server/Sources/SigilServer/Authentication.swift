@@ -47,7 +47,7 @@ public struct BearerAuthMiddleware: RouterMiddleware {
                 caller = try await sessions.caller(for: request, sessionID: id)
             } else {
                 let token = try bearerToken(credentials, context: context)
-                caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(token) }
+                caller = try await issuer.read { issuer throws(VerificationError) in try issuer.authenticate(token) }
             }
         } catch let error as VerificationError {
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])

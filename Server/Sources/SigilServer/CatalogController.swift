@@ -15,7 +15,7 @@ public struct CatalogController: Sendable {
 
     @Sendable func show(_ request: Request, context: ServerContext) async throws -> Response {
         _ = try context.authenticated
-        let catalog = try await issuer.run { try $0.catalog() }
+        let catalog = try await issuer.read { try $0.catalog() }
         let resources = catalog.resources.mapValues { actions in actions.mapValues { $0.rawValue } }
         return JSONResponse.make(["resources": resources])
     }

@@ -58,7 +58,7 @@ public struct LeakReportController: Sendable {
             let reports = body.filter { $0.type == Self.tokenType }.map {
                 Issuer.LeakReport(token: $0.token, location: $0.location ?? "")
             }
-            let revoked = try await issuer.run { try $0.revokeLeaked(reports) }
+            let revoked = try await issuer.write { try $0.revokeLeaked(reports) }
             if revoked > 0 { publisher.noteChange() }
             context.logger.notice(
                 "leak report", metadata: ["reported": "\(body.count)", "revoked": "\(revoked)"])

@@ -10,11 +10,11 @@ import Synchronization
 /// - soon after a change made through the API (``noteChange()``), debounced: it waits until
 ///   changes pause for `quiet`, but never longer than `maxDelay` after the first, so a burst
 ///   makes one list and every change is published within about a second;
-/// - when another process (the CLI) or, on PostgreSQL, another replica committed to the
-///   ledger, seen by polling ``Issuer/dataVersion()`` every `pollInterval`: SQLite's
-///   `PRAGMA data_version`, or the count of `NOTIFY sigil_ledger` messages from other stores
-///   (already on the listening socket: no round trip). So every replica wakes its long polls
-///   within about `pollInterval` of a list made anywhere;
+/// - when another connection committed to the ledger (the CLI, on PostgreSQL another replica),
+///   as the store's change signal reports (``IssuerQueue/watchChanges(_:)``: `NOTIFY` on
+///   PostgreSQL, `data_version` on SQLite, on a connection of its own): a newer stored list
+///   is taken at once, so every replica wakes its long polls within moments of a list made
+///   anywhere; any other change is published like one made here;
 /// - at least once a minute it asks the library, which signs again when the newest list has been
 ///   the newest for an hour (`maxAge`, measured by ``ListClock`` on this process's monotonic clock,
 ///   never by comparing another host's `issued_at` with this host's clock), so `next_update` is
@@ -45,11 +45,14 @@ public final class Publisher: Service, Sendable {
     let issuer: IssuerQueue
     let broadcaster: RevocationBroadcaster
     let logger: Logger
-    let pollInterval: Duration
+    /// How often the loop looks at its in-memory flags (no database access).
+    let tick: Duration
     let quiet: Duration
     let maxDelay: Duration
     let recheck: Duration
     private let pending = Mutex(Pending())
+    /// Raised by the change signal; the loop takes it.
+    private let foreign = Mutex(false)
     private let blocked = Mutex<Blocked?>(nil)
     /// The first retry delay after publishing was refused; it doubles up to ``maxBackoff``.
     let firstBackoff: Duration
@@ -62,7 +65,7 @@ public final class Publisher: Service, Sendable {
 
     public init(
         issuer: IssuerQueue, broadcaster: RevocationBroadcaster, logger: Logger,
-        pollInterval: Duration = .milliseconds(150), quiet: Duration = .milliseconds(250),
+        tick: Duration = .milliseconds(50), quiet: Duration = .milliseconds(250),
         maxDelay: Duration = .milliseconds(700), recheck: Duration = .seconds(60),
         firstBackoff: Duration = .seconds(1), maxBackoff: Duration = .seconds(64),
         wallClock: @escaping @Sendable () -> Int64 = Publisher.wallClock
@@ -73,7 +76,7 @@ public final class Publisher: Service, Sendable {
         self.issuer = issuer
         self.broadcaster = broadcaster
         self.logger = logger
-        self.pollInterval = pollInterval
+        self.tick = tick
         self.quiet = quiet
         self.maxDelay = maxDelay
         self.recheck = recheck
@@ -105,32 +108,43 @@ public final class Publisher: Service, Sendable {
     /// reports it and the loop backs off.
     @discardableResult
     public func publishNow() async throws -> UInt64 {
-        let known = broadcaster.sequence
         let clock = listClock
         let now = wallClock()
-        let (published, latest, refused) = try await issuer.run {
-            issuer -> (UInt64?, PublishedList?, IssuerError?) in
+        let (made, refused) = try await issuer.write(alone: true) { issuer -> (PublishedList?, IssuerError?) in
             let actor = try Actor(name: Publisher.actorName)
-            var refused: IssuerError?
             do {
-                if let made = try issuer.publishRevocationList(clock: clock, by: actor, now: now) {
-                    return (made.sequence, PublishedList(sequence: made.sequence, bytes: made.bytes), nil)
+                guard let made = try issuer.publishRevocationList(clock: clock, by: actor, now: now) else {
+                    return (nil, nil)
                 }
+                return (PublishedList(sequence: made.sequence, bytes: made.bytes), nil)
             } catch let error as IssuerError {
                 guard case .sequenceExhausted = error.detail else { throw error }
-                refused = error
+                return (nil, error)
             }
-            // Only a newer list than the one held is worth copying out of the database.
-            guard let stored = try issuer.latestRevocationList(), stored.sequence > known else {
-                return (nil, nil, refused)
-            }
-            return (nil, PublishedList(sequence: stored.sequence, bytes: stored.bytes), refused)
         }
-        if let published { logger.info("revocation list published", metadata: ["sequence": "\(published)"]) }
-        if let latest { broadcaster.publish(latest) }
+        if let made {
+            logger.info("revocation list published", metadata: ["sequence": "\(made.sequence)"])
+            broadcaster.publish(made)
+        } else {
+            try await adoptNewer()
+        }
         if let refused { backOff(Self.sequenceExhaustedReason, refused) } else { recovered() }
         return broadcaster.sequence
     }
+
+    /// Serves a list newer than the one held, if another process or replica stored one: its
+    /// sequence is read first, its bytes only when it is newer.
+    private func adoptNewer() async throws {
+        let known = broadcaster.sequence
+        guard let newest = try await issuer.read({ try $0.latestRevocationSequence() }), newest > known else { return }
+        guard let stored = try await issuer.read({ try $0.latestRevocationList() }), stored.sequence > known else {
+            return
+        }
+        broadcaster.publish(PublishedList(sequence: stored.sequence, bytes: stored.bytes))
+    }
+
+    /// Called by the change signal: another connection committed.
+    func changedElsewhere() { foreign.withLock { $0 = true } }
 
     /// Schedules the next attempt: `firstBackoff`, then twice the last delay up to `maxBackoff`.
     /// Logs once per attempt, so a stuck publisher writes a line per step, not per tick.
@@ -160,14 +174,24 @@ public final class Publisher: Service, Sendable {
     }
 
     public func run() async throws {
-        let firstVersion = try await issuer.run { try $0.dataVersion() }
+        let stopWatching = try issuer.watchChanges { [weak self] in self?.changedElsewhere() }
+        defer { stopWatching() }
         await cancelWhenGracefulShutdown {
-            var lastVersion = firstVersion
             var lastCheck = ContinuousClock.now
             while !Task.isCancelled {
-                try? await Task.sleep(for: self.pollInterval)
+                try? await Task.sleep(for: self.tick)
                 if Task.isCancelled { break }
                 let now = ContinuousClock.now
+                if self.foreign.withLock({ flag in
+                    defer { flag = false }; return flag
+                }) {
+                    // A list signed elsewhere is served at once; any other change is published
+                    // like one made here (it may be this server's own, which costs one check).
+                    do { try await self.adoptNewer() } catch {
+                        self.logger.warning("revocation publisher will retry", metadata: ["error": "\(error)"])
+                    }
+                    self.noteChange()
+                }
                 let due = self.pending.withLock { p -> Bool in
                     guard let first = p.first, let last = p.last else { return false }
                     guard now - last >= self.quiet || now - first >= self.maxDelay else { return false }
@@ -176,14 +200,10 @@ public final class Publisher: Service, Sendable {
                 }
                 // Nothing can be signed until the delay passes; the retry covers every change.
                 if self.isBackingOff(at: now) { continue }
+                guard due || now - lastCheck >= self.recheck || self.blocked.withLock({ $0 != nil }) else { continue }
+                lastCheck = now
                 do {
-                    let version = try await self.issuer.run { try $0.dataVersion() }
-                    let foreign = version != lastVersion
-                    lastVersion = version
-                    if due || foreign || now - lastCheck >= self.recheck || self.blocked.withLock({ $0 != nil }) {
-                        lastCheck = now
-                        try await self.publishNow()
-                    }
+                    try await self.publishNow()
                 } catch {
                     // lock_busy while the CLI writes, most often: the next tick tries again.
                     self.logger.warning("revocation publisher will retry", metadata: ["error": "\(error)"])

@@ -41,7 +41,7 @@ public struct SessionController: Sendable {
         }
         let caller: Caller
         do {
-            caller = try await issuer.run { issuer throws(VerificationError) in try issuer.authenticate(body.token) }
+            caller = try await issuer.read { issuer throws(VerificationError) in try issuer.authenticate(body.token) }
         } catch let error as VerificationError {
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
             // As in BearerAuthMiddleware: only a failure meets the limit, a good token never does.
@@ -75,7 +75,7 @@ public struct SessionController: Sendable {
     /// may call and what it may grant. Every answer comes from SigilIssuer's own rules
     /// (`authorize`, ``Issuer/uncovered(_:by:catalog:)``), so the page never re-implements them.
     func describe(_ caller: Caller, session: SessionStore.Session?) async throws -> [String: Any] {
-        let (permissions, catalog, policies) = try await issuer.run { issuer in
+        let (permissions, catalog, policies) = try await issuer.read { issuer in
             let catalog = try issuer.catalog()
             // The lifetime policies of the audiences the caller reaches: the console checks a
             // window against them with the issuer's values.

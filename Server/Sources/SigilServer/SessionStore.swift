@@ -124,7 +124,7 @@ public final class SessionStore: Sendable {
 
     /// How many session rows the ledger holds (expired ones until a sign-in purges them).
     public func sessionCount() async throws -> Int {
-        try await issuer().run { try $0.sessionCount() }
+        try await issuer().read { try $0.sessionCount() }
     }
 
     /// ``sessionCount()`` for synchronous callers (tests): blocks the calling thread until the

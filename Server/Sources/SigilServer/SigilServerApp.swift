@@ -43,15 +43,16 @@ public struct SigilServerApp: Sendable {
         limiter: FailedAuthLimiter = FailedAuthLimiter(), secureCookies: Bool = false,
         maxSessions: Int = SessionStore.defaultMaxSessions,
         queryTimeLimit: Double = IssuerQueue.defaultQueryTimeLimit,
-        maxQueriesPerCaller: Int = IssuerQueue.defaultMaxQueriesPerCaller
+        maxQueriesPerCaller: Int = IssuerQueue.defaultMaxQueriesPerCaller,
+        readers: Int = IssuerQueue.defaultReaders
     ) throws(IssuerError) {
         issuer = try IssuerQueue(
-            home: home, database: database, busyTimeout: busyTimeout, maxQueriesPerCaller: maxQueriesPerCaller,
-            queryTimeLimit: queryTimeLimit)
+            home: home, database: database, busyTimeout: busyTimeout, readers: readers,
+            maxQueriesPerCaller: maxQueriesPerCaller, queryTimeLimit: queryTimeLimit)
         broadcaster = RevocationBroadcaster()
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter
-        sessions = SessionStore(secureCookies: secureCookies, maxSessions: maxSessions)
+        sessions = SessionStore(issuer: issuer, secureCookies: secureCookies, maxSessions: maxSessions)
         self.hostname = hostname
         self.port = port
         self.logger = logger

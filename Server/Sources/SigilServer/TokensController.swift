@@ -62,7 +62,7 @@ public struct TokensController: Sendable {
             validFrom: body.validFrom, expiry: body.expiry)
         // The server's clock (SIGIL_NOW in tests) starts the window and counts expires_in.
         let now = Publisher.wallClock()
-        let issued = try await issuer.run { try $0.issue(issueRequest, as: caller, now: now) }
+        let issued = try await issuer.write { try $0.issue(issueRequest, as: caller, now: now) }
         return JSONResponse.make(
             WireToken(issued.record, token: issued.token, writesParent: true), status: .created,
             headers: [.location: "/v1/tokens/\(issued.record.id)"])
@@ -71,7 +71,7 @@ public struct TokensController: Sendable {
     @Sendable func get(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let id = try context.guidParameter()
-        let row = try await issuer.run { try $0.token(id.description, as: caller) }
+        let row = try await issuer.read { try $0.token(id.description, as: caller) }
         return JSONResponse.make(WireToken(row, writesParent: true))
     }
 
@@ -81,7 +81,7 @@ public struct TokensController: Sendable {
         guard let body = try await APIBody.decode(PatchBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body")
         }
-        let row = try await issuer.run { issuer in
+        let row = try await issuer.write { issuer in
             try issuer.edit(
                 id.description, name: body.name, description: body.description, sealed: body.sealed, as: caller)
         }
@@ -100,7 +100,7 @@ public struct TokensController: Sendable {
         if options.cascade, !action.cascades {
             throw APIError.badRequest("cascade applies to revoke only")
         }
-        let result = try await issuer.run { try $0.change(action, [id], cascade: options.cascade, as: caller) }
+        let result = try await issuer.write { try $0.change(action, [id], cascade: options.cascade, as: caller) }
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first(where: { $0.id == id }) else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
@@ -116,7 +116,7 @@ public struct TokensController: Sendable {
             throw APIError.badRequest("this route needs a JSON body: {\"token\": \"sgl_…\"}")
         }
         // A token that does not verify is 422 `token_not_verified` with its `reason` (ErrorMiddleware).
-        let result = try await issuer.run { try $0.revoke(token: body.token, as: caller) }
+        let result = try await issuer.write { try $0.revoke(token: body.token, as: caller) }
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
@@ -129,7 +129,7 @@ public struct TokensController: Sendable {
         guard let body = try await APIBody.decode(BulkBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body")
         }
-        let result = try await issuer.run { issuer in
+        let result = try await issuer.write { issuer in
             try issuer.change(body.action, body.guids, cascade: body.cascade, as: caller)
         }
         if !result.changed.isEmpty { publisher.noteChange() }

@@ -70,7 +70,7 @@ public final class WebhookService: Service, Sendable {
 
     func poll() async {
         do {
-            let batch = try await issuer.run { try $0.pendingWebhooks() }
+            let batch = try await issuer.write { try $0.pendingWebhooks() }
             let dropped = queue.withLock { q -> Int in
                 for n in batch.notifications {
                     q.append(Item(notification: n, delivery: UUID().uuidString.lowercased(), attempts: 0, due: .now))
@@ -80,7 +80,7 @@ public final class WebhookService: Service, Sendable {
                 return over
             }
             if dropped > 0 { logger.error("webhook queue full: oldest dropped", metadata: ["count": "\(dropped)"]) }
-            try await issuer.run { try $0.commitWebhooks(batch) }
+            try await issuer.write { try $0.commitWebhooks(batch) }
         } catch {
             logger.error("webhook poll failed", metadata: ["error": "\(error)"])
         }

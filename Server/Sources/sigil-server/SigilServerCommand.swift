@@ -120,6 +120,13 @@ struct SigilServerCommand: AsyncParsableCommand {
     var maxListingsPerToken = IssuerQueue.defaultMaxQueriesPerCaller
 
     @Option(
+        name: .customLong("db-connections"),
+        help: ArgumentHelp(
+            "Read connections to the ledger, used at once by authentication, reads and listings (default: two per core, at least 2). Writes have one more connection of their own, and waiting writes commit together.",
+            valueName: "n"))
+    var dbConnections: Int?
+
+    @Option(
         name: .customLong("list-max-age"),
         help: ArgumentHelp(
             "Seconds a CDN or proxy cache may keep GET /v1/revocations (Cache-Control: public, max-age); a revoke reaches followers behind a cache within this plus their poll. Long polls are never cached.",
@@ -156,6 +163,9 @@ struct SigilServerCommand: AsyncParsableCommand {
         }
         guard queryTimeLimit.isFinite, queryTimeLimit > 0, queryTimeLimit <= 3_600 else {
             throw ValidationError("--query-time-limit must be above 0 and at most 3600")
+        }
+        if let dbConnections, !(2...256).contains(dbConnections) {
+            throw ValidationError("--db-connections must be 2...256")
         }
         guard (1...1_000).contains(maxListingsPerToken) else {
             throw ValidationError("--max-listings-per-token must be 1...1000")
@@ -208,7 +218,9 @@ struct SigilServerCommand: AsyncParsableCommand {
                 hostname: hostname, port: port, busyTimeout: Self.busyTimeout, logger: logger,
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
                 secureCookies: secureCookies, maxSessions: maxSessions, queryTimeLimit: queryTimeLimit,
-                maxQueriesPerCaller: maxListingsPerToken)
+                maxQueriesPerCaller: maxListingsPerToken, readers: dbConnections ?? IssuerQueue.defaultReaders)
+            logger.info(
+                "database connections", metadata: ["readers": "\(server.issuer.readers)", "writers": "1"])
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             server.connectionLimits = limits
             server.listMaxAge = listMaxAge

@@ -222,6 +222,16 @@ package final class PostgresConnection {
 
     /// Notifications that arrived since the last call (`PQconsumeInput`, `PQnotifies`): the
     /// channel and payload of each. Never blocks.
+    /// Waits up to `timeout` seconds for the server to send something (a notification), without
+    /// reading it; false on timeout. Never spins: `poll(2)` on the connection's socket.
+    package func waitForInput(timeout: Double) -> Bool {
+        guard let handle else { return false }
+        var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+        guard descriptor.fd >= 0 else { return false }
+        let milliseconds = Int32(min(max(timeout, 0), 60) * 1000)
+        return poll(&descriptor, 1, milliseconds) > 0
+    }
+
     package func notifications() throws(PostgresError) -> [(channel: String, payload: String)] {
         guard PQconsumeInput(handle) == 1 else { throw failure(nil) }
         var out: [(String, String)] = []

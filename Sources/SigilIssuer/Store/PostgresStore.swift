@@ -4,9 +4,10 @@ package import SigilVerifier
 /// The ledger in PostgreSQL, for several issuer hosts (`sigil-server` replicas, CLIs) on one
 /// shared database: the same tables and rules as ``SQLiteStore``.
 ///
-/// - A write transaction first takes a transaction-level advisory lock (`pg_advisory_xact_lock`),
-///   so writers on every host run one at a time as ``LedgerStore`` requires. It waits at most the
-///   busy timeout (`lock_timeout`), then `lock_busy`. Readers take a `REPEATABLE READ` snapshot.
+/// - A write transaction is `SERIALIZABLE` and takes no global lock, so writers on several hosts
+///   run in parallel and PostgreSQL refuses any interleaving that would break a rule; refused
+///   ones run again (``transaction(write:_:)``). A row lock is waited for at most the busy
+///   timeout (`lock_timeout`), then `lock_busy`. Readers take a `REPEATABLE READ` snapshot.
 /// - A write that changed something sends `NOTIFY sigil_ledger` with the ledger's schema and this
 ///   store's random ID before it commits; ``changeCounter()`` counts other stores' notes on the
 ///   same schema: how every replica learns of a new list and wakes its long polls.
@@ -16,8 +17,9 @@ package import SigilVerifier
 package final class PostgresStore: SQLStore {
     /// The `LISTEN`/`NOTIFY` channel every change is announced on.
     package static let channel = "sigil_ledger"
-    /// Advisory lock keys ("SIGILWR" and "SIGILMG" as numbers): one for writers, one for migrations.
-    static let writerLock: Int64 = 0x5349_4749_4C57_5200
+    /// The advisory lock key ("SIGILLS" as a number) that signing a list takes (``serially(_:)``).
+    static let listLock: Int64 = 0x5349_4749_4C4C_5300
+    /// The advisory lock key ("SIGILMG" as a number) that migrations take.
     static let migrationLock: Int64 = 0x5349_4749_4C4D_4700
 
     private let connection: PostgresConnection
@@ -34,6 +36,7 @@ package final class PostgresStore: SQLStore {
     package let location: String
     private let busySeconds: Double
     package var queryTimeLimit: Double?
+    package let nesting = TransactionNesting()
 
     /// Connects, checks the schema and brings it up to date.
     ///
@@ -81,7 +84,14 @@ package final class PostgresStore: SQLStore {
         switch error.sqlState {
         case "57014" where queryTimeLimit != nil:  // query_canceled: statement_timeout
             return IssuerError.queryTimedOut(queryTimeLimit ?? 0)
-        case "55P03", "40001", "40P01":
+        case "40001", "40P01":
+            // The transaction is doomed; a rerun of it may pass (``transaction(write:_:)``).
+            nesting.mustRetry = true
+            return IssuerError(
+                .lockBusy,
+                "the ledger database \(location) kept refusing this change as it collided with others; try again",
+                detail: .databaseBusy(path: location, seconds: busySeconds))
+        case "55P03":
             return IssuerError(
                 .lockBusy, "another sigil process holds the ledger database \(location) (waited \(busySeconds) s)",
                 detail: .databaseBusy(path: location, seconds: busySeconds))
@@ -122,30 +132,53 @@ package final class PostgresStore: SQLStore {
 
     // MARK: Transactions and the change signal
 
+    /// The most times a write transaction is run again after a serialization failure.
+    static let maxAttempts = 12
+
+    /// Writes run `SERIALIZABLE`, so a rule checked in the transaction still holds at commit
+    /// whatever other hosts commit meanwhile; PostgreSQL refuses a transaction that would
+    /// break that (40001, or 40P01 for a deadlock), and it is run again from the start, after
+    /// a short random pause, up to ``maxAttempts`` times. Reads take a `REPEATABLE READ`
+    /// snapshot. Inside an open transaction it is a savepoint instead (``TransactionNesting``).
     package func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T {
+        if nesting.depth > 0 {
+            return try nest(begin: {}, connection.executeScript, translate: translate, body)
+        }
         if connection.isBroken, !connection.reset() {
             throw Self.unavailable(
                 PostgresError(sqlState: "", message: "the connection was lost", isConnectionFailure: true),
                 location: location)
         }
-        do {
-            if write {
-                try connection.executeScript("BEGIN ISOLATION LEVEL READ COMMITTED")
-                changed = false
-                try connection.execute("SELECT pg_advisory_xact_lock($1)", [.int(Self.writerLock)])
-            } else {
-                try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                if let limit = queryTimeLimit {
-                    // SET LOCAL: for this transaction only; 0 would mean no limit.
-                    let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
-                    try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
-                }
+        var attempt = 1
+        while true {
+            nesting.mustRetry = false
+            do {
+                return try once(write: write, body)
+            } catch {
+                guard write, nesting.mustRetry, attempt < Self.maxAttempts else { throw error }
             }
-        } catch {
-            try? connection.executeScript("ROLLBACK")
-            throw translate(error)
+            // Up to 1, 2, 4 … 32 ms: two hosts that collided rarely collide again.
+            usleep(UInt32.random(in: 0...(1_000 << min(attempt, 5))))
+            attempt += 1
         }
-        return try committing(connection.executeScript, translate: translate) {
+    }
+
+    private func once<T>(write: Bool, _ body: () throws -> T) throws -> T {
+        try nest(
+            begin: {
+                if write {
+                    try connection.executeScript("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    changed = false
+                } else {
+                    try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    if let limit = queryTimeLimit {
+                        // SET LOCAL: for this transaction only; 0 would mean no limit.
+                        let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
+                        try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
+                    }
+                }
+            }, connection.executeScript, translate: translate
+        ) {
             let result = try body()
             if write, changed {
                 // Delivered to listeners only if the transaction commits.
@@ -182,6 +215,30 @@ package final class PostgresStore: SQLStore {
             listener = nil
             throw translate(error)
         }
+    }
+
+    /// A session lock, waited for at most the busy timeout (`lock_timeout`), then `lock_busy`;
+    /// released after the commit, or by the server if the connection drops.
+    package func serially<T>(_ body: () throws -> T) throws -> T {
+        guard nesting.depth == 0 else { return try body() }
+        do { try connection.execute("SELECT pg_advisory_lock($1)", [.int(Self.listLock)]) } catch {
+            throw translate(error)
+        }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [.int(Self.listLock)]) }
+        return try body()
+    }
+
+    private var watchedChanges: Int64?
+
+    /// Blocks on the listening connection's socket until another store's `NOTIFY` arrives or
+    /// `timeout` passes: no polling.
+    package func waitForChange(timeout: Double) throws(IssuerError) -> Bool {
+        let before = try changeCounter()
+        defer { watchedChanges = foreignChanges }
+        if let watchedChanges, watchedChanges != before { return true }
+        if watchedChanges == nil { watchedChanges = before }
+        guard let listener, listener.waitForInput(timeout: timeout) else { return false }
+        return try changeCounter() != before
     }
 
     /// Nothing to give back by hand: autovacuum reclaims the purged rows.

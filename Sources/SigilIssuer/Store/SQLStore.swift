@@ -19,6 +19,36 @@ package protocol SQLStore: LedgerStore {
     func run(_ sql: String, _ values: [SQLValue], forEachOf ids: [TokenID]) throws
     /// Whatever a restore leaves to do (identity counters); nothing by default.
     func finishRestore() throws
+    /// How deep this connection's transactions nest, and whether a step lost the outer one.
+    var nesting: TransactionNesting { get }
+    /// Waits up to `timeout` seconds for another connection to commit to the ledger; true if
+    /// one did since the last call (``changeCounter()`` moved). sigil-server's change watcher
+    /// calls it on a connection of its own.
+    func waitForChange(timeout: Double) throws(IssuerError) -> Bool
+    /// Runs `body` (which opens its own transaction) one at a time across every connection to
+    /// the ledger: for what must be serial, signing a list with the next sequence. SQLite's
+    /// write lock already is; PostgreSQL takes a session advisory lock before the transaction
+    /// begins, so its snapshot is taken after the wait. Inside an open transaction it adds nothing.
+    func serially<T>(_ body: () throws -> T) throws -> T
+}
+
+/// Where a connection is in its transaction.
+///
+/// A transaction begun while one is open on the same connection is a `SAVEPOINT` of it: that
+/// is how ``Issuer/group(_:)`` applies many requests in one commit, each able to fail alone.
+/// A step that leaves the whole transaction undone or doomed (SQLite rolled it back after an
+/// I/O error, PostgreSQL reported a serialization failure, the connection dropped) sets
+/// ``lost``: later steps are refused without running, and the commit fails with that error.
+package final class TransactionNesting {
+    /// 0 outside a transaction, 1 in one, more in savepoints.
+    var depth = 0
+    /// What undid or doomed the open transaction.
+    var lost: IssuerError?
+    /// Set by a store's error translation when the failure is one a rerun of the whole
+    /// transaction may not meet (PostgreSQL's 40001 and 40P01).
+    var mustRetry = false
+
+    package init() {}
 }
 
 /// The `tokens` columns every token read selects, in the order ``TokenRecord/init(row:location:)`` reads.
@@ -84,6 +114,65 @@ extension TokenRecord {
 }
 
 extension SQLStore {
+    /// Runs `body` as the whole of the transaction `begin` opens, or as a savepoint of the
+    /// one already open on this connection (``TransactionNesting``).
+    func nest<T, E: Error>(
+        begin: () throws -> Void, _ execute: (String) throws -> Void, translate: (E) -> IssuerError,
+        _ body: () throws -> T
+    ) throws -> T {
+        if nesting.depth > 0 { return try savepoint(execute, translate: translate, body) }
+        do { try begin() } catch {
+            try? execute("ROLLBACK")
+            if let error = error as? E { throw translate(error) }
+            throw error
+        }
+        nesting.depth = 1
+        nesting.lost = nil
+        defer {
+            nesting.depth = 0
+            nesting.lost = nil
+        }
+        return try committing(execute, translate: translate) {
+            let result = try body()
+            if let lost = nesting.lost { throw lost }
+            return result
+        }
+    }
+
+    /// One step inside the open transaction. Its error rolls back to the savepoint and comes
+    /// out translated; an error that doomed the transaction (`mustRetry`), or a savepoint
+    /// that cannot be rolled back to, marks the transaction ``TransactionNesting/lost``.
+    private func savepoint<T, E: Error>(
+        _ execute: (String) throws -> Void, translate: (E) -> IssuerError, _ body: () throws -> T
+    ) throws -> T {
+        if let lost = nesting.lost { throw lost }
+        nesting.depth += 1
+        defer { nesting.depth -= 1 }
+        func lose(_ error: any Error) -> IssuerError {
+            let issue = (error as? E).map(translate) ?? (error as? IssuerError) ?? IssuerError(.badData, "\(error)")
+            if nesting.lost == nil { nesting.lost = issue }
+            return issue
+        }
+        do { try execute("SAVEPOINT sigil_step") } catch { throw lose(error) }
+        do {
+            let result = try body()
+            try execute("RELEASE sigil_step")
+            return result
+        } catch {
+            if nesting.lost != nil { throw error }
+            let issue = (error as? E).map(translate)
+            if nesting.mustRetry { throw lose(issue ?? error) }
+            do {
+                try execute("ROLLBACK TO sigil_step")
+                try execute("RELEASE sigil_step")
+            } catch let undo {
+                _ = lose(undo)
+                throw issue ?? error
+            }
+            throw issue ?? error
+        }
+    }
+
     /// Runs `body`, then `COMMIT`, in the transaction the caller began; any error rolls it back,
     /// and an error of the connection's own type `E` comes out as ``translate``'s answer.
     func committing<T, E: Error>(
@@ -360,6 +449,18 @@ extension SQLStore {
     /// time, the change count it reflects and its bytes.
     package func latestList() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])? {
         try lists("sequence < 0 DESC, sequence DESC LIMIT 1").first
+    }
+
+    /// The newest stored list's sequence, without its bytes (17 MB at a million entries).
+    package func latestListSequence() throws -> UInt64? {
+        try latestListHeader()?.sequence
+    }
+
+    /// The newest stored list's sequence, issue time and change count, without its bytes.
+    package func latestListHeader() throws -> (sequence: UInt64, issuedAt: Int64, changes: Int64)? {
+        try rows(
+            "SELECT sequence, issued_at, changes FROM revocation_lists ORDER BY sequence < 0 DESC, sequence DESC LIMIT 1"
+        ) { (UInt64(bitPattern: $0.int64(0)), $0.int64(1), $0.int64(2)) }.first
     }
 
     // MARK: Catalog

@@ -19,6 +19,7 @@ package final class SQLiteStore: SQLStore {
     package let path: String
     private let busySeconds: Double
     package var queryTimeLimit: Double?
+    package let nesting = TransactionNesting()
 
     /// Opens or creates the database and brings its schema up to date.
     ///
@@ -102,6 +103,26 @@ package final class SQLiteStore: SQLStore {
         do { return try db.integer("PRAGMA data_version") ?? 0 } catch { throw translate(error) }
     }
 
+    /// `BEGIN IMMEDIATE` already makes every write one at a time.
+    package func serially<T>(_ body: () throws -> T) throws -> T { try body() }
+
+    private var watchedVersion: Int64?
+
+    /// SQLite has no notification: `data_version` is read every 20 ms (a read of the shared
+    /// memory header, no disk access) until it moves or `timeout` passes.
+    package func waitForChange(timeout: Double) throws(IssuerError) -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(max(timeout, 0) * 1000))
+        var seen = watchedVersion ?? 0
+        if watchedVersion == nil { seen = try changeCounter() }
+        while true {
+            let version = try changeCounter()
+            watchedVersion = version
+            if version != seen { return true }
+            if ContinuousClock.now >= deadline { return false }
+            usleep(20_000)
+        }
+    }
+
     /// Checkpoints the write-ahead log into the file and rewrites it compactly (`VACUUM`).
     package func compact() throws(IssuerError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE); VACUUM") } catch { throw translate(error) }
@@ -175,12 +196,13 @@ package final class SQLiteStore: SQLStore {
 
     /// Runs `body` in one transaction: a write takes the write lock first (`BEGIN IMMEDIATE`),
     /// so the busy timeout applies before any work, and everything lands or nothing does.
+    /// Inside an open transaction it is a savepoint instead (``TransactionNesting``).
     package func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T {
-        do { try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN") } catch { throw translate(error) }
-        let limit = write ? nil : queryTimeLimit
+        let limit = write || nesting.depth > 0 ? nil : queryTimeLimit
         if let limit { db.armDeadline(after: limit) }
         defer { if limit != nil { db.disarmDeadline() } }
-        return try committing(db.execute, translate: translate, body)
+        return try nest(
+            begin: { try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN") }, db.execute, translate: translate, body)
     }
 
     // MARK: Statements
