@@ -68,3 +68,19 @@ def test_sigterm_with_a_thousand_long_polls_ends_within_two_seconds(tmp_root):
     finally:
         for s in socks:
             s.close()
+
+
+def test_sighup_reads_the_keyring_again_and_keeps_serving(tmp_root):
+    e = Env(tmp_root)
+    try:
+        assert e.org.get("/v1/tokens?limit=1").status == 200
+        e.server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        while "SIGHUP: the keyring is read again" not in e.server.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "SIGHUP: the keyring is read again" in e.server.log_text()
+        # Still running, and the keyring it reads again still authenticates the token.
+        assert e.server.proc.poll() is None
+        assert e.org.get("/v1/tokens?limit=1").status == 200
+    finally:
+        e.close()

@@ -112,6 +112,16 @@ extension Issuer {
         let ring = try keyring()
         return try transaction(write: true) {
             try checkPolicy(audience: request.audience, validFrom: from, validTo: to)
+            if let parent {
+                // In the transaction that inserts the child: a parent revoked since it was
+                // authenticated (a cascade racing this create) must not gain a child. On
+                // PostgreSQL this read is what lets SERIALIZABLE see the race and refuse one side.
+                guard let row = try store.token(parent), !row.isDeleted, row.status == .active else {
+                    throw IssuerError(
+                        .forbidden, "the creating token was revoked or deactivated meanwhile; nothing was created",
+                        detail: .insufficientScope("tokens.create"))
+                }
+            }
             let scope: Scope
             switch request.scope {
             case .all: scope = .all

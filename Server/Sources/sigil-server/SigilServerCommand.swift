@@ -238,6 +238,15 @@ struct SigilServerCommand: AsyncParsableCommand {
                 "listening on a non-loopback address: bearer tokens cross the network, so serve only through a TLS proxy in front (docs/API.md, Deployment)",
                 metadata: ["hostname": "\(hostname)"])
         }
+        // SIGHUP: read the keyring again now (it is also read again whenever its file is replaced).
+        signal(SIGHUP, SIG_IGN)
+        let hangUp = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        hangUp.setEventHandler {
+            Keyring.forgetLoaded()
+            logger.notice("SIGHUP: the keyring is read again at its next use")
+        }
+        hangUp.resume()
+        defer { hangUp.cancel() }
         let host = hostname
         do {
             try await server.run { port in
