@@ -122,9 +122,11 @@ extension Issuer {
     /// Counts the changes that alter the revocation list, so a publisher knows when to sign again.
     static let listChangesKey = "list_changes"
 
-    /// Signs the current list with the next sequence and stores it, inside the caller's transaction.
+    /// Signs the current list with the next sequence and stores it, inside the caller's
+    /// transaction. Also returns the entries it signed, for the next list, when that
+    /// transaction is the outermost one (the caller keeps them once it has committed).
     private func signList(nextUpdate: Int64?, now: Int64, floor extra: UInt64, ring: Keyring) throws -> (
-        UInt64, [UInt8], Int
+        sequence: UInt64, bytes: [UInt8], count: Int, entries: SignedEntries?
     ) {
         var promise: Int64?
         if let nextUpdate {
@@ -134,23 +136,50 @@ extension Issuer {
             }
             promise = sum
         }
-        let entries = try store.revocationEntries(now: now, grace: Self.maxLeeway)
+        let entries = try currentEntries(now: now)
         let last = UInt64(bitPattern: try store.state("export_sequence") ?? 0)
-        let stored = try store.latestList()?.sequence ?? 0
+        let stored = try store.latestListSequence() ?? 0
         let floor = max(last, readHighWaterMark(), stored, extra)
         guard floor < UInt64.max else { throw IssuerError.sequenceExhausted(floor) }
         let sequence = floor + 1
         let signer = ring.signingKey
-        let bytes = try RevocationListBuilder.build(
-            entries: entries, sequence: sequence, issuedAt: now, nextUpdate: promise,
-            keyID: signer.keyID, seed: signer.seed)
+        let bytes = try RevocationListBuilder.sign(
+            body: entries.body, sequence: sequence, issuedAt: now, nextUpdate: promise, keyID: signer.keyID,
+            seed: signer.seed)
         try store.setState("export_sequence", Int64(bitPattern: sequence))
         try store.putList(
             sequence: sequence, issuedAt: now, changes: try store.state(Self.listChangesKey) ?? 0, bytes: bytes)
         // Before the commit: if the write fails the ledger keeps the old sequence; if the commit
         // then fails, this higher sequence is the next floor.
         try SecureFile.writeAtomically(Array("\(sequence)\n".utf8), to: highWaterMarkPath)
-        return (sequence, bytes, entries.count)
+        return (sequence, bytes, entries.count, store.nesting.depth == 1 ? entries : nil)
+    }
+
+    /// The entries a list made now must name: the last signed entries plus what the audit
+    /// events after them changed, when that is sound (``SignedEntries``), else every listed row.
+    private func currentEntries(now: Int64) throws -> SignedEntries {
+        let grace = Self.maxLeeway
+        let cursor = try store.newestEventID()
+        if store.dialect.eventIDsFollowCommits, store.nesting.depth == 1, let last = signedEntries,
+            last.canContinue(at: now, cursor: cursor)
+        {
+            let (actions, guids) = try store.events(after: last.cursor, through: cursor)
+            if guids.count <= SignedEntries.maxLookups,
+                actions.allSatisfy({ AuditAction(rawValue: $0)?.changesOnlyNamedTokens ?? false })
+            {
+                var changes: [TokenID: RevocationStatus?] = [:]
+                for id in try store.entriesLeaving(after: last.now, through: now, grace: grace) {
+                    changes[id] = .some(nil)
+                }
+                for change in try store.listEntries(of: guids, now: now, grace: grace) { changes[change.id] = change.status }
+                let sorted = changes.map { RevocationDelta.Change(id: $0.key, status: $0.value) }.sorted { $0.id < $1.id }
+                lastListWasIncremental = true
+                return last.applying(sorted, cursor: cursor, now: now)
+            }
+        }
+        let body = RevocationListBuilder.body(try store.revocationEntries(now: now, grace: grace))
+        lastListWasIncremental = false
+        return SignedEntries(cursor: cursor, now: now, body: body, rebuiltAt: .now, increments: 0)
     }
 
     /// Signs the current revocation list and writes it atomically to `path` (default
@@ -175,17 +204,21 @@ extension Issuer {
     ) throws(IssuerError) -> ExportedList {
         let output = path ?? home + "/revocations.sgl"
         let ring = try keyring()
-        return try serialTransaction {
+        let made = try serialTransaction { () throws -> (ExportedList, SignedEntries?) in
             var inFile: UInt64 = 0
             if let sequence = Self.sequenceInFile(output) { inFile = sequence }
-            let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: inFile, ring: ring)
+            let (sequence, bytes, count, entries) = try signList(
+                nextUpdate: nextUpdate, now: now, floor: inFile, ring: ring)
             try record(
                 .export, by: actor, at: now, guids: [],
                 details: [("entries", String(count)), ("path", output), ("sequence", String(sequence))])
             try SecureFile.writeAtomically(bytes, to: output, mode: 0o644)
             let list = try RevocationList.parseUnverified(bytes)
-            return ExportedList(path: output, bytes: bytes.count, list: list)
+            return (ExportedList(path: output, bytes: bytes.count, list: list), entries)
         }
+        // Kept only once committed: entries of a list rolled back would reflect nothing real.
+        if let entries = made.1 { signedEntries = entries }
+        return made.0
     }
 
     /// Signs and stores a new list if the ledger changed since the newest stored one, or if that
@@ -219,7 +252,7 @@ extension Issuer {
         now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> (sequence: UInt64, bytes: [UInt8])? {
         let ring = try keyring()
-        let made = try serialTransaction { () -> (sequence: UInt64, bytes: [UInt8])? in
+        let made = try serialTransaction { () -> (sequence: UInt64, bytes: [UInt8], entries: SignedEntries?)? in
             let changes = try store.state(Self.listChangesKey) ?? 0
             // The header only: the bytes (17 MB at a million entries) are not needed to decide.
             if let latest = try store.latestListHeader(), latest.changes == changes {
@@ -228,15 +261,18 @@ extension Issuer {
                     ?? ListClock.age(issuedAt: latest.issuedAt, now: now)
                 if age < maxAge { return nil }
             }
-            let (sequence, bytes, count) = try signList(nextUpdate: nextUpdate, now: now, floor: 0, ring: ring)
+            let (sequence, bytes, count, entries) = try signList(nextUpdate: nextUpdate, now: now, floor: 0, ring: ring)
             try record(
                 .export, by: actor, at: now, guids: [],
                 details: [("entries", String(count)), ("path", "database"), ("sequence", String(sequence))])
-            return (sequence, bytes)
+            return (sequence, bytes, entries)
         }
-        // After the commit: a list whose commit failed must not reset the age of the one in force.
-        if let made { clock?.signed(made.sequence) }
-        return made
+        // After the commit: a list whose commit failed must not reset the age of the one in
+        // force, nor become the start of the next.
+        guard let made else { return nil }
+        clock?.signed(made.sequence)
+        if let entries = made.entries { signedEntries = entries }
+        return (made.sequence, made.bytes)
     }
 
     /// The newest signed list in the database (exported or published), if any.

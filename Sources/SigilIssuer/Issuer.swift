@@ -49,6 +49,11 @@ public final class Issuer {
     public let home: String
     package let store: any SQLStore
     public private(set) var setupNotes: [SetupNote] = []
+    /// The entries of the last list signed through this issuer, for the next one.
+    var signedEntries: SignedEntries?
+    /// Whether the last list signed here was made from the one before (tests and the benchmark
+    /// check that the fast way is the one taken).
+    package internal(set) var lastListWasIncremental = false
 
     /// Where the ledger lives: the SQLite file's path, or the PostgreSQL URL without its password.
     public var databasePath: String { store.location }
@@ -347,7 +352,14 @@ extension Actor {
 extension Issuer {
     /// Inserts ledger rows as they are, in one transaction, with no rule applied: for fixtures
     /// a use case cannot make quickly (100k tokens) or at all (GUIDs sharing a prefix).
+    /// Runs `body` in one write transaction of the caller's (rolled back if it throws).
+    package func transactionForTesting<T>(_ body: () throws -> T) throws(IssuerError) -> T {
+        try transaction(write: true, body)
+    }
+
     package func insertForTesting(_ records: [TokenRecord]) throws(IssuerError) {
+        // Rows without audit events: the next list cannot be made from the last one.
+        signedEntries = nil
         try transaction(write: true) { for record in records { try store.insert(record) } }
     }
 

@@ -16,36 +16,59 @@ public enum RevocationListBuilder {
         entries: [(TokenID, RevocationStatus)], sequence: UInt64, issuedAt: Int64, nextUpdate: Int64?,
         keyID: String, seed: [UInt8]
     ) throws(IssuerError) -> [UInt8] {
-        guard TokenClaims.isValidKeyID(keyID) else { throw IssuerError(.badData, "revocation key id is invalid") }
-        guard seed.count == 32 else { throw IssuerError(.badData, "a revocation signing seed must be 32 bytes") }
+        try sign(
+            body: body(entries), sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, keyID: keyID, seed: seed)
+    }
+
+    /// The entries encoded as a list holds them (17 bytes each, ascending by GUID); duplicates
+    /// keep the strongest status.
+    package static func body(_ entries: [(TokenID, RevocationStatus)]) -> [UInt8] {
         // The ledger hands over entries already sorted and unique (a million of them): only
         // other callers pay for merging duplicates and sorting.
         let isSortedUnique = zip(entries, entries.dropFirst()).allSatisfy { $0.0 < $1.0 }
-        let sorted: [(key: TokenID, value: RevocationStatus)]
+        var body: [UInt8] = []
+        func encode(_ id: TokenID, _ status: RevocationStatus) {
+            id.append(to: &body)
+            body.append(status.rawValue)
+        }
         if isSortedUnique {
-            sorted = entries.map { (key: $0.0, value: $0.1) }
+            body.reserveCapacity(entries.count * RevocationList.entrySize)
+            for (id, status) in entries { encode(id, status) }
         } else {
             var merged: [TokenID: RevocationStatus] = [:]
             for (id, status) in entries {
                 if let old = merged[id], old == .revoked { continue }
                 merged[id] = status
             }
-            sorted = merged.sorted { $0.key < $1.key }
+            body.reserveCapacity(merged.count * RevocationList.entrySize)
+            for (id, status) in merged.sorted(by: { $0.key < $1.key }) { encode(id, status) }
         }
-        guard sorted.count <= Int(UInt32.max) else { throw IssuerError(.invalidInput, "too many entries") }
-        var out: [UInt8] = []
-        out.reserveCapacity(64 + sorted.count * RevocationList.entrySize + 64)
+        return body
+    }
+
+    /// Encodes and signs a list whose entries are already encoded: `body` holds them in list
+    /// order (17 bytes each, ascending by GUID, unique), as ``RevocationList/withEntryBytes(_:)``
+    /// reads them.
+    package static func sign(
+        body: [UInt8], sequence: UInt64, issuedAt: Int64, nextUpdate: Int64?, keyID: String, seed: [UInt8]
+    ) throws(IssuerError) -> [UInt8] {
+        guard TokenClaims.isValidKeyID(keyID) else { throw IssuerError(.badData, "revocation key id is invalid") }
+        guard seed.count == 32 else { throw IssuerError(.badData, "a revocation signing seed must be 32 bytes") }
+        let count = body.count / RevocationList.entrySize
+        guard body.count % RevocationList.entrySize == 0, count <= Int(UInt32.max) else {
+            throw IssuerError(.invalidInput, "too many entries")
+        }
+        // The signed message is the context followed by the list: built once, in place.
+        let context = RevocationList.signingContext.count
+        var out = RevocationList.signingContext
+        out.reserveCapacity(context + 64 + body.count + RevocationList.signatureSize)
         RevocationList.appendHeader(
-            keyID: keyID, sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, count: sorted.count,
-            to: &out)
-        for (id, status) in sorted {
-            out.append(contentsOf: id.bytes)
-            out.append(status.rawValue)
-        }
-        let message = RevocationList.signingContext + out
-        guard let signature = message.withUnsafeBytes({ OpenSSL.ed25519Sign(seed: seed, message: $0) }) else {
+            keyID: keyID, sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, count: count, to: &out)
+        out.append(contentsOf: body)
+        guard let signature = out.withUnsafeBytes({ OpenSSL.ed25519Sign(seed: seed, message: $0) }) else {
             throw IssuerError(.badData, "OpenSSL Ed25519 signing failed")
         }
+        out.removeFirst(context)
         out.append(contentsOf: signature)
         return out
     }

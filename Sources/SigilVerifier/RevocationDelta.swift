@@ -122,42 +122,13 @@ public struct RevocationDelta: Sendable {
         RevocationList.appendHeader(
             keyID: keyID, sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, count: count, to: &out)
         let entriesStart = out.count
-        try base.withEntryBytes { (entries: UnsafeRawBufferPointer) throws(RevocationListError) in
-            let size = RevocationList.entrySize
-            let total = entries.count / size
-            var next = 0  // the next base entry not yet copied
-            // Base entries up to `end` (exclusive), copied as one run.
-            func copy(upTo end: Int) {
-                if end > next {
-                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: entries[(next * size)..<(end * size)]))
-                }
-                next = max(next, end)
-            }
-            for change in changes {
-                // Binary search from `next`: the first base entry whose GUID is not below the change's.
-                var low = next
-                var high = total
-                while low < high {
-                    let mid = (low + high) >> 1
-                    if TokenID(reading: entries, at: mid * size) < change.id { low = mid + 1 } else { high = mid }
-                }
-                copy(upTo: low)
-                let listed = low < total && TokenID(reading: entries, at: low * size) == change.id
-                let current = listed ? RevocationStatus(rawValue: entries[low * size + 16]) : nil
-                guard current != change.status else {
-                    throw RevocationListError(
-                        .malformed,
-                        change.status == nil
-                            ? "a change removes a GUID the base list does not hold"
-                            : "a change sets the status a GUID already has")
-                }
-                if listed { next = low + 1 }
-                if let status = change.status {
-                    out.append(contentsOf: change.id.bytes)
-                    out.append(status.rawValue)
-                }
-            }
-            copy(upTo: total)
+        let refused = base.withEntryBytes { RevocationList.appendApplying(changes, to: $0, strict: true, into: &out) }
+        if let refused {
+            throw RevocationListError(
+                .malformed,
+                refused.status == nil
+                    ? "a change removes a GUID the base list does not hold"
+                    : "a change sets the status a GUID already has")
         }
         guard (out.count - entriesStart) == entryBytes else {
             throw RevocationListError(

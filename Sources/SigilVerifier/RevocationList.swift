@@ -261,6 +261,48 @@ public struct RevocationList: Sendable {
         appendBigEndian(UInt64(count), 4, &out)
     }
 
+    /// Appends `entries` (a list's entry bytes, ascending by GUID) with `changes` (ascending by
+    /// GUID) applied: a change with a status sets it, adding the GUID if it is not listed; one
+    /// without removes the GUID. The one merge walk behind a delta's rebuild
+    /// (``RevocationDelta/applied(to:keys:maxBytes:)``) and the issuer's next list, which is its
+    /// last one plus what changed since. Unchanged runs are copied whole; each change costs a
+    /// binary search.
+    ///
+    /// - Parameter strict: A delta must not carry a change that changes nothing: when true, the
+    ///   first such change is returned and the walk stops there (`out` is then incomplete).
+    /// - Returns: The change that changes nothing, in strict mode; otherwise nil.
+    package static func appendApplying(
+        _ changes: [RevocationDelta.Change], to entries: UnsafeRawBufferPointer, strict: Bool, into out: inout [UInt8]
+    ) -> RevocationDelta.Change? {
+        let size = entrySize
+        let total = entries.count / size
+        var next = 0  // the next entry not yet copied
+        func copy(upTo end: Int) {
+            if end > next { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: entries[(next * size)..<(end * size)])) }
+            next = max(next, end)
+        }
+        for change in changes {
+            // The first entry from `next` whose GUID is not below the change's.
+            var low = next
+            var high = total
+            while low < high {
+                let mid = (low + high) >> 1
+                if TokenID(reading: entries, at: mid * size) < change.id { low = mid + 1 } else { high = mid }
+            }
+            copy(upTo: low)
+            let listed = low < total && TokenID(reading: entries, at: low * size) == change.id
+            let current = listed ? RevocationStatus(rawValue: entries[low * size + 16]) : nil
+            if strict, current == change.status { return change }
+            if listed { next = low + 1 }
+            if let status = change.status {
+                change.id.append(to: &out)
+                out.append(status.rawValue)
+            }
+        }
+        copy(upTo: total)
+        return nil
+    }
+
     /// The low `width` bytes of `value`, big-endian.
     package static func appendBigEndian(_ value: UInt64, _ width: Int, _ out: inout [UInt8]) {
         for i in stride(from: width - 1, through: 0, by: -1) {

@@ -62,6 +62,12 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The 16 bytes, big-endian.
     public var bytes: [UInt8] { (0..<16).map { UInt8(truncatingIfNeeded: rawValue >> UInt128(8 * (15 - $0))) } }
 
+    /// Appends the 16 bytes, big-endian, without building an array of them: lists are written a
+    /// million GUIDs at a time.
+    package func append(to out: inout [UInt8]) {
+        withUnsafeBytes(of: rawValue.bigEndian) { out.append(contentsOf: $0) }
+    }
+
     /// Lowercase, hyphenated: `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
     public var description: String {
         String(unsafeUninitializedCapacity: 36) { out in

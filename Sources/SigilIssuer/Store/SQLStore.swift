@@ -366,24 +366,75 @@ extension SQLStore {
     /// up to their leeway after `valid_to`).
     package func revocationEntries(now: Int64, grace: Int64) throws -> [(TokenID, RevocationStatus)] {
         // `IS NOT`: a row whose status was damaged to NULL must stop the export, not drop off it.
-        var out = try rows(
-            "SELECT guid, status FROM tokens WHERE status \(dialect.isNot) 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)",
-            [.int(now), .int(grace)]
-        ) { r -> (TokenID, RevocationStatus) in
-            // A list that silently leaves a revoked token off is worse than no new list.
-            guard let id = r.tokenID(0) else {
-                throw corrupt(location, "a revoked or inactive token has a damaged GUID; no list was signed")
-            }
-            switch r.optionalText(1) {
-            case "revoked": return (id, .revoked)
-            case "inactive": return (id, .deactivated)
-            default:
-                throw corrupt(location, "token \(id) has a damaged status; no list was signed")
-            }
+        var out = try rows("SELECT guid, status FROM tokens WHERE \(listedCondition)", [.int(now), .int(grace)]) {
+            try listEntry($0)
         }
         // Sorted here: walking the GUID index instead would fetch every row by a random lookup.
         out.sort { $0.0 < $1.0 }
         return out
+    }
+
+    /// Which rows a list names at `?1` (now) with grace `?2`: written once, for the whole list
+    /// and for the few rows an incremental list looks at again.
+    private var listedCondition: String {
+        // `IS NOT`: a row whose status was damaged to NULL must stop the export, not drop off it.
+        "status \(dialect.isNot) 'active' AND (valid_to IS NULL OR valid_to > ?1 - ?2)"
+    }
+
+    /// A listed row's entry; a damaged one stops the list.
+    private func listEntry(_ r: Row) throws -> (TokenID, RevocationStatus) {
+        // A list that silently leaves a revoked token off is worse than no new list.
+        guard let id = r.tokenID(0) else {
+            throw corrupt(location, "a revoked or inactive token has a damaged GUID; no list was signed")
+        }
+        switch r.optionalText(1) {
+        case "revoked": return (id, .revoked)
+        case "inactive": return (id, .deactivated)
+        default: throw corrupt(location, "token \(id) has a damaged status; no list was signed")
+        }
+    }
+
+    /// The newest audit event's ID; 0 when the log is empty.
+    package func newestEventID() throws -> Int64 { try integer("SELECT coalesce(max(id), 0) FROM events") ?? 0 }
+
+    /// The actions of the audit events after `cursor` up to `last`, and every GUID they name.
+    package func events(after cursor: Int64, through last: Int64) throws -> (actions: Set<String>, guids: [TokenID]) {
+        let actions = try rows("SELECT DISTINCT action FROM events WHERE id > ?1 AND id <= ?2", [.int(cursor), .int(last)]) {
+            $0.text(0)
+        }
+        let guids = try rows(
+            "SELECT DISTINCT guid FROM event_tokens WHERE event > ?1 AND event <= ?2", [.int(cursor), .int(last)]
+        ) { r -> TokenID in
+            guard let id = r.tokenID(0) else { throw corrupt(location, "an audit event names a damaged GUID") }
+            return id
+        }
+        return (Set(actions), guids)
+    }
+
+    /// Each token's entry on a list at `now` (status nil: not listed, or no such token).
+    package func listEntries(of ids: [TokenID], now: Int64, grace: Int64) throws -> [RevocationDelta.Change] {
+        try ids.map { id in
+            let entry = try rows(
+                "SELECT guid, status FROM tokens WHERE guid = ?3 AND \(listedCondition)",
+                [.int(now), .int(grace), .bytes(id.bytes)]
+            ) { try listEntry($0) }.first
+            return RevocationDelta.Change(id: id, status: entry?.1)
+        }
+    }
+
+    /// Listed tokens whose `valid_to + grace` passed between two lists' times: they leave.
+    package func entriesLeaving(after earlier: Int64, through now: Int64, grace: Int64) throws -> [TokenID] {
+        // Both status terms: `<>` lets SQLite use the partial index `tokens_listed`, and `IN`
+        // seeks each status in it (the schema makes status NOT NULL and one of three).
+        try rows(
+            """
+            SELECT guid FROM tokens WHERE status <> 'active' AND status IN ('inactive', 'revoked')
+                AND valid_to > ?1 - ?3 AND valid_to <= ?2 - ?3
+            """, [.int(earlier), .int(now), .int(grace)]
+        ) { r -> TokenID in
+            guard let id = r.tokenID(0) else { throw corrupt(location, "a listed token has a damaged GUID") }
+            return id
+        }
     }
 
     // MARK: Lifetime policies
