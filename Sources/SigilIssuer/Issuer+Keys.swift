@@ -171,8 +171,12 @@ extension Issuer {
                 for id in try store.entriesLeaving(after: last.now, through: now, grace: grace) {
                     changes[id] = .some(nil)
                 }
-                for change in try store.listEntries(of: guids, now: now, grace: grace) { changes[change.id] = change.status }
-                let sorted = changes.map { RevocationDelta.Change(id: $0.key, status: $0.value) }.sorted { $0.id < $1.id }
+                for change in try store.listEntries(of: guids, now: now, grace: grace) {
+                    changes[change.id] = change.status
+                }
+                let sorted = changes.map { RevocationDelta.Change(id: $0.key, status: $0.value) }.sorted {
+                    $0.id < $1.id
+                }
                 lastListWasIncremental = true
                 return last.applying(sorted, cursor: cursor, now: now)
             }
@@ -295,6 +299,23 @@ extension Issuer {
     public func waitForChange(timeout: Double) throws(IssuerError) -> Bool {
         try store.waitForChange(timeout: timeout)
     }
+
+    /// Makes this connection's commits leave the copy of SQLite's write-ahead log into the
+    /// database to ``checkpoint()`` on another connection (up to a 64 MiB backstop): for a
+    /// server's one writer, whose commits then cost the log's write and sync alone. Durability
+    /// is unchanged: a commit is durable once its log frames are synced. Nothing on PostgreSQL.
+    ///
+    /// ```swift
+    /// let writer = try Issuer(home: "keys")
+    /// try writer.deferCheckpoints()
+    /// let watcher = try Issuer(anotherConnectionTo: "keys")
+    /// if try watcher.waitForChange(timeout: 1) { try watcher.checkpoint() }
+    /// ```
+    public func deferCheckpoints() throws(IssuerError) { try store.deferCheckpoints() }
+
+    /// Copies what it can of SQLite's write-ahead log into the database without blocking
+    /// writers (a passive checkpoint). Nothing on PostgreSQL.
+    public func checkpoint() throws(IssuerError) { try store.checkpoint() }
 
     /// A number that changes whenever another process or host commits to the ledger (SQLite's
     /// `PRAGMA data_version`; PostgreSQL's `NOTIFY` from other connections): cheap to poll for

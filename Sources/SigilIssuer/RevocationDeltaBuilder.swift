@@ -25,8 +25,8 @@ public enum RevocationDeltaBuilder {
                 var i = 0
                 var j = 0
                 while i < a.count || j < b.count {
-                    let x = i < a.count ? TokenID(bytes: a[i..<(i + 16)]) : nil
-                    let y = j < b.count ? TokenID(bytes: b[j..<(j + 16)]) : nil
+                    let x = i < a.count ? TokenID(reading: a, at: i) : nil
+                    let y = j < b.count ? TokenID(reading: b, at: j) : nil
                     if let x, y.map({ x < $0 }) ?? true {
                         out.append(Difference(id: x, old: RevocationStatus(rawValue: a[i + 16]), new: nil))
                         i += size

@@ -17,7 +17,8 @@ public enum RevocationListBuilder {
         keyID: String, seed: [UInt8]
     ) throws(IssuerError) -> [UInt8] {
         try sign(
-            body: body(entries), sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, keyID: keyID, seed: seed)
+            body: body(entries), sequence: sequence, issuedAt: issuedAt, nextUpdate: nextUpdate, keyID: keyID,
+            seed: seed)
     }
 
     /// The entries encoded as a list holds them (17 bytes each, ascending by GUID); duplicates

@@ -268,8 +268,12 @@ public struct RevocationList: Sendable {
     /// last one plus what changed since. Unchanged runs are copied whole; each change costs a
     /// binary search.
     ///
-    /// - Parameter strict: A delta must not carry a change that changes nothing: when true, the
-    ///   first such change is returned and the walk stops there (`out` is then incomplete).
+    /// - Parameters:
+    ///   - changes: Ascending by GUID; a nil status removes the GUID.
+    ///   - entries: A list's entry bytes, ascending by GUID.
+    ///   - strict: A delta must not carry a change that changes nothing: when true, the first
+    ///     such change is returned and the walk stops there (`out` is then incomplete).
+    ///   - out: Where the resulting entries are appended.
     /// - Returns: The change that changes nothing, in strict mode; otherwise nil.
     package static func appendApplying(
         _ changes: [RevocationDelta.Change], to entries: UnsafeRawBufferPointer, strict: Bool, into out: inout [UInt8]
@@ -278,7 +282,9 @@ public struct RevocationList: Sendable {
         let total = entries.count / size
         var next = 0  // the next entry not yet copied
         func copy(upTo end: Int) {
-            if end > next { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: entries[(next * size)..<(end * size)])) }
+            if end > next {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: entries[(next * size)..<(end * size)]))
+            }
             next = max(next, end)
         }
         for change in changes {

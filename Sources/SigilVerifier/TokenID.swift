@@ -23,7 +23,7 @@ public struct TokenID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Reads 16 big-endian bytes at `offset`; the caller checked they are in `buffer`.
     @inline(__always)
-    init(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
+    package init(reading buffer: UnsafeRawBufferPointer, at offset: Int) {
         let high = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
         let low = UInt64(bigEndian: buffer.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
         rawValue = UInt128(high) << 64 | UInt128(low)

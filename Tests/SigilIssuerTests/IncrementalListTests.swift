@@ -42,15 +42,20 @@ struct IncrementalListTests: IssuerSuite {
             case 3, 4:
                 if let id = ids.randomElement(using: &rng) { _ = try? actor.change(.revoke, [id], by: alice, now: now) }
             case 5:
-                if let id = ids.randomElement(using: &rng) { _ = try? actor.change(.deactivate, [id], by: alice, now: now) }
+                if let id = ids.randomElement(using: &rng) {
+                    _ = try? actor.change(.deactivate, [id], by: alice, now: now)
+                }
             case 6:
-                if let id = ids.randomElement(using: &rng) { _ = try? actor.change(.activate, [id], by: alice, now: now) }
+                if let id = ids.randomElement(using: &rng) {
+                    _ = try? actor.change(.activate, [id], by: alice, now: now)
+                }
             case 7:
                 if let id = ids.randomElement(using: &rng) {
                     if rng.next() % 2 == 0 {
                         _ = try? actor.change(.delete, [id], by: alice, now: now)
                     } else {
-                        _ = try actor.edit(id.description, name: "renamed \(step)", description: nil, by: alice, now: now)
+                        _ = try actor.edit(
+                            id.description, name: "renamed \(step)", description: nil, by: alice, now: now)
                     }
                 }
             case 8:
@@ -60,7 +65,9 @@ struct IncrementalListTests: IssuerSuite {
             }
             if step % 3 == 2 {
                 let made = try #require(try issuer.publishRevocationList(maxAge: 0, by: alice, now: now))
-                #expect(try entryBytes(made.bytes) == (try wholeBody(issuer, now: now)), "list \(made.sequence), step \(step)")
+                #expect(
+                    try entryBytes(made.bytes) == (try wholeBody(issuer, now: now)),
+                    "list \(made.sequence), step \(step)")
                 if issuer.lastListWasIncremental { incremental += 1 } else { whole += 1 }
             }
         }

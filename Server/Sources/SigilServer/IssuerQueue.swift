@@ -92,6 +92,9 @@ public final class IssuerQueue: @unchecked Sendable {
         queryTimeLimit: Double = IssuerQueue.defaultQueryTimeLimit
     ) throws(IssuerError) {
         writer = try Issuer(home: home, database: database, mode: .existing, busyTimeout: busyTimeout)
+        // The change watcher checkpoints (``watchChanges(_:)``): a commit, a publish of a 17 MB
+        // list above all, then pays for its own log frames only.
+        try writer.deferCheckpoints()
         var issuers: [Issuer] = []
         for _ in 0..<max(2, readers) {
             // Not more `Issuer(home:)`s: their checks open and close the database's files, which
@@ -239,7 +242,9 @@ public final class IssuerQueue: @unchecked Sendable {
     /// Calls `changed` soon after any other connection (this server's writer, the CLI, another
     /// replica) commits to the ledger, from a thread with a connection of its own: PostgreSQL's
     /// `NOTIFY` wakes it, SQLite's `data_version` is read every 20 ms. Nothing runs on the
-    /// writer or the readers. After an error (the database is down) it calls `changed` once
+    /// writer or the readers. On SQLite it also copies the write-ahead log into the database
+    /// after each change it sees (the writer leaves that to it, ``Issuer/deferCheckpoints()``).
+    /// After an error (the database is down) it calls `changed` once
     /// it can read again, since changes may have been missed, and retries every second.
     ///
     /// - Returns: A function that stops the watcher (within a quarter of a second).
@@ -252,7 +257,13 @@ public final class IssuerQueue: @unchecked Sendable {
             var failed = false
             while !stopped.isSet {
                 do {
-                    if try connection.waitForChange(timeout: 0.25) || failed { changed() }
+                    if try connection.waitForChange(timeout: 0.25) || failed {
+                        changed()
+                        // Off the writer's path; it never blocks a writer, and a reader that
+                        // holds an old snapshot only makes it copy less this time. A failed one
+                        // is retried at the next change; the writer's backstop bounds the log.
+                        try? connection.checkpoint()
+                    }
                     failed = false
                 } catch {
                     failed = true

@@ -110,6 +110,7 @@ public final class Publisher: Service, Sendable {
     public func publishNow() async throws -> UInt64 {
         let clock = listClock
         let now = wallClock()
+        let started = ContinuousClock.now
         let (made, refused) = try await issuer.write(alone: true) { issuer -> (PublishedList?, IssuerError?) in
             let actor = try Actor(name: Publisher.actorName)
             do {
@@ -123,13 +124,23 @@ public final class Publisher: Service, Sendable {
             }
         }
         if let made {
-            logger.info("revocation list published", metadata: ["sequence": "\(made.sequence)"])
+            let signed = ContinuousClock.now
             broadcaster.publish(made)
+            logger.info(
+                "revocation list published",
+                metadata: [
+                    "sequence": "\(made.sequence)", "sign_ms": "\(Self.milliseconds(signed - started))",
+                    "serve_ms": "\(Self.milliseconds(.now - signed))",
+                ])
         } else {
             try await adoptNewer()
         }
         if let refused { backOff(Self.sequenceExhaustedReason, refused) } else { recovered() }
         return broadcaster.sequence
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
     /// Serves a list newer than the one held, if another process or replica stored one: its

@@ -232,6 +232,10 @@ package final class PostgresStore: SQLStore {
 
     /// Blocks on the listening connection's socket until another store's `NOTIFY` arrives or
     /// `timeout` passes: no polling.
+    /// The server's own checkpointer does this work.
+    package func deferCheckpoints() throws(IssuerError) {}
+    package func checkpoint() throws(IssuerError) {}
+
     package func waitForChange(timeout: Double) throws(IssuerError) -> Bool {
         let before = try changeCounter()
         defer { watchedChanges = foreignChanges }

@@ -33,7 +33,8 @@ package struct SQLDialect: Sendable {
     static let sqlite = SQLDialect(
         name: "sqlite", contains: { "instr(\($0), \($1)) > 0" }, isNot: "IS NOT", insertList: "INSERT OR REPLACE",
         unlimited: .int(-1), skipIndex: "+", guidIs: { "guid = \($0)" }, eachGUID: { $0 },
-        lastID: "SELECT last_insert_rowid()", eventIDsFollowCommits: true, rowID: "INTEGER PRIMARY KEY", integer: "INTEGER", text: "TEXT",
+        lastID: "SELECT last_insert_rowid()", eventIDsFollowCommits: true, rowID: "INTEGER PRIMARY KEY",
+        integer: "INTEGER", text: "TEXT",
         plainText: "TEXT", blob: "BLOB", withoutRowID: " WITHOUT ROWID")
 
     static let postgres = SQLDialect(

@@ -25,6 +25,12 @@ package protocol SQLStore: LedgerStore {
     /// one did since the last call (``changeCounter()`` moved). sigil-server's change watcher
     /// calls it on a connection of its own.
     func waitForChange(timeout: Double) throws(IssuerError) -> Bool
+    /// Leaves copying the write-ahead log into the database to another connection's
+    /// ``checkpoint()``, so a commit is never also a checkpoint (SQLite; nothing on PostgreSQL).
+    func deferCheckpoints() throws(IssuerError)
+    /// Copies what it can of the write-ahead log into the database without blocking writers
+    /// (SQLite's passive checkpoint; nothing on PostgreSQL).
+    func checkpoint() throws(IssuerError)
     /// Runs `body` (which opens its own transaction) one at a time across every connection to
     /// the ledger: for what must be serial, signing a list with the next sequence. SQLite's
     /// write lock already is; PostgreSQL takes a session advisory lock before the transaction
@@ -399,7 +405,9 @@ extension SQLStore {
 
     /// The actions of the audit events after `cursor` up to `last`, and every GUID they name.
     package func events(after cursor: Int64, through last: Int64) throws -> (actions: Set<String>, guids: [TokenID]) {
-        let actions = try rows("SELECT DISTINCT action FROM events WHERE id > ?1 AND id <= ?2", [.int(cursor), .int(last)]) {
+        let actions = try rows(
+            "SELECT DISTINCT action FROM events WHERE id > ?1 AND id <= ?2", [.int(cursor), .int(last)]
+        ) {
             $0.text(0)
         }
         let guids = try rows(

@@ -123,6 +123,18 @@ package final class SQLiteStore: SQLStore {
         }
     }
 
+    /// A commit that takes the log past `wal_autocheckpoint` pages copies it into the file and
+    /// syncs it before it returns: at a million entries a list is 17 MB, so every publish paid
+    /// for that copy. sigil-server's writer raises the threshold to a backstop (64 MiB of
+    /// pages), and its change watcher checkpoints passively after every change it sees.
+    package func deferCheckpoints() throws(IssuerError) {
+        do { try db.execute("PRAGMA wal_autocheckpoint=16384") } catch { throw translate(error) }
+    }
+
+    package func checkpoint() throws(IssuerError) {
+        do { try db.execute("PRAGMA wal_checkpoint(PASSIVE)") } catch { throw translate(error) }
+    }
+
     /// Checkpoints the write-ahead log into the file and rewrites it compactly (`VACUUM`).
     package func compact() throws(IssuerError) {
         do { try db.execute("PRAGMA wal_checkpoint(TRUNCATE); VACUUM") } catch { throw translate(error) }
