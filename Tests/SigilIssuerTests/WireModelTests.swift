@@ -49,6 +49,27 @@ struct WireModelTests {
         #expect(w.bytes == codable)
     }
 
+    @Test(
+        "Wire.encode's direct writer writes exactly what the encoder makes: API rows, issue answers, pages",
+        arguments: rows)
+    func directWriterMatchesEncoder(row: TokenRecord) throws {
+        for value in [
+            WireToken(row, writesParent: true), WireToken(row), WireToken(row, token: "sgl_x\"y/z", writesParent: true),
+        ] {
+            #expect(Wire.encode(value) == Array(try Wire.encoder.encode(value)))
+        }
+        for page in [
+            WirePage(items: [WireToken(row, writesParent: true), WireToken(row)], nextCursor: "42"),
+            WirePage(items: [WireToken(row, writesParent: true)], nextCursor: nil),
+            WirePage(items: [WireToken](), nextCursor: nil),
+        ] {
+            let direct = Wire.encode(page)
+            #expect(
+                String(decoding: direct, as: UTF8.self)
+                    == String(decoding: try Wire.encoder.encode(page), as: UTF8.self))
+        }
+    }
+
     @Test("A token row reads back as the record it was written from", arguments: rows)
     func tokenRoundTrip(row: TokenRecord) throws {
         let back = try Wire.decoder.decode(WireToken.self, from: Data(Wire.encode(WireToken(row, writesParent: true))))

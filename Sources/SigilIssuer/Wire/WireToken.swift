@@ -126,9 +126,9 @@ public struct WireScope: Codable, Sendable, Hashable {
 }
 
 extension JSONWriter {
-    /// Writes `t` as ``WireToken`` (without `parent`) encodes it, byte for byte, without
-    /// building a value per field: `list --json` streams 100k rows through this.
-    package mutating func token(_ t: TokenRecord) {
+    /// Writes `t` as ``WireToken`` encodes it, byte for byte, without building a value per
+    /// field: `list --json` streams 100k rows through this, sigil-server's pages 100 at a time.
+    package mutating func token(_ t: TokenRecord, writesParent: Bool = false, token: String? = nil) {
         byte(0x7b)
         key("audience", first: true)
         string(t.audience)
@@ -148,6 +148,10 @@ extension JSONWriter {
         string(t.keyID)
         key("name")
         string(t.name)
+        if writesParent {
+            key("parent")
+            if let parent = t.parent { guid(parent) } else { raw("null") }
+        }
         key("revoked_at")
         optionalInt(t.revokedAt)
         key("scope")
@@ -158,6 +162,10 @@ extension JSONWriter {
         }
         key("status")
         string(t.status.rawValue)
+        if let token {
+            key("token")
+            string(token)
+        }
         key("updated_at")
         int(t.updatedAt)
         key("valid_from")
