@@ -1,5 +1,6 @@
 import Foundation
 import SigilIssuer
+import SigilTestSupport
 import SigilVerifier
 import Testing
 
@@ -27,7 +28,7 @@ struct IncrementalListTests: IssuerSuite {
     /// list must equal the one read from every row.
     @Test("A seeded walk of changes: every list equals the list read from every row")
     func walk() throws {
-        var rng = SplitMix(seed: 22)
+        var rng = SeededRandom(seed: 22)
         let other = try temp.issuer()
         var now = t0
         var ids: [TokenID] = []
@@ -133,18 +134,5 @@ struct IncrementalListTests: IssuerSuite {
         let made = try #require(try issuer.publishRevocationList(maxAge: 0, by: alice, now: t0 + 1))
         #expect(try RevocationList.parseUnverified(made.bytes).status(of: a) == nil)
         #expect(try entryBytes(made.bytes) == (try wholeBody(issuer, now: t0 + 1)))
-    }
-}
-
-/// A small seeded generator, so a failing walk can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
