@@ -6,11 +6,11 @@ import Synchronization
 /// (`sigil-server --log-format json`).
 ///
 /// ```json
-/// {"time":"2026-05-01T12:00:00.123Z","level":"info","message":"request","label":"sigil-server","request_id":"9f2c…","method":"GET","route":"/v1/tokens","status":200,"duration_ms":1.4,"caller":"token","guid":"0c7e5a1f"}
+/// {"time":"2026-05-01T12:00:00.123Z","level":"info","message":"request","label":"sigil-server","caller":"token","duration_ms":1.4,"guid":"0c7e5a1f","method":"GET","request_id":"9f2c…","route":"/v1/tokens","status":200}
 /// ```
 ///
 /// `time` (UTC, milliseconds), `level`, `message` and `label` come first, then the metadata
-/// sorted by key: an integer, floating-point or Boolean value as a JSON number or Boolean,
+/// sorted by field name: an integer, floating-point or Boolean value as a JSON number or Boolean,
 /// anything else as a string, nested dictionaries and arrays as objects and arrays.
 /// Hummingbird's `hb.request.id` is written as `request_id`; a metadata key that would shadow
 /// one of the four fixed fields gets a `_` in front. Each line goes out in one `write(2)` under
@@ -47,7 +47,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// One log line, newline included.
-    static func line(
+    package static func line(
         level: Logger.Level, message: String, label: String, metadata: Logger.Metadata,
         time: Double = Date().timeIntervalSince1970
     ) -> [UInt8] {
@@ -61,9 +61,9 @@ public struct JSONLogHandler: LogHandler {
         appendString(message, to: &out)
         out.append(contentsOf: #","label":"#.utf8)
         appendString(label, to: &out)
-        for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
+        for (name, value) in metadata.map({ (fieldName($0.key), $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             out.append(UInt8(ascii: ","))
-            appendString(fieldName(key), to: &out)
+            appendString(name, to: &out)
             out.append(UInt8(ascii: ":"))
             appendValue(value, to: &out)
         }
@@ -111,26 +111,39 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped, and
-    /// U+2028/U+2029 too, so a line is also a valid JavaScript literal.
+    /// U+2028/U+2029 too, so a line is also a valid JavaScript literal. Works on UTF-8 bytes;
+    /// text with nothing to escape is copied whole.
     static func appendString(_ text: String, to out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0x22: out.append(contentsOf: #"\""#.utf8)
-            case 0x5C: out.append(contentsOf: #"\\"#.utf8)
-            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
-            case 0x09: out.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20, 0x7F, 0x2028, 0x2029:
-                out.append(contentsOf: #"\u"#.utf8)
-                let v = Int(scalar.value)
-                for shift in [12, 8, 4, 0] { out.append(hex[(v >> shift) & 0xF]) }
-            default:
-                out.append(contentsOf: String(scalar).utf8)
+        let bytes = text.utf8
+        if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x7F }) {
+            out.append(contentsOf: bytes)
+        } else {
+            var previous: (UInt8, UInt8) = (0, 0)
+            for byte in bytes {
+                switch byte {
+                case 0x22: out.append(contentsOf: #"\""#.utf8)
+                case 0x5C: out.append(contentsOf: #"\\"#.utf8)
+                case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+                case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+                case 0x09: out.append(contentsOf: #"\t"#.utf8)
+                case 0..<0x20, 0x7F: appendEscape(UInt16(byte), to: &out)
+                case 0xA8...0xA9 where previous == (0xE2, 0x80):
+                    // U+2028 or U+2029: take back the two bytes already written.
+                    out.removeLast(2)
+                    appendEscape(0x2000 | UInt16(byte - 0xA8 + 0x28), to: &out)
+                default: out.append(byte)
+                }
+                previous = (previous.1, byte)
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendEscape(_ value: UInt16, to out: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        out.append(contentsOf: #"\u"#.utf8)
+        for shift in [12, 8, 4, 0] { out.append(hex[Int(value >> UInt16(shift)) & 0xF]) }
     }
 
     /// `2026-05-01T12:00:00.123Z`, without Foundation's formatters (a log line is written per request).

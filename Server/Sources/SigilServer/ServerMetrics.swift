@@ -3,6 +3,7 @@ import NIOCore
 public import Prometheus
 public import SigilIssuer
 import SigilVerifier
+import Synchronization
 
 /// sigil-server's metrics: one Prometheus registry, every metric's name and help in one table
 /// (``Family``), and one method per event, so that instrumenting code takes one line.
@@ -27,7 +28,7 @@ import SigilVerifier
 ///
 /// Cost on the request path: counters are atomics; a histogram takes the library's lock for one
 /// record; the series whose labels are known up front are made once here, and each route,
-/// method and status series on first use (then the registry's lock and a dictionary lookup).
+/// method and status series on first use, then found under one lock in a small dictionary.
 /// Thread-safe.
 public final class ServerMetrics: Sendable {
     /// The one registry of this process.
@@ -138,6 +139,17 @@ public final class ServerMetrics: Sendable {
     ]
     static let groupBuckets: [Double] = [1, 2, 4, 8, 16, 32, Double(IssuerQueue.maxGroup)]
 
+    private struct SeriesKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+    private struct RequestSeries {
+        let count: Prometheus.Counter
+        let duration: DurationHistogram
+    }
+    /// Bounded by routes × methods × the statuses the server answers.
+    private let requestSeries = Mutex<[SeriesKey: RequestSeries]>([:])
     private let issued: Prometheus.Counter
     private let changed: [LifecycleAction: Prometheus.Counter]
     private let authFailures: [String: Prometheus.Counter]
@@ -215,16 +227,26 @@ public final class ServerMetrics: Sendable {
     ///   - status: The answer's status code.
     ///   - duration: From routing to the answer.
     public func request(route: String?, method: String, status: Int, duration: Duration) {
-        let route = route ?? Self.unmatchedRoute
-        let method = Self.methods.contains(method) ? method : "other"
-        registry.makeCounter(
-            descriptor: Family.requests.descriptor,
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Family.requestDuration.descriptor, labels: [("route", route), ("method", method)],
-            buckets: Self.requestBuckets
-        ).record(duration)
+        let key = SeriesKey(
+            route: route ?? Self.unmatchedRoute, method: Self.methods.contains(method) ? method : "other",
+            status: status)
+        let series = requestSeries.withLock { $0[key] } ?? makeSeries(key)
+        series.count.increment()
+        series.duration.record(duration)
+    }
+
+    /// One route, method and status's series, made on its first request. Kept here, since the
+    /// registry's own lookup validates names and hashes label arrays on every call.
+    private func makeSeries(_ key: SeriesKey) -> RequestSeries {
+        let series = RequestSeries(
+            count: registry.makeCounter(
+                descriptor: Family.requests.descriptor,
+                labels: [("route", key.route), ("method", key.method), ("status", String(key.status))]),
+            duration: registry.makeDurationHistogram(
+                descriptor: Family.requestDuration.descriptor, labels: [("route", key.route), ("method", key.method)],
+                buckets: Self.requestBuckets))
+        requestSeries.withLock { $0[key] = series }
+        return series
     }
 
     /// Counts a request refused with 429 by `limit`.
