@@ -29,6 +29,9 @@ struct MetricsListener: Sendable {
                 status: .ok, headers: [.contentType: ServerMetrics.contentType, .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        // Its lines (Hummingbird's "listening on" among them) say which listener they are about.
+        var logger = logger
+        logger[metadataKey: "listener"] = "metrics"
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) }, logger: logger)
