@@ -33,7 +33,7 @@ SWIFT
 }
 
 status=0
-if grep -iE '\.package\(' Package.swift | grep -qiE 'hummingbird|swift-nio|swift-log|service-lifecycle|postgres-nio'; then
+if grep -iE '\.package\(' Package.swift | grep -qiE 'hummingbird|swift-nio|swift-log|service-lifecycle|postgres-nio|swift-metrics|swift-prometheus'; then
     echo "FAIL  the root Package.swift names a server package; keep it in Server/"
     status=1
 fi

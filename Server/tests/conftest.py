@@ -42,6 +42,22 @@ def cli_issue(home, name, audience, *scope_args):
     return issued["token"], issued["guid"]
 
 
+def log_records(text):
+    """Every line of a JSON log (docs/OPERATIONS.md), parsed."""
+    records = []
+    for line in text.splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            raise AssertionError(f"a log line is not JSON: {line!r}") from None
+    return records
+
+
+def request_lines(records, **fields):
+    """The per-request lines whose fields equal `fields`."""
+    return [r for r in records if r.get("message") == "request" and all(r.get(k) == v for k, v in fields.items())]
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -128,6 +144,11 @@ class Server:
 
     def log_text(self):
         return self.log_path.read_text(errors="replace")
+
+    def log_records(self):
+        """The log's lines as JSON objects: stderr is not a terminal here, so sigil-server logs
+        JSON (--log-format's default); a line that is not JSON fails the test."""
+        return log_records(self.log_text())
 
     def client(self, token=None):
         return Client(self.port, token)

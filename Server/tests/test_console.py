@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, Env, cli_issue
+from conftest import ROOT, Env, cli_issue, log_records, request_lines
 
 CONSOLE = ROOT / "Server/Sources/SigilServer/Resources/console"
 
@@ -63,7 +63,7 @@ def test_sign_in_sets_a_strict_http_only_cookie(env):
     assert me.status == 200 and me.json["csrf_token"] == body["csrf_token"]
     log = env.server.log_text()
     assert value not in log and body["csrf_token"] not in log, "session secrets never reach the log"
-    assert "route=/v1/session status=201" in log
+    assert request_lines(log_records(log), route="/v1/session", status=201), log[-2000:]
 
 
 def test_sign_in_refuses_a_bad_token_with_401(env):

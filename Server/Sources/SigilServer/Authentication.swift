@@ -42,8 +42,10 @@ public struct BearerAuthMiddleware: RouterMiddleware {
     ) async throws -> Response {
         let credentials = BearerCredentials(authorization: request.headers[values: .authorization])
         let caller: Caller
+        var kind = RequestRecord.CallerKind.token
         do {
             if credentials == .absent, let sessions, let id = SessionStore.sessionID(in: request.headers) {
+                kind = .session
                 caller = try await sessions.caller(for: request, sessionID: id)
             } else {
                 let token = try bearerToken(credentials, context: context)
@@ -51,18 +53,25 @@ public struct BearerAuthMiddleware: RouterMiddleware {
             }
         } catch let error as VerificationError {
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
+            ServerMetrics.shared.authenticationFailed(reason: error.reason.rawValue)
             // An unreadable ledger is the server's failure, not the caller's.
             if error.reason != .revocationsStale { try limiter.chargeFailure(context.client) }
             throw error
         } catch let error as APIError {
+            ServerMetrics.shared.authenticationFailed(reason: error.fields["reason"] ?? Self.reason(of: error))
             // A guessed session ID costs like a guessed token; a CSRF failure (403) does not.
             if error.status == .unauthorized { try limiter.chargeFailure(context.client) }
             throw error
         }
         var context = context
         context.caller = caller
-        context.record.callerID = caller.id
+        context.record.caller = (caller.id, kind)
         return try await next(request, context)
+    }
+
+    /// The metrics reason of a refusal without a `reason` field: a CSRF failure, a repeated header.
+    private static func reason(of error: APIError) -> String {
+        error.status == .badRequest ? "repeated_header" : error.code
     }
 
     /// The bearer token of a request without a session. A 401 or a ``VerificationError`` thrown
@@ -134,6 +143,7 @@ public final class FailedAuthLimiter: Sendable {
     /// 429 `too_many_requests` with `Retry-After` when `client` has no try left.
     public func refuseIfExhausted(_ client: String, what: String = "failed authentications") throws(APIError) {
         guard let wait = retryAfter(client) else { return }
+        ServerMetrics.shared.rateLimited(.failedAuthentication)
         var error = APIError(
             .tooManyRequests, "too_many_requests", "too many \(what) from this address; retry in \(wait) s")
         error.headers[.retryAfter] = String(wait)

@@ -122,6 +122,7 @@ public final class IssuerQueue: @unchecked Sendable {
         let alone: Bool
         let run: @Sendable (Issuer) -> Void
         let deliver: @Sendable ((any Error)?) -> Void
+        let queued = ContinuousClock.now
     }
 
     /// A write's result and its caller, typed. `continuation` is set and taken under the
@@ -221,6 +222,8 @@ public final class IssuerQueue: @unchecked Sendable {
             if group.isEmpty { return }
             transactionCount.add(1, ordering: .relaxed)
             writeCount.add(group.count, ordering: .relaxed)
+            let began = ContinuousClock.now
+            defer { ServerMetrics.shared.writerRan(queued: group.map(\.queued), began: began) }
             let issuer = writer
             if group.count == 1 {
                 // Alone: its own transaction, as the use case opens it; no savepoint to pay for.
@@ -321,6 +324,7 @@ public final class IssuerQueue: @unchecked Sendable {
             return true
         }
         guard admitted else {
+            ServerMetrics.shared.rateLimited(.queriesPerToken)
             var error = APIError(
                 .tooManyRequests, "too_many_requests",
                 "this token already has \(maxQueriesPerCaller) listings or audit reads running; retry in 1 s")
@@ -343,7 +347,9 @@ public final class IssuerQueue: @unchecked Sendable {
         nonisolated(unsafe) let issuer = readerIssuers[index]
         return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             readerQueues[index].async {
+                let began = ContinuousClock.now
                 let outcome = Result { try body(issuer) }
+                ServerMetrics.shared.transaction(on: .reader, since: began)
                 self.checkIn(index)
                 continuation.resume(with: outcome)
             }
@@ -351,6 +357,8 @@ public final class IssuerQueue: @unchecked Sendable {
     }
 
     private func checkOut(query: Bool) async throws -> Int {
+        let asked = ContinuousClock.now
+        defer { ServerMetrics.shared.waited(for: .reader, since: asked) }
         let id = pool.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID

@@ -59,6 +59,7 @@ public struct LeakReportController: Sendable {
                 Issuer.LeakReport(token: $0.token, location: $0.location ?? "")
             }
             let revoked = try await issuer.write { try $0.revokeLeaked(reports) }
+            ServerMetrics.shared.tokensChanged(.revoke, count: revoked)
             if revoked > 0 { publisher.noteChange() }
             context.logger.notice(
                 "leak report", metadata: ["reported": "\(body.count)", "revoked": "\(revoked)"])
@@ -88,6 +89,7 @@ public struct LeakReportController: Sendable {
             case .repeated: ""
             }
         guard !presented.isEmpty, Secrets.equal(Array(presented.utf8), secret) else {
+            ServerMetrics.shared.authenticationFailed(reason: "leak_report_token")
             try limiter.chargeFailure(context.client, what: "wrong leak-report intake tokens")
             throw APIError(
                 .unauthorized, "invalid_token", "send the leak-report intake token in the Authorization header")

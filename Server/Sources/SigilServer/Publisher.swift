@@ -126,6 +126,7 @@ public final class Publisher: Service, Sendable {
         }
         if let made {
             let signed = ContinuousClock.now
+            ServerMetrics.shared.listPublished(since: started)
             broadcaster.publish(made)
             logger.info(
                 "revocation list published",

@@ -2,7 +2,6 @@ public import Hummingbird
 import NIOCore
 public import SigilIssuer
 public import SigilVerifier
-import Synchronization
 
 /// The server's request context: Hummingbird's core storage, the peer address (for the
 /// failed-authentication limiter) and the caller that ``BearerAuthMiddleware`` authenticated.
@@ -37,16 +36,6 @@ public struct ServerContext: RequestContext {
 
     /// Bodies larger than this are refused with 413.
     public var maxUploadSize: Int { APIBody.maxBytes }
-}
-
-/// What a request's log line needs from inside the middleware chain.
-final class RequestRecord: Sendable {
-    private let state = Mutex<TokenID?>(nil)
-
-    var callerID: TokenID? {
-        get { state.withLock { $0 } }
-        set { state.withLock { $0 = newValue } }
-    }
 }
 
 /// Sets ``ServerContext/client`` from `X-Forwarded-For` when the peer is a trusted proxy.

@@ -44,6 +44,7 @@ public struct SessionController: Sendable {
             caller = try await issuer.read { issuer throws(VerificationError) in try issuer.authenticate(body.token) }
         } catch let error as VerificationError {
             context.logger.notice("refused token", metadata: ["reason": "\(error.reason.rawValue)"])
+            ServerMetrics.shared.authenticationFailed(reason: error.reason.rawValue)
             // As in BearerAuthMiddleware: only a failure meets the limit, a good token never does.
             if error.reason != .revocationsStale { try limiter.chargeFailure(context.client) }
             throw error

@@ -34,6 +34,11 @@ public struct SigilServerApp: Sendable {
     public var trustedProxies: [IPAddressRange] = []
     /// Seconds a cache may keep the revocation list (`--list-max-age`).
     public var listMaxAge = RevocationsController.defaultMaxAge
+    /// `GET /v1/health/ready`'s checks.
+    public let readiness: Readiness
+    /// Where `GET /metrics` listens (`--metrics-host`, `--metrics-port`); nil: no metrics listener.
+    /// Never the API's own port: see ``MetricsListener``.
+    public var metricsAddress: (host: String, port: Int)?
 
     /// Opens the home (it must exist; the server never creates one).
     ///
@@ -53,6 +58,7 @@ public struct SigilServerApp: Sendable {
         publisher = Publisher(issuer: issuer, broadcaster: broadcaster, logger: logger)
         self.limiter = limiter
         sessions = SessionStore(issuer: issuer, secureCookies: secureCookies, maxSessions: maxSessions)
+        readiness = Readiness(issuer: issuer, publisher: publisher, broadcaster: broadcaster)
         self.hostname = hostname
         self.port = port
         self.logger = logger
@@ -74,12 +80,13 @@ public struct SigilServerApp: Sendable {
         return RouteTable(probe.routes.map { ($0.path.description, $0.method) })
     }
 
-    /// The router: log line outermost, then security headers, then errors to JSON, then the routes.
+    /// The router: log line and request ID outermost, then the client's address, security
+    /// headers, errors to JSON, then the routes.
     public func router() -> Router<ServerContext> {
         let routes = routeTable()
         let router = Router(context: ServerContext.self)
-        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ClientAddressMiddleware(trusted: trustedProxies))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MethodNotAllowedMiddleware(routes: routes))
@@ -98,6 +105,14 @@ public struct SigilServerApp: Sendable {
             let reasons = publisher.problems
             if reasons.isEmpty { return JSONResponse.make(["status": "ok"]) }
             return JSONResponse.make(["status": "degraded", "reasons": reasons], status: .serviceUnavailable)
+        }
+        v1.get("health/ready") { [readiness] _, _ in
+            // Readiness, for load balancers: the database, the keyring and a current list (Readiness).
+            let reasons = await readiness.reasons()
+            let headers: HTTPFields = [.cacheControl: "no-store"]
+            if reasons.isEmpty { return JSONResponse.make(["status": "ready"], headers: headers) }
+            return JSONResponse.make(
+                ["status": "not_ready", "reasons": reasons], status: .serviceUnavailable, headers: headers)
         }
         v1.get("openapi.yaml") { _, _ in
             Response(
@@ -120,9 +135,14 @@ public struct SigilServerApp: Sendable {
 
     /// Publishes a list if none is current, then serves until SIGTERM or SIGINT.
     ///
-    /// - Parameter onListening: Called with the bound port once the server accepts connections.
+    /// - Parameters:
+    ///   - onListening: Called with the bound port once the server accepts connections.
+    ///   - onMetricsListening: Called with the metrics listener's bound port, if it has one.
     /// - Throws: ``IssuerError`` if the first list cannot be published; the server's bind errors.
-    public func run(onListening: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+    public func run(
+        onListening: @escaping @Sendable (Int) -> Void = { _ in },
+        onMetricsListening: @escaping @Sendable (Int) -> Void = { _ in }
+    ) async throws {
         // Long polls need a list to compare with, and services one to fetch: never start without.
         try await publisher.publishNow()
         let port = self.port
@@ -138,9 +158,15 @@ public struct SigilServerApp: Sendable {
             logger: logger)
         // Graceful shutdown runs in reverse order: the publisher first, which wakes every long
         // poll, then the HTTP server, which then has no request left to wait for.
+        let metrics = metricsAddress.map { address in
+            MetricsListener(app: self).application(
+                host: address.host, port: address.port, logger: logger, onListening: onMetricsListening)
+        }
+        // The metrics listener stops last, so a final scrape can still see the shutdown.
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: publisher)]
+                services: (metrics.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? [])
+                    + [.init(service: app), .init(service: publisher)]
                     + (webhooks.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -63,6 +63,7 @@ public struct TokensController: Sendable {
         // The server's clock (SIGIL_NOW in tests) starts the window and counts expires_in.
         let now = Publisher.wallClock()
         let issued = try await issuer.write { try $0.issue(issueRequest, as: caller, now: now) }
+        ServerMetrics.shared.tokensIssued()
         return JSONResponse.make(
             WireToken(issued.record, token: issued.token, writesParent: true), status: .created,
             headers: [.location: "/v1/tokens/\(issued.record.id)"])
@@ -101,6 +102,7 @@ public struct TokensController: Sendable {
             throw APIError.badRequest("cascade applies to revoke only")
         }
         let result = try await issuer.write { try $0.change(action, [id], cascade: options.cascade, as: caller) }
+        ServerMetrics.shared.tokensChanged(action, count: result.changed.count)
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first(where: { $0.id == id }) else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
@@ -117,6 +119,7 @@ public struct TokensController: Sendable {
         }
         // A token that does not verify is 422 `token_not_verified` with its `reason` (ErrorMiddleware).
         let result = try await issuer.write { try $0.revoke(token: body.token, as: caller) }
+        ServerMetrics.shared.tokensChanged(.revoke, count: result.changed.count)
         if !result.changed.isEmpty { publisher.noteChange() }
         guard let row = result.tokens.first else {
             throw APIError(.internalServerError, "internal", "the change did not return its token")
@@ -132,6 +135,7 @@ public struct TokensController: Sendable {
         let result = try await issuer.write { issuer in
             try issuer.change(body.action, body.guids, cascade: body.cascade, as: caller)
         }
+        ServerMetrics.shared.tokensChanged(body.action, count: result.changed.count)
         if !result.changed.isEmpty { publisher.noteChange() }
         return JSONResponse.make(WireBulkResult(action: body.action, guids: result.changed))
     }

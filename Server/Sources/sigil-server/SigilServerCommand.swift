@@ -18,8 +18,14 @@ struct SigilServerCommand: AsyncParsableCommand {
 
             The CLI may keep using the same home while the server runs. The server publishes the \
             revocation list itself (GET /v1/revocations) after every change. Bind it to loopback and \
-            put a TLS proxy in front (docs/API.md). Logs go to stderr and never contain tokens.
+            put a TLS proxy in front (docs/API.md). Logs go to stderr and never contain tokens; \
+            metrics, log format and readiness: docs/OPERATIONS.md.
             """)
+
+    /// `--log-format`.
+    enum LogFormat: String, ExpressibleByArgument, CaseIterable {
+        case json, text
+    }
 
     @Option(
         help: ArgumentHelp("Home folder with keyring and ledger (default: $SIGIL_HOME, else ./keys).", valueName: "dir")
@@ -133,6 +139,27 @@ struct SigilServerCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var listMaxAge = RevocationsController.defaultMaxAge
 
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp(
+            "Log lines on stderr as JSON objects or as text (default: text when stderr is a terminal, else json).",
+            valueName: "json|text"))
+    var logFormat: LogFormat?
+
+    @Option(
+        name: .customLong("metrics-port"),
+        help: ArgumentHelp(
+            "Serve GET /metrics (Prometheus) on this port of --metrics-host, never on the API port; 0 picks a free one. Off when not given.",
+            valueName: "port"))
+    var metricsPort: Int?
+
+    @Option(
+        name: .customLong("metrics-host"),
+        help: ArgumentHelp(
+            "The address of the metrics listener; it has no authentication, so keep it on loopback or a private network.",
+            valueName: "address"))
+    var metricsHost = "127.0.0.1"
+
     func validate() throws {
         guard (0...RevocationsController.maxMaxAge).contains(listMaxAge) else {
             throw ValidationError("--list-max-age must be 0...\(RevocationsController.maxMaxAge) seconds")
@@ -145,6 +172,13 @@ struct SigilServerCommand: AsyncParsableCommand {
         }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard !hostname.isEmpty else { throw ValidationError("--hostname must not be empty") }
+        if let metricsPort {
+            guard (0...65_535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0...65535") }
+            guard metricsPort == 0 || metricsPort != port else {
+                throw ValidationError("--metrics-port must differ from --port: the API port never serves /metrics")
+            }
+        }
+        guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
         guard (webhook == nil) == (webhookSecretFile == nil) else {
             throw ValidationError("--webhook and --webhook-secret-file go together: give both or neither")
         }
@@ -192,8 +226,14 @@ struct SigilServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "sigil-server")  // swift-log's default handler writes to stderr
+        let json = (logFormat ?? (isatty(STDERR_FILENO) != 0 ? .text : .json)) == .json
+        // Every logger of the process, Hummingbird's and swift-service-lifecycle's included.
+        if json { LoggingSystem.bootstrap(JSONLogHandler.init(label:)) }
+        ServerMetrics.bootstrapSwiftMetrics()
+        var logger = Logger(label: "sigil-server")  // text: swift-log's default handler, on stderr
         logger.logLevel = .info
+        // Lines for people (startup errors, the address) go through the logger in JSON mode.
+        let plain: Logger? = json ? logger : nil
         // Before anything opens a descriptor: each connection needs one, and the default cap
         // follows the limit.
         let descriptors = DescriptorLimit.raiseSoftToHard()
@@ -231,7 +271,15 @@ struct SigilServerCommand: AsyncParsableCommand {
                     pollInterval: .seconds(webhookPollSeconds))
             }
         } catch {
-            Self.fail(error)
+            Self.fail(error, logger: plain)
+        }
+        if let metricsPort {
+            server.metricsAddress = (metricsHost, metricsPort)
+            if !IPAddress.isLoopback(host: metricsHost) {
+                logger.warning(
+                    "the metrics listener is on a non-loopback address: whoever reaches it reads the metrics (no authentication)",
+                    metadata: ["metrics_host": "\(metricsHost)"])
+            }
         }
         if !IPAddress.isLoopback(host: hostname) {
             logger.warning(
@@ -247,29 +295,41 @@ struct SigilServerCommand: AsyncParsableCommand {
         }
         hangUp.resume()
         defer { hangUp.cancel() }
-        let host = hostname
+        let (host, metricsHost) = (hostname, self.metricsHost)
         do {
-            try await server.run { port in
-                Self.stderr("sigil-server: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)")
-            }
+            try await server.run(
+                onListening: { port in Self.say("sigil-server: listening on \(Self.url(host, port))", logger: plain) },
+                onMetricsListening: { port in
+                    Self.say("sigil-server: metrics on \(Self.url(metricsHost, port))/metrics", logger: plain)
+                })
         } catch let error as IssuerError {
-            Self.fail(error)
+            Self.fail(error, logger: plain)
         }
+    }
+
+    /// `http://host:port`, an IPv6 address in brackets.
+    static func url(_ host: String, _ port: Int) -> String {
+        "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     static func stderr(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
+    /// A line for people: plain on stderr, or a log line through `logger` (JSON mode).
+    static func say(_ line: String, logger: Logger?, level: Logger.Level = .notice) {
+        if let logger { logger.log(level: level, "\(line)") } else { stderr(line) }
+    }
+
     /// Prints the issuer's message and exits with the CLI's sysexits code for its reason.
-    static func fail(_ error: IssuerError) -> Never {
+    static func fail(_ error: IssuerError, logger: Logger? = nil) -> Never {
         let hint =
             switch error.detail {
             case .noHome(let path):
                 ". Create one and a first token with: sigil --home \(path) issue --audience sigil --all --name \"org admin\""
             default: ""
             }
-        stderr("sigil-server: error: \(error.message)\(hint)")
+        say("sigil-server: error: \(error.message)\(hint)", logger: logger, level: .critical)
         let code: Int32 =
             switch error.reason {
             case .invalidInput: 64
