@@ -58,7 +58,7 @@ package final class TransactionNesting {
 }
 
 /// The `tokens` columns every token read selects, in the order ``TokenRecord/init(row:location:)`` reads.
-private let tokenColumns = """
+let tokenColumns = """
     guid, name, description, audience, scope_kind, scope_pairs, valid_from, valid_to, kid, status, \
     created_at, updated_at, revoked_at, deleted_at, created_by, parent
     """
