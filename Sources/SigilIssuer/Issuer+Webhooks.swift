@@ -72,7 +72,7 @@ public struct WebhookBatch: Sendable {
 
 /// What ``Issuer/queueWebhooks(_:holder:schedule:nowMilliseconds:)`` stored.
 public struct WebhookQueueReport: Sendable, Hashable {
-    /// Deliveries queued, per endpoint name.
+    /// Deliveries queued, per endpoint name (endpoints that got none are absent).
     public let queued: [String: Int]
     /// False when `holder` no longer held the lease: nothing was stored.
     public let isLeaseHeld: Bool
@@ -329,7 +329,7 @@ extension Issuer {
                         endpoint: part.cursor.name, id: Self.deliveryID(endpoint: part.cursor.name, key: n.key), n,
                         queuedAt: now)
                 }
-                queued[part.cursor.name] = part.notifications.count
+                if !part.notifications.isEmpty { queued[part.cursor.name] = part.notifications.count }
             }
             if batch.usedLegacyCursor, conflicts.isEmpty {
                 // Consumed: an endpoint added later starts at the newest event, not here.

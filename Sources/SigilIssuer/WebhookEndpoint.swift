@@ -179,7 +179,7 @@ extension WebhookEndpoint {
                 throw IssuerError(error.reason, "\(path): \(at): \(error.message)", detail: error.detail)
             }
         }
-        try checkSet(out)
+        do { try checkSet(out) } catch { throw IssuerError(error.reason, "\(path): \(error.message)") }
         return out
     }
 }
