@@ -211,12 +211,13 @@ extension SQLStore {
             [.int(seq), .int(next), .text(error)]) > 0
     }
 
-    /// Makes `endpoint`'s deliveries that wait for a retry due at `now`; how many.
+    /// Makes `endpoint`'s deliveries that wait for a retry due at `now`, those already due
+    /// included, so all of them go in queue order; how many.
     func hastenWebhookRetries(_ endpoint: String, now: Int64) throws -> Int {
         try run(
             """
             UPDATE webhook_deliveries SET next_at = ?2
-            WHERE endpoint = ?1 AND attempts > 0 AND next_at > ?2 AND coalesce(sending_until, 0) <= ?2
+            WHERE endpoint = ?1 AND attempts > 0 AND next_at <> ?2 AND coalesce(sending_until, 0) <= ?2
             """, [.text(endpoint), .int(now)])
     }
 
