@@ -213,48 +213,56 @@ def database():
     subprocess.run(["psql", BASE_URL, "-q", "-c", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
-    not BASE_URL, reason="SIGIL_TEST_DATABASE_URL is unset: run scripts/postgres-test.sh"))])
-def test_two_servers_one_ledger_one_sends_and_the_other_takes_over(store, tmp_root, request):
-    receiver = Receiver()
-    secret = secret_file(tmp_root, "webhook.secret", b"replica-secret-0123456789")
-    hooks = ["--webhook", receiver.url, "--webhook-secret-file", str(secret), *FAST]
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
+    not BASE_URL, reason="SIGIL_TEST_DATABASE_URL is unset: run scripts/postgres-test.sh"))]
+
+
+def two_servers(store, tmp_root, request, *hooks):
+    """Two servers on one ledger: one SQLite home, or two homes (one keyring) on a fresh
+    PostgreSQL database. Returns the servers, an org token and a function reading ledger rows."""
     if store == "sqlite":
         home = tmp_root / "home"
         org_token, _ = cli_issue(home, "org admin", "sigil", "--all")
-        servers = [Server(home, *hooks), Server(home, *hooks)]
+        return [Server(home, *hooks), Server(home, *hooks)], org_token, lambda sql: ledger_rows(home, sql)
+    url = request.getfixturevalue("database")
+    homes = [tmp_root / "a", tmp_root / "b"]
+    out = run_cli(homes[0], "--database", url, "issue", "--json", "--name", "org admin", "--audience", "sigil",
+                  "--all").stdout
+    homes[1].mkdir(mode=0o700)
+    shutil.copy2(homes[0] / "keyring.json", homes[1] / "keyring.json")
 
-        def rows(sql):
-            return ledger_rows(home, sql)
-    else:
-        url = request.getfixturevalue("database")
-        homes = [tmp_root / "a", tmp_root / "b"]
-        out = run_cli(homes[0], "--database", url, "issue", "--json", "--name", "org admin", "--audience", "sigil",
-                      "--all").stdout
-        org_token = json.loads(out)["token"]
-        homes[1].mkdir(mode=0o700)
-        shutil.copy2(homes[0] / "keyring.json", homes[1] / "keyring.json")
-        servers = [Server(h, "--database", url, *hooks) for h in homes]
+    def rows(sql):
+        out = subprocess.run(["psql", url, "-At", "-c", sql], check=True, capture_output=True, text=True).stdout
+        return [tuple(line.split("|")) for line in out.splitlines()]
+    return [Server(h, "--database", url, *hooks) for h in homes], json.loads(out)["token"], rows
 
-        def rows(sql):
-            out = subprocess.run(["psql", url, "-At", "-c", sql], check=True, capture_output=True, text=True).stdout
-            return [tuple(line.split("|")) for line in out.splitlines()]
+
+def holder_of(servers):
+    """The one server that took the lease, and the other."""
+    holders = [s for s in servers if "webhook sender lease taken" in s.log_text()]
+    assert len(holders) == 1, "exactly one replica took the lease"
+    return holders[0], servers[1 - servers.index(holders[0])]
+
+
+def revoke_through(server, org_token, name):
+    client = server.client(org_token)
+    r = client.post("/v1/tokens", {"name": name, "audience": "billing", "scope": "all"})
+    assert r.status == 201, r
+    assert client.post(f"/v1/tokens/{r.json['guid']}/revoke").status == 200
+    return r.json["guid"]
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_two_servers_one_ledger_one_sends_and_the_other_takes_over(store, tmp_root, request):
+    receiver = Receiver()
+    secret = secret_file(tmp_root, "webhook.secret", b"replica-secret-0123456789")
+    servers, org_token, rows = two_servers(
+        store, tmp_root, request, "--webhook", receiver.url, "--webhook-secret-file", str(secret), *FAST)
     try:
         wait_for(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
-        holders = [s for s in servers if "webhook sender lease taken" in s.log_text()]
-        assert len(holders) == 1, "exactly one replica took the lease"
-        holder = holders[0]
-        standby = servers[1 - servers.index(holder)]
+        holder, standby = holder_of(servers)
         assert "webhook lease held by another sender; standing by" in standby.log_text()
-
-        def revoke(server, name):
-            client = server.client(org_token)
-            r = client.post("/v1/tokens", {"name": name, "audience": "billing", "scope": "all"})
-            assert r.status == 201, r
-            assert client.post(f"/v1/tokens/{r.json['guid']}/revoke").status == 200
-            return r.json["guid"]
-
-        first = [revoke(servers[i % 2], f"both {i}") for i in range(12)]
+        first = [revoke_through(servers[i % 2], org_token, f"both {i}") for i in range(12)]
         receiver.wait(lambda r: sorted(r.delivered_guids()) == sorted(first), what="the first twelve")
         time.sleep(2)  # a second sender would have sent its copies by now
         ids = [h["X-Sigil-Delivery"] for _, h, _ in receiver.answered()]
@@ -263,7 +271,7 @@ def test_two_servers_one_ledger_one_sends_and_the_other_takes_over(store, tmp_ro
 
         holder.stop(signal.SIGKILL)
         killed_at = time.monotonic()
-        later = [revoke(standby, f"after {i}") for i in range(3)]
+        later = [revoke_through(standby, org_token, f"after {i}") for i in range(3)]
         receiver.wait(lambda r: set(later) <= set(r.delivered_guids()), timeout=30, what="the survivor's deliveries")
         took = time.monotonic() - killed_at
         assert "webhook sender lease taken" in standby.log_text()
@@ -272,6 +280,36 @@ def test_two_servers_one_ledger_one_sends_and_the_other_takes_over(store, tmp_ro
         ids = [h["X-Sigil-Delivery"] for _, h, _ in receiver.answered()]
         assert len(ids) == len(set(ids)) == 15
         assert all(signed_by(b"replica-secret-0123456789", h, b) for _, h, b, _ in receiver.attempts)
+    finally:
+        for s in servers:
+            s.stop()
+        receiver.close()
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_the_sender_killed_mid_delivery_the_other_server_sends_it_again(store, tmp_root, request):
+    """SIGKILL the holder while the receiver holds its request open: the other replica takes
+    the lease once it runs out and sends the same delivery once the claim ends."""
+    receiver = Receiver(lambda n, h, p: "hold" if n == 1 else 200)
+    secret = secret_file(tmp_root, "webhook.secret", b"replica-secret-0123456789")
+    servers, org_token, rows = two_servers(
+        store, tmp_root, request, "--webhook", receiver.url, "--webhook-secret-file", str(secret), *FAST,
+        "--webhook-timeout", "3")
+    try:
+        wait_for(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
+        holder, standby = holder_of(servers)
+        guid = revoke_through(standby, org_token, "in flight")
+        assert receiver.held.wait(20), "the first attempt never arrived"
+        holder.stop(signal.SIGKILL)
+        killed_at = time.monotonic()
+        receiver.release.set()
+        receiver.wait(lambda r: r.answered(), timeout=30, what="the delivery sent again")
+        (_, held_headers, _, _), (arrived, headers, body, _) = receiver.attempts[:2]
+        assert headers["X-Sigil-Delivery"] == held_headers["X-Sigil-Delivery"]
+        assert json.loads(body)["guid"] == guid and signed_by(b"replica-secret-0123456789", headers, body)
+        assert arrived - killed_at < 6 + 3, f"sent again {arrived - killed_at:.1f} s after the kill"
+        assert "webhook sender lease taken" in standby.log_text()
+        wait_for(lambda: int(rows("SELECT count(*) FROM webhook_deliveries")[0][0]) == 0, what="an empty queue")
     finally:
         for s in servers:
             s.stop()
