@@ -117,3 +117,42 @@ struct WebhookGapTests {
         #expect(try queuedGUIDs(at: ms0 + 1_010) == [second.description])
     }
 }
+
+@Suite(
+    "ledger migrate carries each endpoint's cursor and queued deliveries to PostgreSQL",
+    .enabled(
+        if: StoreUnderTest.postgresURL != nil,
+        "SIGIL_TEST_DATABASE_URL is unset; run scripts/postgres-test.sh for the PostgreSQL copy test"))
+struct WebhookMigrateTests {
+    @Test("The copy's sender sends what the SQLite ledger had queued, with the same delivery IDs, and nothing twice")
+    func carriesQueue() throws {
+        let alice = try Actor(name: "alice")
+        let source = try StoreUnderTest.$current.withValue(.sqlite) { try TempHome() }
+        let target = try StoreUnderTest.$current.withValue(.postgres) { try TempHome() }
+        let url = try #require(target.databaseURL)
+        let sqlite = try source.issuer()
+        let siem = try WebhookEndpoint(name: "siem", url: "http://127.0.0.1:9/", secret: [1])
+        func pass(_ issuer: Issuer, at now: Int64) throws -> WebhookQueueReport {
+            #expect(try issuer.takeWebhookLease(holder: "a", schedule: .init(), nowMilliseconds: now).held)
+            let batch = try issuer.prepareWebhooks(for: [siem], schedule: .init(), nowMilliseconds: now)
+            return try issuer.queueWebhooks(batch, holder: "a", schedule: .init(), nowMilliseconds: now)
+        }
+        _ = try pass(sqlite, at: ms0)
+        let ids = try (0..<3).map { try sqlite.issue(request("t\($0)"), by: alice, now: t0).record.id }
+        _ = try sqlite.change(.revoke, ids, by: alice, now: t0 + 1)
+        #expect(try pass(sqlite, at: ms0 + 2_000).queued == ["siem": 3])
+        let claimed = try sqlite.claimWebhooks(
+            for: "siem", limit: 1, holder: "a", schedule: .init(), nowMilliseconds: ms0 + 2_000
+        ).deliveries
+        _ = try sqlite.copyLedger(to: url, by: alice, now: t0 + 3)
+        let postgres = try Issuer(home: source.home, database: url, mode: .existing)
+        #expect(try postgres.webhookQueueDepths() == ["siem": 3])
+        #expect(try postgres.webhookCursor("siem") == sqlite.webhookCursor("siem"))
+        #expect(try pass(postgres, at: ms0 + 4_000).queued.isEmpty, "nothing queued twice")
+        let all = try postgres.claimWebhooks(
+            for: "siem", limit: 10, holder: "a", schedule: .init(), nowMilliseconds: ms0 + 4_000
+        ).deliveries
+        #expect(all.count == 3 && all.first?.id == claimed.first?.id, "the copy hands out the claimed one first")
+        #expect(all.first?.attempt == 2, "its attempt in the source counts")
+    }
+}

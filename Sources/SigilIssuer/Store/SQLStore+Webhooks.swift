@@ -231,4 +231,47 @@ extension SQLStore {
         let others = list.isEmpty ? "" : " AND endpoint NOT IN (\(list.joined(separator: ", ")))"
         return try run("DELETE FROM webhook_deliveries WHERE created_at < ?1\(others)", b)
     }
+
+    // MARK: Copying a ledger (`ledger migrate`)
+
+    /// Every cursor and queued delivery, in queue order.
+    func webhookTables() throws -> WebhookTables {
+        var out = WebhookTables()
+        out.cursors = try rows("SELECT \(cursorColumns) FROM webhook_endpoints ORDER BY name") {
+            WebhookCursor(row: $0)
+        }
+        out.deliveries = try rows(
+            """
+            SELECT endpoint, delivery, event_type, event_id, body, created_at, attempts, next_at, last_error
+            FROM webhook_deliveries ORDER BY seq
+            """
+        ) { r -> [SQLValue] in
+            [
+                .text(r.text(0)), .text(r.text(1)), .text(r.text(2)), .int(r.optionalInt64(3)), .bytes(r.bytes(4)),
+                .int(r.int64(5)), .int(r.int64(6)), .int(r.int64(7)), .text(r.optionalText(8)),
+            ]
+        }
+        return out
+    }
+
+    /// Writes copied cursors and deliveries; a claim in flight in the source is due at once here.
+    func restoreWebhooks(_ tables: WebhookTables) throws {
+        for cursor in tables.cursors { _ = try putWebhookCursor(cursor, expected: nil) }
+        for row in tables.deliveries {
+            try run(
+                """
+                INSERT INTO webhook_deliveries
+                    (endpoint, delivery, event_type, event_id, body, created_at, attempts, next_at, last_error)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                """, row)
+        }
+    }
+}
+
+/// The webhook rows a ledger copy carries: cursors as they are, deliveries as bound values.
+package struct WebhookTables: Sendable {
+    var cursors: [WebhookCursor] = []
+    var deliveries: [[SQLValue]] = []
+
+    package init() {}
 }
