@@ -198,7 +198,7 @@ extension Issuer {
         let seconds = now / 1_000
         return try transaction(write: false) {
             let horizon = try store.snapshotHorizon()
-            let highest = try store.highestEventID()
+            let highest = try store.newestEventID()
             let keys = Self.legacyWebhookKeys
             let legacyAt = try store.state(keys.at)
             var usedLegacy = false

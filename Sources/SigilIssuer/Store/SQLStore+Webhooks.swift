@@ -79,9 +79,6 @@ extension SQLStore {
 
     // MARK: Reading the audit log
 
-    /// The highest audit event ID; 0 for an empty log.
-    func highestEventID() throws -> Int64 { try integer("SELECT coalesce(max(id), 0) FROM events") ?? 0 }
-
     /// Events after `id`, oldest first, at most `limit`, without their GUIDs.
     func events(after id: Int64, limit: Int) throws -> [(id: Int64, event: AuditEvent)] {
         try rows(
@@ -122,9 +119,10 @@ extension SQLStore {
 
     /// Where the transaction's snapshot stands among PostgreSQL's transactions: the oldest
     /// still running (`xmin`) and the first not yet started (`xmax`), as 64-bit IDs that never
-    /// wrap. Nil on SQLite, whose one writer at a time commits event IDs in order.
+    /// wrap. Nil where event IDs follow commit order (``SQLDialect/eventIDsFollowCommits``:
+    /// SQLite, whose one writer at a time commits them in order).
     func snapshotHorizon() throws -> (xmin: Int64, xmax: Int64)? {
-        guard dialect.name == SQLDialect.postgres.name else { return nil }
+        guard !dialect.eventIDsFollowCommits else { return nil }
         return try rows(
             "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint, pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
         ) { ($0.int64(0), $0.int64(1)) }.first
@@ -139,7 +137,7 @@ extension SQLStore {
                 "SELECT id FROM events WHERE at = ?1 ORDER BY id LIMIT 1 OFFSET ?2", [.int(at), .int(max(0, seen))]),
             try integer("SELECT min(id) FROM events WHERE at > ?1", [.int(at)]),
         ].compactMap { $0 }
-        guard let first = unread.min() else { return try highestEventID() }
+        guard let first = unread.min() else { return try newestEventID() }
         return first - 1
     }
 
