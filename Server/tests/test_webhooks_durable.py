@@ -93,7 +93,8 @@ class Receiver:
             if predicate(self):
                 return
             time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; attempts: {[(a, h.get('X-Sigil-Delivery')) for _, h, _, a in self.attempts]}")
+        answers = [a for _, _, _, a in self.attempts]
+        raise AssertionError(f"timed out waiting for {what}; {len(answers)} attempts, the last answered {answers[-5:]}")
 
     def delivered_guids(self, event="token.revoked"):
         return [p["guid"] for _, _, p in self.answered() if p["event"] == event]

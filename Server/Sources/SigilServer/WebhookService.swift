@@ -38,14 +38,17 @@ public final class WebhookService: Service, Sendable {
     public let holder: String
     /// Claimed deliveries being sent, by delivery ID.
     private let inFlight = Mutex<[String: WebhookDelivery]>([:])
-    /// Endpoints a finished send freed a slot of: the loop claims for them at its next tick.
+    /// Endpoints a finished send freed a slot of: the loop, woken, claims for them at once.
     private let freed = Mutex<Set<String>>([])
+    /// Wakes the loop before its tick when a send finished.
+    private let wakeup = Wakeup()
     /// Whether the last lease check found another holder (logged once per stand-by).
     private let standingBy = Mutex(false)
 
     /// The most sends in flight per endpoint that may be asked for.
     public static let maxConcurrency = 16
-    /// How often the loop looks at its clocks and flags (no database access unless one is due).
+    /// The longest the loop sleeps before it looks at its clocks again (no database access
+    /// unless something is due); a finished send wakes it at once.
     static let tick = Duration.milliseconds(100)
 
     public init(
@@ -132,7 +135,7 @@ public final class WebhookService: Service, Sendable {
                         nextClaim[endpoint.name] = next
                     }
                 }
-                try? await Task.sleep(for: Self.tick)
+                await wakeup.wait(upTo: Self.tick)
             }
         }
     }
@@ -251,6 +254,7 @@ public final class WebhookService: Service, Sendable {
         }
         inFlight.withLock { _ = $0.removeValue(forKey: delivery.id) }
         freed.withLock { _ = $0.insert(endpoint.name) }
+        wakeup.signal()
     }
 
     /// Hands back what was claimed but not finished and ends the lease, on a task of its own:
@@ -303,6 +307,73 @@ public final class WebhookService: Service, Sendable {
         case .timedOut: return "no answer within \(seconds) s"
         case .failed(let why): return why
         case .notHTTP: return "no HTTP response"
+        }
+    }
+}
+
+/// One task's sleep that another can cut short: ``wait(upTo:)`` returns after the duration, at
+/// ``signal()``, or when the waiting task is cancelled. A signal with no waiter is kept for the
+/// next wait.
+final class Wakeup: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
+        var nextID: UInt64 = 0
+        /// A wait that ended (its time ran out, or its task was cancelled) before it was stored.
+        var ended: UInt64?
+    }
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return w.continuation
+        }
+        waiter?.resume()
+    }
+
+    /// Resumes the waiter `id`, or makes it return at once if it is not stored yet.
+    private func end(_ id: UInt64) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter, w.id == id else {
+                s.ended = id
+                return nil
+            }
+            s.waiter = nil
+            return w.continuation
+        }
+        waiter?.resume()
+    }
+
+    /// One waiter at a time (the service's loop).
+    func wait(upTo timeout: Duration) async {
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            self?.end(id)
+        }
+        defer { timer.cancel() }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.pending || s.ended == id || Task.isCancelled {
+                        s.pending = false
+                        return true
+                    }
+                    s.waiter = (id, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            end(id)
         }
     }
 }
