@@ -408,6 +408,27 @@ def test_a_huge_or_missing_answer_holds_nothing_up(tmp_root):
         receiver.close()
 
 
+def test_a_burst_of_sends_judged_at_their_headers_leaves_the_server_standing(tmp_root):
+    """1,500 notifications answered 200 with no body, 8 in flight: each transfer ends at its
+    headers. Cancelling such a transfer as it finished on its own made FoundationNetworking
+    trap about once in a thousand sends; the server must deliver them all and stop cleanly."""
+    receiver = Receiver()
+    e = start(tmp_root, receiver, "--webhook-concurrency", "8")
+    try:
+        guids = [e.create(f"burst {i}")[1]["guid"] for i in range(300)]
+        for _ in range(4):
+            e.cli("deactivate", "--yes", *guids)
+            e.cli("activate", *guids)
+        e.cli("revoke", "--yes", *guids)
+        receiver.wait(lambda r: len(r.answered()) >= 1_500, timeout=60, what="the burst")
+        assert e.server.proc.poll() is None, "the server died under the burst"
+        ids = [h["X-Sigil-Delivery"] for _, h, _, _ in receiver.attempts]
+        assert len(ids) == len(set(ids)) == 1_500
+    finally:
+        e.close()
+        receiver.close()
+
+
 def test_retries_back_off_and_stop_at_the_end_of_the_window(tmp_root):
     """--webhook-first-retry-seconds 0.3, --webhook-retry-seconds 2: attempts 0.3 s and 0.6 s
     apart; a 1.2 s wait would pass the window, so the third failure drops it."""
