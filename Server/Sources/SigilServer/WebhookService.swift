@@ -127,10 +127,16 @@ public final class WebhookService: Service, Sendable {
                             group.addTask { await self.deliver(delivery, to: endpoint) }
                         }
                         // A full claim: more may be due, claimed when a slot frees. Else sleep
-                        // until the next is due, looking again at least every poll.
+                        // until the next is due, looking again at least every poll; an empty
+                        // queue fills only through this sender's own polls, which wake it, so
+                        // it is looked at rarely (no write transaction per idle poll).
                         var next = now + pollInterval
-                        if claim.deliveries.count < free, let due = claim.nextDue {
-                            next = min(next, now + .milliseconds(max(0, due - Issuer.currentMilliseconds())))
+                        if claim.deliveries.count < free {
+                            if let due = claim.nextDue {
+                                next = min(next, now + .milliseconds(max(0, due - Issuer.currentMilliseconds())))
+                            } else {
+                                next = now + pollInterval * 6
+                            }
                         }
                         nextClaim[endpoint.name] = next
                     }
