@@ -77,8 +77,10 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
     /// Runs `request` and returns how it ended. Call once per instance.
     public func run(_ request: URLRequest) async -> Outcome {
         let session = URLSession(configuration: .ephemeral, delegate: self, delegateQueue: nil)
-        // Not inline, for the reason given in `finish`; the process usually exits first.
-        defer { DispatchQueue.global().async { session.invalidateAndCancel() } }
+        // Not inline and not at once, for the reasons given in `finish`; the process usually exits first.
+        defer {
+            DispatchQueue.global().asyncAfter(deadline: .now() + Self.cancelGrace) { session.invalidateAndCancel() }
+        }
         let task = session.dataTask(with: request)
         let deadline = DispatchWorkItem { [self] in finish(.timedOut, task) }
         // The task is only handed to `finish`, which cancels it from a global queue.
@@ -111,6 +113,13 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
     /// `cancel()` waits for the session's work queue, which keeps reading (and queueing
     /// body chunks for this delegate) as fast as the server sends, so cancelling inline let
     /// a fast server fill hundreds of MB before the refusal reached the caller.
+    ///
+    /// And only after ``cancelGrace``: FoundationNetworking traps ("a task that in not in the
+    /// registry") when a task is cancelled just as it finishes on its own, which an answer
+    /// judged at its headers (a webhook's 2xx, a 304) with an empty body does within
+    /// microseconds; seen about once in a thousand webhook sends. A moment later such a task is
+    /// done and `cancel()` does nothing, while one still sending a refused body is stopped.
+    /// Its chunks meanwhile are dropped (`outcome` is set).
     private func finish(_ outcome: Outcome, _ task: URLSessionTask?) {
         let continuation = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
             guard state.outcome == nil else { return nil }
@@ -120,8 +129,11 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
             return state.continuation
         }
         continuation?.resume(returning: outcome)
-        if let task { DispatchQueue.global().async { task.cancel() } }
+        if let task { DispatchQueue.global().asyncAfter(deadline: .now() + Self.cancelGrace) { task.cancel() } }
     }
+
+    /// How long after its outcome a transfer that still runs is cancelled (``finish(_:_:)``).
+    static let cancelGrace = DispatchTimeInterval.milliseconds(500)
 
     public func urlSession(
         _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,

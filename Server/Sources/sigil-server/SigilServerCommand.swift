@@ -78,18 +78,60 @@ struct SigilServerCommand: AsyncParsableCommand {
             "Console sessions held at once (16 per token at most); past it, sign-ins get 503.", valueName: "n"))
     var maxSessions = SessionStore.defaultMaxSessions
 
-    @Option(help: ArgumentHelp("Send webhooks (docs/WEBHOOKS.md) to this http(s) URL.", valueName: "url"))
-    var webhook: String?
+    @Option(
+        help: ArgumentHelp(
+            "Send webhooks (docs/WEBHOOKS.md) to this http(s) URL (repeatable; every event).", valueName: "url"))
+    var webhook: [String] = []
 
     @Option(
         name: .customLong("webhook-secret-file"),
-        help: ArgumentHelp("The webhook signing secret, in this 0600 file.", valueName: "file"))
-    var webhookSecretFile: String?
+        help: ArgumentHelp(
+            "The webhook signing secret, in this 0600 file: one for every --webhook, or one per --webhook in order.",
+            valueName: "file"))
+    var webhookSecretFile: [String] = []
+
+    @Option(
+        name: .customLong("webhooks-file"),
+        help: ArgumentHelp(
+            "Webhook endpoints from this 0600 JSON file, each with its URL, secret file and events (docs/WEBHOOKS.md).",
+            valueName: "file"))
+    var webhooksFile: String?
 
     @Option(
         name: .customLong("webhook-poll-seconds"),
-        help: ArgumentHelp("Seconds between checks of the ledger for webhooks.", valueName: "seconds"))
+        help: ArgumentHelp(
+            "Seconds between checks of the ledger for webhooks, and of the lease by replicas standing by.",
+            valueName: "seconds"))
     var webhookPollSeconds = 10
+
+    @Option(
+        name: .customLong("webhook-lease-seconds"),
+        help: ArgumentHelp(
+            "Seconds the webhook sender's lease lasts unless renewed; another replica takes over after it.",
+            valueName: "seconds"))
+    var webhookLeaseSeconds = Int(WebhookSchedule().lease.components.seconds)
+
+    @Option(
+        name: .customLong("webhook-retry-seconds"),
+        help: ArgumentHelp("Seconds a webhook is retried after it was queued, then dropped.", valueName: "seconds"))
+    var webhookRetrySeconds = Int(WebhookSchedule().retryFor.components.seconds)
+
+    @Option(
+        name: .customLong("webhook-first-retry-seconds"),
+        help: ArgumentHelp(
+            "Seconds before a failed webhook's first retry; each later wait doubles, up to an hour.",
+            valueName: "seconds"))
+    var webhookFirstRetrySeconds = 1.0
+
+    @Option(
+        name: .customLong("webhook-timeout"),
+        help: ArgumentHelp("Seconds one webhook attempt may take before it counts as failed.", valueName: "seconds"))
+    var webhookTimeout = WebhookSchedule().attemptTimeoutSeconds
+
+    @Option(
+        name: .customLong("webhook-concurrency"),
+        help: ArgumentHelp("Webhooks in flight at once per endpoint.", valueName: "n"))
+    var webhookConcurrency = 4
 
     @Option(
         name: .customLong("idle-timeout"),
@@ -179,16 +221,33 @@ struct SigilServerCommand: AsyncParsableCommand {
             }
         }
         guard !metricsHost.isEmpty else { throw ValidationError("--metrics-host must not be empty") }
-        guard (webhook == nil) == (webhookSecretFile == nil) else {
+        guard webhook.isEmpty == webhookSecretFile.isEmpty else {
             throw ValidationError("--webhook and --webhook-secret-file go together: give both or neither")
         }
-        if let webhook {
-            guard let url = URL(string: webhook), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-                url.host?.isEmpty == false
-            else { throw ValidationError("--webhook must be an http:// or https:// URL") }
+        guard webhookSecretFile.count <= 1 || webhookSecretFile.count == webhook.count else {
+            throw ValidationError(
+                "give one --webhook-secret-file for all --webhook URLs, or one per --webhook in the same order")
+        }
+        for url in webhook {
+            do { _ = try WebhookEndpoint.checkURL(url) } catch {
+                throw ValidationError("--webhook must be an http:// or https:// URL with a host")
+            }
         }
         guard (1...86_400).contains(webhookPollSeconds) else {
             throw ValidationError("--webhook-poll-seconds must be 1...86400")
+        }
+        guard (2...3_600).contains(webhookLeaseSeconds) else {
+            throw ValidationError("--webhook-lease-seconds must be 2...3600")
+        }
+        guard (1...30 * 86_400).contains(webhookRetrySeconds) else {
+            throw ValidationError("--webhook-retry-seconds must be 1...2592000 (30 days)")
+        }
+        guard webhookFirstRetrySeconds.isFinite, (0.1...3_600).contains(webhookFirstRetrySeconds) else {
+            throw ValidationError("--webhook-first-retry-seconds must be 0.1...3600")
+        }
+        guard (1...120).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1...120") }
+        guard (1...WebhookService.maxConcurrency).contains(webhookConcurrency) else {
+            throw ValidationError("--webhook-concurrency must be 1...\(WebhookService.maxConcurrency)")
         }
         guard (1...86_400).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1...86400") }
         guard (1...3_600).contains(headerTimeout) else { throw ValidationError("--header-timeout must be 1...3600") }
@@ -265,10 +324,22 @@ struct SigilServerCommand: AsyncParsableCommand {
             server.connectionLimits = limits
             server.listMaxAge = listMaxAge
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
-            if let webhook, let file = webhookSecretFile, let url = URL(string: webhook) {
+            let endpoints = try webhookEndpoints()
+            if !endpoints.isEmpty {
+                var schedule = WebhookSchedule()
+                schedule.lease = .seconds(webhookLeaseSeconds)
+                schedule.retryFor = .seconds(webhookRetrySeconds)
+                schedule.firstRetry = .milliseconds(Int64(webhookFirstRetrySeconds * 1000))
+                schedule.attemptTimeout = .seconds(webhookTimeout)
                 server.webhooks = WebhookService(
-                    issuer: server.issuer, url: url, secret: try Secrets.readFile(file), logger: logger,
-                    pollInterval: .seconds(webhookPollSeconds))
+                    issuer: server.issuer, endpoints: endpoints, schedule: schedule,
+                    pollInterval: .seconds(webhookPollSeconds), concurrency: webhookConcurrency, logger: logger)
+                logger.info(
+                    "webhooks",
+                    metadata: [
+                        "endpoints": "\(endpoints.map(\.name).joined(separator: ","))",
+                        "holder": "\(server.webhooks?.holder ?? "")",
+                    ])
             }
         } catch {
             Self.fail(error, logger: plain)
@@ -310,6 +381,18 @@ struct SigilServerCommand: AsyncParsableCommand {
     /// `http://host:port`, an IPv6 address in brackets.
     static func url(_ host: String, _ port: Int) -> String {
         "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+    }
+
+    /// Every `--webhook` (with its secret file) and every endpoint of `--webhooks-file`.
+    func webhookEndpoints() throws(IssuerError) -> [WebhookEndpoint] {
+        var out: [WebhookEndpoint] = []
+        for (i, url) in webhook.enumerated() {
+            let file = webhookSecretFile.count == 1 ? webhookSecretFile[0] : webhookSecretFile[i]
+            out.append(try WebhookEndpoint(url: url, secret: try Secrets.readFile(file)))
+        }
+        if let webhooksFile { out += try WebhookEndpoint.load(file: webhooksFile) }
+        try WebhookEndpoint.checkSet(out)
+        return out
     }
 
     static func stderr(_ line: String) {

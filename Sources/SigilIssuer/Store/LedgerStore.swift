@@ -125,6 +125,8 @@ package struct LedgerSnapshot: Sendable {
     package var state: [(key: String, value: Int64)] = []
     package var lists: [(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])] = []
     package var policies: [LifetimePolicy] = []
+    /// Webhook cursors and queued deliveries (not the sender's lease).
+    package var webhooks = WebhookTables()
 
     package init() {}
 }

@@ -48,7 +48,7 @@ package struct SQLDialect: Sendable {
 /// The ledger's tables, one numbered list of migrations written once for both dialects.
 enum SQLSchema {
     /// The schema version this build writes. A database with a higher one is refused.
-    static let version = 4
+    static let version = 5
 
     /// Forward-only migrations: index i brings version i to i + 1. On PostgreSQL text compares
     /// bytewise (`COLLATE "C"`), as in SQLite, so listings sort the same on both stores.
@@ -139,6 +139,41 @@ enum SQLSchema {
             );
             CREATE INDEX sessions_guid ON sessions (guid, seq);
             CREATE INDEX sessions_expires ON sessions (expires_at);
+            """,
+            // 5: webhooks that survive restarts and replicas (docs/WEBHOOKS.md, SQLStore+Webhooks.swift):
+            // the one sender's lease, each endpoint's cursor on the audit log, and the deliveries
+            // not yet answered 2xx. Times in Unix milliseconds except `expiry_checked` (seconds).
+            """
+            CREATE TABLE webhook_lease (
+                name        \(d.text) PRIMARY KEY,
+                holder      \(d.text) NOT NULL,
+                taken_at    \(d.integer) NOT NULL,
+                expires_at  \(d.integer) NOT NULL
+            )\(d.withoutRowID);
+            CREATE TABLE webhook_endpoints (
+                name            \(d.text) PRIMARY KEY,
+                version         \(d.integer) NOT NULL,
+                after_event     \(d.integer) NOT NULL,
+                final_through   \(d.integer) NOT NULL,
+                gap_below       \(d.integer),
+                gap_horizon     \(d.integer),
+                gap_seen_at     \(d.integer),
+                expiry_checked  \(d.integer) NOT NULL
+            )\(d.withoutRowID);
+            CREATE TABLE webhook_deliveries (
+                seq            \(d.rowID),
+                endpoint       \(d.text) NOT NULL,
+                delivery       \(d.text) NOT NULL UNIQUE,
+                event_type     \(d.text) NOT NULL,
+                event_id       \(d.integer),
+                body           \(d.blob) NOT NULL,
+                created_at     \(d.integer) NOT NULL,
+                attempts       \(d.integer) NOT NULL DEFAULT 0,
+                next_at        \(d.integer) NOT NULL,
+                sending_until  \(d.integer),
+                last_error     \(d.plainText)
+            );
+            CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint, next_at, seq);
             """,
         ]
     }

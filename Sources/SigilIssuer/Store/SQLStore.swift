@@ -58,7 +58,7 @@ package final class TransactionNesting {
 }
 
 /// The `tokens` columns every token read selects, in the order ``TokenRecord/init(row:location:)`` reads.
-private let tokenColumns = """
+let tokenColumns = """
     guid, name, description, audience, scope_kind, scope_pairs, valid_from, valid_to, kid, status, \
     created_at, updated_at, revoked_at, deleted_at, created_by, parent
     """
@@ -633,6 +633,7 @@ extension SQLStore {
         out.policies = try policies()
         out.state = try rows("SELECT key, value FROM issuer_state ORDER BY key") { ($0.text(0), $0.int64(1)) }
         out.lists = try lists("sequence")
+        out.webhooks = try webhookTables()
         return out
     }
 
@@ -663,6 +664,7 @@ extension SQLStore {
         for list in snapshot.lists {
             try putList(sequence: list.sequence, issuedAt: list.issuedAt, changes: list.changes, bytes: list.bytes)
         }
+        try restoreWebhooks(snapshot.webhooks)
         try finishRestore()
     }
 }
