@@ -300,7 +300,7 @@ public final class Issuer {
     ) throws(IssuerError) -> SetupNote {
         try transaction(write: true) {
             if let ledger {
-                for id in ledger.order { if let t = ledger.tokens[id] { try store.insert(t) } }
+                try ledger.insert(into: store)
                 if ledger.sequence > 0 { try store.setState("export_sequence", Int64(bitPattern: ledger.sequence)) }
             }
             if let catalog {
