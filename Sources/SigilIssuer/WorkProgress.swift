@@ -1,8 +1,8 @@
 /// How far a long operation has got: what a front end shows while it waits.
 ///
-/// Long operations (a ledger backup or restore, `ledger migrate`, the v0.1 import) count their
-/// own work and call a ``ProgressHandler`` with one of these as they go: at most every few
-/// hundred items, and once more when a step ends (`done == total`). The handler decides what
+/// Long operations (a ledger backup or restore, `ledger migrate`, the v0.1 import that opening a
+/// v0.1 home runs) count their own work and call a ``ProgressHandler`` with one of these as they
+/// go: at most every few hundred items, and once more when a step ends (`done == total`). The handler decides what
 /// to do with it; the CLI draws a line on a terminal at most ten times a second and nothing
 /// otherwise. The library never writes to a terminal.
 ///
@@ -40,18 +40,6 @@ public struct WorkProgress: Sendable, Hashable {
         self.total = total
         self.unit = unit
     }
-
-    /// Where work that runs as a side effect of opening a home reports: the v0.1 import, which
-    /// ``Issuer/init(home:database:mode:busyTimeout:now:)`` runs when it finds `ledger.jsonl`
-    /// and no database (about 37 s for a million tokens). Bound it around the call that opens
-    /// the home; other long operations take their handler as a parameter.
-    ///
-    /// ```swift
-    /// let issuer = try WorkProgress.$whileOpening.withValue({ print($0.step, $0.done) }) {
-    ///     try Issuer(home: "keys")
-    /// }
-    /// ```
-    @TaskLocal public static var whileOpening: (@Sendable (WorkProgress) -> Void)?
 }
 
 /// What a long operation calls with its ``WorkProgress``. Called on the operation's thread,

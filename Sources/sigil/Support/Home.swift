@@ -36,9 +36,9 @@ struct Home {
         // Opening a v0.1 home imports it: about 37 s for a million tokens.
         let progress = ProgressLine.forCommand("import", json: json)
         defer { progress.finish() }
-        let issuer = try WorkProgress.$whileOpening.withValue(progress.handler) {
-            try Issuer(home: path, database: database, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now)
-        }
+        let issuer = try Issuer(
+            home: path, database: database, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now,
+            progress: progress.handler)
         progress.finish()
         for note in issuer.setupNotes { Console.note(Home.describe(note)) }
         return issuer

@@ -36,7 +36,8 @@ package final class ProgressLine: Sendable {
     }
 
     private let label: String
-    private let isEnabled: Bool
+    /// False when nothing is ever drawn (not a terminal, or `--json`): skip work done only for the line.
+    package let isEnabled: Bool
     private let width: Int
     private let started: Duration
     private let clock: @Sendable () -> Duration
