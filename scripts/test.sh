@@ -7,8 +7,7 @@
 #
 # Stages: import rules; swift build + swift test (unit, vectors, end-to-end CLI, hostile input,
 # crash safety, secret hygiene); the scanners' rules; sigil-server; the deployment files (deploy/);
-# the verifiers in other
-# languages (scripts/interop-test.sh: each one's tests, conformance, a live revoke); SigilHummingbird (the resolution check,
+# the verifiers in other languages (scripts/interop-test.sh: each one's tests, conformance, a live revoke); SigilHummingbird (the resolution check,
 # its tests over real HTTP; scripts/hummingbird-test.sh); the Hummingbird example against
 # real HTTP; the PostgreSQL store on a throwaway cluster (scripts/postgres-test.sh); the
 # concurrent verify-while-reload tests under ThreadSanitizer; sigil-bench --quick
