@@ -62,5 +62,6 @@ if [[ "${1:-}" != "--swift-only" ]]; then
     swift build --product sigil
     export SIGIL_SERVER_BIN="${SIGIL_SERVER_BIN:-$PWD/Server/.build/debug/sigil-server}"
     export SIGIL_BIN="${SIGIL_BIN:-$PWD/.build/debug/sigil}"
-    python3 -m pytest -q Server/tests/test_replicas.py Server/tests/test_parallel_writers.py Server/tests/test_session_replicas.py
+    python3 -m pytest -q Server/tests/test_replicas.py Server/tests/test_parallel_writers.py Server/tests/test_session_replicas.py \
+        Server/tests/test_backup_postgres.py
 fi

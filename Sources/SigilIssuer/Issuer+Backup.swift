@@ -189,7 +189,8 @@ extension Issuer {
     /// Raises the revocation-list sequence to the highest one seen, so the next list is above
     /// it: the ledger's `export_sequence` and newest stored list, the home's `revocations.seq`,
     /// the list in `<home>/revocations.sgl`, and `sequences` read from other list files. The
-    /// ledger (with a `migrate` event) and `revocations.seq` both record it.
+    /// ledger (with a `migrate` event) and `revocations.seq` both record it, and the list counts
+    /// as changed, so a publisher signs the next one without waiting.
     ///
     /// The one place this rule lives: list signing starts above the same floor, so a list
     /// sequence services already hold is never signed again.
@@ -204,6 +205,9 @@ extension Issuer {
             if let inHome = Self.sequenceInFile(home + "/revocations.sgl") { floor = max(floor, inHome) }
             floor = sequences.reduce(floor, max)
             try store.setState("export_sequence", Int64(bitPattern: floor))
+            // Counted as a change to the list: sigil-server signs one above the floor at once,
+            // instead of serving the backup's older list (which followers refuse) for an hour.
+            try store.incrementState(Self.listChangesKey)
             try record(.migrate, by: actor, at: now, guids: [], details: details + [("sequence", String(floor))])
             // Before the commit, as when a list is signed: a higher mark is always safe.
             if floor > 0 { try SecureFile.writeAtomically(Array("\(floor)\n".utf8), to: highWaterMarkPath) }

@@ -70,4 +70,19 @@ struct ProgressReportTests: IssuerSuite {
         #expect(steps.first?.done == steps.first?.total)
         #expect(reports.count > 4, "reported as it went, not only at the end")
     }
+
+    @Test(
+        "ledger migrate reports the rows it copies into PostgreSQL", .tags(.sqliteOnly),
+        .enabled(if: StoreUnderTest.postgresURL != nil, "needs scripts/postgres-test.sh's cluster"))
+    func migrate() throws {
+        try issuer.insertForTesting((0..<1_500).map { makeRecord(name: "m-\($0)") })
+        let schema = try PostgresSchema(url: try #require(StoreUnderTest.postgresURL))
+        var reports: [WorkProgress] = []
+        let copied = try issuer.copyLedger(to: schema.url, by: alice, now: t0) { reports.append($0) }
+        let steps = lastOfEachStep(reports)
+        #expect(steps.map(\.step) == ["reading", "copying"])
+        let rows = Int64(copied.tokens + copied.events)
+        #expect(steps.last?.done == rows && steps.last?.total == rows)
+        #expect(reports.filter { $0.step == "copying" }.count > 2)
+    }
 }
