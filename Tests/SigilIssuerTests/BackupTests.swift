@@ -240,10 +240,16 @@ struct BackupTests: IssuerSuite {
         // Both ways of signing start above the floor. The server's publisher signs at once: a
         // restore counts as a change, so the backup's older list is not served for an hour.
         let copy = try Issuer(home: home)
-        #expect(try copy.publishRevocationList(by: alice, now: t0)?.sequence == c.floor + 1)
+        let republished = try #require(try copy.publishRevocationList(by: alice, now: t0))
+        #expect(republished.sequence == c.floor + 1)
+        // Its content is the restored ledger's: deactivated after the backup, so active again.
+        #expect(try RevocationList.parseUnverified(republished.bytes).status(of: early) == nil)
         _ = try copy.change(.revoke, [early], by: alice, now: t0)
         let next = try copy.exportRevocationList(to: temp.root + "/next.sgl", by: alice, now: t0)
         #expect(next.list.sequence == c.floor + 2)
+        #expect(next.list.status(of: early) == .revoked)
+        let stored = try RevocationList.parseUnverified(try #require(try copy.latestRevocationList()).bytes)
+        #expect(stored.sequence == c.floor + 2 && stored.status(of: early) == .revoked)
     }
 
     @Test("A list file named for the restore must exist and be a list", .tags(.sqliteOnly))
