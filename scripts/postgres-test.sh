@@ -64,5 +64,6 @@ if [[ "${1:-}" != "--swift-only" ]]; then
     export SIGIL_BIN="${SIGIL_BIN:-$PWD/.build/debug/sigil}"
     python3 -m pytest -q Server/tests/test_replicas.py Server/tests/test_parallel_writers.py Server/tests/test_session_replicas.py \
         "Server/tests/test_webhooks_durable.py::test_two_servers_one_ledger_one_sends_and_the_other_takes_over[postgres]" \
-        "Server/tests/test_webhooks_durable.py::test_the_sender_killed_mid_delivery_the_other_server_sends_it_again[postgres]"
+        "Server/tests/test_webhooks_durable.py::test_the_sender_killed_mid_delivery_the_other_server_sends_it_again[postgres]" \
+        Server/tests/test_backup_postgres.py
 fi

@@ -6,8 +6,8 @@
 #   scripts/test.sh --skip-swift-test   everything but swift test (.ci/run runs that itself first)
 #
 # Stages: import rules; swift build + swift test (unit, vectors, end-to-end CLI, hostile input,
-# crash safety, secret hygiene); the scanners' rules; sigil-server; the verifiers in other
-# languages (scripts/interop-test.sh: each one's tests, conformance, a live revoke); SigilHummingbird (the resolution check,
+# crash safety, secret hygiene); the scanners' rules; sigil-server; the deployment files (deploy/);
+# the verifiers in other languages (scripts/interop-test.sh: each one's tests, conformance, a live revoke); SigilHummingbird (the resolution check,
 # its tests over real HTTP; scripts/hummingbird-test.sh); the Hummingbird example against
 # real HTTP; the PostgreSQL store on a throwaway cluster (scripts/postgres-test.sh); the
 # concurrent verify-while-reload tests under ThreadSanitizer; sigil-bench --quick
@@ -44,6 +44,11 @@ python3 -m pytest -q interop/scanning
 
 stage "sigil-server: real processes on 127.0.0.1, pytest and schemathesis (Server/tests)"
 bash scripts/server-test.sh
+
+# After server-test.sh, which built sigil-server: the Containerfile test reads what it links.
+stage "deployment files: the systemd unit (systemd-analyze verify, security) and the Containerfile's rules"
+command -v systemd-analyze >/dev/null || { echo "systemd-analyze is missing (Debian: systemd)"; exit 1; }
+python3 -m pytest -q deploy
 
 # After server-test.sh, which builds Server/ (sigil-server for the live stage).
 stage "verifiers in Python, Go, TypeScript, Java: their tests, conformance with Swift, a live revoke"

@@ -27,15 +27,17 @@ extension Issuer {
     ///   - url: A `postgres://` or `postgresql://` URL; its schema is created if missing.
     ///   - actor: Who the `migrate` event names.
     ///   - now: Unix seconds for that event.
+    ///   - progress: Told the rows written as the copy goes (``WorkProgress``).
     /// - Returns: What was copied.
     /// - Throws: ``IssuerError``: `invalid_input` (not a PostgreSQL URL), `conflict` (the target
     ///   already holds a ledger; nothing is copied), `unavailable`, `lock_busy`.
-    public func copyLedger(to url: String, by actor: Actor, now: Int64 = Issuer.currentTime()) throws(IssuerError)
-        -> CopiedLedger
-    {
+    public func copyLedger(
+        to url: String, by actor: Actor, now: Int64 = Issuer.currentTime(), progress: ProgressHandler? = nil
+    ) throws(IssuerError) -> CopiedLedger {
         guard DatabaseLocation.isPostgresURL(url) else {
             throw IssuerError(.invalidInput, "the target must be a postgres:// or postgresql:// URL")
         }
+        ProgressCounter("reading", total: nil, unit: .rows, progress).begin()
         let snapshot = try transaction(write: false) { try store.snapshot() }
         let sequence = max(
             UInt64(bitPattern: snapshot.state.first { $0.key == "export_sequence" }?.value ?? 0),
@@ -44,7 +46,7 @@ extension Issuer {
         defer { target.close() }
         do {
             try target.transaction(write: true) {
-                try target.restore(snapshot)
+                try target.restore(snapshot, progress: progress)
                 // The high-water mark beside the keyring may be above the ledger's (a restored backup).
                 if sequence > 0 { try target.setState("export_sequence", Int64(bitPattern: sequence)) }
                 try target.append(

@@ -259,9 +259,10 @@ extension Issuer {
     /// theirs; `cascade` with another action is `invalid_input` (``LifecycleAction/cascades``).
     ///
     /// `details` go into the audit event as they are (a leak report's location, say).
+    /// `progress` is told the tokens read, then the tokens written (``WorkProgress``).
     public func change(
         _ action: LifecycleAction, _ ids: [TokenID], cascade: Bool = false, by actor: Actor,
-        details: [(String, String)] = [], now: Int64 = Issuer.currentTime()
+        details: [(String, String)] = [], now: Int64 = Issuer.currentTime(), progress: ProgressHandler? = nil
     ) throws(IssuerError) -> ChangeResult {
         try Self.checkCascade(action, cascade)
         return try transaction(write: true) {
@@ -271,16 +272,23 @@ extension Issuer {
             if cascade {
                 for id in ids { queue += try store.descendants(of: id) }
             }
+            var read = ProgressCounter("reading", total: Int64(queue.count), unit: .tokens, progress)
             for id in queue where seen.insert(id).inserted {
+                read.add()
                 guard let t = try store.token(id), !t.isDeleted || !ids.contains(id) else {
                     throw IssuerError(.notFound, "no token with GUID \(id)", detail: .tokenNotFound(id.description))
                 }
                 if t.isDeleted { continue }  // a descendant already deleted
                 tokens.append(t)
             }
-            return try apply(action, to: tokens, cascade: cascade, by: actor, details: details, now: now)
+            read.finish()
+            return try apply(
+                action, to: tokens, cascade: cascade, by: actor, details: details, now: now, progress: progress)
         }
     }
+
+    /// Tokens one statement of a bulk change writes (``apply``): a progress report between two.
+    static let changeSlice = 5_000
 
     /// Refuses `cascade` for an action that does not cascade (``LifecycleAction/cascades``).
     public static func checkCascade(_ action: LifecycleAction, _ cascade: Bool) throws(IssuerError) {
@@ -294,17 +302,20 @@ extension Issuer {
     /// ``change(_:_:cascade:by:now:)`` for tokens named by selectors (GUIDs or unique prefixes),
     /// resolved inside the same transaction: one read per token for a bulk change of 10k.
     public func change(
-        _ action: LifecycleAction, selectors: [String], by actor: Actor, now: Int64 = Issuer.currentTime()
+        _ action: LifecycleAction, selectors: [String], by actor: Actor, now: Int64 = Issuer.currentTime(),
+        progress: ProgressHandler? = nil
     ) throws(IssuerError) -> ChangeResult {
         try transaction(write: true) {
-            try apply(action, to: try resolveAll(selectors), cascade: false, by: actor, now: now)
+            ProgressCounter("reading", total: Int64(selectors.count), unit: .tokens, progress).begin()
+            return try apply(
+                action, to: try resolveAll(selectors), cascade: false, by: actor, now: now, progress: progress)
         }
     }
 
     /// The rule and the write of a lifecycle change, inside the caller's transaction.
     private func apply(
         _ action: LifecycleAction, to tokens: [TokenRecord], cascade: Bool, by actor: Actor,
-        details: [(String, String)] = [], now: Int64
+        details: [(String, String)] = [], now: Int64, progress: ProgressHandler? = nil
     ) throws -> ChangeResult {
         for t in tokens where t.status == .revoked && (action == .activate || action == .deactivate) {
             throw IssuerError(
@@ -321,11 +332,18 @@ extension Issuer {
             }
         }.map(\.id)
         guard !changing.isEmpty else { return ChangeResult(tokens: tokens, changed: []) }
-        switch action {
-        case .deactivate: try store.setStatus(changing, to: .inactive, now: now)
-        case .activate: try store.setStatus(changing, to: .active, now: now)
-        case .revoke: try store.setStatus(changing, to: .revoked, now: now)
-        case .delete: try store.markDeleted(changing, now: now)
+        // In slices, so a change of a million tokens can say how far it got; one slice is still
+        // one statement on PostgreSQL.
+        var written = ProgressCounter("writing", total: Int64(changing.count), unit: .tokens, every: 1, progress)
+        for start in stride(from: 0, to: changing.count, by: Self.changeSlice) {
+            let slice = Array(changing[start..<min(start + Self.changeSlice, changing.count)])
+            switch action {
+            case .deactivate: try store.setStatus(slice, to: .inactive, now: now)
+            case .activate: try store.setStatus(slice, to: .active, now: now)
+            case .revoke: try store.setStatus(slice, to: .revoked, now: now)
+            case .delete: try store.markDeleted(slice, now: now)
+            }
+            written.add(Int64(slice.count))
         }
         let audit: AuditAction =
             switch action {

@@ -82,13 +82,14 @@ public final class Issuer {
     ///   - mode: Whether a missing home may be created.
     ///   - busyTimeout: Seconds to wait for another process's write lock.
     ///   - now: Unix seconds for anything opening creates (the keyring's key IDs, setup events).
+    ///   - progress: Told how the v0.1 import opening may run goes (``WorkProgress``).
     /// - Throws: ``IssuerError``: `invalid_input` (a `database` that ``DatabaseLocation``
     ///   refuses; nothing is created), `not_found` (no home), `permissions`, `bad_data` (damaged or
     ///   newer database), `lock_busy`, `cannot_write`, `unavailable` (a PostgreSQL URL that is
     ///   malformed, or a database that is down or refuses the credentials).
     public init(
         home: String, database: String? = nil, mode: OpenMode = .existing, busyTimeout: Double = 5,
-        now: Int64 = Issuer.currentTime()
+        now: Int64 = Issuer.currentTime(), progress: ProgressHandler? = nil
     ) throws(IssuerError) {
         self.home = home
         // Parsed before anything is touched: a keyword string must not become a file.
@@ -130,7 +131,7 @@ public final class Issuer {
         if isNewDatabase {
             if lstat(ledgerPath, &st) == 0 {
                 try SecureFile.checkPrivate(ledgerPath)
-                legacy = try LegacyImport.readLedger(ledgerPath)
+                legacy = try LegacyImport.readLedger(ledgerPath, progress: progress)
             }
             if lstat(catalogPath, &st) == 0 { legacyCatalog = try LegacyImport.readCatalog(catalogPath) }
         }
@@ -141,7 +142,8 @@ public final class Issuer {
             do {
                 notes.append(
                     try importLegacy(
-                        legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath, now: now))
+                        legacy, catalog: legacyCatalog, ledgerPath: ledgerPath, catalogPath: catalogPath, now: now,
+                        progress: progress))
             } catch {
                 // Leave no half-made database behind: the next run imports again.
                 sqlite.closeAndRemoveFiles()
@@ -296,11 +298,12 @@ public final class Issuer {
     }
 
     private func importLegacy(
-        _ ledger: LegacyImport.Result?, catalog: Catalog?, ledgerPath: String, catalogPath: String, now: Int64
+        _ ledger: LegacyImport.Result?, catalog: Catalog?, ledgerPath: String, catalogPath: String, now: Int64,
+        progress: ProgressHandler?
     ) throws(IssuerError) -> SetupNote {
         try transaction(write: true) {
             if let ledger {
-                for id in ledger.order { if let t = ledger.tokens[id] { try store.insert(t) } }
+                try ledger.insert(into: store, progress: progress)
                 if ledger.sequence > 0 { try store.setState("export_sequence", Int64(bitPattern: ledger.sequence)) }
             }
             if let catalog {

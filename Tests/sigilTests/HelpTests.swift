@@ -10,6 +10,7 @@ struct HelpTests {
         ["revoke"], ["delete"], ["keys"], ["keys", "list"], ["keys", "add"], ["keys", "promote"], ["keys", "retire"],
         ["keys", "rotate"], ["keys", "export"], ["catalog"], ["catalog", "show"], ["catalog", "add"], ["revocations"],
         ["revocations", "export"], ["revocations", "pull"], ["revocations", "show"], ["ledger"], ["ledger", "compact"],
+        ["ledger", "backup"], ["ledger", "restore"],
         ["policy"], ["policy", "set"], ["policy", "show"], ["policy", "clear"],
     ]
 

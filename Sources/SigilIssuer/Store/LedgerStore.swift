@@ -93,8 +93,9 @@ package protocol LedgerStore: AnyObject {
 
     /// Every row of every table, for copying a ledger to another store (`ledger migrate`).
     func snapshot() throws -> LedgerSnapshot
-    /// Writes a snapshot into this store, which must hold no token, event or list yet.
-    func restore(_ snapshot: LedgerSnapshot) throws
+    /// Writes a snapshot into this store, which must hold no token, event or list yet,
+    /// reporting the rows it writes to `progress`.
+    func restore(_ snapshot: LedgerSnapshot, progress: ProgressHandler?) throws
 
     // MARK: Console sessions (sigil-server; Issuer+Sessions.swift). Rows hold a hash of the
     // session ID and the token's GUID, never the ID or the token. They are not part of a
@@ -132,6 +133,9 @@ package struct LedgerSnapshot: Sendable {
 }
 
 extension LedgerStore {
+    /// ``restore(_:progress:)`` with nobody told.
+    package func restore(_ snapshot: LedgerSnapshot) throws { try restore(snapshot, progress: nil) }
+
     /// The `violatingPolicy` filter in SQL both dialects read alike: a policy for the token's
     /// audience that its window breaks (a NULL difference, for a never-expiring token, is false).
     static var violatesPolicy: String {

@@ -14,13 +14,26 @@ enum LegacyImport {
         var sequence: UInt64 = 0
         var lines = 0
         var skippedTornLine = false
+
+        /// Inserts the tokens in issue order, inside the caller's transaction, reporting them.
+        func insert(into store: any LedgerStore, progress: ProgressHandler?) throws {
+            var written = ProgressCounter("importing", total: Int64(order.count), unit: .tokens, progress)
+            for id in order {
+                if let t = tokens[id] { try store.insert(t) }
+                written.add()
+            }
+            written.finish()
+        }
     }
 
-    static func readLedger(_ path: String) throws(IssuerError) -> Result {
+    static func readLedger(_ path: String, progress: ProgressHandler? = nil) throws(IssuerError) -> Result {
         let bytes = try SecureFile.read(path)
         var result = Result()
         let lines = bytes.split(separator: 0x0a, omittingEmptySubsequences: false)
+        var read = ProgressCounter("reading the v0.1 ledger", total: Int64(lines.count), unit: .rows, progress)
+        defer { read.finish() }
         for (index, line) in lines.enumerated() {
+            read.add()
             let isLast = index == lines.count - 1 || (index == lines.count - 2 && lines[lines.count - 1].isEmpty)
             if line.isEmpty {
                 if index == lines.count - 1 { break }  // the newline after the last record

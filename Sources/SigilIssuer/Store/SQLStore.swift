@@ -637,25 +637,30 @@ extension SQLStore {
         return out
     }
 
-    /// Copies go only into an empty database.
-    package func restore(_ snapshot: LedgerSnapshot) throws {
+    /// Copies go only into an empty database. Reports rows written (tokens, then events).
+    package func restore(_ snapshot: LedgerSnapshot, progress: ProgressHandler?) throws {
         let tables = ["tokens", "events", "catalog", "issuer_state", "revocation_lists", "policies"]
         guard try integer("SELECT " + tables.map { "NOT EXISTS (SELECT 1 FROM \($0))" }.joined(separator: " AND ")) == 1
         else {
             throw IssuerError(
                 .conflict, "\(location) already holds a ledger; copy only into an empty database. Nothing was copied.")
         }
+        var written = ProgressCounter(
+            "copying", total: Int64(snapshot.tokens.count + snapshot.events.count), unit: .rows, progress)
         for (seq, t) in snapshot.tokens {
             try run(
                 "INSERT INTO tokens (\(tokenColumns), name_folded, seq) VALUES (\(placeholders(18)))",
                 t.columnValues + [.int(seq)])
+            written.add()
         }
         for (id, e) in snapshot.events {
             try run(
                 "INSERT INTO events (id, at, actor, action, details) VALUES (?1, ?2, ?3, ?4, ?5)",
                 [.int(id), .int(e.at), .text(e.actor), .text(e.action.rawValue), .text(e.detailsJSON)])
             try link(event: id, e.guids)
+            written.add()
         }
+        written.finish()
         for entry in snapshot.catalog {
             try putCatalogEntry(resource: entry.resource, action: entry.action, access: entry.access)
         }
@@ -666,5 +671,39 @@ extension SQLStore {
         }
         try restoreWebhooks(snapshot.webhooks)
         try finishRestore()
+    }
+
+    /// Reads every row as the use cases read it (token rows, audit events and their details,
+    /// the catalog, policies, the header of each stored list), so a copy holding a row this
+    /// ledger could not have written is refused before anything uses it. Reports tokens.
+    ///
+    /// - Returns: Token rows (deleted ones included) and events.
+    /// - Throws: ``IssuerError`` `bad_data` naming the first bad row.
+    package func checkEveryRow(progress: ProgressHandler?) throws -> (tokens: Int, events: Int) {
+        let total = try integer("SELECT count(*) FROM tokens") ?? 0
+        var checked = ProgressCounter("checking rows", total: total, unit: .tokens, progress)
+        try query("SELECT \(tokenColumns) FROM tokens ORDER BY seq", []) { row in
+            _ = try record(row)
+            checked.add()
+        }
+        checked.finish()
+        var events = 0
+        try query("SELECT id, action, details FROM events ORDER BY id", []) { r in
+            guard AuditAction(rawValue: r.text(1)) != nil else {
+                throw corrupt(location, "audit event \(r.int64(0)) has an unknown action")
+            }
+            guard (try? JSONSerialization.jsonObject(with: Data(r.text(2).utf8))) is [String: Any] else {
+                throw corrupt(location, "audit event \(r.int64(0)) has damaged details")
+            }
+            events += 1
+        }
+        guard Int64(try catalogEntries().count) == (try integer("SELECT count(*) FROM catalog")) else {
+            throw corrupt(location, "a catalog entry has an unknown access")
+        }
+        _ = try policies()
+        for list in try lists("sequence") where Issuer.headerSequence(list.bytes) != list.sequence {
+            throw corrupt(location, "the stored list \(list.sequence) does not carry its own sequence")
+        }
+        return (Int(total), events)
     }
 }

@@ -58,7 +58,8 @@ private final class SQLiteDeadline {
 /// _ = try statement.step()
 /// ```
 package final class SQLiteDatabase {
-    private var handle: OpaquePointer?
+    // fileprivate: ``SQLiteBackup`` in this file passes it to `sqlite3_backup_init`.
+    fileprivate var handle: OpaquePointer?
     private var cache: [String: SQLiteStatement] = [:]
     private let deadline = SQLiteDeadline()
     package let path: String
@@ -186,6 +187,16 @@ package final class SQLiteDatabase {
         return statement.optionalText(0)
     }
 
+    /// What `PRAGMA integrity_check` finds wrong, at most `limit` lines; empty for a sound
+    /// database. A damaged file may also make the check itself fail (thrown).
+    package func integrityProblems(limit: Int = 20) throws(SQLiteError) -> [String] {
+        let statement = try statement("PRAGMA integrity_check(\(max(1, limit)))")
+        defer { statement.reset() }
+        var problems: [String] = []
+        while try statement.step() { problems.append(statement.text(0)) }
+        return problems == ["ok"] ? [] : problems
+    }
+
     /// Rows changed by the last INSERT, UPDATE or DELETE (`sqlite3_changes64`).
     package var changes: Int { Int(sqlite3_changes64(handle)) }
 
@@ -197,6 +208,68 @@ package final class SQLiteDatabase {
     }
 
     fileprivate func stepFailure(_ rc: Int32) -> SQLiteError { failure(rc) }
+}
+
+/// An online backup: copies a database page by page into another while other connections
+/// keep writing to it (`sqlite3_backup_init`, `_step`, `_finish`).
+///
+/// What is copied is the source as one snapshot if the source connection holds a read
+/// transaction for the whole copy; without one, a write by another connection between two
+/// steps makes SQLite start the copy again.
+///
+/// ```swift
+/// let backup = try SQLiteBackup(from: source, to: destination)
+/// while try !backup.step(pages: 1_024) { print(backup.pageCount - backup.remaining, backup.pageCount) }
+/// try backup.finish()
+/// ```
+package final class SQLiteBackup {
+    private var raw: OpaquePointer?
+    private let destination: SQLiteDatabase
+
+    /// Starts a backup of `source`'s main database into `destination`'s (`sqlite3_backup_init`).
+    /// Neither connection may be used for anything else until ``finish()``.
+    package init(from source: SQLiteDatabase, to destination: SQLiteDatabase) throws(SQLiteError) {
+        self.destination = destination
+        guard let raw = sqlite3_backup_init(destination.handle, "main", source.handle, "main") else {
+            // The error is recorded on the destination connection.
+            throw destination.stepFailure(sqlite3_errcode(destination.handle))
+        }
+        self.raw = raw
+    }
+
+    deinit { if let raw { sqlite3_backup_finish(raw) } }
+
+    /// Copies up to `pages` more pages (`sqlite3_backup_step`); true once everything is copied.
+    /// A source or destination lock held by another connection throws `SQLITE_BUSY` or
+    /// `SQLITE_LOCKED`; the backup may be stepped again.
+    package func step(pages: Int32) throws(SQLiteError) -> Bool {
+        let rc = sqlite3_backup_step(raw, pages)
+        switch rc {
+        case SQLITE_DONE: return true
+        case SQLITE_OK: return false
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            throw SQLiteError(code: rc & 0xff, extendedCode: rc, message: "the database is locked")
+        default:
+            // A fatal error: `finish` reports it and frees the backup.
+            let finished = sqlite3_backup_finish(raw)
+            raw = nil
+            throw destination.stepFailure(finished == SQLITE_OK ? rc : finished)
+        }
+    }
+
+    /// Pages still to copy, as of the last ``step(pages:)`` (`sqlite3_backup_remaining`).
+    package var remaining: Int { raw.map { Int(sqlite3_backup_remaining($0)) } ?? 0 }
+
+    /// The source's size in pages, as of the last ``step(pages:)`` (`sqlite3_backup_pagecount`).
+    package var pageCount: Int { raw.map { Int(sqlite3_backup_pagecount($0)) } ?? 0 }
+
+    /// Ends the backup and frees it (`sqlite3_backup_finish`), reporting an error any step met.
+    package func finish() throws(SQLiteError) {
+        guard let raw else { return }
+        self.raw = nil
+        let rc = sqlite3_backup_finish(raw)
+        guard rc == SQLITE_OK else { throw destination.stepFailure(rc) }
+    }
 }
 
 /// A prepared statement: bind parameters (1-based), step, read columns (0-based).

@@ -8,9 +8,11 @@ struct LedgerCommand: ParsableCommand {
         discussion: """
             Example:
               sigil ledger compact
+              sigil ledger backup --to /backup/sigil.db
+              sigil ledger restore --from /backup/sigil.db
               sigil ledger migrate --to postgres://sigil@db.internal/sigil
             """,
-        subcommands: [LedgerCompact.self, LedgerMigrate.self])
+        subcommands: [LedgerCompact.self, LedgerBackup.self, LedgerRestore.self, LedgerMigrate.self])
 }
 
 struct LedgerCompact: ParsableCommand, SigilCommand {
@@ -65,7 +67,11 @@ struct LedgerMigrate: ParsableCommand, SigilCommand {
         try guarded(json: global.json) {
             let home = Home(global, actor: actorOption)
             let actor = try home.actor()
-            let copied = try home.issuer().copyLedger(to: to, by: actor, now: Home.now)
+            let issuer = try home.issuer()
+            let progress = ProgressLine.forCommand("migrate", json: global.json)
+            defer { progress.finish() }
+            let copied = try issuer.copyLedger(to: to, by: actor, now: Home.now, progress: progress.handler)
+            progress.finish()
             if global.json {
                 Console.json(
                     [

@@ -60,13 +60,21 @@ struct Scan: ParsableCommand, SigilCommand {
                     throw CLIFailure(Exit.noInput, "no file or folder at \(path)", reason: "not_found")
                 }
             }
+            let progress = ProgressLine.forCommand("scan", json: global.json)
+            defer { progress.finish() }
             var walk = Walk()
+            if progress.isEnabled {
+                // A first pass over the tree's metadata gives the total the line counts down.
+                walk.progress = progress
+                walk.total = paths.reduce(0) { $0 + walk.countBytes($1) }
+            }
             var matches: [Match] = []
             for path in paths {
                 walk.scan(path) { path, finding in
                     matches.append(identify(path, finding, issuer))
                 }
             }
+            progress.finish()
             found = matches.count
             render(matches, walk)
         }
@@ -131,7 +139,30 @@ struct Scan: ParsableCommand, SigilCommand {
 private struct Walk {
     var files = 0
     var unreadable = 0
+    /// Where bytes read are reported, on a terminal; `total` is what ``countBytes(_:)`` found.
+    var progress: ProgressLine?
+    var total: Int64?
+    private var bytesRead: Int64 = 0
+    private var counted: Int64 = 0
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+
+    /// The bytes of the regular files under `path`, by the same rules as ``scan(_:_:)`` (no
+    /// link followed, nothing read), reporting the files counted. What cannot be listed counts 0.
+    mutating func countBytes(_ path: String) -> Int64 {
+        var st = stat()
+        guard path != "-", lstat(path, &st) == 0 else { return 0 }
+        switch st.st_mode & S_IFMT {
+        case S_IFDIR:
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: path) else { return 0 }
+            return entries.reduce(0) { $0 + countBytes(path == "/" ? "/" + $1 : path + "/" + $1) }
+        case S_IFREG:
+            counted += 1
+            progress?.update(WorkProgress(step: "counting files", done: counted, total: nil, unit: .files))
+            return Int64(st.st_size)
+        default:
+            return 0
+        }
+    }
 
     mutating func scan(_ path: String, _ found: (String, TokenScanner.Finding) -> Void) {
         if path == "-" {
@@ -169,6 +200,10 @@ private struct Walk {
             if n < 0 { return skip(path, errno) }
             if n == 0 { break }
             scanner.feed(buffer[0..<n]) { found(path, $0) }
+            bytesRead += Int64(n)
+            // A file that grew since it was counted must not show more than 100%.
+            progress?.update(
+                WorkProgress(step: "reading", done: bytesRead, total: total.map { max($0, bytesRead) }, unit: .bytes))
         }
         scanner.finish { found(path, $0) }
     }

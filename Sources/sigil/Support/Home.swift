@@ -7,11 +7,14 @@ struct Home {
     let path: String
     let database: String?
     let actorName: String?
+    /// `--json`: no progress line then.
+    let json: Bool
 
     init(_ options: GlobalOptions, actor: ActorOption? = nil) {
         path = options.homePath
         database = options.databaseURL
         actorName = actor?.actor
+        json = options.json
     }
 
     /// Unix seconds now; `SIGIL_NOW` overrides it so tests are deterministic.
@@ -30,8 +33,13 @@ struct Home {
 
     /// Opens the home's issuer and tells the user what opening it created or imported.
     func issuer(_ mode: Issuer.OpenMode = .existing) throws -> Issuer {
+        // Opening a v0.1 home imports it: about 37 s for a million tokens.
+        let progress = ProgressLine.forCommand("import", json: json)
+        defer { progress.finish() }
         let issuer = try Issuer(
-            home: path, database: database, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now)
+            home: path, database: database, mode: mode, busyTimeout: Home.busyTimeout, now: Home.now,
+            progress: progress.handler)
+        progress.finish()
         for note in issuer.setupNotes { Console.note(Home.describe(note)) }
         return issuer
     }

@@ -58,17 +58,23 @@ final class LocalIssuerClient: IssuerClient {
         let actor = try home.actor()
         let issuer = try issuer()
         let result: ChangeResult
+        // A bulk change of a million tokens takes about half a minute.
+        let progress = ProgressLine.forCommand(action.rawValue, json: home.json)
+        defer { progress.finish() }
         if !selection.allMatching, !cascade, !asks || yes {
             // Nothing to confirm: resolve and change in one transaction (10k GUIDs on stdin).
-            result = try issuer.change(action, selectors: try selection.selectors(), by: actor, now: Home.now)
+            result = try issuer.change(
+                action, selectors: try selection.selectors(), by: actor, now: Home.now, progress: progress.handler)
         } else {
             let tokens = try selection.resolve(in: issuer)
             guard !tokens.isEmpty else { return nil }
             if asks, action.isPermanent || tokens.count > 1 {
                 try confirm(action, tokens.map { ($0.id, $0.name) }, yes: yes)
             }
-            result = try issuer.change(action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now)
+            result = try issuer.change(
+                action, tokens.map(\.id), cascade: cascade, by: actor, now: Home.now, progress: progress.handler)
         }
+        progress.finish()
         return result.tokens.map { ($0.id, $0.name) }
     }
 

@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import SigilIssuer
+
+struct LedgerBackup: ParsableCommand, SigilCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the ledger into a new file, safely while sigil-server and other commands write.",
+        discussion: """
+            The copy is SQLite's online backup, taken as one snapshot: it holds every change \
+            committed before the command began. FILE is created mode 600 and never replaces \
+            anything (an existing file or link there is refused, 73); it is fsynced, then opened \
+            again and checked (integrity, schema) before the command succeeds. A PostgreSQL \
+            ledger is backed up with pg_dump instead (64; docs/DATABASE.md, Backups).
+
+            The keyring is not in the backup: back up keyring.json apart (docs/DEPLOY.md).
+
+            Example:
+              sigil ledger backup --to /backup/sigil-$(date +%F).db
+            """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home: it copies the home's ledger")
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("The new backup file (never replaced).", valueName: "file"))
+    var to: String
+
+    func run() throws {
+        try guarded(json: global.json) {
+            let issuer = try Home(global).issuer()
+            let progress = ProgressLine.forCommand("backup", json: global.json)
+            defer { progress.finish() }
+            let backup = try issuer.backupLedger(to: to, progress: progress.handler)
+            progress.finish()
+            if global.json {
+                Console.json(
+                    [
+                        "path": backup.path, "bytes": Int(backup.bytes), "tokens": backup.tokens,
+                        "events": backup.events, "sequence": Int(clamping: backup.sequence),
+                        "schema_version": backup.schemaVersion, "checked": true,
+                    ] as JSONObject)
+            } else {
+                Console.note(
+                    "Backed up \(backup.tokens) tokens and \(backup.events) events (list sequence \(backup.sequence)) to \(Terminal.safe(backup.path)): \(ProgressLine.amount(backup.bytes, .bytes)), checked."
+                )
+                Console.note("The keyring is not in it: keep keyring.json in its own, more closely guarded backup.")
+            }
+        }
+    }
+}
+
+struct LedgerRestore: ParsableCommand, SigilCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Restore a ledger backup into a home without a ledger; lists continue above every sequence seen.",
+        discussion: """
+            The backup is checked (integrity, a Sigil schema this version knows, every row) and \
+            written as the home's sigil.db (or --database PATH). A home that already has a \
+            ledger is refused (65) and left as it was: move sigil.db aside first, or restore \
+            into a new home. A damaged, truncated or foreign file is refused (65).
+
+            The next revocation list is signed above the highest sequence seen: the backup's, \
+            the home's revocations.seq and revocations.sgl, and each --list file (a list \
+            exported elsewhere, or the one services hold: fetch it from GET /v1/revocations or \
+            a service's cache). Copy keyring.json back from its own backup before issuing.
+
+            Example:
+              sigil --home keys ledger restore --from /backup/sigil-2027-01-15.db --list /srv/www/revocations.sgl
+            """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home: it writes the home's ledger")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
+
+    @Option(name: .long, help: ArgumentHelp("The backup file (from sigil ledger backup).", valueName: "file"))
+    var from: String
+
+    @Option(
+        name: .customLong("list"),
+        help: ArgumentHelp(
+            "A revocation list already published (repeatable): the next list goes above its sequence too.",
+            valueName: "file"))
+    var lists: [String] = []
+
+    func run() throws {
+        try guarded(json: global.json) {
+            let home = Home(global, actor: actorOption)
+            let actor = try home.actor()
+            let progress = ProgressLine.forCommand("restore", json: global.json)
+            defer { progress.finish() }
+            let restored = try Issuer.restoreLedger(
+                from: from, home: home.path, database: home.database, seenLists: lists, busyTimeout: Home.busyTimeout,
+                by: actor, now: Home.now, progress: progress.handler)
+            progress.finish()
+            if global.json {
+                Console.json(
+                    [
+                        "path": restored.path, "tokens": restored.tokens, "events": restored.events,
+                        "backup_sequence": Int(clamping: restored.backupSequence),
+                        "sequence": Int(clamping: restored.sequence), "keyring": restored.hasKeyring,
+                    ] as JSONObject)
+            } else {
+                Console.note(
+                    "Restored \(restored.tokens) tokens and \(restored.events) events into \(Terminal.safe(restored.path)). The next revocation list is above sequence \(restored.sequence) (the backup knew \(restored.backupSequence))."
+                )
+            }
+            if !restored.hasKeyring {
+                Console.warning(
+                    "\(Terminal.safe(home.path)) has no keyring.json: copy it back from its own backup before issuing, verifying or exporting (sigil init would make a new keyring no service trusts)."
+                )
+            }
+        }
+    }
+}
