@@ -488,3 +488,35 @@ def test_a_bad_webhooks_file_refuses_to_start(tmp_path, content, mode, message):
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
     assert "0123456789" not in r.stderr
+
+
+def test_deliveries_and_the_queue_show_in_the_metrics(tmp_root):
+    """sigil_webhook_deliveries_total counts each attempt by result and
+    sigil_webhook_queue_depth shows what waits in the ledger (read at the scrape)."""
+    from test_metrics import Scrape, metrics_port
+
+    answers = {1: 500, 2: 503}
+    receiver = Receiver(lambda n, h, p: answers.get(n, "hold" if n == 3 else 200))
+    e = start(tmp_root, receiver, "--metrics-port", "0", "--webhook-concurrency", "1")
+    try:
+        port = metrics_port(e.server)
+        revoke_new(e, "first")
+        receiver.wait(lambda r: r.held.is_set(), what="the third attempt, held")
+        revoke_new(e, "second")
+        wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 2,
+                 what="both deliveries queued")
+        held = Scrape(port)
+        assert held.value("sigil_webhook_deliveries_total", result="failed") == 2
+        assert held.value("sigil_webhook_deliveries_total", result="delivered") == 0
+        assert held.value("sigil_webhook_queue_depth") == 2
+        receiver.release.set()
+        receiver.wait(lambda r: len(r.attempts) == 4, what="the second event's attempt")
+        wait_for(lambda: Scrape(port).value("sigil_webhook_deliveries_total", result="delivered") == 2,
+                 what="two deliveries counted")
+        done = Scrape(port)
+        assert done.value("sigil_webhook_deliveries_total", result="failed") == 2
+        assert done.value("sigil_webhook_deliveries_total", result="given_up") == 0
+        assert done.value("sigil_webhook_queue_depth") == 0
+    finally:
+        e.close()
+        receiver.close()

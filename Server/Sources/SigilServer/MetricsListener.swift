@@ -43,9 +43,12 @@ extension SigilServerApp {
     /// ledger (a count bounded by `--max-sessions`, on a reader, given at most a second).
     func metricsSnapshot() async -> ServerMetrics.Snapshot {
         let queue = issuer
-        let sessions = await TimeLimit.run(.seconds(1)) { try await queue.read { try $0.sessionCount() } }
+        let counts = await TimeLimit.run(.seconds(1)) {
+            try await queue.read { (try $0.sessionCount(), try $0.webhookQueueDepths().values.reduce(0, +)) }
+        }
+        let read = try? counts?.get()
         return ServerMetrics.Snapshot(
             longPolls: broadcaster.waiterCount, list: broadcaster.current, now: Publisher.wallClock(),
-            sessions: try? sessions?.get())
+            sessions: read?.0, webhookQueue: read?.1)
     }
 }

@@ -294,11 +294,10 @@ public final class ServerMetrics: Sendable {
 
     // MARK: Webhooks
 
-    /// Counts one webhook delivery attempt by its result.
-    public func webhookDelivery(_ result: WebhookResult) { webhookResults[result]?.increment() }
-
-    /// Sets how many webhook events wait to be sent.
-    public func webhookQueueDepth(_ count: Int) { webhookQueue.set(Double(count)) }
+    /// Counts webhook deliveries by what became of them.
+    public func webhookDelivery(_ result: WebhookResult, count: Int = 1) {
+        webhookResults[result]?.increment(by: Int64(count))
+    }
 
     // MARK: Scrapes
 
@@ -312,8 +311,11 @@ public final class ServerMetrics: Sendable {
         public var now: Int64
         /// Console sessions in the ledger; nil when the ledger did not answer (the gauge keeps its value).
         public var sessions: Int?
+        /// Webhook deliveries queued in the ledger; nil when the ledger did not answer.
+        public var webhookQueue: Int?
 
-        public init(longPolls: Int, list: PublishedList?, now: Int64, sessions: Int?) {
+        public init(longPolls: Int, list: PublishedList?, now: Int64, sessions: Int?, webhookQueue: Int? = nil) {
+            self.webhookQueue = webhookQueue
             self.longPolls = longPolls
             self.list = list
             self.now = now
@@ -333,6 +335,7 @@ public final class ServerMetrics: Sendable {
             }
         }
         if let count = snapshot.sessions { sessions.set(Double(count)) }
+        if let count = snapshot.webhookQueue { webhookQueue.set(Double(count)) }
         return registry.emitToBuffer()
     }
 

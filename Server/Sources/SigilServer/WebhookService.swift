@@ -194,6 +194,7 @@ public final class WebhookService: Service, Sendable {
                 return (.zero, [])
             }
             if report.dropped > 0 {
+                ServerMetrics.shared.webhookDelivery(.dropped, count: report.dropped)
                 logger.error(
                     "webhooks of endpoints no longer configured dropped after their retry window",
                     metadata: ["count": "\(report.dropped)"])
@@ -245,12 +246,15 @@ public final class WebhookService: Service, Sendable {
             }
             switch outcome {
             case .delivered(let hastened):
+                ServerMetrics.shared.webhookDelivery(.delivered)
                 if hastened > 0 { meta["retries_now_due"] = "\(hastened)" }
                 logger.info("webhook delivered", metadata: meta)
             case .retry(let at):
+                ServerMetrics.shared.webhookDelivery(.failed)
                 meta["retry_in_ms"] = "\(max(0, at - Issuer.currentMilliseconds()))"
                 logger.warning("webhook failed, will retry", metadata: meta)
             case .givenUp:
+                ServerMetrics.shared.webhookDelivery(.givenUp)
                 logger.error("webhook given up", metadata: meta)
             }
         } catch {
