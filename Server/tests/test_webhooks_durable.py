@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import SERVER_BIN, Env, Server, cli_issue, run_cli
+from conftest import SERVER_BIN, Env, Server, cli_issue, log_records, run_cli
 
 # Short settings keep the suite fast: a 2 s lease, a poll a second, retries from 0.2 s.
 FAST = ["--webhook-poll-seconds", "1", "--webhook-lease-seconds", "2", "--webhook-first-retry-seconds", "0.2",
@@ -486,7 +486,9 @@ def test_a_bad_webhooks_file_refuses_to_start(tmp_path, content, mode, message):
     r = subprocess.run([SERVER_BIN, "--home", str(tmp_path / "home"), "--port", "0", "--webhooks-file", str(config)],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
-    assert message in r.stderr, r.stderr
+    # Not a terminal, so the refusal is a JSON log line (docs/OPERATIONS.md).
+    said = " ".join(record["message"] for record in log_records(r.stderr))
+    assert message in said, r.stderr
     assert "0123456789" not in r.stderr
 
 
