@@ -39,6 +39,33 @@ public struct RestoredLedger: Sendable, Hashable {
     /// Whether the home holds a keyring. Without one nothing can be issued, verified or
     /// signed: copy `keyring.json` back from its own backup.
     public let hasKeyring: Bool
+    /// What the lists seen (the home's `revocations.sgl` and each list file named) said that
+    /// the backup did not know: see ``ListedStatuses``.
+    public let listed: ListedStatuses
+}
+
+/// Revocations and deactivations made after a backup was taken, carried into the restored
+/// ledger from the signed lists services hold, so that a restore never makes a stopped token
+/// valid again.
+///
+/// Every GUID revoked on any list that verifies with the home's keyring is revoked again (a
+/// revocation is permanent); GUIDs deactivated on the newest such list are deactivated again
+/// (an older list may predate an activation). A list that does not verify changes nothing
+/// and is named in ``unverified``.
+public struct ListedStatuses: Sendable, Hashable {
+    /// Tokens revoked again in the restored ledger.
+    public var revoked: Int = 0
+    /// Tokens deactivated again.
+    public var deactivated: Int = 0
+    /// GUIDs on a list that the backup does not hold: tokens issued after it. They still
+    /// verify (their tag needs only the keyring) and the next list no longer names them, so the
+    /// token key they were issued under should be rotated (docs/DEPLOY.md, "Restoring").
+    public var unknown: Int = 0
+    /// List files whose signature did not verify with the home's keyring (or the home has no
+    /// keyring): their sequence still raised the floor, their entries were not used.
+    public var unverified: [String] = []
+
+    public init() {}
 }
 
 extension Issuer {
@@ -165,12 +192,16 @@ extension Issuer {
         let issuer = try Issuer(home: home, database: temporary, busyTimeout: busyTimeout)
         let counted: (tokens: Int, events: Int)
         let floor: UInt64
+        let listed: ListedStatuses
         do {
             defer { issuer.close() }
             counted = try issuer.transaction(write: false) { try issuer.store.checkEveryRow(progress: progress) }
             floor = try issuer.raiseSequenceFloor(
                 to: listSequences, by: actor, now: now,
                 details: [("from", "backup"), ("tokens", String(counted.tokens))])
+            let homeList = home + "/revocations.sgl"
+            listed = try issuer.reapplyListed(
+                from: (sequenceInFile(homeList) != nil ? [homeList] : []) + seenLists, by: actor, now: now)
         }
         try SQLiteStore.syncFile(temporary)
         guard link(temporary, target) == 0 else {
@@ -182,8 +213,67 @@ extension Issuer {
         unlink(temporary)
         SecureFile.syncDirectory(folder.isEmpty ? "." : folder)
         return RestoredLedger(
-            path: target, tokens: counted.tokens, events: counted.events + 1, backupSequence: contents.sequence,
-            sequence: floor, hasKeyring: Keyring.exists(home: home))
+            path: target, tokens: counted.tokens, events: counted.events + 1 + (listed.revoked > 0 ? 1 : 0)
+                + (listed.deactivated > 0 ? 1 : 0), backupSequence: contents.sequence,
+            sequence: floor, hasKeyring: Keyring.exists(home: home), listed: listed)
+    }
+
+    /// Applies what the signed lists in `files` say to this (restored) ledger: see
+    /// ``ListedStatuses``. Each change is an audit event with `from=restore`.
+    func reapplyListed(from files: [String], by actor: Actor, now: Int64) throws(IssuerError) -> ListedStatuses {
+        var result = ListedStatuses()
+        let keys = Keyring.exists(home: home) ? try keyring().revocationPublicKeys() : []
+        var newest: RevocationList?
+        var revoked = Set<TokenID>()
+        for file in files {
+            guard !keys.isEmpty, let list = Self.verifiedList(at: file, keys: keys) else {
+                result.unverified.append(file)
+                continue
+            }
+            for entry in list.entries where entry.status == .revoked { revoked.insert(entry.id) }
+            if list.sequence >= newest?.sequence ?? 0 { newest = list }
+        }
+        let deactivated = (newest?.entries ?? []).filter { $0.status == .deactivated && !revoked.contains($0.id) }
+        var toRevoke: [TokenID] = []
+        var toDeactivate: [TokenID] = []
+        try transaction(write: false) {
+            for id in revoked.sorted() {
+                guard let t = try store.token(id) else {
+                    result.unknown += 1
+                    continue
+                }
+                if t.status != .revoked && !t.isDeleted { toRevoke.append(id) }
+            }
+            for (id, _) in deactivated {
+                guard let t = try store.token(id) else {
+                    result.unknown += 1
+                    continue
+                }
+                if t.status == .active { toDeactivate.append(id) }
+            }
+        }
+        let details = [("from", "restore")]
+        if !toRevoke.isEmpty {
+            result.revoked = try change(.revoke, toRevoke, by: actor, details: details, now: now).changed.count
+        }
+        if !toDeactivate.isEmpty {
+            result.deactivated = try change(.deactivate, toDeactivate, by: actor, details: details, now: now)
+                .changed.count
+        }
+        return result
+    }
+
+    /// The list in `path` if it is a regular file (not a link), at most the largest list size,
+    /// and verifies with `keys`; nil otherwise.
+    private static func verifiedList(at path: String, keys: [RevocationKey]) -> RevocationList? {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        guard
+            let bytes = try? FileBytes.read(
+                descriptor: fd, path: path, maxBytes: RevocationList.defaultMaxBytes + RevocationList.signatureSize)
+        else { return nil }
+        return try? RevocationList(verifying: bytes, keys: keys)
     }
 
     /// Raises the revocation-list sequence to the highest one seen, so the next list is above

@@ -332,6 +332,18 @@ public struct Keyring: Sendable {
         tokenKeys[index].retire()
     }
 
+    /// The public keys of the revocation keys that are not retired: what checks a list signed
+    /// by this keyring.
+    public func revocationPublicKeys() throws(IssuerError) -> [RevocationKey] {
+        do {
+            return try revocationKeys.filter { $0.state != .retired }.map { key throws(KeysetError) in
+                try RevocationKey(keyID: key.keyID, publicKey: key.publicKey)
+            }
+        } catch {
+            throw IssuerError(.invalidInput, error.message)
+        }
+    }
+
     /// The keyset a service of `audience` needs: K_aud of every non-retired key and the
     /// revocation public keys. Never a master secret.
     public func keyset(audience: String) throws(IssuerError) -> Keyset {
@@ -342,10 +354,8 @@ public struct Keyring: Sendable {
                 throw IssuerError(.badData, error.message)
             }
         }
+        let revocation = try revocationPublicKeys()
         do {
-            let revocation = try revocationKeys.filter { $0.state != .retired }.map { key throws(KeysetError) in
-                try RevocationKey(keyID: key.keyID, publicKey: key.publicKey)
-            }
             return try Keyset(audience: audience, tokenKeys: keys, revocationKeys: revocation)
         } catch {
             throw IssuerError(.invalidInput, error.message)

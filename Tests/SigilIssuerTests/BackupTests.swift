@@ -242,14 +242,79 @@ struct BackupTests: IssuerSuite {
         let copy = try Issuer(home: home)
         let republished = try #require(try copy.publishRevocationList(by: alice, now: t0))
         #expect(republished.sequence == c.floor + 1)
-        // Its content is the restored ledger's: deactivated after the backup, so active again.
-        #expect(try RevocationList.parseUnverified(republished.bytes).status(of: early) == nil)
+        // Deactivated after the backup: deactivated again only when a list seen says so (the
+        // home's list 5 does; list 4 was signed before the change).
+        #expect(restored.listed.deactivated == (c.homeList ? 1 : 0))
+        #expect(
+            try RevocationList.parseUnverified(republished.bytes).status(of: early) == (c.homeList ? .deactivated : nil))
         _ = try copy.change(.revoke, [early], by: alice, now: t0)
         let next = try copy.exportRevocationList(to: temp.root + "/next.sgl", by: alice, now: t0)
         #expect(next.list.sequence == c.floor + 2)
         #expect(next.list.status(of: early) == .revoked)
         let stored = try RevocationList.parseUnverified(try #require(try copy.latestRevocationList()).bytes)
         #expect(stored.sequence == c.floor + 2 && stored.status(of: early) == .revoked)
+    }
+
+    @Test(
+        "Tokens stopped after the backup stay stopped: revoked on any list seen, deactivated on the newest",
+        .tags(.sqliteOnly))
+    func stoppedAfterBackupStayStopped() throws {
+        let ids = try (0..<4).map { try issuer.issue(request("before-\($0)"), by: alice, now: t0).record.id }
+        let backup = temp.root + "/backup.db"
+        _ = try issuer.backupLedger(to: backup)
+        let (revoked, deactivated, reactivated, untouched) = (ids[0], ids[1], ids[2], ids[3])
+        _ = try issuer.change(.revoke, [revoked], by: alice, now: t0)
+        _ = try issuer.change(.deactivate, [reactivated], by: alice, now: t0)
+        let older = temp.root + "/older.sgl"
+        _ = try issuer.exportRevocationList(to: older, by: alice, now: t0)
+        _ = try issuer.change(.activate, [reactivated], by: alice, now: t0)
+        _ = try issuer.change(.deactivate, [deactivated], by: alice, now: t0)
+        let later = try issuer.issue(request("after the backup"), by: alice, now: t0).record.id
+        _ = try issuer.change(.revoke, [later], by: alice, now: t0)
+        let newest = temp.root + "/newest.sgl"
+        _ = try issuer.exportRevocationList(to: newest, by: alice, now: t0)
+
+        let home = try freshHome("restored")
+        let restored = try Issuer.restoreLedger(from: backup, home: home, seenLists: [newest, older], by: alice, now: t0)
+        #expect(restored.listed.revoked == 1 && restored.listed.deactivated == 1)
+        #expect(restored.listed.unknown == 1, "the token issued after the backup")
+        #expect(restored.listed.unverified.isEmpty)
+        let copy = try Issuer(home: home)
+        let status = { (id: TokenID) in try copy.token(id.description).status }
+        #expect(try status(revoked) == .revoked && status(deactivated) == .inactive)
+        #expect(try status(reactivated) == .active, "activated again after the older list: the newest decides")
+        #expect(try status(untouched) == .active)
+        let changes = try copy.events(AuditQuery(limit: 10)).filter { $0.detailsJSON.contains(#""from":"restore""#) }
+        #expect(Set(changes.map(\.action)) == [.revoke, .deactivate])
+        #expect(restored.events == (try copy.events(AuditQuery(limit: 1_000)).count))
+        // The next list names them as the lists services hold did.
+        let next = try copy.exportRevocationList(to: temp.root + "/next.sgl", by: alice, now: t0).list
+        #expect(next.status(of: revoked) == .revoked && next.status(of: deactivated) == .deactivated)
+        #expect(next.status(of: reactivated) == nil)
+    }
+
+    @Test(
+        "A list that does not verify, or a home without a keyring, raises the floor but changes no token",
+        .tags(.sqliteOnly), arguments: [true, false])
+    func unverifiedListsChangeNothing(forged: Bool) throws {
+        let id = try issuer.issue(request("before"), by: alice, now: t0).record.id
+        let backup = temp.root + "/backup.db"
+        _ = try issuer.backupLedger(to: backup)
+        _ = try issuer.change(.revoke, [id], by: alice, now: t0)
+        let list = temp.root + "/list.sgl"
+        let sequence = try issuer.exportRevocationList(to: list, by: alice, now: t0).list.sequence
+        if forged {
+            // The entry's status byte (the last before the 64-byte signature): revoked to deactivated.
+            var bytes = try #require(readFile(list))
+            bytes[bytes.count - 65] = 1
+            try writeFile(bytes, to: list, mode: 0o644)
+        }
+        let home = try freshHome("restored", keyring: forged)
+        let restored = try Issuer.restoreLedger(from: backup, home: home, seenLists: [list], by: alice, now: t0)
+        #expect(restored.listed.unverified == [list])
+        #expect(restored.listed.revoked == 0 && restored.listed.deactivated == 0)
+        #expect(restored.sequence == sequence, "its sequence still counts")
+        #expect(try Issuer(home: home).token(id.description).status == .active)
     }
 
     @Test("A list file named for the restore must exist and be a list", .tags(.sqliteOnly))
@@ -270,11 +335,13 @@ struct BackupTests: IssuerSuite {
     func olderSchema() throws {
         _ = try issuer.exportRevocationList(to: temp.root + "/list.sgl", by: alice, now: t0)
         let path = try makeBackup()
-        // What version 1 had: the tables of migrations 2 to 4 did not exist yet.
+        // What version 1 had: the tables of migrations 2 to 5 did not exist yet.
         let db = try SQLiteDatabase(path: path, create: false, busyTimeoutMilliseconds: 0)
         try db.execute(
             """
-            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions; PRAGMA user_version = 1;
+            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions;
+            DROP TABLE webhook_lease; DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
+            PRAGMA user_version = 1;
             UPDATE issuer_state SET value = 12 WHERE key = 'export_sequence';
             """)
         db.close()

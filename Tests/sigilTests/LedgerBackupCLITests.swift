@@ -119,6 +119,37 @@ struct LedgerBackupCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: home) == ["keyring.json"])
     }
 
+    @Test("A restore keeps what the lists services hold stopped, and warns of tokens the backup never saw")
+    func listsSeenStayStopped() async throws {
+        let (box, backup, guids) = try await Self.backedUp()
+        try #require(try await box.run("revoke", "--yes", guids[0]).exitCode == 0)
+        let later = try await box.issue(name: "after the backup")
+        try #require(try await box.run("revoke", "--yes", later.guid).exitCode == 0)
+        let held = box.path("held.sgl")
+        try await box.exportRevocations(to: held)
+
+        let home = try Self.freshHome(box)
+        let restore = try await box.run(["--home", home, "--json", "ledger", "restore", "--from", backup, "--list", held])
+        #expect(restore.exitCode == 0, "\(restore)")
+        let listed = try #require(try restore.jsonObject()["listed"] as? [String: Any])
+        #expect(listed["revoked"] as? Int == 1 && listed["deactivated"] as? Int == 0 && listed["unknown"] as? Int == 1)
+        #expect((listed["unverified"] as? [Any])?.isEmpty == true)
+        let rows = try await box.run(["--home", home, "--json", "list"]).jsonArray()
+        #expect(rows.compactMap { $0["status"] as? String } == ["revoked", "revoked"])
+
+        let text = try await box.run([
+            "--home", try Self.freshHome(box, "second"), "ledger", "restore", "--from", backup, "--list", held,
+        ])
+        #expect(text.exitCode == 0, "\(text)")
+        #expect(text.stderr.contains("revoked 1 and deactivated 0 tokens again"), "\(text.stderr)")
+        #expect(text.stderr.contains("warning: 1 GUIDs on the lists are not in the backup"), "\(text.stderr)")
+        let bare = try await box.run(["--home", box.path("bare"), "ledger", "restore", "--from", backup, "--list", held])
+        #expect(bare.exitCode == 0, "\(bare)")
+        #expect(bare.stderr.contains("\(held) does not verify with this home's keyring"), "\(bare.stderr)")
+        #expect(!bare.stderr.contains("not in the backup"), "nothing is read from a list that did not verify")
+        box.checkHygiene()
+    }
+
     @Test("A restore into a home without a keyring warns that the keyring must be copied back")
     func keyringWarning() async throws {
         let (box, backup, _) = try await Self.backedUp()

@@ -61,7 +61,10 @@ struct LedgerRestore: ParsableCommand, SigilCommand {
             The next revocation list is signed above the highest sequence seen: the backup's, \
             the home's revocations.seq and revocations.sgl, and each --list file (a list \
             exported elsewhere, or the one services hold: fetch it from GET /v1/revocations or \
-            a service's cache). Copy keyring.json back from its own backup before issuing.
+            a service's cache). Copy keyring.json back from its own backup first: tokens \
+            revoked on any of these lists, and deactivated on the newest, after the backup was \
+            taken are revoked or deactivated again, when the list verifies with that keyring; \
+            a GUID the backup does not hold (a token issued after it) is counted, with advice.
 
             Example:
               sigil --home keys ledger restore --from /backup/sigil-2027-01-15.db --list /srv/www/revocations.sgl
@@ -76,7 +79,7 @@ struct LedgerRestore: ParsableCommand, SigilCommand {
     @Option(
         name: .customLong("list"),
         help: ArgumentHelp(
-            "A revocation list already published (repeatable): the next list goes above its sequence too.",
+            "A revocation list already published (repeatable): the next list goes above its sequence, and keeps what it stopped.",
             valueName: "file"))
     var lists: [String] = []
 
@@ -90,16 +93,36 @@ struct LedgerRestore: ParsableCommand, SigilCommand {
                 from: from, home: home.path, database: home.database, seenLists: lists, busyTimeout: Home.busyTimeout,
                 by: actor, now: Home.now, progress: progress.handler)
             progress.finish()
+            let listed = restored.listed
             if global.json {
                 Console.json(
                     [
                         "path": restored.path, "tokens": restored.tokens, "events": restored.events,
                         "backup_sequence": Int(clamping: restored.backupSequence),
                         "sequence": Int(clamping: restored.sequence), "keyring": restored.hasKeyring,
+                        "listed": [
+                            "revoked": listed.revoked, "deactivated": listed.deactivated, "unknown": listed.unknown,
+                            "unverified": listed.unverified,
+                        ] as JSONObject,
                     ] as JSONObject)
             } else {
                 Console.note(
                     "Restored \(restored.tokens) tokens and \(restored.events) events into \(Terminal.safe(restored.path)). The next revocation list is above sequence \(restored.sequence) (the backup knew \(restored.backupSequence))."
+                )
+                if listed.revoked + listed.deactivated > 0 {
+                    Console.note(
+                        "From the lists seen: revoked \(listed.revoked) and deactivated \(listed.deactivated) tokens again that were stopped after the backup."
+                    )
+                }
+            }
+            if listed.unknown > 0 {
+                Console.warning(
+                    "\(listed.unknown) GUIDs on the lists are not in the backup: tokens issued after it, which still verify and which the next list no longer names. Rotate the token key (sigil keys rotate) and reissue (docs/DEPLOY.md, \"Restoring\")."
+                )
+            }
+            for file in listed.unverified {
+                Console.warning(
+                    "\(Terminal.safe(file)) does not verify with this home's keyring: its sequence counts, its entries were not applied. Copy keyring.json back first, or revoke what it lists by hand (docs/DEPLOY.md, \"Restoring\")."
                 )
             }
             if !restored.hasKeyring {

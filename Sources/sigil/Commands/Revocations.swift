@@ -31,9 +31,7 @@ func revocationKeys(keyset path: String?, home: Home) throws -> [RevocationKey] 
             Exit.noInput, "no keyring in \(home.path) to check signatures with: pass --keys KEYSET", reason: "not_found"
         )
     }
-    return try ring.revocationKeys.filter { $0.state != .retired }.map {
-        try RevocationKey(keyID: $0.keyID, publicKey: $0.publicKey)
-    }
+    return try ring.revocationPublicKeys()
 }
 
 /// The home keyring for commands that only read it (`inspect`, `revocations pull` and
