@@ -213,7 +213,8 @@ extension Issuer {
         unlink(temporary)
         SecureFile.syncDirectory(folder.isEmpty ? "." : folder)
         return RestoredLedger(
-            path: target, tokens: counted.tokens, events: counted.events + 1 + (listed.revoked > 0 ? 1 : 0)
+            path: target, tokens: counted.tokens,
+            events: counted.events + 1 + (listed.revoked > 0 ? 1 : 0)
                 + (listed.deactivated > 0 ? 1 : 0), backupSequence: contents.sequence,
             sequence: floor, hasKeyring: Keyring.exists(home: home), listed: listed)
     }

@@ -246,7 +246,8 @@ struct BackupTests: IssuerSuite {
         // home's list 5 does; list 4 was signed before the change).
         #expect(restored.listed.deactivated == (c.homeList ? 1 : 0))
         #expect(
-            try RevocationList.parseUnverified(republished.bytes).status(of: early) == (c.homeList ? .deactivated : nil))
+            try RevocationList.parseUnverified(republished.bytes).status(of: early) == (c.homeList ? .deactivated : nil)
+        )
         _ = try copy.change(.revoke, [early], by: alice, now: t0)
         let next = try copy.exportRevocationList(to: temp.root + "/next.sgl", by: alice, now: t0)
         #expect(next.list.sequence == c.floor + 2)
@@ -275,7 +276,8 @@ struct BackupTests: IssuerSuite {
         _ = try issuer.exportRevocationList(to: newest, by: alice, now: t0)
 
         let home = try freshHome("restored")
-        let restored = try Issuer.restoreLedger(from: backup, home: home, seenLists: [newest, older], by: alice, now: t0)
+        let restored = try Issuer.restoreLedger(
+            from: backup, home: home, seenLists: [newest, older], by: alice, now: t0)
         #expect(restored.listed.revoked == 1 && restored.listed.deactivated == 1)
         #expect(restored.listed.unknown == 1, "the token issued after the backup")
         #expect(restored.listed.unverified.isEmpty)

@@ -129,7 +129,9 @@ struct LedgerBackupCLITests {
         try await box.exportRevocations(to: held)
 
         let home = try Self.freshHome(box)
-        let restore = try await box.run(["--home", home, "--json", "ledger", "restore", "--from", backup, "--list", held])
+        let restore = try await box.run([
+            "--home", home, "--json", "ledger", "restore", "--from", backup, "--list", held,
+        ])
         #expect(restore.exitCode == 0, "\(restore)")
         let listed = try #require(try restore.jsonObject()["listed"] as? [String: Any])
         #expect(listed["revoked"] as? Int == 1 && listed["deactivated"] as? Int == 0 && listed["unknown"] as? Int == 1)
@@ -143,7 +145,9 @@ struct LedgerBackupCLITests {
         #expect(text.exitCode == 0, "\(text)")
         #expect(text.stderr.contains("revoked 1 and deactivated 0 tokens again"), "\(text.stderr)")
         #expect(text.stderr.contains("warning: 1 GUIDs on the lists are not in the backup"), "\(text.stderr)")
-        let bare = try await box.run(["--home", box.path("bare"), "ledger", "restore", "--from", backup, "--list", held])
+        let bare = try await box.run([
+            "--home", box.path("bare"), "ledger", "restore", "--from", backup, "--list", held,
+        ])
         #expect(bare.exitCode == 0, "\(bare)")
         #expect(bare.stderr.contains("\(held) does not verify with this home's keyring"), "\(bare.stderr)")
         #expect(!bare.stderr.contains("not in the backup"), "nothing is read from a list that did not verify")

@@ -214,7 +214,8 @@ extension CreateBody {
     static func duration(_ c: KeyedDecodingContainer<AnyKey>) throws -> Int64 {
         let key = AnyKey("expires_in")
         let refused = APIError.badRequest(
-            "expires_in must be a whole number of seconds from 1 to \(TimeText.maxDuration) or \(TimeText.acceptedDurations)")
+            "expires_in must be a whole number of seconds from 1 to \(TimeText.maxDuration) or \(TimeText.acceptedDurations)"
+        )
         if let seconds = try? c.decode(Int64.self, forKey: key) {
             guard TimeText.isDuration(seconds) else { throw refused }
             return seconds
