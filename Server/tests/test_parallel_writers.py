@@ -58,7 +58,7 @@ def test_delegated_creates_race_a_cascading_revoke(database, tmp_root):  # noqa:
         parents.append((r.json["guid"], r.json["token"]))
 
     errors, busy = [], []
-    created = {guid: [] for guid, _ in parents}  # parent -> [(child guid, answered at)]
+    created = {guid: [] for guid, _ in parents}  # parent -> [(child guid, sent at)]
     revoked_at = {}  # parent -> when its cascading revoke was answered
     seen, seen_lock = {}, threading.Lock()
     stop = threading.Event()
@@ -74,10 +74,14 @@ def test_delegated_creates_race_a_cascading_revoke(database, tmp_root):  # noqa:
         i = 0
         while not stop.is_set():
             i += 1
+            # When it was sent, not answered: a create sent after the revoke's 200 arrived began
+            # after the revoke committed and must be refused; one answered later may still have
+            # committed first (the cascade then revoked it, which the live check below sees).
+            sent = time.monotonic()
             r = replicas[(n + i) % 2].client(token).post(
                 "/v1/tokens", {"name": f"child {p}.{n}.{i}", "audience": "billing", "scope": "all"}, timeout=10)
             if r.status == 201:
-                created[guid].append((r.json["guid"], time.monotonic()))
+                created[guid].append((r.json["guid"], sent))
             elif r.status in (401, 403):
                 # 401: the parent was revoked before this request; 403: while it was checked.
                 return
@@ -142,4 +146,4 @@ def test_delegated_creates_race_a_cascading_revoke(database, tmp_root):  # noqa:
         live = [t["guid"] for t in children if t["status"] != "revoked"]
         assert not live, f"children of revoked parent {parent} still {live}"
         late = [g for g, at in created[parent] if at > revoked_at[parent]]
-        assert not late, f"parent {parent} created {late} after its revoke was answered"
+        assert not late, f"parent {parent} created {late}, asked after its revoke was answered"
