@@ -4,8 +4,9 @@ as docs/DATABASE.md ("Backups") says, on the throwaway cluster of scripts/postgr
     scripts/postgres-test.sh -- python3 -m pytest -q Server/tests/test_backup_postgres.py
 
 `pg_dump -Fc` of the ledger's database (one consistent snapshot; writers never wait), `pg_restore` into an
-empty database, then the restored ledger answers with every token of the dump, and the next list,
-with the list services hold copied into the home, is above every sequence signed before.
+empty database, then the restored ledger answers with every token of the dump; `sigil ledger
+reconcile` with the list services hold stops again what it stopped after the dump, and the next list
+is above every sequence signed before.
 """
 
 import glob
@@ -61,9 +62,11 @@ def test_pg_dump_and_pg_restore_carry_the_ledger_and_lists_continue_above(tmp_ro
     # URL) is dumped with -n SCHEMA instead; restoring -n public would fail on CREATE SCHEMA public.
     pg("pg_dump", "-Fc", "-f", str(dump), source)
 
-    # After the dump: a token and a list the dump does not hold; services now hold list 2.
+    # After the dump: a token the dump does not hold, one it holds as active revoked and one
+    # deactivated, and a list; services now hold list 2.
     late = cli(home, source_url, "issue", "--name", "late", "--audience", "billing", "--all")["guid"]
-    run_cli(home, "--database", source_url, "revoke", "--yes", late)
+    run_cli(home, "--database", source_url, "revoke", "--yes", late, issued[1])
+    run_cli(home, "--database", source_url, "deactivate", "--yes", issued[2])
     held = cli(home, source_url, "revocations", "export", "-o", str(tmp_root / "held.sgl"))
     assert held["sequence"] == 2
 
@@ -82,5 +85,13 @@ def test_pg_dump_and_pg_restore_carry_the_ledger_and_lists_continue_above(tmp_ro
     rows = {r["guid"]: r["status"] for r in cli(new_home, target_url, "list")}
     assert rows == {issued[0]: "revoked", issued[1]: "active", issued[2]: "active"}
     assert late not in rows
-    shutil.copyfile(tmp_root / "held.sgl", new_home / "revocations.sgl")
+    # pg_restore alone brings back what the dump held; reconcile (docs/DATABASE.md, "Backups")
+    # stops again what the list services hold stopped, and puts the next list above it.
+    done = cli(new_home, target_url, "ledger", "reconcile", "--list", str(tmp_root / "held.sgl"))
+    assert done["sequence"] == 2
+    assert done["listed"] == {"revoked": 1, "deactivated": 1, "unknown": 1, "unverified": []}
+    rows = {r["guid"]: r["status"] for r in cli(new_home, target_url, "list")}
+    assert rows == {issued[0]: "revoked", issued[1]: "revoked", issued[2]: "inactive"}
+    again = cli(new_home, target_url, "ledger", "reconcile", "--list", str(tmp_root / "held.sgl"))
+    assert again["listed"] == {"revoked": 0, "deactivated": 0, "unknown": 1, "unverified": []}
     assert cli(new_home, target_url, "revocations", "export")["sequence"] == 3

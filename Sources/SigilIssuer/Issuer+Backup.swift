@@ -49,9 +49,10 @@ public struct RestoredLedger: Sendable, Hashable {
 /// valid again.
 ///
 /// Every GUID revoked on any list that verifies with the home's keyring is revoked again (a
-/// revocation is permanent); GUIDs deactivated on the newest such list are deactivated again
-/// (an older list may predate an activation). A list that does not verify changes nothing
-/// and is named in ``unverified``.
+/// revocation is permanent). GUIDs deactivated on the newest such list are deactivated again
+/// only when that list is newer than the ledger's own newest sequence: an older list may
+/// predate an activation the ledger holds. A list that does not verify changes nothing and is
+/// named in ``unverified``.
 public struct ListedStatuses: Sendable, Hashable {
     /// Tokens revoked again in the restored ledger.
     public var revoked: Int = 0
@@ -64,8 +65,18 @@ public struct ListedStatuses: Sendable, Hashable {
     /// List files whose signature did not verify with the home's keyring (or the home has no
     /// keyring): their sequence still raised the floor, their entries were not used.
     public var unverified: [String] = []
+    /// Audit events the changes added (one per kind of change).
+    public var events: Int = 0
 
     public init() {}
+}
+
+/// What ``Issuer/reconcile(withLists:by:now:details:)`` did: the sequence floor and what the
+/// lists stopped again.
+public struct Reconciled: Sendable, Hashable {
+    /// The highest sequence seen; the next list carries a higher one.
+    public let sequence: UInt64
+    public let listed: ListedStatuses
 }
 
 extension Issuer {
@@ -161,8 +172,7 @@ extension Issuer {
         case nil: target = home + "/" + SQLiteStore.fileName
         }
         // Every list file named must count: a typo must not lower the floor silently.
-        var listSequences: [UInt64] = []
-        for file in seenLists { listSequences.append(try listSequence(in: file)) }
+        for file in seenLists { _ = try listSequence(in: file) }
         try SecureFile.ensureHome(home)
         try refuseExistingLedger(home: home, target: target)
         let contents = try SQLiteStore.inspectBackup(backup)
@@ -188,6 +198,9 @@ extension Issuer {
             throw IssuerError(.badData, "\(backup): \(error)", detail: .databaseCorrupt(path: backup))
         }
 
+        // The copy is what becomes the ledger, so it is checked again: the backup file may have
+        // changed between the first check and the copy.
+        _ = try SQLiteStore.inspectBackup(temporary)
         // Opening migrates an older backup to this build's schema.
         let issuer = try Issuer(home: home, database: temporary, busyTimeout: busyTimeout)
         let counted: (tokens: Int, events: Int)
@@ -196,12 +209,10 @@ extension Issuer {
         do {
             defer { issuer.close() }
             counted = try issuer.transaction(write: false) { try issuer.store.checkEveryRow(progress: progress) }
-            floor = try issuer.raiseSequenceFloor(
-                to: listSequences, by: actor, now: now,
+            let reconciled = try issuer.reconcile(
+                withLists: seenLists, by: actor, now: now,
                 details: [("from", "backup"), ("tokens", String(counted.tokens))])
-            let homeList = home + "/revocations.sgl"
-            listed = try issuer.reapplyListed(
-                from: (sequenceInFile(homeList) != nil ? [homeList] : []) + seenLists, by: actor, now: now)
+            (floor, listed) = (reconciled.sequence, reconciled.listed)
         }
         try SQLiteStore.syncFile(temporary)
         guard link(temporary, target) == 0 else {
@@ -213,15 +224,50 @@ extension Issuer {
         unlink(temporary)
         SecureFile.syncDirectory(folder.isEmpty ? "." : folder)
         return RestoredLedger(
-            path: target, tokens: counted.tokens,
-            events: counted.events + 1 + (listed.revoked > 0 ? 1 : 0)
-                + (listed.deactivated > 0 ? 1 : 0), backupSequence: contents.sequence,
+            path: target, tokens: counted.tokens, events: counted.events + 1 + listed.events,
+            backupSequence: contents.sequence,
             sequence: floor, hasKeyring: Keyring.exists(home: home), listed: listed)
     }
 
-    /// Applies what the signed lists in `files` say to this (restored) ledger: see
-    /// ``ListedStatuses``. Each change is an audit event with `from=restore`.
-    func reapplyListed(from files: [String], by actor: Actor, now: Int64) throws(IssuerError) -> ListedStatuses {
+    /// Brings a ledger put back from a backup (by `restoreLedger`, `pg_restore`, or a copied
+    /// file) up to what services already hold: the next list's sequence goes above every one
+    /// seen (``raiseSequenceFloor(to:by:now:details:)``), and tokens the lists stopped after
+    /// the backup are stopped again (``ListedStatuses``).
+    ///
+    /// The lists are `files` and the home's `revocations.sgl`; each of `files` must exist and
+    /// be a list. Running it again changes nothing more.
+    ///
+    /// ```swift
+    /// let done = try issuer.reconcile(withLists: ["/tmp/held.sgl"], by: try Actor(name: "alice"))
+    /// print("next list above \(done.sequence); revoked again: \(done.listed.revoked)")
+    /// ```
+    ///
+    /// - Throws: ``IssuerError``: `not_found` or `bad_data` for a list file that is missing or
+    ///   not a list (before anything changes), or from the database.
+    public func reconcile(
+        withLists files: [String], by actor: Actor, now: Int64 = Issuer.currentTime(),
+        details: [(String, String)] = [("from", "lists")]
+    ) throws(IssuerError) -> Reconciled {
+        var sequences: [UInt64] = []
+        for file in files { sequences.append(try Self.listSequence(in: file)) }
+        // What the ledger itself knew, before the floor moves: a list above it is newer.
+        let known = try transaction(write: false) {
+            max(try lastExportSequence(), try store.latestListSequence() ?? 0)
+        }
+        let floor = try raiseSequenceFloor(to: sequences, by: actor, now: now, details: details)
+        let homeList = home + "/revocations.sgl"
+        let listed = try reapplyListed(
+            from: (Self.sequenceInFile(homeList) != nil ? [homeList] : []) + files, newerThan: known, by: actor,
+            now: now)
+        return Reconciled(sequence: floor, listed: listed)
+    }
+
+    /// Applies what the signed lists in `files` say to this ledger (``ListedStatuses``);
+    /// deactivations only from a list above `known`. Each kind of change is one audit event
+    /// with `from=restore`.
+    func reapplyListed(from files: [String], newerThan known: UInt64, by actor: Actor, now: Int64)
+        throws(IssuerError) -> ListedStatuses
+    {
         var result = ListedStatuses()
         let keys = Keyring.exists(home: home) ? try keyring().revocationPublicKeys() : []
         var newest: RevocationList?
@@ -234,7 +280,10 @@ extension Issuer {
             for entry in list.entries where entry.status == .revoked { revoked.insert(entry.id) }
             if list.sequence >= newest?.sequence ?? 0 { newest = list }
         }
-        let deactivated = (newest?.entries ?? []).filter { $0.status == .deactivated && !revoked.contains($0.id) }
+        let current = newest.map { $0.sequence > known } ?? false
+        let deactivated = (current ? newest?.entries ?? [] : []).filter {
+            $0.status == .deactivated && !revoked.contains($0.id)
+        }
         var toRevoke: [TokenID] = []
         var toDeactivate: [TokenID] = []
         try transaction(write: false) {
@@ -256,10 +305,12 @@ extension Issuer {
         let details = [("from", "restore")]
         if !toRevoke.isEmpty {
             result.revoked = try change(.revoke, toRevoke, by: actor, details: details, now: now).changed.count
+            result.events += 1
         }
         if !toDeactivate.isEmpty {
             result.deactivated = try change(.deactivate, toDeactivate, by: actor, details: details, now: now)
                 .changed.count
+            result.events += 1
         }
         return result
     }

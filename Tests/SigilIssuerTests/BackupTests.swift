@@ -319,6 +319,41 @@ struct BackupTests: IssuerSuite {
         #expect(try Issuer(home: home).token(id.description).status == .active)
     }
 
+    @Test(
+        "reconcile, on a ledger put back by other means: revoked on the list stays revoked; deactivated only from a list newer than the ledger",
+        arguments: [false, true])
+    func reconcileAfterRestoreByOtherMeans(ledgerIsNewer: Bool) throws {
+        let records = (0..<3).map { makeRecord(name: "r\($0)") }
+        try issuer.insertForTesting(records)
+        // Another ledger with the same rows, as pg_restore of an earlier dump puts them back.
+        let other = try TempHome()
+        try other.makeFolder()
+        try writeFile(try #require(readFile(temp.path("keyring.json"))), to: other.path("keyring.json"))
+        let restored = try other.issuer()
+        try restored.insertForTesting(records)
+        let (a, b, c) = (records[0].id, records[1].id, records[2].id)
+        // The live ledger moved on after the dump: a revoked, b deactivated, list 1 signed.
+        _ = try issuer.change(.revoke, [a], by: alice, now: t0)
+        _ = try issuer.change(.deactivate, [b], by: alice, now: t0)
+        let held = temp.root + "/held.sgl"
+        #expect(try issuer.exportRevocationList(to: held, by: alice, now: t0).list.sequence == 1)
+        if ledgerIsNewer {
+            // The put-back ledger already signed lists 1 and 2 itself: list 1 held elsewhere is older.
+            for _ in 1...2 { _ = try restored.exportRevocationList(to: other.root + "/own.sgl", by: alice, now: t0) }
+        }
+
+        let done = try restored.reconcile(withLists: [held], by: alice, now: t0)
+        #expect(done.sequence == (ledgerIsNewer ? 2 : 1))
+        #expect(done.listed.revoked == 1 && done.listed.deactivated == (ledgerIsNewer ? 0 : 1))
+        let status = { (id: TokenID) in try restored.token(id.description).status }
+        #expect(try status(a) == .revoked && status(c) == .active)
+        #expect(try status(b) == (ledgerIsNewer ? .active : .inactive))
+        // Again: nothing more to do, and the floor stays.
+        let again = try restored.reconcile(withLists: [held], by: alice, now: t0)
+        #expect(again.listed == ListedStatuses() && again.sequence == done.sequence)
+        expectIssuerError(.notFound) { try restored.reconcile(withLists: [other.root + "/missing.sgl"], by: alice) }
+    }
+
     @Test("A list file named for the restore must exist and be a list", .tags(.sqliteOnly))
     func seenListsMustBeLists() throws {
         let backup = try makeBackup()

@@ -100,36 +100,91 @@ struct LedgerRestore: ParsableCommand, SigilCommand {
                         "path": restored.path, "tokens": restored.tokens, "events": restored.events,
                         "backup_sequence": Int(clamping: restored.backupSequence),
                         "sequence": Int(clamping: restored.sequence), "keyring": restored.hasKeyring,
-                        "listed": [
-                            "revoked": listed.revoked, "deactivated": listed.deactivated, "unknown": listed.unknown,
-                            "unverified": listed.unverified,
-                        ] as JSONObject,
+                        "listed": Self.json(listed),
                     ] as JSONObject)
             } else {
                 Console.note(
                     "Restored \(restored.tokens) tokens and \(restored.events) events into \(Terminal.safe(restored.path)). The next revocation list is above sequence \(restored.sequence) (the backup knew \(restored.backupSequence))."
                 )
-                if listed.revoked + listed.deactivated > 0 {
-                    Console.note(
-                        "From the lists seen: revoked \(listed.revoked) and deactivated \(listed.deactivated) tokens again that were stopped after the backup."
-                    )
-                }
             }
-            if listed.unknown > 0 {
-                Console.warning(
-                    "\(listed.unknown) GUIDs on the lists are not in the backup: tokens issued after it, which still verify and which the next list no longer names. Rotate the token key (sigil keys rotate) and reissue (docs/DEPLOY.md, \"Restoring\")."
-                )
-            }
-            for file in listed.unverified {
-                Console.warning(
-                    "\(Terminal.safe(file)) does not verify with this home's keyring: its sequence counts, its entries were not applied. Copy keyring.json back first, or revoke what it lists by hand (docs/DEPLOY.md, \"Restoring\")."
-                )
-            }
+            Self.report(listed, json: global.json)
             if !restored.hasKeyring {
                 Console.warning(
                     "\(Terminal.safe(home.path)) has no keyring.json: copy it back from its own backup before issuing, verifying or exporting (sigil init would make a new keyring no service trusts)."
                 )
             }
+        }
+    }
+
+    /// What the lists stopped again, as `--json` gives it.
+    static func json(_ listed: ListedStatuses) -> JSONObject {
+        [
+            "revoked": listed.revoked, "deactivated": listed.deactivated, "unknown": listed.unknown,
+            "unverified": listed.unverified,
+        ]
+    }
+
+    /// The lines `restore` and `reconcile` print about the lists: what was stopped again
+    /// (unless `--json`), and warnings for GUIDs the ledger never saw and lists that did not verify.
+    static func report(_ listed: ListedStatuses, json: Bool) {
+        if !json && listed.revoked + listed.deactivated > 0 {
+            Console.note(
+                "From the lists seen: revoked \(listed.revoked) and deactivated \(listed.deactivated) tokens again that were stopped after the backup."
+            )
+        }
+        if listed.unknown > 0 {
+            Console.warning(
+                "\(listed.unknown) GUIDs on the lists are not in the backup: tokens issued after it, which still verify and which the next list no longer names. Rotate the token key (sigil keys rotate) and reissue (docs/DEPLOY.md, \"Restoring\")."
+            )
+        }
+        for file in listed.unverified {
+            Console.warning(
+                "\(Terminal.safe(file)) does not verify with this home's keyring: its sequence counts, its entries were not applied. Copy keyring.json back first, or revoke what it lists by hand (docs/DEPLOY.md, \"Restoring\")."
+            )
+        }
+    }
+}
+
+struct LedgerReconcile: ParsableCommand, SigilCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract:
+            "After a restore by other means (pg_restore, a copied file): lists go above every sequence seen; what they stopped stays stopped.",
+        discussion: """
+            ledger restore does this itself. Run it on a ledger put back any other way, PostgreSQL \
+            included, before sigil-server starts on it: the next revocation list is signed above \
+            the highest sequence seen (the ledger's, the home's revocations.seq and \
+            revocations.sgl, each --list file), and every token revoked on one of these lists, or \
+            deactivated on the newest when it is newer than the ledger, is stopped again. Only \
+            lists that verify with the home's keyring change tokens. Running it twice changes \
+            nothing more.
+
+            Example:
+              curl -fsS -o /tmp/held.sgl https://issuer.example.com/v1/revocations
+              sigil --database postgres://sigil@db/sigil ledger reconcile --list /tmp/held.sgl
+            """)
+    static let serverUse = ServerUse.issuerHost(needs: "the issuer's home and ledger")
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var actorOption: ActorOption
+
+    @Option(
+        name: .customLong("list"),
+        help: ArgumentHelp(
+            "A revocation list already published (repeatable): fetch the one services hold from GET /v1/revocations.",
+            valueName: "file"))
+    var lists: [String] = []
+
+    func run() throws {
+        try guarded(json: global.json) {
+            let home = Home(global, actor: actorOption)
+            let done = try home.issuer().reconcile(withLists: lists, by: try home.actor(), now: Home.now)
+            if global.json {
+                Console.json(
+                    ["sequence": Int(clamping: done.sequence), "listed": LedgerRestore.json(done.listed)] as JSONObject)
+            } else {
+                Console.note("The next revocation list is above sequence \(done.sequence).")
+            }
+            LedgerRestore.report(done.listed, json: global.json)
         }
     }
 }

@@ -12,7 +12,9 @@ struct LedgerCommand: ParsableCommand {
               sigil ledger restore --from /backup/sigil.db
               sigil ledger migrate --to postgres://sigil@db.internal/sigil
             """,
-        subcommands: [LedgerCompact.self, LedgerBackup.self, LedgerRestore.self, LedgerMigrate.self])
+        subcommands: [
+            LedgerCompact.self, LedgerBackup.self, LedgerRestore.self, LedgerReconcile.self, LedgerMigrate.self,
+        ])
 }
 
 struct LedgerCompact: ParsableCommand, SigilCommand {
