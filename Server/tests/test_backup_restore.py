@@ -159,7 +159,8 @@ def test_progress_on_a_terminal_appears_and_ends_cleanly(tmp_root):
     draws = out.split(b"\r\x1b[K")
     progress = [d for d in draws[1:-1] if d]
     assert progress and all(d.startswith(b"import: ") and b"%)" in d for d in progress), progress[:3]
-    assert all(len(d) < 72 for d in progress), "a line wider than the terminal would wrap"
+    # Columns, not bytes: a line cut to fit ends in "…", three bytes in UTF-8.
+    assert all(len(d.decode()) < 72 for d in progress), "a line wider than the terminal would wrap"
     # Erased before the command's own output: what follows the last erase is the import note.
     assert draws[-1].startswith(b"sigil: imported the v0.1 ledger into the database: 30000 tokens"), draws[-1]
     assert len(progress) <= 10 * seconds + 1, f"{len(progress)} draws in {seconds:.1f} s: at most ten a second"
