@@ -507,18 +507,19 @@ def test_deliveries_and_the_queue_show_in_the_metrics(tmp_root):
         revoke_new(e, "second")
         wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 2,
                  what="both deliveries queued")
+        # The depth is read from the ledger, shared by the scrapes of a second.
+        wait_for(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 2, what="a depth of 2")
         held = Scrape(port)
         assert held.value("sigil_webhook_deliveries_total", result="failed") == 2
         assert held.value("sigil_webhook_deliveries_total", result="delivered") == 0
-        assert held.value("sigil_webhook_queue_depth") == 2
         receiver.release.set()
         receiver.wait(lambda r: len(r.attempts) == 4, what="the second event's attempt")
         wait_for(lambda: Scrape(port).value("sigil_webhook_deliveries_total", result="delivered") == 2,
                  what="two deliveries counted")
+        wait_for(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 0, what="an empty queue")
         done = Scrape(port)
         assert done.value("sigil_webhook_deliveries_total", result="failed") == 2
         assert done.value("sigil_webhook_deliveries_total", result="given_up") == 0
-        assert done.value("sigil_webhook_queue_depth") == 0
     finally:
         e.close()
         receiver.close()

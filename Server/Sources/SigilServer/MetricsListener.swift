@@ -38,17 +38,29 @@ struct MetricsListener: Sendable {
     }
 }
 
+/// What a scrape reads from the ledger; nil when it did not answer (the gauges keep their values).
+struct ScrapeCounts: Sendable {
+    var sessions: Int?
+    var webhookQueue: Int?
+}
+
 extension SigilServerApp {
     /// What a scrape reads from the running server: long polls, the list, the sessions in the
     /// ledger (a count bounded by `--max-sessions`, on a reader, given at most a second).
     func metricsSnapshot() async -> ServerMetrics.Snapshot {
         let queue = issuer
-        let counts = await TimeLimit.run(.seconds(1)) {
-            try await queue.read { (try $0.sessionCount(), try $0.webhookQueueDepths().values.reduce(0, +)) }
+        // Shared for a second, as readiness is: the listener has no authentication.
+        let read = await scrapeCounts.value {
+            let counts = await TimeLimit.run(.seconds(1)) {
+                try await queue.read {
+                    ScrapeCounts(
+                        sessions: try $0.sessionCount(), webhookQueue: try $0.webhookQueueDepths().values.reduce(0, +))
+                }
+            }
+            return (try? counts?.get()) ?? ScrapeCounts()
         }
-        let read = try? counts?.get()
         return ServerMetrics.Snapshot(
             longPolls: broadcaster.waiterCount, list: broadcaster.current, now: Publisher.wallClock(),
-            sessions: read?.0, webhookQueue: read?.1)
+            sessions: read.sessions, webhookQueue: read.webhookQueue)
     }
 }

@@ -46,12 +46,7 @@ public final class Readiness: Sendable {
     let issuer: IssuerQueue
     let publisher: Publisher
     let broadcaster: RevocationBroadcaster
-
-    private struct State {
-        var last: (at: ContinuousClock.Instant, reasons: [String])?
-        var running: Task<[String], Never>?
-    }
-    private let state = Mutex(State())
+    private let shared = SharedAnswer<[String]>(reuseFor: Readiness.reuseFor)
 
     public init(issuer: IssuerQueue, publisher: Publisher, broadcaster: RevocationBroadcaster) {
         self.issuer = issuer
@@ -61,23 +56,7 @@ public final class Readiness: Sendable {
 
     /// The reason codes that keep the server from being ready, in ``Reason``'s order; empty when ready.
     public func reasons() async -> [String] {
-        enum Next {
-            case answer([String])
-            case wait(Task<[String], Never>)
-        }
-        let now = ContinuousClock.now
-        let next = state.withLock { state -> Next in
-            if let last = state.last, now - last.at < Self.reuseFor { return .answer(last.reasons) }
-            if let running = state.running { return .wait(running) }
-            // Unstructured: a probe whose client leaves does not cancel the check others wait for.
-            let task = Task { await self.evaluate() }
-            state.running = task
-            return .wait(task)
-        }
-        switch next {
-        case .answer(let reasons): return reasons
-        case .wait(let task): return await task.value
-        }
+        await shared.value { await self.evaluate() }
     }
 
     private func evaluate() async -> [String] {
@@ -104,12 +83,55 @@ public final class Readiness: Sendable {
         // The publisher's problems are stable codes of their own (`/v1/health` gives them too).
         var reasons = found.map(\.rawValue)
         for problem in publisher.problems where !reasons.contains(problem) { reasons.append(problem) }
-        let finished = ContinuousClock.now
-        state.withLock { state in
-            state.last = (finished, reasons)
-            state.running = nil
-        }
         return reasons
+    }
+}
+
+/// One answer shared by every caller within `reuseFor` of when it was made, or while it is being
+/// made: however many unauthenticated probes or scrapes arrive, the ledger sees at most one query
+/// from them per interval.
+///
+/// ```swift
+/// let counts = SharedAnswer<Int>(reuseFor: .seconds(1))
+/// let sessions = await counts.value { await countSessions() }
+/// ```
+final class SharedAnswer<Value: Sendable>: Sendable {
+    private struct State {
+        var last: (at: ContinuousClock.Instant, value: Value)?
+        var running: Task<Value, Never>?
+    }
+    private let state = Mutex(State())
+    let reuseFor: Duration
+
+    init(reuseFor: Duration) { self.reuseFor = reuseFor }
+
+    /// The last answer if it is recent, the one being made if any, else a new one from `make`.
+    private enum Next {
+        case answer(Value)
+        case wait(Task<Value, Never>)
+    }
+
+    func value(_ make: @escaping @Sendable () async -> Value) async -> Value {
+        let now = ContinuousClock.now
+        let next = state.withLock { state -> Next in
+            if let last = state.last, now - last.at < reuseFor { return .answer(last.value) }
+            if let running = state.running { return .wait(running) }
+            // Unstructured: a caller that leaves does not cancel the answer others wait for.
+            let task = Task {
+                let value = await make()
+                self.state.withLock { state in
+                    state.last = (ContinuousClock.now, value)
+                    state.running = nil
+                }
+                return value
+            }
+            state.running = task
+            return .wait(task)
+        }
+        switch next {
+        case .answer(let value): return value
+        case .wait(let task): return await task.value
+        }
     }
 }
 

@@ -36,6 +36,8 @@ public struct SigilServerApp: Sendable {
     public var listMaxAge = RevocationsController.defaultMaxAge
     /// `GET /v1/health/ready`'s checks.
     public let readiness: Readiness
+    /// What `GET /metrics` reads from the ledger, shared by the scrapes of a second.
+    let scrapeCounts = SharedAnswer<ScrapeCounts>(reuseFor: Readiness.reuseFor)
     /// Where `GET /metrics` listens (`--metrics-host`, `--metrics-port`); nil: no metrics listener.
     /// Never the API's own port: see ``MetricsListener``.
     public var metricsAddress: (host: String, port: Int)?
