@@ -70,7 +70,9 @@ extension Issuer {
                 event: type,
                 body: webhookBody(
                     type, guid: guid, record: records[guid], actor: event.actor, at: event.at, extra: extra),
-                eventID: id, key: "\(id).\(guid)")
+                // The event's time and kind too: a ledger restored from a backup hands out the
+                // IDs of events it lost again, and a new event under an old ID is a new notification.
+                eventID: id, key: "\(id).\(event.at).\(type.rawValue).\(guid)")
         }
     }
 

@@ -176,6 +176,33 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(try issuer.webhookQueueDepths() == ["a": 1, "b": 1])
     }
 
+    @Test(
+        "A new event under a reused audit event ID (a restored ledger lost the later ones) gets a new delivery ID",
+        .tags(.sqliteOnly))
+    func reusedEventID() throws {
+        let a = try endpoint("a")
+        let token = try issuer.issue(request("first"), by: alice, now: t0).record.id
+        try pass([a], at: ms0)
+        _ = try issuer.change(.deactivate, [token], by: alice, now: t0 + 1)
+        try pass([a], at: ms0 + 1_000)
+        let sent = try #require(try claim("a", at: ms0 + 1_000).deliveries.first)
+        _ = try issuer.finishWebhook(sent, failure: nil, schedule: .init(), nowMilliseconds: ms0 + 1_001)
+        // What a restore from a backup taken before that change leaves: no such event, the cursor before it.
+        let lost = try #require(sent.eventID)
+        try issuer.store.transaction(write: true) {
+            try issuer.store.run("DELETE FROM event_tokens WHERE event = ?1", [.int(lost)])
+            try issuer.store.run("DELETE FROM events WHERE id = ?1", [.int(lost)])
+            try issuer.store.setStateForWebhookTest(cursorOf: "a", to: lost - 1)
+        }
+        // A new event about the same token, under the same ID.
+        _ = try issuer.change(.revoke, [token], by: alice, now: t0 + 2)
+        try pass([a], at: ms0 + 2_000)
+        let next = try #require(try claim("a", at: ms0 + 2_000).deliveries.first)
+        #expect(next.eventID == lost, "SQLite hands the lost event's ID out again")
+        #expect(next.event == .revoked && sent.event == .deactivated)
+        #expect(next.id != sent.id, "a receiver deduping on the delivery ID would drop it")
+    }
+
     @Test("A failed attempt waits 1, 2, 4 … s; a retry that succeeds makes the endpoint's other retries due now")
     func backoff() throws {
         let siem = try endpoint("siem")
