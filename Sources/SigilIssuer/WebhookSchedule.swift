@@ -26,6 +26,14 @@ public struct WebhookSchedule: Sendable, Hashable {
     /// later events wait in the audit log, so nothing is dropped: it bounds the queue table.
     public var maxQueued = 100_000
 
+    /// The bounds each setting is held to, in seconds, wherever it is configured: a lease
+    /// shorter than 2 s cannot be renewed every third of it, and a retry window past 30 days or
+    /// an attempt past 2 minutes would hold deliveries or a sender's slot without bound.
+    public static let leaseSeconds = 2...3_600
+    public static let retryForSeconds = 1...(30 * 86_400)
+    public static let firstRetrySeconds = 0.1...3_600.0
+    public static let attemptTimeoutSeconds = 1...120
+
     public init() {}
 
     /// Milliseconds in `d`, at least 1.

@@ -236,16 +236,22 @@ struct SigilServerCommand: AsyncParsableCommand {
         guard (1...86_400).contains(webhookPollSeconds) else {
             throw ValidationError("--webhook-poll-seconds must be 1...86400")
         }
-        guard (2...3_600).contains(webhookLeaseSeconds) else {
-            throw ValidationError("--webhook-lease-seconds must be 2...3600")
+        let bounds = (
+            lease: WebhookSchedule.leaseSeconds, retryFor: WebhookSchedule.retryForSeconds,
+            firstRetry: WebhookSchedule.firstRetrySeconds, timeout: WebhookSchedule.attemptTimeoutSeconds
+        )
+        guard bounds.lease.contains(webhookLeaseSeconds) else {
+            throw ValidationError("--webhook-lease-seconds must be \(bounds.lease)")
         }
-        guard (1...30 * 86_400).contains(webhookRetrySeconds) else {
-            throw ValidationError("--webhook-retry-seconds must be 1...2592000 (30 days)")
+        guard bounds.retryFor.contains(webhookRetrySeconds) else {
+            throw ValidationError("--webhook-retry-seconds must be \(bounds.retryFor) (30 days)")
         }
-        guard webhookFirstRetrySeconds.isFinite, (0.1...3_600).contains(webhookFirstRetrySeconds) else {
-            throw ValidationError("--webhook-first-retry-seconds must be 0.1...3600")
+        guard webhookFirstRetrySeconds.isFinite, bounds.firstRetry.contains(webhookFirstRetrySeconds) else {
+            throw ValidationError("--webhook-first-retry-seconds must be \(bounds.firstRetry)")
         }
-        guard (1...120).contains(webhookTimeout) else { throw ValidationError("--webhook-timeout must be 1...120") }
+        guard bounds.timeout.contains(webhookTimeout) else {
+            throw ValidationError("--webhook-timeout must be \(bounds.timeout)")
+        }
         guard (1...WebhookService.maxConcurrency).contains(webhookConcurrency) else {
             throw ValidationError("--webhook-concurrency must be 1...\(WebhookService.maxConcurrency)")
         }
@@ -413,16 +419,7 @@ struct SigilServerCommand: AsyncParsableCommand {
             default: ""
             }
         say("sigil-server: error: \(error.message)\(hint)", logger: logger, level: .critical)
-        let code: Int32 =
-            switch error.reason {
-            case .invalidInput: 64
-            case .badData, .conflict: 65
-            case .notFound: 66
-            case .cannotWrite: 73
-            case .lockBusy: 75
-            case .unavailable: 69
-            case .permissions, .forbidden: 77
-            }
-        Foundation.exit(code)
+        // The same table as every sigil command's exit code (docs/API.md, "Errors").
+        Foundation.exit(ErrorContract.exitCode(for: error))
     }
 }
