@@ -1,5 +1,5 @@
 import Foundation
-import SigilVerifier
+package import SigilVerifier
 
 /// Who sends a ledger's webhooks: the holder's ID and when its lease began and ends (Unix ms).
 public struct WebhookLease: Sendable, Hashable {
@@ -45,6 +45,9 @@ package struct WebhookCursor: Sendable, Hashable {
     package var gapSeenAt: Int64?
     /// The last expiry check, Unix seconds.
     package var expiryChecked: Int64
+    /// Within the event after ``afterEvent``, the last GUID already queued: an event naming
+    /// more tokens than one pass takes (a bulk revoke of a million) is queued a page at a time.
+    package var afterGUID: TokenID? = nil
 }
 
 /// What ``Issuer/prepareWebhooks(for:schedule:nowMilliseconds:)`` read: each endpoint's
@@ -222,7 +225,7 @@ extension Issuer {
                     }
                     cursor = WebhookCursor(
                         name: endpoint.name, version: 0, afterEvent: start, finalThrough: start, gapBelow: nil,
-                        gapHorizon: nil, gapSeenAt: nil, expiryChecked: checked)
+                        gapHorizon: nil, gapSeenAt: nil, expiryChecked: checked, afterGUID: nil)
                 }
                 cursor.version += 1
                 // Which IDs are final: on SQLite every one committed; on PostgreSQL those below a gap
@@ -247,23 +250,37 @@ extension Issuer {
                         blocked = true
                         break
                     }
+                    // Room in this pass and in the endpoint's queue: an event is taken a page
+                    // of GUIDs at a time, so no pass holds more than a batch, however many
+                    // tokens one event names.
+                    let room = min(Self.webhookNotificationBatch - out.count, schedule.maxQueued - queued - out.count)
+                    var page: [TokenID] = []
                     var found: [WebhookNotification] = []
                     if event.action == .revoke || event.action == .deactivate {
-                        var whole = event
-                        whole.guids = try store.eventGUIDs(id)
-                        found = Self.webhooks(ofEvent: id, whole, records: try store.tokens(whole.guids))
+                        guard room > 0 else {
+                            isFull = queued + out.count >= schedule.maxQueued
+                            break
+                        }
+                        var part = event
+                        page = try store.eventGUIDs(id, after: cursor.afterGUID, limit: room + 1)
+                        part.guids = Array(page.prefix(room))
+                        found = Self.webhooks(ofEvent: id, part, records: try store.tokens(part.guids))
                             .filter { endpoint.events.contains($0.event) }
                     }
-                    if !found.isEmpty, queued + out.count > 0, queued + out.count + found.count > schedule.maxQueued {
-                        isFull = true
+                    out += found
+                    if page.count > room {
+                        // More of this event waits: the cursor stays on it, after the page's last GUID.
+                        cursor.afterGUID = page[room - 1]
+                        isFull = queued + out.count >= schedule.maxQueued
                         break
                     }
-                    out += found
                     cursor.afterEvent = id
+                    cursor.afterGUID = nil
                     if out.count >= Self.webhookNotificationBatch { break }
                 }
                 if !isFull, !blocked,
-                    events.count == Self.webhookEventBatch || out.count >= Self.webhookNotificationBatch,
+                    events.count == Self.webhookEventBatch || out.count >= Self.webhookNotificationBatch
+                        || cursor.afterGUID != nil,
                     cursor.afterEvent < highest
                 {
                     hasMore = true

@@ -315,7 +315,7 @@ struct WebhookLedgerTests: IssuerSuite {
         for _ in 0..<10 {
             let batch = try issuer.prepareWebhooks(for: [siem], schedule: schedule, nowMilliseconds: now)
             _ = try issuer.queueWebhooks(batch, holder: "a", schedule: schedule, nowMilliseconds: now)
-            #expect(try issuer.webhookQueueDepths()["siem"] ?? 0 <= 3, "at most the limit, or one event whole")
+            #expect(try issuer.webhookQueueDepths()["siem"] ?? 0 <= 2, "never past the limit, a large event in pages")
             for d in try claim("siem", at: now, schedule: schedule).deliveries {
                 _ = try issuer.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: now)
                 delivered.append(try payload(d)["guid"] as? String ?? "")
@@ -323,6 +323,36 @@ struct WebhookLedgerTests: IssuerSuite {
             now += 1
         }
         #expect(delivered == (ids + bulk.sorted()).map(\.description), "every one, in event order")
+    }
+
+    @Test("One event naming more tokens than a pass takes is queued a page at a time, each GUID once, in order")
+    func largeEventInPages() throws {
+        let siem = try endpoint("siem")
+        var schedule = WebhookSchedule()
+        schedule.maxQueued = 1_200
+        try pass([siem], at: ms0, schedule: schedule)
+        let records = (0..<2_500).map { makeRecord(name: "bulk-\($0)") }
+        try issuer.insertForTesting(records)
+        _ = try issuer.change(.revoke, records.map(\.id), by: alice, now: t0 + 2)
+        var delivered: [String] = []
+        var now = ms0
+        var passes = 0
+        while passes < 20 {
+            passes += 1
+            let batch = try issuer.prepareWebhooks(for: [siem], schedule: schedule, nowMilliseconds: now)
+            #expect(batch.count <= 1_000, "one pass holds at most a batch")
+            _ = try issuer.queueWebhooks(batch, holder: "a", schedule: schedule, nowMilliseconds: now)
+            #expect(try issuer.webhookQueueDepths()["siem"] ?? 0 <= 1_200, "never past the limit")
+            // Deliver half of what waits, so the queue's limit is what stops some passes.
+            for d in try claim("siem", limit: 700, at: now, schedule: schedule).deliveries {
+                _ = try issuer.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: now)
+                delivered.append(try payload(d)["guid"] as? String ?? "")
+            }
+            now += 1
+            if delivered.count == records.count && !batch.hasMore { break }
+        }
+        #expect(delivered == records.map(\.id).sorted().map(\.description), "every one once, in GUID order")
+        #expect(passes >= 3)
     }
 
     @Test("token.expiring goes once per threshold an active token crosses, to endpoints that ask for it")

@@ -158,7 +158,8 @@ enum SQLSchema {
                 gap_below       \(d.integer),
                 gap_horizon     \(d.integer),
                 gap_seen_at     \(d.integer),
-                expiry_checked  \(d.integer) NOT NULL
+                expiry_checked  \(d.integer) NOT NULL,
+                after_guid      \(d.blob)
             )\(d.withoutRowID);
             CREATE TABLE webhook_deliveries (
                 seq            \(d.rowID),

@@ -8,7 +8,7 @@ private let deliveryColumns = "seq, endpoint, delivery, event_type, event_id, bo
 
 /// The `webhook_endpoints` columns, in the order ``WebhookCursor/init(row:)`` reads.
 private let cursorColumns =
-    "name, version, after_event, final_through, gap_below, gap_horizon, gap_seen_at, expiry_checked"
+    "name, version, after_event, final_through, gap_below, gap_horizon, gap_seen_at, expiry_checked, after_guid"
 
 extension WebhookDelivery {
     /// A claimed row; nil for one whose event type this build does not know (it is left queued).
@@ -25,13 +25,13 @@ extension WebhookCursor {
         self.init(
             name: r.text(0), version: r.int64(1), afterEvent: r.int64(2), finalThrough: r.int64(3),
             gapBelow: r.optionalInt64(4), gapHorizon: r.optionalInt64(5), gapSeenAt: r.optionalInt64(6),
-            expiryChecked: r.int64(7))
+            expiryChecked: r.int64(7), afterGUID: r.tokenID(8))
     }
 
     var values: [SQLValue] {
         [
             .text(name), .int(version), .int(afterEvent), .int(finalThrough), .int(gapBelow), .int(gapHorizon),
-            .int(gapSeenAt), .int(expiryChecked),
+            .int(gapSeenAt), .int(expiryChecked), .bytes(afterGUID?.bytes),
         ]
     }
 }
@@ -66,14 +66,14 @@ extension SQLStore {
     func putWebhookCursor(_ cursor: WebhookCursor, expected: Int64?) throws -> Bool {
         guard let expected else {
             return try run(
-                "INSERT INTO webhook_endpoints (\(cursorColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO webhook_endpoints (\(cursorColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
                 cursor.values) == 1
         }
         return try run(
             """
             UPDATE webhook_endpoints SET version = ?2, after_event = ?3, final_through = ?4, gap_below = ?5,
-                gap_horizon = ?6, gap_seen_at = ?7, expiry_checked = ?8
-            WHERE name = ?1 AND version = ?9
+                gap_horizon = ?6, gap_seen_at = ?7, expiry_checked = ?8, after_guid = ?9
+            WHERE name = ?1 AND version = ?10
             """, cursor.values + [.int(expected)]) == 1
     }
 
@@ -98,6 +98,20 @@ extension SQLStore {
     func eventGUIDs(_ id: Int64) throws -> [TokenID] {
         try rows("SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid", [.int(id)]) { $0.tokenID(0) }
             .compactMap { $0 }
+    }
+
+    /// At most `limit` of the GUIDs audit event `id` names, in GUID order, after `after` (nil:
+    /// from the first): one page of a large event.
+    func eventGUIDs(_ id: Int64, after: TokenID?, limit: Int) throws -> [TokenID] {
+        guard let after else {
+            return try rows(
+                "SELECT guid FROM event_tokens WHERE event = ?1 ORDER BY guid LIMIT ?2", [.int(id), .int(Int64(limit))]
+            ) { $0.tokenID(0) }.compactMap { $0 }
+        }
+        return try rows(
+            "SELECT guid FROM event_tokens WHERE event = ?1 AND guid > ?2 ORDER BY guid LIMIT ?3",
+            [.int(id), .bytes(after.bytes), .int(Int64(limit))]
+        ) { $0.tokenID(0) }.compactMap { $0 }
     }
 
     /// The token rows of `ids` there are (deleted ones included): one statement on PostgreSQL.
