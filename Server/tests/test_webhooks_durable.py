@@ -18,12 +18,12 @@ import sqlite3
 import subprocess
 import threading
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from conftest import SERVER_BIN, Env, Server, cli_issue, log_records, run_cli
+from test_replicas import database  # noqa: F401  (the fixture is used by name)
 
 # Short settings keep the suite fast: a 2 s lease, a poll a second, retries from 0.2 s.
 FAST = ["--webhook-poll-seconds", "1", "--webhook-lease-seconds", "2", "--webhook-first-retry-seconds", "0.2",
@@ -203,15 +203,6 @@ def test_a_sender_killed_mid_delivery_sends_it_again_after_restart(tmp_root):
     finally:
         e.close()
         receiver.close()
-
-
-@pytest.fixture
-def database():
-    """A fresh database on the PostgreSQL test cluster; its URL."""
-    name = "webhooks_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", BASE_URL, "-q", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
-    yield BASE_URL.rsplit("/", 1)[0] + "/" + name
-    subprocess.run(["psql", BASE_URL, "-q", "-c", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
 
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.skipif(
