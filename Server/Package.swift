@@ -33,6 +33,10 @@ let package = Package(
         // never in the root package: services that verify tokens do not pull them in.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Single sign-on (docs/MEMBERS.md): the ID token's JWS and the provider's JWKS (RS256, ES256).
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.0.0"),
+        // The sealed sign-in flow cookie (AES-GCM, HKDF): the same swift-crypto jwt-kit uses.
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"6.0.0"),
     ],
     targets: [
         // What a service links besides SigilVerifier: never SigilIssuer or SigilServer.
@@ -61,6 +65,8 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // Resources/openapi.yaml is a symbolic link to docs/openapi.yaml: one file, compiled
             // into the binary (no bundle to ship); the tests check the served bytes equal it.
@@ -68,7 +74,7 @@ let package = Package(
             resources: [.embedInCode("Resources/openapi.yaml")]
                 + [
                     "index.html", "console.css", "app.js", "api.js", "ui.js", "tokens.js", "create.js",
-                    "detail.js", "audit.js", "favicon.svg",
+                    "detail.js", "audit.js", "sso.js", "favicon.svg",
                 ].map { Resource.embedInCode("Resources/console/\($0)") },
             swiftSettings: strict),
         .executableTarget(

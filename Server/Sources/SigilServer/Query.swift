@@ -125,7 +125,8 @@ struct QueryParametersMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         // A method the path does not take is left to the 405, an unknown path to the 404.
-        if let query = request.uri.query, !query.isEmpty,
+        // The provider's redirect back may carry parameters of its own (`iss`, `session_state`).
+        if let query = request.uri.query, !query.isEmpty, request.uri.path != OIDCController.callbackPath,
             routes.allowedMethods(for: request.uri.path)?.contains(request.method) == true
         {
             let values = try QueryValues(request)

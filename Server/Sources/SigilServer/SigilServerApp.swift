@@ -41,6 +41,8 @@ public struct SigilServerApp: Sendable {
     /// Where `GET /metrics` listens (`--metrics-host`, `--metrics-port`); nil: no metrics listener.
     /// Never the API's own port: see ``MetricsListener``.
     public var metricsAddress: (host: String, port: Int)?
+    /// Single sign-on with an OpenID Connect provider (`--oidc-*`); nil: token sign-in only.
+    public var oidc: OIDCSettings?
 
     /// Opens the home (it must exist; the server never creates one).
     ///
@@ -132,6 +134,7 @@ public struct SigilServerApp: Sendable {
         RulesController().addRoutes(to: authenticated)
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
+        OIDCController(settings: oidc, issuer: issuer, sessions: sessions).addRoutes(to: v1)
         ConsoleController().addRoutes(to: router)
     }
 

@@ -202,6 +202,77 @@ struct SigilServerCommand: AsyncParsableCommand {
             valueName: "address"))
     var metricsHost = "127.0.0.1"
 
+    @Option(
+        name: .customLong("oidc-issuer"),
+        help: ArgumentHelp(
+            "Single sign-on: the OpenID Connect provider's issuer URL (discovery at <url>/.well-known/openid-configuration).",
+            valueName: "url"))
+    var oidcIssuer: String?
+
+    @Option(
+        name: .customLong("oidc-client-id"),
+        help: ArgumentHelp("Single sign-on: this server's client ID at the provider.", valueName: "id"))
+    var oidcClientID: String?
+
+    @Option(
+        name: .customLong("oidc-client-secret-file"),
+        help: ArgumentHelp("Single sign-on: the client secret, in this 0600 file.", valueName: "file"))
+    var oidcClientSecretFile: String?
+
+    @Option(
+        name: .customLong("oidc-redirect-url"),
+        help: ArgumentHelp(
+            "Single sign-on: this server's callback as the browser reaches it, registered at the provider (default: http://<hostname>:<port>/v1/oidc/callback).",
+            valueName: "url"))
+    var oidcRedirectURL: String?
+
+    @Option(
+        name: .customLong("oidc-allowed-domain"),
+        help: ArgumentHelp("Single sign-on: accept only verified emails in this domain.", valueName: "domain"))
+    var oidcAllowedDomain: String?
+
+    @Option(
+        name: .customLong("oidc-provider-name"),
+        help: ArgumentHelp(
+            "Single sign-on: the name on the console's button (default: the issuer's host).", valueName: "name"))
+    var oidcProviderName: String?
+
+    @Option(
+        name: .customLong("oidc-jwks-refresh-seconds"),
+        help: ArgumentHelp(
+            "Single sign-on: the least seconds between two reads of the provider's keys caused by an unknown key ID.",
+            valueName: "seconds"))
+    var oidcJWKSRefreshSeconds = 300
+
+    @Option(
+        name: .customLong("oidc-clock-skew"),
+        help: ArgumentHelp(
+            "Single sign-on: seconds an ID token's exp and iat may be off this server's clock.", valueName: "seconds"))
+    var oidcClockSkew = 60
+
+    /// `--oidc-*` as settings, or nil when single sign-on is off.
+    func oidcSettings() throws(IssuerError) -> OIDCSettings? {
+        let given = [oidcIssuer, oidcClientID, oidcClientSecretFile]
+        guard
+            given.contains(where: { $0 != nil }) || oidcAllowedDomain != nil || oidcRedirectURL != nil
+                || oidcProviderName != nil
+        else { return nil }
+        guard let issuer = oidcIssuer, let clientID = oidcClientID, let secretFile = oidcClientSecretFile else {
+            throw IssuerError(
+                .invalidInput,
+                "single sign-on needs --oidc-issuer, --oidc-client-id and --oidc-client-secret-file together")
+        }
+        guard oidcRedirectURL != nil || port != 0 else {
+            throw IssuerError(.invalidInput, "--port 0 picks a port at start: give --oidc-redirect-url")
+        }
+        let redirect = oidcRedirectURL ?? "\(Self.url(hostname, port))\(OIDCController.callbackPath)"
+        return try OIDCSettings(
+            issuer: issuer, clientID: clientID, clientSecret: try Secrets.readFile(secretFile), redirectURL: redirect,
+            displayName: oidcProviderName, allowedDomain: oidcAllowedDomain,
+            jwksRefreshInterval: oidcJWKSRefreshSeconds,
+            clockSkew: oidcClockSkew)
+    }
+
     func validate() throws {
         guard (0...RevocationsController.maxMaxAge).contains(listMaxAge) else {
             throw ValidationError("--list-max-age must be 0...\(RevocationsController.maxMaxAge) seconds")
@@ -329,6 +400,10 @@ struct SigilServerCommand: AsyncParsableCommand {
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             server.connectionLimits = limits
             server.listMaxAge = listMaxAge
+            server.oidc = try oidcSettings()
+            if let oidc = server.oidc {
+                logger.info("single sign-on", metadata: ["issuer": "\(oidc.issuer)", "client_id": "\(oidc.clientID)"])
+            }
             if let file = leakReportTokenFile { server.leakReportSecret = try Secrets.readFile(file) }
             let endpoints = try webhookEndpoints()
             if !endpoints.isEmpty {
