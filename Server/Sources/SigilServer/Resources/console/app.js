@@ -5,6 +5,7 @@ import { tokensPage } from './tokens.js';
 import { createPage } from './create.js';
 import { detailPage } from './detail.js';
 import { auditPage } from './audit.js';
+import { offerSSO } from './sso.js';
 
 const main = document.getElementById('main');
 const bar = document.getElementById('bar');
@@ -67,6 +68,7 @@ function showSignIn(message) {
     }
   });
   main.replaceChildren(form);
+  offerSSO(form);
   if (message) errors.show(message);
   input.focus();
 }
