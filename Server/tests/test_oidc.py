@@ -277,6 +277,16 @@ def test_odd_tokens_signed_by_the_provider_are_refused(sso, mode, status, reason
         sso.provider.mode("")
 
 
+def test_an_error_from_the_provider_is_refused(sso):
+    """prompt=none for a browser not signed in at the provider: it answers login_required."""
+    http = requests.Session()
+    r = http.get(f"http://127.0.0.1:{sso.ports['main']}/v1/oidc/login", allow_redirects=False, timeout=30)
+    r = http.get(with_query(r.headers["Location"], prompt="none"), allow_redirects=False, timeout=30)
+    callback = r.headers["Location"]
+    assert "error=login_required" in callback, callback
+    assert_refused(http.get(callback, allow_redirects=False, timeout=30), 403, "provider_error")
+
+
 def test_unverified_email_is_refused(sso):
     assert_refused(Flow(sso.ports["main"], "mallory").finish(), 403, "email_unverified")
 
