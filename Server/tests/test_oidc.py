@@ -51,11 +51,11 @@ def free_port():
 class Provider:
     """django-oidc-provider on 127.0.0.1: migrated, keyed, seeded, serving."""
 
-    def __init__(self, root, redirect_ports, template=None):
+    def __init__(self, root, redirect_ports, template=None, host="127.0.0.1"):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.issuer = f"{self.url}/openid"
         self.mode_file = self.root / "mode"
         self.env = dict(
@@ -110,7 +110,7 @@ class Provider:
 @pytest.fixture(scope="module")
 def sso():
     root = Path(tempfile.mkdtemp(prefix="sigil-oidc-test-"))
-    ports = {name: free_port() for name in ("main", "refresh", "full", "midflow")}
+    ports = {name: free_port() for name in ("main", "refresh", "full", "midflow", "browser")}
     provider = Provider(root / "provider", ports.values())
     secret = root / "client-secret"
     secret.write_text(SECRET + "\n")
@@ -131,6 +131,8 @@ def sso():
     e.ports = ports
     e.secret = secret
     e.extra = []
+    e.server_for = lambda port, issuer: Server(
+        e.home, *options(port)[:2], "--oidc-issuer", issuer, *options(port)[4:])
     try:
         yield e
     finally:
@@ -321,14 +323,13 @@ def test_provider_going_down_mid_flow_gives_503(sso, tmp_path):
     """The provider stops after the login: the token endpoint cannot be reached at the callback."""
     port = sso.ports["midflow"]
     provider = Provider(tmp_path / "provider", [], template=sso.provider)
-    (tmp_path / "e").mkdir()
-    e = Env(tmp_path / "e", *sso.options(port)[:2], "--oidc-issuer", provider.issuer, *sso.options(port)[4:])
+    server = sso.server_for(port, provider.issuer)
     try:
         flow = Flow(port, "ada")
         provider.stop()
         assert_refused(flow.finish(), 503, "provider_unavailable")
     finally:
-        e.close()
+        server.stop()
 
 
 @pytest.mark.parametrize("args,message", [
@@ -363,6 +364,66 @@ def test_no_code_or_id_token_reaches_the_log(sso):
     assert flow.code not in text
     assert "eyJ" not in text  # no JWS
     assert SECRET not in text
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:  # pragma: no cover - reported by the skip below
+    webdriver = None
+
+
+@pytest.fixture(scope="module")
+def browser(sso):
+    """Headless Chromium, and a provider instance at http://localhost (another site than the
+    server at 127.0.0.1), so the redirects between them are cross-site as in production: the
+    Lax flow cookie and the Strict session cookie are exercised as a browser treats them."""
+    if webdriver is None or CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.skip("needs chromium, chromium-driver and selenium (.ci/run installs them)")
+    provider = Provider(sso.root / "browser-provider", [], template=sso.provider, host="localhost")
+    server = sso.server_for(sso.ports["browser"], provider.issuer)
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--lang=en-US", "--disable-extensions", "--no-first-run",
+                f"--user-data-dir={sso.root / 'chromium'}"]:
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.base = f"http://127.0.0.1:{server.port}/"
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        server.stop()
+        provider.stop()
+
+
+def browser_sign_in(driver, username):
+    """From the console's sign-in page, through the provider's own login form, and back."""
+    driver.delete_all_cookies()
+    driver.get(driver.base)
+    button = WebDriverWait(driver, 40).until(EC.element_to_be_clickable((By.ID, "sso-login")))
+    assert button.text == "Sign in with Test IdP"
+    button.click()
+    WebDriverWait(driver, 40).until(EC.presence_of_element_located((By.ID, "id_username")))
+    assert driver.current_url.startswith("http://localhost:")
+    driver.find_element(By.ID, "id_username").send_keys(username)
+    driver.find_element(By.ID, "id_password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "provider-login").click()
+
+
+def test_browser_refusal_page_after_the_providers_form(sso, browser):
+    browser_sign_in(browser, "nobody")
+    reason = WebDriverWait(browser, 40).until(EC.presence_of_element_located((By.ID, "refusal-reason")))
+    assert reason.text == "not_a_member"
+    assert "Ask an administrator" in browser.find_element(By.ID, "refusal-message").text
+    assert browser.current_url.startswith(browser.base + "v1/oidc/callback?")
 
 
 # Last: these change the provider's keys for the tests after them.
