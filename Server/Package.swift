@@ -118,6 +118,8 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                // Test-only: ES256 keys and tokens made in the test for the ID-token verifier.
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "IntegrationTests/SigilServerTests",
             swiftSettings: strict),

@@ -56,7 +56,7 @@ public struct IDTokenVerifier: Sendable {
     /// Verifies `token` with `key` (the JWKS entry its `kid` named) and checks the claims.
     ///
     /// - Throws: ``OIDCRefusal``: `bad_signature`, `bad_token`, `wrong_issuer`,
-    ///   `wrong_audience`, `token_expired`, `bad_nonce`.
+    ///   `wrong_audience`, `expired`, `issued_in_future`, `nonce_mismatch`.
     package func verify(_ token: String, key: JWK, nonce: String, now: Int64) async throws(OIDCRefusal)
         -> IDTokenIdentity
     {
@@ -78,7 +78,8 @@ public struct IDTokenVerifier: Sendable {
         guard claims.aud.contains(clientID) else { throw .wrongAudience }
         if claims.aud.count > 1, claims.azp != clientID { throw .wrongAudience }
         if let azp = claims.azp, azp != clientID { throw .wrongAudience }
-        guard now <= claims.exp + clockSkew, claims.iat <= now + clockSkew else { throw .expired }
+        guard now <= claims.exp + clockSkew else { throw .expired }
+        guard claims.iat <= now + clockSkew else { throw .issuedInFuture }
         guard let sent = claims.nonce, Secrets.equal(Array(sent.utf8), Array(nonce.utf8)) else { throw .badNonce }
         let email = claims.email.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         return IDTokenIdentity(

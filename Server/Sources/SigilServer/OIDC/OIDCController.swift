@@ -108,7 +108,8 @@ public struct OIDCController: Sendable {
             return await refuse(refusal, email: nil, context: context)
         }
         guard let email = identity.verifiedEmail else {
-            return await refuse(.emailUnverified, email: nil, context: context)
+            return await refuse(
+                identity.hasUnverifiedEmail ? .emailUnverified : .emailMissing, email: nil, context: context)
         }
         guard settings.allows(email: email) else {
             return await refuse(.domainNotAllowed, email: email, context: context)

@@ -16,27 +16,27 @@ import Foundation
 /// let value = try sealer.seal(flow)
 /// let back = sealer.open(value, now: now)   // nil: forged, altered or expired
 /// ```
-struct OIDCFlowCookie: Sendable {
+package struct OIDCFlowCookie: Sendable {
     static let name = "sigil_oidc_flow"
 
     /// One started sign-in.
-    struct Flow: Codable, Sendable, Equatable {
-        let state: String
-        let nonce: String
-        let verifier: String
-        let expiresAt: Int64
+    package struct Flow: Codable, Sendable, Equatable {
+        package let state: String
+        package let nonce: String
+        package let verifier: String
+        package let expiresAt: Int64
     }
 
     private let key: SymmetricKey
 
-    init(secret: [UInt8], context: String) {
+    package init(secret: [UInt8], context: String) {
         key = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: SymmetricKey(data: secret), salt: Array("sigil-oidc-flow-cookie-v1".utf8),
             info: Array(context.utf8), outputByteCount: 32)
     }
 
     /// A new flow: 256-bit random `state`, `nonce` and PKCE verifier.
-    static func start(now: Int64, lifetime: Int64) -> Flow {
+    package static func start(now: Int64, lifetime: Int64) -> Flow {
         Flow(
             state: randomText(), nonce: randomText(), verifier: randomText(), expiresAt: now + lifetime)
     }
@@ -47,11 +47,11 @@ struct OIDCFlowCookie: Sendable {
     }
 
     /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
-    static func challenge(of verifier: String) -> String {
+    package static func challenge(of verifier: String) -> String {
         Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
     }
 
-    func seal(_ flow: Flow) throws -> String {
+    package func seal(_ flow: Flow) throws -> String {
         let plain = try JSONEncoder().encode(flow)
         guard let combined = try AES.GCM.seal(plain, using: key).combined else {
             throw CocoaError(.coderInvalidValue)
@@ -60,7 +60,7 @@ struct OIDCFlowCookie: Sendable {
     }
 
     /// The flow in `value`, or nil when it was not sealed here, was altered, or has expired.
-    func open(_ value: String, now: Int64) -> Flow? {
+    package func open(_ value: String, now: Int64) -> Flow? {
         guard value.utf8.count <= 1_024, let bytes = Base64URL.decode(value),
             let box = try? AES.GCM.SealedBox(combined: bytes), let plain = try? AES.GCM.open(box, using: key),
             let flow = try? JSONDecoder().decode(Flow.self, from: plain), now <= flow.expiresAt
