@@ -558,11 +558,17 @@ extension SQLStore {
 
     /// Links an event to its GUIDs: one statement for all of them on PostgreSQL, so a bulk
     /// revoke of 10k tokens is one round trip.
+    ///
+    /// Duplicates are dropped here rather than by `ON CONFLICT`: that clause reads the index
+    /// page every new event writes to, and under PostgreSQL's SERIALIZABLE a read there is a
+    /// read/write conflict with every concurrent write (DESIGN.md, "Writers in parallel").
     private func link(event id: Int64, _ guids: [TokenID]) throws {
-        guard !guids.isEmpty else { return }
+        var seen = Set<TokenID>()
+        let distinct = guids.filter { seen.insert($0).inserted }
+        guard !distinct.isEmpty else { return }
         try run(
-            "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2")) WHERE TRUE ON CONFLICT DO NOTHING",
-            [.int(id)], forEachOf: guids)
+            "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2"))", [.int(id)],
+            forEachOf: distinct)
     }
 
     /// Events with their GUIDs, from one query whose rows are `id, at, actor, action, details,
