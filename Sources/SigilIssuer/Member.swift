@@ -170,6 +170,11 @@ public struct MemberSuspension: Sendable {
     public let member: Member
     /// The tokens the cascade deactivated (the member's active tokens), empty without cascade.
     public let deactivated: [TokenID]
+
+    public init(member: Member, deactivated: [TokenID]) {
+        self.member = member
+        self.deactivated = deactivated
+    }
 }
 
 /// Why a single sign-on was refused: the closed set of reasons the audit log
