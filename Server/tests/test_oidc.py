@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlparse, urlunparse
 
 import pytest
 
-from conftest import Env, Server, cli_issue, run_cli
+from conftest import Env, Server, run_cli
 
 try:
     import django  # noqa: F401
@@ -131,6 +131,10 @@ def sso():
     e.ports = ports
     e.secret = secret
     e.extra = []
+    add_member(e.home, "ada@example.org", "Ada Lovelace")
+    add_member(e.home, "GRACE@Example.ORG", "Grace Hopper", "--read-only")
+    add_member(e.home, "suspended@example.org", "Sus Pended")
+    run_cli(e.home, "members", "suspend", "suspended@example.org")
     e.server_for = lambda port, issuer: Server(
         e.home, *options(port)[:2], "--oidc-issuer", issuer, *options(port)[4:])
     try:
@@ -424,6 +428,105 @@ def test_browser_refusal_page_after_the_providers_form(sso, browser):
     assert reason.text == "not_a_member"
     assert "Ask an administrator" in browser.find_element(By.ID, "refusal-message").text
     assert browser.current_url.startswith(browser.base + "v1/oidc/callback?")
+
+
+def test_browser_member_lands_in_the_console_showing_the_person(sso, browser):
+    browser_sign_in(browser, "ada")
+    WebDriverWait(browser, 40).until(EC.text_to_be_present_in_element((By.ID, "who"), "Ada Lovelace"))
+    assert browser.current_url == browser.base + "#/tokens"
+    assert browser.find_element(By.ID, "bar").is_displayed()
+    cookies = {c["name"]: c for c in browser.get_cookies()}
+    session = cookies["sigil_session"]
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert "sigil_oidc_flow" not in cookies
+    # Signing out returns to the sign-in page, which offers the provider again.
+    browser.find_element(By.ID, "signout").click()
+    WebDriverWait(browser, 40).until(EC.element_to_be_clickable((By.ID, "sso-login")))
+
+
+# Members (the seam of #25): the success path, the member checks, sessions that end.
+
+def add_member(home, email, name, *rights):
+    run_cli(home, "members", "add", "--email", email, "--name", name, "--audience", "sigil", *(rights or ("--all",)))
+
+
+def session_cookie(response):
+    for value in response.raw.headers.get_all("Set-Cookie") or []:
+        if value.startswith("sigil_session="):
+            return value
+    return None
+
+
+def test_a_member_signs_in_with_the_same_session_cookie_as_token_sign_in(sso):
+    flow = Flow(sso.ports["main"], "ada")
+    r = flow.finish()
+    assert r.status_code == 303, r.text[:300]
+    assert r.headers["Location"] == "/#/tokens"
+    cookie = session_cookie(r)
+    assert cookie, r.headers
+    for part in ("Path=/", "HttpOnly", "SameSite=Strict"):
+        assert part in cookie
+    assert "sigil_oidc_flow=;" in r.headers["Set-Cookie"]
+    me = flow.http.get(f"{flow.base}/v1/session", timeout=30)
+    assert me.status_code == 200, me.text
+    csrf = me.json()["csrf_token"]
+    # Changes need the CSRF header, as for a token's session.
+    body = {"name": "made by ada", "audience": "billing", "scope": "read-only"}
+    assert flow.http.post(f"{flow.base}/v1/tokens", json=body, timeout=30).status_code == 403
+    made = flow.http.post(f"{flow.base}/v1/tokens", json=body, headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert made.status_code == 201, made.text
+    assert made.json()["created_by"] == "member:ada@example.org"
+    events = sso.org.get("/v1/audit?action=sign-in").json["events"]
+    assert any(e["actor"] == "member:ada@example.org" for e in events), events
+
+
+def test_the_member_email_matches_whatever_its_case(sso):
+    r = Flow(sso.ports["main"], "grace").finish()
+    assert r.status_code == 303 and session_cookie(r), r.text[:300]
+
+
+def test_a_suspended_member_is_refused(sso):
+    r = Flow(sso.ports["main"], "suspended").finish()
+    assert_refused(r, 403, "member_suspended")
+
+
+@pytest.mark.parametrize("command,reason", [("suspend", "member_suspended"), ("remove", "member_removed")])
+def test_a_members_session_ends_at_the_next_request_after_suspend_or_remove(sso, command, reason):
+    email = "removed@example.org"
+    add_member(sso.home, email, "Re Moved")
+    try:
+        flow = Flow(sso.ports["main"], "removed")
+        assert flow.finish().status_code == 303
+        assert flow.http.get(f"{flow.base}/v1/session", timeout=30).status_code == 200
+        sso.cli("members", command, email)
+        r = flow.http.get(f"{flow.base}/v1/session", timeout=30)
+        assert r.status_code == 401, r.text
+        assert r.json()["reason"] == reason
+        assert flow.http.get(f"{flow.base}/v1/session", timeout=30).status_code == 401
+    finally:
+        sso.cli("members", "remove", email, check=False)
+
+
+def test_sign_in_is_refused_with_503_when_sessions_are_full(sso):
+    (sso.root / "full").mkdir()
+    e = Env(sso.root / "full", *sso.options(sso.ports["full"], "--max-sessions", "1"))
+    try:
+        add_member(e.home, "ada@example.org", "Ada Lovelace")
+        assert e.anonymous.post("/v1/session", {"token": e.org_token}).status == 201
+        r = Flow(sso.ports["full"], "ada").finish()
+        assert_refused(r, 503, "sessions_full")
+        assert r.headers["Retry-After"]
+    finally:
+        e.close()
+
+
+def test_refusals_are_audited_with_their_reason(sso):
+    events = sso.org.get("/v1/audit?action=sign-in-refused&limit=200").json["events"]
+    reasons = {e["details"]["reason"] for e in events}
+    assert {"state_mismatch", "code_rejected", "nonce_mismatch", "expired", "issued_in_future", "wrong_audience",
+            "wrong_issuer", "email_unverified", "domain_not_allowed", "not_a_member", "member_suspended",
+            "provider_error"} <= reasons, reasons
+    assert "sessions_full" not in reasons
 
 
 # Last: these change the provider's keys for the tests after them.

@@ -80,7 +80,7 @@ public struct IDTokenVerifier: Sendable {
         if let azp = claims.azp, azp != clientID { throw .wrongAudience }
         guard now <= claims.exp + clockSkew else { throw .expired }
         guard claims.iat <= now + clockSkew else { throw .issuedInFuture }
-        guard let sent = claims.nonce, Secrets.equal(Array(sent.utf8), Array(nonce.utf8)) else { throw .badNonce }
+        guard let sent = claims.nonce, Secrets.equal(Array(sent.utf8), Array(nonce.utf8)) else { throw .nonceMismatch }
         let email = claims.email.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
         return IDTokenIdentity(
             subject: claims.sub, verifiedEmail: claims.emailVerified ? email : nil,

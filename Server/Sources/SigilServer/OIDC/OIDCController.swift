@@ -84,18 +84,18 @@ public struct OIDCController: Sendable {
         guard let value = OIDCFlowCookie.value(in: request.headers[values: .cookie]),
             let flow = sealer.open(value, now: now), let state = query["state"],
             Secrets.equal(Array(state.utf8), Array(flow.state.utf8))
-        else { return await refuse(.badState, email: nil, context: context) }
+        else { return await refuse(.stateMismatch, email: nil, context: context) }
         if let error = query["error"] {
             let code = String(error.prefix(64).filter { $0.isASCII && ($0.isLetter || $0 == "_") })
             return await refuse(.providerError, email: nil, context: context, detail: code)
         }
         guard let code = query["code"], !code.isEmpty, code.utf8.count <= 2_048 else {
-            return await refuse(.badState, email: nil, context: context)
+            return await refuse(.stateMismatch, email: nil, context: context)
         }
         let identity: IDTokenIdentity
         do {
             guard let idToken = try await provider.exchange(code: code, verifier: flow.verifier, now: now) else {
-                return await refuse(.codeRefused, email: nil, context: context)
+                return await refuse(.codeRejected, email: nil, context: context)
             }
             let header = try IDTokenVerifier.header(of: idToken)
             guard let key = try await provider.key(header.kid, now: now) else {
@@ -119,7 +119,7 @@ public struct OIDCController: Sendable {
             opened = try await OIDCMembers.openSession(email: email, issuer: issuer, sessions: sessions, now: now)
         } catch let refusal as OIDCRefusal {
             // Audited by the issuer (not a member, suspended); sessions_full is not a refusal of the person.
-            return await refuse(refusal, email: email, context: context, audited: refusal != .sessionsFull)
+            return await refuse(refusal, email: email, context: context, audited: true)
         }
         context.logger.notice("signed in with single sign-on", metadata: ["provider": "\(settings.displayName)"])
         var headers = HTTPFields()
@@ -142,9 +142,9 @@ public struct OIDCController: Sendable {
         if let log { metadata["why"] = "\(log)" }
         if let detail { metadata["provider_error"] = "\(detail)" }
         context.logger.notice("single sign-on refused", metadata: metadata)
-        if !audited {
+        if !audited, let reason = refusal.audited {
             do {
-                try await OIDCMembers.recordRefusal(email: email, reason: refusal.reason, issuer: issuer)
+                try await OIDCMembers.recordRefusal(email: email, reason: reason, issuer: issuer)
             } catch {
                 context.logger.error("could not audit a refused sign-in", metadata: ["reason": "\(refusal.reason)"])
             }

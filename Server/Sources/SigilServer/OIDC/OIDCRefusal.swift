@@ -1,74 +1,71 @@
 public import Hummingbird
+public import SigilIssuer
 
-/// Why a single sign-on was refused: the reason recorded in the audit (`sign-in-refused`) and
-/// shown on the refusal page, with the HTTP status of that page.
+/// Why a single sign-on was refused: the issuer's ``SignInRefusal`` (recorded in the audit as
+/// `sign-in-refused`, its words shown on the refusal page) with the HTTP status of that page.
 ///
 /// Never a 500: a refusal is the person's or the provider's problem, and the page says which.
+/// Two answers are not refusals of the person and are not audited: a server that holds its
+/// maximum of sessions (`sessions_full`) and a server without single sign-on (`not_configured`).
 public struct OIDCRefusal: Error, Sendable, Equatable {
     /// The stable reason code (audit detail, log, page).
     public let reason: String
     /// What the person reads: what happened and what to do.
     public let message: String
     public let status: HTTPResponse.Status
+    /// The reason the issuer records; nil for the two answers that are not refusals.
+    public let audited: SignInRefusal?
 
-    init(_ reason: String, _ status: HTTPResponse.Status, _ message: String) {
-        self.reason = reason
+    init(_ refusal: SignInRefusal, _ status: HTTPResponse.Status) {
+        reason = refusal.rawValue
+        message = refusal.message
         self.status = status
-        self.message = message
+        audited = refusal
     }
 
-    /// The started sign-in is unknown, expired or not this browser's (`state`, flow cookie).
-    public static let badState = Self(
-        "state_mismatch", .badRequest,
-        "This sign-in was not started here, took longer than 10 minutes, or was already used. Start again.")
-    /// The provider answered the callback with an error (the person cancelled, consent refused).
-    public static let providerError = Self(
-        "provider_error", .forbidden, "The identity provider did not sign you in. Start again, or ask an administrator."
-    )
-    /// The token endpoint refused the code: replayed, expired, or not issued to this client.
-    public static let codeRefused = Self(
-        "code_rejected", .badRequest,
-        "The identity provider refused the sign-in code (it was used already or expired). Start again.")
-    public static let badNonce = Self(
-        "nonce_mismatch", .unauthorized, "The identity token does not belong to this sign-in (nonce). Start again.")
-    public static let expired = Self(
-        "expired", .unauthorized,
-        "The identity token has expired. Start again; if it persists, check this server's clock.")
-    public static let issuedInFuture = Self(
-        "issued_in_future", .unauthorized,
-        "The identity token was issued in the future: check the clocks of this server and the provider.")
-    public static let wrongAudience = Self(
-        "wrong_audience", .unauthorized, "The identity token was issued for another application (audience).")
-    public static let wrongIssuer = Self(
-        "wrong_issuer", .unauthorized, "The identity token was issued by another provider than the configured one.")
-    public static let unknownKey = Self(
-        "unknown_key", .unauthorized,
-        "The identity token is signed with a key the provider does not publish (yet). Try again in a few minutes.")
-    public static let badSignature = Self(
-        "bad_signature", .unauthorized, "The identity token's signature does not verify with the provider's key.")
-    public static let badToken = Self(
-        "bad_token", .unauthorized,
-        "The identity token is malformed, lacks a required claim or uses an algorithm other than RS256 or ES256.")
-    public static let emailMissing = Self(
-        "email_missing", .forbidden, "Your identity provider did not share your email address. Ask an administrator.")
-    public static let emailUnverified = Self(
-        "email_unverified", .forbidden,
-        "Your identity provider has not verified your email address. Verify it there, then sign in again.")
-    public static let domainNotAllowed = Self(
-        "domain_not_allowed", .forbidden, "Your email address is not in the domain this Sigil accepts.")
-    public static let notAMember = Self(
-        "not_a_member", .forbidden,
-        "You are not a member of this Sigil. Ask an administrator to add your email address.")
-    public static let memberSuspended = Self(
-        "member_suspended", .forbidden, "Your membership is suspended. Ask an administrator.")
-    public static let providerUnavailable = Self(
-        "provider_unavailable", .serviceUnavailable,
-        "The identity provider cannot be reached or answered badly. Try again later, or sign in with a token.")
-    public static let providerBadAnswer = Self(
-        "provider_unavailable", .badGateway, "The identity provider answered in a way this server cannot use.")
+    init(unaudited reason: String, _ status: HTTPResponse.Status, _ message: String) {
+        self.reason = reason
+        self.message = message
+        self.status = status
+        audited = nil
+    }
+
+    /// The page for a refusal the issuer decided (not a member, suspended).
+    init(_ refusal: SignInRefusal) {
+        let known = Self.all.first { $0.audited == refusal }
+        self.init(refusal, known?.status ?? .forbidden)
+    }
+
+    public static let stateMismatch = Self(.stateMismatch, .badRequest)
+    public static let providerError = Self(.providerError, .forbidden)
+    public static let codeRejected = Self(.codeRejected, .badRequest)
+    public static let nonceMismatch = Self(.nonceMismatch, .unauthorized)
+    public static let expired = Self(.expired, .unauthorized)
+    public static let issuedInFuture = Self(.issuedInFuture, .unauthorized)
+    public static let wrongAudience = Self(.wrongAudience, .unauthorized)
+    public static let wrongIssuer = Self(.wrongIssuer, .unauthorized)
+    public static let unknownKey = Self(.unknownKey, .unauthorized)
+    public static let badSignature = Self(.badSignature, .unauthorized)
+    public static let badToken = Self(.badToken, .unauthorized)
+    public static let emailMissing = Self(.emailMissing, .forbidden)
+    public static let emailUnverified = Self(.emailUnverified, .forbidden)
+    public static let domainNotAllowed = Self(.domainNotAllowed, .forbidden)
+    public static let notAMember = Self(.notAMember, .forbidden)
+    public static let memberSuspended = Self(.memberSuspended, .forbidden)
+    public static let memberRemoved = Self(.memberRemoved, .forbidden)
+    /// The provider cannot be reached or answered 5xx (503: try later).
+    public static let providerUnavailable = Self(.providerUnavailable, .serviceUnavailable)
+    /// The provider answered what cannot be used (502: the provider's or the configuration's fault).
+    public static let providerBadAnswer = Self(.providerUnavailable, .badGateway)
     public static let sessionsFull = Self(
-        "sessions_full", .serviceUnavailable,
+        unaudited: "sessions_full", .serviceUnavailable,
         "The server holds its maximum of console sessions. Try again in a few minutes.")
     public static let notConfigured = Self(
-        "not_configured", .notFound, "Single sign-on is not configured on this server.")
+        unaudited: "not_configured", .notFound, "Single sign-on is not configured on this server.")
+
+    static let all: [Self] = [
+        stateMismatch, providerError, codeRejected, nonceMismatch, expired, issuedInFuture, wrongAudience, wrongIssuer,
+        unknownKey, badSignature, badToken, emailMissing, emailUnverified, domainNotAllowed, notAMember,
+        memberSuspended, memberRemoved, providerUnavailable,
+    ]
 }
