@@ -307,6 +307,24 @@ def test_a_person_who_is_not_a_member_is_told_to_ask_an_administrator(sso):
     assert "Ask an administrator" in r.text
 
 
+def test_refused_sign_ins_meet_the_failed_authentication_limit(sso, tmp_path):
+    """A flood of forged callbacks gets 429 before any provider call or audit write."""
+    port = free_port()
+    e = Env(tmp_path, *sso.options(port, "--failed-auth-burst", "2", "--failed-auth-refill", "0.01"))
+    try:
+        base = f"http://127.0.0.1:{port}/v1/oidc"
+        for _ in range(2):
+            assert_refused(requests.get(f"{base}/callback?state=x&code=y", timeout=30), 400, "state_mismatch")
+        r = requests.get(f"{base}/callback?state=x&code=y", timeout=30)
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+        assert '<code id="refusal-reason">too_many_requests</code>' in r.text
+        assert requests.get(f"{base}/login", allow_redirects=False, timeout=30).status_code == 429
+        events = e.org.get("/v1/audit?action=sign-in-refused").json["events"]
+        assert len(events) == 2, events
+    finally:
+        e.close()
+
+
 def test_provider_down_gives_503_not_500(sso, tmp_path):
     dead = free_port()
     secret = tmp_path / "s"

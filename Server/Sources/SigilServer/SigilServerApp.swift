@@ -134,7 +134,7 @@ public struct SigilServerApp: Sendable {
         RulesController().addRoutes(to: authenticated)
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
-        OIDCController(settings: oidc, issuer: issuer, sessions: sessions).addRoutes(to: v1)
+        OIDCController(settings: oidc, issuer: issuer, sessions: sessions, limiter: limiter).addRoutes(to: v1)
         ConsoleController().addRoutes(to: router)
     }
 

@@ -29,8 +29,12 @@ public struct OIDCController: Sendable {
     let verifier: IDTokenVerifier?
     let issuer: IssuerQueue
     let sessions: SessionStore
+    /// Refused sign-ins count against the address's failed-authentication budget, as a refused
+    /// token does; past it the callback answers 429 before any provider call or audit write.
+    let limiter: FailedAuthLimiter
 
-    public init(settings: OIDCSettings?, issuer: IssuerQueue, sessions: SessionStore) {
+    public init(settings: OIDCSettings?, issuer: IssuerQueue, sessions: SessionStore, limiter: FailedAuthLimiter) {
+        self.limiter = limiter
         self.settings = settings
         self.provider = settings.map(OIDCProvider.init(settings:))
         self.sealer = settings.map { OIDCFlowCookie(secret: $0.clientSecret, context: $0.issuer + " " + $0.clientID) }
@@ -54,6 +58,7 @@ public struct OIDCController: Sendable {
 
     @Sendable func login(_ request: Request, context: ServerContext) async throws -> Response {
         guard let settings, let provider, let sealer else { return Self.page(.notConfigured) }
+        if let limited = limited(context) { return limited }
         let now = Issuer.currentTime()
         let discovery: OIDCProvider.Discovery
         do {
@@ -79,6 +84,7 @@ public struct OIDCController: Sendable {
 
     @Sendable func callback(_ request: Request, context: ServerContext) async throws -> Response {
         guard let provider, let sealer, let verifier, let settings else { return Self.page(.notConfigured) }
+        if let limited = limited(context) { return limited }
         let now = Issuer.currentTime()
         let query = Self.query(request)
         guard let value = OIDCFlowCookie.value(in: request.headers[values: .cookie]),
@@ -132,6 +138,14 @@ public struct OIDCController: Sendable {
         return Response(status: .seeOther, headers: headers)
     }
 
+    /// The 429 page when the address spent its failed-authentication budget, else nil.
+    func limited(_ context: ServerContext) -> Response? {
+        guard let wait = limiter.retryAfter(context.client) else { return nil }
+        var response = Self.page(.tooManyRefusals)
+        response.headers[.retryAfter] = String(wait)
+        return response
+    }
+
     /// Logs, audits (unless the issuer already did) and answers a refusal page that also drops
     /// the flow cookie.
     func refuse(
@@ -142,6 +156,10 @@ public struct OIDCController: Sendable {
         if let log { metadata["why"] = "\(log)" }
         if let detail { metadata["provider_error"] = "\(detail)" }
         context.logger.notice("single sign-on refused", metadata: metadata)
+        if refusal.audited != nil {
+            // Charged after the answer is decided: the next callback past the budget gets 429.
+            limiter.recordFailure(context.client, cost: 1)
+        }
         if !audited, let reason = refusal.audited {
             do {
                 try await OIDCMembers.recordRefusal(email: email, reason: reason, issuer: issuer)

@@ -60,6 +60,11 @@ public struct OIDCRefusal: Error, Sendable, Equatable {
     public static let sessionsFull = Self(
         unaudited: "sessions_full", .serviceUnavailable,
         "The server holds its maximum of console sessions. Try again in a few minutes.")
+    /// Too many refused sign-ins from this address: the failed-authentication limit (429), so a
+    /// flood of forged callbacks costs neither the provider nor the audit log anything.
+    public static let tooManyRefusals = Self(
+        unaudited: "too_many_requests", .tooManyRequests,
+        "Too many refused sign-ins from this address. Wait a minute, then start again.")
     public static let notConfigured = Self(
         unaudited: "not_configured", .notFound, "Single sign-on is not configured on this server.")
 
