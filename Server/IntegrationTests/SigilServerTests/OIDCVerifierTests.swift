@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import JWTKit
+import SigilIssuer
 import SigilServer
 import Testing
 
@@ -160,6 +162,19 @@ struct OIDCVerifierTests {
         #expect(
             OIDCFlowCookie.challenge(of: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")
                 == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    }
+
+    @Test("Every reason the issuer defines has a refusal page with a 4xx or 502/503 status, never 500")
+    func refusalPages() {
+        for reason in SignInRefusal.allCases {
+            let page = OIDCRefusal.all.first { $0.audited == reason }
+            #expect(page != nil, "no page for \(reason.rawValue)")
+            #expect(page?.reason == reason.rawValue && page?.message == reason.message)
+            let code = page?.status.code ?? 500
+            #expect((400..<500).contains(code) || code == 502 || code == 503)
+        }
+        #expect(OIDCRefusal.sessionsFull.audited == nil && OIDCRefusal.sessionsFull.status.code == 503)
+        #expect(OIDCRefusal.providerBadAnswer.status.code == 502)
     }
 
     static func part(_ json: String) -> String {

@@ -68,7 +68,7 @@ public struct OIDCRefusal: Error, Sendable, Equatable {
     public static let notConfigured = Self(
         unaudited: "not_configured", .notFound, "Single sign-on is not configured on this server.")
 
-    static let all: [Self] = [
+    package static let all: [Self] = [
         stateMismatch, providerError, codeRejected, nonceMismatch, expired, issuedInFuture, wrongAudience, wrongIssuer,
         unknownKey, badSignature, badToken, emailMissing, emailUnverified, domainNotAllowed, notAMember,
         memberSuspended, memberRemoved, providerUnavailable,
