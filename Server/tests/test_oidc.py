@@ -498,6 +498,21 @@ def test_a_member_signs_in_with_the_same_session_cookie_as_token_sign_in(sso):
     assert any(e["actor"] == "member:ada@example.org" for e in events), events
 
 
+def test_another_replica_finishes_a_sign_in_one_replica_started(sso):
+    """Replicas behind one URL share the options and the secret: the sealed flow cookie is
+    all the state, so the replica that gets the callback finishes the flow."""
+    args = list(sso.options(sso.ports["main"]))
+    args[1] = str(free_port())  # its own port; the same public callback URL
+    replica = Server(sso.home, *args)
+    try:
+        flow = Flow(sso.ports["main"], "ada")
+        r = flow.finish(flow.callback.replace(f":{sso.ports['main']}/", f":{replica.port}/"))
+        assert r.status_code == 303 and session_cookie(r), r.text[:300]
+        assert flow.http.get(f"{flow.base}/v1/session", timeout=30).status_code == 200
+    finally:
+        assert replica.stop() == 0
+
+
 def test_the_member_email_matches_whatever_its_case(sso):
     r = Flow(sso.ports["main"], "grace").finish()
     assert r.status_code == 303 and session_cookie(r), r.text[:300]
