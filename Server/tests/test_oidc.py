@@ -68,7 +68,7 @@ class Provider:
             self.manage("migrate", "-v0")
             self.manage("creatersakey")
             redirects = [f"http://127.0.0.1:{p}/v1/oidc/callback" for p in redirect_ports]
-            self.python("-m", "provider.setup_test", CLIENT_ID, SECRET, *redirects)
+            self.python("-m", "provider.seed", CLIENT_ID, SECRET, *redirects)
         self.log = open(self.root / "provider.log", "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{self.port}", "--noreload"], cwd=HARNESS,

@@ -1,5 +1,5 @@
 """Creates the provider's test data (users, the sigil client) after migrate:
-`python3 -m provider.setup_test CLIENT_ID SECRET REDIRECT_URI…` from this folder."""
+`python3 -m provider.seed CLIENT_ID SECRET REDIRECT_URI…` from this folder."""
 import os
 import sys
 
