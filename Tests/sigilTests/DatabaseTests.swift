@@ -80,7 +80,7 @@ struct DatabaseTests {
         let bytes = readFile(db) ?? []
         // user_version is the big-endian word at offset 60 of the header.
         try #require(bytes.count > 64 && Array(bytes[60..<64]) == [0, 0, 0, 99])
-        #expect(SQLiteStore.schemaVersion == 5)
+        #expect(SQLiteStore.schemaVersion == 6)
         for command in Self.commands {
             let result = try await box.run(command)
             #expect(result.exitCode == 65, "\(result)")
