@@ -81,7 +81,8 @@ struct MembersRemoteTests {
         let add = ["members", "add", "--email", "ada@example.com", "--name", "Ada", "--audience", "sigil", "--all"]
         #expect(try await remote(add).exitCode == 0)
         let again = try await remote(["--json"] + add.map { $0 == "ada@example.com" ? "ADA@example.com" : $0 })
-        #expect(again.exitCode == 65 && (try again.jsonObject()["code"] as? String) == "conflict", "\(again)")
+        #expect(again.exitCode == 65, "\(again)")
+        #expect(try again.jsonObject()["code"] as? String == "conflict", "\(again)")
         #expect(try await remote(["members", "show", "00000000-0000-4000-8000-000000000009"]).exitCode == 66)
         #expect(try await remote(["members", "show", "bob@example.com"]).exitCode == 66)
         let bad = try await remote(["members", "add", "--email", "bad", "--name", "X", "--audience", "sigil", "--all"])
