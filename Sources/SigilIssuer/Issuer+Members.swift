@@ -230,7 +230,17 @@ extension Issuer {
             if cascade {
                 var ids: [TokenID] = []
                 let query = TokenQuery(filter: try TokenFilter(status: .active), createdBy: member.actor.name)
-                try store.forEach(query, access: { _ in nil }) { ids.append($0.id) }
+                var outside: String?
+                try store.forEach(query, access: { _ in nil }) { token in
+                    ids.append(token.id)
+                    if let caller = principal.caller, !caller.reaches(token.audience) { outside = token.audience }
+                }
+                // A member moved to another audience may have tokens the caller does not reach.
+                if let outside {
+                    throw IssuerError(
+                        .forbidden, "a token this member created belongs to audience \(outside)",
+                        detail: .insufficientScope("audience \(outside)"))
+                }
                 if !ids.isEmpty {
                     deactivated =
                         try change(

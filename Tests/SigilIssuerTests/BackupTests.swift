@@ -378,7 +378,7 @@ struct BackupTests: IssuerSuite {
             """
             DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions; DROP TABLE members;
             DROP TABLE webhook_lease; DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
-            PRAGMA user_version = 1;
+            DROP TABLE members; PRAGMA user_version = 1;
             UPDATE issuer_state SET value = 12 WHERE key = 'export_sequence';
             """)
         db.close()

@@ -302,7 +302,27 @@ struct MemberDelegationTests: IssuerSuite {
         }
         #expect(cascade?.detail == .insufficientScope("tokens.deactivate"))
         #expect(try issuer.suspendMember("reader@example.com", as: updater, now: t0 + 2).member.status == .suspended)
-        let event = try #require(try issuer.events(.member).first)
-        #expect(event.actor == "member:updater@example.com" && event.detailsJSON.contains(#""change":"suspend""#))
+        // A cascade never reaches tokens outside the caller's audiences: a member moved from the
+        // organization to billing keeps the payments token it created before.
+        let mover = try issuer.addMember(
+            MemberRequest(email: "mover@example.com", name: "Mover", audience: "sigil", scope: .all), by: alice,
+            now: t0)
+        let payments = try issuer.issue(
+            request("mover's", audience: "payments", expiry: .never), as: Caller(member: mover), now: t0)
+        _ = try issuer.editMember(
+            mover.email, MemberEdit(audience: "billing", scope: .custom(["devices.get"])), by: alice, now: t0 + 3)
+        let billingAdmin = try issuer.authenticate(
+            try issuer.issue(request("billing admin", expiry: .never), by: alice, now: t0).token, now: t0)
+        let outside = #expect(throws: IssuerError.self) {
+            try issuer.suspendMember(mover.email, cascade: true, as: billingAdmin, now: t0 + 4)
+        }
+        #expect(outside?.reason == .forbidden && outside?.detail == .insufficientScope("audience payments"))
+        #expect(
+            try issuer.member(mover.email).status == .active && issuer.stored(payments.record.id)?.status == .active)
+        let plain = try issuer.suspendMember(mover.email, as: billingAdmin, now: t0 + 5)
+        #expect(plain.member.status == .suspended && plain.deactivated.isEmpty)
+        let event = try #require(
+            try issuer.events(AuditQuery(actor: "member:updater@example.com", action: .member)).first)
+        #expect(event.detailsJSON.contains(#""change":"suspend""#) && event.detailsJSON.contains("reader@example.com"))
     }
 }

@@ -305,3 +305,72 @@ struct MemberSessionTests: IssuerSuite {
         #expect(try issuer.events(.signIn).count == before)
     }
 }
+
+/// The member's wire shapes (issue #25): what `--json`, the API and the remote client share.
+@Suite("Member wire shapes")
+struct WireMemberTests {
+    static let member = Member(
+        id: TokenID(rawValue: 0x0b0e_5c6a_2f4d_4c1e_9a53_5d3f_1e2b_7c90), email: "ada@example.com", name: "Ada",
+        audience: "sigil", scope: .custom(["devices.get", "tokens.list"]), status: .suspended, createdBy: "alice",
+        createdAt: 1_800_000_000, lastSignInAt: nil)
+
+    @Test("A member is written with exactly the documented keys; last_sign_in_at null, never left out; it reads back")
+    func member() throws {
+        let bytes = Wire.encode(WireMember(Self.member))
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(
+            text
+                == #"{"audience":"sigil","created_at":1800000000,"created_by":"alice","email":"ada@example.com","id":"0b0e5c6a-2f4d-4c1e-9a53-5d3f1e2b7c90","last_sign_in_at":null,"name":"Ada","scope":["devices.get","tokens.list"],"status":"suspended"}"#
+        )
+        #expect(try Wire.decoder.decode(WireMember.self, from: Data(bytes)).member == Self.member)
+        var signedIn = Self.member
+        signedIn.lastSignInAt = 1_800_000_100
+        signedIn.scope = .all
+        let again = Wire.encode(WireMember(signedIn))
+        #expect(String(decoding: again, as: UTF8.self).contains(#""last_sign_in_at":1800000100"#))
+        #expect(try Wire.decoder.decode(WireMember.self, from: Data(again)).member == signedIn)
+        let page = Wire.encode(WirePage(items: [WireMember(Self.member)], nextCursor: nil))
+        #expect(String(decoding: page, as: UTF8.self).hasPrefix(#"{"members":[{"#))
+    }
+
+    @Test("Request bodies: add needs every key, edit takes any, suspend's cascade defaults to false")
+    func requests() throws {
+        let add = try Wire.decoder.decode(
+            WireMemberRequest.self,
+            from: Data(#"{"email":"a@example.com","name":"A","audience":"billing","scope":["devices.*"]}"#.utf8))
+        #expect(
+            add.request
+                == MemberRequest(email: "a@example.com", name: "A", audience: "billing", scope: .custom(["devices.*"])))
+        #expect(
+            try Wire.decoder.decode(WireMemberRequest.self, from: Data(Wire.encode(add))).request == add.request)
+        #expect(throws: DecodingError.self) {
+            try Wire.decoder.decode(WireMemberRequest.self, from: Data(#"{"email":"a@example.com","name":"A"}"#.utf8))
+        }
+        let edit = try Wire.decoder.decode(WireMemberEdit.self, from: Data(#"{"scope":"read-only"}"#.utf8))
+        #expect(edit.edit == MemberEdit(scope: .readOnly))
+        #expect(String(decoding: Wire.encode(WireMemberEdit(MemberEdit(name: "B"))), as: UTF8.self) == #"{"name":"B"}"#)
+        #expect(try Wire.decoder.decode(WireMemberSuspend.self, from: Data("{}".utf8)).cascade == false)
+        #expect(try Wire.decoder.decode(WireMemberSuspend.self, from: Data(#"{"cascade":true}"#.utf8)).cascade)
+        let id = TokenID(rawValue: 1)
+        let answer = Wire.encode(WireMemberSuspension(MemberSuspension(member: Self.member, deactivated: [id])))
+        let back = try Wire.decoder.decode(WireMemberSuspension.self, from: Data(answer))
+        #expect(back.member.member == Self.member && back.deactivated == [id])
+    }
+
+    @Test("GET /v1/rules carries the email rule, member statuses and sign-in refusals from their one definition")
+    func rules() {
+        let rules = IssuerRules.current
+        #expect(rules.email.pattern == MemberEmail.pattern && rules.email.maxBytes == 254)
+        #expect(rules.memberStatuses == ["active", "suspended"])
+        #expect(
+            rules.signInRefusals.contains("not_a_member") && rules.signInRefusals.count == SignInRefusal.allCases.count)
+        #expect(rules.auditActions.suffix(3) == ["member", "sign-in", "sign-in-refused"])
+        #expect(rules.actor.maxBytes == 261)
+        // The pattern the console checks agrees with the issuer on a few addresses.
+        for (email, valid) in [("ada+ops@example.com", true), ("ada@example", false), ("a b@example.com", false)] {
+            let regex = try? Regex("^" + MemberEmail.pattern + "$")
+            #expect(((try? regex?.wholeMatch(in: email)) != nil) == valid, "\(email)")
+            #expect(((try? MemberEmail(email)) != nil) == valid, "\(email)")
+        }
+    }
+}

@@ -241,6 +241,13 @@ struct PostgresStoreTests {
 
         _ = try sqlite.setPolicy(
             audience: "billing", maxLifetime: 400 * day, allowNeverExpires: true, by: alice, now: t0 + 4)
+        let ada = try sqlite.addMember(
+            MemberRequest(email: "ada@example.com", name: "Ada", audience: "sigil", scope: .custom(["tokens.list"])),
+            by: alice, now: t0 + 4)
+        _ = try sqlite.addMember(
+            MemberRequest(email: "grace@example.com", name: "Grace", audience: "billing", scope: .readOnly), by: alice,
+            now: t0 + 4)
+        _ = try sqlite.suspendMember("grace@example.com", by: alice, now: t0 + 4)
         let copied = try sqlite.copyLedger(to: url, by: alice, now: t0 + 5)
         #expect(copied.tokens == 2)
         #expect(copied.sequence == 2)
@@ -251,6 +258,9 @@ struct PostgresStoreTests {
         #expect(try postgres.catalog() == sqlite.catalog())
         #expect(try postgres.policies() == sqlite.policies())
         #expect(try postgres.policies().count == 1)
+        let members = try postgres.members(page: PageRequest())
+        #expect(members.items == (try sqlite.members(page: PageRequest())).items && members.items.count == 2)
+        #expect(try postgres.member("ADA@example.com") == ada)
         let events = try postgres.events(AuditQuery(limit: 1_000))
         #expect(Array(events.dropFirst()) == (try sqlite.events(AuditQuery(limit: 1_000))))
         #expect(events.first?.action == .migrate)

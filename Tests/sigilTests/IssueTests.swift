@@ -172,7 +172,8 @@ struct IssueTests {
             BadInput(options: ["--scope", "devices"], message: "is not resource.action"),
             BadInput(options: ["--scope", ","], message: "at least one"),
             BadInput(
-                options: ["--scope", "robots.*"], message: "Known resources: audit, devices, invoices, tokens, users"),
+                options: ["--scope", "robots.*"],
+                message: "Known resources: audit, devices, invoices, members, tokens, users"),
             BadInput(options: ["--all", "--name", ""], message: "--name must not be empty"),
             BadInput(options: ["--all", "--name", "tab\there"], message: "control characters"),
             BadInput(options: ["--all", "--description", "two\nlines"], message: "control characters"),
@@ -199,7 +200,8 @@ struct IssueTests {
         // The example catalog plus the issuer's own resources, which every catalog has.
         let known = [
             "audit.list", "devices.create", "devices.delete", "devices.get", "devices.list", "devices.update",
-            "invoices.get", "invoices.list", "invoices.pay", "tokens.activate", "tokens.create", "tokens.deactivate",
+            "invoices.get", "invoices.list", "invoices.pay", "members.create", "members.delete", "members.list",
+            "members.read", "members.update", "tokens.activate", "tokens.create", "tokens.deactivate",
             "tokens.delete", "tokens.get", "tokens.list", "tokens.revoke", "tokens.update", "users.get",
             "users.invite", "users.list", "users.remove",
         ]

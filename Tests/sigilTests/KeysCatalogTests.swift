@@ -196,8 +196,8 @@ struct KeysCatalogTests {
         try #require(try await box.run("init").exitCode == 0)
         let table = try await box.run("catalog")
         #expect(table.exitCode == 0, "\(table)")
-        // The example's 12 pairs, the issuer's own 9 (tokens.*, audit.list) and the header.
-        #expect(table.stdoutLines.count == 22)
+        // The example's 12 pairs, the issuer's own 14 (tokens.*, audit.list, members.*) and the header.
+        #expect(table.stdoutLines.count == 27)
         #expect(table.stdout.contains("tokens.create      write"))
         #expect(
             table.stdoutLines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["PERMISSION", "ACCESS"])
@@ -205,7 +205,7 @@ struct KeysCatalogTests {
         #expect(table.stdout.contains("users.list         read"))
         #expect(try await box.run("catalog", "show").stdout == table.stdout)
         let json = try await box.run("--json", "catalog").jsonObject()
-        #expect(Set(json.keys) == ["devices", "users", "invoices", "tokens", "audit"])
+        #expect(Set(json.keys) == ["devices", "users", "invoices", "tokens", "audit", "members"])
         #expect(
             json["devices"] as? [String: String] == [
                 "list": "read", "get": "read", "create": "write", "update": "write", "delete": "write",

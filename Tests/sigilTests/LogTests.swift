@@ -111,7 +111,7 @@ struct LogTests {
         "log refuses bad filters (64)",
         arguments: [
             ["--actor", "bad name"], ["--actor", ""], ["--actor", "x\u{1b}[2J"],
-            ["--actor", String(repeating: "a", count: 65)],
+            ["--actor", String(repeating: "a", count: 262)],
             ["--action", "nope"], ["--since", "yesterday-ish"], ["--limit", "0"], ["--limit", "100001"], ["1234567"],
         ])
     func badFilters(arguments: [String]) async throws {

@@ -12,6 +12,8 @@ struct RemoteCapabilityTests {
     /// The commands that go through sigil-server's API (docs/CLI.md, Remote mode).
     static let remote: Set<String> = [
         "issue", "list", "show", "edit", "deactivate", "activate", "revoke", "delete", "log", "catalog show",
+        "members list", "members add", "members show", "members edit", "members suspend", "members activate",
+        "members remove",
     ]
     /// The commands that never talk to an issuer: an explicit `--server` is refused as a misunderstanding.
     static let offline: Set<String> = ["inspect", "verify", "scan", "revocations pull", "revocations show"]
@@ -21,6 +23,7 @@ struct RemoteCapabilityTests {
         "guid": "00000000-0000-0000-0000-000000000001", "kid": "k1", "resource": "reports", "action": "export",
         "audience": "billing", "name": "n", "duration": "90d", "file": "list.sgl",
         "source": "http://127.0.0.1:9/v1/revocations", "url": "postgres://127.0.0.1:9/sigil",
+        "email": "ada@example.com", "member": "00000000-0000-4000-8000-000000000001",
     ]
     /// What a command's own validation needs beyond its required arguments.
     static let extras: [String: [String]] = [
@@ -30,6 +33,7 @@ struct RemoteCapabilityTests {
         "revoke": ["--yes", "00000000-0000-0000-0000-000000000001"],
         "delete": ["--yes", "00000000-0000-0000-0000-000000000001"],
         "keys retire": ["--yes"], "scan": ["-"],
+        "members add": ["--audience", "sigil", "--all"], "members edit": ["--name", "x"],
     ]
 
     /// One runnable command: its words after `sigil` and arguments that pass its parsing.
