@@ -376,7 +376,7 @@ struct BackupTests: IssuerSuite {
         let db = try SQLiteDatabase(path: path, create: false, busyTimeoutMilliseconds: 0)
         try db.execute(
             """
-            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions; DROP TABLE members;
+            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions;
             DROP TABLE webhook_lease; DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
             DROP TABLE members; PRAGMA user_version = 1;
             UPDATE issuer_state SET value = 12 WHERE key = 'export_sequence';
