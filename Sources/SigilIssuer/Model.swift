@@ -222,10 +222,13 @@ public struct TokenQuery: Sendable, Hashable {
     /// Only tokens whose window their audience's lifetime policy would refuse today (issued
     /// before the policy, or under a looser one): `sigil list --violating-policy`.
     public var violatingPolicy: Bool
+    /// Only tokens whose `created_by` is exactly this actor name (``Actor/name``): the API's
+    /// `created_by_me=true` sets it to the caller's own (`token:<GUID>`, `member:<email>`).
+    public var createdBy: String?
 
     public init(
         filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
-        audiences: Set<String>? = nil, violatingPolicy: Bool = false
+        audiences: Set<String>? = nil, violatingPolicy: Bool = false, createdBy: String? = nil
     ) {
         self.filter = filter
         self.sort = sort
@@ -233,6 +236,7 @@ public struct TokenQuery: Sendable, Hashable {
         self.offset = offset
         self.audiences = audiences
         self.violatingPolicy = violatingPolicy
+        self.createdBy = createdBy
     }
 }
 
