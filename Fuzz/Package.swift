@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         // Named so the products resolve whatever the checkout folder is called.
-        .package(name: "Sigil", path: ".."),
+        .package(name: "Sigil", path: "..")
     ],
     targets: [
         // Declares LLVMFuzzerRunDriver: SwiftPM supplies `main`, so each harness hands

@@ -42,6 +42,19 @@ def cli_issue(home, name, audience, *scope_args):
     return issued["token"], issued["guid"]
 
 
+def eventually(predicate, seconds=20, what="the condition", interval=0.05):
+    """Polls `predicate` until it returns something truthy, which it returns; fails after `seconds`
+    naming `what` (a string, or a function of nothing that describes the last state)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what() if callable(what) else what}: not within {seconds} s")
+        time.sleep(interval)
+
+
 def log_records(text):
     """Every line of a JSON log (docs/OPERATIONS.md), parsed."""
     records = []

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import conftest
-from conftest import Env, cli_issue
+from conftest import Env, cli_issue, eventually
 
 # The test process holds thousands of sockets itself.
 _soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -45,8 +45,8 @@ class LimitedServer(conftest.Server):
         """The open descriptor count once it holds still (connections just closed by a client
         take a moment to close here too)."""
         counts = [self.open_descriptors()]
-        until(lambda: counts.append(self.open_descriptors()) or counts[-3:] == [counts[-1]] * 3, 10,
-              "the descriptor count did not settle")
+        eventually(lambda: counts.append(self.open_descriptors()) or counts[-3:] == [counts[-1]] * 3, 10,
+                   "the descriptor count did not settle")
         return counts[-1]
 
     def rss_kib(self):
@@ -74,16 +74,6 @@ def start(servers, home, *args, nofile=(1024, 1024)):
     server = LimitedServer(home, *args, nofile=nofile)
     servers.append(server)
     return server
-
-
-def until(condition, timeout, message):
-    """Polls `condition` until it is true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(message)
 
 
 def connect(port):
@@ -145,7 +135,7 @@ def test_many_idle_sockets_do_not_stop_a_valid_client(servers, home):
     finally:
         for sock in idle:
             sock.close()
-    until(lambda: "connections back under the limit" in server.log_text(), 10, "no end-of-burst line")
+    eventually(lambda: "connections back under the limit" in server.log_text(), 10, "no end-of-burst line")
     text = server.log_text()
     # One warning for the whole burst, not one per connection.
     assert text.count("connection limit reached") == 1, text
@@ -210,15 +200,15 @@ def test_a_long_poll_whose_client_disconnects_is_released(servers, home):
     gone = [connect(server.port) for _ in range(20)]
     for sock in gone:
         sock.sendall(long_poll_request(etag))
-    until(lambda: server.open_descriptors() >= base + 20, 10, "the long polls did not connect")
+    eventually(lambda: server.open_descriptors() >= base + 20, 10, "the long polls did not connect")
     for sock in gone:
         sock.close()
-    until(lambda: server.open_descriptors() <= base, 10, "long polls kept their descriptors after their clients left")
+    eventually(lambda: server.open_descriptors() <= base, 10, "long polls kept their descriptors after their clients left")
     # Two clients still wait when the server stops; the twenty that left are no longer counted.
     staying = [connect(server.port) for _ in range(2)]
     for sock in staying:
         sock.sendall(long_poll_request(etag))
-    until(lambda: server.open_descriptors() >= base + 2, 10, "the staying long polls did not connect")
+    eventually(lambda: server.open_descriptors() >= base + 2, 10, "the staying long polls did not connect")
     time.sleep(0.5)  # let both requests reach the broadcaster
     assert server.stop() == 0
     servers.remove(server)
@@ -289,7 +279,7 @@ def test_two_thousand_long_polls_share_one_copy_of_an_85_kb_list(servers, tmp_ro
     for i in range(0, len(guids), 1_000):
         r = org.post("/v1/tokens/bulk", {"action": "revoke", "guids": guids[i:i + 1_000]}, timeout=60)
         assert r.status == 200, r
-    until(lambda: len(server.client().get("/v1/revocations").body) >= 80_000, 20, "the big list was not published")
+    eventually(lambda: len(server.client().get("/v1/revocations").body) >= 80_000, 20, "the big list was not published")
     size = len(server.client().get("/v1/revocations").body)
     assert 80_000 <= size <= 120_000, size
     etag = current_etag(server)
@@ -309,7 +299,7 @@ def test_two_thousand_long_polls_share_one_copy_of_an_85_kb_list(servers, tmp_ro
     for sock in polls:
         sock.sendall(long_poll_request(etag))
     samples = [server.rss_kib()]
-    until(lambda: samples.append(server.rss_kib()) or samples[-1] == samples[-2], 10, "RSS did not settle")
+    eventually(lambda: samples.append(server.rss_kib()) or samples[-1] == samples[-2], 10, "RSS did not settle")
     during = samples[-1]
     assert during - before <= 20 * 1024, f"2,000 long polls added {(during - before) / 1024:.1f} MB"
 

@@ -84,7 +84,7 @@ def test_nul_in_a_filter_is_400(crowded, query):
 
 
 def test_nul_or_oversized_audit_actor_is_400(crowded):
-    for actor in ["a%00", "a" * 65]:
+    for actor in ["a%00", "a" * 262]:
         r = crowded.org.get("/v1/audit?actor=" + actor)
         assert r.status == 400, r
 

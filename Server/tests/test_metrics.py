@@ -20,7 +20,7 @@ import subprocess
 import pytest
 from prometheus_client.parser import text_string_to_metric_families  # pip install prometheus_client
 
-from conftest import SERVER_BIN, Env, Server, cli_issue
+from conftest import SERVER_BIN, Env, Server, cli_issue, eventually
 
 METRICS = re.compile(r"sigil-server: metrics on http://([^\s:\"]+|\[[^\]]+\]):(\d+)/metrics")
 
@@ -103,16 +103,6 @@ def scrape(e):
     return Scrape(e.mport)
 
 
-def until(predicate, seconds, what):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"{what} within {seconds} s")
-
-
 def test_every_family_is_there_with_its_type_and_help(menv):
     # The route series appear with the first request; every other family is there from the start.
     assert menv.anonymous.get("/v1/health").status == 200
@@ -183,7 +173,7 @@ def test_a_revoke_counts_the_action_publishes_and_raises_the_sequence(menv):
     assert mid.value("sigil_tokens_changed_total", action="revoke") == before.value(
         "sigil_tokens_changed_total", action="revoke") + 1
     sequence = "sigil_revocation_list_sequence"
-    until(lambda: scrape(menv).value(sequence) > before.value(sequence), 5, "the list sequence did not rise")
+    eventually(lambda: scrape(menv).value(sequence) > before.value(sequence), 5, "the list sequence did not rise")
     after = scrape(menv)
     count = "sigil_revocation_publish_duration_seconds_count"
     assert after.value(count) > before.value(count)
@@ -215,12 +205,12 @@ def test_an_open_long_poll_shows_in_the_gauge_then_leaves_it(menv):
         menv.anonymous.get("/v1/revocations?wait=30", headers={"If-None-Match": etag}, timeout=40)))
     poll.start()
     try:
-        until(lambda: scrape(menv).value(gauge) == 1, 5, "the long poll did not show as open")
+        eventually(lambda: scrape(menv).value(gauge) == 1, 5, "the long poll did not show as open")
         _, row = menv.create(name="wakes the poll")
         assert menv.org.post(f"/v1/tokens/{row['guid']}/revoke").status == 200
         poll.join(10)
         assert answers and answers[0].status == 200, answers
-        until(lambda: scrape(menv).value(gauge) == 0, 5, "the answered long poll still counts as open")
+        eventually(lambda: scrape(menv).value(gauge) == 0, 5, "the answered long poll still counts as open")
     finally:
         poll.join(40)
 
@@ -232,7 +222,7 @@ def test_a_console_session_shows_in_the_sessions_gauge(menv):
     assert r.status == 201, r
     # Read from the ledger and shared by the scrapes of a second (the listener has no
     # authentication), so the new value shows within about a second.
-    until(lambda: scrape(menv).value("sigil_sessions_open") == before + 1, 5, "the session counted")
+    eventually(lambda: scrape(menv).value("sigil_sessions_open") == before + 1, 5, "the session counted")
 
 
 def test_labels_hold_route_templates_and_bounded_values_only(menv):

@@ -15,7 +15,7 @@ from test_cli_remote import sigil, write_token_file
 
 DAY = 86400
 AUDIENCE_RULE = "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -"
-ACTOR_RULE = "actor must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"
+ACTOR_RULE = "actor must be 1-261 characters of A-Z a-z 0-9 . _ @ : + -"
 
 
 @pytest.fixture

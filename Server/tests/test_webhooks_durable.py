@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import SERVER_BIN, Env, Server, cli_issue, log_records, run_cli
+from conftest import SERVER_BIN, Env, Server, cli_issue, eventually, log_records, run_cli
 from test_replicas import database  # noqa: F401  (the fixture is used by name)
 
 # Short settings keep the suite fast: a 2 s lease, a poll a second, retries from 0.2 s.
@@ -88,13 +88,10 @@ class Receiver:
                     if (a == "huge" or (isinstance(a, int) and 200 <= a < 300)) == ok]
 
     def wait(self, predicate, timeout=20, what="deliveries"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return
-            time.sleep(0.05)
-        answers = [a for _, _, _, a in self.attempts]
-        raise AssertionError(f"timed out waiting for {what}; {len(answers)} attempts, the last answered {answers[-5:]}")
+        def state():
+            answers = [a for _, _, _, a in self.attempts]
+            return f"{what}; {len(answers)} attempts, the last answered {answers[-5:]}"
+        eventually(lambda: predicate(self), timeout, state)
 
     def delivered_guids(self, event="token.revoked"):
         return [p["guid"] for _, _, p in self.answered() if p["event"] == event]
@@ -125,21 +122,12 @@ def ledger_rows(home, sql):
         db.close()
 
 
-def wait_for(predicate, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def start(root, receiver, *extra, secret=b"durable-secret-0123456789"):
     """An Env whose server sends every event to `receiver`, once its endpoint has a cursor
     (events before that are not sent)."""
     path = secret_file(root, "webhook.secret", secret)
     e = Env(root, "--webhook", receiver.url, "--webhook-secret-file", str(path), *FAST, *extra)
-    wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_endpoints")[0][0] == 1, what="the cursor")
+    eventually(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_endpoints")[0][0] == 1, what="the cursor")
     return e
 
 
@@ -172,8 +160,8 @@ def test_queued_deliveries_survive_a_restart(tmp_root):
                           str(tmp_root / "webhook.secret"), *FAST)
         receiver.wait(lambda r: sorted(r.delivered_guids()) == sorted(guids), what="the queued deliveries")
         assert {h["X-Sigil-Delivery"] for _, h, _ in receiver.answered()} == failed_ids
-        wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 0,
-                 what="an empty queue")
+        eventually(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 0,
+                   what="an empty queue")
     finally:
         e.close()
         receiver.close()
@@ -251,7 +239,7 @@ def test_two_servers_one_ledger_one_sends_and_the_other_takes_over(store, tmp_ro
     servers, org_token, rows = two_servers(
         store, tmp_root, request, "--webhook", receiver.url, "--webhook-secret-file", str(secret), *FAST)
     try:
-        wait_for(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
+        eventually(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
         holder, standby = holder_of(servers)
         assert "webhook lease held by another sender; standing by" in standby.log_text()
         first = [revoke_through(servers[i % 2], org_token, f"both {i}") for i in range(12)]
@@ -288,7 +276,7 @@ def test_the_sender_killed_mid_delivery_the_other_server_sends_it_again(store, t
         store, tmp_root, request, "--webhook", receiver.url, "--webhook-secret-file", str(secret), *FAST,
         "--webhook-timeout", "3")
     try:
-        wait_for(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
+        eventually(lambda: int(rows("SELECT count(*) FROM webhook_endpoints")[0][0]) == 1, what="the cursor")
         holder, standby = holder_of(servers)
         guid = revoke_through(standby, org_token, "in flight")
         assert receiver.held.wait(20), "the first attempt never arrived"
@@ -301,7 +289,7 @@ def test_the_sender_killed_mid_delivery_the_other_server_sends_it_again(store, t
         assert json.loads(body)["guid"] == guid and signed_by(b"replica-secret-0123456789", headers, body)
         assert arrived - killed_at < 6 + 3, f"sent again {arrived - killed_at:.1f} s after the kill"
         assert "webhook sender lease taken" in standby.log_text()
-        wait_for(lambda: int(rows("SELECT count(*) FROM webhook_deliveries")[0][0]) == 0, what="an empty queue")
+        eventually(lambda: int(rows("SELECT count(*) FROM webhook_deliveries")[0][0]) == 0, what="an empty queue")
     finally:
         for s in servers:
             s.stop()
@@ -325,7 +313,7 @@ def test_each_endpoint_gets_its_events_signed_with_its_secret(tmp_root):
     e = Env(tmp_root, "--webhooks-file", str(config), "--webhook", everything.url, "--webhook-secret-file",
             str(tmp_root / "all.secret"), *FAST)
     try:
-        wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_endpoints")[0][0] == 3, what="the cursors")
+        eventually(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_endpoints")[0][0] == 3, what="the cursors")
         revoked = revoke_new(e, "revoked")
         _, row = e.create("deactivated")
         assert e.org.post(f"/v1/tokens/{row['guid']}/deactivate").status == 200
@@ -385,7 +373,7 @@ def test_a_huge_or_missing_answer_holds_nothing_up(tmp_root):
         started = time.monotonic()
         huge = revoke_new(e, "huge")
         receiver.wait(lambda r: huge in r.delivered_guids(), what="the huge answer")
-        wait_for(lambda: "webhook delivered" in e.server.log_text(), timeout=10, what="delivered at its headers")
+        eventually(lambda: "webhook delivered" in e.server.log_text(), seconds=10, what="delivered at its headers")
         assert time.monotonic() - started < 5
         silent = revoke_new(e, "silent")
         receiver.wait(lambda r: silent in [p["guid"] for _, _, p in r.answered()], timeout=30, what="the retry")
@@ -427,7 +415,7 @@ def test_retries_back_off_and_stop_at_the_end_of_the_window(tmp_root):
     e = start(tmp_root, receiver, "--webhook-first-retry-seconds", "0.3", "--webhook-retry-seconds", "2")
     try:
         revoke_new(e, "always failing")
-        wait_for(lambda: "webhook given up" in e.server.log_text(), timeout=15, what="the delivery given up")
+        eventually(lambda: "webhook given up" in e.server.log_text(), seconds=15, what="the delivery given up")
         time.sleep(1.5)
         times = [t for t, _, _, _ in receiver.attempts]
         assert len(times) == 3, times
@@ -496,18 +484,18 @@ def test_deliveries_and_the_queue_show_in_the_metrics(tmp_root):
         revoke_new(e, "first")
         receiver.wait(lambda r: r.held.is_set(), what="the third attempt, held")
         revoke_new(e, "second")
-        wait_for(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 2,
-                 what="both deliveries queued")
+        eventually(lambda: ledger_rows(e.home, "SELECT count(*) FROM webhook_deliveries")[0][0] == 2,
+                   what="both deliveries queued")
         # The depth is read from the ledger, shared by the scrapes of a second.
-        wait_for(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 2, what="a depth of 2")
+        eventually(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 2, what="a depth of 2")
         held = Scrape(port)
         assert held.value("sigil_webhook_deliveries_total", result="failed") == 2
         assert held.value("sigil_webhook_deliveries_total", result="delivered") == 0
         receiver.release.set()
         receiver.wait(lambda r: len(r.attempts) == 4, what="the second event's attempt")
-        wait_for(lambda: Scrape(port).value("sigil_webhook_deliveries_total", result="delivered") == 2,
-                 what="two deliveries counted")
-        wait_for(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 0, what="an empty queue")
+        eventually(lambda: Scrape(port).value("sigil_webhook_deliveries_total", result="delivered") == 2,
+                   what="two deliveries counted")
+        eventually(lambda: Scrape(port).value("sigil_webhook_queue_depth") == 0, what="an empty queue")
         done = Scrape(port)
         assert done.value("sigil_webhook_deliveries_total", result="failed") == 2
         assert done.value("sigil_webhook_deliveries_total", result="given_up") == 0

@@ -1,5 +1,8 @@
-/// Who the audit log names: 1–64 ASCII characters of `A-Z a-z 0-9 . _ @ : -` (an OS user,
-/// `--actor`, a creator, or `token:<GUID>` for an API caller).
+/// Who the audit log names: 1–261 ASCII characters of `A-Z a-z 0-9 . _ @ : + -` (an OS user,
+/// `--actor`, a creator, `token:<GUID>` for an API caller, `member:<email>` for a member).
+///
+/// 261 is `member:` plus the longest ``MemberEmail`` (254 bytes), and `+` is there for
+/// addresses such as `ada+ops@example.com`.
 ///
 /// The small character set keeps escape sequences and line breaks out of terminals and logs.
 /// The CLI, the API and the audit filter construct this type; nobody checks an actor otherwise.
@@ -10,11 +13,11 @@
 /// ```
 public struct ActorName: Sendable, Hashable, CustomStringConvertible {
     /// The longest actor name, in bytes (every character is ASCII).
-    public static let maxBytes = 64
+    public static let maxBytes = 7 + MemberEmail.maxBytes
     /// The rule as people read it, after the field's name.
-    public static let rule = "must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"
+    public static let rule = "must be 1-261 characters of A-Z a-z 0-9 . _ @ : + -"
     /// The rule as a regular expression (JavaScript and HTML `pattern` syntax) for the console.
-    public static let pattern = "[A-Za-z0-9._@:-]{1,64}"
+    public static let pattern = "[A-Za-z0-9._@:+-]{1,261}"
 
     public let text: String
 
@@ -22,7 +25,7 @@ public struct ActorName: Sendable, Hashable, CustomStringConvertible {
     ///   - text: The name as given.
     ///   - field: The name the message gives the value (`actor`, `created_by`).
     /// - Throws: ``IssuerError`` `invalid_input` / `invalidLabel(field:problem:)`: "actor must
-    ///   be 1-64 characters of A-Z a-z 0-9 . _ @ : - (got N bytes)".
+    ///   be 1-261 characters of A-Z a-z 0-9 . _ @ : + - (got N bytes)".
     public init(_ text: String, field: String = "actor") throws(IssuerError) {
         guard (1...Self.maxBytes).contains(text.utf8.count), text.utf8.allSatisfy(Self.isAllowed) else {
             // The message is the field and the problem, so front ends that name the field their
@@ -41,6 +44,6 @@ public struct ActorName: Sendable, Hashable, CustomStringConvertible {
 
     private static func isAllowed(_ c: UInt8) -> Bool {
         (0x30...0x39).contains(c) || (0x41...0x5a).contains(c) || (0x61...0x7a).contains(c)
-            || c == 0x2e || c == 0x5f || c == 0x40 || c == 0x3a || c == 0x2d
+            || c == 0x2e || c == 0x5f || c == 0x40 || c == 0x3a || c == 0x2d || c == 0x2b
     }
 }

@@ -30,6 +30,7 @@ public struct Catalog: Sendable, Hashable {
             "activate": .write, "revoke": .write, "delete": .write,
         ],
         "audit": ["list": .read],
+        "members": ["list": .read, "read": .read, "create": .write, "update": .write, "delete": .write],
     ])
 
     /// This catalog with ``issuer``'s resources added (theirs win: their access is fixed).

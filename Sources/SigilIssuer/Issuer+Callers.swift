@@ -1,11 +1,13 @@
 import Foundation
 public import SigilVerifier
 
-/// A token acting through the API: the verified claims of the bearer token.
+/// A token or a member acting through the API: the verified claims of the bearer token, or a
+/// signed-in member's ledger row.
 ///
-/// What a caller may do follows from its claims alone: the permission it needs for a route,
+/// What a caller may do follows from its rights alone: the permission it needs for a route,
 /// the audiences it reaches (its own; all of them for the organization audience ``Caller/organization``),
-/// and what it may grant (``Issuer/covers(_:_:catalog:)``).
+/// and what it may grant (``Issuer/checkGrant(audience:scope:validFrom:expiry:by:catalog:now:)``).
+/// A member caller has the member's ID as ``id``, no window, and ``member`` set.
 ///
 /// ```swift
 /// let claims = try verifier.verify(bearer)
@@ -23,6 +25,8 @@ public struct Caller: Sendable, Hashable {
     /// The start of the caller's window: a token it creates may not start earlier. Nil sets
     /// no bound (a caller built without it).
     public let validFrom: Int64?
+    /// The member acting, as its row read when the request was authenticated; nil for a token.
+    public let member: Member?
 
     public init(id: TokenID, audience: String, scope: Scope, validTo: Int64?, validFrom: Int64? = nil) {
         self.id = id
@@ -30,6 +34,23 @@ public struct Caller: Sendable, Hashable {
         self.scope = scope
         self.validTo = validTo
         self.validFrom = validFrom
+        self.member = nil
+    }
+
+    /// A member acting with its rights: its ID, audience and scope, and no window (a member
+    /// does not expire; suspending it stops it).
+    ///
+    /// ```swift
+    /// let caller = Caller(member: try issuer.member("ada@example.com"))
+    /// print(caller.actor.name)   // member:ada@example.com
+    /// ```
+    public init(member: Member) {
+        self.id = member.id
+        self.audience = member.audience
+        self.scope = member.scope
+        self.validTo = nil
+        self.validFrom = nil
+        self.member = member
     }
 
     public init(claims: TokenClaims) {
@@ -47,8 +68,11 @@ public struct Caller: Sendable, Hashable {
             validFrom: record.validFrom)
     }
 
-    /// The audit log's name for this caller: `token:<GUID>`.
-    public var actor: Actor { Actor(token: id) }
+    /// The audit log's name for this caller: `token:<GUID>`, or `member:<email>` for a member.
+    public var actor: Actor { member?.actor ?? Actor(token: id) }
+
+    /// "this token" or "this member", for messages.
+    var noun: String { member == nil ? "this token" : "this member" }
 
     /// The audiences whose tokens this caller may see and manage; nil means every audience.
     public var audiences: Set<String>? { audience == Self.organization ? nil : [audience] }
@@ -85,64 +109,95 @@ extension Issuer {
         let access = Catalog.issuer.access(of: permission) ?? .write
         guard let p = Permission(permission, access: access), caller.scope.grants(p) else {
             throw IssuerError(
-                .forbidden, "this token's scope does not grant \(permission)", detail: .insufficientScope(permission))
+                .forbidden, "\(caller.noun)'s scope does not grant \(permission)",
+                detail: .insufficientScope(permission))
         }
     }
 
-    /// Issues a token on behalf of another token, within its rights.
+    /// Whether `caller` may grant `audience` and `scope` over a window: the one delegation
+    /// rule, used by token issue and by member add and edit. Nobody grants more than it holds.
     ///
-    /// The caller needs `tokens.create`, must reach the audience, may grant only a scope its
-    /// own covers, and only a window inside its own: `valid_from` no earlier than the caller's,
-    /// `valid_to` no later than the caller's, and
-    /// a never-expiring token only from a never-expiring caller. Without an expiry the token
-    /// gets one year, or the caller's `valid_to` if that is sooner. The new token's creator is
-    /// `token:<caller GUID>` and its parent the caller.
-    public func issue(_ request: IssueRequest, as caller: Caller, now: Int64 = Issuer.currentTime())
-        throws(IssuerError) -> IssuedToken
-    {
-        try authorize(caller, "tokens.create")
-        guard caller.reaches(request.audience) else {
+    /// The caller must reach the audience (its own, or any for the organization audience); the
+    /// requested scope, expanded with `catalog`, must be covered by the caller's
+    /// (``uncovered(_:by:catalog:)``); `validFrom` may be no earlier than the caller's; and the
+    /// window must end no later than the caller's: a caller that expires grants nothing that
+    /// never expires (a member never does, so such a caller adds no member). A `.default`
+    /// expiry becomes one year, or the caller's `valid_to` if that is sooner.
+    ///
+    /// ```swift
+    /// let (scope, expiry) = try issuer.checkGrant(
+    ///     audience: "billing", scope: .readOnly, validFrom: nil, expiry: .default, by: caller,
+    ///     catalog: try issuer.catalog(), now: now)
+    /// ```
+    ///
+    /// - Returns: The expanded scope and the expiry to record.
+    /// - Throws: ``IssuerError`` `forbidden` / ``IssuerError/Detail/insufficientScope(_:)`` naming
+    ///   what is too wide (`audience X`, `valid_from`, `valid_to`, a pair, `all`, `read-only`);
+    ///   `invalid_input` for unknown pairs.
+    public func checkGrant(
+        audience: String, scope: ScopeRequest, validFrom: Int64?, expiry: Expiry, by caller: Caller, catalog: Catalog,
+        now: Int64
+    ) throws(IssuerError) -> (scope: Scope, expiry: Expiry) {
+        let own = caller.member == nil ? "the creating token's" : "the member's own"
+        guard caller.reaches(audience) else {
             throw IssuerError(
-                .forbidden, "this token manages only tokens of audience \(caller.audience)",
-                detail: .insufficientScope("audience \(request.audience)"))
+                .forbidden, "\(caller.noun) manages only audience \(caller.audience)",
+                detail: .insufficientScope("audience \(audience)"))
         }
-        var request = request
-        request.createdBy = caller.actor.name
-        if let earliest = caller.validFrom, let from = request.validFrom, from < earliest {
+        if let earliest = caller.validFrom, let from = validFrom, from < earliest {
             throw IssuerError(
                 .forbidden,
-                "valid_from may not be earlier than the creating token's: the earliest allowed is \(TimeText.format(earliest))",
+                "valid_from may not be earlier than \(own): the earliest allowed is \(TimeText.format(earliest))",
                 detail: .insufficientScope("valid_from"))
         }
+        var expiry = expiry
         if let limit = caller.validTo {
-            let from = request.validFrom ?? now
-            switch request.expiry {
+            let from = validFrom ?? now
+            switch expiry {
             case .default:
-                request.expiry = .at(min(from.addingReportingOverflow(Self.defaultLifetime).partialValue, limit))
+                expiry = .at(min(from.addingReportingOverflow(Self.defaultLifetime).partialValue, limit))
             case .never:
                 throw IssuerError(
-                    .forbidden, "a token that expires cannot create one that never expires",
+                    .forbidden,
+                    "a token that expires cannot grant rights that never expire (a token without expiry, or a member)",
                     detail: .insufficientScope("valid_to"))
             case .at(let t) where t > limit, .after(let t) where from.addingReportingOverflow(t).partialValue > limit:
                 throw IssuerError(
-                    .forbidden, "valid_to may not be later than the creating token's (\(limit))",
+                    .forbidden, "valid_to may not be later than \(own) (\(limit))",
                     detail: .insufficientScope("valid_to"))
             default: break
             }
         }
-        let catalog = try catalog()
         let requested: Scope
-        switch request.scope {
+        switch scope {
         case .all: requested = .all
         case .readOnly: requested = .readOnly
         case .custom(let pairs): requested = .custom(try catalog.expand(pairs))
         }
         if let wide = Self.uncovered(requested, by: caller.scope, catalog: catalog) {
             throw IssuerError(
-                .forbidden, "the requested scope is wider than the creating token's: \(wide)",
-                detail: .insufficientScope(wide))
+                .forbidden, "the requested scope is wider than \(own): \(wide)", detail: .insufficientScope(wide))
         }
-        return try issue(request, by: caller.actor, parent: caller.id, now: now)
+        return (requested, expiry)
+    }
+
+    /// Issues a token on behalf of a caller, within its rights.
+    ///
+    /// The caller needs `tokens.create` and may grant only what ``checkGrant(audience:scope:validFrom:expiry:by:catalog:now:)``
+    /// allows. Without an expiry the token gets one year, or the caller's `valid_to` if that is
+    /// sooner. The new token's creator is the caller's ``Caller/actor`` (`token:<GUID>` or
+    /// `member:<email>`); its parent is the calling token, none for a member.
+    public func issue(_ request: IssueRequest, as caller: Caller, now: Int64 = Issuer.currentTime())
+        throws(IssuerError) -> IssuedToken
+    {
+        try authorize(caller, "tokens.create")
+        var request = request
+        request.createdBy = caller.actor.name
+        let (_, expiry) = try checkGrant(
+            audience: request.audience, scope: request.scope, validFrom: request.validFrom, expiry: request.expiry,
+            by: caller, catalog: try catalog(), now: now)
+        request.expiry = expiry
+        return try issue(request, by: caller.actor, parent: caller.member == nil ? caller.id : nil, now: now)
     }
 
     /// The token a caller names, if it may see it (else `not_found`, as if it did not exist).

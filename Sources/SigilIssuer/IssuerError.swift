@@ -105,6 +105,12 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case sequenceExhausted(last: UInt64)
         /// A read ran past the store's ``LedgerStore/queryTimeLimit`` and was stopped.
         case queryTimedOut(seconds: Double)
+        /// No member has this ID (or email).
+        case memberNotFound(String)
+        /// A member with this email (lower-cased) already exists.
+        case memberExists(email: String)
+        /// A single sign-on was refused, and why.
+        case signInRefused(SignInRefusal)
     }
 
     public let reason: Reason

@@ -44,6 +44,8 @@ public struct IssuerRules: Codable, Sendable, Hashable {
 
     public var audience: PatternRule
     public var actor: PatternRule
+    /// A member's email (``MemberEmail``).
+    public var email: PatternRule
     public var name: TextRule
     public var description: TextRule
     public var page: PageRule
@@ -56,9 +58,15 @@ public struct IssuerRules: Codable, Sendable, Hashable {
     /// The lifecycle actions that take `cascade`.
     public var cascadingActions: [String]
     public var auditActions: [String]
+    /// A member's statuses (``MemberStatus``).
+    public var memberStatuses: [String]
+    /// Why a single sign-on may be refused (``SignInRefusal``).
+    public var signInRefusals: [String]
 
     enum CodingKeys: String, CodingKey {
-        case audience, actor, name, description, page
+        case audience, actor, email, name, description, page
+        case memberStatuses = "member_statuses"
+        case signInRefusals = "sign_in_refusals"
         case defaultLifetime = "default_lifetime"
         case statuses, sorts
         case scopeKinds = "scope_kinds"
@@ -73,6 +81,8 @@ public struct IssuerRules: Codable, Sendable, Hashable {
             maxBytes: Audience.maxBytes, pattern: Audience.pattern, message: "audience \(Audience.rule)"),
         actor: PatternRule(
             maxBytes: ActorName.maxBytes, pattern: ActorName.pattern, message: "actor \(ActorName.rule)"),
+        email: PatternRule(
+            maxBytes: MemberEmail.maxBytes, pattern: MemberEmail.pattern, message: "email \(MemberEmail.rule)"),
         name: TextRule(maxBytes: TokenName.maxBytes, required: true),
         description: TextRule(maxBytes: TokenDescription.maxBytes, required: false),
         page: PageRule(maxLimit: PageRequest.maxLimit, defaultLimit: PageRequest.defaultLimit),
@@ -82,5 +92,7 @@ public struct IssuerRules: Codable, Sendable, Hashable {
         scopeKinds: Scope.kindNames,
         lifecycleActions: LifecycleAction.allCases.map(\.rawValue),
         cascadingActions: LifecycleAction.allCases.filter(\.cascades).map(\.rawValue),
-        auditActions: AuditAction.allCases.map(\.rawValue))
+        auditActions: AuditAction.allCases.map(\.rawValue),
+        memberStatuses: MemberStatus.allCases.map(\.rawValue),
+        signInRefusals: SignInRefusal.allCases.map(\.rawValue))
 }

@@ -230,6 +230,7 @@ public struct TokenQuery: Sendable, Hashable {
         filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
         audiences: Set<String>? = nil, violatingPolicy: Bool = false, createdBy: String? = nil
     ) {
+        self.createdBy = createdBy
         self.filter = filter
         self.sort = sort
         self.limit = limit
@@ -243,6 +244,12 @@ public struct TokenQuery: Sendable, Hashable {
 /// The kinds of change the audit log records.
 public enum AuditAction: String, Sendable, CaseIterable {
     case issue, edit, deactivate, activate, revoke, delete, export, keys, catalog, migrate, compact, policy
+    /// A member added, edited, suspended, activated or removed (`change` in the details).
+    case member
+    /// A member signed in through single sign-on.
+    case signIn = "sign-in"
+    /// A single sign-on was refused (`reason` in the details: a ``SignInRefusal``).
+    case signInRefused = "sign-in-refused"
 }
 
 /// An audience's cap on the lifetimes of tokens issued for it from now on (`sigil policy set`).

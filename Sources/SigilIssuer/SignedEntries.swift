@@ -51,6 +51,8 @@ extension AuditAction {
         switch self {
         case .issue, .edit, .deactivate, .activate, .revoke, .delete: true
         case .export, .keys, .catalog, .policy: true
+        // Members and sign-ins touch no token (a cascade records its own `deactivate`).
+        case .member, .signIn, .signInRefused: true
         // Imports name no token; a compaction removes rows, which a lookup cannot see.
         case .migrate, .compact: false
         }

@@ -17,8 +17,8 @@ struct Sigil: AsyncParsableCommand {
             and the catalog. The first command that needs a keyring creates a development one.
 
             With --server URL (or $SIGIL_SERVER) and --token-file FILE (or $SIGIL_TOKEN_FILE), \
-            list, show, issue, edit, deactivate, activate, revoke, delete, log and catalog go \
-            through sigil-server's API with that token's rights instead of a home.
+            list, show, issue, edit, deactivate, activate, revoke, delete, log, catalog and members \
+            go through sigil-server's API with that token's rights instead of a home.
 
             Quick start:
               TOKEN=$(sigil issue --name ci --audience billing --all)
@@ -34,7 +34,7 @@ struct Sigil: AsyncParsableCommand {
             Init.self, Issue.self, Inspect.self, Verify.self, List.self, Show.self, Edit.self,
             Deactivate.self, Activate.self, Revoke.self, Delete.self,
             Keys.self, CatalogCommand.self, Revocations.self, LedgerCommand.self, Log.self, Scan.self, Expiring.self,
-            PolicyCommand.self,
+            PolicyCommand.self, MembersCommand.self,
         ]
     )
 

@@ -227,15 +227,15 @@ struct IssueTests: IssuerSuite {
     }
 
     static let goodIdentifiers = [
-        "a", "alice", "alice@example.com", "svc:deploy-1", "A.b_c", "token:3f2a9c1e",
-        String(repeating: "x", count: 64),
+        "a", "alice", "alice@example.com", "svc:deploy-1", "A.b_c", "token:3f2a9c1e", "member:ada+ops@example.com",
+        String(repeating: "x", count: 261),
     ]
     static let badIdentifiers = [
-        "", String(repeating: "x", count: 65), "al ice", "esc\u{1b}[0m", "alice\n", "ünï",
+        "", String(repeating: "x", count: 262), "al ice", "esc\u{1b}[0m", "alice\n", "ünï",
         "a/b", "a;b", "a\u{202E}b", "\u{0}",
     ]
 
-    @Test("Actor names are 1-64 characters of [A-Za-z0-9._@:-]", arguments: goodIdentifiers)
+    @Test("Actor names are 1-261 characters of [A-Za-z0-9._@:+-]", arguments: goodIdentifiers)
     func goodActor(name: String) throws {
         #expect(try Actor(name: name).name == name)
         #expect(Actor.isValid(name))

@@ -121,6 +121,35 @@ struct PostgresStoreTests {
         #expect(try issuer.stored(target)?.status == .revoked)
     }
 
+    @Test(
+        "A group whose step is refused for a serialization failure runs again whole, and each step commits once",
+        .bug(id: "22", "the NOTIFY after a doomed group failed as 25P02: every request of the group got a 500"))
+    func groupRunsAgainAfterASerializationFailure() throws {
+        let issuer = try temp.issuer()
+        let target = try issuer.issue(request(), by: alice, now: t0).record.id
+        let other = try temp.issuer(.existing)
+        var interfered = false
+        var issued: Result<IssuedToken, IssuerError>?
+        var revoked: Result<ChangeResult, IssuerError>?
+        try issuer.group([
+            { issued = Result { () throws(IssuerError) in try issuer.issue(request(), by: alice, now: t0) } },
+            {
+                if !interfered {
+                    interfered = true
+                    // Committed after the group's snapshot was taken (by the first step), so the
+                    // revoke below updates a row changed since: PostgreSQL refuses it (40001).
+                    _ = try other.change(.deactivate, [target], by: alice, now: t0)
+                }
+                revoked = Result { () throws(IssuerError) in try issuer.change(.revoke, [target], by: alice, now: t0) }
+            },
+        ])
+        #expect(try issued?.get() != nil)
+        #expect(try revoked?.get().changed == [target])
+        #expect(try issuer.stored(target)?.status == .revoked)
+        // The first attempt's token was rolled back with its group: one token besides the target.
+        #expect(try issuer.tokens(TokenQuery()).count == 2)
+    }
+
     @Test("Lists made at once from many connections never share a sequence")
     func listsSerialised() async throws {
         let home = temp.home

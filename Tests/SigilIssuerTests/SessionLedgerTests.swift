@@ -33,7 +33,7 @@ struct SessionLedgerTests: IssuerSuite {
         #expect(rows.count == 1)
         let row = try #require(rows.first)
         #expect(row.idHash == Issuer.sessionHash(id) && row.idHash.count == 32)
-        #expect(row.idHash != Array(id.utf8) && row.tokenID == issued.record.id)
+        #expect(row.idHash != Array(id.utf8) && row.ownerID == issued.record.id)
         #expect(row.createdAt == t0 && row.expiresAt == session.expiresAt)
         // A second issuer on the same ledger (another replica) finds the session by its ID.
         let replica = try temp.issuer(.existing)
@@ -99,8 +99,8 @@ struct SessionLedgerTests: IssuerSuite {
         let bearer = #expect(throws: VerificationError.self) { try issuer.authenticate(issued.token, now: t0 + 1) }
         #expect(bearer?.reason == expected, "the bearer token gets the same answer")
         let check = try #require(try issuer.checkSession(id, now: t0 + 1))
-        let refused = #expect(throws: VerificationError.self) { try check.caller.get() }
-        #expect(refused?.reason == expected)
+        let refused = #expect(throws: SessionRefusal.self) { try check.caller.get() }
+        #expect(refused?.reason == expected.rawValue)
         #expect(try issuer.closeSession(id))
         #expect(try issuer.checkSession(id, now: t0 + 1) == nil)
         #expect(try !issuer.closeSession(id), "closed once")
@@ -112,8 +112,8 @@ struct SessionLedgerTests: IssuerSuite {
             request("later", audience: Caller.organization, validFrom: t0 + 100), by: alice, now: t0)
         let (id, _) = try open(Caller(record: issued.record), now: t0)
         let check = try #require(try issuer.checkSession(id, now: t0 + 99))
-        let refused = #expect(throws: VerificationError.self) { try check.caller.get() }
-        #expect(refused?.reason == .notYetValid)
+        let refused = #expect(throws: SessionRefusal.self) { try check.caller.get() }
+        #expect(refused?.reason == VerificationError.Reason.notYetValid.rawValue)
         #expect(try issuer.checkSession(id, now: t0 + 100)?.caller.get() == Caller(record: issued.record))
     }
 

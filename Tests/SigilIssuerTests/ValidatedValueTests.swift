@@ -33,7 +33,7 @@ struct ValueCase: Sendable, CustomTestStringConvertible {
 @Suite("Each value rule has one type and one message")
 struct ValidatedValueTests {
     static let audienceRule = "audience must be 1-64 ASCII characters of A-Z a-z 0-9 . _ : -"
-    static let actorRule = "must be 1-64 characters of A-Z a-z 0-9 . _ @ : -"
+    static let actorRule = "must be 1-261 characters of A-Z a-z 0-9 . _ @ : + -"
 
     static let table: [ValueCase] = [
         ValueCase(.audience, "billing", nil),
@@ -48,7 +48,7 @@ struct ValidatedValueTests {
         ValueCase(.actor, "token:3f2a9c1e", nil),
         ValueCase(.actor, "", "actor \(actorRule) (got 0 bytes)"),
         ValueCase(.actor, "al ice", "actor \(actorRule) (got 6 bytes)"),
-        ValueCase(.actor, String(repeating: "x", count: 65), "actor \(actorRule) (got 65 bytes)"),
+        ValueCase(.actor, String(repeating: "x", count: 262), "actor \(actorRule) (got 262 bytes)"),
         ValueCase(.creator, "esc\u{1b}[0m", "created_by \(actorRule) (got 7 bytes)"),
         ValueCase(.name, "CI deploy", nil),
         ValueCase(.name, " ", "name must not be empty"),

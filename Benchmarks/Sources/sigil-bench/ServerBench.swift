@@ -409,7 +409,8 @@ enum ServerBench {
         let server = try ChildProcess(
             "sigil-server", program: serverPath,
             // Text logs: the port is read from the "listening on" line (JSON is the default off a terminal).
-            arguments: ["--home", home, "--port", "0", "--failed-auth-burst", "1000000", "--log-format", "text"] + extra,
+            arguments: ["--home", home, "--port", "0", "--failed-auth-burst", "1000000", "--log-format", "text"]
+                + extra,
             stdoutPath: scratch + "/\(name).stdout", stderrPath: scratch + "/\(name).log")
         var port: UInt16?
         _ = ChildProcess.wait(timeout: timeout, interval: .milliseconds(20)) {

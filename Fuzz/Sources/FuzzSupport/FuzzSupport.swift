@@ -4,7 +4,7 @@ import SigilIssuer
 import SigilVerifier
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs libFuzzer with `body` as the per-input callback, then exits with libFuzzer's status.

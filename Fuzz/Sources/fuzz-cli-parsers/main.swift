@@ -81,8 +81,10 @@ nonisolated(unsafe) let issuer: Issuer = {
             """
     }
     journal += "{\"at\":1,\"guids\":[\"\(deleted)\"],\"op\":\"delete\"}\n"
-    guard FileManager.default.createFile(atPath: home + "/ledger.jsonl", contents: Data(journal.utf8),
-        attributes: [.posixPermissions: 0o600]),
+    guard
+        FileManager.default.createFile(
+            atPath: home + "/ledger.jsonl", contents: Data(journal.utf8),
+            attributes: [.posixPermissions: 0o600]),
         let opened = try? Issuer(home: home, mode: .createIfMissing, busyTimeout: 1)
     else { preconditionFailure("fixture home") }
     return opened
@@ -116,8 +118,11 @@ func fuzzSelection(_ bytes: [UInt8]) {
             // Bytes, not String.contains: Foundation's search stops at a NUL, so "s\0\0…" was
             // reported as echoed whenever the message held an "s".
             let message = Array(error.message.utf8), needle = Array(text.utf8)
-            let echoed = message.count >= needle.count
-                && (0...(message.count - needle.count)).contains { message[$0..<$0 + needle.count].elementsEqual(needle) }
+            let echoed =
+                message.count >= needle.count
+                && (0...(message.count - needle.count)).contains {
+                    message[$0..<$0 + needle.count].elementsEqual(needle)
+                }
             Fuzz.require(!echoed, "the error echoes the selector")
         }
         actual = error.reason == .invalidInput ? .invalid : .notFound

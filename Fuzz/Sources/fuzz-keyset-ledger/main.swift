@@ -19,7 +19,7 @@ import SigilVerifier
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
@@ -81,12 +81,15 @@ func fuzzLedger(_ bytes: [UInt8]) {
     } catch {
         Fuzz.require(error.reason == .badData || error.reason == .invalidInput, "import failed with \(error.reason)")
         Fuzz.require(!FileManager.default.fileExists(atPath: dir + "/sigil.db"), "a refused import left a database")
-        Fuzz.require(FileManager.default.fileExists(atPath: dir + "/ledger.jsonl"), "a refused import moved the journal")
+        Fuzz.require(
+            FileManager.default.fileExists(atPath: dir + "/ledger.jsonl"), "a refused import moved the journal")
         return
     }
-    guard case .importedLedger(_, let sequence, _, _)? = issuer.setupNotes.first(where: {
-        if case .importedLedger = $0 { true } else { false }
-    }) else {
+    guard
+        case .importedLedger(_, let sequence, _, _)? = issuer.setupNotes.first(where: {
+            if case .importedLedger = $0 { true } else { false }
+        })
+    else {
         Fuzz.require(false, "a journal was not imported")
         return
     }
@@ -95,7 +98,9 @@ func fuzzLedger(_ bytes: [UInt8]) {
         Fuzz.require(false, "an imported ledger cannot be listed")
         return
     }
-    for t in tokens { Fuzz.require((try? issuer.token(t.id.description))?.id == t.id, "token \(t.id) does not resolve") }
+    for t in tokens {
+        Fuzz.require((try? issuer.token(t.id.description))?.id == t.id, "token \(t.id) does not resolve")
+    }
     guard sequence < UInt64.max, let actor = try? Actor(name: "fuzz") else { return }
     do {
         let exported = try issuer.exportRevocationList(to: dir + "/list.sgl", by: actor, now: 0)

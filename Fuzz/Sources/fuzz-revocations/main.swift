@@ -15,12 +15,18 @@ import SigilVerifier
 let seed = [UInt8](repeating: 0x17, count: 32)
 let otherSeed = [UInt8](repeating: 0x29, count: 32)
 let publicKey = ed25519PublicKey(seed: seed)
-let keys = [try! RevocationKey(keyID: "r1", publicKey: publicKey)]
+let keys: [RevocationKey] = {
+    guard let key = try? RevocationKey(keyID: "r1", publicKey: publicKey) else {
+        fatalError("the harness's fixed revocation key is refused")
+    }
+    return [key]
+}()
 
 func fuzzFile(_ bytes: [UInt8]) {
     var parsed: RevocationList? = nil
     do { parsed = try RevocationList.parseUnverified(bytes) } catch {
-        Fuzz.require(error.reason != .badSignature && error.reason != .unknownKey, "parseUnverified checked a signature")
+        Fuzz.require(
+            error.reason != .badSignature && error.reason != .unknownKey, "parseUnverified checked a signature")
     }
     var verified: RevocationList? = nil
     do { verified = try RevocationList(verifying: bytes, keys: keys) } catch {
@@ -85,7 +91,11 @@ func fuzzBuild(_ input: [UInt8]) {
         Fuzz.require(false, "build failed for a valid key ID")
         return
     }
-    let myKeys = [try! RevocationKey(keyID: keyID, publicKey: publicKey)]
+    guard let myKey = try? RevocationKey(keyID: keyID, publicKey: publicKey) else {
+        Fuzz.require(false, "a key ID the builder accepted is refused as a revocation key")
+        return
+    }
+    let myKeys = [myKey]
     let list: RevocationList
     do { list = try RevocationList(verifying: bytes, keys: myKeys) } catch {
         Fuzz.require(false, "a freshly built list does not verify: \(error)")
@@ -99,7 +109,8 @@ func fuzzBuild(_ input: [UInt8]) {
     Fuzz.require(got.count == expected.count, "entry count \(got.count) != \(expected.count)")
     for (g, e) in zip(got, expected) { Fuzz.require(g.id == e.key && g.status == e.value, "entries differ") }
     Fuzz.require(
-        list.sequence == sequence && list.issuedAt == issuedAt && list.nextUpdate == (nextUpdate == 0 ? nil : nextUpdate)
+        list.sequence == sequence && list.issuedAt == issuedAt
+            && list.nextUpdate == (nextUpdate == 0 ? nil : nextUpdate)
             && list.keyID == keyID, "header differs")
 
     var forged = bytes

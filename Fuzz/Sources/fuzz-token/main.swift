@@ -46,7 +46,8 @@ func checkNoEcho(_ error: VerificationError, _ text: String) {
     // was reported as echoed by any message holding ")".
     let message = Array(error.description.utf8)
     let needle = Array(text.utf8)
-    let echoed = message.count >= needle.count
+    let echoed =
+        message.count >= needle.count
         && (0...(message.count - needle.count)).contains { message[$0..<($0 + needle.count)].elementsEqual(needle) }
     Fuzz.require(!echoed, "error message echoes the token")
 }
@@ -80,7 +81,8 @@ func fuzzText(_ bytes: ArraySlice<UInt8>) {
         }
         let tag = raw.suffix(32)
         Fuzz.require(
-            TokenClaims.prefix + Base64URL.encode(claims.body() + tag) == text, "accepted token does not re-encode to itself")
+            TokenClaims.prefix + Base64URL.encode(claims.body() + tag) == text,
+            "accepted token does not re-encode to itself")
         let macMatched: Bool
         switch verified {
         case .success: macMatched = true
@@ -144,7 +146,9 @@ func fuzzClaims(_ bytes: ArraySlice<UInt8>) {
     let flipAt = Int(r.byte()) << 8 | Int(r.byte())
     let flipMask = r.byte() | 1
 
-    guard let claims = try? TokenClaims(keyID: keyID, audience: audience, id: id, validFrom: validFrom, validTo: validTo, scope: scope)
+    guard
+        let claims = try? TokenClaims(
+            keyID: keyID, audience: audience, id: id, validFrom: validFrom, validTo: validTo, scope: scope)
     else { return }
     let token: String
     do {
@@ -172,9 +176,11 @@ func fuzzClaims(_ bytes: ArraySlice<UInt8>) {
         }
         switch verify(v, token, permission, at: time) {
         case .success(let ok):
-            Fuzz.require(expected == nil, "verify accepted a token the oracle refuses (\(String(describing: expected)))")
             Fuzz.require(
-                ok.id == id && ok.validFrom == validFrom && ok.validTo == validTo && ok.scopeKind.rawValue == scope.kindCode,
+                expected == nil, "verify accepted a token the oracle refuses (\(String(describing: expected)))")
+            Fuzz.require(
+                ok.id == id && ok.validFrom == validFrom && ok.validTo == validTo
+                    && ok.scopeKind.rawValue == scope.kindCode,
                 "verify returned other claims than minted")
         case .failure(let e):
             Fuzz.require(e.reason == expected, "verify said \(e.reason), the oracle \(String(describing: expected))")

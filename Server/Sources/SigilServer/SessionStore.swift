@@ -186,8 +186,14 @@ public final class SessionStore: Sendable {
         switch check.caller {
         case .success(let caller):
             return caller
-        case .failure(let error):
+        case .failure(.token(let error)):
             try await close(id)
+            throw error
+        case .failure(.member(let refusal)):
+            // The issuer already deleted the session of a suspended or removed member.
+            var error = APIError(.unauthorized, "invalid_token", refusal.message)
+            error.fields["reason"] = refusal.rawValue
+            error.headers[.setCookie] = clearingCookie()
             throw error
         }
     }

@@ -117,6 +117,24 @@ package protocol LedgerStore: AnyObject {
     /// How many session rows there are.
     func sessionCount() throws -> Int
     // MARK: End of console sessions
+
+    // MARK: Members (Issuer+Members.swift; docs/MEMBERS.md)
+
+    /// Adds a member row; a taken email or ID fails as the database's unique constraint says.
+    func insertMember(_ member: Member) throws
+    /// Writes every column of the member whose ID is `member.id`.
+    func updateMember(_ member: Member) throws
+    /// The member with this ID.
+    func member(_ id: TokenID) throws -> Member?
+    /// The member with this email (already lower-cased).
+    func member(email: String) throws -> Member?
+    /// Members in the order they were added, optionally of one status and of some audiences
+    /// (nil for every audience).
+    func members(status: MemberStatus?, audiences: Set<String>?, limit: Int, offset: Int) throws -> [Member]
+    /// Removes a member row; whether there was one.
+    func deleteMember(_ id: TokenID) throws -> Bool
+    /// How many members there are.
+    func memberCount() throws -> Int
 }
 
 /// A whole ledger as plain values: what `ledger migrate` copies, identity columns included.
@@ -129,6 +147,8 @@ package struct LedgerSnapshot: Sendable {
     package var state: [(key: String, value: Int64)] = []
     package var lists: [(sequence: UInt64, issuedAt: Int64, changes: Int64, bytes: [UInt8])] = []
     package var policies: [LifetimePolicy] = []
+    /// Members in the order they were added.
+    package var members: [Member] = []
     /// Webhook cursors and queued deliveries (not the sender's lease).
     package var webhooks = WebhookTables()
 

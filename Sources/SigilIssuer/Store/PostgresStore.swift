@@ -180,6 +180,10 @@ package final class PostgresStore: SQLStore {
             }, connection.executeScript, translate: translate
         ) {
             let result = try body()
+            // A step that doomed the transaction (a serialization failure in a group's savepoint)
+            // leaves it refusing every statement: the NOTIFY would fail as 25P02 and hide the
+            // retryable error, so the group is run again instead.
+            if let lost = nesting.lost { throw lost }
             if write, changed {
                 // Delivered to listeners only if the transaction commits.
                 try connection.execute("SELECT pg_notify($1, $2)", [.text(Self.channel), .text(notePayload)])

@@ -48,7 +48,7 @@ package struct SQLDialect: Sendable {
 /// The ledger's tables, one numbered list of migrations written once for both dialects.
 enum SQLSchema {
     /// The schema version this build writes. A database with a higher one is refused.
-    static let version = 5
+    static let version = 6
 
     /// Forward-only migrations: index i brings version i to i + 1. On PostgreSQL text compares
     /// bytewise (`COLLATE "C"`), as in SQLite, so listings sort the same on both stores.
@@ -175,6 +175,29 @@ enum SQLSchema {
                 last_error     \(d.plainText)
             );
             CREATE INDEX webhook_deliveries_due ON webhook_deliveries (endpoint, next_at, seq);
+            """,
+            // 6: members (docs/MEMBERS.md): people who sign in through the organization's identity
+            // provider, with rights written like a token's grant. `email` is stored lower-cased,
+            // so UNIQUE makes it unique case-insensitively. A session of a member keeps the
+            // member's ID in `guid` (the per-owner cap counts it) and again in `member`, which is
+            // NULL for a token's session.
+            """
+            CREATE TABLE members (
+                seq              \(d.rowID),
+                id               \(d.blob) NOT NULL UNIQUE CHECK (length(id) = 16),
+                email            \(d.text) NOT NULL UNIQUE,
+                name             \(d.text) NOT NULL,
+                audience         \(d.text) NOT NULL,
+                scope_kind       \(d.text) NOT NULL CHECK (scope_kind IN ('all', 'read-only', 'custom')),
+                scope_pairs      \(d.text) NOT NULL DEFAULT '',
+                status           \(d.text) NOT NULL CHECK (status IN ('active', 'suspended')),
+                created_by       \(d.text) NOT NULL,
+                created_at       \(d.integer) NOT NULL,
+                updated_at       \(d.integer) NOT NULL,
+                last_sign_in_at  \(d.integer)
+            );
+            CREATE INDEX members_status ON members (status, seq);
+            ALTER TABLE sessions ADD COLUMN member \(d.blob) CHECK (member IS NULL OR length(member) = 16);
             """,
         ]
     }

@@ -1,7 +1,7 @@
 package import SigilVerifier
 
 /// The `sessions` columns every session read selects, in the order ``SessionRecord/init(row:)`` reads.
-private let sessionColumns = "id_hash, guid, created_at, expires_at"
+private let sessionColumns = "id_hash, guid, created_at, expires_at, member"
 
 extension SessionRecord {
     /// A `sessions` row; nil for a damaged one (a GUID or hash of the wrong length), which
@@ -10,15 +10,20 @@ extension SessionRecord {
         guard let id = r.tokenID(1) else { return nil }
         let hash = r.bytes(0)
         guard hash.count == 32 else { return nil }
-        self.init(idHash: hash, tokenID: id, createdAt: r.int64(2), expiresAt: r.int64(3))
+        let member = r.tokenID(4)
+        guard r.isNull(4) || member == id else { return nil }
+        self.init(idHash: hash, ownerID: id, createdAt: r.int64(2), expiresAt: r.int64(3), isMember: member != nil)
     }
 }
 
 extension SQLStore {
     package func insertSession(_ session: SessionRecord) throws {
         try run(
-            "INSERT INTO sessions (\(sessionColumns)) VALUES (?1, ?2, ?3, ?4)",
-            [.bytes(session.idHash), .bytes(session.tokenID.bytes), .int(session.createdAt), .int(session.expiresAt)])
+            "INSERT INTO sessions (\(sessionColumns)) VALUES (?1, ?2, ?3, ?4, ?5)",
+            [
+                .bytes(session.idHash), .bytes(session.ownerID.bytes), .int(session.createdAt),
+                .int(session.expiresAt), .bytes(session.isMember ? session.ownerID.bytes : nil),
+            ])
     }
 
     package func session(idHash: [UInt8]) throws -> SessionRecord? {

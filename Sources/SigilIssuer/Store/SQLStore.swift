@@ -569,11 +569,17 @@ extension SQLStore {
 
     /// Links an event to its GUIDs: one statement for all of them on PostgreSQL, so a bulk
     /// revoke of 10k tokens is one round trip.
+    ///
+    /// Duplicates are dropped here rather than by `ON CONFLICT`: that clause reads the index
+    /// page every new event writes to, and under PostgreSQL's SERIALIZABLE a read there is a
+    /// read/write conflict with every concurrent write (DESIGN.md, "Writers in parallel").
     private func link(event id: Int64, _ guids: [TokenID]) throws {
-        guard !guids.isEmpty else { return }
+        var seen = Set<TokenID>()
+        let distinct = guids.filter { seen.insert($0).inserted }
+        guard !distinct.isEmpty else { return }
         try run(
-            "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2")) WHERE TRUE ON CONFLICT DO NOTHING",
-            [.int(id)], forEachOf: guids)
+            "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2"))", [.int(id)],
+            forEachOf: distinct)
     }
 
     /// Events with their GUIDs, from one query whose rows are `id, at, actor, action, details,
@@ -642,6 +648,7 @@ extension SQLStore {
             """, [], checkDetails: false)
         out.catalog = try catalogEntries()
         out.policies = try policies()
+        out.members = try memberRows()
         out.state = try rows("SELECT key, value FROM issuer_state ORDER BY key") { ($0.text(0), $0.int64(1)) }
         out.lists = try lists("sequence")
         out.webhooks = try webhookTables()
@@ -650,7 +657,7 @@ extension SQLStore {
 
     /// Copies go only into an empty database. Reports rows written (tokens, then events).
     package func restore(_ snapshot: LedgerSnapshot, progress: ProgressHandler?) throws {
-        let tables = ["tokens", "events", "catalog", "issuer_state", "revocation_lists", "policies"]
+        let tables = ["tokens", "events", "catalog", "issuer_state", "revocation_lists", "policies", "members"]
         guard try integer("SELECT " + tables.map { "NOT EXISTS (SELECT 1 FROM \($0))" }.joined(separator: " AND ")) == 1
         else {
             throw IssuerError(
@@ -677,6 +684,7 @@ extension SQLStore {
         }
         for (key, value) in snapshot.state { try setState(key, value) }
         for policy in snapshot.policies { try putPolicy(policy) }
+        for member in snapshot.members { try insertMember(member) }
         for list in snapshot.lists {
             try putList(sequence: list.sequence, issuedAt: list.issuedAt, changes: list.changes, bytes: list.bytes)
         }
@@ -712,6 +720,7 @@ extension SQLStore {
             throw corrupt(location, "a catalog entry has an unknown access")
         }
         _ = try policies()
+        _ = try memberRows()
         for list in try lists("sequence") where Issuer.headerSequence(list.bytes) != list.sequence {
             throw corrupt(location, "the stored list \(list.sequence) does not carry its own sequence")
         }

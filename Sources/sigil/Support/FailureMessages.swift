@@ -119,7 +119,8 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(
             "the revocation-list sequence is exhausted at \(last): nothing was signed, and no later revoke can be published. Start a new series: sigil keys rotate --revocation, then follow docs/DATABASE.md \"Sequence exhaustion\" to reset the sequence and give every service the new keyset.",
             reason: "sequence_exhausted")
-    case .keyRetired, .keyIsActive, .insufficientScope, .queryTimedOut, .none:
+    case .keyRetired, .keyIsActive, .insufficientScope, .queryTimedOut, .memberNotFound, .memberExists, .signInRefused,
+        .none:
         return failure(error.message)
     }
 }

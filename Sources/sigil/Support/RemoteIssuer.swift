@@ -215,6 +215,64 @@ struct RemoteIssuer: Sendable {
         try await fetch(WireCatalog.self, "GET", "/v1/catalog").catalog
     }
 
+    // MARK: Members (/v1/members)
+
+    /// `POST /v1/members`.
+    func addMember(_ request: MemberRequest) async throws -> Member {
+        try await fetch(WireMember.self, "POST", "/v1/members", body: WireMemberRequest(request)).member
+    }
+
+    /// `GET /v1/members`: every page, optionally of one status.
+    func members(status: MemberStatus?) async throws -> [Member] {
+        try await pages("/v1/members", query: [("status", status?.rawValue)], limit: nil, of: WireMember.self)
+            .map(\.member)
+    }
+
+    /// The member a selector names: `GET /v1/members/{id}` for an ID; an email is looked up in
+    /// the listing (the API addresses members by ID).
+    func member(_ selector: String) async throws -> Member {
+        if let id = Self.memberID(selector) {
+            return try await fetch(WireMember.self, "GET", "/v1/members/\(id)").member
+        }
+        // The issuer's own rule says whether this is an email (invalid_input, 64, if not).
+        let email = try MemberEmail(selector).text
+        guard let found = try await members(status: nil).first(where: { $0.email == email }) else {
+            throw CLIFailure(Exit.noInput, "no member \(Terminal.safe(email))", reason: "not_found")
+        }
+        return found
+    }
+
+    /// `PATCH /v1/members/{id}`.
+    func editMember(_ id: TokenID, _ edit: MemberEdit) async throws -> Member {
+        try await fetch(WireMember.self, "PATCH", "/v1/members/\(id)", body: WireMemberEdit(edit)).member
+    }
+
+    /// `POST /v1/members/{id}/suspend`.
+    func suspendMember(_ id: TokenID, cascade: Bool) async throws -> MemberSuspension {
+        let answer = try await fetch(
+            WireMemberSuspension.self, "POST", "/v1/members/\(id)/suspend", body: WireMemberSuspend(cascade: cascade))
+        return MemberSuspension(member: answer.member.member, deactivated: answer.deactivated)
+    }
+
+    /// `POST /v1/members/{id}/activate`.
+    func activateMember(_ id: TokenID) async throws -> Member {
+        try await fetch(WireMember.self, "POST", "/v1/members/\(id)/activate").member
+    }
+
+    /// `DELETE /v1/members/{id}` (204).
+    func removeMember(_ id: TokenID) async throws {
+        _ = try await exchange("DELETE", "/v1/members/\(id)", query: [], body: nil)
+    }
+
+    /// A member ID: a GUID with or without hyphens.
+    static func memberID(_ selector: String) -> TokenID? {
+        if let id = TokenID(uuidString: selector) { return id }
+        guard selector.utf8.count == 32, selector.utf8.allSatisfy(TokenFilter.isHexDigit) else { return nil }
+        var text = selector
+        for offset in [20, 16, 12, 8] { text.insert("-", at: text.index(text.startIndex, offsetBy: offset)) }
+        return TokenID(uuidString: text)
+    }
+
     // MARK: Selectors
 
     /// A whole GUID or a prefix, parsed as the local CLI parses it (``TokenSelector``).

@@ -7,6 +7,7 @@ extension TokenStatus: ExpressibleByArgument {}
 extension TokenSort: ExpressibleByArgument {}
 extension AuditAction: ExpressibleByArgument {}
 extension Access: ExpressibleByArgument {}
+extension MemberStatus: ExpressibleByArgument {}
 
 /// The filters `list` takes, shared with the bulk commands' `--all-matching`.
 struct TokenFilters: ParsableArguments {
