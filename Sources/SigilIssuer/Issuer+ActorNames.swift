@@ -4,6 +4,9 @@ extension Issuer {
     /// The prefix of the actor name a token acting through the API gets (``Actor/init(token:)``).
     public static let tokenActorPrefix = "token:"
 
+    /// The prefix of the actor name a member acting through the API gets (``Actor/init(member:)``).
+    public static let memberActorPrefix = "member:"
+
     /// The token an actor name stands for, when it is `token:<GUID>`.
     public static func token(ofActor actor: String) -> TokenID? {
         guard actor.hasPrefix(tokenActorPrefix) else { return nil }
@@ -13,7 +16,8 @@ extension Issuer {
     /// People's names for actor names: what front ends show instead of a bare `token:<GUID>`.
     ///
     /// A `token:<GUID>` actor reads as that token's name (a deleted token's too, while its
-    /// tombstone lasts). Other actors (an OS user, a CLI `--actor`, `sigil-server`) have no
+    /// tombstone lasts); a `member:<email>` actor as the member's display name, while the member
+    /// exists. Other actors (an OS user, a CLI `--actor`, `sigil-server`) have no
     /// name in the ledger and are left out of the answer. Only actors a caller already sees
     /// (the creators of tokens and the actors of events it may read) are asked about, so the
     /// answer tells it nothing it could not read on the token's own row.
@@ -31,7 +35,13 @@ extension Issuer {
         return try transaction(write: false) {
             var names: [String: String] = [:]
             for actor in distinct {
-                if let id = Self.token(ofActor: actor), let row = try store.token(id) { names[actor] = row.name }
+                if let id = Self.token(ofActor: actor), let row = try store.token(id) {
+                    names[actor] = row.name
+                } else if actor.hasPrefix(Self.memberActorPrefix),
+                    let member = try store.member(email: String(actor.dropFirst(Self.memberActorPrefix.count)))
+                {
+                    names[actor] = member.name
+                }
             }
             return names
         }

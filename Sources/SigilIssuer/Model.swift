@@ -230,7 +230,6 @@ public struct TokenQuery: Sendable, Hashable {
         filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
         audiences: Set<String>? = nil, violatingPolicy: Bool = false, createdBy: String? = nil
     ) {
-        self.createdBy = createdBy
         self.filter = filter
         self.sort = sort
         self.limit = limit

@@ -16,6 +16,7 @@ struct QueryValues {
             "created_by_me",
         ],
         "GET /v1/audit": ["guid", "actor", "action", "since", "limit", "cursor"],
+        "GET /v1/members": ["status", "limit", "cursor"],
         "GET /v1/revocations": ["wait", "since"],
     ]
 

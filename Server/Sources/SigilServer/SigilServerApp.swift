@@ -132,6 +132,7 @@ public struct SigilServerApp: Sendable {
         RulesController().addRoutes(to: authenticated)
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
+        MembersController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("members"))
         ConsoleController().addRoutes(to: router)
     }
 
