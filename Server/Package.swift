@@ -68,7 +68,7 @@ let package = Package(
             resources: [.embedInCode("Resources/openapi.yaml")]
                 + [
                     "index.html", "console.css", "app.js", "api.js", "ui.js", "tokens.js", "create.js",
-                    "detail.js", "audit.js", "favicon.svg",
+                    "detail.js", "audit.js", "members.js", "favicon.svg",
                 ].map { Resource.embedInCode("Resources/console/\($0)") },
             swiftSettings: strict),
         .executableTarget(
