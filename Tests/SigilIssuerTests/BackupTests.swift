@@ -372,11 +372,11 @@ struct BackupTests: IssuerSuite {
     func olderSchema() throws {
         _ = try issuer.exportRevocationList(to: temp.root + "/list.sgl", by: alice, now: t0)
         let path = try makeBackup()
-        // What version 1 had: the tables of migrations 2 to 5 did not exist yet.
+        // What version 1 had: the tables of migrations 2 to 6 did not exist yet.
         let db = try SQLiteDatabase(path: path, create: false, busyTimeoutMilliseconds: 0)
         try db.execute(
             """
-            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions;
+            DROP TABLE revocation_lists; DROP TABLE policies; DROP TABLE sessions; DROP TABLE members;
             DROP TABLE webhook_lease; DROP TABLE webhook_endpoints; DROP TABLE webhook_deliveries;
             PRAGMA user_version = 1;
             UPDATE issuer_state SET value = 12 WHERE key = 'export_sequence';

@@ -53,9 +53,9 @@ struct FilterBoundsTests: IssuerSuite {
     }
 
     @Test(
-        "An audit actor with NUL or over 64 bytes is refused before the store",
+        "An audit actor with NUL or over ActorName.maxBytes bytes is refused before the store",
         .bug(id: "20-2", "free text reached PostgreSQL unchecked"),
-        arguments: ["a\u{0}", String(repeating: "a", count: 65), ""])
+        arguments: ["a\u{0}", String(repeating: "a", count: ActorName.maxBytes + 1), ""])
     func auditActor(actor: String) throws {
         let error = #expect(throws: IssuerError.self) { _ = try issuer.events(AuditQuery(actor: actor)) }
         #expect(error?.reason == .invalidInput)

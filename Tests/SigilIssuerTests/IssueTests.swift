@@ -78,7 +78,8 @@ struct IssueTests: IssuerSuite {
             try issuer.issue(request(scope: .custom(["printers.*"])), by: alice, now: t0)
         }
         #expect(
-            error?.detail == .unknownResource("printers", known: ["audit", "devices", "invoices", "tokens", "users"]))
+            error?.detail
+                == .unknownResource("printers", known: ["audit", "devices", "invoices", "members", "tokens", "users"]))
         #expect(try issuer.isEmpty())
     }
 

@@ -75,10 +75,14 @@ struct PostgresStoreTests {
         let issuer = try temp.issuer()
         _ = try issuer.issue(request(), by: alice, now: t0)
         let connection = try PostgresConnection(url: url)
-        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 5)
+        #expect(
+            try connection.execute("SELECT version FROM schema_version").int64(0, 0) == Int64(SQLiteStore.schemaVersion)
+        )
         try connection.executeScript("UPDATE schema_version SET version = 99")
         let error = expectIssuerError(.badData) { try temp.issuer(.existing) }
-        #expect(error?.detail == .databaseTooNew(path: issuer.databasePath, found: 99, supported: 5))
+        #expect(
+            error?.detail == .databaseTooNew(path: issuer.databasePath, found: 99, supported: SQLiteStore.schemaVersion)
+        )
         #expect(try connection.execute("SELECT count(*) FROM tokens").int64(0, 0) == 1)
     }
 
@@ -87,10 +91,12 @@ struct PostgresStoreTests {
         let issued = try temp.issuer().issue(request(), by: alice, now: t0)
         let connection = try PostgresConnection(url: url)
         try connection.executeScript(
-            "DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints; DROP TABLE webhook_lease; "
+            "DROP TABLE members; DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints; DROP TABLE webhook_lease; "
                 + "DROP TABLE sessions; DROP TABLE policies; UPDATE schema_version SET version = 2")
         let reopened = try temp.issuer(.existing)
-        #expect(try connection.execute("SELECT version FROM schema_version").int64(0, 0) == 5)
+        #expect(
+            try connection.execute("SELECT version FROM schema_version").int64(0, 0) == Int64(SQLiteStore.schemaVersion)
+        )
         #expect(try reopened.tokens().map(\.id) == [issued.record.id])
         _ = try reopened.setPolicy(audience: "billing", maxLifetime: day, allowNeverExpires: false, by: alice, now: t0)
         #expect(try reopened.tokens(TokenQuery(violatingPolicy: true)).map(\.id) == [issued.record.id])

@@ -391,7 +391,9 @@ struct WebhookLedgerTests: IssuerSuite {
         let sent = try revoked(2)
         let unsent = try issuer.issue(request("unsent"), by: alice, now: t0 + 5).record.id
         _ = try issuer.change(.revoke, [unsent], by: alice, now: t0 + 5)
-        let drop = "DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints; DROP TABLE webhook_lease"
+        let drop =
+            "DROP TABLE members; ALTER TABLE sessions DROP COLUMN member; "
+            + "DROP TABLE webhook_deliveries; DROP TABLE webhook_endpoints; DROP TABLE webhook_lease"
         // The older server had read the first of the two revokes of t0 + 1.
         let legacy = [("webhook_audit_at", t0 + 1), ("webhook_audit_seen", 1), ("webhook_expiry_checked", t0 + 1)]
         try issuer.store.transaction(write: true) {

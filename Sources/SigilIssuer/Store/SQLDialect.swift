@@ -48,7 +48,7 @@ package struct SQLDialect: Sendable {
 /// The ledger's tables, one numbered list of migrations written once for both dialects.
 enum SQLSchema {
     /// The schema version this build writes. A database with a higher one is refused.
-    static let version = 6
+    static let version = 7
 
     /// Forward-only migrations: index i brings version i to i + 1. On PostgreSQL text compares
     /// bytewise (`COLLATE "C"`), as in SQLite, so listings sort the same on both stores.
@@ -198,6 +198,23 @@ enum SQLSchema {
             );
             CREATE INDEX members_status ON members (status, seq);
             ALTER TABLE sessions ADD COLUMN member \(d.blob) CHECK (member IS NULL OR length(member) = 16);
+            """,
+            // 7: event links without the foreign key to `events`. Its check reads the index page
+            // every new event is written to, and under PostgreSQL's SERIALIZABLE that read made
+            // two concurrent writes a read/write cycle: one of them was refused and run again
+            // (docs/DESIGN.md, "Writers in parallel"). Links are written only by `append`, in the
+            // event's own transaction, so nothing relied on the check. Rebuilt, not altered, so
+            // both dialects run the same statements.
+            """
+            CREATE TABLE event_tokens_v7 (
+                event  \(d.integer) NOT NULL,
+                guid   \(d.blob) NOT NULL,
+                PRIMARY KEY (event, guid)
+            )\(d.withoutRowID);
+            INSERT INTO event_tokens_v7 (event, guid) SELECT event, guid FROM event_tokens;
+            DROP TABLE event_tokens;
+            ALTER TABLE event_tokens_v7 RENAME TO event_tokens;
+            CREATE INDEX event_tokens_guid ON event_tokens (guid, event);
             """,
         ]
     }
