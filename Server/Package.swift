@@ -74,7 +74,7 @@ let package = Package(
             resources: [.embedInCode("Resources/openapi.yaml")]
                 + [
                     "index.html", "console.css", "app.js", "api.js", "ui.js", "tokens.js", "create.js",
-                    "detail.js", "audit.js", "sso.js", "favicon.svg",
+                    "detail.js", "audit.js", "sso.js", "members.js", "favicon.svg",
                 ].map { Resource.embedInCode("Resources/console/\($0)") },
             swiftSettings: strict),
         .executableTarget(

@@ -178,7 +178,8 @@ def test_audit_log(env):
     assert events[0]["actor"] == f"token:{env.org_guid}"
     assert events[0]["guids"] == [row["guid"]]
     assert events[0]["details"]["name"] == "audited 2"
-    assert set(events[0]) == {"at", "actor", "action", "guids", "details"}
+    assert set(events[0]) == {"at", "actor", "actor_name", "action", "guids", "details"}
+    assert events[0]["actor_name"] == "org admin"
     page = env.org.get("/v1/audit?limit=2").json
     assert len(page["events"]) == 2 and page["next_cursor"]
     nxt = env.org.get(f"/v1/audit?limit=2&cursor={page['next_cursor']}").json

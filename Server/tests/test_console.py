@@ -122,7 +122,7 @@ def test_a_session_has_exactly_its_tokens_rights(env):
     r, cookie = sign_in(env.anonymous, reader)
     assert r.status == 201
     me = r.json
-    assert me["permissions"] == ["audit.list", "tokens.get", "tokens.list"]
+    assert me["permissions"] == ["audit.list", "members.list", "members.read", "tokens.get", "tokens.list"]
     assert me["grantable"]["all"] is False and me["audiences"] == ["billing"]
     csrf = me["csrf_token"]
     _, row = env.create(name="target of reader", audience="billing")

@@ -30,7 +30,9 @@ def test_create_answers_the_token_once_and_the_row(env):
     assert_api_headers(r)
     body = r.json
     assert body["token"].startswith("sgl_")
-    assert set(body) == ROW_KEYS | {"token"}
+    # created_by_name: the creating token's name (docs/API.md "Token rows").
+    assert set(body) == ROW_KEYS | {"token", "created_by_name"}
+    assert body["created_by_name"] == "org admin"
     assert body["scope"] == ["invoices.get", "invoices.list", "invoices.pay"]
     assert body["parent"] == env.org_guid
     assert body["created_by"] == f"token:{env.org_guid}"
@@ -63,7 +65,7 @@ def test_rows_have_the_cli_list_json_keys(env):
     _, row = env.create(name="same keys")
     cli_rows = json.loads(run_cli(env.home, "list", "--json").stdout)
     cli_row = next(r for r in cli_rows if r["guid"] == row["guid"])
-    assert set(row) - {"parent"} == set(cli_row)
+    assert set(row) - {"parent", "created_by_name"} == set(cli_row)
     for key in cli_row:
         assert row[key] == cli_row[key], key
 

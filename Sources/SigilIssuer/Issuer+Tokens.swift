@@ -33,10 +33,14 @@ public struct IssueRequest: Sendable, Hashable {
     public var expiry: Expiry
     /// Who the ledger names as creator; the actor's name when nil.
     public var createdBy: String?
+    /// The GUID the new token gets, picked by the client beforehand (the console shows it
+    /// before the token exists); a fresh random one when nil. ``ChosenGUID`` states the rule:
+    /// a version-4 UUID this ledger never used, deleted and purged tokens included.
+    public var guid: TokenID?
 
     public init(
         name: String, description: String = "", audience: String, scope: ScopeRequest, validFrom: Int64? = nil,
-        expiry: Expiry = .default, createdBy: String? = nil
+        expiry: Expiry = .default, createdBy: String? = nil, guid: TokenID? = nil
     ) {
         self.name = name
         self.description = description
@@ -45,6 +49,7 @@ public struct IssueRequest: Sendable, Hashable {
         self.validFrom = validFrom
         self.expiry = expiry
         self.createdBy = createdBy
+        self.guid = guid
     }
 }
 
@@ -73,6 +78,7 @@ extension Issuer {
         _ = try TokenName(request.name)
         _ = try TokenDescription(request.description)
         if let createdBy = request.createdBy { _ = try ActorName(createdBy, field: "created_by") }
+        if let guid = request.guid { try ChosenGUID.check(guid) }
         _ = try Audience(request.audience)
         let from = request.validFrom ?? now
         let to: Int64?
@@ -103,8 +109,9 @@ extension Issuer {
     /// missing from the ledger.
     ///
     /// - Throws: ``IssuerError``: `invalid_input` (labels, audience, window, unknown pairs, a
-    ///   window the audience's lifetime policy refuses), `not_found` (no keyring), `lock_busy`,
-    ///   `cannot_write`.
+    ///   window the audience's lifetime policy refuses, a chosen GUID that is not version 4),
+    ///   `conflict` (a chosen GUID this ledger already used), `not_found` (no keyring),
+    ///   `lock_busy`, `cannot_write`.
     public func issue(
         _ request: IssueRequest, by actor: Actor, parent: TokenID? = nil, now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> IssuedToken {
@@ -128,11 +135,14 @@ extension Issuer {
             case .readOnly: scope = .readOnly
             case .custom(let pairs): scope = .custom(try store.catalog().expand(pairs))
             }
+            // In the write transaction that inserts it: two requests naming one GUID cannot both pass.
+            if let guid = request.guid, try store.guidEverUsed(guid) { throw ChosenGUID.used(guid) }
             let key = ring.activeKey
             let claims: TokenClaims
             do {
                 claims = try TokenClaims(
-                    keyID: key.keyID, audience: request.audience, id: TokenMinter.newTokenID(), validFrom: from,
+                    keyID: key.keyID, audience: request.audience, id: request.guid ?? TokenMinter.newTokenID(),
+                    validFrom: from,
                     validTo: to, scope: scope)
             } catch let error as VerificationError {
                 throw IssuerError(.invalidInput, error.detail)

@@ -222,21 +222,21 @@ public struct TokenQuery: Sendable, Hashable {
     /// Only tokens whose window their audience's lifetime policy would refuse today (issued
     /// before the policy, or under a looser one): `sigil list --violating-policy`.
     public var violatingPolicy: Bool
-    /// Only tokens whose creator is exactly this actor name (`created_by_me`: the caller's
-    /// ``Caller/actor``); nil for any creator.
+    /// Only tokens whose `created_by` is exactly this actor name (``Actor/name``): the API's
+    /// `created_by_me=true` sets it to the caller's own (`token:<GUID>`, `member:<email>`).
     public var createdBy: String?
 
     public init(
         filter: TokenFilter = .everything, sort: TokenSort = .created, limit: Int? = nil, offset: Int = 0,
         audiences: Set<String>? = nil, violatingPolicy: Bool = false, createdBy: String? = nil
     ) {
-        self.createdBy = createdBy
         self.filter = filter
         self.sort = sort
         self.limit = limit
         self.offset = offset
         self.audiences = audiences
         self.violatingPolicy = violatingPolicy
+        self.createdBy = createdBy
     }
 }
 

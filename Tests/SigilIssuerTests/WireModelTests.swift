@@ -55,6 +55,7 @@ struct WireModelTests {
     func directWriterMatchesEncoder(row: TokenRecord) throws {
         for value in [
             WireToken(row, writesParent: true), WireToken(row), WireToken(row, token: "sgl_x\"y/z", writesParent: true),
+            WireToken(row, writesParent: true, creatorName: "Deploy \"bot\" ☃"),
         ] {
             #expect(Wire.encode(value) == Array(try Wire.encoder.encode(value)))
         }

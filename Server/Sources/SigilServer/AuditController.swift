@@ -27,7 +27,12 @@ public struct AuditController: Sendable {
             return t
         }
         let query = AuditQuery(guid: guid, actor: actor, action: action, since: since)
-        let page = try await issuer.query(as: caller) { try $0.events(query, page: pageRequest, as: caller) }
-        return JSONResponse.make(WirePage(items: page.items.map(WireEvent.init), nextCursor: page.nextCursor))
+        let (page, names) = try await issuer.query(as: caller) { issuer in
+            let page = try issuer.events(query, page: pageRequest, as: caller)
+            return (page, try issuer.actorNames(page.items.map(\.actor)))
+        }
+        return JSONResponse.make(
+            WirePage(
+                items: page.items.map { WireEvent($0, actorName: names[$0.actor]) }, nextCursor: page.nextCursor))
     }
 }

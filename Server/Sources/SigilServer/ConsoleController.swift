@@ -30,6 +30,7 @@ public struct ConsoleController: Sendable {
         "detail.js": Asset(bytes: PackageResources.detail_js, contentType: javaScript),
         "audit.js": Asset(bytes: PackageResources.audit_js, contentType: javaScript),
         "sso.js": Asset(bytes: PackageResources.sso_js, contentType: javaScript),
+        "members.js": Asset(bytes: PackageResources.members_js, contentType: javaScript),
         "favicon.svg": Asset(bytes: PackageResources.favicon_svg, contentType: "image/svg+xml"),
     ]
 

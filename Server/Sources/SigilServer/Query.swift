@@ -13,8 +13,10 @@ struct QueryValues {
     static let parameters: [String: Set<String>] = [
         "GET /v1/tokens": [
             "name", "guid", "scope", "audience", "status", "sort", "limit", "cursor", "violating_policy",
+            "created_by_me",
         ],
         "GET /v1/audit": ["guid", "actor", "action", "since", "limit", "cursor"],
+        "GET /v1/members": ["status", "limit", "cursor"],
         "GET /v1/revocations": ["wait", "since"],
     ]
 

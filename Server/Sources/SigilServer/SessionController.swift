@@ -97,6 +97,11 @@ public struct SessionController: Sendable {
             .filter { Issuer.uncovered(.custom([$0]), by: caller.scope, catalog: catalog) == nil }.sorted()
         var object: [String: Any] = [
             "guid": caller.id.description,
+            // Who is signed in: the audit log's name, and the person for a member's session.
+            "actor": caller.actor.name,
+            "member": caller.member.map { member -> Any in
+                ["id": member.id.description, "email": member.email, "name": member.name]
+            } ?? NSNull(),
             "audience": caller.audience,
             "audiences": caller.audiences.map { Array($0).sorted() as Any } ?? NSNull(),
             "scope": Render.scope(caller.scope),

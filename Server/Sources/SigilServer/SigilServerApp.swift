@@ -135,6 +135,7 @@ public struct SigilServerApp: Sendable {
         AuditController(issuer: issuer).addRoutes(to: authenticated)
         TokensController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("tokens"))
         OIDCController(settings: oidc, issuer: issuer, sessions: sessions, limiter: limiter).addRoutes(to: v1)
+        MembersController(issuer: issuer, publisher: publisher).addRoutes(to: authenticated.group("members"))
         ConsoleController().addRoutes(to: router)
     }
 

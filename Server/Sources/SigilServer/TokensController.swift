@@ -44,12 +44,22 @@ public struct TokensController: Sendable {
         }
         let sort = try q.choice("sort", TokenSort.self) ?? .created
         let violating = try q.bool("violating_policy")
-        let page = try await issuer.query(as: caller) { issuer in
-            try issuer.tokens(
-                TokenQuery(filter: filter, sort: sort, violatingPolicy: violating), page: pageRequest, as: caller)
+        // The caller's own actor name (`token:<GUID>`, `member:<email>`): what `created_by` holds
+        // for the tokens it issued.
+        let creator = try q.bool("created_by_me") ? caller.actor.name : nil
+        let (page, names) = try await issuer.query(as: caller) { issuer in
+            let page = try issuer.tokens(
+                TokenQuery(filter: filter, sort: sort, violatingPolicy: violating, createdBy: creator),
+                page: pageRequest, as: caller)
+            return (page, try issuer.actorNames(page.items.map(\.createdBy)))
         }
         return JSONResponse.make(
-            WirePage(items: page.items.map { WireToken($0, writesParent: true) }, nextCursor: page.nextCursor))
+            WirePage(items: page.items.map { Self.wire($0, names) }, nextCursor: page.nextCursor))
+    }
+
+    /// An API row, with its creator's name when the ledger knows it.
+    static func wire(_ row: TokenRecord, _ names: [String: String], token: String? = nil) -> WireToken {
+        WireToken(row, token: token, writesParent: true, creatorName: names[row.createdBy])
     }
 
     @Sendable func create(_ request: Request, context: ServerContext) async throws -> Response {
@@ -59,21 +69,29 @@ public struct TokensController: Sendable {
         }
         let issueRequest = IssueRequest(
             name: body.name, description: body.description ?? "", audience: body.audience, scope: body.scope,
-            validFrom: body.validFrom, expiry: body.expiry)
+            validFrom: body.validFrom, expiry: body.expiry,
+            // ChosenGUID's rule and message: 422 invalid_input through the error table.
+            guid: try body.guid.map { text throws(IssuerError) in try ChosenGUID.parse(text) })
         // The server's clock (SIGIL_NOW in tests) starts the window and counts expires_in.
         let now = Publisher.wallClock()
-        let issued = try await issuer.write { try $0.issue(issueRequest, as: caller, now: now) }
+        let (issued, names) = try await issuer.write { issuer in
+            let issued = try issuer.issue(issueRequest, as: caller, now: now)
+            return (issued, try issuer.actorNames([issued.record.createdBy]))
+        }
         ServerMetrics.shared.tokensIssued()
         return JSONResponse.make(
-            WireToken(issued.record, token: issued.token, writesParent: true), status: .created,
+            Self.wire(issued.record, names, token: issued.token), status: .created,
             headers: [.location: "/v1/tokens/\(issued.record.id)"])
     }
 
     @Sendable func get(_ request: Request, context: ServerContext) async throws -> Response {
         let caller = try context.authenticated
         let id = try context.guidParameter()
-        let row = try await issuer.read { try $0.token(id.description, as: caller) }
-        return JSONResponse.make(WireToken(row, writesParent: true))
+        let (row, names) = try await issuer.read { issuer in
+            let row = try issuer.token(id.description, as: caller)
+            return (row, try issuer.actorNames([row.createdBy]))
+        }
+        return JSONResponse.make(Self.wire(row, names))
     }
 
     @Sendable func update(_ request: Request, context: ServerContext) async throws -> Response {
@@ -82,11 +100,12 @@ public struct TokensController: Sendable {
         guard let body = try await APIBody.decode(PatchBody.self, from: request) else {
             throw APIError.badRequest("this route needs a JSON body")
         }
-        let row = try await issuer.write { issuer in
-            try issuer.edit(
+        let (row, names) = try await issuer.write { issuer in
+            let row = try issuer.edit(
                 id.description, name: body.name, description: body.description, sealed: body.sealed, as: caller)
+            return (row, try issuer.actorNames([row.createdBy]))
         }
-        return JSONResponse.make(WireToken(row, writesParent: true))
+        return JSONResponse.make(Self.wire(row, names))
     }
 
     @Sendable func delete(_ request: Request, context: ServerContext) async throws -> Response {
@@ -172,10 +191,16 @@ struct CreateBody: Decodable {
     let scope: ScopeRequest
     let validFrom: Int64?
     let expiry: Expiry
+    /// The GUID the client picked, as sent; ``ChosenGUID`` reads it (canonical v4, never used).
+    let guid: String?
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
-        try c.refuseUnknown(["name", "description", "audience", "scope", "valid_from", "valid_to", "expires_in"])
+        try c.refuseUnknown([
+            "name", "description", "audience", "scope", "valid_from", "valid_to", "expires_in", "guid",
+        ])
+        // Present means a string: `null` is a mistake, not "pick one for me" (leave the key out).
+        guid = c.contains(AnyKey("guid")) ? try c.decode(String.self, forKey: AnyKey("guid")) : nil
         name = try c.decode(String.self, forKey: AnyKey("name"))
         description = try c.decodeIfPresent(String.self, forKey: AnyKey("description"))
         audience = try c.decode(String.self, forKey: AnyKey("audience"))

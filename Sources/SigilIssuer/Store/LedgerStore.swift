@@ -44,6 +44,9 @@ package protocol LedgerStore: AnyObject {
     func insert(_ t: TokenRecord) throws
     func token(_ id: TokenID) throws -> TokenRecord?
     func tokens(withPrefix hex: String, limit: Int) throws -> [TokenRecord]
+    /// Whether this ledger ever used `id`: a token row (deleted ones included) or an audit
+    /// event naming it (which outlives a purged tombstone). ``ChosenGUID``'s rule.
+    func guidEverUsed(_ id: TokenID) throws -> Bool
     func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
     func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int
     func isEmpty() throws -> Bool

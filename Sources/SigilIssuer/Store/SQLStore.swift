@@ -255,6 +255,16 @@ extension SQLStore {
             [.bytes(low), .bytes(high), .int(Int64(limit))], record)
     }
 
+    /// A token row, deleted or not, or an event naming the GUID: events are never purged, so a
+    /// GUID whose tombstone compaction removed still counts.
+    package func guidEverUsed(_ id: TokenID) throws -> Bool {
+        try integer(
+            """
+            SELECT CASE WHEN EXISTS (SELECT 1 FROM tokens WHERE guid = ?1)
+                OR EXISTS (SELECT 1 FROM event_tokens WHERE guid = ?1) THEN 1 ELSE 0 END
+            """, [.bytes(id.bytes)]) == 1
+    }
+
     /// Builds the WHERE clause and its bindings for a filter. Values are always bound.
     private func whereClause(_ query: TokenQuery, access: (String) -> Access?) -> (String, Bindings) {
         // In issue order, reading the table in rowid order beats an index on deleted_at (which

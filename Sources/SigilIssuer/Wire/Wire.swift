@@ -94,7 +94,9 @@ package protocol JSONWritable {
 }
 
 extension WireToken: JSONWritable {
-    package func writeJSON(to w: inout JSONWriter) { w.token(record, writesParent: writesParent, token: token) }
+    package func writeJSON(to w: inout JSONWriter) {
+        w.token(record, writesParent: writesParent, token: token, creatorName: creatorName)
+    }
 }
 
 extension WirePage: JSONWritable where Item: JSONWritable {

@@ -3,7 +3,8 @@ public import SigilVerifier
 
 /// An audit event as JSON: `sigil log --json`, `GET /v1/audit` and the remote client.
 ///
-/// Keys: `action`, `actor`, `at` (Unix seconds), `details` (an object), `guids`.
+/// Keys: `action`, `actor`, `at` (Unix seconds), `details` (an object), `guids`, and
+/// `actor_name` (API events) when the ledger knows the actor's name (``Issuer/actorNames(_:)``).
 ///
 /// ```swift
 /// let json = Wire.encode(events.map(WireEvent.init))
@@ -14,8 +15,17 @@ public struct WireEvent: Codable, Sendable, Hashable {
     public var action: AuditAction
     public var guids: [TokenID]
     public var details: [String: JSONValue]
+    /// `actor_name`: the actor's name, when the ledger knows it; left out otherwise.
+    public var actorName: String?
+
+    /// The event with its actor's name, as the API writes it.
+    public init(_ event: AuditEvent, actorName: String?) {
+        self.init(event)
+        self.actorName = actorName
+    }
 
     public init(_ event: AuditEvent) {
+        actorName = nil
         at = event.at
         actor = event.actor
         action = event.action
@@ -31,12 +41,16 @@ public struct WireEvent: Codable, Sendable, Hashable {
             detailsJSON: String(decoding: Wire.encode(details), as: UTF8.self))
     }
 
-    enum Key: String, CodingKey { case action, actor, at, details, guids }
+    enum Key: String, CodingKey {
+        case action, actor, at, details, guids
+        case actorName = "actor_name"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(action.rawValue, forKey: .action)
         try c.encode(actor, forKey: .actor)
+        try c.encodeIfPresent(actorName, forKey: .actorName)
         try c.encode(at, forKey: .at)
         try c.encode(details, forKey: .details)
         try c.encode(guids.map(\.description), forKey: .guids)
@@ -57,6 +71,7 @@ public struct WireEvent: Codable, Sendable, Hashable {
             return id
         }
         details = try c.decode([String: JSONValue].self, forKey: .details)
+        actorName = try c.decodeIfPresent(String.self, forKey: .actorName)
     }
 }
 

@@ -6,7 +6,8 @@ public import SigilVerifier
 /// Keys: `id`, `email`, `name`, `audience`, `scope` (as ``WireScope``: `"all"`, `"read-only"`
 /// or an array of `resource.action`), `status` (`active` or `suspended`), `created_by`,
 /// `created_at` (Unix seconds, as a token's) and `last_sign_in_at` (Unix seconds, `null` before
-/// the first sign-in; never left out).
+/// the first sign-in; never left out), and `created_by_name` (API answers) when the ledger knows
+/// the creator's name (``Issuer/actorNames(_:)``), left out otherwise.
 ///
 /// ```swift
 /// let bytes = Wire.encode(WireMember(member))
@@ -14,12 +15,24 @@ public import SigilVerifier
 /// ```
 public struct WireMember: Codable, Sendable, Hashable {
     public var member: Member
+    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:)``).
+    public var creatorName: String?
 
-    public init(_ member: Member) { self.member = member }
+    public init(_ member: Member) {
+        self.member = member
+        creatorName = nil
+    }
+
+    /// The member with its creator's name, as the API writes it.
+    public init(_ member: Member, creatorName: String?) {
+        self.member = member
+        self.creatorName = creatorName
+    }
 
     enum Key: String, CodingKey {
         case id, email, name, audience, scope, status
         case createdBy = "created_by", createdAt = "created_at", lastSignInAt = "last_sign_in_at"
+        case createdByName = "created_by_name"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -32,6 +45,7 @@ public struct WireMember: Codable, Sendable, Hashable {
         try WireScope(m.scope).encode(to: c.superEncoder(forKey: .scope))
         try c.encode(m.status.rawValue, forKey: .status)
         try c.encode(m.createdBy, forKey: .createdBy)
+        try c.encodeIfPresent(creatorName, forKey: .createdByName)
         try c.encode(m.createdAt, forKey: .createdAt)
         try c.encode(m.lastSignInAt, forKey: .lastSignInAt)
     }
@@ -51,6 +65,7 @@ public struct WireMember: Codable, Sendable, Hashable {
             createdBy: try c.decode(String.self, forKey: .createdBy),
             createdAt: try c.decode(Int64.self, forKey: .createdAt),
             lastSignInAt: try c.decodeIfPresent(Int64.self, forKey: .lastSignInAt))
+        creatorName = try c.decodeIfPresent(String.self, forKey: .createdByName)
     }
 }
 

@@ -4,7 +4,8 @@ public import SigilVerifier
 ///
 /// Keys: `name`, `audience`, `scope` (as ``WireScope``), and when set `description`,
 /// `valid_from` (RFC 3339), `valid_to` (RFC 3339, or `null` for a token that never expires)
-/// and `expires_in` (seconds, counted by the issuer on its own clock). A default expiry sends
+/// `expires_in` (seconds, counted by the issuer on its own clock) and `guid` (a GUID chosen
+/// beforehand, ``ChosenGUID``). A default expiry sends
 /// neither `valid_to` nor `expires_in`: sigil-server refuses both together.
 ///
 /// ```swift
@@ -17,7 +18,7 @@ public struct WireIssueRequest: Encodable, Sendable, Hashable {
     public init(_ request: IssueRequest) { self.request = request }
 
     enum Key: String, CodingKey {
-        case audience, description, name, scope
+        case audience, description, guid, name, scope
         case expiresIn = "expires_in", validFrom = "valid_from", validTo = "valid_to"
     }
 
@@ -34,6 +35,7 @@ public struct WireIssueRequest: Encodable, Sendable, Hashable {
             }
         try WireScope(scope).encode(to: c.superEncoder(forKey: .scope))
         if let from = request.validFrom { try c.encode(TimeText.format(from), forKey: .validFrom) }
+        if let guid = request.guid { try c.encode(guid.description, forKey: .guid) }
         switch request.expiry {
         case .default: break
         case .never: try c.encodeNil(forKey: .validTo)

@@ -7,7 +7,9 @@ public import SigilVerifier
 /// or `never`), `guid`, `kid`, `name`, `parent` (API rows only), `revoked_at`, `scope`
 /// (`"all"`, `"read-only"` or an array of `resource.action`), `status`, `updated_at`,
 /// `valid_from`, `valid_to`, and `token` in the answer to an issue. `revoked_at`,
-/// `valid_to` and `parent` are `null` when unset, never left out.
+/// `valid_to` and `parent` are `null` when unset, never left out. `created_by_name` (API rows)
+/// is the creator's name when the ledger knows it (``Issuer/actorNames(_:)``: the creating
+/// token's or member's), and left out otherwise.
 ///
 /// ```swift
 /// let row = WireToken(record, writesParent: true)
@@ -19,16 +21,20 @@ public struct WireToken: Codable, Sendable, Hashable {
     public var token: String?
     /// Whether `parent` is written: the API's rows have it, the CLI's `--json` never had it.
     public var writesParent: Bool
+    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:)``).
+    public var creatorName: String?
 
-    public init(_ record: TokenRecord, token: String? = nil, writesParent: Bool = false) {
+    public init(_ record: TokenRecord, token: String? = nil, writesParent: Bool = false, creatorName: String? = nil) {
         self.record = record
         self.token = token
         self.writesParent = writesParent
+        self.creatorName = creatorName
     }
 
     enum Key: String, CodingKey {
         case audience, deleted, description, expires, guid, kid, name, parent, scope, status, token
-        case createdAt = "created_at", createdBy = "created_by", revokedAt = "revoked_at"
+        case createdAt = "created_at", createdBy = "created_by", createdByName = "created_by_name"
+        case revokedAt = "revoked_at"
         case updatedAt = "updated_at", validFrom = "valid_from", validTo = "valid_to"
     }
 
@@ -38,6 +44,7 @@ public struct WireToken: Codable, Sendable, Hashable {
         try c.encode(t.audience, forKey: .audience)
         try c.encode(t.createdAt, forKey: .createdAt)
         try c.encode(t.createdBy, forKey: .createdBy)
+        try c.encodeIfPresent(creatorName, forKey: .createdByName)
         try c.encode(t.isDeleted, forKey: .deleted)
         try c.encode(t.description, forKey: .description)
         try c.encode(Self.expires(t.validTo), forKey: .expires)
@@ -86,6 +93,7 @@ public struct WireToken: Codable, Sendable, Hashable {
             parent: try guid(.parent))
         token = try c.decodeIfPresent(String.self, forKey: .token)
         writesParent = c.contains(.parent)
+        creatorName = try c.decodeIfPresent(String.self, forKey: .createdByName)
     }
 
     /// `expires`: the expiry as RFC 3339 text, or `never`.
@@ -128,7 +136,9 @@ public struct WireScope: Codable, Sendable, Hashable {
 extension JSONWriter {
     /// Writes `t` as ``WireToken`` encodes it, byte for byte, without building a value per
     /// field: `list --json` streams 100k rows through this, sigil-server's pages 100 at a time.
-    package mutating func token(_ t: TokenRecord, writesParent: Bool = false, token: String? = nil) {
+    package mutating func token(
+        _ t: TokenRecord, writesParent: Bool = false, token: String? = nil, creatorName: String? = nil
+    ) {
         byte(0x7b)
         key("audience", first: true)
         string(t.audience)
@@ -136,6 +146,10 @@ extension JSONWriter {
         int(t.createdAt)
         key("created_by")
         string(t.createdBy)
+        if let creatorName {
+            key("created_by_name")
+            string(creatorName)
+        }
         key("deleted")
         bool(t.isDeleted)
         key("description")

@@ -49,6 +49,8 @@ export function describe(error) {
     case 'insufficient_scope':
       return `Your token may not do this (${error.scope || 'missing permission'}): ${error.message}.`;
     case 'invalid_token':
+      // A member's session ended by the issuer (suspended, removed): the server's words.
+      if (error.reason === 'member_suspended' || error.reason === 'member_removed') return error.message;
       return error.reason === 'session_expired'
         ? 'Your session ended. Sign in again.'
         : `The token was refused (${error.reason || 'invalid'}). Check it was pasted whole and is still active.`;

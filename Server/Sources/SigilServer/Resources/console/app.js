@@ -1,4 +1,5 @@
-// Entry point: sign-in, sign-out, and the hash router (#/tokens, #/create, #/token/<guid>, #/audit).
+// Entry point: sign-in, sign-out, and the hash router (#/tokens, #/create, #/token/<guid>, #/audit,
+// #/members).
 import { api, setCSRF, whenSignedOut, describe } from './api.js';
 import { h, field, errorBox, announce, pageHeading } from './ui.js';
 import { tokensPage } from './tokens.js';
@@ -6,6 +7,7 @@ import { createPage } from './create.js';
 import { detailPage } from './detail.js';
 import { auditPage } from './audit.js';
 import { offerSSO } from './sso.js';
+import { membersPage } from './members.js';
 
 const main = document.getElementById('main');
 const bar = document.getElementById('bar');
@@ -27,10 +29,19 @@ function signedIn(info) {
   me = info;
   setCSRF(info.csrf_token);
   bar.hidden = false;
-  document.getElementById('who').textContent = `Signed in: ${info.audience} · ${info.guid.slice(0, 8)}…`;
+  // A person (a member's single sign-on) by name and email; a token by audience and GUID.
+  const who = document.getElementById('who');
+  if (info.member) {
+    who.textContent = `Signed in as ${info.member.name} (${info.member.email})`;
+    who.title = info.actor;
+  } else {
+    who.textContent = `Signed in: ${info.audience} · ${info.guid.slice(0, 8)}…`;
+    who.title = info.actor || `token:${info.guid}`;
+  }
   document.getElementById('nav-create').hidden = !session.can('tokens.create');
   document.getElementById('nav-audit').hidden = !session.can('audit.list');
   document.getElementById('nav-tokens').hidden = !session.can('tokens.list');
+  document.getElementById('nav-members').hidden = !session.can('members.list');
 }
 
 function signedOut(message) {
@@ -89,6 +100,7 @@ async function route() {
     if (page === 'create') view = await createPage(session);
     else if (page === 'token' && arg) view = await detailPage(session, decodeURIComponent(arg));
     else if (page === 'audit') view = await auditPage(session);
+    else if (page === 'members') view = await membersPage(session);
     else view = await tokensPage(session);
   } catch (error) {
     if (!me) return;

@@ -1,6 +1,6 @@
 // Audit: the event log, newest first, filtered by actor, action and time.
 import { api, describe } from './api.js';
-import { h, field, errorBox, formatTime, pageHeading } from './ui.js';
+import { h, field, errorBox, formatTime, pageHeading, actorLabel } from './ui.js';
 
 export async function auditPage(session) {
   if (!session.can('audit.list')) {
@@ -9,7 +9,7 @@ export async function auditPage(session) {
   const rules = await session.rules();
   const errors = errorBox();
   const [actorField, actorInput] = field('Actor', h('input', { type: 'search', id: 'audit-actor', spellcheck: 'false' }),
-    'e.g. alice, token:<GUID>, sigil-server');
+    'e.g. alice, token:<GUID>, member:<email>, sigil-server');
   const actionSelect = h('select', { id: 'audit-action' }, h('option', { value: '' }, 'Any action'),
     rules.audit_actions.map((a) => h('option', { value: a }, a)));
   const [actionField] = field('Action', actionSelect);
@@ -31,7 +31,7 @@ export async function auditPage(session) {
       const page = await api('GET', `/v1/audit?${params}`);
       const rows = page.events.map((e) => h('tr', {},
         h('td', { 'data-label': 'When' }, formatTime(e.at)),
-        h('td', { 'data-label': 'Actor' }, h('code', {}, e.actor)),
+        h('td', { 'data-label': 'Actor' }, actorLabel(e.actor, e.actor_name)),
         h('td', { 'data-label': 'Action' }, e.action),
         h('td', { 'data-label': 'Tokens' }, e.guids.map((g) => h('a', { href: `#/token/${g}`, class: 'guid-link' }, `${g.slice(0, 8)}… `))),
         h('td', { 'data-label': 'Details' }, Object.keys(e.details).length ? JSON.stringify(e.details) : '')));

@@ -1,7 +1,9 @@
 // Create: a form that offers only what the signed-in token may grant, and a dialog that
 // shows the new token once.
 import { api, describe } from './api.js';
-import { h, field, errorBox, openDialog, copyText, formatTime, pageHeading, uid } from './ui.js';
+import {
+  h, field, errorBox, openDialog, copyText, formatTime, pageHeading, uid, randomGUID, announce,
+} from './ui.js';
 
 /** UTF-8 length: the issuer limits names and descriptions in bytes, not characters. */
 function byteLength(text) { return new TextEncoder().encode(text).length; }
@@ -31,6 +33,22 @@ export async function createPage(session) {
   const audiencePattern = new RegExp(`^(?:${rules.audience.pattern})$`);
   const grantable = new Set(me.grantable.pairs);
   const errors = errorBox();
+
+  // The GUID the token will get, drawn here before it exists (so it can be written down or put
+  // in a config first) and sent as `guid`; the issuer refuses one it ever used (409).
+  const guidInput = h('input', {
+    type: 'text', id: 'token-guid', readonly: true, spellcheck: 'false', class: 'guid-preview', value: randomGUID(),
+  });
+  const [guidField] = field('GUID of the new token', guidInput,
+    'Drawn at random in your browser. The token gets exactly this GUID when you create it.');
+  const copyGUID = h('button', {
+    type: 'button', class: 'secondary', id: 'copy-guid', onclick: () => copyText(guidInput.value, guidInput),
+  }, 'Copy GUID');
+  const regenerate = h('button', {
+    type: 'button', class: 'secondary', id: 'regenerate-guid',
+    onclick: () => { guidInput.value = randomGUID(); announce('A new GUID was drawn.'); },
+  }, 'Regenerate');
+  guidField.append(h('div', { class: 'actions left' }, copyGUID, regenerate));
 
   const [nameField, nameInput] = field('Name (required)', h('input', { type: 'text', id: 'token-name', maxlength: rules.name.max_bytes, required: true }));
   const [descriptionField, descriptionInput] = field('Description',
@@ -97,7 +115,7 @@ export async function createPage(session) {
   const problems = h('ul', { class: 'problems', id: 'create-problems', 'aria-live': 'polite' });
   const save = h('button', { type: 'submit', class: 'primary', id: 'create-save', disabled: true, 'aria-describedby': 'create-problems' }, 'Create token');
   const form = h('form', { class: 'card create', novalidate: true, 'aria-labelledby': 'create-title' },
-    nameField, descriptionField, audienceField, scopeSet, windowSet, problems, errors.node,
+    guidField, nameField, descriptionField, audienceField, scopeSet, windowSet, problems, errors.node,
     h('div', { class: 'actions' }, h('a', { href: '#/tokens', class: 'button secondary' }, 'Cancel'), save));
 
   function kind() { return form.querySelector('input[name=scope-kind]:checked')?.value; }
@@ -127,7 +145,9 @@ export async function createPage(session) {
     if (from !== null && callerStart !== null && from < callerStart) {
       wrong.push(`Valid from may not be earlier than your own token's (${formatTime(callerStart)}).`);
     }
-    const body = { name: nameInput.value.trim(), description: descriptionInput.value.trim(), audience, scope };
+    const body = {
+      guid: guidInput.value, name: nameInput.value.trim(), description: descriptionInput.value.trim(), audience, scope,
+    };
     if (from !== null) body.valid_from = new Date(from * 1000).toISOString().replace('.000Z', 'Z');
     const expiry = expiryKind();
     if (expiry === 'never') body.valid_to = null;
@@ -173,7 +193,13 @@ export async function createPage(session) {
       const created = await api('POST', '/v1/tokens', body);
       showOnce(created);
     } catch (error) {
-      errors.show(describe(error));
+      if (error.code === 'conflict' && /^guid /.test(error.message)) {
+        // The issuer never reuses a GUID: draw another and let the person look before retrying.
+        guidInput.value = randomGUID();
+        errors.show(`That GUID was already used in this ledger, so a new one was drawn: ${guidInput.value}. Create again to use it.`);
+      } else {
+        errors.show(describe(error));
+      }
       save.disabled = false;
     }
   });

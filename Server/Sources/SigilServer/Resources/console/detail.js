@@ -3,6 +3,7 @@
 import { api, describe } from './api.js';
 import {
   h, field, errorBox, announce, confirmAction, copyText, formatTime, scopeSummary, statusBadge, pageHeading,
+  actorLabel,
 } from './ui.js';
 
 function row(label, ...value) { return [h('dt', {}, label), h('dd', {}, ...value)]; }
@@ -10,7 +11,7 @@ function row(label, ...value) { return [h('dt', {}, label), h('dd', {}, ...value
 function eventList(events, emptyText) {
   if (events.length === 0) return h('p', { class: 'muted' }, emptyText);
   return h('ul', { class: 'events' }, events.map((e) => h('li', {},
-    h('time', {}, formatTime(e.at)), ' ', h('strong', {}, e.action), ' by ', h('code', {}, e.actor),
+    h('time', {}, formatTime(e.at)), ' ', h('strong', {}, e.action), ' by ', actorLabel(e.actor, e.actor_name),
     Object.keys(e.details).length ? h('span', { class: 'muted' }, ` ${JSON.stringify(e.details)}`) : null)));
 }
 
@@ -30,7 +31,8 @@ export async function detailPage(session, guid) {
     row('Scope', scopeSummary(token.scope)),
     row('Valid from', formatTime(token.valid_from)),
     row('Expires', token.valid_to === null ? 'never' : formatTime(token.valid_to)),
-    row('Created', formatTime(token.created_at), ' by ', h('code', {}, token.created_by)),
+    row('Created', formatTime(token.created_at), ' by ',
+      h('span', { id: 'created-by' }, actorLabel(token.created_by, token.created_by_name, { detail: true }))),
     row('Updated', formatTime(token.updated_at)),
     row('Key ID', h('code', {}, token.kid)),
     row('Created by token', token.parent ? h('a', { href: `#/token/${token.parent}` }, token.parent) : '—'));

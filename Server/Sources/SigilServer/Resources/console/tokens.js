@@ -2,23 +2,18 @@
 import { api, describe } from './api.js';
 import {
   h, field, errorBox, announce, confirmAction, copyText, formatTime, scopeSummary, statusBadge, pageHeading,
+  actorLabel,
 } from './ui.js';
 
 const PAGE_SIZE = 25;
 // Kept across visits so coming back from a token keeps the search.
-const state = { name: '', guid: '', scope: '', status: '', sort: 'created', cursors: [null] };
+const state = { name: '', guid: '', scope: '', status: '', sort: 'created', mine: false, cursors: [null] };
 
 const BULK = [
   { action: 'deactivate', label: 'Deactivate', done: 'Deactivated', permission: 'tokens.deactivate', danger: false },
   { action: 'revoke', label: 'Revoke', done: 'Revoked', permission: 'tokens.revoke', danger: true },
   { action: 'delete', label: 'Delete', done: 'Deleted', permission: 'tokens.delete', danger: true },
 ];
-
-/** `token:<GUID>` shortened to its first 8 digits (the full value in a tooltip). */
-function creator(text) {
-  if (!text.startsWith('token:')) return text;
-  return h('span', { title: text }, `token:${text.slice(6, 14)}…`);
-}
 
 function plural(n) { return `${n} token${n === 1 ? '' : 's'}`; }
 
@@ -62,9 +57,12 @@ export async function tokensPage(session) {
   const sortSelect = h('select', { id: 'sort' }, rules.sorts.map((s) => h('option', { value: s }, capitalized(s))));
   sortSelect.value = state.sort;
   const [sortField] = field('Sort by', sortSelect);
+  // The server knows who "me" is (the session's actor): the page only asks created_by_me=true.
+  const mineBox = h('input', { type: 'checkbox', id: 'filter-mine', checked: state.mine });
+  const mineField = h('div', { class: 'field choice mine' }, mineBox, h('label', { for: mineBox.id }, 'Created by me'));
 
   const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Find tokens' },
-    nameField, guidField, scopeField, statusField, sortField,
+    nameField, guidField, scopeField, statusField, sortField, mineField,
     h('button', { type: 'submit', class: 'secondary', id: 'search-apply' }, 'Search'));
 
   function updateSelection() {
@@ -93,7 +91,7 @@ export async function tokensPage(session) {
       }, 'Copy')),
       h('td', { 'data-label': 'Audience' }, t.audience),
       h('td', { 'data-label': 'Scope' }, scopeSummary(t.scope)),
-      h('td', { 'data-label': 'Creator' }, creator(t.created_by)),
+      h('td', { 'data-label': 'Creator' }, actorLabel(t.created_by, t.created_by_name)),
       h('td', { 'data-label': 'Valid from' }, formatTime(t.valid_from)),
       h('td', { 'data-label': 'Expires' }, t.valid_to === null ? 'never' : formatTime(t.valid_to)),
       h('td', { 'data-label': 'Status' }, statusBadge(t.status)));
@@ -106,6 +104,7 @@ export async function tokensPage(session) {
     if (state.guid.trim()) params.set('guid', state.guid.trim());
     if (state.scope) params.set('scope', state.scope);
     if (state.status) params.set('status', state.status);
+    if (state.mine) params.set('created_by_me', 'true');
     const cursor = state.cursors[state.cursors.length - 1];
     if (cursor) params.set('cursor', cursor);
     try {
@@ -143,6 +142,7 @@ export async function tokensPage(session) {
     state.scope = scopeSelect.value;
     state.status = statusSelect.value;
     state.sort = sortSelect.value;
+    state.mine = mineBox.checked;
     state.cursors = [null];
     selected.clear();
     load();
@@ -151,7 +151,7 @@ export async function tokensPage(session) {
   for (const input of [nameInput, guidInput]) {
     input.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(refilter, 250); });
   }
-  for (const select of [scopeSelect, statusSelect, sortSelect]) select.addEventListener('change', refilter);
+  for (const select of [scopeSelect, statusSelect, sortSelect, mineBox]) select.addEventListener('change', refilter);
 
   async function runBulk(b) {
     const n = selected.size;

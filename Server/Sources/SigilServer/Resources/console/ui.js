@@ -154,3 +154,40 @@ export function statusBadge(status) {
 export function pageHeading(text) {
   return h('h1', { tabindex: '-1', class: 'page-title' }, text);
 }
+
+/**
+ * A fresh random version-4 UUID, drawn in the browser: `crypto.randomUUID` where the page is a
+ * secure context, else 16 bytes from `crypto.getRandomValues` with the version and variant
+ * bits set (RFC 9562). The server decides whether it may be used (ChosenGUID); this only draws.
+ */
+export function randomGUID() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Who made a change, for people: the name the server sent (`created_by_name`, `actor_name`)
+ * with the raw actor in a tooltip, or the raw actor (a `token:<GUID>` shortened) when the
+ * ledger knows no name. `detail` also writes the token's GUID (linked) or the member's email.
+ */
+export function actorLabel(actor, name, { detail = false } = {}) {
+  const tokenGUID = actor.startsWith('token:') ? actor.slice(6) : null;
+  const email = actor.startsWith('member:') ? actor.slice(7) : null;
+  if (!name) {
+    if (tokenGUID) {
+      return detail ? h('span', { class: 'actor' }, 'token ', h('a', { href: `#/token/${tokenGUID}` }, h('code', {}, tokenGUID)))
+        : h('span', { class: 'actor', title: actor }, `token:${tokenGUID.slice(0, 8)}…`);
+    }
+    return h('span', { class: 'actor', title: actor }, actor);
+  }
+  if (!detail) return h('span', { class: 'actor', title: actor }, name);
+  if (tokenGUID) {
+    return h('span', { class: 'actor' }, name, ' (token ', h('a', { href: `#/token/${tokenGUID}` }, h('code', {}, tokenGUID)), ')');
+  }
+  if (email) return h('span', { class: 'actor' }, name, ' ', h('span', { class: 'muted' }, `(${email})`));
+  return h('span', { class: 'actor', title: actor }, name);
+}
