@@ -428,7 +428,9 @@ def browser(sso):
 
 def browser_sign_in(driver, username):
     """From the console's sign-in page, through the provider's own login form, and back."""
-    driver.delete_all_cookies()
+    # Every site's cookies, the provider's too: delete_all_cookies clears only the current
+    # page's, and a provider session left by an earlier test would sign in as its person.
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.get(driver.base)
     button = WebDriverWait(driver, 40).until(EC.element_to_be_clickable((By.ID, "sso-login")))
     assert button.text == "Sign in with Test IdP"
