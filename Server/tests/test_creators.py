@@ -101,3 +101,21 @@ def test_a_narrow_caller_sees_its_creators_name_but_nothing_else_of_it(env):
     own = manager.get(f"/v1/tokens/{manager_row['guid']}")
     assert own.status == 200 and own.json["created_by_name"] == "org admin"
     assert manager.get(f"/v1/tokens/{env.org_guid}").status == 404
+
+
+def test_a_caller_limited_to_an_audience_gets_no_name_for_an_org_token_creator(env):
+    # An organization token creates a billing token: a billing caller sees the row, and its
+    # `created_by`, but not the name of a token of an audience it does not reach.
+    maker_token, maker_guid = cli_issue(env.home, "Org secret project", "sigil", "--all")
+    _, row = env.create(name="billing job", audience="billing", client=env.org.with_token(maker_token))
+    billing_token, _ = cli_issue(env.home, "billing reader", "billing", "--all")
+    billing = env.org.with_token(billing_token)
+    shown = billing.get(f"/v1/tokens/{row['guid']}")
+    assert shown.status == 200, shown
+    assert shown.json["created_by"] == f"token:{maker_guid}" and "created_by_name" not in shown.json
+    listed = billing.get(f"/v1/tokens?guid={row['guid']}").json["tokens"]
+    assert listed and "created_by_name" not in listed[0]
+    events = billing.get(f"/v1/audit?guid={row['guid']}").json["events"]
+    assert events and all("actor_name" not in e for e in events)
+    # The organization reaches both: it reads the name.
+    assert env.org.get(f"/v1/tokens/{row['guid']}").json["created_by_name"] == "Org secret project"

@@ -169,7 +169,7 @@ def test_edit_changes_name_audience_and_scope(env):
 
 
 @pytest.mark.parametrize("body,status", [
-    ({}, 400), ({"name": None}, 400), ({"email": "other@example.com"}, 400), ({"status": "suspended"}, 400),
+    ({}, 422), ({"name": None}, 400), ({"email": "other@example.com"}, 400), ({"status": "suspended"}, 400),
     ({"name": ""}, 422), ({"audience": "bad audience"}, 422), ({"scope": ["devices.fly"]}, 422),
 ])
 def test_edit_refuses_bad_bodies(env, body, status):

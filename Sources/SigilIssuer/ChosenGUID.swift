@@ -51,7 +51,7 @@ public enum ChosenGUID {
     public static func used(_ id: TokenID) -> IssuerError {
         IssuerError(
             .conflict,
-            "guid \(id) was already used in this ledger (a token, possibly deleted, had it); a GUID is never reused: generate a new one",
+            "guid \(id) was already used in this ledger (a token, possibly deleted, or a member had it); a GUID is never reused: generate a new one",
             detail: .invalidLabel(field: "guid", problem: "was already used in this ledger"))
     }
 

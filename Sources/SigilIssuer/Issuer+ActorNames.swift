@@ -13,32 +13,40 @@ extension Issuer {
         return TokenID(uuidString: actor.dropFirst(tokenActorPrefix.count))
     }
 
-    /// People's names for actor names: what front ends show instead of a bare `token:<GUID>`.
+    /// People's names for actor names, as `caller` may see them: what front ends show instead
+    /// of a bare `token:<GUID>`.
     ///
     /// A `token:<GUID>` actor reads as that token's name (a deleted token's too, while its
-    /// tombstone lasts); a `member:<email>` actor as the member's display name, while the member
-    /// exists. Other actors (an OS user, a CLI `--actor`, `sigil-server`) have no
-    /// name in the ledger and are left out of the answer. Only actors a caller already sees
-    /// (the creators of tokens and the actors of events it may read) are asked about, so the
-    /// answer tells it nothing it could not read on the token's own row.
+    /// tombstone lasts) when the caller reaches the token's audience; a `member:<email>` actor
+    /// as the member's display name, while the member exists, when the caller reaches the
+    /// member's audience and holds `members.read` or `members.list` (what it needs to read the
+    /// member itself). Other actors (an OS user, a CLI `--actor`, `sigil-server`), and actors
+    /// the caller may not read, are left out of the answer: it tells the caller nothing it could
+    /// not read on the token's or member's own row.
     ///
     /// ```swift
-    /// let names = try issuer.actorNames(page.items.map(\.createdBy))
+    /// let names = try issuer.actorNames(page.items.map(\.createdBy), as: caller)
     /// names["token:0f8c9e4a-2b7d-4c1e-9a3f-5d6e7f809a1b"]   // "CI deploy"
     /// ```
     ///
-    /// - Parameter actors: Actor names, in any order, repeats allowed.
-    /// - Returns: The name of each actor the ledger knows, by actor name.
+    /// - Parameters:
+    ///   - actors: Actor names, in any order, repeats allowed.
+    ///   - caller: Who asks; only names it may read are returned.
+    /// - Returns: The name of each actor the ledger knows and the caller may read, by actor name.
     /// - Throws: ``IssuerError`` when the ledger cannot be read.
-    public func actorNames(_ actors: some Sequence<String>) throws(IssuerError) -> [String: String] {
+    public func actorNames(_ actors: some Sequence<String>, as caller: Caller) throws(IssuerError) -> [String: String] {
         let distinct = Set(actors)
+        let readsMembers = ["members.read", "members.list"].contains { (permission: String) -> Bool in
+            (try? authorize(caller, permission)) != nil
+        }
         return try transaction(write: false) {
             var names: [String: String] = [:]
             for actor in distinct {
                 if let id = Self.token(ofActor: actor), let row = try store.token(id) {
-                    names[actor] = row.name
-                } else if actor.hasPrefix(Self.memberActorPrefix),
-                    let member = try store.member(email: String(actor.dropFirst(Self.memberActorPrefix.count)))
+                    if caller.reaches(row.audience) { names[actor] = row.name }
+                } else if readsMembers, actor.hasPrefix(Self.memberActorPrefix),
+                    let member = try store.member(email: String(actor.dropFirst(Self.memberActorPrefix.count))),
+                    caller.reaches(member.audience)
                 {
                     names[actor] = member.name
                 }

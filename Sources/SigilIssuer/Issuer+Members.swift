@@ -75,7 +75,7 @@ extension Issuer {
         let catalog = try catalog()
         let scope = try grant(
             audience: audience, scope: request.scope, principal: principal, catalog: catalog, now: now)
-        let member = Member(
+        var member = Member(
             id: request.id ?? TokenMinter.newTokenID(), email: email, name: name, audience: audience, scope: scope,
             status: .active, createdBy: principal.actor.name, createdAt: now)
         return try transaction(write: true) {
@@ -86,6 +86,16 @@ extension Issuer {
             if try store.member(member.id) != nil {
                 throw IssuerError(
                     .conflict, "a member already has the ID \(member.id)", detail: .memberExists(email: email))
+            }
+            // Tokens and members share the sessions' GUID column: a member never takes a GUID a
+            // token has (or had). A drawn ID is drawn again; a chosen one is refused.
+            while try store.guidEverUsed(member.id) {
+                guard request.id == nil else {
+                    throw IssuerError(
+                        .conflict, "a token has (or had) the GUID \(member.id); choose another member ID",
+                        detail: .memberExists(email: email))
+                }
+                member.id = TokenMinter.newTokenID()
             }
             try store.insertMember(member)
             try recordMember("add", member, by: principal.actor, at: now)
@@ -163,11 +173,7 @@ extension Issuer {
     private func editMember(_ selector: String, _ edit: MemberEdit, principal: MemberPrincipal, now: Int64)
         throws(IssuerError) -> Member
     {
-        guard !edit.isEmpty else {
-            throw IssuerError(
-                .invalidInput, "nothing to change: give a name, an audience or a scope",
-                detail: .invalidLabel(field: "edit", problem: "changes nothing"))
-        }
+        guard !edit.isEmpty else { throw MemberEdit.emptyRefusal }
         let name = try edit.name.map { (text: String) throws(IssuerError) -> String in try MemberName.check(text) }
         let audience = try edit.audience.map { (text: String) throws(IssuerError) -> String in try Audience(text).text }
         let catalog = try catalog()
@@ -206,7 +212,8 @@ extension Issuer {
     }
 
     /// Suspends a member on behalf of `caller` (`members.update`, and `tokens.deactivate` for
-    /// `cascade`).
+    /// `cascade`). A cascade follows the rules of ``change(_:_:cascade:as:now:)``: every token
+    /// in the caller's reach, and none of them one of the caller's ancestors.
     public func suspendMember(
         _ selector: String, cascade: Bool = false, as caller: Caller, now: Int64 = Issuer.currentTime()
     ) throws(IssuerError) -> MemberSuspension {
@@ -241,6 +248,9 @@ extension Issuer {
                         .forbidden, "a token this member created belongs to audience \(outside)",
                         detail: .insufficientScope("audience \(outside)"))
                 }
+                // The ancestor rule of every caller change: a token never deactivates the tokens
+                // it descends from, here neither (the member may have created one of them).
+                if let caller = principal.caller { try refuseAncestors(ids, of: caller) }
                 if !ids.isEmpty {
                     deactivated =
                         try change(
@@ -260,7 +270,8 @@ extension Issuer {
         try activateMember(selector, principal: .local(actor), now: now)
     }
 
-    /// Activates a member on behalf of `caller` (`members.update`).
+    /// Activates a member on behalf of `caller` (`members.update`), which must be able to grant
+    /// the member's rights as when adding it (a caller that expires activates no member).
     public func activateMember(_ selector: String, as caller: Caller, now: Int64 = Issuer.currentTime())
         throws(IssuerError) -> Member
     {
@@ -274,7 +285,14 @@ extension Issuer {
         let catalog = try catalog()
         return try changeMember(selector, principal: principal, catalog: catalog, now: now) {
             (member: inout Member) throws(IssuerError) -> [(String, String)] in
+            // Activating gives the member's rights back: the caller must be able to grant them
+            // as when adding it (a caller that expires grants nothing that never expires).
             let changed = member.status != .active
+            if changed {
+                _ = try grant(
+                    audience: member.audience, scope: Self.scopeRequest(member.scope), principal: principal,
+                    catalog: catalog, now: now)
+            }
             member.status = .active
             return changed ? [("status", "active")] : []
         }
@@ -472,7 +490,7 @@ extension Issuer {
 
     /// The member `selector` names, inside the caller's transaction.
     private func resolveMember(_ selector: String) throws -> Member {
-        if let id = TokenID(uuidString: selector) ?? Self.hexID(selector) {
+        if let id = Self.memberID(selector) {
             guard let member = try store.member(id) else { throw Self.memberNotFound(selector) }
             return member
         }
@@ -487,10 +505,16 @@ extension Issuer {
         return member
     }
 
-    /// A GUID written as 32 hex digits without hyphens.
-    private static func hexID(_ text: String) -> TokenID? {
-        guard text.utf8.count == 32, text.utf8.allSatisfy(TokenFilter.isHexDigit) else { return nil }
-        var hyphenated = text
+    /// The member ID a selector writes: a GUID with hyphens, or as 32 hex digits without them;
+    /// nil for anything else (an email, say). The one parser the local and remote CLI share.
+    ///
+    /// ```swift
+    /// Issuer.memberID("0f8c9e4a2b7d4c1e9a3f5d6e7f809a1b")   // 0f8c9e4a-2b7d-4c1e-9a3f-5d6e7f809a1b
+    /// ```
+    public static func memberID(_ selector: String) -> TokenID? {
+        if let id = TokenID(uuidString: selector) { return id }
+        guard selector.utf8.count == 32, selector.utf8.allSatisfy(TokenFilter.isHexDigit) else { return nil }
+        var hyphenated = selector
         for offset in [20, 16, 12, 8] {
             hyphenated.insert("-", at: hyphenated.index(hyphenated.startIndex, offsetBy: offset))
         }

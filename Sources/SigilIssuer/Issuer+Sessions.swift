@@ -158,7 +158,7 @@ extension Issuer {
     /// `maxSessions` live sessions remain.
     func insertCapped(_ record: SessionRecord, maxSessions: Int, now: Int64) throws -> Bool {
         _ = try store.deleteSessions(expiredAt: now)
-        let own = try store.sessions(of: record.ownerID)
+        let own = try store.sessions(of: record.ownerID, member: record.isMember)
         for oldest in own.prefix(max(0, own.count - Self.maxSessionsPerToken + 1)) {
             _ = try store.deleteSession(idHash: oldest.idHash)
         }

@@ -162,6 +162,12 @@ public struct MemberEdit: Sendable, Hashable {
     }
 
     public var isEmpty: Bool { name == nil && audience == nil && scope == nil }
+
+    /// Why an empty edit is refused: `invalid_input` naming `edit` (422 over HTTP), the one
+    /// rule ``Issuer/editMember(_:_:by:now:)`` applies; the CLI shows the same message.
+    public static let emptyRefusal = IssuerError(
+        .invalidInput, "nothing to change: give a name, an audience or a scope",
+        detail: .invalidLabel(field: "edit", problem: "changes nothing"))
 }
 
 /// What a member suspension did.

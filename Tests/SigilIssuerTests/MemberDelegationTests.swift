@@ -325,4 +325,72 @@ struct MemberDelegationTests: IssuerSuite {
             try issuer.events(AuditQuery(actor: "member:updater@example.com", action: .member)).first)
         #expect(event.detailsJSON.contains(#""change":"suspend""#) && event.detailsJSON.contains("reader@example.com"))
     }
+
+    @Test("A cascade by a token never deactivates its own ancestor, even one the member created")
+    func cascadeRefusesAncestors() throws {
+        let member = try issuer.addMember(
+            MemberRequest(email: "m@example.com", name: "M", audience: "sigil", scope: .all), by: alice, now: t0)
+        let parent = try issuer.issue(
+            request("P", audience: "sigil", expiry: .never), as: Caller(member: member), now: t0)
+        let child = try issuer.issue(
+            request("C", audience: "sigil", expiry: .never), as: try issuer.authenticate(parent.token, now: t0), now: t0
+        )
+        let caller = try issuer.authenticate(child.token, now: t0)
+        let error = #expect(throws: IssuerError.self) {
+            try issuer.suspendMember(member.email, cascade: true, as: caller, now: t0 + 1)
+        }
+        #expect(error?.reason == .forbidden && error?.detail == .insufficientScope("ancestor"))
+        #expect(try issuer.stored(parent.record.id)?.status == .active, "the ancestor stays active")
+        #expect(try issuer.member(member.email).status == .active, "nothing changed")
+        // The local operator is bound by no ancestry.
+        let local = try issuer.suspendMember(member.email, cascade: true, by: alice, now: t0 + 2)
+        #expect(local.deactivated == [parent.record.id])
+    }
+
+    @Test("Activating a member grants its rights again: a token that expires cannot")
+    func activateNeedsGrant() throws {
+        let member = try issuer.addMember(
+            MemberRequest(email: "m@example.com", name: "M", audience: "billing", scope: .readOnly), by: alice,
+            now: t0)
+        _ = try issuer.suspendMember(member.email, by: alice, now: t0)
+        let expiring = try GrantingCaller.expiringOrgToken.make(issuer, by: alice)
+        let error = #expect(throws: IssuerError.self) {
+            try issuer.activateMember(member.email, as: expiring, now: t0 + 1)
+        }
+        #expect(error?.reason == .forbidden && error?.detail == .insufficientScope("valid_to"))
+        #expect(try issuer.member(member.email).status == .suspended)
+        let org = try GrantingCaller.orgToken.make(issuer, by: alice)
+        #expect(try issuer.activateMember(member.email, as: org, now: t0 + 2).status == .active)
+    }
+
+    @Test("Actor names tell a caller only the tokens and members it may read")
+    func actorNamesFollowTheCaller() throws {
+        let org = try issuer.issue(request("Org maker", audience: "sigil", expiry: .never), by: alice, now: t0)
+        let billingToken = try issuer.issue(request("Billing maker", expiry: .never), by: alice, now: t0)
+        let orgMember = try issuer.addMember(
+            MemberRequest(email: "o@example.com", name: "Org person", audience: "sigil", scope: .all), by: alice,
+            now: t0)
+        let billingMember = try issuer.addMember(
+            MemberRequest(email: "b@example.com", name: "Billing person", audience: "billing", scope: .readOnly),
+            by: alice, now: t0)
+        let actors = [
+            Actor(token: org.record.id).name, Actor(token: billingToken.record.id).name, orgMember.actor.name,
+            billingMember.actor.name,
+        ]
+        let lister = try issuer.authenticate(
+            try issuer.issue(
+                request("lister", scope: .custom(["tokens.list", "members.read"]), expiry: .never), by: alice,
+                now: t0
+            ).token, now: t0)
+        #expect(
+            try issuer.actorNames(actors, as: lister) == [
+                actors[1]: "Billing maker", actors[3]: "Billing person",
+            ])
+        let noMembers = try issuer.authenticate(
+            try issuer.issue(request("no members", scope: .custom(["tokens.list"]), expiry: .never), by: alice, now: t0)
+                .token, now: t0)
+        #expect(try issuer.actorNames(actors, as: noMembers) == [actors[1]: "Billing maker"])
+        let everyone = try GrantingCaller.orgToken.make(issuer, by: alice)
+        #expect(try issuer.actorNames(actors, as: everyone).count == 4)
+    }
 }

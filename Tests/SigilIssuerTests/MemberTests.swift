@@ -314,6 +314,17 @@ struct WireMemberTests {
         audience: "sigil", scope: .custom(["devices.get", "tokens.list"]), status: .suspended, createdBy: "alice",
         createdAt: 1_800_000_000, lastSignInAt: nil)
 
+    @Test("A member ID reads with or without hyphens, in any case; nothing else is one")
+    func memberID() {
+        let id = Self.member.id
+        let hex = id.description.replacingOccurrences(of: "-", with: "")
+        #expect(Issuer.memberID(id.description) == id && Issuer.memberID(hex) == id)
+        #expect(Issuer.memberID(hex.uppercased()) == id)
+        for text in ["ada@example.com", String(hex.dropLast()), hex + "0", String(hex.dropLast()) + "g", ""] {
+            #expect(Issuer.memberID(text) == nil, "\(text)")
+        }
+    }
+
     @Test("A member is written with exactly the documented keys; last_sign_in_at null, never left out; it reads back")
     func member() throws {
         let bytes = Wire.encode(WireMember(Self.member))

@@ -29,7 +29,9 @@ struct SessionLedgerTests: IssuerSuite {
         let (id, session) = try open(caller)
         #expect(id.utf8.count == 43 && session.csrf.utf8.count == 43 && session.csrf != id)
         #expect(session.csrf == Issuer.csrfSecret(ofSession: id))
-        let rows = try issuer.store.transaction(write: false) { try issuer.store.sessions(of: caller.id) }
+        let rows = try issuer.store.transaction(write: false) {
+            try issuer.store.sessions(of: caller.id, member: false)
+        }
         #expect(rows.count == 1)
         let row = try #require(rows.first)
         #expect(row.idHash == Issuer.sessionHash(id) && row.idHash.count == 32)
@@ -143,5 +145,35 @@ struct SessionLedgerTests: IssuerSuite {
         let (fresh, _) = try open(b, maxSessions: 2, now: later)
         #expect(try issuer.sessionCount() == 1, "the sign-in purged the expired rows")
         #expect(try issuer.checkSession(fresh, now: later) != nil)
+    }
+
+    @Test("A token and a member never share a GUID; on a ledger where they do, their sessions stay apart")
+    func tokenAndMemberGUIDsApart() throws {
+        let ada = try issuer.addMember(
+            MemberRequest(email: "ada@example.com", name: "Ada", audience: "sigil", scope: .all), by: alice, now: t0)
+        var chosen = request("same GUID", audience: Caller.organization, expiry: .never)
+        chosen.guid = ada.id
+        let used = #expect(throws: IssuerError.self) { try issuer.issue(chosen, by: alice, now: t0) }
+        #expect(used?.reason == .conflict)
+        let (issued, caller) = try signingIn()
+        var same = MemberRequest(email: "bob@example.com", name: "Bob", audience: "sigil", scope: .all)
+        same.id = issued.record.id
+        let taken = #expect(throws: IssuerError.self) { try issuer.addMember(same, by: alice, now: t0) }
+        #expect(taken?.reason == .conflict)
+        // A ledger written before the rule: a member holds a token's GUID.
+        let twin = Member(
+            id: issued.record.id, email: "twin@example.com", name: "Twin", audience: "sigil", scope: .all,
+            status: .active, createdBy: "alice", createdAt: t0)
+        try issuer.store.transaction(write: true) { try issuer.store.insertMember(twin) }
+        let member = try #require(try issuer.openMemberSession(email: twin.email, maxSessions: 100, now: t0))
+        for n in 0..<Issuer.maxSessionsPerToken { _ = try open(caller, now: t0 + 1 + Int64(n)) }
+        #expect(try issuer.checkSession(member.id, now: t0 + 100) != nil, "the token's sign-ins left the member's")
+        let rows = try issuer.store.transaction(write: false) {
+            (
+                try issuer.store.sessions(of: twin.id, member: true),
+                try issuer.store.sessions(of: twin.id, member: false)
+            )
+        }
+        #expect(rows.0.count == 1 && rows.1.count == Issuer.maxSessionsPerToken)
     }
 }

@@ -29,7 +29,7 @@ public struct AuditController: Sendable {
         let query = AuditQuery(guid: guid, actor: actor, action: action, since: since)
         let (page, names) = try await issuer.query(as: caller) { issuer in
             let page = try issuer.events(query, page: pageRequest, as: caller)
-            return (page, try issuer.actorNames(page.items.map(\.actor)))
+            return (page, try issuer.actorNames(page.items.map(\.actor), as: caller))
         }
         return JSONResponse.make(
             WirePage(

@@ -35,7 +35,7 @@ public struct MembersController: Sendable {
         let status = try q.choice("status", MemberStatus.self)
         let (page, names) = try await issuer.query(as: caller) { issuer in
             let page = try issuer.members(status: status, page: pageRequest, as: caller)
-            return (page, try issuer.actorNames(page.items.map(\.createdBy)))
+            return (page, try issuer.actorNames(page.items.map(\.createdBy), as: caller))
         }
         return JSONResponse.make(
             WirePage(items: page.items.map { Self.wire($0, names) }, nextCursor: page.nextCursor))
@@ -49,7 +49,7 @@ public struct MembersController: Sendable {
         let now = Publisher.wallClock()
         let (member, names) = try await issuer.write { issuer in
             let member = try issuer.addMember(body.request, as: caller, now: now)
-            return (member, try issuer.actorNames([member.createdBy]))
+            return (member, try issuer.actorNames([member.createdBy], as: caller))
         }
         return JSONResponse.make(
             Self.wire(member, names), status: .created, headers: [.location: "/v1/members/\(member.id)"])
@@ -60,7 +60,7 @@ public struct MembersController: Sendable {
         let id = try Self.memberID(context)
         let (member, names) = try await issuer.read { issuer in
             let member = try issuer.member(id.description, as: caller)
-            return (member, try issuer.actorNames([member.createdBy]))
+            return (member, try issuer.actorNames([member.createdBy], as: caller))
         }
         return JSONResponse.make(Self.wire(member, names))
     }
@@ -74,7 +74,7 @@ public struct MembersController: Sendable {
         let now = Publisher.wallClock()
         let (member, names) = try await issuer.write { issuer in
             let member = try issuer.editMember(id.description, body.edit, as: caller, now: now)
-            return (member, try issuer.actorNames([member.createdBy]))
+            return (member, try issuer.actorNames([member.createdBy], as: caller))
         }
         return JSONResponse.make(Self.wire(member, names))
     }
@@ -103,7 +103,7 @@ public struct MembersController: Sendable {
         let now = Publisher.wallClock()
         let (member, names) = try await issuer.write { issuer in
             let member = try issuer.activateMember(id.description, as: caller, now: now)
-            return (member, try issuer.actorNames([member.createdBy]))
+            return (member, try issuer.actorNames([member.createdBy], as: caller))
         }
         return JSONResponse.make(Self.wire(member, names))
     }
@@ -151,7 +151,6 @@ struct MemberEditBody: Decodable {
             if try c.decodeNil(forKey: AnyKey(key)) { throw APIError.badRequest("\(key) may not be null") }
         }
         edit = try WireMemberEdit(from: decoder).edit
-        if edit.isEmpty { throw APIError.badRequest("give at least one of name, audience, scope") }
     }
 }
 

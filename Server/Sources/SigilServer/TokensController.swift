@@ -51,7 +51,7 @@ public struct TokensController: Sendable {
             let page = try issuer.tokens(
                 TokenQuery(filter: filter, sort: sort, violatingPolicy: violating, createdBy: creator),
                 page: pageRequest, as: caller)
-            return (page, try issuer.actorNames(page.items.map(\.createdBy)))
+            return (page, try issuer.actorNames(page.items.map(\.createdBy), as: caller))
         }
         return JSONResponse.make(
             WirePage(items: page.items.map { Self.wire($0, names) }, nextCursor: page.nextCursor))
@@ -76,7 +76,7 @@ public struct TokensController: Sendable {
         let now = Publisher.wallClock()
         let (issued, names) = try await issuer.write { issuer in
             let issued = try issuer.issue(issueRequest, as: caller, now: now)
-            return (issued, try issuer.actorNames([issued.record.createdBy]))
+            return (issued, try issuer.actorNames([issued.record.createdBy], as: caller))
         }
         ServerMetrics.shared.tokensIssued()
         return JSONResponse.make(
@@ -89,7 +89,7 @@ public struct TokensController: Sendable {
         let id = try context.guidParameter()
         let (row, names) = try await issuer.read { issuer in
             let row = try issuer.token(id.description, as: caller)
-            return (row, try issuer.actorNames([row.createdBy]))
+            return (row, try issuer.actorNames([row.createdBy], as: caller))
         }
         return JSONResponse.make(Self.wire(row, names))
     }
@@ -103,7 +103,7 @@ public struct TokensController: Sendable {
         let (row, names) = try await issuer.write { issuer in
             let row = try issuer.edit(
                 id.description, name: body.name, description: body.description, sealed: body.sealed, as: caller)
-            return (row, try issuer.actorNames([row.createdBy]))
+            return (row, try issuer.actorNames([row.createdBy], as: caller))
         }
         return JSONResponse.make(Self.wire(row, names))
     }

@@ -112,8 +112,9 @@ package protocol LedgerStore: AnyObject {
     func deleteSession(idHash: [UInt8]) throws -> Bool
     /// Removes every session whose `expires_at` is `now` or earlier; how many went.
     func deleteSessions(expiredAt now: Int64) throws -> Int
-    /// The sessions of token `id`, oldest first.
-    func sessions(of id: TokenID) throws -> [SessionRecord]
+    /// The sessions of token `id`, or of member `id` when `member` is true, oldest first: a
+    /// token's and a member's sessions never count for each other, even under one GUID.
+    func sessions(of id: TokenID, member: Bool) throws -> [SessionRecord]
     /// How many session rows there are.
     func sessionCount() throws -> Int
     // MARK: End of console sessions

@@ -40,8 +40,11 @@ extension SQLStore {
         try run("DELETE FROM sessions WHERE expires_at <= ?1", [.int(now)])
     }
 
-    package func sessions(of id: TokenID) throws -> [SessionRecord] {
-        try rows("SELECT \(sessionColumns) FROM sessions WHERE guid = ?1 ORDER BY seq", [.bytes(id.bytes)]) {
+    package func sessions(of id: TokenID, member: Bool) throws -> [SessionRecord] {
+        let kind = member ? "member = ?1" : "member IS NULL"
+        return try rows(
+            "SELECT \(sessionColumns) FROM sessions WHERE guid = ?1 AND \(kind) ORDER BY seq", [.bytes(id.bytes)]
+        ) {
             SessionRecord(row: $0)
         }.compactMap { $0 }
     }

@@ -255,13 +255,15 @@ extension SQLStore {
             [.bytes(low), .bytes(high), .int(Int64(limit))], record)
     }
 
-    /// A token row, deleted or not, or an event naming the GUID: events are never purged, so a
-    /// GUID whose tombstone compaction removed still counts.
+    /// A token row, deleted or not, an event naming the GUID, or a member with it as its ID:
+    /// events are never purged, so a GUID whose tombstone compaction removed still counts, and
+    /// tokens and members share the `sessions.guid` column.
     package func guidEverUsed(_ id: TokenID) throws -> Bool {
         try integer(
             """
             SELECT CASE WHEN EXISTS (SELECT 1 FROM tokens WHERE guid = ?1)
-                OR EXISTS (SELECT 1 FROM event_tokens WHERE guid = ?1) THEN 1 ELSE 0 END
+                OR EXISTS (SELECT 1 FROM event_tokens WHERE guid = ?1)
+                OR EXISTS (SELECT 1 FROM members WHERE id = ?1) THEN 1 ELSE 0 END
             """, [.bytes(id.bytes)]) == 1
     }
 

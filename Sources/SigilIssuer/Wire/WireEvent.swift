@@ -4,7 +4,7 @@ public import SigilVerifier
 /// An audit event as JSON: `sigil log --json`, `GET /v1/audit` and the remote client.
 ///
 /// Keys: `action`, `actor`, `at` (Unix seconds), `details` (an object), `guids`, and
-/// `actor_name` (API events) when the ledger knows the actor's name (``Issuer/actorNames(_:)``).
+/// `actor_name` (API events) when the ledger knows the actor's name (``Issuer/actorNames(_:as:)``).
 ///
 /// ```swift
 /// let json = Wire.encode(events.map(WireEvent.init))

@@ -7,7 +7,7 @@ public import SigilVerifier
 /// or an array of `resource.action`), `status` (`active` or `suspended`), `created_by`,
 /// `created_at` (Unix seconds, as a token's) and `last_sign_in_at` (Unix seconds, `null` before
 /// the first sign-in; never left out), and `created_by_name` (API answers) when the ledger knows
-/// the creator's name (``Issuer/actorNames(_:)``), left out otherwise.
+/// the creator's name (``Issuer/actorNames(_:as:)``), left out otherwise.
 ///
 /// ```swift
 /// let bytes = Wire.encode(WireMember(member))
@@ -15,7 +15,7 @@ public import SigilVerifier
 /// ```
 public struct WireMember: Codable, Sendable, Hashable {
     public var member: Member
-    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:)``).
+    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:as:)``).
     public var creatorName: String?
 
     public init(_ member: Member) {

@@ -8,7 +8,7 @@ public import SigilVerifier
 /// (`"all"`, `"read-only"` or an array of `resource.action`), `status`, `updated_at`,
 /// `valid_from`, `valid_to`, and `token` in the answer to an issue. `revoked_at`,
 /// `valid_to` and `parent` are `null` when unset, never left out. `created_by_name` (API rows)
-/// is the creator's name when the ledger knows it (``Issuer/actorNames(_:)``: the creating
+/// is the creator's name when the ledger knows it (``Issuer/actorNames(_:as:)``: the creating
 /// token's or member's), and left out otherwise.
 ///
 /// ```swift
@@ -21,7 +21,7 @@ public struct WireToken: Codable, Sendable, Hashable {
     public var token: String?
     /// Whether `parent` is written: the API's rows have it, the CLI's `--json` never had it.
     public var writesParent: Bool
-    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:)``).
+    /// `created_by_name`: the creator's name, when the ledger knows it (``Issuer/actorNames(_:as:)``).
     public var creatorName: String?
 
     public init(_ record: TokenRecord, token: String? = nil, writesParent: Bool = false, creatorName: String? = nil) {

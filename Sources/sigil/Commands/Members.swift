@@ -223,7 +223,8 @@ struct MembersEdit: AsyncParsableCommand, SigilCommand {
             throw ValidationError("choose at most one scope: --all, --read-only or --scope resource.action")
         }
         guard name != nil || rights.audience != nil || rights.kinds == 1 else {
-            throw ValidationError("nothing to change: give --name, --audience or a scope (--all, --read-only, --scope)")
+            // The issuer's rule, checked early for a usage error; its message, not a second one.
+            throw ValidationError(MemberEdit.emptyRefusal.message)
         }
     }
 

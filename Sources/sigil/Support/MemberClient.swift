@@ -90,7 +90,7 @@ struct RemoteMemberClient: MemberClient {
 
     /// The ID a selector names: an ID as it is, an email looked up.
     private func id(_ selector: String) async throws -> TokenID {
-        if let id = RemoteIssuer.memberID(selector) { return id }
+        if let id = Issuer.memberID(selector) { return id }
         return try await remote.member(selector).id
     }
 

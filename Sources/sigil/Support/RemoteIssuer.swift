@@ -231,7 +231,7 @@ struct RemoteIssuer: Sendable {
     /// The member a selector names: `GET /v1/members/{id}` for an ID; an email is looked up in
     /// the listing (the API addresses members by ID).
     func member(_ selector: String) async throws -> Member {
-        if let id = Self.memberID(selector) {
+        if let id = Issuer.memberID(selector) {
             return try await fetch(WireMember.self, "GET", "/v1/members/\(id)").member
         }
         // The issuer's own rule says whether this is an email (invalid_input, 64, if not).
@@ -262,15 +262,6 @@ struct RemoteIssuer: Sendable {
     /// `DELETE /v1/members/{id}` (204).
     func removeMember(_ id: TokenID) async throws {
         _ = try await exchange("DELETE", "/v1/members/\(id)", query: [], body: nil)
-    }
-
-    /// A member ID: a GUID with or without hyphens.
-    static func memberID(_ selector: String) -> TokenID? {
-        if let id = TokenID(uuidString: selector) { return id }
-        guard selector.utf8.count == 32, selector.utf8.allSatisfy(TokenFilter.isHexDigit) else { return nil }
-        var text = selector
-        for offset in [20, 16, 12, 8] { text.insert("-", at: text.index(text.startIndex, offsetBy: offset)) }
-        return TokenID(uuidString: text)
     }
 
     // MARK: Selectors
