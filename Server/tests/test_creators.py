@@ -93,13 +93,15 @@ def test_events_name_their_actor(env):
     assert cli_events[-1]["action"] == "issue" and "actor_name" not in cli_events[-1]
 
 
-def test_a_narrow_caller_sees_its_creators_name_but_nothing_else_of_it(env):
-    # The org token creates a billing manager; the manager sees its own row's creator by name,
-    # yet still may not read the org token's row.
+def test_a_narrow_caller_sees_its_creator_only_as_an_actor(env):
+    # The org token creates a billing manager; the manager sees its own row's creator as
+    # `token:<GUID>` but not its name (a token of an audience it does not reach), and still
+    # may not read the org token's row.
     manager_token, manager_row = env.create(name="billing boss", audience="billing", scope="all")
     manager = env.org.with_token(manager_token)
     own = manager.get(f"/v1/tokens/{manager_row['guid']}")
-    assert own.status == 200 and own.json["created_by_name"] == "org admin"
+    assert own.status == 200 and own.json["created_by"] == f"token:{env.org_guid}"
+    assert "created_by_name" not in own.json
     assert manager.get(f"/v1/tokens/{env.org_guid}").status == 404
 
 
