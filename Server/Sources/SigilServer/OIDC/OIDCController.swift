@@ -95,7 +95,7 @@ public struct OIDCController: Sendable {
         guard let provider, let sealer, let verifier, let settings else { return Self.page(.notConfigured) }
         let now = Issuer.currentTime()
         let query = Self.query(request)
-        guard let value = OIDCFlowCookie.value(in: request.headers[values: .cookie]),
+        guard let value = SessionStore.cookie(named: OIDCFlowCookie.name, in: request.headers),
             let flow = sealer.open(value, now: now), let state = query["state"],
             Secrets.equal(Array(state.utf8), Array(flow.state.utf8))
         else { return await refuse(.stateMismatch, email: nil, context: context) }

@@ -68,18 +68,6 @@ package struct OIDCFlowCookie: Sendable {
         return flow
     }
 
-    /// The cookie's value in the request's `Cookie` headers.
-    static func value(in cookies: [String]) -> String? {
-        for header in cookies {
-            for part in header.split(separator: ";") {
-                let pair = part.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name else { continue }
-                return pair[1].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return nil
-    }
-
     /// `Set-Cookie` for a started flow.
     static func cookie(_ value: String, maxAge: Int64, secure: Bool) -> String {
         "\(name)=\(value); Path=\(OIDCController.callbackPath); Max-Age=\(maxAge); HttpOnly; SameSite=Lax"
