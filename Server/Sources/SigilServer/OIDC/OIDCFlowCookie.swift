@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SigilVerifier
 
 /// The in-flight sign-in (`state`, `nonce`, PKCE verifier, deadline), sealed in a short-lived
 /// cookie so that whichever replica receives the callback can finish it: no server-side state.
@@ -48,7 +49,7 @@ package struct OIDCFlowCookie: Sendable {
 
     /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
     package static func challenge(of verifier: String) -> String {
-        Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
+        Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
     }
 
     package func seal(_ flow: Flow) throws -> String {
