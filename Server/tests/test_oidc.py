@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -110,7 +111,8 @@ class Provider:
 @pytest.fixture(scope="module")
 def sso():
     root = Path(tempfile.mkdtemp(prefix="sigil-oidc-test-"))
-    ports = {name: free_port() for name in ("main", "refresh", "full", "midflow", "browser")}
+    ports = {name: free_port() for name in ("main", "refresh", "full", "midflow", "browser", "limited", "badsecret",
+                                             "locked")}
     provider = Provider(root / "provider", ports.values())
     secret = root / "client-secret"
     secret.write_text(SECRET + "\n")
@@ -308,7 +310,8 @@ def test_a_person_who_is_not_a_member_is_told_to_ask_an_administrator(sso):
 
 
 def test_refused_sign_ins_meet_the_failed_authentication_limit(sso, tmp_path):
-    """A flood of forged callbacks gets 429 before any provider call or audit write."""
+    """A flood of forged callbacks gets 429 before any provider call or audit write; starting a
+    sign-in is never limited (it proves nothing and costs the provider nothing)."""
     port = free_port()
     e = Env(tmp_path, *sso.options(port, "--failed-auth-burst", "2", "--failed-auth-refill", "0.01"))
     try:
@@ -318,9 +321,75 @@ def test_refused_sign_ins_meet_the_failed_authentication_limit(sso, tmp_path):
         r = requests.get(f"{base}/callback?state=x&code=y", timeout=30)
         assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
         assert '<code id="refusal-reason">too_many_requests</code>' in r.text
-        assert requests.get(f"{base}/login", allow_redirects=False, timeout=30).status_code == 429
+        assert requests.get(f"{base}/login", allow_redirects=False, timeout=30).status_code == 302
         events = e.org.get("/v1/audit?action=sign-in-refused").json["events"]
         assert len(events) == 2, events
+    finally:
+        e.close()
+
+
+def test_bad_bearer_tokens_from_the_address_do_not_block_a_persons_sign_in(sso):
+    """The failed-authentication bucket is shared with bearer tokens (one proxy address for
+    everybody): spent by bad tokens, it still lets a real sign-in through, and still answers a
+    forged callback 429."""
+    port = sso.ports["limited"]
+    (sso.root / "limited").mkdir()
+    e = Env(sso.root / "limited", *sso.options(port, "--failed-auth-burst", "3", "--failed-auth-refill", "0.01"))
+    try:
+        add_member(e.home, "ada@example.org", "Ada Lovelace")
+        bad = e.server.client("sgl_" + "A" * 60)
+        statuses = [bad.get("/v1/tokens").status for _ in range(6)]
+        assert statuses[-1] == 429, statuses
+        r = Flow(port, "ada").finish()
+        assert r.status_code == 303 and session_cookie(r), r.text[:300]
+        forged = requests.get(f"http://127.0.0.1:{port}/v1/oidc/callback?state=x&code=y", timeout=30)
+        assert forged.status_code == 429 and forged.headers["Retry-After"]
+        assert '<code id="refusal-reason">too_many_requests</code>' in forged.text
+    finally:
+        e.close()
+
+
+def test_a_wrong_client_secret_is_a_logged_provider_error_not_a_rejected_code(sso):
+    port = sso.ports["badsecret"]
+    root = sso.root / "badsecret"
+    root.mkdir()
+    wrong = root / "wrong-secret"
+    wrong.write_text("test-only-wrong-oidc-client-secret\n")
+    wrong.chmod(0o600)
+    args = [str(wrong) if a == str(sso.secret) else a for a in sso.options(port)]
+    e = Env(root, *args)
+    try:
+        r = Flow(port, "ada").finish()
+        assert_refused(r, 502, "provider_error")
+        text = e.server.log_text()
+        assert "invalid_client" in text and "--oidc-client-secret-file" in text, text[-2000:]
+        assert "test-only-wrong-oidc-client-secret" not in text and SECRET not in text
+        events = e.org.get("/v1/audit?action=sign-in-refused").json["events"]
+        assert [ev["details"]["reason"] for ev in events] == ["provider_error"], events
+    finally:
+        e.close()
+
+
+def test_a_locked_ledger_at_the_callback_gives_a_503_try_again_page(sso):
+    """lock_busy from the ledger is neither a JSON API error nor a refusal of the person."""
+    port = sso.ports["locked"]
+    (sso.root / "locked").mkdir()
+    e = Env(sso.root / "locked", *sso.options(port), env={"SIGIL_LOCK_TIMEOUT": "0.3"})
+    try:
+        add_member(e.home, "ada@example.org", "Ada Lovelace")
+        flow = Flow(port, "ada")
+        db = sqlite3.connect(str(e.home / "sigil.db"), timeout=5, isolation_level=None)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            r = flow.finish()
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        assert r.status_code == 503 and r.headers["Retry-After"], (r.status_code, r.text[:300])
+        assert r.headers["Content-Type"].startswith("text/html")
+        assert '<code id="refusal-reason">try_again</code>' in r.text
+        assert "sigil_session=" not in r.headers.get("Set-Cookie", "")
+        assert e.org.get("/v1/audit?action=sign-in-refused").json["events"] == []
     finally:
         e.close()
 

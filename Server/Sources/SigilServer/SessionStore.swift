@@ -143,11 +143,15 @@ public final class SessionStore: Sendable {
     // MARK: HTTP
 
     /// The session ID in the request's `Cookie` header(s), if any.
-    static func sessionID(in headers: HTTPFields) -> String? {
+    static func sessionID(in headers: HTTPFields) -> String? { cookie(named: cookieName, in: headers) }
+
+    /// The first value of cookie `name` in the request's `Cookie` header(s); nil when absent or
+    /// empty. The one cookie parser: the session and the single sign-on flow cookie use it.
+    static func cookie(named name: String, in headers: HTTPFields) -> String? {
         for header in headers[values: .cookie] {
             for part in header.split(separator: ";") {
                 let pair = part.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == cookieName else { continue }
+                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name else { continue }
                 let value = pair[1].trimmingCharacters(in: .whitespaces)
                 return value.isEmpty ? nil : value
             }

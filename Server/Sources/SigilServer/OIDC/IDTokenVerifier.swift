@@ -1,6 +1,7 @@
 import Foundation
 package import JWTKit
 import SigilIssuer
+import SigilVerifier
 
 /// The claims of a verified ID token that sign-in uses.
 public struct IDTokenIdentity: Sendable, Equatable {
@@ -141,19 +142,4 @@ struct IDTokenClaims: JWTPayload {
 
     /// The claims are checked by ``IDTokenVerifier`` with its own clock and skew.
     func verify(using algorithm: some JWTAlgorithm) async throws {}
-}
-
-/// base64url without padding (RFC 4648 §5), as JOSE and PKCE write it.
-enum Base64URL {
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard !s.contains("=") else { return nil }
-        while s.utf8.count % 4 != 0 { s += "=" }
-        return Data(base64Encoded: s).map { Array($0) }
-    }
 }

@@ -29,8 +29,12 @@ public struct OIDCController: Sendable {
     let verifier: IDTokenVerifier?
     let issuer: IssuerQueue
     let sessions: SessionStore
-    /// Refused sign-ins count against the address's failed-authentication budget, as a refused
-    /// token does; past it the callback answers 429 before any provider call or audit write.
+    /// Refusals the client controls (a bad flow cookie or state, a rejected code, a forged ID
+    /// token, a refused person) count against the address's failed-authentication budget, as a
+    /// refused token does; past it such a refusal is answered 429 with no audit write. The budget
+    /// is shared with bearer tokens, so nothing is checked before a failure: a sign-in that
+    /// succeeds never meets the limit, and provider-side failures (unreachable, bad answers,
+    /// refused client credentials) are never charged to the person.
     let limiter: FailedAuthLimiter
 
     public init(settings: OIDCSettings?, issuer: IssuerQueue, sessions: SessionStore, limiter: FailedAuthLimiter) {
@@ -58,7 +62,6 @@ public struct OIDCController: Sendable {
 
     @Sendable func login(_ request: Request, context: ServerContext) async throws -> Response {
         guard let settings, let provider, let sealer else { return Self.page(.notConfigured) }
-        if let limited = limited(context) { return limited }
         let now = Issuer.currentTime()
         let discovery: OIDCProvider.Discovery
         do {
@@ -67,7 +70,13 @@ public struct OIDCController: Sendable {
             return await refuse(error.refusal, email: nil, context: context, log: error)
         }
         let flow = OIDCFlowCookie.start(now: now, lifetime: OIDCSettings.flowLifetime)
-        let sealed = try sealer.seal(flow)
+        let sealed: String
+        do {
+            sealed = try sealer.seal(flow)
+        } catch {
+            context.logger.error("could not seal the single sign-on flow cookie", metadata: ["why": "\(error)"])
+            return Self.page(.tryAgain)
+        }
         let query = [
             ("response_type", "code"), ("client_id", settings.clientID), ("redirect_uri", settings.redirectURL),
             ("scope", "openid email profile"), ("state", flow.state), ("nonce", flow.nonce),
@@ -84,10 +93,9 @@ public struct OIDCController: Sendable {
 
     @Sendable func callback(_ request: Request, context: ServerContext) async throws -> Response {
         guard let provider, let sealer, let verifier, let settings else { return Self.page(.notConfigured) }
-        if let limited = limited(context) { return limited }
         let now = Issuer.currentTime()
         let query = Self.query(request)
-        guard let value = OIDCFlowCookie.value(in: request.headers[values: .cookie]),
+        guard let value = SessionStore.cookie(named: OIDCFlowCookie.name, in: request.headers),
             let flow = sealer.open(value, now: now), let state = query["state"],
             Secrets.equal(Array(state.utf8), Array(flow.state.utf8))
         else { return await refuse(.stateMismatch, email: nil, context: context) }
@@ -109,9 +117,19 @@ public struct OIDCController: Sendable {
             }
             identity = try await verifier.verify(idToken, key: key, nonce: flow.nonce, now: now)
         } catch let error as OIDCProvider.Failure {
+            if case .clientRejected = error {
+                context.logger.error(
+                    """
+                    the provider's token endpoint refused the client credentials (invalid_client): \
+                    check --oidc-client-id and --oidc-client-secret-file against the provider's client
+                    """)
+            }
             return await refuse(error.refusal, email: nil, context: context, log: error)
         } catch let refusal as OIDCRefusal {
             return await refuse(refusal, email: nil, context: context)
+        } catch {
+            context.logger.error("single sign-on could not finish", metadata: ["why": "\(error)"])
+            return Self.page(.tryAgain)
         }
         guard let email = identity.verifiedEmail else {
             return await refuse(
@@ -126,6 +144,10 @@ public struct OIDCController: Sendable {
         } catch let refusal as OIDCRefusal {
             // Audited by the issuer (not a member, suspended); sessions_full is not a refusal of the person.
             return await refuse(refusal, email: email, context: context, audited: true)
+        } catch {
+            // The ledger could not answer (locked, unwritable…): not a refusal of the person.
+            context.logger.error("single sign-on could not open a session", metadata: ["why": "\(error)"])
+            return Self.page(.tryAgain)
         }
         context.logger.notice("signed in with single sign-on", metadata: ["provider": "\(settings.displayName)"])
         var headers = HTTPFields()
@@ -147,19 +169,23 @@ public struct OIDCController: Sendable {
     }
 
     /// Logs, audits (unless the issuer already did) and answers a refusal page that also drops
-    /// the flow cookie.
+    /// the flow cookie; a refusal the client controls is first checked against, then charged to,
+    /// the address's failed-authentication budget (429, not audited, once it is spent).
     func refuse(
         _ refusal: OIDCRefusal, email: String?, context: ServerContext, log: (any Error)? = nil, detail: String? = nil,
         audited: Bool = false
     ) async -> Response {
+        if refusal.isChargedToClient {
+            if var limited = limited(context) {
+                limited.headers[values: .setCookie] += [OIDCFlowCookie.clearing(secure: sessions.secureCookies)]
+                return limited
+            }
+            limiter.recordFailure(context.client, cost: 1)
+        }
         var metadata: Logger.Metadata = ["reason": "\(refusal.reason)"]
         if let log { metadata["why"] = "\(log)" }
         if let detail { metadata["provider_error"] = "\(detail)" }
         context.logger.notice("single sign-on refused", metadata: metadata)
-        if refusal.audited != nil {
-            // Charged after the answer is decided: the next callback past the budget gets 429.
-            limiter.recordFailure(context.client, cost: 1)
-        }
         if !audited, let reason = refusal.audited {
             do {
                 try await OIDCMembers.recordRefusal(email: email, reason: reason, issuer: issuer)

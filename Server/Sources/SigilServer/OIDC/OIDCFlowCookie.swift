@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import SigilVerifier
 
 /// The in-flight sign-in (`state`, `nonce`, PKCE verifier, deadline), sealed in a short-lived
 /// cookie so that whichever replica receives the callback can finish it: no server-side state.
@@ -48,7 +49,7 @@ package struct OIDCFlowCookie: Sendable {
 
     /// The PKCE S256 challenge of `verifier` (RFC 7636 §4.2).
     package static func challenge(of verifier: String) -> String {
-        Base64URL.encode(SHA256.hash(data: Array(verifier.utf8)))
+        Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
     }
 
     package func seal(_ flow: Flow) throws -> String {
@@ -66,18 +67,6 @@ package struct OIDCFlowCookie: Sendable {
             let flow = try? JSONDecoder().decode(Flow.self, from: plain), now <= flow.expiresAt
         else { return nil }
         return flow
-    }
-
-    /// The cookie's value in the request's `Cookie` headers.
-    static func value(in cookies: [String]) -> String? {
-        for header in cookies {
-            for part in header.split(separator: ";") {
-                let pair = part.split(separator: "=", maxSplits: 1)
-                guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces) == name else { continue }
-                return pair[1].trimmingCharacters(in: .whitespaces)
-            }
-        }
-        return nil
     }
 
     /// `Set-Cookie` for a started flow.

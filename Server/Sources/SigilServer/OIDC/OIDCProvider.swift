@@ -1,5 +1,5 @@
 import Foundation
-import JWTKit
+package import JWTKit
 import SigilFetch
 import Synchronization
 
@@ -13,16 +13,23 @@ import Synchronization
 /// client secret goes to the discovered token endpoint and nowhere else).
 ///
 /// Discovery is read on first use and kept for ``discoveryLifetime``; its `issuer` must equal
-/// the configured one exactly. The JWKS is read on first use and again only when an ID token
-/// names an unknown `kid` and the last read is older than the settings' refresh interval, so a
-/// flood of forged `kid`s cannot turn the server against the provider.
+/// the configured one exactly. The JWKS is read on first use, again when an ID token names an
+/// unknown `kid` and the last attempt is older than the settings' refresh interval (so a flood
+/// of forged `kid`s cannot turn the server against the provider), and again once the key set
+/// is older than ``keysMaxAge`` even for a known `kid` (so a key the provider withdrew stops
+/// being trusted). Until a read succeeds, callbacks answer `provider_unavailable` and a new
+/// attempt is made at most every ``firstFetchRetry`` seconds.
 ///
 /// Thread-safe: the cached documents sit behind a `Mutex`; fetches happen outside it.
-final class OIDCProvider: Sendable {
+package final class OIDCProvider: Sendable {
     let settings: OIDCSettings
     static let maxBytes = 256 * 1024
     static let timeout = 10
     static let discoveryLifetime: Int64 = 3_600
+    /// The oldest key set trusted without a new read, whatever `kid` a token names.
+    package static let keysMaxAge: Int64 = 3_600
+    /// The back-off between attempts while no read of the JWKS has succeeded yet.
+    package static let firstFetchRetry: Int64 = 5
 
     /// What discovery says (the fields used).
     struct Discovery: Sendable, Equatable {
@@ -36,7 +43,10 @@ final class OIDCProvider: Sendable {
     private struct State {
         var discovery: (Discovery, fetchedAt: Int64)?
         var keys: [String: JWK] = [:]
+        /// The last read that succeeded.
         var keysFetchedAt: Int64?
+        /// The last read started, whether it succeeded or not.
+        var keysAttemptedAt: Int64?
     }
     private let state = Mutex(State())
 
@@ -46,11 +56,14 @@ final class OIDCProvider: Sendable {
     enum Failure: Error, Equatable {
         case unavailable(String)
         case badAnswer(String)
+        /// The token endpoint refused the client's credentials (`invalid_client`): configuration.
+        case clientRejected(String)
 
         var refusal: OIDCRefusal {
             switch self {
             case .unavailable: .providerUnavailable
             case .badAnswer: .providerBadAnswer
+            case .clientRejected: .clientRejected
             }
         }
     }
@@ -80,16 +93,50 @@ final class OIDCProvider: Sendable {
         return found
     }
 
-    /// The key `kid` names: from the cached JWKS, else from a fresh one when the last read is
-    /// older than the refresh interval (or there was none).
+    /// The key `kid` names: from the cached JWKS while it is younger than ``keysMaxAge``, else
+    /// from a fresh read when ``plan(kid:keys:fetchedAt:attemptedAt:now:refreshInterval:)`` allows one.
     ///
     /// - Returns: nil when the key is not known even so (``OIDCRefusal/unknownKey``).
+    /// - Throws: ``Failure/unavailable(_:)`` while no read has succeeded yet (or the set is too
+    ///   old and cannot be read again now), or the read's own failure.
     func key(_ kid: String?, now: Int64) async throws(Failure) -> JWK? {
-        let (cached, fetchedAt) = state.withLock { ($0.keys, $0.keysFetchedAt) }
-        if fetchedAt != nil, let found = Self.pick(kid, in: cached) { return found }
-        if let fetchedAt, now - fetchedAt < Int64(settings.jwksRefreshInterval) { return nil }
-        let fresh = try await fetchKeys(now: now)
-        return Self.pick(kid, in: fresh)
+        let (cached, fetchedAt, attemptedAt) = state.withLock { ($0.keys, $0.keysFetchedAt, $0.keysAttemptedAt) }
+        switch Self.plan(
+            kid: kid, keys: cached, fetchedAt: fetchedAt, attemptedAt: attemptedAt, now: now,
+            refreshInterval: Int64(settings.jwksRefreshInterval))
+        {
+        case .use(let key): return key
+        case .unknown: return nil
+        case .unavailable: throw .unavailable("no usable read of the JWKS yet; the next attempt is throttled")
+        case .fetch:
+            let fresh = try await fetchKeys(now: now)
+            return Self.pick(kid, in: fresh)
+        }
+    }
+
+    /// What ``key(_:now:)`` does with the cached key set.
+    package enum KeyPlan {
+        case use(JWK)
+        /// The set is fresh and lacks the key; a new read is not due yet.
+        case unknown
+        /// No set that may be trusted, and a new read is not due yet.
+        case unavailable
+        case fetch
+    }
+
+    /// Decides between the cached key set and a new read: a set older than ``keysMaxAge`` is
+    /// not trusted even for a known `kid`; an unknown `kid` reads again at most once per
+    /// `refreshInterval`; with no successful read yet, attempts are ``firstFetchRetry`` apart.
+    package static func plan(
+        kid: String?, keys: [String: JWK], fetchedAt: Int64?, attemptedAt: Int64?, now: Int64, refreshInterval: Int64
+    ) -> KeyPlan {
+        let isFresh = fetchedAt.map { now - $0 < keysMaxAge } ?? false
+        if isFresh, let found = pick(kid, in: keys) { return .use(found) }
+        let sinceAttempt = attemptedAt.map { now - $0 } ?? .max
+        if fetchedAt == nil || !isFresh {
+            return sinceAttempt < min(firstFetchRetry, refreshInterval) ? .unavailable : .fetch
+        }
+        return sinceAttempt < refreshInterval ? .unknown : .fetch
     }
 
     /// A JWKS entry by `kid`; a token without `kid` only when the set has exactly one key.
@@ -99,8 +146,8 @@ final class OIDCProvider: Sendable {
     }
 
     private func fetchKeys(now: Int64) async throws(Failure) -> [String: JWK] {
-        // Counted as a read even when it fails, so a provider that is down is not hammered.
-        state.withLock { $0.keysFetchedAt = now }
+        // Counted as an attempt even when it fails, so a provider that is down is not hammered.
+        state.withLock { $0.keysAttemptedAt = now }
         let discovery = try await discovery(now: now)
         let object = try await json(URLRequest(url: try url(discovery.jwksURI)))
         guard let list = object["keys"] as? [Any] else { throw .badAnswer("the JWKS has no keys array") }
@@ -147,8 +194,12 @@ final class OIDCProvider: Sendable {
             form.map { Self.formEncode($0) + "=" + Self.formEncode($1) }.joined(separator: "&").utf8)
         let (status, body) = try await fetch(request)
         if status == 400 || status == 401 {
-            // invalid_grant (the code), or the client's own credentials refused: either way this
-            // code will not work; the person starts again (and an operator reads the log).
+            // RFC 6749 §5.2: invalid_client (401, or 400 from some providers) is the client's own
+            // credentials, a configuration error; anything else (invalid_grant…) is the code.
+            let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+            if status == 401 || object?["error"] as? String == "invalid_client" {
+                throw .clientRejected("the token endpoint answered \(status) invalid_client")
+            }
             return nil
         }
         guard (200..<300).contains(status) else {

@@ -57,6 +57,13 @@ public struct OIDCRefusal: Error, Sendable, Equatable {
     public static let providerUnavailable = Self(.providerUnavailable, .serviceUnavailable)
     /// The provider answered what cannot be used (502: the provider's or the configuration's fault).
     public static let providerBadAnswer = Self(.providerUnavailable, .badGateway)
+    /// The token endpoint refused the client's own credentials (`invalid_client`): the
+    /// configuration's fault, logged for the operator (502).
+    public static let clientRejected = Self(.providerError, .badGateway)
+    /// The server could not finish (the ledger locked or unwritable): not a refusal of the person.
+    public static let tryAgain = Self(
+        unaudited: "try_again", .serviceUnavailable,
+        "The server could not finish signing you in just now. Try again in a minute.")
     public static let sessionsFull = Self(
         unaudited: "sessions_full", .serviceUnavailable,
         "The server holds its maximum of console sessions. Try again in a few minutes.")
@@ -67,6 +74,12 @@ public struct OIDCRefusal: Error, Sendable, Equatable {
         "Too many refused sign-ins from this address. Wait a minute, then start again.")
     public static let notConfigured = Self(
         unaudited: "not_configured", .notFound, "Single sign-on is not configured on this server.")
+
+    /// Whether the client controls this failure, so it is charged to the address's
+    /// failed-authentication budget; provider-side failures (502, 503) are not.
+    public var isChargedToClient: Bool {
+        audited != nil && status != .badGateway && status != .serviceUnavailable
+    }
 
     package static let all: [Self] = [
         stateMismatch, providerError, codeRejected, nonceMismatch, expired, issuedInFuture, wrongAudience, wrongIssuer,
