@@ -20,7 +20,7 @@ extension Issuer {
     /// tombstone lasts) when the caller reaches the token's audience; a `member:<email>` actor
     /// as the member's display name, while the member exists, when the caller reaches the
     /// member's audience and holds `members.read` or `members.list` (what it needs to read the
-    /// member itself). Other actors (an OS user, a CLI `--actor`, `sigil-server`), and actors
+    /// member itself), or when the actor is the calling member itself. Other actors (an OS user, a CLI `--actor`, `sigil-server`), and actors
     /// the caller may not read, are left out of the answer: it tells the caller nothing it could
     /// not read on the token's or member's own row.
     ///
@@ -44,6 +44,9 @@ extension Issuer {
             for actor in distinct {
                 if let id = Self.token(ofActor: actor), let row = try store.token(id) {
                     if caller.reaches(row.audience) { names[actor] = row.name }
+                } else if let member = caller.member, actor == caller.actor.name {
+                    // Its own name: a member sees who it is without members.read.
+                    names[actor] = member.name
                 } else if readsMembers, actor.hasPrefix(Self.memberActorPrefix),
                     let member = try store.member(email: String(actor.dropFirst(Self.memberActorPrefix.count))),
                     caller.reaches(member.audience)

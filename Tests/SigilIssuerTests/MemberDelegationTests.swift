@@ -390,6 +390,15 @@ struct MemberDelegationTests: IssuerSuite {
             try issuer.issue(request("no members", scope: .custom(["tokens.list"]), expiry: .never), by: alice, now: t0)
                 .token, now: t0)
         #expect(try issuer.actorNames(actors, as: noMembers) == [actors[1]: "Billing maker"])
+        // A member without members.* still reads its own name (a token it made shows who made it).
+        let reader = try issuer.addMember(
+            MemberRequest(
+                email: "r@example.com", name: "Reader", audience: "billing", scope: .custom(["tokens.list"])),
+            by: alice, now: t0)
+        #expect(
+            try issuer.actorNames(actors + [reader.actor.name], as: Caller(member: reader)) == [
+                actors[1]: "Billing maker", reader.actor.name: "Reader",
+            ])
         let everyone = try GrantingCaller.orgToken.make(issuer, by: alice)
         #expect(try issuer.actorNames(actors, as: everyone).count == 4)
     }
