@@ -37,30 +37,43 @@ pytestmark = pytest.mark.skipif(
     "and selenium (pip install selenium); .ci/run installs them")
 
 
-@pytest.fixture(scope="module")
-def console():
-    root = Path(tempfile.mkdtemp(prefix="sigil-console-test-"))
-    e = Env(root, "--failed-auth-burst", "100000")
+def chromium(user_data_dir):
+    """Headless Chromium at a fixed size and language, its browser log kept: the one set-up every
+    browser test of Server/tests uses."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                 "--window-size=1280,900", "--force-device-scale-factor=1", "--lang=en-US",
-                "--disable-extensions", "--no-first-run", f"--user-data-dir={root / 'chromium'}"]:
+                "--disable-extensions", "--no-first-run", f"--user-data-dir={user_data_dir}"]:
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
+    return driver
+
+
+def console_with_browser(prefix, expected_statuses=(401, 403, 422)):
+    """A server and a browser on it for a module's tests; afterwards the page must have logged no
+    error but the answers with `expected_statuses` the tests provoke."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    e = Env(root, "--failed-auth-burst", "100000")
+    driver = chromium(root / "chromium")
     e.driver = driver
     e.url = f"http://127.0.0.1:{e.server.port}/"
     try:
         yield e
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-                  and not any(f"status of {code}" in entry["message"] for code in (401, 403, 422))]
+                  and not any(f"status of {code}" in entry["message"] for code in expected_statuses)]
         assert not errors, f"the page logged errors: {errors}"
     finally:
         driver.quit()
         e.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def console():
+    yield from console_with_browser("sigil-console-test-")
 
 
 def wait(driver, condition, timeout=10):

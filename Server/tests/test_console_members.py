@@ -5,15 +5,12 @@ The tests run in file order and share one server and one browser.
 """
 
 import re
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from conftest import Env, cli_issue
+from conftest import cli_issue
 from test_console_browser import (
-    CHROMEDRIVER, CHROMIUM, By, Keys, Service, heading, names, rows, sign_in, visible, wait, webdriver,
+    CHROMEDRIVER, CHROMIUM, By, Keys, console_with_browser, heading, names, rows, sign_in, visible, wait, webdriver,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -25,29 +22,8 @@ V4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-
 
 @pytest.fixture(scope="module")
 def console():
-    root = Path(tempfile.mkdtemp(prefix="sigil-console-members-"))
-    e = Env(root, "--failed-auth-burst", "100000")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--force-device-scale-factor=1", "--lang=en-US",
-                "--disable-extensions", "--no-first-run", f"--user-data-dir={root / 'chromium'}"]:
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    e.driver = driver
-    e.url = f"http://127.0.0.1:{e.server.port}/"
-    try:
-        yield e
-        # 409: the chosen-GUID conflict this file provokes on purpose.
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"
-                  and not any(f"status of {code}" in entry["message"] for code in (401, 403, 409, 422))]
-        assert not errors, f"the page logged errors: {errors}"
-    finally:
-        driver.quit()
-        e.close()
-        shutil.rmtree(root, ignore_errors=True)
+    # 409: the chosen-GUID conflict this file provokes on purpose.
+    yield from console_with_browser("sigil-console-members-", (401, 403, 409, 422))
 
 
 def fill_create_form(d, name, audience="billing", pair=None):

@@ -9,7 +9,6 @@ provider then issues and signs the odd token itself). The provider's token endpo
 are never mocked. Needs django, django-oidc-provider and requests (.ci/run installs them).
 """
 
-import json
 import os
 import re
 import shutil
@@ -457,16 +456,7 @@ def test_no_code_or_id_token_reaches_the_log(sso):
     assert SECRET not in text
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:  # pragma: no cover - reported by the skip below
-    webdriver = None
+from test_console_browser import CHROMEDRIVER, CHROMIUM, EC, By, WebDriverWait, chromium, webdriver  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -478,14 +468,7 @@ def browser(sso):
         pytest.skip("needs chromium, chromium-driver and selenium (.ci/run installs them)")
     provider = Provider(sso.root / "browser-provider", [], template=sso.provider, host="localhost")
     server = sso.server_for(sso.ports["browser"], provider.issuer)
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,900", "--lang=en-US", "--disable-extensions", "--no-first-run",
-                f"--user-data-dir={sso.root / 'chromium'}"]:
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(sso.root / "chromium")
     driver.base = f"http://127.0.0.1:{server.port}/"
     try:
         yield driver
