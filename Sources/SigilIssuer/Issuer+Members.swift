@@ -81,7 +81,9 @@ extension Issuer {
         return try transaction(write: true) {
             if try store.member(email: email) != nil {
                 throw IssuerError(
-                    .conflict, "\(email) is already a member", detail: .memberExists(email: email))
+                    .conflict,
+                    "\(email) is already a member; change its rights with sigil members edit (PATCH /v1/members/{id})",
+                    detail: .memberExists(email: email))
             }
             if try store.member(member.id) != nil {
                 throw IssuerError(
@@ -521,9 +523,12 @@ extension Issuer {
         return TokenID(uuidString: hyphenated)
     }
 
-    static func memberNotFound(_ selector: String) -> IssuerError {
+    /// The one answer for a member that is not there, local or through the API.
+    package static func memberNotFound(_ selector: String) -> IssuerError {
         let shown = Labels.echo(selector)
-        return IssuerError(.notFound, "no member \(shown)", detail: .memberNotFound(shown))
+        return IssuerError(
+            .notFound, "no member \(shown); see the members with sigil members list (GET /v1/members)",
+            detail: .memberNotFound(shown))
     }
 
     /// The request that describes `scope` again (its pairs are already expanded).

@@ -116,7 +116,7 @@ struct MembersCLITests {
         arguments: [
             (
                 ["members", "add", "--email", "ADA@example.com", "--name", "Again", "--audience", "sigil", "--all"], 65,
-                "already a member"
+                "already a member; change its rights with sigil members edit"
             ),
             (
                 ["members", "add", "--email", "not-an-email", "--name", "X", "--audience", "sigil", "--all"], 64,
@@ -141,7 +141,10 @@ struct MembersCLITests {
             ),
             (["members", "add", "--email", "x@example.com", "--name", "", "--audience", "sigil", "--all"], 64, "name"),
             (["members", "show", "00000000-0000-4000-8000-000000000000"], 66, "no member"),
-            (["members", "show", "bob@example.com"], 66, "no member bob@example.com"),
+            (
+                ["members", "show", "bob@example.com"], 66,
+                "no member bob@example.com; see the members with sigil members list"
+            ),
             (["members", "show", "bob"], 64, "neither an ID nor an email address"),
             (["members", "remove", "bob@example.com"], 66, "no member"),
             (["members", "suspend", "bob@example.com", "--cascade"], 66, "no member"),

@@ -237,7 +237,7 @@ struct RemoteIssuer: Sendable {
         // The issuer's own rule says whether this is an email (invalid_input, 64, if not).
         let email = try MemberEmail(selector).text
         guard let found = try await members(status: nil).first(where: { $0.email == email }) else {
-            throw CLIFailure(Exit.noInput, "no member \(Terminal.safe(email))", reason: "not_found")
+            throw Issuer.memberNotFound(email)
         }
         return found
     }
