@@ -77,10 +77,13 @@ let package = Package(
                     "detail.js", "audit.js", "sso.js", "members.js", "favicon.svg",
                 ].map { Resource.embedInCode("Resources/console/\($0)") },
             swiftSettings: strict),
+        // One glibc setting the Glibc module does not expose (mallopt); see SigilServerCommand.
+        .target(name: "CMallocTuning"),
         .executableTarget(
             name: "sigil-server",
             dependencies: [
                 "SigilServer",
+                "CMallocTuning",
                 .product(name: "SigilIssuer", package: "Sigil"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

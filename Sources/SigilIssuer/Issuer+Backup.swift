@@ -269,7 +269,7 @@ extension Issuer {
         throws(IssuerError) -> ListedStatuses
     {
         var result = ListedStatuses()
-        let keys = Keyring.exists(home: home) ? try keyring().revocationPublicKeys() : []
+        let keys = try Keyring.loadIfPresent(home: home)?.revocationPublicKeys() ?? []
         var newest: RevocationList?
         var revoked = Set<TokenID>()
         for file in files {

@@ -118,7 +118,7 @@ extension Issuer {
     /// rule, used by token issue and by member add and edit. Nobody grants more than it holds.
     ///
     /// The caller must reach the audience (its own, or any for the organization audience); the
-    /// requested scope, expanded with `catalog`, must be covered by the caller's
+    /// requested scope, expanded with `catalog` (read only for custom pairs), must be covered by the caller's
     /// (``uncovered(_:by:catalog:)``); `validFrom` may be no earlier than the caller's; and the
     /// window must end no later than the caller's: a caller that expires grants nothing that
     /// never expires (a member never does, so such a caller adds no member). A `.default`
@@ -135,8 +135,8 @@ extension Issuer {
     ///   what is too wide (`audience X`, `valid_from`, `valid_to`, a pair, `all`, `read-only`);
     ///   `invalid_input` for unknown pairs.
     public func checkGrant(
-        audience: String, scope: ScopeRequest, validFrom: Int64?, expiry: Expiry, by caller: Caller, catalog: Catalog,
-        now: Int64
+        audience: String, scope: ScopeRequest, validFrom: Int64?, expiry: Expiry, by caller: Caller,
+        catalog readCatalog: @autoclosure () throws(IssuerError) -> Catalog, now: Int64
     ) throws(IssuerError) -> (scope: Scope, expiry: Expiry) {
         let own = caller.member == nil ? "the creating token's" : "the member's own"
         guard caller.reaches(audience) else {
@@ -169,10 +169,14 @@ extension Issuer {
             }
         }
         let requested: Scope
+        // Only custom pairs need the catalog: a grant of all or read-only reads nothing.
+        var catalog = Catalog()
         switch scope {
         case .all: requested = .all
         case .readOnly: requested = .readOnly
-        case .custom(let pairs): requested = .custom(try catalog.expand(pairs))
+        case .custom(let pairs):
+            catalog = try readCatalog()
+            requested = .custom(try catalog.expand(pairs))
         }
         if let wide = Self.uncovered(requested, by: caller.scope, catalog: catalog) {
             throw IssuerError(

@@ -334,10 +334,10 @@ public final class Issuer {
 
     /// The keyring (master secrets). Load it only when a secret is needed.
     public func keyring() throws(IssuerError) -> Keyring {
-        guard Keyring.exists(home: home) else {
+        guard let ring = try Keyring.loadIfPresent(home: home) else {
             throw IssuerError(.notFound, "no keyring in \(home)", detail: .noHome(home))
         }
-        return try Keyring.load(home: home)
+        return ring
     }
 }
 

@@ -168,9 +168,19 @@ public struct Keyring: Sendable {
     /// mode, change and modification times), so a server reads it once and again only after
     /// a rotation replaced it, or after ``forgetLoaded()`` (sigil-server's SIGHUP).
     public static func load(home: String) throws(IssuerError) -> Keyring {
+        if let ring = try loadIfPresent(home: home) { return ring }
+        return try read(path(home: home))
+    }
+
+    /// ``load(home:)``, or nil when `<home>/keyring.json` does not exist: one `lstat` tells
+    /// both, where ``exists(home:)`` then ``load(home:)`` made two on every issue.
+    static func loadIfPresent(home: String) throws(IssuerError) -> Keyring? {
         let file = path(home: home)
         var st = stat()
-        guard lstat(file, &st) == 0 else { return try read(file) }
+        guard lstat(file, &st) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            return try read(file)
+        }
         let identity = FileIdentity(st)
         if let ring = loaded.withLock({ $0[file].flatMap { $0.identity == identity ? $0.ring : nil } }) {
             return ring

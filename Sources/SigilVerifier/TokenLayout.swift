@@ -117,19 +117,17 @@ struct TokenLayout {
 
     /// Whether the custom scope lists exactly `name`. Binary search over the sorted entries
     /// would need an index; the list is short and bounded, so one linear pass is enough.
-    func scopeContains(_ name: [UInt8], in raw: UnsafeRawBufferPointer) -> Bool {
+    func scopeContains(_ want: UnsafeBufferPointer<UInt8>, in raw: UnsafeRawBufferPointer) -> Bool {
         var i = scopeEntries.lowerBound
         let b = raw.bindMemory(to: UInt8.self)
-        return name.withUnsafeBufferPointer { want in
-            while i < scopeEntries.upperBound {
-                let n = Int(b[i])
-                if n == want.count, bytesEqual(UnsafeBufferPointer(rebasing: b[(i + 1)..<(i + 1 + n)]), want) {
-                    return true
-                }
-                i += 1 + n
+        while i < scopeEntries.upperBound {
+            let n = Int(b[i])
+            if n == want.count, bytesEqual(UnsafeBufferPointer(rebasing: b[(i + 1)..<(i + 1 + n)]), want) {
+                return true
             }
-            return false
+            i += 1 + n
         }
+        return false
     }
 
     func claims(_ raw: UnsafeRawBufferPointer) -> TokenClaims {

@@ -68,7 +68,8 @@ public struct Verifier: @unchecked Sendable {
     // class reference out of raw memory or `unowned(unsafe)` and calling it is not enough:
     // the compiler retains and releases it around the call. Key entries hold
     // `KeyedHMAC.Unretained` values instead, and the revocation source is called through
-    // `tables`, whose `let` it borrows.)
+    // `tables`, whose `let` it borrows. Nor may a closure on the hot path capture `self` or the
+    // permission: the compiler copies them into its context, see `verify(text:permission:now:)`.)
 
     /// The default clock-skew leeway applied to both ends of the validity window, in seconds.
     public static let defaultLeeway: Int64 = 60
@@ -207,50 +208,29 @@ public struct Verifier: @unchecked Sendable {
         guard let byteCount = Base64URL.decodedLength(payload.count), byteCount > TokenClaims.tagLength else {
             throw VerificationError(.malformed, "too short or an impossible base64url length")
         }
-        let outcome = withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 8) { raw in
-            Result { () throws(VerificationError) in
-                try check(decoded: raw, payload: payload, permission: permission, now: now)
+        // Only trivial values go into the closures below: a closure that captures `self` or
+        // `permission` makes the compiler copy them, a retain and a release per verify on
+        // reference counts (the tables', a shared permission's name) that every thread writes.
+        let audienceBytes = audienceBytes
+        let keyEntries = keyEntries
+        let access = permission?.access
+        func authenticated(_ name: UnsafeBufferPointer<UInt8>?) throws(VerificationError) -> Authenticated {
+            try withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 8) { raw throws(VerificationError) in
+                try Self.authenticate(
+                    decoded: raw, payload: payload, audience: audienceBytes, keys: keyEntries, name: name,
+                    access: access)
             }
         }
-        return try outcome.get()
-    }
+        let token =
+            if let name = permission?.nameBytes {
+                try name.withUnsafeBufferPointer { name throws(VerificationError) in try authenticated(name) }
+            } else {
+                try authenticated(nil)
+            }
 
-    private func check(
-        decoded raw: UnsafeMutableRawBufferPointer, payload: UnsafeBufferPointer<UInt8>, permission: Permission?,
-        now: Int64?
-    ) throws(VerificationError) -> VerifiedToken {
-        guard Base64URL.decode(payload, into: raw.bindMemory(to: UInt8.self)) else {
-            throw VerificationError(.malformed, "not canonical unpadded base64url")
-        }
-        let bytes = UnsafeRawBufferPointer(raw)
-        let layout = try TokenLayout(bytes)
-        let b = bytes.bindMemory(to: UInt8.self)
-
-        let audience = UnsafeBufferPointer(rebasing: b[layout.audience])
-        guard bytesEqual(audienceBytes, audience) else { throw VerificationError(.wrongAudience) }
-
-        let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
-        var found = -1
-        for (i, entry) in keyEntries.enumerated() where bytesEqual(entry.keyID, keyID) {
-            found = i
-            break
-        }
-        guard found >= 0 else { throw VerificationError(.unknownKey) }
-
-        // The MAC covers the raw body bytes; nothing in the body is trusted before this.
-        let matched = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { expected -> Bool in
-            let body = UnsafeRawBufferPointer(rebasing: bytes[0..<layout.bodyCount])
-            let computed = keyEntries[found].mac.authenticate(body, into: expected)
-            guard computed else { return false }
-            let tag = UnsafeRawBufferPointer(rebasing: bytes[layout.bodyCount...])
-            return OpenSSL.constantTimeEqual(UnsafeRawBufferPointer(expected), tag)
-        }
-        guard matched else { throw VerificationError(.badSignature) }
-
-        let id = TokenID(reading: bytes, at: layout.idOffset)
         let time = now ?? Self.unixNow()
         // Borrowed from `tables` (a `let` of an immutable final class): no retain around the call.
-        let check = tables.revocations?.check(id, at: time) ?? .clear
+        let check = tables.revocations?.check(token.id, at: time) ?? .clear
         switch check {
         case .clear: break
         case .stale: throw VerificationError(.revocationsStale)
@@ -259,23 +239,76 @@ public struct Verifier: @unchecked Sendable {
         }
         // Saturating arithmetic: hostile times near Int64's ends must not trap.
         let (early, earlyOverflow) = time.addingReportingOverflow(leeway)
-        if !earlyOverflow, early < layout.validFrom { throw VerificationError(.notYetValid) }
-        if layout.validTo != 0 {
+        if !earlyOverflow, early < token.validFrom { throw VerificationError(.notYetValid) }
+        if token.validTo != 0 {
             let (late, lateOverflow) = time.subtractingReportingOverflow(leeway)
-            if !lateOverflow, late >= layout.validTo { throw VerificationError(.expired) }
+            if !lateOverflow, late >= token.validTo { throw VerificationError(.expired) }
         }
-        if let permission {
-            let granted =
+        guard token.granted else { throw VerificationError(.scopeNotGranted) }
+        return VerifiedToken(
+            id: token.id, validFrom: token.validFrom, validTo: token.validTo == 0 ? nil : token.validTo,
+            scopeKind: ScopeKind(rawValue: token.scopeKind) ?? .custom)
+    }
+
+    /// What ``authenticate(decoded:payload:audience:keys:name:access:)`` read from a token whose
+    /// MAC matched: the rest of the checks (revocation, window, scope) are made in this order
+    /// after it, so a token that fails several reports the same reason as before.
+    private struct Authenticated {
+        let id: TokenID
+        let validFrom: Int64
+        let validTo: Int64
+        let scopeKind: UInt8
+        /// Whether the scope grants the permission asked for (true when none was).
+        let granted: Bool
+    }
+
+    /// Decodes the token into `raw`, checks its layout, audience, key and MAC, and reads what
+    /// the later checks need. Static, on trivial values only: see ``verify(text:permission:now:)``.
+    private static func authenticate(
+        decoded raw: UnsafeMutableRawBufferPointer, payload: UnsafeBufferPointer<UInt8>,
+        audience expectedAudience: UnsafeBufferPointer<UInt8>, keys: UnsafeBufferPointer<KeyEntry>,
+        name: UnsafeBufferPointer<UInt8>?, access: Access?
+    ) throws(VerificationError) -> Authenticated {
+        guard Base64URL.decode(payload, into: raw.bindMemory(to: UInt8.self)) else {
+            throw VerificationError(.malformed, "not canonical unpadded base64url")
+        }
+        let bytes = UnsafeRawBufferPointer(raw)
+        let layout = try TokenLayout(bytes)
+        let b = bytes.bindMemory(to: UInt8.self)
+
+        let audience = UnsafeBufferPointer(rebasing: b[layout.audience])
+        guard bytesEqual(expectedAudience, audience) else { throw VerificationError(.wrongAudience) }
+
+        let keyID = UnsafeBufferPointer(rebasing: b[layout.keyID])
+        var found = -1
+        for (i, entry) in keys.enumerated() where bytesEqual(entry.keyID, keyID) {
+            found = i
+            break
+        }
+        guard found >= 0 else { throw VerificationError(.unknownKey) }
+
+        // The MAC covers the raw body bytes; nothing in the body is trusted before this.
+        let matched = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 8) { expected -> Bool in
+            let body = UnsafeRawBufferPointer(rebasing: bytes[0..<layout.bodyCount])
+            let computed = keys[found].mac.authenticate(body, into: expected)
+            guard computed else { return false }
+            let tag = UnsafeRawBufferPointer(rebasing: bytes[layout.bodyCount...])
+            return OpenSSL.constantTimeEqual(UnsafeRawBufferPointer(expected), tag)
+        }
+        guard matched else { throw VerificationError(.badSignature) }
+
+        var granted = true
+        if let name, let access {
+            granted =
                 switch layout.scopeKind {
                 case 1: true
-                case 2: permission.access == .read
-                default: layout.scopeContains(permission.nameBytes, in: bytes)
+                case 2: access == .read
+                default: layout.scopeContains(name, in: bytes)
                 }
-            guard granted else { throw VerificationError(.scopeNotGranted) }
         }
-        return VerifiedToken(
-            id: id, validFrom: layout.validFrom, validTo: layout.validTo == 0 ? nil : layout.validTo,
-            scopeKind: ScopeKind(rawValue: layout.scopeKind) ?? .custom)
+        return Authenticated(
+            id: TokenID(reading: bytes, at: layout.idOffset), validFrom: layout.validFrom, validTo: layout.validTo,
+            scopeKind: layout.scopeKind, granted: granted)
     }
 
     /// The system's wall clock in Unix seconds. Calls `clock_gettime(CLOCK_REALTIME)`.

@@ -106,4 +106,59 @@ struct GroupCommitTests: IssuerSuite {
         #expect(try reader.tokens(TokenQuery()).count == 5)
         #expect(ids.allSatisfy { $0 != nil })
     }
+
+    @Test("A step pays one savepoint, sent with its first statement, however many use cases it calls")
+    func oneSavepointPerStep() throws {
+        let nesting = issuer.store.nesting
+        let before = nesting.savepointsSent
+        var ids: [TokenID?] = [nil, nil, nil]
+        try issuer.group(
+            (0..<3).map { i in
+                {
+                    // A write, then reads that join the transaction (no savepoint of their own).
+                    let id = try issuer.issue(request("s\(i)"), by: alice, now: t0).record.id
+                    _ = try issuer.tokens(TokenQuery())
+                    ids[i] = try issuer.stored(id)?.id
+                }
+            } + [{ /* runs no statement: nothing to undo, nothing sent */  }])
+        #expect(ids.allSatisfy { $0 != nil })
+        #expect(nesting.savepointsSent - before == 3)
+    }
+
+    @Test("An inner write that fails undoes only itself; the step's work before and after it commits")
+    func innerLevelAlone() throws {
+        var kept: [TokenID] = []
+        var inner: TokenID?
+        try issuer.group([
+            {
+                kept.append(try issuer.issue(request("before"), by: alice, now: t0).record.id)
+                _ = try? issuer.store.transaction(write: true) {
+                    inner = try issuer.issue(request("inner"), by: alice, now: t0).record.id
+                    throw Refused()
+                }
+                kept.append(try issuer.issue(request("after"), by: alice, now: t0).record.id)
+            }
+        ])
+        #expect(kept.count == 2)
+        for id in kept { #expect(try issuer.stored(id) != nil) }
+        #expect(try issuer.stored(try #require(inner)) == nil)
+        #expect(try issuer.events(.issue).count == 2)
+    }
+
+    @Test("A step that fails undoes the writes of every use case it called")
+    func failedStepUndoesAll() throws {
+        var first: TokenID?
+        var second: TokenID?
+        try issuer.group([
+            {
+                first = try issuer.issue(request("one"), by: alice, now: t0).record.id
+                second = try issuer.issue(request("two"), by: alice, now: t0).record.id
+                throw Refused()
+            },
+            { _ = try issuer.issue(request("kept"), by: alice, now: t0) },
+        ])
+        #expect(try issuer.stored(try #require(first)) == nil)
+        #expect(try issuer.stored(try #require(second)) == nil)
+        #expect(try issuer.tokens(TokenQuery()).map(\.name) == ["kept"])
+    }
 }

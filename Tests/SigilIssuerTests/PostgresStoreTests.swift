@@ -213,6 +213,79 @@ struct PostgresStoreTests {
         #expect(try mine.dataVersion() == seen)
     }
 
+    @Test("Every write holds the writers' lock shared; one holder of it exclusive (a write run alone) is waited for")
+    func writersLockShared() throws {
+        let issuer = try temp.issuer()
+        let watcher = try PostgresConnection(url: url)
+        // The ledger's own key: other tests' ledgers (other schemas) write in parallel.
+        let schema = try watcher.execute("SELECT current_schema()").text(0, 0)
+        let key = PostgresStore.ledgerKey(PostgresStore.writersLock, schema: schema)
+        #expect(key & ~0xffff == PostgresStore.writersLock)
+        #expect(
+            PostgresStore.ledgerKey(PostgresStore.writersLock, schema: "ledger_a")
+                != PostgresStore.ledgerKey(PostgresStore.writersLock, schema: "ledger_b"))
+        func modes() throws -> [String] {
+            let rows = try watcher.execute(
+                """
+                SELECT mode FROM pg_locks WHERE locktype = 'advisory' AND granted
+                AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1
+                """, [.int(key >> 32), .int(key & 0xffff_ffff)])
+            return (0..<rows.rowCount).map { rows.text($0, 0) }
+        }
+        var during: [String] = []
+        try issuer.group([
+            {
+                _ = try issuer.issue(request(), by: alice, now: t0)
+                during = try modes()
+            }
+        ])
+        #expect(during == ["ShareLock"])
+        #expect(try modes().isEmpty)
+        // A write running alone holds it exclusive: others wait for it, up to the busy timeout.
+        try watcher.execute("SELECT pg_advisory_lock($1)", [.int(key)])
+        let waiter = try temp.issuer(.existing, busyTimeout: 0.3)
+        let started = ContinuousClock.now
+        expectIssuerError(.lockBusy) { _ = try waiter.issue(request(), by: alice, now: t0) }
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        try watcher.execute("SELECT pg_advisory_unlock($1)", [.int(key)])
+        _ = try waiter.issue(request(), by: alice, now: t0)
+        #expect(try issuer.count(TokenQuery()) == 2)
+    }
+
+    @Test("Statements are prepared once per connection, survive a rollback, and past the cap run unprepared")
+    func preparedStatements() throws {
+        let connection = try PostgresConnection(url: url)
+        for n: Int64 in 1...3 {
+            #expect(try connection.execute("SELECT $1::bigint + 1", [.int(n)]).int64(0, 0) == n + 1)
+        }
+        #expect(connection.preparedCount == 1)
+        // The same text with other parameter types is another statement.
+        #expect(try connection.execute("SELECT $1::bigint + 1", [.text("41")]).int64(0, 0) == 42)
+        #expect(connection.preparedCount == 2)
+        // Prepared inside a transaction that rolls back, it is still there afterwards.
+        try connection.executeScript("BEGIN")
+        _ = try connection.execute("SELECT $1::bigint * 2", [.int(2)])
+        try connection.executeScript("ROLLBACK")
+        #expect(try connection.execute("SELECT $1::bigint * 2", [.int(4)]).int64(0, 0) == 8)
+        // In an aborted transaction preparing fails as the statement would, and nothing is kept.
+        try connection.executeScript("BEGIN")
+        #expect(throws: PostgresError.self) { try connection.execute("SELECT 1 / $1::bigint", [.int(0)]) }
+        let aborted = #expect(throws: PostgresError.self) { try connection.execute("SELECT $1::bigint - 1", [.int(1)]) }
+        #expect(aborted?.sqlState == "25P02")
+        try connection.executeScript("ROLLBACK")
+        let kept = connection.preparedCount
+        for n in 0..<(PostgresConnection.maxPrepared + 10) {
+            let sum = try connection.execute("SELECT $1::bigint + \(n)", [.int(1)]).int64(0, 0)
+            #expect(sum == Int64(n) + 1)
+        }
+        #expect(kept <= connection.preparedCount)
+        #expect(connection.preparedCount == PostgresConnection.maxPrepared)
+        // Streamed queries use the same statements.
+        var rows: [Int64] = []
+        try connection.stream("SELECT $1::bigint + 1", [.int(9)]) { rows.append($0.int64(0)) }
+        #expect(rows == [10])
+    }
+
     @Test("A lost connection is re-established on the next call")
     func reconnects() throws {
         // The schemas of tests running at once share one database: end only this issuer's

@@ -145,7 +145,7 @@ struct MembersCLITests {
                 ["members", "show", "bob@example.com"], 66,
                 "no member bob@example.com; see the members with sigil members list"
             ),
-            (["members", "show", "bob"], 64, "neither an ID nor an email address"),
+            (["members", "show", "bob"], 64, "<member> is neither an ID nor an email address"),
             (["members", "remove", "bob@example.com"], 66, "no member"),
             (["members", "suspend", "bob@example.com", "--cascade"], 66, "no member"),
             (["members", "edit", "ada@example.com"], 64, "nothing to change"),

@@ -21,6 +21,8 @@ final class HTTPConnection {
     }
 
     let port: UInt16
+    /// Seconds a read waits for the server (`SO_RCVTIMEO`); ``LoadGenerator`` holds its waits to it too.
+    static let receiveTimeout = 30
     private var fd: Int32 = -1
     /// Bytes read past the end of the last response.
     private var buffer: [UInt8] = []
@@ -58,7 +60,7 @@ final class HTTPConnection {
         var one: Int32 = 1
         setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         // A server that stops answering must not hang the benchmark.
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        var timeout = timeval(tv_sec: Self.receiveTimeout, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         fd = socket
         connects += 1
@@ -77,9 +79,28 @@ final class HTTPConnection {
 
     /// Sends `request` and reads its response; reconnects once if a kept-alive connection was closed.
     func send(_ request: [UInt8]) throws -> Response {
+        try begin(request)
+        return try finish(request)
+    }
+
+    /// The socket, for `poll`: readable once the answer to ``begin(_:)``'s request starts.
+    var descriptor: Int32 { fd }
+
+    /// Sends `request` without waiting for the answer (``finish(_:)`` reads it).
+    func begin(_ request: [UInt8]) throws {
         if fd < 0 { try connect() }
         do {
             try write(request)
+        } catch is ConnectionClosed {
+            try connect()
+            try write(request)
+        }
+    }
+
+    /// Reads the answer to `request`, sent by ``begin(_:)``; if the server had closed the kept-alive
+    /// connection meanwhile, sends it once more on a new one.
+    func finish(_ request: [UInt8]) throws -> Response {
+        do {
             return try readResponse()
         } catch is ConnectionClosed {
             // The server closed an idle keep-alive connection: retry once on a new one.
@@ -196,10 +217,15 @@ final class HTTPConnection {
     }
 }
 
-/// A closed-loop load generator: `connections` threads, each with one keep-alive connection,
-/// sending the next request as soon as the previous response is read, until `duration` ends
-/// or `requests` have been sent in all.
+/// A closed-loop load generator: `connections` keep-alive connections, each sending its next
+/// request as soon as the previous response is read, until `duration` ends or `requests` have
+/// been sent in all. The connections are shared out over one thread per core, each waiting on
+/// its own with `poll` (as `wrk` does): a thread per connection spent the cores the server is
+/// measured on switching between 32 threads.
 enum LoadGenerator {
+    /// How long a request may wait for its answer before it counts as failed.
+    static let answerTimeout = Duration.seconds(HTTPConnection.receiveTimeout)
+
     struct Result {
         /// Requests answered with the expected status.
         var completed = 0
@@ -238,11 +264,12 @@ enum LoadGenerator {
     ///
     /// - Parameters:
     ///   - port: The server's port on 127.0.0.1.
-    ///   - connections: Concurrent connections, one thread each.
+    ///   - connections: Concurrent connections (over one thread per core).
     ///   - duration: Stop sending after this long (measured from the start).
     ///   - requests: Stop after this many requests in all (nil: only `duration` counts).
     ///   - expect: The status that counts as completed.
-    ///   - keepBodies: Keep the bodies of this many completed responses per connection.
+    ///   - keepBodies: Keep the bodies of this many completed responses per connection (counted per
+    ///     thread: its first `keepBodies` × its connections).
     ///   - request: The request bytes for connection `c`'s `n`th request.
     /// - Returns: The counts, latencies and kept bodies of all connections together.
     static func run(
@@ -261,46 +288,99 @@ enum LoadGenerator {
     ) -> Result {
         precondition(!ports.isEmpty, "no port to load")
         let issued = Counter()
-        let workers = (0..<connections).map { _ in Worker() }
+        let threads = min(connections, max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let workers = (0..<threads).map { _ in Worker() }
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + duration
         _ = Threads.run(
-            workers.enumerated().map { (c, worker) -> @Sendable () -> Threads.Timing in
+            workers.enumerated().map { (t, worker) -> @Sendable () -> Threads.Timing in
                 {
-                    let connection = HTTPConnection(port: ports[c % ports.count])
-                    var n = 0
-                    while clock.now < deadline {
-                        if let requests, issued.value.add(1, ordering: .relaxed).newValue > requests { break }
-                        let bytes = request(c, n)
-                        n += 1
-                        let sent = clock.now
-                        do {
-                            let response = try connection.send(bytes)
-                            let latency = (clock.now - sent).milliseconds
-                            if response.status == expect {
-                                worker.result.completed += 1
-                                worker.result.latencies.append(latency)
-                                if worker.result.bodies.count < keepBodies {
-                                    worker.result.bodies.append(response.body)
-                                }
-                            } else {
-                                worker.result.failures += 1
-                                if worker.result.firstFailure == nil {
-                                    // Error bodies are {"error","message"}: never a token.
-                                    worker.result.firstFailure =
-                                        "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
-                                }
+                    /// One connection's request in flight.
+                    struct Flight {
+                        let c: Int
+                        let connection: HTTPConnection
+                        var n = 0
+                        var bytes: [UInt8] = []
+                        var sent = ContinuousClock.now
+                        var busy = false
+                    }
+                    func failed(_ message: @autoclosure () -> String) {
+                        worker.result.failures += 1
+                        if worker.result.firstFailure == nil { worker.result.firstFailure = message() }
+                    }
+                    /// Sends flight's next request unless the run is over; false when it is.
+                    func next(_ flight: inout Flight) -> Bool {
+                        while clock.now < deadline {
+                            if let requests, issued.value.add(1, ordering: .relaxed).newValue > requests { break }
+                            flight.bytes = request(flight.c, flight.n)
+                            flight.n += 1
+                            flight.sent = clock.now
+                            do {
+                                try flight.connection.begin(flight.bytes)
+                                return true
+                            } catch {
+                                failed("\(error)")
+                                flight.connection.close()
+                                usleep(10_000)
                             }
-                        } catch {
-                            worker.result.failures += 1
-                            if worker.result.firstFailure == nil { worker.result.firstFailure = "\(error)" }
-                            connection.close()
-                            usleep(10_000)
+                        }
+                        return false
+                    }
+                    var flights = stride(from: t, to: connections, by: threads).map {
+                        Flight(c: $0, connection: HTTPConnection(port: ports[$0 % ports.count]))
+                    }
+                    for i in flights.indices { flights[i].busy = next(&flights[i]) }
+                    var polled: [pollfd] = []
+                    var owners: [Int] = []
+                    while true {
+                        polled.removeAll(keepingCapacity: true)
+                        owners.removeAll(keepingCapacity: true)
+                        for (i, flight) in flights.enumerated() where flight.busy {
+                            polled.append(pollfd(fd: flight.connection.descriptor, events: Int16(POLLIN), revents: 0))
+                            owners.append(i)
+                        }
+                        if polled.isEmpty { break }
+                        guard poll(&polled, nfds_t(polled.count), 1_000) >= 0 || errno == EINTR else {
+                            fatalError("poll failed: errno \(errno)")
+                        }
+                        for (k, entry) in polled.enumerated() {
+                            let i = owners[k]
+                            if entry.revents == 0 {
+                                // poll never reads, so the sockets' receive timeout cannot end the
+                                // wait for a silent server: the same bound, kept here.
+                                guard clock.now - flights[i].sent > Self.answerTimeout else { continue }
+                                failed("no answer within \(Self.answerTimeout)")
+                                flights[i].connection.close()
+                                flights[i].busy = next(&flights[i])
+                                continue
+                            }
+                            do {
+                                let response = try flights[i].connection.finish(flights[i].bytes)
+                                if response.status == expect {
+                                    worker.result.completed += 1
+                                    worker.result.latencies.append((clock.now - flights[i].sent).milliseconds)
+                                    if worker.result.bodies.count < keepBodies * flights.count {
+                                        worker.result.bodies.append(response.body)
+                                    }
+                                } else {
+                                    // Error bodies are {"error","message"}: never a token.
+                                    failed(
+                                        "HTTP \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))"
+                                    )
+                                }
+                            } catch {
+                                failed("\(error)")
+                                flights[i].connection.close()
+                                usleep(10_000)
+                            }
+                            flights[i].busy = next(&flights[i])
                         }
                     }
-                    worker.result.connects = connection.connects
-                    connection.close()
+                    for flight in flights {
+                        worker.result.connects += flight.connection.connects
+                        flight.connection.close()
+                    }
                     return Threads.Timing()
                 }
             })

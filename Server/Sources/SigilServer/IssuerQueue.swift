@@ -120,6 +120,9 @@ public final class IssuerQueue: @unchecked Sendable {
     private struct WriteJob: Sendable {
         let id: UInt64
         let alone: Bool
+        /// Keeps the write's result for `deliver`. Its error is not thrown into the group: each
+        /// use case undoes its own changes when it fails, and some commit a record before they
+        /// throw (a refused sign-in is audited, then refused).
         let run: @Sendable (Issuer) -> Void
         let deliver: @Sendable ((any Error)?) -> Void
         let queued = ContinuousClock.now
@@ -156,7 +159,8 @@ public final class IssuerQueue: @unchecked Sendable {
             return state.nextID
         }
         let job = WriteJob(
-            id: id, alone: alone, run: { issuer in pending.outcome = Result { try body(issuer) } },
+            id: id, alone: alone,
+            run: { issuer in pending.outcome = Result { try body(issuer) } },
             deliver: { groupError in
                 let continuation = self.writes.withLock { _ in
                     defer { pending.continuation = nil }
@@ -225,13 +229,17 @@ public final class IssuerQueue: @unchecked Sendable {
             let began = ContinuousClock.now
             defer { ServerMetrics.shared.writerRan(queued: group.map(\.queued), began: began) }
             let issuer = writer
-            if group.count == 1 {
-                // Alone: its own transaction, as the use case opens it; no savepoint to pay for.
+            if group.count == 1, group[0].alone {
+                // Its own transactions, as the use case opens them (a lock taken before the
+                // transaction begins, ``Issuer/serialTransaction(_:)``).
                 group[0].run(issuer)
                 group[0].deliver(nil)
                 continue
             }
             do {
+                // Even a write alone in the queue goes through a group: the reads and writes
+                // of one request then share one transaction (one BEGIN and COMMIT, not one per
+                // use case it calls), and its savepoint is sent only once a statement runs.
                 try issuer.group(group.map { job in { job.run(issuer) } })
                 for job in group { job.deliver(nil) }
             } catch {
@@ -242,11 +250,15 @@ public final class IssuerQueue: @unchecked Sendable {
 
     // MARK: The change signal
 
+    /// How often the change watcher copies the write-ahead log into the SQLite file, at most.
+    static let checkpointInterval = Duration.milliseconds(250)
+
     /// Calls `changed` soon after any other connection (this server's writer, the CLI, another
     /// replica) commits to the ledger, from a thread with a connection of its own: PostgreSQL's
     /// `NOTIFY` wakes it, SQLite's `data_version` is read every 20 ms. Nothing runs on the
     /// writer or the readers. On SQLite it also copies the write-ahead log into the database
-    /// after each change it sees (the writer leaves that to it, ``Issuer/deferCheckpoints()``).
+    /// after changes, at most every ``checkpointInterval`` (the writer leaves that to it,
+    /// ``Issuer/deferCheckpoints()``).
     /// After an error (the database is down) it calls `changed` once
     /// it can read again, since changes may have been missed, and retries every second.
     ///
@@ -256,16 +268,26 @@ public final class IssuerQueue: @unchecked Sendable {
         let watcher = try Issuer(anotherConnectionTo: home, database: database, busyTimeout: busyTimeout)
         nonisolated(unsafe) let connection = watcher
         let stopped = StopFlag()
+        let every = Self.checkpointInterval
         let thread = Thread {
             var failed = false
+            var unchecked = false
+            var lastCheckpoint = ContinuousClock.now
             while !stopped.isSet {
                 do {
                     if try connection.waitForChange(timeout: 0.25) || failed {
                         changed()
-                        // Off the writer's path; it never blocks a writer, and a reader that
-                        // holds an old snapshot only makes it copy less this time. A failed one
-                        // is retried at the next change; the writer's backstop bounds the log.
+                        unchecked = true
+                    }
+                    // Off the writer's path; it never blocks a writer, and a reader that holds
+                    // an old snapshot only makes it copy less this time. At most every
+                    // `checkpointInterval`: under steady writes the same index pages change in
+                    // every group, and copying them at each change wrote them 50 times a second.
+                    // A failed one is retried next time; the writer's backstop bounds the log.
+                    if unchecked, ContinuousClock.now - lastCheckpoint >= every {
                         try? connection.checkpoint()
+                        lastCheckpoint = ContinuousClock.now
+                        unchecked = false
                     }
                     failed = false
                 } catch {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CMallocTuning
 import Foundation
 import Logging
 import SigilIssuer
@@ -370,6 +371,10 @@ struct SigilServerCommand: AsyncParsableCommand {
         logger.logLevel = .info
         // Lines for people (startup errors, the address) go through the logger in JSON mode.
         let plain: Logger? = json ? logger : nil
+        // glibc hands an arena's free top back with madvise once it passes 128 KiB, and each
+        // call flushes the other cores' TLBs: about a thousand a second under creates (perf).
+        // Up to 32 MiB kept per arena stops them (docs/DESIGN.md, "Where a create's time goes").
+        _ = sigil_set_malloc_trim_threshold(32 << 20)
         // Before anything opens a descriptor: each connection needs one, and the default cap
         // follows the limit.
         let descriptors = DescriptorLimit.raiseSoftToHard()

@@ -34,6 +34,12 @@ package final class PostgresConnection {
     private var handle: OpaquePointer?
     /// The password from the URL (or `PGPASSWORD`), scrubbed from every message.
     private let secrets: [String]
+    /// Statements prepared on this connection (`PQprepare`), by parameter types and SQL text:
+    /// PostgreSQL parses and plans a statement once per connection, not once per call.
+    private var prepared: [String: String] = [:]
+    /// Distinct statements past this many run unprepared (a listing's filters vary its text),
+    /// so a long-lived connection holds a bounded number on the server.
+    package static let maxPrepared = 256
 
     /// Connects, giving up after `connect_timeout` seconds (10 unless the URL says otherwise).
     ///
@@ -78,14 +84,20 @@ package final class PostgresConnection {
     package func close() {
         if let handle { PQfinish(handle) }
         handle = nil
+        prepared = [:]
     }
 
     /// Whether the connection is down (`PQstatus` is not `CONNECTION_OK`).
     package var isBroken: Bool { handle.map { PQstatus($0) != CONNECTION_OK } ?? true }
 
+    /// Whether a transaction is open and not failed (`PQtransactionStatus` is `PQTRANS_INTRANS`);
+    /// known locally, no round trip.
+    package var isInHealthyTransaction: Bool { handle.map { PQtransactionStatus($0) == PQTRANS_INTRANS } ?? false }
+
     /// Tries to reconnect with the same parameters (`PQreset`); true when it is up again.
     package func reset() -> Bool {
         guard let handle else { return false }
+        prepared = [:]  // a new session has none
         PQreset(handle)
         return PQstatus(handle) == CONNECTION_OK
     }
@@ -122,13 +134,40 @@ package final class PostgresConnection {
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else { throw failure(result) }
     }
 
+    /// The name `sql` with parameters of `types` is prepared under, preparing it on first use
+    /// (one round trip, once); nil once ``maxPrepared`` statements are.
+    private func preparedName(_ sql: String, _ types: [UInt32]) -> Result<String?, PostgresError> {
+        var key = ""
+        for type in types { key += "\(type)," }
+        key += sql
+        if let name = prepared[key] { return .success(name) }
+        guard prepared.count < Self.maxPrepared else { return .success(nil) }
+        let name = "sigil_\(prepared.count + 1)"
+        let result = PQprepare(handle, name, sql, Int32(types.count), types)
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { return .failure(failure(result)) }
+        prepared[key] = name
+        return .success(name)
+    }
+
+    /// Statements prepared on this connection so far: a test hook.
+    package var preparedCount: Int { prepared.count }
+
     /// Runs one statement with bound parameters (`$1`, `$2`, …) and returns its rows
-    /// (`PQexecParams`, binary format both ways).
+    /// (`PQexecPrepared`, binary format both ways).
     @discardableResult
     package func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresResult {
-        let result = withParameters(parameters) { count, types, values, lengths, formats in
-            PQexecParams(handle, sql, count, types, values, lengths, formats, 1)
+        var refused: PostgresError?
+        let result = withParameters(parameters) { count, types, values, lengths, formats -> OpaquePointer? in
+            switch preparedName(sql, types) {
+            case .failure(let error):
+                refused = error
+                return nil
+            case .success(let name?): return PQexecPrepared(handle, name, count, values, lengths, formats, 1)
+            case .success(nil): return PQexecParams(handle, sql, count, types, values, lengths, formats, 1)
+            }
         }
+        if let refused { throw refused }
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             defer { PQclear(result) }
@@ -138,14 +177,22 @@ package final class PostgresConnection {
     }
 
     /// Runs one query and calls `body` with each row as it arrives, holding one row at a time
-    /// (`PQsendQueryParams`, `PQsetSingleRowMode`, `PQgetResult`). An error from the server
+    /// (`PQsendQueryPrepared`, `PQsetSingleRowMode`, `PQgetResult`). An error from the server
     /// after some rows (a damaged row, `statement_timeout`) is thrown after those rows; if
     /// `body` throws, the rest of the result is read and dropped, so the connection is ready
     /// for the next statement, and `body`'s error is thrown.
     package func stream(_ sql: String, _ parameters: [PostgresValue], _ body: (PostgresRow) throws -> Void) throws {
-        let sent = withParameters(parameters) { count, types, values, lengths, formats in
-            PQsendQueryParams(handle, sql, count, types, values, lengths, formats, 1)
+        var refused: PostgresError?
+        let sent = withParameters(parameters) { count, types, values, lengths, formats -> Int32 in
+            switch preparedName(sql, types) {
+            case .failure(let error):
+                refused = error
+                return 0
+            case .success(let name?): return PQsendQueryPrepared(handle, name, count, values, lengths, formats, 1)
+            case .success(nil): return PQsendQueryParams(handle, sql, count, types, values, lengths, formats, 1)
+            }
         }
+        if let refused { throw refused }
         guard sent == 1 else { throw failure(nil) }
         _ = PQsetSingleRowMode(handle)
         var failed: (any Error)?

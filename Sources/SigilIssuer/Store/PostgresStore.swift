@@ -17,10 +17,29 @@ package import SigilVerifier
 package final class PostgresStore: SQLStore {
     /// The `LISTEN`/`NOTIFY` channel every change is announced on.
     package static let channel = "sigil_ledger"
-    /// The advisory lock key ("SIGILLS" as a number) that signing a list takes (``serially(_:)``).
-    static let listLock: Int64 = 0x5349_4749_4C4C_5300
+    /// The advisory lock key ("SIGILL" as a number, the low 16 bits the ledger's: ``ledgerKey(_:schema:)``)
+    /// that signing a list takes (``serially(_:)``).
+    static let listLock: Int64 = 0x5349_4749_4C4C_0000
     /// The advisory lock key ("SIGILMG" as a number) that migrations take.
     static let migrationLock: Int64 = 0x5349_4749_4C4D_4700
+    /// The advisory lock key ("SIGILW" as a number, the low 16 bits the ledger's: ``ledgerKey(_:schema:)``)
+    /// every write transaction holds shared, and one refused ``aloneAfter`` times holds
+    /// exclusive, to run alone.
+    package static let writersLock: Int64 = 0x5349_4749_4C57_0000
+
+    /// `base` with its low 16 bits from the schema's name (FNV-1a): advisory locks are
+    /// database-wide, and a ledger's writers must not wait for another ledger's (two ledgers
+    /// in one database, each its own `search_path`). Two schemas that collide only share
+    /// the lock's contention, never a rule.
+    package static func ledgerKey(_ base: Int64, schema: String) -> Int64 {
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in schema.utf8 { hash = (hash ^ UInt32(byte)) &* 0x0100_0193 }
+        return base | Int64((hash ^ (hash >> 16)) & 0xffff)
+    }
+    /// Serialization failures after which a write waits for the writers in flight and runs
+    /// alone: in a small ledger every create reads the index page the others insert into, and
+    /// two replicas could keep refusing each other until the attempts ran out.
+    static let aloneAfter = 2
 
     private let connection: PostgresConnection
     private let url: String
@@ -31,6 +50,8 @@ package final class PostgresStore: SQLStore {
     /// The ledger's schema: two ledgers in one database (each its own `search_path`) share the
     /// channel, so a note names its schema and a store counts only its own ledger's notes.
     private var schema = ""
+    private var writersKey: Int64 { Self.ledgerKey(Self.writersLock, schema: schema) }
+    private var listKey: Int64 { Self.ledgerKey(Self.listLock, schema: schema) }
     private var notePayload: String { schema + " " + instanceID }
     /// The URL without its password: what messages name.
     package let location: String
@@ -138,11 +159,12 @@ package final class PostgresStore: SQLStore {
     /// Writes run `SERIALIZABLE`, so a rule checked in the transaction still holds at commit
     /// whatever other hosts commit meanwhile; PostgreSQL refuses a transaction that would
     /// break that (40001, or 40P01 for a deadlock), and it is run again from the start, after
-    /// a short random pause, up to ``maxAttempts`` times. Reads take a `REPEATABLE READ`
-    /// snapshot. Inside an open transaction it is a savepoint instead (``TransactionNesting``).
+    /// a short random pause, up to ``maxAttempts`` times; from the third attempt on, alone
+    /// (``writersLock``). Reads take a `REPEATABLE READ` snapshot. Inside an open transaction
+    /// it is a savepoint or joins it instead (``TransactionNesting``).
     package func transaction<T>(write: Bool, _ body: () throws -> T) throws -> T {
         if nesting.depth > 0 {
-            return try nest(begin: {}, connection.executeScript, translate: translate, body)
+            return try nest(write: write, begin: {}, connection.executeScript, translate: translate, body)
         }
         if connection.isBroken, !connection.reset() {
             throw Self.unavailable(
@@ -153,7 +175,10 @@ package final class PostgresStore: SQLStore {
         while true {
             nesting.mustRetry = false
             do {
-                return try once(write: write, body)
+                if write, attempt > Self.aloneAfter {
+                    return try holding(writersKey) { try once(write: true, shared: false, body) }
+                }
+                return try once(write: write, shared: write, body)
             } catch {
                 guard write, nesting.mustRetry, attempt < Self.maxAttempts else { throw error }
             }
@@ -163,19 +188,25 @@ package final class PostgresStore: SQLStore {
         }
     }
 
-    private func once<T>(write: Bool, _ body: () throws -> T) throws -> T {
+    /// One attempt; `shared`: holding ``writersLock`` shared, taken with the BEGIN (one round trip).
+    private func once<T>(write: Bool, shared: Bool, _ body: () throws -> T) throws -> T {
         try nest(
+            write: write,
             begin: {
                 if write {
-                    try connection.executeScript("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                    try connection.executeScript(
+                        "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                            + (shared ? "; SELECT pg_advisory_xact_lock_shared(\(writersKey))" : ""))
                     changed = false
                 } else {
-                    try connection.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    var begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
                     if let limit = queryTimeLimit {
-                        // SET LOCAL: for this transaction only; 0 would mean no limit.
+                        // SET LOCAL: for this transaction only; 0 would mean no limit. Sent with
+                        // the BEGIN: one round trip.
                         let milliseconds = max(1, Int64(min(max(limit, 0), 3_600) * 1000))
-                        try connection.executeScript("SET LOCAL statement_timeout = \(milliseconds)")
+                        begin += "; SET LOCAL statement_timeout = \(milliseconds)"
                     }
+                    try connection.executeScript(begin)
                 }
             }, connection.executeScript, translate: translate
         ) {
@@ -225,10 +256,15 @@ package final class PostgresStore: SQLStore {
     /// released after the commit, or by the server if the connection drops.
     package func serially<T>(_ body: () throws -> T) throws -> T {
         guard nesting.depth == 0 else { return try body() }
-        do { try connection.execute("SELECT pg_advisory_lock($1)", [.int(Self.listLock)]) } catch {
-            throw translate(error)
-        }
-        defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [.int(Self.listLock)]) }
+        return try holding(listKey, body)
+    }
+
+    /// Runs `body` holding the session advisory lock `key` exclusive, taken before `body`
+    /// begins its transaction, so its snapshot comes after every holder it waited for; waits
+    /// at most the busy timeout (`lock_timeout`), then `lock_busy`.
+    private func holding<T>(_ key: Int64, _ body: () throws -> T) throws -> T {
+        do { try connection.execute("SELECT pg_advisory_lock($1)", [.int(key)]) } catch { throw translate(error) }
+        defer { _ = try? connection.execute("SELECT pg_advisory_unlock($1)", [.int(key)]) }
         return try body()
     }
 
@@ -267,14 +303,18 @@ package final class PostgresStore: SQLStore {
 
     package private(set) var statements = 0
 
+    package var transactionIsOpen: Bool { connection.isInHealthyTransaction }
+
     /// Streams rows (single-row mode): a listing or an export holds one row at a time.
     package func query(_ sql: String, _ values: [SQLValue], _ body: (PostgresRow) throws -> Void) throws {
+        try sendSavepoints(connection.executeScript, translate: translate)
         statements += 1
         try connection.stream(Self.dollars(sql), values, body)
     }
 
     @discardableResult
     package func run(_ sql: String, _ values: [SQLValue]) throws -> Int {
+        try sendSavepoints(connection.executeScript, translate: translate)
         statements += 1
         let touched = try connection.execute(Self.dollars(sql), values).affectedRows
         if touched > 0 { changed = true }

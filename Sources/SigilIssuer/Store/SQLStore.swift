@@ -21,6 +21,10 @@ package protocol SQLStore: LedgerStore {
     func finishRestore() throws
     /// How deep this connection's transactions nest, and whether a step lost the outer one.
     var nesting: TransactionNesting { get }
+    /// Whether the transaction this connection began is still open and usable, known without
+    /// a round trip: false after the database rolled it back itself (SQLite after an I/O
+    /// error) or doomed it (a PostgreSQL statement failed outside any savepoint).
+    var transactionIsOpen: Bool { get }
     /// Waits up to `timeout` seconds for another connection to commit to the ledger; true if
     /// one did since the last call (``changeCounter()`` moved). sigil-server's change watcher
     /// calls it on a connection of its own.
@@ -40,19 +44,53 @@ package protocol SQLStore: LedgerStore {
 
 /// Where a connection is in its transaction.
 ///
-/// A transaction begun while one is open on the same connection is a `SAVEPOINT` of it: that
-/// is how ``Issuer/group(_:)`` applies many requests in one commit, each able to fail alone.
+/// A write transaction begun while one is open on the same connection is a `SAVEPOINT` of it:
+/// that is how ``Issuer/group(_:)`` applies many requests in one commit, each able to fail alone.
+/// A read begun inside an open transaction joins it without a savepoint: it changes nothing a
+/// rollback would need to undo, and its error goes up to the step that called it.
+///
+/// Savepoints cost a round trip each on PostgreSQL, so they are sent lazily and, there, never
+/// released (``savepoints``, ``SQLDialect/releasesSavepoints``): a savepoint goes out just
+/// before the first statement inside it, one `SAVEPOINT` serves every level begun since the
+/// last statement (nothing ran between them, so rolling back to it undoes exactly what each of
+/// them did), and the commit releases them all.
+/// Each level is named by its depth and a later one of the same name hides an earlier one, so
+/// `ROLLBACK TO` always reaches the level that failed, and rolls back the deeper ones with it.
+///
 /// A step that leaves the whole transaction undone or doomed (SQLite rolled it back after an
 /// I/O error, PostgreSQL reported a serialization failure, the connection dropped) sets
 /// ``lost``: later steps are refused without running, and the commit fails with that error.
 package final class TransactionNesting {
-    /// 0 outside a transaction, 1 in one, more in savepoints.
+    /// 0 outside a transaction, 1 in one, more in savepoints and joined reads.
     var depth = 0
     /// What undid or doomed the open transaction.
     var lost: IssuerError?
     /// Set by a store's error translation when the failure is one a rerun of the whole
     /// transaction may not meet (PostgreSQL's 40001 and 40P01).
     var mustRetry = false
+    /// The open savepoint levels, outermost first: the name of the savepoint that undoes each,
+    /// nil for a level no statement has run in yet (nothing to undo, nothing sent).
+    var savepoints: [String?] = []
+    /// Savepoints sent so far: a test hook, as ``SQLStore/statements`` is.
+    package private(set) var savepointsSent = 0
+
+    /// The savepoint the innermost level sent, when it is that level's alone (not shared with
+    /// the level around it, which would still need it).
+    var innermostOwnSavepoint: String? {
+        guard let name = savepoints.last ?? nil, savepoints.dropLast().last != name else { return nil }
+        return name
+    }
+
+    /// The `SAVEPOINT` to send before the next statement, if a level is still unsent; marks
+    /// every unsent level as undone by it.
+    func unsentSavepoint() -> String? {
+        guard let last = savepoints.last, last == nil else { return nil }
+        let first = (savepoints.lastIndex { $0 != nil }).map { $0 + 1 } ?? 0
+        let name = "sigil_level\(first)"
+        for level in first..<savepoints.count { savepoints[level] = name }
+        savepointsSent += 1
+        return "SAVEPOINT \(name)"
+    }
 
     package init() {}
 }
@@ -120,13 +158,17 @@ extension TokenRecord {
 }
 
 extension SQLStore {
-    /// Runs `body` as the whole of the transaction `begin` opens, or as a savepoint of the
-    /// one already open on this connection (``TransactionNesting``).
+    /// Runs `body` as the whole of the transaction `begin` opens, or inside the one already
+    /// open on this connection: a write as a savepoint of it, a read joining it
+    /// (``TransactionNesting``).
     func nest<T, E: Error>(
-        begin: () throws -> Void, _ execute: (String) throws -> Void, translate: (E) -> IssuerError,
+        write: Bool, begin: () throws -> Void, _ execute: (String) throws -> Void, translate: (E) -> IssuerError,
         _ body: () throws -> T
     ) throws -> T {
-        if nesting.depth > 0 { return try savepoint(execute, translate: translate, body) }
+        if nesting.depth > 0 {
+            return write
+                ? try savepoint(execute, translate: translate, body) : try join(translate: translate, body)
+        }
         do { try begin() } catch {
             try? execute("ROLLBACK")
             if let error = error as? E { throw translate(error) }
@@ -134,9 +176,11 @@ extension SQLStore {
         }
         nesting.depth = 1
         nesting.lost = nil
+        nesting.savepoints = []
         defer {
             nesting.depth = 0
             nesting.lost = nil
+            nesting.savepoints = []
         }
         return try committing(execute, translate: translate) {
             let result = try body()
@@ -145,35 +189,87 @@ extension SQLStore {
         }
     }
 
-    /// One step inside the open transaction. Its error rolls back to the savepoint and comes
-    /// out translated; an error that doomed the transaction (`mustRetry`), or a savepoint
-    /// that cannot be rolled back to, marks the transaction ``TransactionNesting/lost``.
+    /// Sends the savepoint of every level begun since the last statement (one `SAVEPOINT` for
+    /// all of them); each store calls it before each statement. A savepoint that cannot be
+    /// made loses the transaction.
+    func sendSavepoints<E: Error>(_ execute: (String) throws -> Void, translate: (E) -> IssuerError) throws {
+        guard nesting.depth > 0 else { return }
+        try checkStillOpen()
+        guard let sql = nesting.unsentSavepoint() else { return }
+        do { try execute(sql) } catch {
+            let issue = (error as? E).map(translate) ?? (error as? IssuerError) ?? IssuerError(.badData, "\(error)")
+            if nesting.lost == nil { nesting.lost = issue }
+            throw issue
+        }
+    }
+
+    /// Marks the transaction lost (and throws) if the database undid or doomed it meanwhile:
+    /// what a failing `RELEASE` used to reveal, checked without one.
+    private func checkStillOpen() throws {
+        if let lost = nesting.lost { throw lost }
+        guard !transactionIsOpen else { return }
+        let issue = IssuerError(
+            .badData, "\(location): the database ended the transaction after an error; nothing of it was kept")
+        nesting.lost = issue
+        throw issue
+    }
+
+    /// A read inside the open transaction: no savepoint, since it changes nothing; its error
+    /// is translated here, so a doomed transaction is marked even if a caller drops the error.
+    private func join<T, E: Error>(translate: (E) -> IssuerError, _ body: () throws -> T) throws -> T {
+        if let lost = nesting.lost { throw lost }
+        nesting.depth += 1
+        defer { nesting.depth -= 1 }
+        do { return try body() } catch let error as E {
+            let issue = translate(error)
+            if nesting.mustRetry, nesting.lost == nil { nesting.lost = issue }
+            throw issue
+        }
+    }
+
+    /// One step inside the open transaction. Its error rolls back to its savepoint (if a
+    /// statement ran in it) and comes out translated; an error that doomed the transaction
+    /// (`mustRetry`), or a savepoint that cannot be rolled back to, marks the transaction
+    /// ``TransactionNesting/lost``.
     private func savepoint<T, E: Error>(
         _ execute: (String) throws -> Void, translate: (E) -> IssuerError, _ body: () throws -> T
     ) throws -> T {
         if let lost = nesting.lost { throw lost }
         nesting.depth += 1
-        defer { nesting.depth -= 1 }
+        nesting.savepoints.append(nil)
+        defer {
+            nesting.depth -= 1
+            nesting.savepoints.removeLast()
+        }
         func lose(_ error: any Error) -> IssuerError {
             let issue = (error as? E).map(translate) ?? (error as? IssuerError) ?? IssuerError(.badData, "\(error)")
             if nesting.lost == nil { nesting.lost = issue }
             return issue
         }
-        do { try execute("SAVEPOINT sigil_step") } catch { throw lose(error) }
         do {
             let result = try body()
-            try execute("RELEASE sigil_step")
+            // Where a failing RELEASE used to reveal a step that dropped the database's own
+            // rollback; checked without a statement, since PostgreSQL releases nothing.
+            try checkStillOpen()
+            if dialect.releasesSavepoints, let name = nesting.innermostOwnSavepoint {
+                do { try execute("RELEASE \(name)") } catch { throw lose(error) }
+            }
             return result
         } catch {
             if nesting.lost != nil { throw error }
             let issue = (error as? E).map(translate)
             if nesting.mustRetry { throw lose(issue ?? error) }
-            do {
-                try execute("ROLLBACK TO sigil_step")
-                try execute("RELEASE sigil_step")
-            } catch let undo {
-                _ = lose(undo)
-                throw issue ?? error
+            if let name = nesting.savepoints.last ?? nil {
+                do {
+                    try execute("ROLLBACK TO \(name)")
+                    // The level around a shared savepoint still needs it.
+                    if dialect.releasesSavepoints, nesting.innermostOwnSavepoint != nil {
+                        try execute("RELEASE \(name)")
+                    }
+                } catch let undo {
+                    _ = lose(undo)
+                    throw issue ?? error
+                }
             }
             throw issue ?? error
         }
@@ -563,21 +659,40 @@ extension SQLStore {
     // MARK: Audit
 
     package func append(_ event: AuditEvent) throws {
-        try run(
-            "INSERT INTO events (at, actor, action, details) VALUES (?1, ?2, ?3, ?4)",
-            [.int(event.at), .text(event.actor), .text(event.action.rawValue), .text(event.detailsJSON)])
-        try link(event: try integer(dialect.lastID) ?? 0, event.guids)
+        let insert = "INSERT INTO events (at, actor, action, details) VALUES (?1, ?2, ?3, ?4)"
+        let values: [SQLValue] = [
+            .int(event.at), .text(event.actor), .text(event.action.rawValue), .text(event.detailsJSON),
+        ]
+        let guids = Self.distinct(event.guids)
+        guard !guids.isEmpty else {
+            try run(insert, values)
+            return
+        }
+        guard let lastID = dialect.lastID else {
+            // One statement, one round trip, for the event and all its links: a bulk revoke of
+            // 10k tokens included.
+            try run(
+                """
+                WITH e AS (\(insert) RETURNING id)
+                INSERT INTO event_tokens (event, guid) SELECT (SELECT id FROM e), \(dialect.eachGUID("?5"))
+                """, values, forEachOf: guids)
+            return
+        }
+        try run(insert, values)
+        try link(event: try integer(lastID) ?? 0, guids)
     }
 
-    /// Links an event to its GUIDs: one statement for all of them on PostgreSQL, so a bulk
-    /// revoke of 10k tokens is one round trip.
-    ///
     /// Duplicates are dropped here rather than by `ON CONFLICT`: that clause reads the index
     /// page every new event writes to, and under PostgreSQL's SERIALIZABLE a read there is a
     /// read/write conflict with every concurrent write (DESIGN.md, "Writers in parallel").
-    private func link(event id: Int64, _ guids: [TokenID]) throws {
+    private static func distinct(_ guids: [TokenID]) -> [TokenID] {
         var seen = Set<TokenID>()
-        let distinct = guids.filter { seen.insert($0).inserted }
+        return guids.filter { seen.insert($0).inserted }
+    }
+
+    /// Links an event to its GUIDs: one statement for all of them on PostgreSQL.
+    private func link(event id: Int64, _ guids: [TokenID]) throws {
+        let distinct = Self.distinct(guids)
         guard !distinct.isEmpty else { return }
         try run(
             "INSERT INTO event_tokens (event, guid) SELECT ?1, \(dialect.eachGUID("?2"))", [.int(id)],

@@ -214,7 +214,8 @@ package final class SQLiteStore: SQLStore {
         if let limit { db.armDeadline(after: limit) }
         defer { if limit != nil { db.disarmDeadline() } }
         return try nest(
-            begin: { try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN") }, db.execute, translate: translate, body)
+            write: write, begin: { try db.execute(write ? "BEGIN IMMEDIATE" : "BEGIN") }, db.execute,
+            translate: translate, body)
     }
 
     // MARK: Statements
@@ -223,7 +224,10 @@ package final class SQLiteStore: SQLStore {
 
     package private(set) var statements = 0
 
+    package var transactionIsOpen: Bool { db.isInTransaction }
+
     package func query(_ sql: String, _ values: [SQLValue], _ body: (SQLiteRow) throws -> Void) throws {
+        try sendSavepoints(db.execute, translate: translate)
         statements += 1
         let s = try db.statement(sql)
         defer { s.reset() }
@@ -233,6 +237,7 @@ package final class SQLiteStore: SQLStore {
 
     @discardableResult
     package func run(_ sql: String, _ values: [SQLValue]) throws -> Int {
+        try sendSavepoints(db.execute, translate: translate)
         statements += 1
         let s = try db.statement(sql)
         try s.bind(values)

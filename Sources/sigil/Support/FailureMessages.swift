@@ -2,6 +2,9 @@ import Foundation
 import SigilIssuer
 import SigilVerifier
 
+/// Issuer fields every command that takes them takes as a positional argument, not an option.
+private let positionalFields: Set<String> = ["member"]
+
 /// The CLI's words for an issuer error: the library's facts plus the command that fixes it.
 func render(_ error: IssuerError) -> CLIFailure {
     let code = Exit.code(for: error)
@@ -54,8 +57,10 @@ func render(_ error: IssuerError) -> CLIFailure {
             "--\(field) is empty: an empty filter would match every token. Give a value, or leave the filter out.",
             reason: "usage")
     case .invalidLabel(let field, let problem):
+        // Named as the usage line names it: a positional argument as <member>, else --option.
         let flag = field.replacingOccurrences(of: "_", with: "-")
-        return failure("--\(flag) \(problem)", reason: "usage")
+        let name = positionalFields.contains(field) ? "<\(flag)>" : "--\(flag)"
+        return failure("\(name) \(problem)", reason: "usage")
     case .invalidAudience:
         // Audience's one message, as the API gives it, named as the option.
         return failure("--\(error.message)", reason: "usage")
