@@ -31,6 +31,19 @@ def test_a_missing_home_is_66(tmp_root):
     assert not (tmp_root / "nothing-here").exists()
 
 
+def test_a_lost_keyring_is_66_and_not_replaced(tmp_root):
+    # The ledger holds tokens: a new keyring would verify none of them, so the server says
+    # where the old one must come from instead of suggesting a first token.
+    home = tmp_root / "home"
+    cli_issue(home, "org admin", "sigil", "--all")
+    os.remove(home / "keyring.json")
+    r = run_server("--home", str(home), "--port", "0")
+    assert r.returncode == 66, r
+    assert f"no keyring at {home}/keyring.json" in r.stderr, r.stderr
+    assert "Put keyring.json back" in r.stderr and "issue --audience sigil" not in r.stderr, r.stderr
+    assert not (home / "keyring.json").exists()
+
+
 def test_an_unsafe_home_is_77(tmp_root):
     home = tmp_root / "home"
     cli_issue(home, "org admin", "sigil", "--all")

@@ -189,7 +189,7 @@ public final class Issuer {
                 .conflict, "a keyring already exists at \(Keyring.path(home: home)); nothing changed",
                 detail: .keyringExists(path: Keyring.path(home: home), keyID: ring.activeKey.keyID))
         }
-        if !hadKeyring { setupNotes += try createDevelopmentKeyring(now: now) }
+        if !hadKeyring { setupNotes += try createDevelopmentKeyring(mode: mode, now: now) }
     }
 
     /// Closes the database now instead of at deinit.
@@ -272,10 +272,14 @@ public final class Issuer {
 
     // MARK: First use and import
 
-    private func createDevelopmentKeyring(now: Int64) throws(IssuerError) -> [SetupNote] {
+    private func createDevelopmentKeyring(mode: OpenMode, now: Int64) throws(IssuerError) -> [SetupNote] {
         try transaction(write: true) {
             // Re-checked under the write lock: two first commands must not make two keyrings.
             guard !Keyring.exists(home: home) else { return [] }
+            // A lost keyring (a restore without it, a second host of a PostgreSQL ledger) is not
+            // a first use: a new one would verify none of the tokens already out, and make the
+            // loss look like success. Only an explicit `init` starts over.
+            if mode != .initialize, try !store.isEmpty() { throw Self.keyringMissing(home: home) }
             let ring = Keyring.generate(now: now)
             try ring.save(home: home)
             var notes: [SetupNote] = [
@@ -295,6 +299,13 @@ public final class Issuer {
             try record(.keys, by: system, at: now, guids: [], details: [("created", ring.activeKey.keyID)])
             return notes
         }
+    }
+
+    static func keyringMissing(home: String) -> IssuerError {
+        IssuerError(
+            .notFound,
+            "no keyring at \(Keyring.path(home: home)), but the ledger holds tokens signed with one",
+            detail: .keyringMissing(home: home))
     }
 
     private func importLegacy(
@@ -335,6 +346,7 @@ public final class Issuer {
     /// The keyring (master secrets). Load it only when a secret is needed.
     public func keyring() throws(IssuerError) -> Keyring {
         guard let ring = try Keyring.loadIfPresent(home: home) else {
+            if (try? store.isEmpty()) == false { throw Self.keyringMissing(home: home) }
             throw IssuerError(.notFound, "no keyring in \(home)", detail: .noHome(home))
         }
         return ring

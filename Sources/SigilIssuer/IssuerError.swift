@@ -80,6 +80,9 @@ public struct IssuerError: Error, Sendable, Hashable, CustomStringConvertible {
         case homeNotAFolder(String)
         /// A keyring already exists (its issuing key ID).
         case keyringExists(path: String, keyID: String)
+        /// The home's keyring is missing while the ledger holds tokens: a new one could verify
+        /// none of them, so none was made.
+        case keyringMissing(home: String)
         /// The database's write lock stayed taken for this many seconds.
         case databaseBusy(path: String, seconds: Double)
         /// The database file is damaged or not a database.

@@ -47,6 +47,35 @@ struct HomeTests {
         box.checkHygiene()
     }
 
+    @Test("A lost keyring is not replaced while the ledger holds tokens: 66 with what to do; init starts over")
+    func lostKeyringIsNotReplaced() async throws {
+        let box = try Sandbox()
+        let first = try await box.run("--json", "issue", "--name", "first", "--audience", "billing", "--all")
+        #expect(first.exitCode == 0, "\(first)")
+        let token = try #require(first.jsonObject()["token"] as? String)
+        try FileManager.default.removeItem(atPath: "\(box.home)/keyring.json")
+
+        for command in [["issue", "--name", "second", "--audience", "billing", "--all"], ["keys", "rotate"]] {
+            let refused = try await box.run(command)
+            #expect(refused.exitCode == 66, "\(command): \(refused)")
+            #expect(refused.stderr.contains("no keyring at \(box.home)/keyring.json"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("Put keyring.json back from your backup"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("sigil --home \(box.home) init"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("created a development keyring"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: "\(box.home)/keyring.json"), "no keyring was made")
+        }
+        let listed = try await box.run("--json", "list")
+        #expect(listed.exitCode == 0, "reading the ledger needs no keyring: \(listed)")
+
+        // An explicit init makes a new keyring; the old token then fails as an unknown key.
+        let initialized = try await box.run("init")
+        #expect(initialized.exitCode == 0, "\(initialized)")
+        #expect(initialized.stderr.contains("created a development keyring"), "\(initialized.stderr)")
+        let verified = try await box.run(["verify", "-", "--audience", "billing"], stdin: token + "\n")
+        #expect(verified.exitCode == 12, "unknown key: \(verified)")
+        box.checkHygiene()
+    }
+
     @Test(
         "Commands other than init and issue do not create a home: 66 with the init command",
         arguments: [

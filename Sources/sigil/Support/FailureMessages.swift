@@ -91,6 +91,10 @@ func render(_ error: IssuerError) -> CLIFailure {
         return failure(
             "no Sigil home at \(home) (no keyring or ledger). Create one with: sigil --home \(home) init (or check --home / SIGIL_HOME)",
             reason: "not_found")
+    case .keyringMissing(let home):
+        return failure(
+            "\(error.message); no new keyring was made. Put keyring.json back from your backup or from another host of this ledger (mode 0600; docs/DEPLOY.md, \"What to back up\"). To start over with a new keyring instead, run: sigil --home \(home) init (every token issued so far then fails as an unknown key).",
+            reason: "not_found")
     case .keyringExists(let path, let kid):
         return failure(
             "a keyring already exists at \(path) (issuing key \(kid)); nothing changed. Use sigil keys rotate to change keys.",
