@@ -22,6 +22,33 @@ def test_a_bad_flag_is_64():
     assert r.returncode == 64, r
     assert "no-such-flag" in r.stderr
     assert run_server("--port", "70000").returncode == 64
+    for loops in ("0", "257", "two"):
+        r = run_server("--event-loops", loops, "--port", "0")
+        assert r.returncode == 64 and "--event-loops" in r.stderr, (loops, r)
+
+
+def test_event_loops_serve_many_connections_at_once(tmp_root):
+    # One loop thread carries every connection: 40 clients creating and reading at once all
+    # get their answers, and the start-up log says how many loops there are.
+    e = Env(tmp_root, "--event-loops", "1")
+    try:
+        loops = [r for r in e.server.log_records() if r.get("message") == "event loops"]
+        assert [r.get("threads") for r in loops] == ["1"], loops
+        results = []
+
+        def client(i):
+            c = e.server.client(e.org_token)
+            token, row = e.create(name=f"loop {i}", client=c)
+            results.append(c.get(f"/v1/tokens/{row['guid']}").status)
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(40)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert results == [200] * 40, results
+    finally:
+        e.close()
 
 
 def test_a_missing_home_is_66(tmp_root):

@@ -176,6 +176,13 @@ struct SigilServerCommand: AsyncParsableCommand {
     var dbConnections: Int?
 
     @Option(
+        name: .customLong("event-loops"),
+        help: ArgumentHelp(
+            "Threads that accept connections and read and write their bytes (default: half the cores, at least 1). Requests are handled on Swift's thread pool and the database on its connections' own threads, so more loops mostly add threads taking turns on the cores.",
+            valueName: "n"))
+    var eventLoops: Int?
+
+    @Option(
         name: .customLong("list-max-age"),
         help: ArgumentHelp(
             "Seconds a CDN or proxy cache may keep GET /v1/revocations (Cache-Control: public, max-age); a revoke reaches followers behind a cache within this plus their poll. Long polls are never cached.",
@@ -338,6 +345,9 @@ struct SigilServerCommand: AsyncParsableCommand {
         if let dbConnections, !(2...256).contains(dbConnections) {
             throw ValidationError("--db-connections must be 2...256")
         }
+        if let eventLoops, !(1...256).contains(eventLoops) {
+            throw ValidationError("--event-loops must be 1...256")
+        }
         guard (1...1_000).contains(maxListingsPerToken) else {
             throw ValidationError("--max-listings-per-token must be 1...1000")
         }
@@ -400,8 +410,10 @@ struct SigilServerCommand: AsyncParsableCommand {
                 limiter: FailedAuthLimiter(burst: failedAuthBurst, refillPerSecond: failedAuthRefill),
                 secureCookies: secureCookies, maxSessions: maxSessions, queryTimeLimit: queryTimeLimit,
                 maxQueriesPerCaller: maxListingsPerToken, readers: dbConnections ?? IssuerQueue.defaultReaders)
+            server.eventLoops = eventLoops ?? SigilServerApp.defaultEventLoops
             logger.info(
                 "database connections", metadata: ["readers": "\(server.issuer.readers)", "writers": "1"])
+            logger.info("event loops", metadata: ["threads": "\(server.eventLoops)"])
             server.trustedProxies = trustedProxy.compactMap(IPAddressRange.init)
             server.connectionLimits = limits
             server.listMaxAge = listMaxAge
