@@ -85,7 +85,9 @@ nonisolated(unsafe) let issuer: Issuer = {
         FileManager.default.createFile(
             atPath: home + "/ledger.jsonl", contents: Data(journal.utf8),
             attributes: [.posixPermissions: 0o600]),
-        let opened = try? Issuer(home: home, mode: .createIfMissing, busyTimeout: 1)
+        // `initialize`: a v0.1 journal with tokens and no keyring is a lost keyring, which only
+        // an explicit init replaces (the CLI's first use refuses it).
+        let opened = try? Issuer(home: home, mode: .initialize, busyTimeout: 1)
     else { preconditionFailure("fixture home") }
     return opened
 }()
