@@ -67,7 +67,7 @@ def test_a_lost_keyring_is_66_and_not_replaced(tmp_root):
     r = run_server("--home", str(home), "--port", "0")
     assert r.returncode == 66, r
     assert f"no keyring at {home}/keyring.json" in r.stderr, r.stderr
-    assert "Put keyring.json back" in r.stderr and "issue --audience sigil" not in r.stderr, r.stderr
+    assert "put keyring.json back from your backup" in r.stderr and "issue --audience sigil" not in r.stderr, r.stderr
     assert not (home / "keyring.json").exists()
 
 

@@ -304,7 +304,7 @@ public final class Issuer {
     static func keyringMissing(home: String) -> IssuerError {
         IssuerError(
             .notFound,
-            "no keyring at \(Keyring.path(home: home)), but the ledger holds tokens signed with one",
+            "no keyring at \(Keyring.path(home: home)), but the ledger holds tokens signed with one: put keyring.json back from your backup or from another host of this ledger (mode 0600; docs/DEPLOY.md, \"What to back up\")",
             detail: .keyringMissing(home: home))
     }
 

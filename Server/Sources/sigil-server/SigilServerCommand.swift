@@ -508,8 +508,6 @@ struct SigilServerCommand: AsyncParsableCommand {
             switch error.detail {
             case .noHome(let path):
                 ". Create one and a first token with: sigil --home \(path) issue --audience sigil --all --name \"org admin\""
-            case .keyringMissing:
-                ". Put keyring.json back from your backup or from another host of this ledger (mode 0600; docs/DEPLOY.md)"
             default: ""
             }
         say("sigil-server: error: \(error.message)\(hint)", logger: logger, level: .critical)

@@ -93,7 +93,7 @@ func render(_ error: IssuerError) -> CLIFailure {
             reason: "not_found")
     case .keyringMissing(let home):
         return failure(
-            "\(error.message); no new keyring was made. Put keyring.json back from your backup or from another host of this ledger (mode 0600; docs/DEPLOY.md, \"What to back up\"). To start over with a new keyring instead, run: sigil --home \(home) init (every token issued so far then fails as an unknown key).",
+            "\(error.message). No new keyring was made; to start over with a new keyring instead, run: sigil --home \(home) init (every token issued so far then fails as an unknown key).",
             reason: "not_found")
     case .keyringExists(let path, let kid):
         return failure(
