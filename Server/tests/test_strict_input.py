@@ -46,6 +46,54 @@ def test_duplicate_keys_in_nested_objects_and_arrays(env):
     assert r.status == 201, r
 
 
+def test_a_quoted_key_inside_a_value_is_not_a_key(env):
+    # The value holds `", "name": "` escaped: one name, not two.
+    r = post_raw(env.org, "/v1/tokens", r'{"name": "x\", \"name\": \"y", "audience": "billing", "scope": "all"}')
+    assert r.status == 201 and r.json["name"] == 'x", "name": "y', r
+    # A value ending in an escaped backslash ends at the quote after it: the next key is seen.
+    r = post_raw(env.org, "/v1/tokens",
+                 r'{"description": "a\\", "name": "b", "name": "c", "audience": "billing", "scope": "all"}')
+    assert r.status == 400 and "the field name twice" in r.json["message"], r
+
+
+@pytest.mark.parametrize("content_type, status", [
+    ("application/json", 201),
+    ("Application/JSON; charset=utf-8", 201),
+    ("application/json ;charset=utf-8", 201),
+    ("APPLICATION/JSON", 201),
+    ("application/jsonp", 415),
+    ("text/json", 415),
+    ("application/json-patch+json", 415),
+    ("application/xml; x=application/json", 415),
+])
+def test_content_type_is_json_in_any_case(env, content_type, status):
+    raw = '{"name": "typed", "audience": "billing", "scope": "all"}'
+    r = env.org.request("POST", "/v1/tokens", body=raw.encode(), headers={"Content-Type": content_type})
+    assert r.status == status, (content_type, r)
+    if status == 415:
+        assert r.json["error"] == "unsupported_media_type", r.json
+
+
+@pytest.mark.parametrize("scope, message", [
+    ('5', "scope has the wrong type"),
+    ('null', "scope must not be null"),
+    ('{"tokens": "read"}', "scope has the wrong type"),
+    ('["tokens.read", 5]', "scope has the wrong type"),
+    ('"everything"', 'scope must be "all", "read-only" or an array of resource.action'),
+])
+def test_a_wrong_scope_says_what_is_wrong(env, scope, message):
+    r = post_raw(env.org, "/v1/tokens", '{"name": "s", "audience": "billing", "scope": %s}' % scope)
+    assert r.status == 400 and r.json["message"] == message, r
+
+
+def test_each_form_of_scope_is_taken(env):
+    r = post_raw(env.org, "/v1/tokens", '{"name": "s", "audience": "billing"}')
+    assert r.status == 400 and r.json["message"] == "scope is required", r
+    for scope, expected in (('"all"', "all"), ('"read-only"', "read-only"), ('["invoices.get"]', ["invoices.get"])):
+        r = post_raw(env.org, "/v1/tokens", '{"name": "s", "audience": "billing", "scope": %s}' % scope)
+        assert r.status == 201 and r.json["scope"] == expected, r
+
+
 @pytest.mark.parametrize("method, path", [
     ("GET", "/v1/tokens?stauts=revoked"),
     ("GET", "/v1/audit?guid_prefix=abc"),

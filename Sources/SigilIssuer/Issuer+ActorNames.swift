@@ -36,7 +36,8 @@ extension Issuer {
     /// - Throws: ``IssuerError`` when the ledger cannot be read.
     public func actorNames(_ actors: some Sequence<String>, as caller: Caller) throws(IssuerError) -> [String: String] {
         let distinct = Set(actors)
-        let readsMembers = ["members.read", "members.list"].contains { (permission: String) -> Bool in
+        // Lazy: a refused `authorize` builds an error, and most answers name tokens only.
+        lazy var readsMembers = ["members.read", "members.list"].contains { (permission: String) -> Bool in
             (try? authorize(caller, permission)) != nil
         }
         return try transaction(write: false) {

@@ -18,8 +18,24 @@ public enum APIBody {
     /// Whether `Content-Type` is `application/json` (parameters such as `charset` allowed).
     static func isJSON(_ request: Request) -> Bool {
         guard let type = request.headers[.contentType] else { return false }
-        let essence = type.split(separator: ";", maxSplits: 1).first ?? ""
-        return essence.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
+        return isJSON(contentType: type)
+    }
+
+    /// Whether a `Content-Type` value's media type, before any parameter and without the blanks
+    /// around it, is `application/json` in any ASCII case (RFC 9110 §8.3.1).
+    ///
+    /// Byte by byte: it runs twice for every request with a body, and Foundation's trimming and
+    /// lower-casing cost more than the rest of reading a create's body.
+    static func isJSON(contentType: String) -> Bool {
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        var essence = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }
+        while let first = essence.first, isBlank(first) { essence = essence.dropFirst() }
+        while let last = essence.last, isBlank(last) { essence = essence.dropLast() }
+        let json = "application/json".utf8
+        guard essence.count == json.count else { return false }
+        return zip(essence, json).allSatisfy { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 == expected : byte == expected
+        }
     }
 
     /// The body's bytes, at most ``maxBytes``; nil when there is no body.
@@ -90,18 +106,31 @@ public enum APIBody {
             case UInt8(ascii: ","):
                 if let last = stack.indices.last, stack[last].isObject { stack[last].expectsKey = true }
             case UInt8(ascii: "\""):
-                let (text, end) = string(in: bytes, from: i)
+                // Only keys become Strings: a value is skipped (a quote preceded by an odd
+                // number of backslashes does not end it).
                 if let last = stack.indices.last, stack[last].isObject, stack[last].expectsKey {
+                    let (text, end) = string(in: bytes, from: i)
                     guard stack[last].keys.insert(text).inserted else { return text }
                     stack[last].expectsKey = false
+                    i = end
+                } else {
+                    i = endOfString(in: bytes, from: i)
                 }
-                i = end
                 continue
             default: break
             }
             i += 1
         }
         return nil
+    }
+
+    /// The index after the closing quote of the JSON string starting at the quote at `start`.
+    private static func endOfString(in bytes: [UInt8], from start: Int) -> Int {
+        var i = start + 1
+        while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+            i += bytes[i] == UInt8(ascii: "\\") ? 2 : 1
+        }
+        return i + 1
     }
 
     /// The JSON string starting at the quote at `start`, unescaped, and the index after its
