@@ -313,6 +313,17 @@ extension Issuer {
     /// ```
     public func deferCheckpoints() throws(IssuerError) { try store.deferCheckpoints() }
 
+    /// Keeps SQLite's undo copies of the pages a savepoint changes in memory on this
+    /// connection instead of a temp file: for a writer that applies many requests in one
+    /// transaction, a savepoint each (``group(_:)``). Nothing on PostgreSQL.
+    ///
+    /// ```swift
+    /// let writer = try Issuer(home: "keys")
+    /// try writer.journalSavepointsInMemory()
+    /// try writer.group([{ _ = try writer.change(.revoke, [id], as: caller) }])
+    /// ```
+    public func journalSavepointsInMemory() throws(IssuerError) { try store.journalSavepointsInMemory() }
+
     /// Copies what it can of SQLite's write-ahead log into the database without blocking
     /// writers (a passive checkpoint). Nothing on PostgreSQL.
     public func checkpoint() throws(IssuerError) { try store.checkpoint() }

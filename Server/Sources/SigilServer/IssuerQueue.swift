@@ -95,6 +95,8 @@ public final class IssuerQueue: @unchecked Sendable {
         // The change watcher checkpoints (``watchChanges(_:)``): a commit, a publish of a 17 MB
         // list above all, then pays for its own log frames only.
         try writer.deferCheckpoints()
+        // A group is many savepoints in one transaction: their undo copies stay in memory.
+        try writer.journalSavepointsInMemory()
         var issuers: [Issuer] = []
         for _ in 0..<max(2, readers) {
             // Not more `Issuer(home:)`s: their checks open and close the database's files, which

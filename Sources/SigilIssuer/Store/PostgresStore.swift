@@ -274,6 +274,8 @@ package final class PostgresStore: SQLStore {
     /// `timeout` passes: no polling.
     /// The server's own checkpointer does this work.
     package func deferCheckpoints() throws(IssuerError) {}
+    /// PostgreSQL keeps its own subtransactions.
+    package func journalSavepointsInMemory() throws(IssuerError) {}
     package func checkpoint() throws(IssuerError) {}
 
     package func waitForChange(timeout: Double) throws(IssuerError) -> Bool {

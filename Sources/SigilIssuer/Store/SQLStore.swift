@@ -32,6 +32,10 @@ package protocol SQLStore: LedgerStore {
     /// Leaves copying the write-ahead log into the database to another connection's
     /// ``checkpoint()``, so a commit is never also a checkpoint (SQLite; nothing on PostgreSQL).
     func deferCheckpoints() throws(IssuerError)
+    /// Keeps the copies of pages a savepoint changed, which undo it, in memory for this
+    /// connection (SQLite; nothing on PostgreSQL): for a writer that runs many savepoints in one
+    /// transaction (``Issuer/group(_:)``).
+    func journalSavepointsInMemory() throws(IssuerError)
     /// Copies what it can of the write-ahead log into the database without blocking writers
     /// (SQLite's passive checkpoint; nothing on PostgreSQL).
     func checkpoint() throws(IssuerError)
