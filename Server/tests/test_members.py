@@ -184,8 +184,12 @@ def test_suspend_and_activate(env):
     r = env.admin.post(f"/v1/members/{m['id']}/suspend")
     assert r.status == 200, r
     assert r.json["member"]["status"] == "suspended" and r.json["deactivated"] == []
+    # The member in the answer is written as every other member answer writes it.
+    assert r.json["member"] == {**env.admin.get(f"/v1/members/{m['id']}").json}, r.json
+    assert r.json["member"]["created_by_name"] == "member admin"
     r = env.admin.post(f"/v1/members/{m['id']}/activate")
     assert r.status == 200 and r.json["status"] == "active", r
+    assert r.json["created_by_name"] == "member admin"
     assert env.admin.get(f"/v1/members/{m['id']}").json["status"] == "active"
 
 

@@ -85,14 +85,15 @@ public struct MembersController: Sendable {
         let body = try await APIBody.decode(MemberSuspendBody.self, from: request, required: false)
         let cascade = body?.cascade ?? false
         let now = Publisher.wallClock()
-        let result = try await issuer.write { issuer in
-            try issuer.suspendMember(id.description, cascade: cascade, as: caller, now: now)
+        let (result, names) = try await issuer.write { issuer in
+            let result = try issuer.suspendMember(id.description, cascade: cascade, as: caller, now: now)
+            return (result, try issuer.actorNames([result.member.createdBy], as: caller))
         }
         if !result.deactivated.isEmpty {
             ServerMetrics.shared.tokensChanged(.deactivate, count: result.deactivated.count)
             publisher.noteChange()
         }
-        return JSONResponse.make(WireMemberSuspension(result))
+        return JSONResponse.make(WireMemberSuspension(result, creatorName: names[result.member.createdBy]))
     }
 
     @Sendable func activate(_ request: Request, context: ServerContext) async throws -> Response {

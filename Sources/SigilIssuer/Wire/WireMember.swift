@@ -174,7 +174,12 @@ public struct WireMemberSuspension: Codable, Sendable, Hashable {
     public var deactivated: [TokenID]
 
     public init(_ result: MemberSuspension) {
-        member = WireMember(result.member)
+        self.init(result, creatorName: nil)
+    }
+
+    /// The suspension with its member's creator's name, as the API writes every member.
+    public init(_ result: MemberSuspension, creatorName: String?) {
+        member = WireMember(result.member, creatorName: creatorName)
         deactivated = result.deactivated
     }
 
