@@ -136,8 +136,9 @@ package final class SQLiteStore: SQLStore {
     /// group every later savepoint wrote each page it touched to that file (two `pwrite`s a
     /// page, three of every four `pwrite`s the writer made, and a temp file made and unlinked
     /// per group). In memory they take one create's pages at a time: a released savepoint's
-    /// copies are dropped. `temp_store` also keeps this connection's temporary tables and sorts
-    /// in memory; the writer runs no large sort.
+    /// copies are dropped. `temp_store` also keeps this connection's temporary tables in memory:
+    /// the writer's are small (the distinct GUIDs named since the last list; a list's entries are
+    /// sorted in Swift, not by SQLite).
     package func journalSavepointsInMemory() throws(IssuerError) {
         do { try db.execute("PRAGMA temp_store=MEMORY") } catch { throw translate(error) }
     }
