@@ -32,11 +32,6 @@ def test_grouped_creates_write_no_temp_journal(fresh_env):
     pid = fresh_env.server.proc.pid
     seen = []
     statuses = []
-    done = threading.Event()
-
-    def watch():
-        while not done.is_set():
-            seen.extend(open_temp_files(pid))
 
     def create(n):
         client = fresh_env.server.client(fresh_env.org_token)
@@ -44,15 +39,14 @@ def test_grouped_creates_write_no_temp_journal(fresh_env):
             r = client.post("/v1/tokens", {"name": f"grouped {n}-{i}", "audience": "billing", "scope": "all"})
             statuses.append(r.status)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
     clients = [threading.Thread(target=create, args=(n,)) for n in range(CLIENTS)]
     for t in clients:
         t.start()
+    # This thread watches the server's descriptors until the last client is answered.
+    while any(t.is_alive() for t in clients):
+        seen.extend(open_temp_files(pid))
     for t in clients:
         t.join()
-    done.set()
-    watcher.join()
 
     assert statuses.count(201) == PER_CLIENT * CLIENTS, sorted(set(statuses))
     assert seen == [], f"the writer opened SQLite temp files: {sorted(set(seen))[:3]}"

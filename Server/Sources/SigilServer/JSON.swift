@@ -15,20 +15,15 @@ public enum APIBody {
         return request.headers[.transferEncoding] != nil
     }
 
-    /// Whether `Content-Type` is `application/json` (parameters such as `charset` allowed).
+    /// Whether `Content-Type`'s media type, before any parameter and without the blanks around
+    /// it, is `application/json` in any ASCII case (RFC 9110 §8.3.1): `charset` and the like allowed.
+    ///
+    /// Byte by byte: it runs for every request with a body, and Foundation's trimming and
+    /// lower-casing cost more than the rest of reading a create's body.
     static func isJSON(_ request: Request) -> Bool {
         guard let type = request.headers[.contentType] else { return false }
-        return isJSON(contentType: type)
-    }
-
-    /// Whether a `Content-Type` value's media type, before any parameter and without the blanks
-    /// around it, is `application/json` in any ASCII case (RFC 9110 §8.3.1).
-    ///
-    /// Byte by byte: it runs twice for every request with a body, and Foundation's trimming and
-    /// lower-casing cost more than the rest of reading a create's body.
-    static func isJSON(contentType: String) -> Bool {
         func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        var essence = contentType.utf8.prefix { $0 != UInt8(ascii: ";") }
+        var essence = type.utf8.prefix { $0 != UInt8(ascii: ";") }
         while let first = essence.first, isBlank(first) { essence = essence.dropFirst() }
         while let last = essence.last, isBlank(last) { essence = essence.dropLast() }
         let json = "application/json".utf8
@@ -43,12 +38,12 @@ public enum APIBody {
     /// - Throws: ``APIError`` 415 when a body is not JSON, 413 when it is too large.
     static func bytes(_ request: Request, required: Bool) async throws -> ByteBuffer? {
         if let length = request.headers[.contentLength], let n = Int(length), n > maxBytes { throw tooLarge }
-        let present = isPresent(request)
-        if !present && !isJSON(request) {
+        let json = isJSON(request)
+        if !isPresent(request) && !json {
             if required { throw APIError.badRequest("this route needs a JSON body (Content-Type: application/json)") }
             return nil
         }
-        guard isJSON(request) else {
+        guard json else {
             throw APIError(
                 .unsupportedMediaType, "unsupported_media_type", "send the body as Content-Type: application/json")
         }

@@ -186,14 +186,11 @@ public struct SigilServerApp: Sendable {
                     + [.init(service: app), .init(service: publisher)]
                     + (webhooks.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        do {
-            try await group.run()
-        } catch {
-            try? await loops.shutdownGracefully()
-            throw error
-        }
-        // The server on them has stopped: its connections are closed.
+        let stopped: (any Error)?
+        do { try await group.run(); stopped = nil } catch { stopped = error }
+        // The server on them has stopped, whether it ended well or not: its connections are closed.
         try? await loops.shutdownGracefully()
+        if let stopped { throw stopped }
         // Long polls whose clients left end at once (`ConnectionLifetime`), so this counts only
         // clients still waiting when the server stopped.
         logger.info("stopped", metadata: ["long_polls_cut_short": "\(broadcaster.waitingAtClose ?? 0)"])
