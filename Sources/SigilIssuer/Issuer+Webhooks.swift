@@ -48,6 +48,32 @@ package struct WebhookCursor: Sendable, Hashable {
     /// Within the event after ``afterEvent``, the last GUID already queued: an event naming
     /// more tokens than one pass takes (a bulk revoke of a million) is queued a page at a time.
     package var afterGUID: TokenID? = nil
+    /// An expiry check that did not fit one pass; nil when none is under way.
+    package var expiryResume: ExpiryResume? = nil
+}
+
+/// Where an expiry check stopped: the check's time, and the last token it queued in the
+/// check's order (`valid_to`, then GUID). The next pass finishes that same check, from there.
+package struct ExpiryResume: Sendable, Hashable {
+    /// The time of the check (Unix seconds): which thresholds were crossed is judged at it.
+    package var target: Int64
+    package var validTo: Int64
+    package var guid: TokenID
+
+    package init(target: Int64, validTo: Int64, guid: TokenID) {
+        (self.target, self.validTo, self.guid) = (target, validTo, guid)
+    }
+
+    /// A stored one: all three columns or none.
+    init?(target: Int64?, validTo: Int64?, guid: TokenID?) {
+        guard let target, let validTo, let guid else { return nil }
+        self.init(target: target, validTo: validTo, guid: guid)
+    }
+
+    /// Whether a token comes after this place in the check's order.
+    func precedes(validTo: Int64, guid: TokenID) -> Bool {
+        (self.validTo, self.guid) < (validTo, guid)
+    }
 }
 
 /// What ``Issuer/prepareWebhooks(for:schedule:nowMilliseconds:)`` read: each endpoint's
@@ -205,7 +231,8 @@ extension Issuer {
             let keys = Self.legacyWebhookKeys
             let legacyAt = try store.state(keys.at)
             var usedLegacy = false
-            var soon: [TokenRecord]?
+            // Active tokens expiring soon, per check time (a resumed check keeps its own).
+            var soon: [Int64: [TokenRecord]] = [:]
             var parts: [WebhookBatch.Part] = []
             var hasMore = false
             var waitsForGap = false
@@ -291,22 +318,35 @@ extension Issuer {
                         (cursor.gapBelow, cursor.gapHorizon, cursor.gapSeenAt) = (highest, horizon.xmax, now)
                     }
                 }
-                if isFull { full.append(endpoint.name) }
-                if seconds > cursor.expiryChecked, !isFull {
-                    if endpoint.events.contains(.expiring) {
-                        if soon == nil { soon = try expiring(within: Self.webhookExpiryDays[0] * 86_400, now: seconds) }
-                        for t in soon ?? [] {
-                            guard let end = t.validTo else { continue }
-                            let due = Self.expiryThreshold(remaining: end - seconds)
-                            let before =
-                                t.createdAt >= cursor.expiryChecked
-                                ? nil : Self.expiryThreshold(remaining: end - cursor.expiryChecked)
-                            guard let due, due != before else { continue }
-                            out.append(Self.expiryWebhook(t, days: due, now: seconds))
+                if !isFull, !endpoint.events.contains(.expiring) {
+                    cursor.expiryChecked = max(cursor.expiryChecked, seconds)
+                    cursor.expiryResume = nil
+                } else if !isFull, (cursor.expiryResume?.target ?? seconds) > cursor.expiryChecked {
+                    // Bounded as an event is: the check takes what fits the pass and the queue,
+                    // and keeps its place (the last token queued) for the next pass.
+                    let target = cursor.expiryResume?.target ?? seconds
+                    let room = min(Self.webhookNotificationBatch - out.count, schedule.maxQueued - queued - out.count)
+                    if room > 0 {
+                        if soon[target] == nil {
+                            soon[target] = try expiring(within: Self.webhookExpiryDays[0] * 86_400, now: target)
+                        }
+                        var due = Self.expiryCrossings(soon[target] ?? [], checked: cursor.expiryChecked, at: target)
+                        if let resume = cursor.expiryResume {
+                            due.removeAll { !resume.precedes(validTo: $0.token.validTo ?? 0, guid: $0.token.id) }
+                        }
+                        out += due.prefix(room).map { Self.expiryWebhook($0.token, days: $0.days, now: target) }
+                        if due.count > room, let last = due.prefix(room).last?.token {
+                            cursor.expiryResume = ExpiryResume(
+                                target: target, validTo: last.validTo ?? 0, guid: last.id)
+                            isFull = queued + out.count >= schedule.maxQueued
+                            if !isFull { hasMore = true }
+                        } else {
+                            cursor.expiryChecked = target
+                            cursor.expiryResume = nil
                         }
                     }
-                    cursor.expiryChecked = seconds
                 }
+                if isFull { full.append(endpoint.name) }
                 parts.append(WebhookBatch.Part(cursor: cursor, stored: stored, notifications: out))
             }
             return WebhookBatch(

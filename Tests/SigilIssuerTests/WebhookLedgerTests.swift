@@ -373,6 +373,74 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(try pass([soon, other], at: later).queued == ["soon": 1])
     }
 
+    @Test("An expiry check larger than a pass or the queue is taken a page at a time, each token once, in order")
+    func expiryCheckInPages() throws {
+        let soon = try endpoint("soon", [.expiring])
+        var schedule = WebhookSchedule()
+        schedule.maxQueued = 1_200
+        try pass([soon], at: ms0, schedule: schedule)
+        // 2,500 tokens cross 7 days between two checks (a bulk import), on three different ends.
+        let records = (0..<2_500).map { makeRecord(name: "bulk-\($0)", validTo: t0 + 7 * day + 1 + Int64($0 % 3)) }
+        try issuer.insertForTesting(records)
+        let order = records.sorted { ($0.validTo ?? 0, $0.id) < ($1.validTo ?? 0, $1.id) }.map(\.id.description)
+        var delivered: [String] = []
+        var now = ms0 + 3_000
+        var passes = 0
+        var sawFull = false
+        while passes < 20 {
+            passes += 1
+            let batch = try issuer.prepareWebhooks(for: [soon], schedule: schedule, nowMilliseconds: now)
+            #expect(batch.count <= 1_000, "one pass holds at most a batch")
+            sawFull = sawFull || batch.fullEndpoints == ["soon"]
+            _ = try issuer.queueWebhooks(batch, holder: "a", schedule: schedule, nowMilliseconds: now)
+            #expect(try issuer.webhookQueueDepths()["soon"] ?? 0 <= 1_200, "never past the limit")
+            for d in try claim("soon", limit: 700, at: now, schedule: schedule).deliveries {
+                _ = try issuer.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: now)
+                let body = try payload(d)
+                #expect(body["days"] as? Int == 7)
+                delivered.append(body["guid"] as? String ?? "")
+            }
+            now += 1_000
+            if delivered.count == records.count && !batch.hasMore { break }
+        }
+        #expect(delivered == order, "every one once, by valid_to then GUID")
+        #expect(passes >= 3 && sawFull, "the queue's limit stopped at least one pass")
+        #expect(try pass([soon], at: now + 1_000, schedule: schedule).queued["soon"] ?? 0 == 0, "none again")
+    }
+
+    @Test("A check resumed later judges thresholds at its own time; the next check sends what was crossed since")
+    func resumedExpiryCheck() throws {
+        let soon = try endpoint("soon", [.expiring])
+        var schedule = WebhookSchedule()
+        schedule.maxQueued = 2
+        try pass([soon], at: ms0, schedule: schedule)
+        // Each crosses 7 days before t0 + 3.
+        let records = (1...3).map { makeRecord(name: "ends-\($0)", validTo: t0 + 7 * day + Int64($0)) }
+        try issuer.insertForTesting(records)
+        func drain(at now: Int64) throws -> [(String, Int)] {
+            try claim("soon", at: now, schedule: schedule).deliveries.map { d in
+                _ = try issuer.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: now)
+                let body = try payload(d)
+                return (body["guid"] as? String ?? "", body["days"] as? Int ?? 0)
+            }
+        }
+        #expect(try pass([soon], at: ms0 + 3_000, schedule: schedule).queued == ["soon": 2], "what the queue holds")
+        let first = try drain(at: ms0 + 3_000)
+        // Six and a half days later every token is within a day: the check of t0 + 3 goes on
+        // (7 days for the third), then the check from there to now gives each its 1-day notice.
+        let later = ms0 + (6 * day + day / 2) * 1_000
+        #expect(try pass([soon], at: later, schedule: schedule).queued == ["soon": 1])
+        let second = try drain(at: later)
+        #expect(try pass([soon], at: later, schedule: schedule).queued == ["soon": 2])
+        var third = try drain(at: later)
+        #expect(try pass([soon], at: later, schedule: schedule).queued == ["soon": 1], "the rest of that check")
+        third += try drain(at: later)
+        let ids = records.map(\.id.description)
+        #expect(first.map(\.0) == Array(ids.prefix(2)) && first.allSatisfy { $0.1 == 7 })
+        #expect(second.map(\.0) == [ids[2]] && second[0].1 == 7)
+        #expect(third.map(\.0) == ids && third.allSatisfy { $0.1 == 1 })
+    }
+
     @Test("Deliveries of an endpoint no longer configured are dropped once their retry window has passed")
     func droppedEndpoint() throws {
         let gone = try endpoint("gone")

@@ -57,7 +57,7 @@ package struct SQLDialect: Sendable {
 /// The ledger's tables, one numbered list of migrations written once for both dialects.
 enum SQLSchema {
     /// The schema version this build writes. A database with a higher one is refused.
-    static let version = 7
+    static let version = 8
 
     /// Forward-only migrations: index i brings version i to i + 1. On PostgreSQL text compares
     /// bytewise (`COLLATE "C"`), as in SQLite, so listings sort the same on both stores.
@@ -224,6 +224,14 @@ enum SQLSchema {
             DROP TABLE event_tokens;
             ALTER TABLE event_tokens_v7 RENAME TO event_tokens;
             CREATE INDEX event_tokens_guid ON event_tokens (guid, event);
+            """,
+            // 8: an expiry check of a webhook endpoint that did not fit one pass: its time and the
+            // last token it queued (valid_to, GUID), so the next pass goes on from there and no
+            // pass queues more than the endpoint has room for. NULL when none is under way.
+            """
+            ALTER TABLE webhook_endpoints ADD COLUMN expiry_target \(d.integer);
+            ALTER TABLE webhook_endpoints ADD COLUMN expiry_after_to \(d.integer);
+            ALTER TABLE webhook_endpoints ADD COLUMN expiry_after_guid \(d.blob);
             """,
         ]
     }

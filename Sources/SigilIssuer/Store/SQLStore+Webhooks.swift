@@ -8,7 +8,10 @@ private let deliveryColumns = "seq, endpoint, delivery, event_type, event_id, bo
 
 /// The `webhook_endpoints` columns, in the order ``WebhookCursor/init(row:)`` reads.
 private let cursorColumns =
-    "name, version, after_event, final_through, gap_below, gap_horizon, gap_seen_at, expiry_checked, after_guid"
+    """
+    name, version, after_event, final_through, gap_below, gap_horizon, gap_seen_at, expiry_checked, after_guid,
+    expiry_target, expiry_after_to, expiry_after_guid
+    """
 
 extension WebhookDelivery {
     /// A claimed row; nil for one whose event type this build does not know (it is left queued).
@@ -25,13 +28,15 @@ extension WebhookCursor {
         self.init(
             name: r.text(0), version: r.int64(1), afterEvent: r.int64(2), finalThrough: r.int64(3),
             gapBelow: r.optionalInt64(4), gapHorizon: r.optionalInt64(5), gapSeenAt: r.optionalInt64(6),
-            expiryChecked: r.int64(7), afterGUID: r.tokenID(8))
+            expiryChecked: r.int64(7), afterGUID: r.tokenID(8),
+            expiryResume: ExpiryResume(target: r.optionalInt64(9), validTo: r.optionalInt64(10), guid: r.tokenID(11)))
     }
 
     var values: [SQLValue] {
         [
             .text(name), .int(version), .int(afterEvent), .int(finalThrough), .int(gapBelow), .int(gapHorizon),
-            .int(gapSeenAt), .int(expiryChecked), .bytes(afterGUID?.bytes),
+            .int(gapSeenAt), .int(expiryChecked), .bytes(afterGUID?.bytes), .int(expiryResume?.target),
+            .int(expiryResume?.validTo), .bytes(expiryResume?.guid.bytes),
         ]
     }
 }
@@ -66,14 +71,15 @@ extension SQLStore {
     func putWebhookCursor(_ cursor: WebhookCursor, expected: Int64?) throws -> Bool {
         guard let expected else {
             return try run(
-                "INSERT INTO webhook_endpoints (\(cursorColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO webhook_endpoints (\(cursorColumns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (name) DO NOTHING",
                 cursor.values) == 1
         }
         return try run(
             """
             UPDATE webhook_endpoints SET version = ?2, after_event = ?3, final_through = ?4, gap_below = ?5,
-                gap_horizon = ?6, gap_seen_at = ?7, expiry_checked = ?8, after_guid = ?9
-            WHERE name = ?1 AND version = ?10
+                gap_horizon = ?6, gap_seen_at = ?7, expiry_checked = ?8, after_guid = ?9, expiry_target = ?10,
+                expiry_after_to = ?11, expiry_after_guid = ?12
+            WHERE name = ?1 AND version = ?13
             """, cursor.values + [.int(expected)]) == 1
     }
 
