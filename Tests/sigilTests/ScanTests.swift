@@ -102,6 +102,8 @@ struct ScanTests {
         _ = try await box.issue(name: "forever", ["--all", "--never-expires"])
         let (_, goneGUID) = try await box.issue(name: "gone soon", ["--all", "--expires-in", "1d"])
         #expect(try await box.run("deactivate", "--yes", goneGUID).exitCode == 0)
+        let (_, deletedGUID) = try await box.issue(name: "deleted", ["--all", "--expires-in", "3d"])
+        #expect(try await box.run("delete", "--yes", deletedGUID).exitCode == 0)
 
         let result = try await box.run("--json", "expiring", "--within", "30d")
         #expect(result.exitCode == 1, "\(result)")

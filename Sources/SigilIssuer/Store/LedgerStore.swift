@@ -49,6 +49,9 @@ package protocol LedgerStore: AnyObject {
     func guidEverUsed(_ id: TokenID) throws -> Bool
     func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
     func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int
+    /// Live active tokens with `after < valid_to <= through`, by `valid_to` then issue order:
+    /// a range of the expiry index, however many tokens expire later.
+    func activeTokens(expiringAfter after: Int64, through: Int64) throws -> [TokenRecord]
     func isEmpty() throws -> Bool
     /// Every token row, deleted ones included.
     func tokenRowCount() throws -> Int

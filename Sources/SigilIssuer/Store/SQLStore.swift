@@ -418,6 +418,15 @@ extension SQLStore {
         try self.query("SELECT \(tokenColumns) FROM tokens WHERE \(clause)", b.values) { try body(try record($0)) }
     }
 
+    package func activeTokens(expiringAfter after: Int64, through: Int64) throws -> [TokenRecord] {
+        try rows(
+            """
+            SELECT \(tokenColumns) FROM tokens
+            WHERE deleted_at IS NULL AND valid_to > ?1 AND valid_to <= ?2 AND status = 'active'
+            ORDER BY valid_to, seq
+            """, [.int(after), .int(through)], record)
+    }
+
     /// How many live tokens the query's filter selects (ignoring limit and offset).
     package func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int {
         let (clause, b) = whereClause(query, access: access)
