@@ -283,7 +283,8 @@ extension Issuer {
                     let room = min(Self.webhookNotificationBatch - out.count, schedule.maxQueued - queued - out.count)
                     var page: [TokenID] = []
                     var found: [WebhookNotification] = []
-                    if event.action == .revoke || event.action == .deactivate {
+                    // An event of a kind the endpoint does not take is passed whole, its GUIDs unread.
+                    if let type = Self.webhookEvent(of: event), endpoint.events.contains(type) {
                         guard room > 0 else {
                             isFull = queued + out.count >= schedule.maxQueued
                             break
@@ -292,7 +293,6 @@ extension Issuer {
                         page = try store.eventGUIDs(id, after: cursor.afterGUID, limit: room + 1)
                         part.guids = Array(page.prefix(room))
                         found = Self.webhooks(ofEvent: id, part, records: try store.tokens(part.guids))
-                            .filter { endpoint.events.contains($0.event) }
                     }
                     out += found
                     if page.count > room {

@@ -68,17 +68,21 @@ extension Issuer {
         }.sorted { ($0.token.validTo ?? 0, $0.token.id) < ($1.token.validTo ?? 0, $1.token.id) }
     }
 
+    /// What an audit event is reported as, nil for an action webhooks do not report.
+    static func webhookEvent(of event: AuditEvent) -> WebhookEvent? {
+        switch event.action {
+        case .revoke: event.actor == "leak-report" ? .leakReported : .revoked
+        case .deactivate: .deactivated
+        default: nil
+        }
+    }
+
     /// The notifications of one audit event (one per token it names), or none for an action
     /// webhooks do not report.
     static func webhooks(
         ofEvent id: Int64, _ event: AuditEvent, records: [TokenID: TokenRecord]
     ) -> [WebhookNotification] {
-        let type: WebhookEvent
-        switch event.action {
-        case .revoke: type = event.actor == "leak-report" ? .leakReported : .revoked
-        case .deactivate: type = .deactivated
-        default: return []
-        }
+        guard let type = webhookEvent(of: event) else { return [] }
         var extra: [String: Any] = ["event_id": id]
         if type == .leakReported,
             let details = try? JSONSerialization.jsonObject(with: Data(event.detailsJSON.utf8)) as? [String: Any],

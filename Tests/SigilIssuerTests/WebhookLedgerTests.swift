@@ -157,6 +157,23 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(try claim("states", at: ms0 + 5_000).deliveries.map(\.event) == [.revoked, .revoked, .deactivated])
     }
 
+    @Test("An event of a kind an endpoint does not take is passed in one pass, however many tokens it names")
+    func unwantedLargeEvent() throws {
+        let leaks = try endpoint("leaks", [.leakReported])
+        try pass([leaks], at: ms0)
+        let records = (0..<2_500).map { makeRecord(name: "bulk-\($0)") }
+        try issuer.insertForTesting(records)
+        _ = try issuer.change(.revoke, records.map(\.id), by: alice, now: t0 + 2)
+        let leaked = try issuer.issue(request("leaked"), by: alice, now: t0)
+        #expect(try issuer.revokeLeaked([.init(token: leaked.token, location: "https://git.example/a")], now: t0 + 3) == 1)
+        let batch = try issuer.prepareWebhooks(for: [leaks], schedule: .init(), nowMilliseconds: ms0 + 5_000)
+        #expect(batch.count == 1 && !batch.hasMore, "the bulk revoke was not paged through")
+        _ = try issuer.queueWebhooks(batch, holder: "a", schedule: .init(), nowMilliseconds: ms0 + 5_000)
+        let sent = try claim("leaks", at: ms0 + 5_000).deliveries
+        #expect(sent.map(\.event) == [.leakReported])
+        #expect(try payload(#require(sent.first))["guid"] as? String == leaked.record.id.description)
+    }
+
     @Test("A delivery's ID is the same for the same notification and endpoint, and differs between endpoints")
     func deliveryIDs() throws {
         let a = try endpoint("a")
