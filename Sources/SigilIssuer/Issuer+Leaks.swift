@@ -173,6 +173,11 @@ extension Issuer {
     public func expiring(within seconds: Int64, now: Int64 = Issuer.currentTime()) throws(IssuerError) -> [TokenRecord]
     {
         // A range of the expiry index: the webhook sender asks every second, on a ledger of millions.
-        try transaction(write: false) { try store.activeTokens(expiringAfter: now, through: now + seconds) }
+        let (end, overflow) = now.addingReportingOverflow(max(0, seconds))
+        return try transaction(write: false) {
+            try store.activeTokens(
+                expiringAfter: now, through: overflow ? .max : end, resumingAfter: nil, limit: nil
+            ).map(\.token)
+        }
     }
 }

@@ -52,27 +52,22 @@ package struct WebhookCursor: Sendable, Hashable {
     package var expiryResume: ExpiryResume? = nil
 }
 
-/// Where an expiry check stopped: the check's time, and the last token it queued in the
-/// check's order (`valid_to`, then GUID). The next pass finishes that same check, from there.
+/// Where an expiry check stopped: the check's time, and the last token it read in the expiry
+/// index's order (`valid_to`, then `seq`). The next pass finishes that same check, from there.
 package struct ExpiryResume: Sendable, Hashable {
     /// The time of the check (Unix seconds): which thresholds were crossed is judged at it.
     package var target: Int64
     package var validTo: Int64
-    package var guid: TokenID
+    package var seq: Int64
 
-    package init(target: Int64, validTo: Int64, guid: TokenID) {
-        (self.target, self.validTo, self.guid) = (target, validTo, guid)
+    package init(target: Int64, validTo: Int64, seq: Int64) {
+        (self.target, self.validTo, self.seq) = (target, validTo, seq)
     }
 
     /// A stored one: all three columns or none.
-    init?(target: Int64?, validTo: Int64?, guid: TokenID?) {
-        guard let target, let validTo, let guid else { return nil }
-        self.init(target: target, validTo: validTo, guid: guid)
-    }
-
-    /// Whether a token comes after this place in the check's order.
-    func precedes(validTo: Int64, guid: TokenID) -> Bool {
-        (self.validTo, self.guid) < (validTo, guid)
+    init?(target: Int64?, validTo: Int64?, seq: Int64?) {
+        guard let target, let validTo, let seq else { return nil }
+        self.init(target: target, validTo: validTo, seq: seq)
     }
 }
 
@@ -142,9 +137,12 @@ extension Issuer {
     )
     /// Audit events one prepare reads per endpoint.
     static let webhookEventBatch = 256
-    /// Notifications one prepare queues per endpoint (an event is never split: a bulk revoke
-    /// of more tokens is queued whole).
+    /// Notifications one prepare queues per endpoint (a larger event or expiry check goes on
+    /// in the next pass, from where this one stopped).
     static let webhookNotificationBatch = 1_000
+    /// Tokens one pass of an expiry check reads at most, and per query.
+    package static let webhookExpiryScan = 8_192
+    static let webhookExpiryPage = 1_024
     /// How long an audit ID gap is watched at least before it is passed (ms): covers a
     /// transaction that took its event ID but had no transaction ID yet when the gap was seen.
     static let webhookGapGrace: Int64 = 1_000
@@ -231,8 +229,6 @@ extension Issuer {
             let keys = Self.legacyWebhookKeys
             let legacyAt = try store.state(keys.at)
             var usedLegacy = false
-            // Active tokens expiring soon, per check time (a resumed check keeps its own).
-            var soon: [Int64: [TokenRecord]] = [:]
             var parts: [WebhookBatch.Part] = []
             var hasMore = false
             var waitsForGap = false
@@ -295,7 +291,7 @@ extension Issuer {
                         found = Self.webhooks(ofEvent: id, part, records: try store.tokens(part.guids))
                     }
                     out += found
-                    if page.count > room {
+                    if !page.isEmpty, page.count > room {
                         // More of this event waits: the cursor stays on it, after the page's last GUID.
                         cursor.afterGUID = page[room - 1]
                         isFull = queued + out.count >= schedule.maxQueued
@@ -322,26 +318,18 @@ extension Issuer {
                     cursor.expiryChecked = max(cursor.expiryChecked, seconds)
                     cursor.expiryResume = nil
                 } else if !isFull, (cursor.expiryResume?.target ?? seconds) > cursor.expiryChecked {
-                    // Bounded as an event is: the check takes what fits the pass and the queue,
-                    // and keeps its place (the last token queued) for the next pass.
-                    let target = cursor.expiryResume?.target ?? seconds
+                    // Bounded as an event is: the check queues what fits the pass and the queue,
+                    // reads at most `webhookExpiryScan` tokens, and keeps its place for the next pass.
                     let room = min(Self.webhookNotificationBatch - out.count, schedule.maxQueued - queued - out.count)
                     if room > 0 {
-                        if soon[target] == nil {
-                            soon[target] = try expiring(within: Self.webhookExpiryDays[0] * 86_400, now: target)
-                        }
-                        var due = Self.expiryCrossings(soon[target] ?? [], checked: cursor.expiryChecked, at: target)
-                        if let resume = cursor.expiryResume {
-                            due.removeAll { !resume.precedes(validTo: $0.token.validTo ?? 0, guid: $0.token.id) }
-                        }
-                        out += due.prefix(room).map { Self.expiryWebhook($0.token, days: $0.days, now: target) }
-                        if due.count > room, let last = due.prefix(room).last?.token {
-                            cursor.expiryResume = ExpiryResume(
-                                target: target, validTo: last.validTo ?? 0, guid: last.id)
+                        let step = try expiryStep(cursor, room: room, now: seconds)
+                        out += step.notifications
+                        if let resume = step.resume {
+                            cursor.expiryResume = resume
                             isFull = queued + out.count >= schedule.maxQueued
                             if !isFull { hasMore = true }
                         } else {
-                            cursor.expiryChecked = target
+                            cursor.expiryChecked = cursor.expiryResume?.target ?? seconds
                             cursor.expiryResume = nil
                         }
                     }
@@ -352,6 +340,37 @@ extension Issuer {
             return WebhookBatch(
                 parts: parts, endpoints: endpoints.map(\.name), usedLegacyCursor: usedLegacy, hasMore: hasMore,
                 waitsForGap: waitsForGap, fullEndpoints: full)
+        }
+    }
+
+    /// One pass of an endpoint's expiry check, the one under way or a new one from its last
+    /// check to `now`: the notices that fit `room`, judged at the check's own time, and where it
+    /// stopped (nil: done). It reads the expiry index from its place on, at most
+    /// ``webhookExpiryScan`` tokens, so neither a pass nor a whole check grows with the square
+    /// of its size; a token that expired before `now` gets no notice.
+    private func expiryStep(_ cursor: WebhookCursor, room: Int, now: Int64) throws -> (
+        notifications: [WebhookNotification], resume: ExpiryResume?
+    ) {
+        let target = cursor.expiryResume?.target ?? now
+        let horizon = target + Self.webhookExpiryDays[0] * 86_400
+        var place = cursor.expiryResume.map { (validTo: $0.validTo, seq: $0.seq) }
+        var out: [WebhookNotification] = []
+        var read = 0
+        func stopped() -> ExpiryResume? {
+            place.map { ExpiryResume(target: target, validTo: $0.validTo, seq: $0.seq) }
+        }
+        while true {
+            let rows = try store.activeTokens(
+                expiringAfter: now, through: horizon, resumingAfter: place, limit: Self.webhookExpiryPage)
+            for (seq, t) in rows {
+                place = (t.validTo ?? 0, seq)
+                read += 1
+                guard let days = Self.expiryCrossing(t, checked: cursor.expiryChecked, at: target) else { continue }
+                out.append(Self.expiryWebhook(t, days: days, now: target))
+                if out.count >= room { return (out, stopped()) }
+            }
+            if rows.count < Self.webhookExpiryPage { return (out, nil) }
+            if read >= Self.webhookExpiryScan { return (out, stopped()) }
         }
     }
 

@@ -47,25 +47,17 @@ extension Issuer {
         webhookExpiryDays.reversed().first { remaining <= $0 * 86_400 }
     }
 
-    /// The `token.expiring` notices of one expiry check: each token of `soon` (active, expiring
-    /// within the largest threshold of `target`) whose threshold at `target` is not the one it
-    /// had at the previous check, `checked` (a token created since has none), ordered by
-    /// `valid_to` then GUID, the order a check resumes in.
-    /// A token created in the second of `checked` counts as new: the check of that second may not
-    /// have seen it, and a second notice has the same delivery ID.
-    static func expiryCrossings(_ soon: [TokenRecord], checked: Int64, at target: Int64) -> [(
-        token: TokenRecord, days: Int64
-    )] {
-        soon.compactMap { t -> (token: TokenRecord, days: Int64)? in
-            // One created after the check is new to the next one.
-            guard let end = t.validTo, end > target, t.createdAt <= target,
-                let due = expiryThreshold(remaining: end - target)
-            else {
-                return nil
-            }
-            let before = t.createdAt >= checked ? nil : expiryThreshold(remaining: end - checked)
-            return due == before ? nil : (t, due)
-        }.sorted { ($0.token.validTo ?? 0, $0.token.id) < ($1.token.validTo ?? 0, $1.token.id) }
+    /// The threshold (days) of a `token.expiring` notice for `t` in the expiry check from
+    /// `checked` to `target`: nil unless its threshold at `target` differs from the one it had
+    /// at `checked` (a token created since had none). A token created in the second of
+    /// `checked` counts as new: the check of that second may not have seen it, and a second
+    /// notice has the same delivery ID. One created after `target` is new to the next check.
+    static func expiryCrossing(_ t: TokenRecord, checked: Int64, at target: Int64) -> Int64? {
+        guard let end = t.validTo, end > target, t.createdAt <= target,
+            let due = expiryThreshold(remaining: end - target)
+        else { return nil }
+        let before = t.createdAt >= checked ? nil : expiryThreshold(remaining: end - checked)
+        return due == before ? nil : due
     }
 
     /// What an audit event is reported as, nil for an action webhooks do not report.

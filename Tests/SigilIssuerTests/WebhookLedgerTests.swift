@@ -391,7 +391,7 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(try pass([soon, other], at: later).queued == ["soon": 1])
     }
 
-    @Test("An expiry check larger than a pass or the queue is taken a page at a time, each token once, in order")
+    @Test("An expiry check larger than a pass or the queue is taken a page at a time, each token once, in index order")
     func expiryCheckInPages() throws {
         let soon = try endpoint("soon", [.expiring])
         var schedule = WebhookSchedule()
@@ -400,7 +400,9 @@ struct WebhookLedgerTests: IssuerSuite {
         // 2,500 tokens cross 7 days between two checks (a bulk import), on three different ends.
         let records = (0..<2_500).map { makeRecord(name: "bulk-\($0)", validTo: t0 + 7 * day + 1 + Int64($0 % 3)) }
         try issuer.insertForTesting(records)
-        let order = records.sorted { ($0.validTo ?? 0, $0.id) < ($1.validTo ?? 0, $1.id) }.map(\.id.description)
+        // The expiry index's order: valid_to, then issue order.
+        let order = records.indices.sorted { (records[$0].validTo ?? 0, $0) < (records[$1].validTo ?? 0, $1) }
+            .map { records[$0].id.description }
         var delivered: [String] = []
         var now = ms0 + 3_000
         var passes = 0
@@ -421,7 +423,7 @@ struct WebhookLedgerTests: IssuerSuite {
             now += 1_000
             if delivered.count == records.count && !batch.hasMore { break }
         }
-        #expect(delivered == order, "every one once, by valid_to then GUID")
+        #expect(delivered == order, "every one once, by valid_to then issue order")
         #expect(passes >= 3 && sawFull, "the queue's limit stopped at least one pass")
         #expect(try pass([soon], at: now + 1_000, schedule: schedule).queued["soon"] ?? 0 == 0, "none again")
     }
@@ -459,6 +461,64 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(third.map(\.0) == ids && third.allSatisfy { $0.1 == 1 })
     }
 
+    @Test("A pass reads a bounded part of the expiry index; the check goes on from there in the next")
+    func expiryScanBounded() throws {
+        let soon = try endpoint("soon", [.expiring])
+        try pass([soon], at: ms0)
+        // Tokens inside the 30-day window that cross nothing, then one that crosses 30 days.
+        let quiet = (0..<(Issuer.webhookExpiryScan + 500)).map { makeRecord(name: "q\($0)", validTo: t0 + 20 * day) }
+        let crossing = makeRecord(name: "crossing", validTo: t0 + 30 * day + 2)
+        try issuer.insertForTesting(quiet + [crossing])
+        let first = try issuer.prepareWebhooks(for: [soon], schedule: .init(), nowMilliseconds: ms0 + 3_000)
+        #expect(first.count == 0 && first.hasMore, "stopped after a bounded read, more to come")
+        _ = try issuer.queueWebhooks(first, holder: "a", schedule: .init(), nowMilliseconds: ms0 + 3_000)
+        #expect(try pass([soon], at: ms0 + 3_000).queued == ["soon": 1])
+        let d = try #require(try claim("soon", at: ms0 + 3_000).deliveries.first)
+        #expect(try payload(d)["guid"] as? String == crossing.id.description && payload(d)["days"] as? Int == 30)
+        #expect(try pass([soon], at: ms0 + 4_000).queued["soon"] ?? 0 == 0, "the check is done")
+    }
+
+    @Test("A token that expired before its check resumed gets no notice from it")
+    func expiredBeforeResume() throws {
+        let soon = try endpoint("soon", [.expiring])
+        var schedule = WebhookSchedule()
+        schedule.maxQueued = 1
+        try pass([soon], at: ms0, schedule: schedule)
+        // Both cross 1 day before t0 + 3; the second expires an hour later.
+        let records = [makeRecord(name: "a", validTo: t0 + day + 1), makeRecord(name: "b", validTo: t0 + day + 2)]
+        try issuer.insertForTesting(records)
+        #expect(try pass([soon], at: ms0 + 3_000, schedule: schedule).queued == ["soon": 1])
+        let first = try claim("soon", at: ms0 + 3_000, schedule: schedule).deliveries
+        for d in first {
+            _ = try issuer.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: ms0 + 3_000)
+        }
+        #expect(try first.map { try payload($0)["guid"] as? String } == [records[0].id.description])
+        // Resumed two days later: both have expired.
+        let later = ms0 + 2 * day * 1_000
+        let batch = try issuer.prepareWebhooks(for: [soon], schedule: schedule, nowMilliseconds: later)
+        #expect(batch.count == 0)
+        _ = try issuer.queueWebhooks(batch, holder: "a", schedule: schedule, nowMilliseconds: later)
+        #expect(try issuer.webhookQueueDepths()["soon"] ?? 0 == 0)
+    }
+
+    @Test("A queue already past its limit (the limit was lowered) passes events it does not take, without a crash")
+    func queuePastItsLimit() throws {
+        let leaks = try endpoint("leaks", [.leakReported, .revoked])
+        try pass([leaks], at: ms0)
+        _ = try revoked(3)
+        #expect(try pass([leaks], at: ms0 + 1_000).queued == ["leaks": 3])
+        var lowered = WebhookSchedule()
+        lowered.maxQueued = 2
+        _ = try revoked(1, action: .deactivate)
+        _ = try issuer.issue(request("issued"), by: alice, now: t0 + 2)
+        let batch = try issuer.prepareWebhooks(for: [leaks], schedule: lowered, nowMilliseconds: ms0 + 2_000)
+        #expect(batch.count == 0 && batch.fullEndpoints.isEmpty)
+        _ = try issuer.queueWebhooks(batch, holder: "a", schedule: lowered, nowMilliseconds: ms0 + 2_000)
+        _ = try revoked(1)
+        let full = try issuer.prepareWebhooks(for: [leaks], schedule: lowered, nowMilliseconds: ms0 + 3_000)
+        #expect(full.count == 0 && full.fullEndpoints == ["leaks"], "a revoke it takes waits in the log")
+    }
+
     @Test("Deliveries of an endpoint no longer configured are dropped once their retry window has passed")
     func droppedEndpoint() throws {
         let gone = try endpoint("gone")
@@ -469,6 +529,41 @@ struct WebhookLedgerTests: IssuerSuite {
         #expect(try pass([kept], at: ms0 + 86_400_000).dropped == 0, "still inside its window")
         #expect(try pass([kept], at: ms0 + 86_400_001).dropped == 1)
         #expect(try issuer.webhookQueueDepths() == ["kept": 1])
+    }
+
+    @Test("A version 7 ledger with cursors gains the expiry check's columns; its endpoints carry on")
+    func upgradesFromVersion7() throws {
+        let soon = try endpoint("soon", [.expiring, .revoked])
+        try pass([soon], at: ms0)
+        let drop = ["expiry_target", "expiry_after_to", "expiry_after_seq"]
+            .map { "ALTER TABLE webhook_endpoints DROP COLUMN \($0)" }.joined(separator: "; ")
+        switch temp.store {
+        case .sqlite:
+            try issuer.store.db.execute("\(drop); PRAGMA user_version = 7")
+        case .postgres:
+            let connection = try PostgresConnection(url: try #require(temp.databaseURL))
+            try connection.executeScript("\(drop); UPDATE schema_version SET version = 7")
+        }
+        issuer.close()
+        let reopened = try temp.issuer(.existing)
+        let revoked = try reopened.issue(request("revoked"), by: alice, now: t0 + 1).record.id
+        _ = try reopened.change(.revoke, [revoked], by: alice, now: t0 + 1)
+        let crossing = makeRecord(name: "crossing", validTo: t0 + 7 * day + 2)
+        try reopened.insertForTesting([crossing])
+        var schedule = WebhookSchedule()
+        schedule.maxQueued = 1
+        // The revoke fills the queue; the check waits, then resumes and finishes across passes.
+        #expect(try pass([soon], at: ms0 + 3_000, schedule: schedule, on: reopened).queued == ["soon": 1])
+        var got: [String] = []
+        for step in 0..<3 {
+            let now = ms0 + 3_000 + Int64(step)
+            for d in try claim("soon", at: now, schedule: schedule, on: reopened).deliveries {
+                _ = try reopened.finishWebhook(d, failure: nil, schedule: schedule, nowMilliseconds: now)
+                got.append(try payload(d)["guid"] as? String ?? "")
+            }
+            try pass([soon], at: now, schedule: schedule, on: reopened)
+        }
+        #expect(got == [revoked.description, crossing.id.description])
     }
 
     @Test("A version 4 ledger gains the webhook tables; an older server's cursor is where the endpoints start")

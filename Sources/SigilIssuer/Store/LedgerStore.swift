@@ -49,9 +49,12 @@ package protocol LedgerStore: AnyObject {
     func guidEverUsed(_ id: TokenID) throws -> Bool
     func forEach(_ query: TokenQuery, access: (String) -> Access?, _ body: (TokenRecord) throws -> Void) throws
     func count(_ query: TokenQuery, access: (String) -> Access?) throws -> Int
-    /// Live active tokens with `after < valid_to <= through`, by `valid_to` then issue order:
-    /// a range of the expiry index, however many tokens expire later.
-    func activeTokens(expiringAfter after: Int64, through: Int64) throws -> [TokenRecord]
+    /// Live active tokens with `after < valid_to <= through`, by `valid_to` then issue order
+    /// (`seq`), each with its `seq`: ranges of the expiry index, however many tokens expire
+    /// later. `resumingAfter` starts past that place in the order; `limit` caps the rows.
+    func activeTokens(
+        expiringAfter after: Int64, through: Int64, resumingAfter: (validTo: Int64, seq: Int64)?, limit: Int?
+    ) throws -> [(seq: Int64, token: TokenRecord)]
     func isEmpty() throws -> Bool
     /// Every token row, deleted ones included.
     func tokenRowCount() throws -> Int

@@ -226,12 +226,13 @@ enum SQLSchema {
             CREATE INDEX event_tokens_guid ON event_tokens (guid, event);
             """,
             // 8: an expiry check of a webhook endpoint that did not fit one pass: its time and the
-            // last token it queued (valid_to, GUID), so the next pass goes on from there and no
-            // pass queues more than the endpoint has room for. NULL when none is under way.
+            // last token it read (valid_to, seq: the expiry index's order), so the next pass goes
+            // on from there and no pass queues more than the endpoint has room for, or reads more
+            // than a page of tokens. NULL when none is under way.
             """
             ALTER TABLE webhook_endpoints ADD COLUMN expiry_target \(d.integer);
             ALTER TABLE webhook_endpoints ADD COLUMN expiry_after_to \(d.integer);
-            ALTER TABLE webhook_endpoints ADD COLUMN expiry_after_guid \(d.blob);
+            ALTER TABLE webhook_endpoints ADD COLUMN expiry_after_seq \(d.integer);
             """,
         ]
     }

@@ -10,7 +10,7 @@ private let deliveryColumns = "seq, endpoint, delivery, event_type, event_id, bo
 private let cursorColumns =
     """
     name, version, after_event, final_through, gap_below, gap_horizon, gap_seen_at, expiry_checked, after_guid,
-    expiry_target, expiry_after_to, expiry_after_guid
+    expiry_target, expiry_after_to, expiry_after_seq
     """
 
 extension WebhookDelivery {
@@ -29,14 +29,15 @@ extension WebhookCursor {
             name: r.text(0), version: r.int64(1), afterEvent: r.int64(2), finalThrough: r.int64(3),
             gapBelow: r.optionalInt64(4), gapHorizon: r.optionalInt64(5), gapSeenAt: r.optionalInt64(6),
             expiryChecked: r.int64(7), afterGUID: r.tokenID(8),
-            expiryResume: ExpiryResume(target: r.optionalInt64(9), validTo: r.optionalInt64(10), guid: r.tokenID(11)))
+            expiryResume: ExpiryResume(
+                target: r.optionalInt64(9), validTo: r.optionalInt64(10), seq: r.optionalInt64(11)))
     }
 
     var values: [SQLValue] {
         [
             .text(name), .int(version), .int(afterEvent), .int(finalThrough), .int(gapBelow), .int(gapHorizon),
             .int(gapSeenAt), .int(expiryChecked), .bytes(afterGUID?.bytes), .int(expiryResume?.target),
-            .int(expiryResume?.validTo), .bytes(expiryResume?.guid.bytes),
+            .int(expiryResume?.validTo), .int(expiryResume?.seq),
         ]
     }
 }
@@ -78,7 +79,7 @@ extension SQLStore {
             """
             UPDATE webhook_endpoints SET version = ?2, after_event = ?3, final_through = ?4, gap_below = ?5,
                 gap_horizon = ?6, gap_seen_at = ?7, expiry_checked = ?8, after_guid = ?9, expiry_target = ?10,
-                expiry_after_to = ?11, expiry_after_guid = ?12
+                expiry_after_to = ?11, expiry_after_seq = ?12
             WHERE name = ?1 AND version = ?13
             """, cursor.values + [.int(expected)]) == 1
     }

@@ -418,13 +418,32 @@ extension SQLStore {
         try self.query("SELECT \(tokenColumns) FROM tokens WHERE \(clause)", b.values) { try body(try record($0)) }
     }
 
-    package func activeTokens(expiringAfter after: Int64, through: Int64) throws -> [TokenRecord] {
-        try rows(
-            """
-            SELECT \(tokenColumns) FROM tokens
-            WHERE deleted_at IS NULL AND valid_to > ?1 AND valid_to <= ?2 AND status = 'active'
-            ORDER BY valid_to, seq
-            """, [.int(after), .int(through)], record)
+    package func activeTokens(
+        expiringAfter after: Int64, through: Int64, resumingAfter resume: (validTo: Int64, seq: Int64)?, limit: Int?
+    ) throws -> [(seq: Int64, token: TokenRecord)] {
+        let select = "SELECT \(tokenColumns), seq FROM tokens WHERE deleted_at IS NULL AND status = 'active' AND"
+        let decode = { (row: Row) in (row.int64(16), try self.record(row)) }
+        var found: [(seq: Int64, token: TokenRecord)] = []
+        var lower = after
+        if let resume {
+            // Two ranges of the index (deleted_at, valid_to, seq), each a seek: the rest of the
+            // resume point's second, then what follows. SQLite does not seek on a row
+            // comparison, `(valid_to, seq) > (?, ?)`: it read every earlier token of that second
+            // (a bulk import's hundred thousand) at each resumed pass.
+            if resume.validTo > after, resume.validTo <= through {
+                found = try rows(
+                    "\(select) valid_to = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                    [.int(resume.validTo), .int(resume.seq), limit.map { .int(Int64($0)) } ?? dialect.unlimited],
+                    decode)
+            }
+            lower = max(after, resume.validTo)
+        }
+        let left = limit.map { $0 - found.count }
+        if let left, left <= 0 { return found }
+        return try found
+            + rows(
+                "\(select) valid_to > ?1 AND valid_to <= ?2 ORDER BY valid_to, seq LIMIT ?3",
+                [.int(lower), .int(through), left.map { .int(Int64($0)) } ?? dialect.unlimited], decode)
     }
 
     /// How many live tokens the query's filter selects (ignoring limit and offset).
