@@ -549,6 +549,12 @@ struct SigilBench {
             "the same control 2, its repetitions interleaved with verify_2threads_speedup's: the scaling this run allowed"
         )
         report.add(
+            "verify_2threads_speedup_best", scaling.bestSpeedup(threadCount: 2), "x", decimals: 2,
+            "2 x the fastest 1-thread verify / the fastest 2-thread verify of the repetitions")
+        report.add(
+            "verify_2threads_speedup_c_best", copyScaling.bestSpeedup(threadCount: 2), "x", decimals: 2,
+            "the same for the control, from the same interleaved repetitions")
+        report.add(
             "hmac_evp_digest_reinit_ns", alternatives[0].ns, "ns",
             "reference: HMAC via EVP_DigestInit_ex2 on a reused EVP_MD_CTX (re-hashes ipad/opad)")
         report.add(
@@ -610,12 +616,24 @@ struct SigilBench {
         report.target("ratio_verify_to_limit", "<= 1.5", value: ratioVerify) { $0 <= 1.5 }
         report.target("ratio_jwtkit_to_verify", ">= 25", value: ratioJWT) { $0 >= 25 }
         report.target("allocs_per_verify", "= 0", value: verifyAllocs.allocations) { $0 == 0 }
-        // Judged against the C control measured beside it: on a shared machine, 1.8 is not always there to reach.
-        let scalingRatio = report.number("verify_2threads_speedup").flatMap { verify in
-            report.number("verify_2threads_speedup_c").map { verify / $0 }
+        // Judged against the C control measured beside it (on a shared machine, 1.8 is not always
+        // there to reach), each side from its fastest repetitions: a cache line both threads write
+        // slows every repetition, the fastest too, while a neighbour's burst slows some. The
+        // medians' ratio goes into a note.
+        let scalingRatio = report.number("verify_2threads_speedup_best").flatMap { verify in
+            report.number("verify_2threads_speedup_c_best").map { verify / $0 }
         }
-        report.target("verify_2threads_speedup", ">= 0.9 x verify_2threads_speedup_c", value: scalingRatio) {
-            $0 >= 0.9
+        report.target(
+            "verify_2threads_speedup", ">= 0.9 x verify_2threads_speedup_c (fastest repetitions of each)",
+            value: scalingRatio
+        ) { $0 >= 0.9 }
+        if let verify = report.number("verify_2threads_speedup"),
+            let control = report.number("verify_2threads_speedup_c")
+        {
+            report.notes.append(
+                String(
+                    format: "threads: the medians' ratio verify_2threads_speedup / verify_2threads_speedup_c is %.3f",
+                    verify / control))
         }
         report.target("revocations_1m_load_ms", "<= 1.5 x ed25519_verify_17mb_ms", value: loadMs / ed25519Ms) {
             $0 <= 1.5

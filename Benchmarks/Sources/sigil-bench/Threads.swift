@@ -82,6 +82,16 @@ enum Threads {
         /// grows, the machine was busy.
         var singleCPU: [Double] = []
         var parallelCPU: [Double] = []
+
+        /// N × the fastest 1-thread time per operation / the fastest N-thread time, each the best
+        /// of its repetitions. A neighbour on a shared host only ever slows a repetition, and a
+        /// burst that lands on one half of a repetition (1 thread or N) skews that repetition's
+        /// ratio either way, so the median of ratios wanders by run; the fastest of each half is
+        /// the nearest to what the machine itself does.
+        func bestSpeedup(threadCount: Int) -> Double? {
+            guard let single = single.min(), let wall = parallelWall.min(), wall > 0 else { return nil }
+            return Double(threadCount) * single / wall
+        }
     }
 
     /// Throughput of `threadCount` threads each running `work(thread, iterations)` at once, over one
