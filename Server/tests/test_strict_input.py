@@ -129,6 +129,21 @@ def test_declared_parameters_still_work(env):
     assert env.org.get("/v1/nope?x=1").status == 404
 
 
+def test_query_values_are_form_decoded(env):
+    _, row = env.create("q+b é/%")
+    for query in ["name=q%2Bb+%C3%A9%2F%25", "name=q%2bb%20%c3%a9/%25", "n%61me=q%2Bb+%C3%A9%2F%25"]:
+        r = env.org.get(f"/v1/tokens?{query}")
+        assert r.status == 200, (query, r)
+        assert [t["guid"] for t in r.json["tokens"]] == [row["guid"]], query
+
+
+@pytest.mark.parametrize("query", ["name=%", "name=%2", "name=%zz", "name=%G0", "name=%FF", "name=%C3", "%zz=1"])
+def test_a_malformed_escape_in_the_query_is_400(env, query):
+    r = env.org.get(f"/v1/tokens?{query}")
+    assert r.status == 400, (query, r)
+    assert r.json["error"] == "bad_request" and "malformed %-escape" in r.json["message"], r.json
+
+
 @pytest.mark.parametrize("path", ["/", "/console/app.js", "/console/console.css", "/console/favicon.svg"])
 def test_console_files_are_no_store(env, path):
     r = env.anonymous.get(path)

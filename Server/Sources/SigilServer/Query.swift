@@ -32,7 +32,7 @@ struct QueryValues {
         for part in (request.uri.query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) throws -> String {
-                guard let text = s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding else {
+                guard let text = Self.formDecoded(s) else {
                     throw APIError.badRequest("the query string has a malformed %-escape")
                 }
                 return text
@@ -40,6 +40,48 @@ struct QueryValues {
             pairs.append((try decode(kv[0]), kv.count > 1 ? try decode(kv[1]) : ""))
         }
         self.pairs = pairs
+    }
+
+    /// `text` form-decoded (`+` is a space, `%XX` a byte), or nil when an escape is not `%` and
+    /// two hex digits or the bytes are not UTF-8. Byte by byte: Foundation's
+    /// `replacingOccurrences` and `removingPercentEncoding` were 6 % of a page listing's CPU.
+    ///
+    /// ```swift
+    /// QueryValues.formDecoded("a+b%2Fc")  // "a b/c"
+    /// QueryValues.formDecoded("%zz")      // nil
+    /// ```
+    static func formDecoded(_ text: Substring) -> String? {
+        let utf8 = text.utf8
+        guard utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else {
+            return String(text)
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count)
+        var i = utf8.startIndex
+        while i != utf8.endIndex {
+            let byte = utf8[i]
+            i = utf8.index(after: i)
+            switch byte {
+            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard i != utf8.endIndex, let high = hexValue(utf8[i]) else { return nil }
+                i = utf8.index(after: i)
+                guard i != utf8.endIndex, let low = hexValue(utf8[i]) else { return nil }
+                i = utf8.index(after: i)
+                bytes.append(high << 4 | low)
+            default: bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// The first parameter the route does not declare, if any.

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
-public import Hummingbird
+import Hummingbird
 public import SigilIssuer
-public import SigilVerifier
+import SigilVerifier
 import Synchronization
 
 /// The web console's sign-in sessions, kept in the ledger so every replica serves every session.

@@ -240,8 +240,7 @@ public struct OIDCController: Sendable {
         for part in (request.uri.query ?? "").split(separator: "&").prefix(32) {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard kv.count == 2,
-                let name = String(kv[0]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
-                let value = String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding,
+                let name = QueryValues.formDecoded(kv[0]), let value = QueryValues.formDecoded(kv[1]),
                 out[name] == nil
             else { continue }
             out[name] = value
