@@ -83,8 +83,6 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
         }
         let task = session.dataTask(with: request)
         let deadline = DispatchWorkItem { [self] in finish(.timedOut, task) }
-        // The task is only handed to `finish`, which cancels it from a global queue.
-        nonisolated(unsafe) let transfer = task
         let outcome = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Outcome, Never>) in
                 let early = state.withLock { state -> Outcome? in
@@ -101,7 +99,7 @@ public final class BoundedHTTP: NSObject, URLSessionDataDelegate, Sendable {
             }
         } onCancel: {
             // A follower or webhook sender stopping (graceful shutdown) does not wait for the deadline.
-            finish(.failed(Self.cancelled), transfer)
+            finish(.failed(Self.cancelled), task)
         }
         deadline.cancel()
         return outcome

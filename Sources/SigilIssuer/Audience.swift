@@ -1,4 +1,4 @@
-public import SigilVerifier
+import SigilVerifier
 
 /// The application or tenant a token is for, by the token format's rule (``TokenClaims/audiencePattern``).
 ///

@@ -1,5 +1,5 @@
 import Foundation
-public import SigilVerifier
+import SigilVerifier
 
 #if canImport(Glibc)
     import Glibc
