@@ -130,6 +130,20 @@ class Client:
         return self.request("DELETE", path, **kw)
 
 
+# Every server a test started, so that none outlives the run: a test that fails half-way (or
+# keeps its servers to the end, as a kill-and-restart test does) leaves them running otherwise.
+_started = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_outlives_the_run():
+    yield
+    for server in _started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
 class Server:
     """A running sigil-server on a fresh port; its stdout and stderr go to one log file."""
 
@@ -141,6 +155,7 @@ class Server:
         self.proc = subprocess.Popen(
             [SERVER_BIN, "--home", str(home), "--port", "0", *args], stdout=self.log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=full_env)
+        _started.append(self)
         self.port = self._wait_for_port()
 
     def _wait_for_port(self):

@@ -51,10 +51,12 @@ class Target:
         assert server.stop(signal.SIGKILL) == -signal.SIGKILL
 
 
-def test_acknowledged_changes_survive_sigkill_of_a_grouping_writer(tmp_root):
+def test_acknowledged_changes_survive_sigkill_of_a_grouping_writer(tmp_root, request):
     home = tmp_root / "home"
     org_token, _ = cli_issue(home, "org admin", "sigil", "--all")
     target = Target(home)
+    # Whatever happens below, the server of the moment does not outlive the test.
+    request.addfinalizer(lambda: target.server.stop(signal.SIGKILL))
 
     issued, revoked, attempted, errors = set(), set(), set(), []
     lock = threading.Lock()

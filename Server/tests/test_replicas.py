@@ -70,7 +70,7 @@ def newest(replica):
     return int(r.header("ETag").strip('"')), r.body
 
 
-def test_two_replicas_one_killed_and_restarted(database, tmp_root):
+def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
     home_a = tmp_root / "a"
     home_b = tmp_root / "b"
     out = run_cli(
@@ -80,6 +80,8 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root):
     home_b.mkdir(mode=0o700)
     shutil.copy2(home_a / "keyring.json", home_b / "keyring.json")
     replicas = [Replica(home_a, database), Replica(home_b, database)]
+    # Stopped before the database is dropped, and whatever happens below.
+    request.addfinalizer(lambda: [replica.kill() for replica in replicas])
 
     issued, revoked, errors = set(), set(), []
     seen = {}  # sequence -> sha256 of the list body, from every answer of either replica
