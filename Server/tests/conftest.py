@@ -13,7 +13,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -198,6 +200,59 @@ class Server:
         text = self.log_text()
         assert "sgl_" not in text, "a token reached the server's log"
         assert "Bearer" not in text, "an Authorization header reached the server's log"
+
+
+class Restartable:
+    """A sigil-server that a test kills and starts again on the same home; clients ask for the
+    server of the moment, so a worker thread follows each restart."""
+
+    def __init__(self, home, *args):
+        self.home = home
+        self.args = args
+        self.lock = threading.Lock()
+        self.start()
+
+    def start(self):
+        server = Server(self.home, *self.args)
+        with self.lock:
+            self.server = server
+
+    def client(self, token=None):
+        with self.lock:
+            return self.server.client(token)
+
+    def kill(self):
+        with self.lock:
+            server = self.server
+        return server.stop(signal.SIGKILL)
+
+
+@contextmanager
+def running(threads, stop):
+    """Starts `threads`; when the block ends, however it ends, sets `stop` and joins them."""
+    for t in threads:
+        t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+
+
+def newest_list_naming(client, home, guids, path, seconds=10):
+    """`revocations show --entries --json` of the newest list once it names every GUID in `guids`
+    (the publisher debounces, so it may take a moment), or of the last one read after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        r = client.get("/v1/revocations")
+        assert r.status == 200, r
+        path.write_bytes(r.body)
+        shown = json.loads(run_cli(home, "revocations", "show", str(path), "--entries", "--json").stdout)
+        listed = {e["guid"] for e in shown.get("entries") or []}
+        if guids <= listed or time.monotonic() > deadline:
+            return shown, listed
+        time.sleep(0.3)
 
 
 class Env:

@@ -9,54 +9,25 @@ its token revoked, the newest list names every acknowledged revocation, and SQLi
 may or may not have committed: the test asks nothing of it.
 """
 
-import json
 import signal
 import sqlite3
 import threading
 import time
 
-from conftest import Server, cli_issue, run_cli
+from conftest import Restartable, cli_issue, newest_list_naming, running
 from test_metrics import Scrape, metrics_port
 
 WORKERS = 16
 KILLS = 3
 
 
-class Target:
-    """The server the clients talk to right now; replaced on each restart."""
-
-    def __init__(self, home):
-        self.home = home
-        self.lock = threading.Lock()
-        self.server = None
-        self.groups = []  # (count, sum) of the group-size histogram just before each kill
-        self.start()
-
-    def start(self):
-        server = Server(self.home, "--failed-auth-burst", "100000", "--metrics-port", "0")
-        self.metrics = metrics_port(server)
-        with self.lock:
-            self.server = server
-
-    def client(self, token):
-        with self.lock:
-            return self.server.client(token)
-
-    def kill(self):
-        scrape = Scrape(self.metrics)
-        self.groups.append(
-            (scrape.value("sigil_db_write_group_size_count"), scrape.value("sigil_db_write_group_size_sum")))
-        with self.lock:
-            server = self.server
-        assert server.stop(signal.SIGKILL) == -signal.SIGKILL
-
-
 def test_acknowledged_changes_survive_sigkill_of_a_grouping_writer(tmp_root, request):
     home = tmp_root / "home"
     org_token, _ = cli_issue(home, "org admin", "sigil", "--all")
-    target = Target(home)
+    target = Restartable(home, "--failed-auth-burst", "100000", "--metrics-port", "0")
     # Whatever happens below, the server of the moment does not outlive the test.
-    request.addfinalizer(lambda: target.server.stop(signal.SIGKILL))
+    request.addfinalizer(target.kill)
+    groups = []  # (count, sum) of the group-size histogram just before each kill
 
     issued, revoked, attempted, errors = set(), set(), set(), []
     lock = threading.Lock()
@@ -89,25 +60,22 @@ def test_acknowledged_changes_survive_sigkill_of_a_grouping_writer(tmp_root, req
                 time.sleep(0.02)  # killed under us: that request was not acknowledged
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(WORKERS)]
-    for t in threads:
-        t.start()
-    try:
+    with running(threads, stop):
         for _ in range(KILLS):
             time.sleep(1.5)
-            target.kill()
+            scrape = Scrape(metrics_port(target.server))
+            groups.append(
+                (scrape.value("sigil_db_write_group_size_count"), scrape.value("sigil_db_write_group_size_sum")))
+            assert target.kill() == -signal.SIGKILL
             target.start()
         time.sleep(1.0)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
 
     assert not errors, errors[:5]
     assert len(issued) >= 200 and len(revoked) >= 50, (len(issued), len(revoked))
     # The writer grouped: before each kill, more writes than transactions had committed.
-    for count, total in target.groups:
-        assert count > 0 and total / count > 1.2, target.groups
-    means = ", ".join(f"{total / count:.1f}" for count, total in target.groups)
+    for count, total in groups:
+        assert count > 0 and total / count > 1.2, groups
+    means = ", ".join(f"{total / count:.1f}" for count, total in groups)
     print(f"{len(issued)} creates and {len(revoked)} revokes acknowledged over {KILLS} kills; "
           f"mean writes per transaction before each kill: {means}")
 
@@ -121,18 +89,8 @@ def test_acknowledged_changes_survive_sigkill_of_a_grouping_writer(tmp_root, req
             assert r.json["status"] == "active", r.json
         # A revoke cut off by a kill may have committed or not.
 
-    # The newest list names every acknowledged revocation (the publisher debounces: settle).
-    path = tmp_root / "newest.sgl"
-    deadline = time.monotonic() + 10
-    while True:
-        r = org.get("/v1/revocations")
-        assert r.status == 200, r
-        path.write_bytes(r.body)
-        shown = json.loads(run_cli(home, "revocations", "show", str(path), "--entries", "--json").stdout)
-        listed = {e["guid"] for e in shown["entries"]}
-        if revoked <= listed or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+    # The newest list names every acknowledged revocation.
+    _, listed = newest_list_naming(org, home, revoked, tmp_root / "newest.sgl")
     assert revoked <= listed, sorted(revoked - listed)[:5]
 
     assert target.server.stop() == 0

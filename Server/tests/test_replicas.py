@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ import uuid
 
 import pytest
 
-from conftest import Server, run_cli
+from conftest import Restartable, newest_list_naming, run_cli, running
 
 BASE_URL = os.environ.get("SIGIL_TEST_DATABASE_URL")
 
@@ -37,31 +36,6 @@ def database():
     subprocess.run(["psql", BASE_URL, "-q", "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
     yield BASE_URL.rsplit("/", 1)[0] + "/" + name
     subprocess.run(["psql", BASE_URL, "-q", "-c", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
-
-
-class Replica:
-    """One sigil-server on its own home (a copy of the keyring) and the shared database."""
-
-    def __init__(self, home, url):
-        self.home = home
-        self.url = url
-        self.lock = threading.Lock()
-        self.server = None
-        self.start()
-
-    def start(self):
-        server = Server(self.home, "--database", self.url, "--failed-auth-burst", "100000")
-        with self.lock:
-            self.server = server
-
-    def client(self, token=None):
-        with self.lock:
-            return self.server.client(token)
-
-    def kill(self):
-        with self.lock:
-            server = self.server
-        server.stop(signal.SIGKILL)
 
 
 def newest(replica):
@@ -79,7 +53,8 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
     # The operator distributes the keyring; the database holds no secret.
     home_b.mkdir(mode=0o700)
     shutil.copy2(home_a / "keyring.json", home_b / "keyring.json")
-    replicas = [Replica(home_a, database), Replica(home_b, database)]
+    args = ("--database", database, "--failed-auth-burst", "100000")
+    replicas = [Restartable(home_a, *args), Restartable(home_b, *args)]
     # Stopped before the database is dropped, and whatever happens below.
     request.addfinalizer(lambda: [replica.kill() for replica in replicas])
 
@@ -136,9 +111,7 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
     threads += [threading.Thread(target=poller, args=(k,)) for k in range(2)]
-    for t in threads:
-        t.start()
-    try:
+    with running(threads, stop):
         time.sleep(2)
         replicas[1].kill()
         time.sleep(1)
@@ -148,10 +121,6 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
         time.sleep(0.5)
         replicas[0].start()
         time.sleep(2)
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(30)
 
     assert not errors, errors[:5]
     assert len(issued) >= 20 and len(revoked) >= 10, (len(issued), len(revoked))
@@ -176,16 +145,7 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
             assert r.json["status"] == "revoked", r.json
 
     # The newest list names every acknowledged revocation (settle: the publisher debounces).
-    path = tmp_root / "newest.sgl"
-    deadline = time.monotonic() + 10
-    while True:
-        seq, body = newest(replicas[1])
-        path.write_bytes(body)
-        shown = json.loads(run_cli(home_a, "revocations", "show", str(path), "--entries", "--json").stdout)
-        listed = {e["guid"] for e in shown["entries"]} if isinstance(shown.get("entries"), list) else set()
-        if revoked <= listed or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
+    shown, listed = newest_list_naming(replicas[1].client(), home_a, revoked, tmp_root / "newest.sgl")
     assert shown.get("verified", True) is True, shown
     assert revoked <= listed, sorted(revoked - listed)[:5]
 
@@ -197,7 +157,7 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
                  else int(e["details"]["sequence"]) for e in reversed(events)]
     assert len(sequences) >= 2
     assert all(a < b for a, b in zip(sequences, sequences[1:])), sequences
-    assert max(sequences) == seq
+    assert max(sequences) == shown["sequence"]
     with seen_lock:
         assert set(seen) <= set(sequences), sorted(set(seen) - set(sequences))
 

@@ -142,6 +142,7 @@ def test_a_malformed_escape_in_the_query_is_400(env, query):
     r = env.org.get(f"/v1/tokens?{query}")
     assert r.status == 400, (query, r)
     assert r.json["error"] == "bad_request" and "malformed %-escape" in r.json["message"], r.json
+    assert "write a literal % as %25" in r.json["message"], r.json
 
 
 @pytest.mark.parametrize("path", ["/", "/console/app.js", "/console/console.css", "/console/favicon.svg"])

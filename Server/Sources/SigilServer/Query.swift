@@ -33,7 +33,9 @@ struct QueryValues {
             let kv = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) throws -> String {
                 guard let text = Self.formDecoded(s) else {
-                    throw APIError.badRequest("the query string has a malformed %-escape")
+                    throw APIError.badRequest(
+                        "the query string has a malformed %-escape: each % takes two hex digits and the "
+                            + "decoded bytes must be UTF-8; write a literal % as %25")
                 }
                 return text
             }
