@@ -38,6 +38,11 @@ def database():
     subprocess.run(["psql", BASE_URL, "-q", "-c", f"DROP DATABASE {name} WITH (FORCE)"], capture_output=True)
 
 
+def Replica(home, url):
+    """One sigil-server on its own home (a copy of the keyring) and the shared database."""
+    return Restartable(home, "--database", url, "--failed-auth-burst", "100000")
+
+
 def newest(replica):
     r = replica.client().get("/v1/revocations")
     assert r.status == 200, r
@@ -53,8 +58,7 @@ def test_two_replicas_one_killed_and_restarted(database, tmp_root, request):
     # The operator distributes the keyring; the database holds no secret.
     home_b.mkdir(mode=0o700)
     shutil.copy2(home_a / "keyring.json", home_b / "keyring.json")
-    args = ("--database", database, "--failed-auth-burst", "100000")
-    replicas = [Restartable(home_a, *args), Restartable(home_b, *args)]
+    replicas = [Replica(home_a, database), Replica(home_b, database)]
     # Stopped before the database is dropped, and whatever happens below.
     request.addfinalizer(lambda: [replica.kill() for replica in replicas])
 
